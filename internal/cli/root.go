@@ -1,0 +1,48 @@
+// Package cli is bot-bottle's command tree: one file per command, flags
+// turned into options, no logic of its own.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+// Run executes the command line args and returns the process exit code.
+func Run(ctx context.Context, args []string, env Env) int {
+	root := newRootCmd(env)
+	root.SetArgs(args)
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	err := root.ExecuteContext(ctx)
+	var e *exitError
+	if err != nil && (!errors.As(err, &e) || e.err != nil) {
+		fmt.Fprintf(env.Stderr, "bot-bottle: %v\n", err)
+	}
+	return exitCode(err)
+}
+
+func newRootCmd(env Env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "bot-bottle",
+		Short: "Run a coding agent as if it might be compromised",
+		Long: `bot-bottle runs a coding agent (Claude Code, Codex, pi, a plain shell, or
+your own) in a container, a bottle, whose only way out is a sidecar that holds
+every secret and enforces every rule: an egress proxy with per-route
+allowlists and secret scanning, a git remote that scans pushes, and a
+supervisor through which the agent asks a human for more access.
+
+Start with "bot-bottle init" to write a starter ~/.bot-bottle, then
+"bot-bottle start --dry-run" to see what a bottle would get.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.AddCommand(
+		newVersionCmd(env),
+	)
+	return root
+}

@@ -1,0 +1,206 @@
+package manifest
+
+// This file holds the wire types: they mirror the YAML frontmatter of a
+// manifest key for key. Their doc comments are the manifest reference
+// (docs/manifest.md is written from them). Validation and merging turn them
+// into resolved values; nothing here is trusted until it has been validated.
+
+// BottleFile is the frontmatter of a bottle manifest,
+// ~/.bot-bottle/bottles/<name>.md. The Markdown body is documentation.
+type BottleFile struct {
+	// Extends names the parent bottle(s): one name or a list. Parents fold
+	// left to right and the child wins.
+	Extends StringList `yaml:"extends,omitempty"`
+	// Env is set in the agent container. Dict-merged along extends.
+	Env map[string]string `yaml:"env,omitempty"`
+	// AgentProvider picks and configures the agent's image.
+	AgentProvider *AgentProvider `yaml:"agent_provider,omitempty"`
+	// GitGate declares the upstream repositories the agent may fetch from and
+	// push to through the sidecar's git-gate.
+	GitGate *GitGate `yaml:"git-gate,omitempty"`
+	// Egress declares where the agent may connect.
+	Egress *Egress `yaml:"egress,omitempty"`
+}
+
+// AgentFile is the frontmatter of an agent manifest, in
+// ~/.bot-bottle/agents/ or ./.bot-bottle/agents/. The Markdown body is the
+// agent's system prompt.
+type AgentFile struct {
+	// Bottle is the bottle the agent runs in; when empty it is chosen at
+	// start.
+	Bottle string `yaml:"bottle,omitempty"`
+	// Skills are copied from the host into the agent's skills folder.
+	Skills []string `yaml:"skills,omitempty"`
+	// GitGate may set the commit identity; only git-gate.user is allowed here.
+	GitGate *AgentGitGate `yaml:"git-gate,omitempty"`
+
+	// Claude Code subagent keys: accepted and ignored.
+	Name        string `yaml:"name,omitempty"`
+	Description string `yaml:"description,omitempty"`
+	Model       string `yaml:"model,omitempty"`
+	Color       string `yaml:"color,omitempty"`
+	Memory      any    `yaml:"memory,omitempty"`
+}
+
+// AgentProvider selects the agent image and how it is provisioned.
+type AgentProvider struct {
+	// Template is the built-in provider: claude, codex, pi or shell, or the
+	// name of a plugin in ~/.bot-bottle/contrib/. Default: shell.
+	Template string `yaml:"template,omitempty"`
+	// Dockerfile replaces the template's Dockerfile (a path relative to the
+	// bottle file).
+	Dockerfile string `yaml:"dockerfile,omitempty"`
+	// AuthToken names the host env var that holds the provider's API token.
+	// The sidecar injects it; the agent sees a placeholder.
+	AuthToken string `yaml:"auth_token,omitempty"`
+	// ForwardHostCredentials lets the provider forward the host's own login
+	// (codex) through the sidecar instead of a token.
+	ForwardHostCredentials bool `yaml:"forward_host_credentials,omitempty"`
+	// Settings are provider-specific settings written into the agent's
+	// configuration.
+	Settings map[string]any `yaml:"settings,omitempty"`
+}
+
+// GitGate is the bottle's git-gate block.
+type GitGate struct {
+	// User is the commit identity configured in the agent.
+	User *GitUser `yaml:"user,omitempty"`
+	// Repos are the upstreams, by name. The agent reaches NAME at
+	// http://git-gate:9420/NAME.git.
+	Repos map[string]Repo `yaml:"repos,omitempty"`
+}
+
+// AgentGitGate is the part of git-gate an agent may set.
+type AgentGitGate struct {
+	// User is the commit identity configured in the agent.
+	User *GitUser `yaml:"user,omitempty"`
+}
+
+// GitUser is a commit identity.
+type GitUser struct {
+	// Name is git's user.name.
+	Name string `yaml:"name,omitempty"`
+	// Email is git's user.email.
+	Email string `yaml:"email,omitempty"`
+}
+
+// Repo is one upstream repository.
+type Repo struct {
+	// URL is the SSH upstream: ssh://git@host[:port]/path.git or the scp
+	// form git@host:path.git.
+	URL string `yaml:"url"`
+	// HostKey pins the upstream's public host key: a known_hosts line or a
+	// bare "TYPE BASE64" key.
+	HostKey string `yaml:"host_key"`
+	// Key is the SSH private key the sidecar pushes and fetches with.
+	Key RepoKey `yaml:"key"`
+	// AllowForcePush lets force pushes and ref deletions through. Off by
+	// default: they can lose work upstream.
+	AllowForcePush bool `yaml:"allow_force_push,omitempty"`
+}
+
+// RepoKey says where the repo's SSH key comes from.
+type RepoKey struct {
+	// Provider is where the key comes from; only "static" exists.
+	Provider string `yaml:"provider"`
+	// Path is the private key file on the host.
+	Path string `yaml:"path"`
+}
+
+// Egress is the bottle's egress block.
+type Egress struct {
+	// Routes are the hosts and requests the agent may reach. Concatenated
+	// along extends. Everything else is refused.
+	Routes []Route `yaml:"routes,omitempty"`
+	// Log is the egress log level: 0 refusals only, 1 every decision,
+	// 2 every decision with request headers (never a token).
+	Log *int `yaml:"log,omitempty"`
+}
+
+// Route allows requests to one host.
+type Route struct {
+	// Host is the exact host name (or IP literal) the route allows.
+	Host string `yaml:"host"`
+	// Auth injects a token the agent never sees.
+	Auth *Auth `yaml:"auth,omitempty"`
+	// Matches narrows the route: a request must match at least one entry
+	// when any are given. No matches allows every request to the host.
+	Matches []Match `yaml:"matches,omitempty"`
+	// DLP configures scanning for this route.
+	DLP *DLP `yaml:"dlp,omitempty"`
+	// Git allows git smart-HTTP operations on this host.
+	Git *GitAccess `yaml:"git,omitempty"`
+	// UnsafeAllowPrivate lets the host resolve to a private or loopback
+	// address: a self-hosted service on the local network.
+	UnsafeAllowPrivate bool `yaml:"unsafe_allow_private,omitempty"`
+}
+
+// Auth is a token injected into requests of a route.
+type Auth struct {
+	// Scheme is the Authorization scheme: Bearer or token.
+	Scheme string `yaml:"scheme"`
+	// TokenRef names the env var that holds the token. Only the name is
+	// read at load; the value reaches only the sidecar.
+	TokenRef string `yaml:"token_ref"`
+}
+
+// Match is one way a request may match a route.
+type Match struct {
+	// Paths: the request path must match one of them.
+	Paths []PathMatch `yaml:"paths,omitempty"`
+	// Methods: the request method must be one of them.
+	Methods []string `yaml:"methods,omitempty"`
+	// Headers: every header listed must be present and match.
+	Headers []HeaderMatch `yaml:"headers,omitempty"`
+}
+
+// PathMatch matches the request path.
+type PathMatch struct {
+	// Type is prefix, exact or regex.
+	Type string `yaml:"type"`
+	// Value is the prefix, the path, or the regular expression (RE2,
+	// anchored).
+	Value string `yaml:"value"`
+}
+
+// HeaderMatch matches one request header.
+type HeaderMatch struct {
+	// Name is the header name (case-insensitive).
+	Name string `yaml:"name"`
+	// Value is the exact value or the regular expression (RE2, anchored).
+	Value string `yaml:"value"`
+	// Type is exact (the default) or regex.
+	Type string `yaml:"type,omitempty"`
+}
+
+// DLP configures a route's data-loss scanning.
+type DLP struct {
+	// OutboundDetectors scan what the agent sends: false, or a list of
+	// token_patterns, known_secrets, entropy. Default: token_patterns and
+	// known_secrets.
+	OutboundDetectors *Detectors `yaml:"outbound_detectors,omitempty"`
+	// InboundDetectors scan what comes back: false, or a list of
+	// naive_injection_detection. Default: naive_injection_detection.
+	InboundDetectors *Detectors `yaml:"inbound_detectors,omitempty"`
+	// OutboundOnMatch is what happens when an outbound detector matches:
+	// supervise (hold the request for a human; the default), redact or block.
+	OutboundOnMatch string `yaml:"outbound_on_match,omitempty"`
+}
+
+// Detectors is either false (scanning off) or a list of detector names.
+type Detectors struct {
+	// Off is true when the manifest says false.
+	Off bool
+	// Names are the detectors listed.
+	Names []string
+}
+
+// GitAccess allows git over HTTPS on a route.
+type GitAccess struct {
+	// Fetch allows git-upload-pack (clone and fetch). Pushes over HTTPS are
+	// always refused: they go through git-gate.
+	Fetch bool `yaml:"fetch,omitempty"`
+}
+
+// StringList is a YAML scalar or a sequence of scalars.
+type StringList []string
