@@ -22,12 +22,15 @@ type decoder struct {
 	file       string
 	lineOffset int // added to yaml's line numbers (frontmatter starts at line 2)
 	problems   Problems
-	lines      map[string]int
+	lines      lineMap
 	budget     int
 }
 
+// lineMap holds the line of every field path a decoder saw.
+type lineMap map[string]int
+
 func newDecoder(file string, lineOffset int) *decoder {
-	return &decoder{file: file, lineOffset: lineOffset, lines: map[string]int{}, budget: maxNodes}
+	return &decoder{file: file, lineOffset: lineOffset, lines: lineMap{}, budget: maxNodes}
 }
 
 func (d *decoder) line(n *yaml.Node) int {
@@ -42,14 +45,14 @@ func (d *decoder) problemf(n *yaml.Node, format string, args ...any) {
 }
 
 // lineOf returns the line of the closest recorded path at or above path.
-func (d *decoder) lineOf(path string) int {
+func (m lineMap) lineOf(path string) int {
 	for {
-		if l, ok := d.lines[path]; ok {
+		if l, ok := m[path]; ok {
 			return l
 		}
 		i := strings.LastIndexAny(path, ".[")
 		if i < 0 {
-			return d.lines[""]
+			return m[""]
 		}
 		path = path[:i]
 	}
@@ -63,7 +66,7 @@ func (d *decoder) fieldProblems(prefix string, errs FieldErrors) {
 		if p != "" {
 			msg = p + ": " + msg
 		}
-		d.problems = append(d.problems, Problem{File: d.file, Line: d.lineOf(p), Message: msg})
+		d.problems = append(d.problems, Problem{File: d.file, Line: d.lines.lineOf(p), Message: msg})
 	}
 }
 

@@ -143,25 +143,35 @@ func parseBottleYAML(file string, data []byte, offset int) (*BottleFile, *decode
 // ParseAgent parses an agent manifest (Markdown with YAML frontmatter). The
 // body is the agent's system prompt.
 func ParseAgent(file string, data []byte) (*AgentFile, string, error) {
-	front, body, offset, err := splitFrontmatter(data)
-	if err != nil {
-		return nil, "", Problems{{File: file, Line: 1, Message: err.Error()}}
+	a, body, d := parseAgent(file, data)
+	if err := d.problems.err(); err != nil {
+		return nil, "", err
 	}
+	return a, body, nil
+}
+
+func parseAgent(file string, data []byte) (*AgentFile, string, *decoder) {
+	front, body, offset, err := splitFrontmatter(data)
 	d := newDecoder(file, offset)
+	if err != nil {
+		d.problems = Problems{{File: file, Line: 1, Message: err.Error()}}
+		return nil, "", d
+	}
 	root, ps := parseYAML(file, front, offset)
 	if ps != nil {
-		return nil, "", ps
+		d.problems = ps
+		return nil, "", d
 	}
 	var a AgentFile
 	decodeInto(d, root, &a)
 	if len(d.problems) > 0 {
-		return nil, "", d.problems
+		return nil, "", d
 	}
 	d.fieldProblems("", validateAgent(&a))
 	if len(d.problems) > 0 {
-		return nil, "", d.problems
+		return nil, "", d
 	}
-	return &a, body, nil
+	return &a, body, d
 }
 
 // ParseRoutes strictly parses egress routes proposed as YAML: a list of
