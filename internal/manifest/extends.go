@@ -116,9 +116,12 @@ func (r *resolver) resolve(b *Bottle, stack []string) *chain {
 		r.done[b.Name] = nil
 		return nil
 	}
+	if !b.Builtin {
+		files = append(files, b.File)
+	}
 	c := &chain{
 		spec:      MergeBottles(append(parents, b.Spec)...),
-		files:     append(files, b.File),
+		files:     files,
 		ancestors: order,
 	}
 	r.done[b.Name] = c

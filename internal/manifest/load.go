@@ -287,17 +287,20 @@ func builtinBottle() *Bottle {
 	}
 }
 
-// displayPath shows paths under home as ~/...
+// displayPath returns ShortPath bound to home.
 func displayPath(home string) func(string) string {
-	return func(p string) string {
-		if home == "" {
-			return p
-		}
-		if rel, err := filepath.Rel(home, p); err == nil && !strings.HasPrefix(rel, "..") {
-			return filepath.Join("~", rel)
-		}
+	return func(p string) string { return ShortPath(home, p) }
+}
+
+// ShortPath shows a path under home as ~/..., for messages.
+func ShortPath(home, p string) string {
+	if home == "" || !filepath.IsAbs(p) {
 		return p
 	}
+	if rel, err := filepath.Rel(home, p); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		return filepath.Join("~", rel)
+	}
+	return p
 }
 
 func sameDir(a, b string) bool {

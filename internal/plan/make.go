@@ -75,6 +75,7 @@ func Make(in Input) (*Bottle, error) {
 	}
 
 	p := &Bottle{
+		Schema:   SchemaVersion,
 		Slug:     slug,
 		Label:    r.Agent.Name + " in " + strings.Join(names, "+"),
 		Bottles:  names,
