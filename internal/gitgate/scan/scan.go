@@ -431,6 +431,9 @@ func redactLine(f report.Finding) string {
 		return "(line withheld)"
 	}
 	line = strings.ReplaceAll(line, f.Secret, "REDACTED")
+	if strings.Contains(line, f.Secret) { // the replacement formed it anew
+		return "(line withheld)"
+	}
 	if len(line) <= maxLine {
 		return line
 	}

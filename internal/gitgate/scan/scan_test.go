@@ -214,3 +214,18 @@ func TestRedactLineWithholdsEncoded(t *testing.T) {
 		t.Errorf("redactLine of long line = %q", got)
 	}
 }
+
+// FuzzRedactLine: lines are the agent's; the secret must never come out.
+func FuzzRedactLine(f *testing.F) {
+	f.Add("token = "+secret, secret)
+	f.Add(strings.Repeat("é", 300)+secret, secret)
+	f.Fuzz(func(t *testing.T, line, sec string) {
+		if sec == "" || len(sec) < 8 {
+			return
+		}
+		got := redactLine(reportFinding(line, sec))
+		if strings.Contains(got, sec) {
+			t.Fatalf("redactLine(%q, %q) = %q shows the secret", line, sec, got)
+		}
+	})
+}
