@@ -2,6 +2,7 @@ package gitgate_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,7 +45,15 @@ func TestCleanPushLandsUpstream(t *testing.T) {
 	s := startSSHD(t)
 	f := newFixture(t, s, "app", nil)
 	work := f.gate.clone(t, "app")
-	sha := commitFile(t, work, "main.go", "package main\n", "add main")
+	commitFile(t, work, "main.go", "package main\n", "add main")
+	// Over http.postBuffer (1 MiB): git sends the pack chunked.
+	// Seeded, so the content (and whether it trips a rule) never changes.
+	rng := rand.New(rand.NewPCG(1, 2))
+	big := make([]byte, 2<<20)
+	for i := range big {
+		big[i] = byte(rng.Uint32())
+	}
+	sha := commitFile(t, work, "asset.bin", string(big), "add asset")
 	out, err := push(t, work, "main", "HEAD:refs/heads/feature")
 	if err != nil {
 		t.Fatalf("push: %v\n%s", err, out)

@@ -22,6 +22,10 @@ var ErrRefused = errors.New("push refused")
 // zeroID is git's "no object" id (SHA-1 repositories).
 const zeroID = "0000000000000000000000000000000000000000"
 
+// ScanTimeout bounds the scan of one push; a push that takes longer is
+// refused rather than let through unscanned.
+const ScanTimeout = 15 * time.Minute
+
 // DefaultAllowTimeout is how long a push waits for a gitleaks-allow answer.
 const DefaultAllowTimeout = 300 * time.Second
 
@@ -181,7 +185,9 @@ func (h Hook) PreReceive(ctx context.Context, in io.Reader, out io.Writer) error
 			tips = append(tips, u.new)
 		}
 	}
-	findings, err := rules.Scan(ctx, scan.Push{GitDir: ".", Env: h.Environ, Tips: tips})
+	sctx, cancel := context.WithTimeout(ctx, ScanTimeout)
+	findings, err := rules.Scan(sctx, scan.Push{GitDir: ".", Env: h.Environ, Tips: tips})
+	cancel()
 	if err != nil {
 		return refuse("scanning the push failed: %v; refusing push", err)
 	}

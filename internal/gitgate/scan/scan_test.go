@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/report"
 )
 
@@ -228,4 +229,95 @@ func FuzzRedactLine(f *testing.F) {
 			t.Fatalf("redactLine(%q, %q) = %q shows the secret", line, sec, got)
 		}
 	})
+}
+
+func TestChunksCoverEveryLine(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	for i := range 20000 {
+		b.WriteString("line " + strconv.Itoa(i+10) + " " + strings.Repeat("x", i%70) + "\n")
+	}
+	raw := b.String()
+	cs := chunks(raw, 10)
+	if len(cs) < 2 {
+		t.Fatalf("%d chunks", len(cs))
+	}
+	covered := map[int]bool{}
+	for _, c := range cs {
+		for i, l := range strings.Split(strings.TrimSuffix(c.raw, "\n"), "\n") {
+			if want := "line " + strconv.Itoa(c.line+i) + " "; !strings.HasPrefix(l, want) {
+				t.Fatalf("chunk at line %d: line %d is %q", c.line, c.line+i, l[:min(len(l), 20)])
+			}
+			covered[c.line+i] = true
+		}
+	}
+	if len(covered) != 20000 {
+		t.Errorf("covered %d lines, want 20000", len(covered))
+	}
+}
+
+// A PEM key across a chunk seam is still found, once.
+func TestScanLargeFile(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	r.branch("work")
+	var b strings.Builder
+	for b.Len() < chunkSize-100 {
+		b.WriteString("filler text line\n")
+	}
+	b.WriteString("x = \"" + secret + "\"\n")
+	for b.Len() < 3*chunkSize {
+		b.WriteString("more filler\n")
+	}
+	tip := r.commit("big.txt", b.String(), "big")
+	r.git("checkout", "-q", "main")
+	fs := r.scan(tip)
+	if len(fs) != 1 || fs[0].Rule != "github-pat" {
+		t.Fatalf("findings = %v", fs)
+	}
+	want := strings.Count(b.String()[:strings.Index(b.String(), secret)], "\n") + 1
+	if fs[0].Line != want {
+		t.Errorf("line = %d, want %d", fs[0].Line, want)
+	}
+}
+
+func TestChunksWithoutNewlines(t *testing.T) {
+	t.Parallel()
+	raw := strings.Repeat("a", 10*chunkSize) + secret + strings.Repeat("b", 10*chunkSize)
+	found := false
+	for _, c := range chunks(raw, 1) {
+		if len(c.raw) > 2*chunkSize {
+			t.Fatalf("chunk of %d bytes", len(c.raw))
+		}
+		found = found || strings.Contains(c.raw, secret)
+	}
+	if !found {
+		t.Error("the secret is split across every chunk")
+	}
+}
+
+// A PEM key that straddles a chunk seam is found.
+func TestScanPEMAtSeam(t *testing.T) {
+	t.Parallel()
+	rules, err := DefaultRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := benchData(2400, true) // ~3.2 KB of base64 lines, like RSA-4096
+	pem := "-----BEGIN RSA PRIVATE KEY-----\n" + body + "-----END RSA PRIVATE KEY-----\n"
+	for _, at := range []int{chunkSize - 1500, chunkSize - 200, chunkSize + 100} {
+		var b strings.Builder
+		for b.Len() < at {
+			b.WriteString("filler line\n")
+		}
+		b.WriteString(pem)
+		for b.Len() < 4*chunkSize {
+			b.WriteString("more filler\n")
+		}
+		s := &scanner{det: detect.NewDetector(rules.cfg), inPass: map[string]bool{}, seen: map[string]int{}, all: map[string]Finding{}}
+		s.detectOne(context.Background(), "c", "k.pem", b.String())
+		if fs := s.result(); len(fs) != 1 || fs[0].Rule != "private-key" {
+			t.Errorf("PEM at %d: findings %v", at, fs)
+		}
+	}
 }
