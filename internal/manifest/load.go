@@ -169,6 +169,7 @@ func (s *Set) scan(dir string, show func(string) string) map[string]string {
 }
 
 // readBottle reads and checks one bottle file. label is the path shown.
+// A .md file has frontmatter; any other file is plain YAML.
 func readBottle(name, label, path, home string) *Bottle {
 	b := &Bottle{Name: name, File: label}
 	data, err := os.ReadFile(path)
@@ -176,20 +177,20 @@ func readBottle(name, label, path, home string) *Bottle {
 		b.Problems = Problems{{File: label, Message: fmt.Sprintf("cannot read: %v", err)}}
 		return b
 	}
-	front, body, offset, err := splitFrontmatter(data)
-	if err != nil {
-		b.Problems = Problems{{File: label, Line: 1, Message: err.Error()}}
-		return b
+	front, offset := data, 0
+	if strings.EqualFold(filepath.Ext(path), ".md") {
+		front, b.Doc, offset, err = splitFrontmatter(data)
+		if err != nil {
+			b.Problems = Problems{{File: label, Line: 1, Message: err.Error()}}
+			return b
+		}
 	}
-	b.Doc = body
 	spec, d := parseBottleYAML(label, front, offset)
 	b.lines = d.lines
-	if spec == nil {
-		b.Problems = d.problems
-		return b
+	if spec != nil {
+		resolvePaths(spec, filepath.Dir(path), home)
+		d.fieldProblems("", checkPaths(spec, displayPath(home)))
 	}
-	resolvePaths(spec, filepath.Dir(path), home)
-	d.fieldProblems("", checkPaths(spec, displayPath(home)))
 	if len(d.problems) > 0 {
 		b.Problems = d.problems
 		return b

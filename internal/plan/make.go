@@ -57,7 +57,7 @@ func Make(in Input) (*Bottle, error) {
 
 	specs := make([]*manifest.BottleFile, len(r.Bottles))
 	names := make([]string, len(r.Bottles))
-	var files []string
+	files := []string{}
 	if !r.Agent.Builtin {
 		files = append(files, r.Agent.File)
 	}
@@ -176,7 +176,7 @@ func Make(in Input) (*Bottle, error) {
 			})
 		}
 	}
-	p.GitConfig = GitConfig(DefaultGitGateURL, p.GitGate.User, p.GitGate.Repos)
+	p.GitConfig = append([]GitConfigEntry{}, GitConfig(DefaultGitGateURL, p.GitGate.User, p.GitGate.Repos)...)
 
 	// Supervise.
 	p.Supervise = Supervise{
