@@ -42,6 +42,8 @@ Start with "bot-bottle init" to write a starter ~/.bot-bottle, then
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(
+		newAuditCmd(env),
+		newSuperviseCmd(env),
 		newVersionCmd(env),
 	)
 	return root
