@@ -350,11 +350,11 @@ func TestRefusals(t *testing.T) {
 		args       map[string]any
 		want       string
 	}{
-		{"not yaml", "egress-allow", routes("- host: [a"), "yaml"},
+		{"not yaml", "egress-allow", routes("- host: [a"), "invalid YAML"},
 		{"unknown key", "egress-allow", routes("- host: a.example\n  hots: b\n"), "hots"},
 		{"no host", "egress-allow", routes("- matches: []\n"), "host"},
 		{"empty", "egress-allow", routes(""), "no routes"},
-		{"scalar", "egress-allow", routes("a.example"), "list of routes"},
+		{"scalar", "egress-allow", routes("a.example"), "expected a list"},
 		{"two documents", "egress-allow", routes("- host: a.example\n---\n- host: b.example\n"), "one YAML document"},
 		{"auth", "egress-allow", routes("- host: a.example\n  auth: {scheme: Bearer, token_ref: GITHUB_TOKEN}\n"), "auth"},
 		{"private", "egress-allow", routes("- host: a.example\n  unsafe_allow_private: true\n"), "unsafe_allow_private"},

@@ -11,7 +11,6 @@ func TestParseRoutesShapes(t *testing.T) {
 	for _, in := range []string{
 		"- host: a.example\n",
 		"routes:\n  - host: a.example\n",
-		"egress:\n  routes:\n    - host: a.example\n",
 	} {
 		rs, err := ParseRoutes(in)
 		if err != nil || len(rs) != 1 || rs[0].Host != "a.example" {
@@ -24,10 +23,14 @@ func TestParseRoutesRefuses(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"unknown key", "- host: a\n  hots: b\n", "hots"},
 		{"unknown top key", "routez:\n  - host: a\n", "routez"},
-		{"unknown egress key", "egress:\n  routes: []\n  logz: 1\n", "logz"},
+		{"egress wrapper", "egress:\n  routes:\n    - host: a\n", "egress"},
+		{"log key", "routes:\n  - host: a\n\nlog: 2\n", "only routes"},
+		{"bad host", "- host: https://a.example/x\n", "URL"},
+		{"wildcard", "- host: '*.example.com'\n", "wildcard"},
+		{"bad regex", "- host: a\n  matches: [{paths: [{type: regex, value: '('}]}]\n", "regular expression"},
 		{"empty list", "[]", "no routes"},
 		{"empty routes", "routes: []\n", "no routes"},
-		{"null", "~", "list of routes"},
+		{"null", "~", "no routes"},
 		{"two docs", "- host: a\n---\n- host: b\n", "one YAML document"},
 		{"too big", strings.Repeat("#", MaxRoutesBytes+1), "limit"},
 		{"too many", strings.Repeat("- host: a\n", MaxRoutes+1), "limit"},

@@ -25,60 +25,36 @@ const (
 )
 
 // ParseRoutes strictly decodes routes in the manifest's route schema: a YAML
-// list of routes, a mapping with a "routes" key, or one with "egress:
-// routes:" (the shape of policy.yaml). Unknown keys, a second document and an
-// empty list are errors, and every route must pass manifest validation. It
-// does not apply the agent's restrictions: see AgentRoutes.
+// list of routes, or a mapping with only a "routes" key. The manifest
+// package decodes and validates them (unknown keys and invalid values fail
+// with their line); on top of it a proposal must be one document, within
+// the size limits, and hold at least one route. It does not apply the
+// agent's restrictions: see AgentRoutes.
 func ParseRoutes(text string) ([]manifest.Route, error) {
 	if len(text) > MaxRoutesBytes {
 		return nil, fmt.Errorf("routes are %d bytes; the limit is %d", len(text), MaxRoutesBytes)
 	}
-	var probe yaml.Node
-	if err := yaml.Unmarshal([]byte(text), &probe); err != nil {
-		return nil, fmt.Errorf("parsing routes yaml: %w", err)
+	routes, err := manifest.ParseRoutes("routes", []byte(text))
+	if err != nil {
+		return nil, err
 	}
-	if probe.Kind != yaml.DocumentNode || len(probe.Content) == 0 {
-		return nil, errors.New("parsing routes yaml: no routes given")
+	d := yaml.NewDecoder(strings.NewReader(text))
+	var top, extra yaml.Node
+	if err := d.Decode(&top); err != nil {
+		return nil, fmt.Errorf("routes: %w", err)
 	}
-	var routes []manifest.Route
-	switch top := probe.Content[0]; top.Kind {
-	case yaml.SequenceNode:
-		if err := decodeStrict(text, &routes); err != nil {
-			return nil, err
+	if err := d.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("routes: give one YAML document, not several")
+	}
+	if m := top.Content[0]; m.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if k := m.Content[i]; k.Value != "routes" {
+				return nil, fmt.Errorf("routes:%d: %q: a proposal holds only routes", k.Line, k.Value)
+			}
 		}
-	case yaml.MappingNode:
-		if hasKey(top, "egress") {
-			var w struct {
-				Egress struct {
-					Routes []manifest.Route `yaml:"routes"`
-				} `yaml:"egress"`
-			}
-			if err := decodeStrict(text, &w); err != nil {
-				return nil, err
-			}
-			routes = w.Egress.Routes
-		} else {
-			var w struct {
-				Routes []manifest.Route `yaml:"routes"`
-			}
-			if err := decodeStrict(text, &w); err != nil {
-				return nil, err
-			}
-			routes = w.Routes
-		}
-	default:
-		return nil, fmt.Errorf("parsing routes yaml: line %d: expected a list of routes or a mapping with a routes key", top.Line)
-	}
-	if len(routes) == 0 {
-		return nil, errors.New("parsing routes yaml: no routes given")
 	}
 	if len(routes) > MaxRoutes {
 		return nil, fmt.Errorf("%d routes in one proposal; the limit is %d", len(routes), MaxRoutes)
-	}
-	for i, r := range routes {
-		if err := validateRoute(r); err != nil {
-			return nil, fmt.Errorf("route %d (host %q): %w", i+1, r.Host, err)
-		}
 	}
 	return routes, nil
 }
@@ -169,35 +145,4 @@ func MarshalRoutes(routes []manifest.Route) (string, error) {
 		return "", fmt.Errorf("encoding routes: %w", err)
 	}
 	return buf.String(), nil
-}
-
-func hasKey(m *yaml.Node, key string) bool {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return true
-		}
-	}
-	return false
-}
-
-// decodeStrict decodes exactly one document with unknown keys refused.
-func decodeStrict(text string, v any) error {
-	d := yaml.NewDecoder(strings.NewReader(text))
-	d.KnownFields(true)
-	if err := d.Decode(v); err != nil {
-		return fmt.Errorf("parsing routes yaml: %w", err)
-	}
-	var extra yaml.Node
-	if err := d.Decode(&extra); !errors.Is(err, io.EOF) {
-		return errors.New("parsing routes yaml: give one YAML document, not several")
-	}
-	return nil
-}
-
-// validateRoute is a stand-in until manifest.ValidateRoute lands.
-func validateRoute(r manifest.Route) error {
-	if r.Host == "" {
-		return errors.New("host: missing")
-	}
-	return nil
 }
