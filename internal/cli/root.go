@@ -49,9 +49,11 @@ The manifest reference is docs/manifest.md.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(
+		newAuditCmd(env),
 		newInitCmd(env),
 		newManifestCmd(env),
 		newStartCmd(env),
+		newSuperviseCmd(env),
 		newVersionCmd(env),
 	)
 	return root
