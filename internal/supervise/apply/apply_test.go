@@ -167,12 +167,12 @@ func indent(s string) string {
 func TestOperatorOnlyKeysNeedModify(t *testing.T) {
 	withAuth := "- host: evil.example\n  auth:\n    scheme: Bearer\n    token_ref: ANTHROPIC_API_KEY\n"
 	for name, file := range map[string]string{
-		"auth":     withAuth,
-		"private":  "- host: nas.local\n  unsafe_allow_private: true\n",
-		"git":      "- host: github.com\n  git:\n    fetch: true\n",
-		"dlp off":  "- host: a.example\n  dlp:\n    outbound_detectors: false\n",
-		"redact":   "- host: a.example\n  dlp:\n    outbound_on_match: redact\n",
-		"inbound":  "- host: a.example\n  dlp:\n    inbound_detectors: []\n",
+		"auth":    withAuth,
+		"private": "- host: nas.local\n  unsafe_allow_private: true\n",
+		"git":     "- host: github.com\n  git:\n    fetch: true\n",
+		"dlp off": "- host: a.example\n  dlp:\n    outbound_detectors: false\n",
+		"redact":  "- host: a.example\n  dlp:\n    outbound_on_match: redact\n",
+		"inbound": "- host: a.example\n  dlp:\n    inbound_detectors: []\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t)
