@@ -62,8 +62,8 @@ func TestSuperviseScripted(t *testing.T) {
 	}{
 		{[]string{"supervise", "approve", "not-an-id"}, 2},
 		{[]string{"supervise", "approve", "00000000-0000-4000-8000-000000000000"}, 1},
-		{[]string{"supervise", "approve", leak.ID}, 2},         // needs --reason
-		{[]string{"supervise", "approve", withAuth.ID}, 1},     // operator-only key
+		{[]string{"supervise", "approve", leak.ID}, 2},     // needs --reason
+		{[]string{"supervise", "approve", withAuth.ID}, 1}, // operator-only key
 		{[]string{"supervise", "approve", allow.ID, "extra"}, 2},
 		{[]string{"supervise", "approve", allow.ID, "--reason", "fine"}, 0},
 		{[]string{"supervise", "approve", allow.ID}, 1}, // already answered
