@@ -123,7 +123,10 @@ func TestSuperviseInTmux(t *testing.T) {
 	allow := file(queue.ToolEgressAllow, "- host: proxy.golang.org\n")
 	s.waitFor("1 new proposal", "allow proxy.golang.org", "e2e run")
 	s.send("Enter")
-	s.waitFor("Live egress policy", "+     - host: proxy.golang.org")
+	scr := s.waitFor("Live egress policy", "- host: proxy.golang.org")
+	if !hasLine(scr, "+", "- host: proxy.golang.org") || !hasLine(scr, " ", "- host: api.anthropic.com") {
+		t.Errorf("the diff should add proxy.golang.org to the live routes:\n%s", scr)
+	}
 	s.send("a")
 	s.waitFor("approved egress-allow from "+slug, "0 pending")
 	r, err := q.Response(allow.ID)
@@ -206,4 +209,14 @@ func mustWrite(t *testing.T, path, text string) {
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// hasLine reports whether a line of scr starts with prefix and holds text.
+func hasLine(scr, prefix, text string) bool {
+	for _, l := range strings.Split(scr, "\n") {
+		if strings.HasPrefix(l, prefix) && strings.Contains(l, text) {
+			return true
+		}
+	}
+	return false
 }

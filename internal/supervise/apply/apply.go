@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/atomicfile"
+	"github.com/bot-bottle/bot-bottle/internal/supervise/agentcheck"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/audit"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
 )
@@ -191,7 +192,8 @@ func ValidateFile(tool, text string) error {
 		_, err := ParseRoutes(text)
 		return err
 	case queue.ToolCapabilityBlock:
-		return validateDockerfile(text)
+		_, err := agentcheck.Dockerfile(text)
+		return err
 	}
 	return nil
 }

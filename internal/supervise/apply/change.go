@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
+	"github.com/bot-bottle/bot-bottle/internal/supervise/agentcheck"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
 )
 
@@ -34,15 +36,16 @@ func (o *Operator) apply(paths Paths, p queue.Proposal, file string, modified bo
 		}
 		if !modified {
 			for _, r := range routes {
-				if err := agentSafe(r); err != nil {
+				if err := agentcheck.AgentSafe(r); err != nil {
 					return change{}, fmt.Errorf("%w: route %s %v: only the operator may add that; modify the proposal to accept it", ErrRefused, r.Host, err)
 				}
 			}
 		}
 		return mergeEgress(paths, file)
 	case queue.ToolCapabilityBlock:
-		if err := validateDockerfile(file); err != nil {
-			return change{}, fmt.Errorf("%w: %w", ErrRefused, err)
+		file, err := agentcheck.Dockerfile(file)
+		if err != nil {
+			return change{}, fmt.Errorf("%w: dockerfile: %w", ErrRefused, err)
 		}
 		before, after, err := capabilities(paths, p, file)
 		if err != nil {
@@ -73,7 +76,7 @@ func mergeEgress(paths Paths, file string) (change, error) {
 	if err != nil {
 		return change{}, err
 	}
-	approved.Egress.Routes, err = mergeRoutes(approved.Egress.Routes, routes)
+	approved.Routes, err = mergeRoutes(approved.Routes, routes)
 	if err != nil {
 		return change{}, err
 	}
@@ -81,15 +84,15 @@ func mergeEgress(paths Paths, file string) (change, error) {
 	if err != nil {
 		return change{}, err
 	}
-	live.Egress.Routes, err = mergeRoutes(live.Egress.Routes, routes)
+	live.Routes, err = mergeRoutes(live.Routes, routes)
 	if err != nil {
 		return change{}, err
 	}
-	ab, err := marshalPolicy(approved)
+	ab, err := manifest.MarshalPolicy(approved)
 	if err != nil {
 		return change{}, err
 	}
-	lb, err := marshalPolicy(live)
+	lb, err := manifest.MarshalPolicy(live)
 	if err != nil {
 		return change{}, err
 	}
@@ -140,29 +143,6 @@ func capabilities(paths Paths, p queue.Proposal, file string) (string, string, e
 	return before, sb.String(), nil
 }
 
-// validateDockerfile checks the lines a capability-block adds to the image:
-// something to run, and no FROM (it would replace the bottle's image).
-func validateDockerfile(text string) error {
-	if strings.ContainsRune(text, 0) {
-		return errors.New("dockerfile lines contain a NUL byte")
-	}
-	some := false
-	for i, l := range strings.Split(text, "\n") {
-		t := strings.TrimSpace(l)
-		if t == "" || strings.HasPrefix(t, "#") {
-			continue
-		}
-		some = true
-		if f := strings.Fields(t); strings.EqualFold(f[0], "FROM") {
-			return fmt.Errorf("dockerfile line %d: FROM is not allowed: the lines are added to the bottle's image", i+1)
-		}
-	}
-	if !some {
-		return errors.New("dockerfile lines are empty")
-	}
-	return nil
-}
-
 // Preview returns the file the decision touches as it is and as it would be
 // after approving it with file (the proposal's own file, or an edit). For
 // tools that change no file, before is "" and after is the proposed file.
@@ -174,7 +154,7 @@ func (o *Operator) Preview(it Item, file string) (before, after string, err erro
 		if err != nil {
 			return "", "", err
 		}
-		b, err := marshalPolicy(live)
+		b, err := manifest.MarshalPolicy(live)
 		if err != nil {
 			return "", "", err
 		}
@@ -182,11 +162,11 @@ func (o *Operator) Preview(it Item, file string) (before, after string, err erro
 		if err != nil {
 			return string(b), "", err
 		}
-		live.Egress.Routes, err = mergeRoutes(live.Egress.Routes, routes)
+		live.Routes, err = mergeRoutes(live.Routes, routes)
 		if err != nil {
 			return string(b), "", err
 		}
-		a, err := marshalPolicy(live)
+		a, err := manifest.MarshalPolicy(live)
 		return string(b), string(a), err
 	case queue.ToolCapabilityBlock:
 		return capabilities(paths, it.Proposal, file)

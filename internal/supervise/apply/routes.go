@@ -1,10 +1,8 @@
 package apply
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 
@@ -13,127 +11,31 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 )
 
-// policyFile is the shape of policy.yaml, approved.yaml and the agent's
-// current-config egress.yaml: the manifest's egress block under "egress".
-type policyFile struct {
-	Egress manifest.Egress `yaml:"egress"`
-}
-
-// ParseRoutes reads the routes of an egress proposal: a YAML list of
-// routes, or a mapping with a "routes" key (optionally under "egress").
-// Unknown keys are errors, and every route must validate.
+// ParseRoutes reads the routes of an egress proposal or of the operator's
+// edit: a YAML list of routes or a mapping with a "routes" key, decoded
+// strictly and validated by the manifest's rules (errors name the line).
 func ParseRoutes(text string) ([]manifest.Route, error) {
-	var probe yaml.Node
-	if err := yaml.Unmarshal([]byte(text), &probe); err != nil {
-		return nil, fmt.Errorf("parsing routes: %w", err)
-	}
-	if probe.Kind != yaml.DocumentNode || len(probe.Content) == 0 {
-		return nil, errors.New("parsing routes: empty document")
-	}
-	var routes []manifest.Route
-	var err error
-	switch probe.Content[0].Kind {
-	case yaml.SequenceNode:
-		err = decodeStrict(text, &routes)
-	case yaml.MappingNode:
-		var m struct {
-			Routes []manifest.Route `yaml:"routes"`
-		}
-		if hasKey(probe.Content[0], "egress") {
-			var pf policyFile
-			err = decodeStrict(text, &pf)
-			m.Routes = pf.Egress.Routes
-		} else {
-			err = decodeStrict(text, &m)
-		}
-		routes = m.Routes
-	default:
-		return nil, errors.New("parsing routes: expected a list of routes or a mapping with routes")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("parsing routes: %w", err)
-	}
-	if len(routes) == 0 {
-		return nil, errors.New("parsing routes: no routes")
-	}
-	for i, r := range routes {
-		if err := validateRoute(r); err != nil {
-			return nil, fmt.Errorf("route %d (%s): %w", i+1, r.Host, err)
-		}
-	}
-	return routes, nil
+	return manifest.ParseRoutes("routes", []byte(text))
 }
 
-func hasKey(m *yaml.Node, key string) bool {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return true
-		}
-	}
-	return false
-}
-
-func decodeStrict(text string, v any) error {
-	d := yaml.NewDecoder(bytes.NewReader([]byte(text)))
-	d.KnownFields(true)
-	if err := d.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	return nil
-}
-
-// agentSafe reports why a route may not be approved as the agent wrote it:
-// keys that only the operator may add (DESIGN.md, Supervision). The
-// operator can still accept them by modifying the proposal.
-func agentSafe(r manifest.Route) error {
-	switch {
-	case r.Auth != nil:
-		return errors.New("carries auth")
-	case r.UnsafeAllowPrivate:
-		return errors.New("sets unsafe_allow_private")
-	case r.Git != nil:
-		return errors.New("sets git")
-	}
-	if d := r.DLP; d != nil {
-		if d.OutboundDetectors != nil || d.InboundDetectors != nil {
-			return errors.New("changes dlp detectors")
-		}
-		switch d.OutboundOnMatch {
-		case "", "supervise", "block":
-		default:
-			return fmt.Errorf("sets dlp outbound_on_match %q", d.OutboundOnMatch)
-		}
-	}
-	return nil
-}
-
-// readPolicy reads a policy-shaped file; a missing file is an empty policy.
-func readPolicy(path string) (policyFile, []byte, error) {
-	var pf policyFile
+// readPolicy reads a policy-shaped file (policy.yaml, approved.yaml): YAML
+// with a top-level "egress:" key. A missing file is an empty policy.
+func readPolicy(path string) (*manifest.Egress, []byte, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return pf, nil, nil
+		return &manifest.Egress{}, nil, nil
 	}
 	if err != nil {
-		return pf, nil, fmt.Errorf("reading %s: %w", path, err)
+		return nil, nil, fmt.Errorf("reading %s: %w", path, err)
 	}
-	if err := decodeStrict(string(b), &pf); err != nil {
-		return pf, b, fmt.Errorf("reading %s: %w", path, err)
+	bf, err := manifest.ParseBottleYAML(path, b)
+	if err != nil {
+		return nil, b, fmt.Errorf("reading %s: %w", path, err)
 	}
-	return pf, b, nil
-}
-
-func marshalPolicy(pf policyFile) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(pf); err != nil {
-		return nil, err
+	if bf.Egress == nil {
+		return &manifest.Egress{}, b, nil
 	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return bf.Egress, b, nil
 }
 
 // mergeRoutes appends the routes of add that are not already in have.
@@ -167,12 +69,4 @@ func routeKey(r manifest.Route) (string, error) {
 		return "", fmt.Errorf("encoding route %s: %w", r.Host, err)
 	}
 	return string(b), nil
-}
-
-// validateRoute is a stand-in until manifest.ValidateRoute lands on main.
-func validateRoute(r manifest.Route) error {
-	if r.Host == "" {
-		return errors.New("route has no host")
-	}
-	return nil
 }
