@@ -370,3 +370,35 @@ func TestPreview(t *testing.T) {
 		t.Error("Preview of invalid routes should fail")
 	}
 }
+
+func TestApproveWithoutLivePolicyKeepsRouteForStart(t *testing.T) {
+	f := newFixture(t)
+	if err := os.Remove(f.paths().Policy()); err != nil {
+		t.Fatal(err)
+	}
+	it := f.submit(t, queue.ToolEgressAllow, exampleRoute)
+	if err := f.op.Decide(it, Decision{Status: queue.StatusApproved}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(f.paths().Policy()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a live policy of approved routes alone was created: %v", err)
+	}
+	if !strings.Contains(read(t, f.paths().Approved()), "host: example.com") {
+		t.Error("the route was not kept in approved.yaml")
+	}
+	if r, err := f.response(t, it.Proposal.ID); err != nil || r.Status != queue.StatusApproved {
+		t.Errorf("response = %+v, %v", r, err)
+	}
+}
+
+func TestPreviewCapabilityShowsWhatIsAppended(t *testing.T) {
+	f := newFixture(t)
+	it := f.submit(t, queue.ToolCapabilityBlock, "RUN apt-get install -y jq   \r\n")
+	before, after, err := f.op.Preview(it, it.Proposal.ProposedFile)
+	if err != nil || before != "" || after != "# proposal "+it.Proposal.ID+" (impl-k3x9q)\nRUN apt-get install -y jq\n" {
+		t.Errorf("Preview = %q, %q, %v", before, after, err)
+	}
+	if _, _, err := f.op.Preview(it, "COPY / /\n"); err == nil {
+		t.Error("Preview of a refused instruction should say why")
+	}
+}

@@ -66,7 +66,10 @@ func (o *Operator) apply(paths Paths, p queue.Proposal, file string, modified bo
 }
 
 // mergeEgress merges the routes of file into approved.yaml and the live
-// policy, then refreshes the agent's current-config.
+// policy, then refreshes the agent's current-config. Without a live policy
+// (the bottle was never started) only approved.yaml changes: the next start
+// builds the policy from the manifest plus approved.yaml, and a policy made
+// of approved routes alone would drop the manifest's.
 func mergeEgress(paths Paths, file string) (change, error) {
 	routes, err := ParseRoutes(file)
 	if err != nil {
@@ -100,6 +103,10 @@ func mergeEgress(paths Paths, file string) (change, error) {
 	// for resume, never live but unrecorded.
 	if err := writeKeepMode(paths.Approved(), ab, modePrivate); err != nil {
 		return change{}, err
+	}
+	if raw == nil {
+		h := queue.HashFile(nil)
+		return change{h, h}, nil
 	}
 	if err := writeKeepMode(paths.Policy(), lb, modeShared); err != nil {
 		return change{}, err
@@ -169,7 +176,12 @@ func (o *Operator) Preview(it Item, file string) (before, after string, err erro
 		a, err := manifest.MarshalPolicy(live)
 		return string(b), string(a), err
 	case queue.ToolCapabilityBlock:
-		return capabilities(paths, it.Proposal, file)
+		// Show exactly what would be appended: the checked, cleaned lines.
+		clean, err := agentcheck.Dockerfile(file)
+		if err != nil {
+			return "", "", fmt.Errorf("dockerfile: %w", err)
+		}
+		return capabilities(paths, it.Proposal, clean)
 	}
 	return "", file, nil
 }
