@@ -37,6 +37,7 @@ func submit(t *testing.T, home, slug, tool, file string) queue.Proposal {
 
 func TestSuperviseScripted(t *testing.T) {
 	home := t.TempDir()
+	mustWrite(t, filepath.Join(home, ".bot-bottle", "state", "impl-k3x9q", "egress", "policy.yaml"), "egress:\n  routes: []\n")
 	allow := submit(t, home, "impl-k3x9q", queue.ToolEgressAllow, "- host: example.com\n")
 	leak := submit(t, home, "review-a1b2c", queue.ToolGitleaksAllow, "aws-access-token at a.env:1\n")
 	withAuth := submit(t, home, "review-a1b2c", queue.ToolEgressAllow, "- host: evil.example\n  auth:\n    scheme: Bearer\n    token_ref: GH_TOKEN\n")
