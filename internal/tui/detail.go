@@ -92,6 +92,11 @@ func (d *Detail) View(st styles, now time.Time, w, h int) []string {
 		st.faint.Render(fit("id "+p.ID, w, false)),
 	}
 	var body []string
+	if d.item.Stale {
+		for _, l := range wrap("The config changed after this was proposed: the diff is against the current one.", w) {
+			body = append(body, st.notice.Render(l))
+		}
+	}
 	body = append(body, st.header.Render("Justification"))
 	for _, l := range wrap(clean(p.Justification), w) {
 		body = append(body, l)

@@ -210,6 +210,7 @@ func TestViews(t *testing.T) {
 		{"modify-refused-80x12", 80, 12, sample, []string{"down", "down", "m"}},
 		{"approved-notice-80x12", 80, 12, sample, []string{"a"}},
 		{"detail-scrolled-80x12", 80, 12, sample, []string{"enter", "down", "down", "down"}},
+		{"detail-stale-80x16", 80, 16, func() *fake { f := sample(); f.items[0].Stale = true; return f }, []string{"enter"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, _ := newModel(t, tc.f(), tc.w, tc.h)

@@ -47,6 +47,10 @@ type Item struct {
 	Label string
 	// Summary is one line saying what the proposal asks for.
 	Summary string
+	// Stale is true when the file the proposal was made against has
+	// changed since (its current_file_hash no longer matches): the agent
+	// saw an older config than the one an approval merges into.
+	Stale bool
 }
 
 // Decision is the operator's answer to one proposal.
@@ -103,8 +107,9 @@ func (o *Operator) Pending() ([]Item, []error) {
 			continue
 		}
 		label := o.label(slug)
+		paths := o.paths(slug)
 		for _, p := range ps {
-			items = append(items, Item{Proposal: p, Slug: slug, Label: label, Summary: Summarize(p)})
+			items = append(items, Item{Proposal: p, Slug: slug, Label: label, Summary: Summarize(p), Stale: stale(paths, p)})
 		}
 	}
 	sort.SliceStable(items, func(i, j int) bool {

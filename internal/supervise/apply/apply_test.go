@@ -402,3 +402,18 @@ func TestPreviewCapabilityShowsWhatIsAppended(t *testing.T) {
 		t.Error("Preview of a refused instruction should say why")
 	}
 }
+
+func TestStaleProposal(t *testing.T) {
+	f := newFixture(t)
+	q := queue.New(f.paths().Queue())
+	fresh, _ := q.Submit(queue.Proposal{Tool: queue.ToolEgressAllow, ProposedFile: "- host: a.example\n", CurrentFileHash: queue.HashFile([]byte(livePolicy))})
+	old, _ := q.Submit(queue.Proposal{Tool: queue.ToolEgressAllow, ProposedFile: "- host: b.example\n", CurrentFileHash: queue.HashFile([]byte("egress: {}\n"))})
+	got := map[string]bool{}
+	items, _ := f.op.Pending()
+	for _, it := range items {
+		got[it.Proposal.ID] = it.Stale
+	}
+	if diff := cmp.Diff(map[string]bool{fresh.ID: false, old.ID: true}, got); diff != "" {
+		t.Errorf("Stale (-want +got):\n%s", diff)
+	}
+}

@@ -132,6 +132,16 @@ func unchanged(paths Paths, tool string) (string, string, error) {
 	return h, h, nil
 }
 
+// stale reports whether the file an egress or capability proposal was
+// made against has changed since.
+func stale(paths Paths, p queue.Proposal) bool {
+	if p.CurrentFileHash == "" || !Editable(p.Tool) {
+		return false
+	}
+	h, _, err := unchanged(paths, p.Tool)
+	return err == nil && h != p.CurrentFileHash
+}
+
 // capabilities returns approved.Dockerfile before and after appending file.
 func capabilities(paths Paths, p queue.Proposal, file string) (string, string, error) {
 	b, err := os.ReadFile(paths.Capabilities())
