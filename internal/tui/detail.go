@@ -98,8 +98,8 @@ func (d *Detail) View(st styles, now time.Time, w, h int) []string {
 		}
 	}
 	body = append(body, st.header.Render("Justification"))
-	for _, l := range wrap(clean(p.Justification), w) {
-		body = append(body, l)
+	for _, para := range cleanLines(p.Justification) {
+		body = append(body, wrap(para, w)...)
 	}
 	body = append(body, "")
 	switch {

@@ -78,7 +78,7 @@ const (
 )
 
 func sample() *fake {
-	return &fake{
+	f := &fake{
 		policy: "egress:\n  routes:\n    - host: api.anthropic.com\n",
 		items: []apply.Item{
 			item(id1, "impl-k3x9q", "", queue.ToolEgressAllow, "- host: proxy.golang.org\n- host: sum.golang.org\n", 3*time.Minute),
@@ -86,6 +86,8 @@ func sample() *fake {
 			item(id3, "impl-k3x9q", "", queue.ToolGitleaksAllow, "aws-access-token at config/dev.env:3 (commit 1a2b3c4)\n", 5*time.Second),
 		},
 	}
+	f.items[2].Proposal.Justification = "Push to refs/heads/main held by git-gate.\n\nThe key is a documented test fixture."
+	return f
 }
 
 func newModel(t *testing.T, f *fake, w, h int) (*Model, *int) {
