@@ -28,7 +28,8 @@ or reject each one; approved routes apply to the running bottle at once and
 every decision is written to the bottle's audit log.
 
 --once prints the pending proposals and exits; the list, approve and reject
-subcommands do the same work without a terminal.`,
+subcommands do the same work without a terminal. "supervise serve" is the
+other side: the MCP server the agent calls, which files the proposals.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			op := &apply.Operator{Home: env.Home}
