@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -21,7 +22,7 @@ func newSuperviseDecideCmd(env Env, verb string) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   verb + " ID",
-		Short: verb + " a pending proposal (found in whichever bottle holds it)",
+		Short: strings.ToUpper(verb[:1]) + verb[1:] + " a pending proposal (found in whichever bottle holds it)",
 		Long: verb + ` answers a pending proposal without the terminal UI. Approving
 applies the change at once (routes go live, image changes are kept for the next
 start) and every answer is written to the bottle's audit log. gitleaks-allow
