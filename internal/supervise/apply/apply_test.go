@@ -417,3 +417,34 @@ func TestStaleProposal(t *testing.T) {
 		t.Errorf("Stale (-want +got):\n%s", diff)
 	}
 }
+
+func TestConcurrentDecisionsAnswerOnce(t *testing.T) {
+	f := newFixture(t)
+	it := f.submit(t, queue.ToolEgressAllow, exampleRoute)
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			status := queue.StatusApproved
+			if i%2 == 1 {
+				status = queue.StatusRejected
+			}
+			errs <- f.op.Decide(it, Decision{Status: status})
+		}()
+	}
+	ok := 0
+	for range 8 {
+		err := <-errs
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, ErrRefused):
+			t.Errorf("Decide = %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d decisions succeeded, want exactly 1", ok)
+	}
+	if es := auditEntries(t, f); len(es) != 1 {
+		t.Errorf("audit has %d lines, want 1", len(es))
+	}
+}
