@@ -16,7 +16,7 @@ type diffLine struct {
 
 // maxDiffCells bounds the LCS table; larger inputs are shown as all
 // removed then all added, which is still correct, only less readable.
-const maxDiffCells = 4_000_000
+const maxDiffCells = 1_000_000
 
 // lineDiff is a line diff of a and b by longest common subsequence.
 func lineDiff(a, b []string) []diffLine {

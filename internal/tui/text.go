@@ -57,22 +57,27 @@ func fit(s string, w int, pad bool) string {
 }
 
 // wrap breaks s into lines of at most w cells, at spaces where it can.
+// Linear in len(s): justifications come from the agent and may be long.
 func wrap(s string, w int) []string {
 	var out []string
 	for _, para := range strings.Split(s, "\n") {
 		r := []rune(para)
-		for len(r) > w && w > 0 {
-			cut := w
-			for i := w; i > w/2; i-- {
+		start := 0
+		for len(r)-start > w && w > 0 {
+			cut := start + w
+			for i := start + w; i > start+w/2; i-- {
 				if r[i] == ' ' {
 					cut = i
 					break
 				}
 			}
-			out = append(out, strings.TrimRight(string(r[:cut]), " "))
-			r = []rune(strings.TrimLeft(string(r[cut:]), " "))
+			out = append(out, strings.TrimRight(string(r[start:cut]), " "))
+			start = cut
+			for start < len(r) && r[start] == ' ' {
+				start++
+			}
 		}
-		out = append(out, string(r))
+		out = append(out, string(r[start:]))
 	}
 	return out
 }
