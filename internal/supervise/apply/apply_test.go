@@ -448,3 +448,20 @@ func TestConcurrentDecisionsAnswerOnce(t *testing.T) {
 		t.Errorf("audit has %d lines, want 1", len(es))
 	}
 }
+
+func TestRefreshCurrentConfig(t *testing.T) {
+	f := newFixture(t)
+	if err := RefreshCurrentConfig(f.home, f.slug); err != nil {
+		t.Fatal(err)
+	}
+	got := read(t, filepath.Join(f.paths().CurrentConfig(), "egress.yaml"))
+	if !strings.Contains(got, "token_ref: ANTHROPIC_API_KEY") || !strings.Contains(got, "log: 1") {
+		t.Errorf("current-config egress.yaml = %q", got)
+	}
+	if fi, err := os.Stat(filepath.Join(f.paths().CurrentConfig(), "egress.yaml")); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode = %v, %v; the agent user must be able to read it", fi.Mode().Perm(), err)
+	}
+	if _, err := os.Stat(filepath.Join(f.paths().CurrentConfig(), "capabilities.Dockerfile")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("capabilities.Dockerfile written with no approved changes: %v", err)
+	}
+}

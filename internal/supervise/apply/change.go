@@ -249,3 +249,33 @@ func writeKeepMode(path string, b []byte, def fs.FileMode) error {
 }
 
 func dirOf(path string) string { return filepath.Dir(path) }
+
+// RefreshCurrentConfig rewrites the agent's read-only view of the bottle's
+// config (supervise/current-config/) from the host state: egress.yaml from
+// the live policy, capabilities.Dockerfile from the approved image changes.
+// Decide keeps it current; a backend calls it when it (re)starts a bottle.
+// Neither file holds a secret value: routes name tokens by token_ref only.
+func RefreshCurrentConfig(home, slug string) error {
+	paths := Paths{Home: home, Slug: slug}
+	live, raw, err := readPolicy(paths.Policy())
+	if err != nil {
+		return err
+	}
+	if raw != nil {
+		b, err := manifest.MarshalPolicy(live)
+		if err != nil {
+			return err
+		}
+		if err := writeKeepMode(filepath.Join(paths.CurrentConfig(), "egress.yaml"), b, modeShared); err != nil {
+			return err
+		}
+	}
+	b, err := os.ReadFile(paths.Capabilities())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", paths.Capabilities(), err)
+	}
+	return writeKeepMode(filepath.Join(paths.CurrentConfig(), "capabilities.Dockerfile"), b, modeShared)
+}
