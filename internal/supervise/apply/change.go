@@ -54,7 +54,7 @@ func (o *Operator) apply(paths Paths, p queue.Proposal, file string, modified bo
 		if err := writeKeepMode(paths.Capabilities(), []byte(after), modePrivate); err != nil {
 			return change{}, err
 		}
-		if err := writeKeepMode(filepath.Join(paths.CurrentConfig(), "capabilities.Dockerfile"), []byte(after), modeShared); err != nil {
+		if err := writeCurrentConfig(paths, "capabilities.Dockerfile", []byte(after)); err != nil {
 			return change{}, err
 		}
 		return change{queue.HashFile([]byte(before)), queue.HashFile([]byte(after))}, nil
@@ -111,7 +111,7 @@ func mergeEgress(paths Paths, file string) (change, error) {
 	if err := writeKeepMode(paths.Policy(), lb, modeShared); err != nil {
 		return change{}, err
 	}
-	if err := writeKeepMode(filepath.Join(paths.CurrentConfig(), "egress.yaml"), lb, modeShared); err != nil {
+	if err := writeCurrentConfig(paths, "egress.yaml", lb); err != nil {
 		return change{}, err
 	}
 	return change{queue.HashFile(raw), queue.HashFile(lb)}, nil
@@ -266,7 +266,7 @@ func RefreshCurrentConfig(home, slug string) error {
 		if err != nil {
 			return err
 		}
-		if err := writeKeepMode(filepath.Join(paths.CurrentConfig(), "egress.yaml"), b, modeShared); err != nil {
+		if err := writeCurrentConfig(paths, "egress.yaml", b); err != nil {
 			return err
 		}
 	}
@@ -277,5 +277,15 @@ func RefreshCurrentConfig(home, slug string) error {
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", paths.Capabilities(), err)
 	}
-	return writeKeepMode(filepath.Join(paths.CurrentConfig(), "capabilities.Dockerfile"), b, modeShared)
+	return writeCurrentConfig(paths, "capabilities.Dockerfile", b)
+}
+
+// writeCurrentConfig writes one file of the agent's read-only config view.
+// The directory is made traversable (0755) when this creates it: the agent
+// runs as another user and must read it through the mount.
+func writeCurrentConfig(paths Paths, name string, b []byte) error {
+	if err := os.MkdirAll(paths.CurrentConfig(), 0o755); err != nil {
+		return fmt.Errorf("writing current config: %w", err)
+	}
+	return writeKeepMode(filepath.Join(paths.CurrentConfig(), name), b, modeShared)
 }
