@@ -109,3 +109,15 @@ func TestEditorCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintPendingQuotesAgentText(t *testing.T) {
+	home := t.TempDir()
+	submit(t, home, "impl-k3x9q", queue.ToolGitleaksAllow, "found\x1b[2J here\n")
+	env, out, _ := testEnv(home)
+	if code := Run(context.Background(), []string{"supervise", "--once"}, env); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if strings.Contains(out.String(), "\x1b") || !strings.Contains(out.String(), `"found\x1b[2J here"`) {
+		t.Errorf("--once printed %q", out.String())
+	}
+}
