@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -168,6 +169,7 @@ func startProxy(t *testing.T, up *upstream, policySrc string, mod func(*Config))
 		Logger:                   slog.New(slog.NewJSONHandler(syncWriter{p.logMu, p.logs}, nil)),
 		Resolver:                 fakeResolver{"up.example.com": "127.0.0.1", "other.example.com": "127.0.0.1"},
 		PollInterval:             1 << 62, // tests call reloadIfChanged themselves
+		ExtraPorts:               []int{atoi(t, up.port)},
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -242,4 +244,13 @@ func mustAddr(t *testing.T, s string) netip.Addr {
 		t.Fatal(err)
 	}
 	return a.Unmap()
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

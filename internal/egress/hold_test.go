@@ -12,7 +12,7 @@ import (
 
 const supervisePolicy = `egress:
   routes:
-    - host: up.example.com:PORT
+    - host: up.example.com
       auth: {scheme: Bearer, token_ref: UP_TOKEN}
 `
 

@@ -18,7 +18,7 @@ import (
 const basePolicy = `egress:
   log: 2
   routes:
-    - host: up.example.com:PORT
+    - host: up.example.com
       auth: {scheme: Bearer, token_ref: UP_TOKEN}
       dlp: {outbound_on_match: block}
       matches:
@@ -102,11 +102,9 @@ func connect(t *testing.T, p *proxy, hostport string) net.Conn {
 func TestRefusals(t *testing.T) {
 	up := newUpstream(t, true)
 	plain := newUpstream(t, false)
-	p := startProxy(t, up, basePolicy+`    - host: up.example.com:`+plain.port+`
-      auth: {scheme: token, token_ref: UP_TOKEN}
-    - host: other.example.com:PORT
+	p := startProxy(t, up, basePolicy+`    - host: other.example.com
       git: {fetch: false}
-`, nil)
+`, func(c *Config) { c.ExtraPorts = append(c.ExtraPorts, atoi(t, plain.port)) })
 	c := p.client(t)
 	base := "https://up.example.com:" + up.port
 	cases := []struct {
@@ -124,7 +122,7 @@ func TestRefusals(t *testing.T) {
 		{"doh", "doh", newReq(t, "POST", base+"/v1/q", strings.NewReader("x"), "Content-Type", "application/dns-message")},
 		{"doh path", "doh", newReq(t, "GET", "https://other.example.com:"+up.port+"/dns-query?dns=AAAB", nil)},
 		{"websocket", "upgrade", newReq(t, "GET", base+"/v1/ws", nil, "Connection", "Upgrade", "Upgrade", "websocket")},
-		{"token over plain http", "insecure-auth", newReq(t, "GET", "http://up.example.com:"+plain.port+"/", nil)},
+		{"token over plain http", "insecure-auth", newReq(t, "GET", "http://up.example.com:"+plain.port+"/v1/x", nil)},
 		{"held token in body", "dlp", newReq(t, "POST", base+"/v1/x", strings.NewReader("leak real-upstream-token-0123456789abcdef"))},
 		{"held token to another host", "dlp", newReq(t, "GET", "https://other.example.com:"+up.port+"/?q=real-upstream-token-0123456789abcdef", nil)},
 		{"body too large to scan", "dlp-unscannable", newReq(t, "POST", base+"/v1/x", strings.NewReader(strings.Repeat("a", MaxScanBody+1)))},
@@ -234,14 +232,14 @@ func TestPrivateAddresses(t *testing.T) {
 		}
 	})
 	t.Run("route allows", func(t *testing.T) {
-		p := startProxy(t, up, "egress:\n  routes:\n    - host: up.example.com:PORT\n      unsafe_allow_private: true\n", noUnsafe)
+		p := startProxy(t, up, "egress:\n  routes:\n    - host: up.example.com\n      unsafe_allow_private: true\n", noUnsafe)
 		st, code, _, err := do(t, p.client(t), newReq(t, "GET", "https://up.example.com:"+up.port+"/x", nil))
 		if err != nil || st != 200 {
 			t.Fatalf("status %d code %q err %v", st, code, err)
 		}
 	})
 	t.Run("ip literal named by a route is still checked", func(t *testing.T) {
-		p := startProxy(t, up, "egress:\n  routes:\n    - host: 127.0.0.1:PORT\n", noUnsafe)
+		p := startProxy(t, up, "egress:\n  routes:\n    - host: 127.0.0.1\n", noUnsafe)
 		st, code, _, err := do(t, p.client(t), newReq(t, "GET", "https://127.0.0.1:"+up.port+"/x", nil))
 		if err != nil || st != 403 || code != "private-address" {
 			t.Fatalf("status %d code %q err %v", st, code, err)
@@ -265,7 +263,7 @@ func TestIsPrivate(t *testing.T) {
 
 func TestAbsoluteFormHTTP(t *testing.T) {
 	plain := newUpstream(t, false)
-	p := startProxy(t, plain, "egress:\n  routes:\n    - host: up.example.com:PORT\n", nil)
+	p := startProxy(t, plain, "egress:\n  routes:\n    - host: up.example.com\n", nil)
 	st, _, body, err := do(t, p.client(t), newReq(t, "GET", "http://up.example.com:"+plain.port+"/hello", nil))
 	if err != nil || st != 200 || !strings.Contains(body, `"/hello"`) {
 		t.Fatalf("status %d err %v body %s", st, err, body)
@@ -300,7 +298,7 @@ func TestAllowlistEndpoint(t *testing.T) {
 
 func TestReloadKeepsLastGoodAndAppliesToOpenTunnels(t *testing.T) {
 	up := newUpstream(t, true)
-	p := startProxy(t, up, "egress:\n  routes:\n    - host: up.example.com:PORT\n", nil)
+	p := startProxy(t, up, "egress:\n  routes:\n    - host: up.example.com\n", nil)
 	c := p.client(t) // keep-alive: one tunnel for every request below
 	get := func(path string) (int, string) {
 		st, code, _, err := do(t, c, newReq(t, "GET", "https://up.example.com:"+up.port+path, nil))
@@ -312,7 +310,7 @@ func TestReloadKeepsLastGoodAndAppliesToOpenTunnels(t *testing.T) {
 	if st, _ := get("/a"); st != 200 {
 		t.Fatalf("status %d", st)
 	}
-	writePolicy(t, p.policy, "egress:\n  routes:\n    - host: up.example.com:PORT\n      matches: [{paths: [{type: prefix, value: /b}]}]\n", up.port)
+	writePolicy(t, p.policy, "egress:\n  routes:\n    - host: up.example.com\n      matches: [{paths: [{type: prefix, value: /b}]}]\n", up.port)
 	p.srv.reloadIfChanged()
 	if st, code := get("/a"); st != 403 || code != "no-match" {
 		t.Fatalf("narrowed policy not applied to the open tunnel: %d %s", st, code)
@@ -320,7 +318,7 @@ func TestReloadKeepsLastGoodAndAppliesToOpenTunnels(t *testing.T) {
 	if st, _ := get("/b"); st != 200 {
 		t.Fatalf("status %d", st)
 	}
-	writePolicy(t, p.policy, "egress:\n  routes:\n    - host: up.example.com:PORT\n      hosts: typo\n", up.port)
+	writePolicy(t, p.policy, "egress:\n  routes:\n    - host: up.example.com\n      hosts: typo\n", up.port)
 	p.srv.reloadIfChanged()
 	if st, _ := get("/b"); st != 200 {
 		t.Fatalf("invalid policy replaced the good one: %d", st)

@@ -60,6 +60,9 @@ type Config struct {
 	// link-local addresses. For local testing only: it lets the agent reach
 	// whatever listens on the sidecar's networks.
 	UnsafeAllowPrivateRanges bool
+	// ExtraPorts are ports every route allows besides 443 and 80 (the
+	// manifest has no port): local tests, self-hosted services.
+	ExtraPorts []int
 	// QueueDir is the supervise queue; empty means a DLP hold is refused.
 	QueueDir string
 	// BottleSlug names the bottle in proposals.

@@ -61,6 +61,7 @@ func (s *Server) loadState() (*state, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading policy: %w", err)
 	}
+	pol.ExtraPorts = s.cfg.ExtraPorts
 	st, err := buildState(pol, s.cfg.Getenv, s.cfg.SecretEnv)
 	if err != nil {
 		return nil, err
