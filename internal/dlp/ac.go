@@ -10,6 +10,7 @@ type acMatcher struct {
 	outStart int32      // states (premultiplied) >= outStart have outputs
 	outs     [][]int32  // (state/stride - outStart/stride) -> pattern ids ending here
 	lens     []int      // pattern id -> length
+	maxLen   int
 }
 
 func foldByte(b byte) byte {
@@ -57,6 +58,7 @@ func newACMatcher(patterns []string) *acMatcher {
 	nodes := []node{newNode()}
 	for id, p := range patterns {
 		m.lens[id] = len(p)
+		m.maxLen = max(m.maxLen, len(p))
 		if p == "" {
 			continue
 		}
@@ -137,9 +139,9 @@ type acState int32
 // text start plus base) and returns the new state.
 func (m *acMatcher) scan(st acState, text []byte, base int, hits []acHit) (acState, []acHit) {
 	s := int32(st)
-	trans, outStart := m.trans, m.outStart
+	trans, cls, outStart := m.trans, &m.cls, m.outStart
 	for i, b := range text {
-		s = trans[s+int32(m.cls[b])]
+		s = trans[s+int32(cls[b])]
 		if s >= outStart {
 			for _, p := range m.outs[(s-outStart)/m.stride] {
 				hits = append(hits, acHit{Pattern: p, End: base + i + 1})
@@ -147,4 +149,58 @@ func (m *acMatcher) scan(st acState, text []byte, base int, hits []acHit) (acSta
 		}
 	}
 	return acState(s), hits
+}
+
+// contains reports whether any pattern occurs in text.
+func (m *acMatcher) contains(text []byte) bool {
+	s := int32(0)
+	for _, b := range text {
+		s = m.trans[s+int32(m.cls[b])]
+		if s >= m.outStart {
+			return true
+		}
+	}
+	return false
+}
+
+// lanes: scanAll runs this many copies of the automaton over separate
+// stretches of the text in one loop. Each step is a load that depends on
+// the previous one; independent lanes let the CPU overlap them.
+const lanes = 4
+
+// scanAll finds every occurrence in text (hits in no particular order).
+func (m *acMatcher) scanAll(text []byte, hits []acHit) []acHit {
+	q := len(text) / lanes
+	ov := m.maxLen - 1
+	if q < 4*ov || q < 256 {
+		_, hits = m.scan(0, text, 0, hits)
+		return hits
+	}
+	// Lane j reports the hits ending in (j*q, (j+1)*q]; it starts ov bytes
+	// early so a pattern straddling the cut is still seen.
+	var st [lanes]int32
+	for j := 1; j < lanes; j++ {
+		s, _ := m.scan(0, text[j*q-ov:j*q], 0, nil)
+		st[j] = int32(s)
+	}
+	t0, t1, t2, t3 := text[:q], text[q:2*q], text[2*q:3*q], text[3*q:4*q]
+	s0, s1, s2, s3 := st[0], st[1], st[2], st[3]
+	trans, cls, outStart := m.trans, &m.cls, m.outStart
+	for i := range t0 {
+		s0 = trans[s0+int32(cls[t0[i]])]
+		s1 = trans[s1+int32(cls[t1[i]])]
+		s2 = trans[s2+int32(cls[t2[i]])]
+		s3 = trans[s3+int32(cls[t3[i]])]
+		if s0 >= outStart || s1 >= outStart || s2 >= outStart || s3 >= outStart {
+			for j, s := range [lanes]int32{s0, s1, s2, s3} {
+				if s >= outStart {
+					for _, p := range m.outs[(s-outStart)/m.stride] {
+						hits = append(hits, acHit{Pattern: p, End: j*q + i + 1})
+					}
+				}
+			}
+		}
+	}
+	_, hits = m.scan(acState(s3), text[4*q:], 4*q, hits)
+	return hits
 }

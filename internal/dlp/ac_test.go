@@ -40,6 +40,9 @@ func TestACMatchesNaive(t *testing.T) {
 			pats = append(pats, word(1+r.IntN(4)))
 		}
 		text := word(r.IntN(60))
+		if round%4 == 0 {
+			text = word(2000 + r.IntN(3000))
+		}
 		m := newACMatcher(pats)
 		// Feed in two chunks to check state carries over.
 		cut := 0
@@ -53,6 +56,15 @@ func TestACMatchesNaive(t *testing.T) {
 			got[h] = true
 		}
 		want := naiveHits(pats, text)
+		all := m.scanAll([]byte(text), nil)
+		if len(all) != len(want) {
+			t.Fatalf("scanAll: %d hits, want %d", len(all), len(want))
+		}
+		for _, h := range all {
+			if !want[h] {
+				t.Fatalf("scanAll: extra hit %v", h)
+			}
+		}
 		if len(got) != len(want) || len(hits) != len(want) {
 			t.Fatalf("patterns %q text %q: got %v want %v", pats, text, hits, want)
 		}

@@ -18,6 +18,8 @@ type Outbound struct {
 	entropy  bool
 	variants []variant
 	nKw      int32 // pattern ids below nKw are rule keywords
+	nEsc     int32 // pattern ids from nEsc on are escape markers
+	escKind  []escKind
 	ac       *acMatcher
 }
 
@@ -51,9 +53,28 @@ func NewOutbound(cfg OutboundConfig) (*Outbound, error) {
 	for _, v := range o.variants {
 		patterns = append(patterns, string(v.Value))
 	}
+	// Escapes of token characters, found in the same pass, say when a
+	// decoded view of the text is worth scanning too.
+	o.nEsc = int32(len(patterns))
+	for c := 0x21; c < 0x7f; c++ {
+		if hidesToken(byte(c)) {
+			patterns = append(patterns, fmt.Sprintf("%%%02x", c), fmt.Sprintf(`\u%04x`, c))
+			o.escKind = append(o.escKind, escPercent, escJSON)
+		}
+	}
+	patterns = append(patterns, `\/`)
+	o.escKind = append(o.escKind, escJSON)
 	o.ac = newACMatcher(patterns)
 	return o, nil
 }
+
+// escKind says which decoded view an escape marker calls for.
+type escKind uint8
+
+const (
+	escPercent escKind = 1 << iota
+	escJSON
+)
 
 // segment is one part of a request scanned on its own.
 type segment struct {
@@ -176,50 +197,63 @@ func sortedKeys[V any](m map[string]V) []string {
 // replace) and in the decoded views of it (percent- and JSON-unescaped),
 // which redaction cannot reach.
 func (o *Outbound) scanSegment(s segment) ([]span, []Finding) {
-	spans := o.scanText(s.Where, s.Text)
+	spans, esc := o.scanText(s.Where, s.Text)
+	if esc == 0 {
+		return spans, nil
+	}
 	var extra []Finding
 	seen := map[[2]string]bool{}
 	for _, sp := range spans {
 		seen[[2]string{sp.Finding.Detector, sp.Finding.Rule}] = true
 	}
-	addView := func(v []byte) {
-		for _, sp := range o.scanText(s.Where, v) {
+	addView := func(v []byte) escKind {
+		vs, vesc := o.scanText(s.Where, v)
+		for _, sp := range vs {
 			k := [2]string{sp.Finding.Detector, sp.Finding.Rule}
 			if !seen[k] {
 				seen[k] = true
 				extra = append(extra, sp.Finding)
 			}
 		}
-	}
-	pv := percentView(s.Text, s.Plus)
-	if pv != nil {
-		addView(pv)
+		return vesc
 	}
 	base := s.Text
-	if pv != nil {
-		base = pv
+	if esc&escPercent != 0 {
+		if pv := percentView(s.Text, s.Plus); pv != nil {
+			esc |= addView(pv)
+			base = pv
+		}
 	}
-	if jv := jsonView(base); jv != nil {
-		addView(jv)
+	if esc&escJSON != 0 {
+		if jv := jsonView(base); jv != nil {
+			addView(jv)
+		}
 	}
 	return spans, extra
 }
 
 // scanText is one pass of the automaton over text, then the checks the
 // hits call for.
-func (o *Outbound) scanText(where string, text []byte) []span {
+func (o *Outbound) scanText(where string, text []byte) ([]span, escKind) {
 	if len(text) == 0 {
-		return nil
+		return nil, 0
 	}
-	_, hits := o.ac.scan(0, text, 0, nil)
+	hits := o.ac.scanAll(text, nil)
 	if len(hits) == 0 {
-		return nil
+		return nil, 0
 	}
-	var kw []acHit
-	var spans []span
+	var (
+		kw    []acHit
+		spans []span
+		esc   escKind
+	)
 	for _, h := range hits {
 		if h.Pattern < o.nKw {
 			kw = append(kw, h)
+			continue
+		}
+		if h.Pattern >= o.nEsc {
+			esc |= o.escKind[h.Pattern-o.nEsc]
 			continue
 		}
 		v := &o.variants[h.Pattern-o.nKw]
@@ -244,7 +278,7 @@ func (o *Outbound) scanText(where string, text []byte) []span {
 	for i := range spans {
 		spans[i].Finding.Redacted = excerpt(text, spans, i)
 	}
-	return spans
+	return spans, esc
 }
 
 const excerptContext = 16
@@ -346,7 +380,7 @@ func (o *Outbound) Redact(r Request) (Request, []Finding, error) {
 const Redaction = "REDACTED"
 
 func (o *Outbound) redactText(where string, text []byte, plus bool) ([]byte, bool) {
-	spans := o.scanText(where, text)
+	spans, _ := o.scanText(where, text)
 	if len(spans) == 0 {
 		return text, false
 	}

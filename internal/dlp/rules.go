@@ -42,13 +42,16 @@ const (
 type tokenRule struct {
 	rule   *config.Rule
 	mode   ruleMode
-	window int // modeWindow: max match length; modeAnchored: unused
+	window int // max match length (-1: unbounded)
 	// modeAnchored: the regex wrapped as ^(?:re) with a leading \b
 	// removed (checked by hand: a slice start is not a word boundary).
 	anchored     *regexp.Regexp
 	wordBoundary bool
 	// prefixes[kw] lists where keyword kw sits inside the prefixes.
 	prefixes map[int32][]prefixAt
+	// tail, for unbounded anchored rules: one of these must follow the
+	// prefix before the regex is worth running.
+	tail *acMatcher
 }
 
 // prefixAt: a match may start at (keyword start - Offset) and then begins
@@ -143,13 +146,24 @@ func buildRuleSet(c config.Config, exclude map[string]string) (*ruleSet, error) 
 			}
 			kwIDs[i] = ki
 		}
+		re = flattenConcat(re)
 		body, wb := stripLeadingWordBoundary(re)
+		if !wb {
+			body = stripLeadingNullable(body)
+		}
 		if pf := prefixFactors(body); pf != nil && allContainKeyword(pf, kws) {
 			anch, err := regexp.Compile(`^(?:` + body.String() + `)`)
 			if err != nil {
 				return nil, fmt.Errorf("compiling anchored gitleaks rule %s: %w", id, err)
 			}
 			tr.mode, tr.anchored, tr.wordBoundary = modeAnchored, anch, wb
+			tr.window = maxLen(body)
+			if tr.window < 0 && body.Op == syntax.OpConcat && len(body.Sub) > 1 {
+				rest := &syntax.Regexp{Op: syntax.OpConcat, Sub: body.Sub[1:], Flags: body.Flags}
+				if tf := requiredFactors(rest); tf != nil {
+					tr.tail = newACMatcher(tf)
+				}
+			}
 			tr.prefixes = map[int32][]prefixAt{}
 			for i, k := range kws {
 				for _, p := range pf {
@@ -174,6 +188,85 @@ func buildRuleSet(c config.Config, exclude map[string]string) (*ruleSet, error) 
 		}
 	}
 	return rs, nil
+}
+
+// flattenConcat splices nested concatenations ((?i:...) groups) into one.
+func flattenConcat(re *syntax.Regexp) *syntax.Regexp {
+	if re.Op != syntax.OpConcat {
+		if re.Op == syntax.OpCapture {
+			c := *re
+			c.Sub = []*syntax.Regexp{flattenConcat(re.Sub[0])}
+			return &c
+		}
+		return re
+	}
+	c := *re
+	c.Sub = nil
+	for _, s := range re.Sub {
+		s = flattenConcat(s)
+		if s.Op == syntax.OpConcat {
+			c.Sub = append(c.Sub, s.Sub...)
+		} else {
+			c.Sub = append(c.Sub, s)
+		}
+	}
+	return &c
+}
+
+// nullable: re matches the empty string at any position.
+func nullable(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpEmptyMatch, syntax.OpStar, syntax.OpQuest:
+		return true
+	case syntax.OpRepeat:
+		return re.Min == 0 || nullable(re.Sub[0])
+	case syntax.OpCapture:
+		return nullable(re.Sub[0])
+	case syntax.OpConcat:
+		for _, s := range re.Sub {
+			if !nullable(s) {
+				return false
+			}
+		}
+		return true
+	case syntax.OpAlternate:
+		return slices.ContainsFunc(re.Sub, nullable)
+	}
+	return false
+}
+
+func hasCapture(re *syntax.Regexp) bool {
+	if re.Op == syntax.OpCapture {
+		return true
+	}
+	return slices.ContainsFunc(re.Sub, hasCapture)
+}
+
+// stripLeadingNullable drops leading parts that may match nothing and
+// capture nothing (like gitleaks' [\w.-]{0,50}? before a keyword): a match
+// of the rest is a match of the whole, starting a little later.
+func stripLeadingNullable(re *syntax.Regexp) *syntax.Regexp {
+	if re.Op == syntax.OpAlternate {
+		c := *re
+		c.Sub = make([]*syntax.Regexp, len(re.Sub))
+		for i, s := range re.Sub {
+			c.Sub[i] = stripLeadingNullable(flattenConcat(s))
+		}
+		return &c
+	}
+	if re.Op != syntax.OpConcat {
+		return re
+	}
+	i := 0
+	for i < len(re.Sub)-1 && nullable(re.Sub[i]) && !hasCapture(re.Sub[i]) {
+		i++
+	}
+	if i == 0 {
+		return re
+	}
+	c := *re
+	c.Sub = slices.Clone(re.Sub[i:])
+	return &c
 }
 
 // stripLeadingWordBoundary removes a \b that starts every match.
@@ -214,6 +307,12 @@ func prefixFactors(re *syntax.Regexp) []string {
 			return dedupe(out)
 		}
 	case syntax.OpConcat:
+		if len(re.Sub) > 1 && re.Sub[0].Op == syntax.OpWordBoundary {
+			// Inside an alternation a leading \b stays in the regex, where a
+			// slice start counts as a boundary: at worst a rare extra match.
+			rest := &syntax.Regexp{Op: syntax.OpConcat, Sub: re.Sub[1:], Flags: re.Flags}
+			return prefixFactors(rest)
+		}
 		if len(re.Sub) == 0 {
 			return nil
 		}

@@ -12,8 +12,8 @@ func TestRuleSetAnalysis(t *testing.T) {
 	count := map[ruleMode]int{}
 	for _, r := range rs.rules {
 		count[r.mode]++
-		if r.mode == modeSegment {
-			t.Logf("whole-segment rule: %s", r.rule.RuleID)
+		if r.mode != modeAnchored {
+			t.Logf("mode %d rule: %s", r.mode, r.rule.RuleID)
 		}
 	}
 	t.Logf("%d rules (anchored %d, window %d, segment %d), %d keywords, %d skipped", len(rs.rules), count[modeAnchored], count[modeWindow], count[modeSegment], len(rs.keywords), len(rs.skipped))

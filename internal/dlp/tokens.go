@@ -91,7 +91,25 @@ func (rs *ruleSet) findTokens(text []byte, kwHits []acHit) []tokenMatch {
 			if r.wordBoundary && !isWordBoundary(text, cs) {
 				continue
 			}
-			m := r.anchored.FindSubmatchIndex(text[cs:])
+			// An unbounded rule (curl ... -H) first gets a bounded look:
+			// its .*? would otherwise walk the rest of a one-line JSON body
+			// for every hit.
+			// A bounded rule looks one byte past its longest match; a match
+			// ending at that cut leans on it ($) and is not real.
+			end := min(len(text), cs+r.window+1)
+			if r.window < 0 {
+				end = min(len(text), cs+anchoredLook)
+			}
+			if r.tail != nil && !r.tail.contains(text[cs:end]) {
+				continue
+			}
+			m := r.anchored.FindSubmatchIndex(text[cs:end])
+			if m != nil && end < len(text) && cs+m[1] == end {
+				m = nil
+				if r.window < 0 {
+					m = r.anchored.FindSubmatchIndex(text[cs:])
+				}
+			}
 			if m == nil {
 				continue
 			}
@@ -109,6 +127,12 @@ func (rs *ruleSet) findTokens(text []byte, kwHits []acHit) []tokenMatch {
 	})
 	return out
 }
+
+// anchoredLook bounds how far an unbounded anchored rule looks past its
+// keyword. A curl command whose -H comes more than this after "curl" is
+// not matched by the curl rules (the token in it still is, by its own rule
+// or by known_secrets).
+const anchoredLook = 512
 
 func isWordByte(b byte) bool {
 	return b == '_' || '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z'

@@ -21,17 +21,27 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
+// hidesToken: an escape of this character is worth decoding. Encoders
+// leave letters and digits alone and escape + / = : only in URLs, so an
+// escaped token character means a decoded view may show a token the raw
+// text hides. Escapes of anything else (<, >, &, quotes, non-ASCII, the
+// printf verbs in code) cannot split a token apart and are skipped.
+func hidesToken(c byte) bool {
+	return tokenChar[c] || c == '.' || c == '~' || c == ':'
+}
+
 // percentView decodes every valid %XX (and + as space when plus is set),
 // leaving anything else as it is. It returns nil when nothing changes.
+// The scanner builds it only when an escape of a token character is seen.
 func percentView(b []byte, plus bool) []byte {
 	i := bytes.IndexByte(b, '%')
-	if plus {
-		if j := bytes.IndexByte(b, '+'); j >= 0 && (i < 0 || j < i) {
-			i = j
-		}
-	}
 	if i < 0 {
 		return nil
+	}
+	if plus {
+		if j := bytes.IndexByte(b, '+'); j >= 0 && j < i {
+			i = j
+		}
 	}
 	out := make([]byte, 0, len(b))
 	out = append(out, b[:i]...)
@@ -62,10 +72,12 @@ func percentView(b []byte, plus bool) []byte {
 }
 
 // jsonView decodes JSON string escapes (\uXXXX with surrogate pairs, \/,
-// \" and the rest) wherever they appear. It returns nil when the text has
-// no \u or \/ escape: other escapes cannot hide a token from a search.
+// \" and the rest) wherever they appear. The scanner builds it only when
+// a \/ or a \u escape of a token character is seen: JSON encoders escape
+// quotes, control characters, <>& and non-ASCII, none of which can hide a
+// token.
 func jsonView(b []byte) []byte {
-	if !bytes.Contains(b, []byte(`\u`)) && !bytes.Contains(b, []byte(`\/`)) && !bytes.Contains(b, []byte(`\U`)) {
+	if bytes.IndexByte(b, '\\') < 0 {
 		return nil
 	}
 	out := make([]byte, 0, len(b))
