@@ -10,11 +10,23 @@ import (
 )
 
 // chatBody is a provider request of about size bytes: a JSON chat whose
-// messages are prompt prose (testdata/clean/prompts.txt) and Go code
-// (this package's own source), with no secrets in it.
+// messages alternate between a typical agent turn (prose, commands, test
+// output: testdata/clean/conversation.txt) and Go code (this package's own
+// source), with no secrets in it.
 func chatBody(tb testing.TB, size int) []byte {
+	return chatBodyFrom(tb, size, "testdata/clean/conversation.txt")
+}
+
+// denseChatBody is the same with prompt lines crowded with secret-ish
+// words, curl -H commands and service names (testdata/clean/prompts.txt):
+// nearly every line wakes some gitleaks rule.
+func denseChatBody(tb testing.TB, size int) []byte {
+	return chatBodyFrom(tb, size, "testdata/clean/prompts.txt")
+}
+
+func chatBodyFrom(tb testing.TB, size int, proseFile string) []byte {
 	tb.Helper()
-	prose, err := os.ReadFile("testdata/clean/prompts.txt")
+	prose, err := os.ReadFile(proseFile)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -70,6 +82,10 @@ func BenchmarkOutboundClean64KiB(b *testing.B) {
 	benchScan(b, knownScanner(b), chatBody(b, 64<<10))
 }
 
+func BenchmarkOutboundCleanDense64KiB(b *testing.B) {
+	benchScan(b, knownScanner(b), denseChatBody(b, 64<<10))
+}
+
 func BenchmarkOutboundClean1MiB(b *testing.B) {
 	benchScan(b, knownScanner(b), chatBody(b, 1<<20))
 }
@@ -104,7 +120,7 @@ func BenchmarkOutboundGzip64KiB(b *testing.B) {
 func BenchmarkOutboundWithSecret64KiB(b *testing.B) {
 	body := chatBody(b, 64<<10)
 	s := string(body)
-	i := strings.Index(s, "retry logic")
+	i := strings.Index(s, "retry loop")
 	s = s[:i] + heldToken + " ghp_Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0LzXcVb " + s[i:]
 	o := knownScanner(b)
 	r := post(s)
@@ -122,7 +138,7 @@ func BenchmarkOutboundWithSecret64KiB(b *testing.B) {
 
 func BenchmarkRedact64KiB(b *testing.B) {
 	body := chatBody(b, 64<<10)
-	s := strings.Replace(string(body), "retry logic", heldToken, 1)
+	s := strings.Replace(string(body), "retry loop", heldToken, 1)
 	o := knownScanner(b)
 	r := post(s)
 	b.SetBytes(int64(len(s)))
@@ -144,6 +160,9 @@ func BenchmarkGitleaksDetector(b *testing.B) {
 		b.Fatal(err)
 	}
 	body := string(chatBody(b, 64<<10))
+	if os.Getenv("DLP_BENCH_DENSE") == "1" {
+		body = string(denseChatBody(b, 64<<10))
+	}
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	c := cpuClock()

@@ -49,6 +49,10 @@ type tokenRule struct {
 	wordBoundary bool
 	// prefixes[kw] lists where keyword kw sits inside the prefixes.
 	prefixes map[int32][]prefixAt
+	// assign: the rule is gitleaks' keyword-then-assignment template, so
+	// a match needs an assignment operator soon after the keyword.
+	assign     bool
+	assignLook int
 	// tail, for unbounded anchored rules: one of these must follow the
 	// prefix before the regex is worth running.
 	tail *acMatcher
@@ -177,6 +181,14 @@ func buildRuleSet(c config.Config, exclude map[string]string) (*ruleSet, error) 
 		} else if f := requiredFactors(re); f != nil && allContainKeyword(f, kws) {
 			if l := maxLen(re); l >= 0 {
 				tr.mode, tr.window = modeWindow, l
+			}
+		}
+		if src := r.Regex.String(); strings.Contains(src, assignTemplate) || strings.Contains(src, assignTemplateClosed) {
+			// The operator comes within the filler (20+3) after the keyword
+			// group, which may be longer than the shortest keyword.
+			if pre := keywordGroupLen(body); pre >= 0 {
+				kmin := len(slices.MinFunc(kws, func(a, b string) int { return len(a) - len(b) }))
+				tr.assign, tr.assignLook = true, max(0, pre-kmin)+24
 			}
 		}
 		ri := int32(len(rs.rules))
@@ -334,6 +346,96 @@ func prefixFactors(re *syntax.Regexp) []string {
 		return dedupe(out)
 	}
 	return nil
+}
+
+// assignTemplate is how gitleaks' semi-generic rules (keyword, then an
+// assignment, then the value) join keyword and value.
+const (
+	assignTemplate = `(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)`
+	// the same with a group closing before the operator
+	assignTemplateClosed = `(?:[ \t\w.-]{0,20})[\s'"]{0,3})(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)`
+)
+
+// assignNear is a necessary condition for assignTemplate after a keyword
+// ending at end: the first byte after it that can be neither part of a
+// keyword nor of the template's filler must start an operator. (Bytes of
+// 0x80 and up pass: (?i)\w also matches K and ſ.)
+func assignNear(text []byte, end, look int) bool {
+	for i := end; i < len(text) && i < end+look; i++ {
+		c := text[i]
+		switch {
+		case isWordByte(c), c == ' ', c == '\t', c == '\n', c == '\r', c == '\v', c == '\f',
+			c == '.', c == '-', c == '\'', c == '"', c >= 0x80:
+			continue
+		case c == '=', c == '>', c == ':', c == '|', c == '?', c == ',':
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+// keywordGroupLen is the longest the part of body before the template's
+// filler can be, or -1 if the filler is not found.
+func keywordGroupLen(body *syntax.Regexp) int {
+	if body.Op != syntax.OpConcat {
+		return -1
+	}
+	fillers := map[string]bool{}
+	for _, f := range []syntax.Flags{syntax.Perl, syntax.Perl | syntax.FoldCase} {
+		if re, err := syntax.Parse(`[ \t\w.-]{0,20}`, f); err == nil {
+			fillers[re.String()] = true
+		}
+	}
+	n := 0
+	for _, s := range body.Sub {
+		if fillers[s.String()] {
+			return n
+		}
+		l := asciiMaxLen(s)
+		if l < 0 {
+			return -1
+		}
+		n += l
+	}
+	return -1
+}
+
+// asciiMaxLen is maxLen counting a case-folded letter as one byte: the
+// keyword automaton only finds ASCII spellings anyway.
+func asciiMaxLen(re *syntax.Regexp) int {
+	if re.Op == syntax.OpLiteral {
+		return len(string(re.Rune))
+	}
+	if re.Op == syntax.OpCharClass {
+		return 1
+	}
+	c := *re
+	c.Sub = make([]*syntax.Regexp, len(re.Sub))
+	for i, s := range re.Sub {
+		if s.Op == syntax.OpLiteral {
+			c.Sub[i] = &syntax.Regexp{Op: syntax.OpRepeat, Min: len(string(s.Rune)), Max: len(string(s.Rune)), Sub: []*syntax.Regexp{{Op: syntax.OpCharClass, Rune: []rune{'a', 'a'}}}}
+		} else {
+			c.Sub[i] = s
+		}
+	}
+	switch re.Op {
+	case syntax.OpConcat, syntax.OpAlternate, syntax.OpCapture:
+		n := 0
+		for _, s := range re.Sub {
+			l := asciiMaxLen(s)
+			if l < 0 {
+				return -1
+			}
+			if re.Op == syntax.OpConcat {
+				n += l
+			} else {
+				n = max(n, l)
+			}
+		}
+		return n
+	}
+	return maxLen(&c)
 }
 
 func allContainKeyword(factors, kws []string) bool {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/zricethezav/gitleaks/v8/config"
 )
@@ -40,6 +39,9 @@ func (rs *ruleSet) findTokens(text []byte, kwHits []acHit) []tokenMatch {
 			case modeWindow:
 				windows[ri] = append(windows[ri], window{max(0, h.End-r.window-1), min(len(text), kwStart+r.window+1)})
 			case modeAnchored:
+				if r.assign && !assignNear(text, h.End, r.assignLook) {
+					continue
+				}
 				for _, p := range r.prefixes[h.Pattern] {
 					cs := kwStart - p.Offset
 					if cs >= 0 && cs+len(p.Prefix) <= len(text) && asciiFoldEqual(text[cs:cs+len(p.Prefix)], p.Prefix) {
@@ -240,22 +242,37 @@ func allowed(lists []*config.Allowlist, secret, match, line string) bool {
 	return false
 }
 
-// shannonEntropy is gitleaks' measure: bits per rune over the rune counts.
+// shannonEntropy is gitleaks' measure: bits per rune over the rune counts
+// (divided by the byte length, as gitleaks does).
 func shannonEntropy(s string) float64 {
 	if s == "" {
 		return 0
 	}
-	counts := map[rune]int{}
+	var ascii [128]int
+	var other map[rune]int
 	for _, c := range s {
-		counts[c]++
+		if c < 128 {
+			ascii[c]++
+			continue
+		}
+		if other == nil {
+			other = map[rune]int{}
+		}
+		other[c]++
 	}
 	e := 0.0
 	inv := 1 / float64(len(s))
-	for _, n := range counts {
-		f := float64(n) * inv
-		e -= f * math.Log2(f)
+	add := func(n int) {
+		if n > 0 {
+			f := float64(n) * inv
+			e -= f * math.Log2(f)
+		}
+	}
+	for _, n := range ascii {
+		add(n)
+	}
+	for _, n := range other {
+		add(n)
 	}
 	return e
 }
-
-var _ = strings.ToLower
