@@ -1,0 +1,53 @@
+package dlp
+
+// Entropy warnings: long runs of token characters that look random. Warn
+// only: hashes, ids and compressed blobs look just as random.
+const (
+	entropyMinLen    = 24
+	entropyThreshold = 4.3 // bits per character; base64 noise is ~5, words ~3.5
+)
+
+var tokenChar = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "+/=_-" {
+		t[c] = true
+	}
+	return t
+}()
+
+func entropyWarnings(s segment) []Finding {
+	var out []Finding
+	text := s.Text
+	for i := 0; i < len(text); {
+		if !tokenChar[text[i]] {
+			i++
+			continue
+		}
+		j := i
+		digits, letters := 0, 0
+		for j < len(text) && tokenChar[text[j]] {
+			c := text[j]
+			if '0' <= c && c <= '9' {
+				digits++
+			} else if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') {
+				letters++
+			}
+			j++
+		}
+		if j-i >= entropyMinLen && digits > 0 && letters > 0 && shannonEntropy(string(text[i:j])) >= entropyThreshold {
+			out = append(out, Finding{
+				Detector: DetectorEntropy,
+				Rule:     "high-entropy-string",
+				Where:    s.Where,
+				Redacted: excerpt(text, []span{{Start: i, End: j}}, 0),
+			})
+		}
+		i = j
+	}
+	return out
+}

@@ -1,0 +1,143 @@
+package dlp
+
+import (
+	"bytes"
+	"io"
+	"mime/quotedprintable"
+	"unicode/utf8"
+)
+
+func newQPReader(r io.Reader) io.Reader { return quotedprintable.NewReader(r) }
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// hidesToken: an escape of this character is worth decoding. Encoders
+// leave letters and digits alone and escape + / = : only in URLs, so an
+// escaped token character means a decoded view may show a token the raw
+// text hides. Escapes of anything else (<, >, &, quotes, non-ASCII, the
+// printf verbs in code) cannot split a token apart and are skipped.
+func hidesToken(c byte) bool {
+	return tokenChar[c] || c == '.' || c == '~' || c == ':'
+}
+
+// percentView decodes every valid %XX (and + as space when plus is set),
+// leaving anything else as it is. It returns nil when nothing changes.
+// The scanner builds it only when an escape of a token character is seen.
+func percentView(b []byte, plus bool) []byte {
+	i := bytes.IndexByte(b, '%')
+	if i < 0 {
+		return nil
+	}
+	if plus {
+		if j := bytes.IndexByte(b, '+'); j >= 0 && j < i {
+			i = j
+		}
+	}
+	out := make([]byte, 0, len(b))
+	out = append(out, b[:i]...)
+	changed := false
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c == '%' && i+2 < len(b) {
+			hi, ok1 := unhex(b[i+1])
+			lo, ok2 := unhex(b[i+2])
+			if ok1 && ok2 {
+				out = append(out, hi<<4|lo)
+				i += 2
+				changed = true
+				continue
+			}
+		}
+		if c == '+' && plus {
+			out = append(out, ' ')
+			changed = true
+			continue
+		}
+		out = append(out, c)
+	}
+	if !changed {
+		return nil
+	}
+	return out
+}
+
+// jsonView decodes JSON string escapes (\uXXXX with surrogate pairs, \/,
+// \" and the rest) wherever they appear. The scanner builds it only when
+// a \/ or a \u escape of a token character is seen: JSON encoders escape
+// quotes, control characters, <>& and non-ASCII, none of which can hide a
+// token.
+func jsonView(b []byte) []byte {
+	if bytes.IndexByte(b, '\\') < 0 {
+		return nil
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c != '\\' || i+1 >= len(b) {
+			out = append(out, c)
+			continue
+		}
+		switch e := b[i+1]; e {
+		case '"', '\\', '/':
+			out = append(out, e)
+			i++
+		case 'n':
+			out = append(out, '\n')
+			i++
+		case 't':
+			out = append(out, '\t')
+			i++
+		case 'r':
+			out = append(out, '\r')
+			i++
+		case 'b':
+			out = append(out, '\b')
+			i++
+		case 'f':
+			out = append(out, '\f')
+			i++
+		case 'u', 'U':
+			r, n := hex4(b[i+2:])
+			if n == 0 {
+				out = append(out, c)
+				continue
+			}
+			i += 1 + n
+			if 0xD800 <= r && r < 0xDC00 && i+2 < len(b) && b[i+1] == '\\' && (b[i+2] == 'u' || b[i+2] == 'U') {
+				if r2, n2 := hex4(b[i+3:]); n2 > 0 && 0xDC00 <= r2 && r2 < 0xE000 {
+					r = 0x10000 + (r-0xD800)<<10 + (r2 - 0xDC00)
+					i += 2 + n2
+				}
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func hex4(b []byte) (rune, int) {
+	if len(b) < 4 {
+		return 0, 0
+	}
+	var r rune
+	for _, c := range b[:4] {
+		v, ok := unhex(c)
+		if !ok {
+			return 0, 0
+		}
+		r = r<<4 | rune(v)
+	}
+	return r, 4
+}
