@@ -95,7 +95,13 @@ func newUpstream(t *testing.T, tlsOn bool) *upstream {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"path":%q,"proto":%q}`, r.URL.Path, r.Proto)
 	})
-	u.srv = httptest.NewUnstartedServer(mux)
+	u.start(t, mux, tlsOn)
+	return u
+}
+
+func (u *upstream) start(t *testing.T, h http.Handler, tlsOn bool) {
+	t.Helper()
+	u.srv = httptest.NewUnstartedServer(h)
 	if tlsOn {
 		u.srv.EnableHTTP2 = true
 		u.srv.StartTLS()
@@ -109,7 +115,6 @@ func newUpstream(t *testing.T, tlsOn bool) *upstream {
 	}
 	t.Cleanup(u.srv.Close)
 	_, u.port, _ = net.SplitHostPort(u.srv.Listener.Addr().String())
-	return u
 }
 
 // proxy is a running egress server.

@@ -20,4 +20,3 @@ func LoadFile(path string) (*Policy, error) {
 	}
 	return p, nil
 }
-
