@@ -50,6 +50,7 @@ The manifest reference is docs/manifest.md.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(
 		newAuditCmd(env),
+		newEgressCmd(env),
 		newInitCmd(env),
 		newManifestCmd(env),
 		newStartCmd(env),

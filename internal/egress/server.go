@@ -183,6 +183,7 @@ func (s *Server) Run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	close(s.ready)
+	s.log.Info("egress listening", "addr", ln.Addr().String(), "routes", len(s.state.Load().pol.Routes))
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go s.watch(wctx)

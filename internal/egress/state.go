@@ -62,7 +62,7 @@ func (s *Server) loadState() (*state, error) {
 		return nil, fmt.Errorf("loading policy: %w", err)
 	}
 	pol.ExtraPorts = s.cfg.ExtraPorts
-	st, err := buildState(pol, s.cfg.Getenv, s.cfg.SecretEnv)
+	st, err := buildState(pol, s.cfg.Getenv, s.cfg.SecretEnv, true)
 	if err != nil {
 		return nil, err
 	}
@@ -70,8 +70,9 @@ func (s *Server) loadState() (*state, error) {
 	return st, nil
 }
 
-// buildState reads the tokens a policy names and builds its scanners.
-func buildState(pol *policy.Policy, getenv func(string) string, secretEnv []string) (*state, error) {
+// buildState reads the tokens a policy names and builds its scanners. With
+// needTokens, a token_ref that is not set is an error.
+func buildState(pol *policy.Policy, getenv func(string) string, secretEnv []string, needTokens bool) (*state, error) {
 	st := &state{pol: pol, tokens: map[string]string{}, scanners: map[*policy.Route]*dlp.Outbound{}}
 	seen := map[string]bool{}
 	hold := func(name string) (string, error) {
@@ -90,7 +91,7 @@ func buildState(pol *policy.Policy, getenv func(string) string, secretEnv []stri
 			continue
 		}
 		v, err := hold(r.Auth.TokenRef)
-		if err != nil {
+		if err != nil && needTokens {
 			return nil, fmt.Errorf("loading policy: route %s: %w", r.Name(), err)
 		}
 		st.tokens[r.Auth.TokenRef] = v
