@@ -257,7 +257,9 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		}
 		copyHeader()
 		if len(prefix) <= MaxInboundScan {
-			w.Header().Set("Content-Length", strconv.Itoa(len(prefix)))
+			if resp.StatusCode != http.StatusNotModified && resp.StatusCode != http.StatusNoContent {
+				w.Header().Set("Content-Length", strconv.Itoa(len(prefix)))
+			}
 		} else {
 			w.Header().Del("Content-Length")
 			res.note = fmt.Sprintf("response larger than %d MiB: only the first part was scanned", MaxInboundScan>>20)
@@ -280,9 +282,11 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 	}
 }
 
+// textual types are buffered and scanned whole. Streams of JSON lines
+// (application/x-ndjson) are not: buffering would stall them.
 func textual(mt string) bool {
 	return strings.HasPrefix(mt, "text/") || mt == "application/json" || strings.HasSuffix(mt, "+json") ||
-		mt == "application/xml" || strings.HasSuffix(mt, "+xml") || mt == "application/x-ndjson" || mt == "application/javascript"
+		mt == "application/xml" || strings.HasSuffix(mt, "+xml") || mt == "application/javascript"
 }
 
 // copyFlush copies src to w, flushing after every read when flush is set

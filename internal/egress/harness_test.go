@@ -43,7 +43,7 @@ type seen struct {
 	body [][]byte
 }
 
-func (s *seen) last(t *testing.T) (*http.Request, []byte) {
+func (s *seen) last(t testing.TB) (*http.Request, []byte) {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -69,7 +69,7 @@ type upstream struct {
 	sse chan string
 }
 
-func newUpstream(t *testing.T, tlsOn bool) *upstream {
+func newUpstream(t testing.TB, tlsOn bool) *upstream {
 	t.Helper()
 	u := &upstream{seen: &seen{}, sse: make(chan string)}
 	mux := http.NewServeMux()
@@ -99,7 +99,7 @@ func newUpstream(t *testing.T, tlsOn bool) *upstream {
 	return u
 }
 
-func (u *upstream) start(t *testing.T, h http.Handler, tlsOn bool) {
+func (u *upstream) start(t testing.TB, h http.Handler, tlsOn bool) {
 	t.Helper()
 	u.srv = httptest.NewUnstartedServer(h)
 	if tlsOn {
@@ -147,14 +147,14 @@ func (p *proxy) logText() string {
 }
 
 // policyFor writes YAML with the upstream port substituted for PORT.
-func writePolicy(t *testing.T, path, src, port string) {
+func writePolicy(t testing.TB, path, src, port string) {
 	t.Helper()
 	if err := atomicfile.Write(path, []byte(strings.ReplaceAll(src, "PORT", port)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func startProxy(t *testing.T, up *upstream, policySrc string, mod func(*Config)) *proxy {
+func startProxy(t testing.TB, up *upstream, policySrc string, mod func(*Config)) *proxy {
 	t.Helper()
 	dir := t.TempDir()
 	p := &proxy{policy: filepath.Join(dir, "policy.yaml"), stateDir: filepath.Join(dir, "ca"), logs: &bytes.Buffer{}, logMu: &sync.Mutex{}}
@@ -199,7 +199,7 @@ func startProxy(t *testing.T, up *upstream, policySrc string, mod func(*Config))
 
 // client is an agent's HTTP client: through the proxy, trusting the bottle
 // CA only.
-func (p *proxy) client(t *testing.T) *http.Client {
+func (p *proxy) client(t testing.TB) *http.Client {
 	t.Helper()
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(p.srv.CACertPEM())
@@ -211,12 +211,12 @@ func (p *proxy) client(t *testing.T) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-func (p *proxy) caFile(t *testing.T) string {
+func (p *proxy) caFile(t testing.TB) string {
 	return filepath.Join(p.stateDir, "ca.pem")
 }
 
 // do sends a request and returns status, refusal code and body.
-func do(t *testing.T, c *http.Client, req *http.Request) (int, string, string, error) {
+func do(t testing.TB, c *http.Client, req *http.Request) (int, string, string, error) {
 	t.Helper()
 	resp, err := c.Do(req)
 	if err != nil {
@@ -230,7 +230,7 @@ func do(t *testing.T, c *http.Client, req *http.Request) (int, string, string, e
 	return resp.StatusCode, resp.Header.Get(RefusalHeader), string(b), err
 }
 
-func newReq(t *testing.T, method, u string, body io.Reader, hdr ...string) *http.Request {
+func newReq(t testing.TB, method, u string, body io.Reader, hdr ...string) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(method, u, body)
 	if err != nil {
@@ -242,7 +242,7 @@ func newReq(t *testing.T, method, u string, body io.Reader, hdr ...string) *http
 	return req
 }
 
-func mustAddr(t *testing.T, s string) netip.Addr {
+func mustAddr(t testing.TB, s string) netip.Addr {
 	t.Helper()
 	a, err := netip.ParseAddr(s)
 	if err != nil {
@@ -251,7 +251,7 @@ func mustAddr(t *testing.T, s string) netip.Addr {
 	return a.Unmap()
 }
 
-func atoi(t *testing.T, s string) int {
+func atoi(t testing.TB, s string) int {
 	t.Helper()
 	n, err := strconv.Atoi(s)
 	if err != nil {
