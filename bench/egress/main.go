@@ -248,15 +248,11 @@ func run(bin, mitm string, dur time.Duration, conc int) error {
 	}
 	stop()
 	fmt.Println()
-	fmt.Println("| resident memory | peak RSS during the run (MB) |")
-	fmt.Println("|---|---:|")
+	fmt.Println("| resident memory | peak RSS under load (MB) | RSS after (MB) |")
+	fmt.Println("|---|---:|---:|")
 	for _, t := range targets {
 		if t.pid != 0 {
-			hwm := readStatusKB(t.pid, "VmHWM:")
-			if p := t.peakKB.Load(); p > hwm {
-				hwm = p
-			}
-			fmt.Printf("| %s | %.1f |\n", t.name, float64(hwm)/1024)
+			fmt.Printf("| %s | %.1f | %.1f |\n", t.name, float64(t.peakKB.Load())/1024, float64(readStatusKB(t.pid, "VmRSS:"))/1024)
 		}
 	}
 	return nil

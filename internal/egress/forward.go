@@ -59,7 +59,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 	scanner := st.scanners[route]
 	var body []byte
 	if scanner != nil && r.Body != nil {
-		b, err := io.ReadAll(io.LimitReader(r.Body, MaxScanBody+1))
+		b, err := readBody(r.Body, r.ContentLength, MaxScanBody)
 		if err != nil {
 			s.refuse(w, r, t, policy.Decision{Code: policy.CodeBadRequest, Reason: "reading the request body: " + err.Error()}, nil)
 			return
@@ -233,7 +233,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 				res.verdict = v
 			}
 		})
-		n, err := copyFlush(w, rd, true)
+		n, err := s.copyFlush(w, rd, true)
 		if errors.Is(err, dlp.ErrInjection) {
 			// Headers are gone: cut the stream so the agent never sees the
 			// event, and log the refusal.
@@ -243,7 +243,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		}
 		return n, res
 	case scan && textual(mt) && !encoded:
-		prefix, err := io.ReadAll(io.LimitReader(resp.Body, MaxInboundScan+1))
+		prefix, err := readBody(resp.Body, resp.ContentLength, MaxInboundScan)
 		if err != nil {
 			s.refuse(w, r, t, policy.Decision{Code: policy.CodeUpstream, Reason: "reading the upstream response: " + err.Error(), Route: route}, nil)
 			res.refused = true
@@ -266,7 +266,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		}
 		w.WriteHeader(resp.StatusCode)
 		n, _ := w.Write(prefix)
-		m, _ := copyFlush(w, resp.Body, false)
+		m, _ := s.copyFlush(w, resp.Body, false)
 		return int64(n) + m, res
 	default:
 		if scan && textual(mt) && encoded {
@@ -277,7 +277,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 			w.Header().Del("Content-Length")
 		}
 		w.WriteHeader(resp.StatusCode)
-		n, _ := copyFlush(w, resp.Body, resp.ContentLength < 0)
+		n, _ := s.copyFlush(w, resp.Body, resp.ContentLength < 0)
 		return n, res
 	}
 }
@@ -289,11 +289,36 @@ func textual(mt string) bool {
 		mt == "application/xml" || strings.HasSuffix(mt, "+xml") || mt == "application/javascript"
 }
 
+// readBody reads at most limit+1 bytes (so the caller sees "too large"),
+// in one allocation when the length is known.
+func readBody(r io.Reader, length, limit int64) ([]byte, error) {
+	if length < 0 || length > limit {
+		return io.ReadAll(io.LimitReader(r, limit+1))
+	}
+	b := make([]byte, length, length+1)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	// A body longer than it said is an error upstream of us; read one more
+	// byte to notice it.
+	var one [1]byte
+	if n, _ := r.Read(one[:]); n > 0 {
+		return nil, errors.New("body longer than its Content-Length")
+	}
+	return b, nil
+}
+
 // copyFlush copies src to w, flushing after every read when flush is set
 // (event streams and bodies of unknown length: no added delay).
-func copyFlush(w http.ResponseWriter, src io.Reader, flush bool) (int64, error) {
+func (s *Server) copyFlush(w http.ResponseWriter, src io.Reader, flush bool) (int64, error) {
 	rc := http.NewResponseController(w)
-	buf := make([]byte, 32<<10)
+	bp, _ := s.bufs.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, 32<<10)
+		bp = &b
+	}
+	defer s.bufs.Put(bp)
+	buf := *bp
 	var n int64
 	for {
 		m, err := src.Read(buf)

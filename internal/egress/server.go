@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,6 +94,8 @@ type Server struct {
 	transport *http.Transport
 	ln        net.Listener
 	ready     chan struct{}
+	// bufs recycles response copy buffers.
+	bufs sync.Pool
 	// approved are findings an operator allowed for the proxy's life.
 	approved sync.Map
 
@@ -144,6 +147,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("starting egress: %w", err)
 	}
 	s.state.Store(st)
+	// Building the scanners allocates tens of MB that are garbage at once
+	// (the gitleaks config); hand it back rather than carry it as RSS.
+	debug.FreeOSMemory()
 	s.transport = &http.Transport{
 		Proxy:                 nil, // the sidecar's own traffic goes direct
 		DialContext:           s.dial,

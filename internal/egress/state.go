@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -160,6 +161,7 @@ func (s *Server) reloadIfChanged() {
 		return
 	}
 	if s.state.CompareAndSwap(cur, st) {
+		debug.FreeOSMemory()
 		s.log.Info("egress policy reloaded", "path", s.cfg.PolicyPath, "routes", len(st.pol.Routes), "sha256", st.hash)
 	}
 }
