@@ -2,6 +2,7 @@ package dlp
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -170,4 +171,64 @@ func BenchmarkGitleaksDetector(b *testing.B) {
 		d.DetectString(body)
 	}
 	reportCPU(b, c, len(body))
+}
+
+func BenchmarkNewOutbound(b *testing.B) {
+	if _, err := defaultRules(); err != nil {
+		b.Fatal(err)
+	}
+	for range b.N {
+		knownScanner(b)
+	}
+}
+
+// htmlPage is a clean web page of about size bytes: the conversation text
+// as paragraphs.
+func htmlPage(tb testing.TB, size int) []byte {
+	prose, err := os.ReadFile("testdata/clean/conversation.txt")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var sb strings.Builder
+	sb.WriteString("<!doctype html><html><head><title>Docs</title></head><body>\n")
+	for sb.Len() < size {
+		for _, p := range strings.Split(string(prose), "\n\n") {
+			sb.WriteString("<p class=\"doc\">" + p + "</p>\n")
+		}
+	}
+	return []byte(sb.String()[:size])
+}
+
+func BenchmarkDetectInjection64KiB(b *testing.B) {
+	page := htmlPage(b, 64<<10)
+	if v := DetectInjection(page); v.Level != None {
+		b.Fatalf("clean page flagged: %+v", v)
+	}
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	c := cpuClock()
+	for range b.N {
+		DetectInjection(page)
+	}
+	reportCPU(b, c, len(page))
+}
+
+// BenchmarkSSEScanner streams 1000 provider delta events through the scanner.
+func BenchmarkSSEScanner(b *testing.B) {
+	var sb strings.Builder
+	words := strings.Fields(string(htmlPage(b, 8<<10)))
+	for i := 0; i < 1000; i++ {
+		sb.WriteString(delta(words[i%len(words)] + " "))
+	}
+	stream := sb.String()
+	b.SetBytes(int64(len(stream)))
+	b.ReportAllocs()
+	c := cpuClock()
+	for range b.N {
+		n, err := io.Copy(io.Discard, NewSSEScanner(strings.NewReader(stream), nil))
+		if err != nil || n != int64(len(stream)) {
+			b.Fatal(err, n)
+		}
+	}
+	reportCPU(b, c, len(stream))
 }

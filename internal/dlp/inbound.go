@@ -41,8 +41,9 @@ type InjectionVerdict struct {
 // ErrInjection is returned by an SSE scanner's Read after a High event.
 var ErrInjection = errors.New("dlp: prompt injection detected in response")
 
-// injectionRule is one phrase heuristic. Keywords (lowercase) gate it: the
-// regex runs only near a keyword hit.
+// injectionRule is one phrase heuristic. Every match of Re starts with one
+// of Keywords (lowercase), so the regex is only tried, anchored, where a
+// keyword begins.
 type injectionRule struct {
 	ID       string
 	Level    Level
@@ -51,40 +52,42 @@ type injectionRule struct {
 	Re       *regexp.Regexp
 }
 
+func anchored(re string) *regexp.Regexp { return regexp.MustCompile(`^(?:` + re + `)`) }
+
 // injectionRules are naive on purpose: phrases that text meant for a human
 // reader rarely contains and that injected instructions nearly always do.
 // High is reserved for phrasing with no everyday use.
 var injectionRules = []injectionRule{
 	{"ignore-previous-instructions", High, "tells the model to ignore its instructions",
 		[]string{"ignore", "disregard", "forget", "override", "skip"},
-		regexp.MustCompile(`(?i)\b(?:ignore|disregard|forget|override|skip)\s+(?:(?:all|any|each|every|the|your|my|of|these|those)\s+)*(?:previous|prior|above|earlier|preceding|former|original|initial|system|developer)\s+(?:instructions?|prompts?|directions?|rules|guidelines|guidance|context|messages?|commands?)`)},
+		anchored(`(?i)(?:ignore|disregard|forget|override|skip)\s+(?:(?:all|any|each|every|the|your|my|of|these|those)\s+)*(?:previous|prior|above|earlier|preceding|former|original|initial|system|developer)\s+(?:instructions?|prompts?|directions?|rules|guidelines|guidance|context|messages?|commands?)\b`)},
 	{"conceal-from-user", High, "tells the model to hide what it does from the user",
-		[]string{"tell", "inform", "mention", "reveal", "alert", "notify", "telling", "informing", "alerting", "notifying", "letting"},
-		regexp.MustCompile(`(?i)\b(?:(?:do\s+not|don'?t|never|must\s+not)\s+(?:tell|inform|mention\s+(?:this|it)\s+to|reveal\s+(?:this|it)\s+to|alert|notify)\s+(?:the\s+)?(?:user|human|operator)|without\s+(?:telling|informing|alerting|notifying|letting)\s+(?:the\s+)?(?:user|human|operator))\b`)},
+		[]string{"do not", "don't", "dont", "never", "must not", "without"},
+		anchored(`(?i)(?:(?:do\s+not|don'?t|never|must\s+not)\s+(?:tell|inform|mention\s+(?:this|it)\s+to|reveal\s+(?:this|it)\s+to|alert|notify)\s+(?:the\s+)?(?:user|human|operator)|without\s+(?:telling|informing|alerting|notifying|letting)\s+(?:the\s+)?(?:user|human|operator))\b`)},
 	{"chat-template-spoof", High, "contains chat-template control tokens that fake a system turn",
 		[]string{"<|im_start|>", "<|start_header_id|>", "<|system|>", "<<sys>>", "<|endoftext|>"},
-		regexp.MustCompile(`(?i)<\|im_start\|>\s*(?:system|assistant)|<\|start_header_id\|>\s*(?:system|assistant)|<\|system\|>|<<SYS>>|<\|endoftext\|>`)},
+		anchored(`(?i)<\|im_start\|>\s*(?:system|assistant)|<\|start_header_id\|>\s*(?:system|assistant)|<\|system\|>|<<SYS>>|<\|endoftext\|>`)},
 	{"role-override", High, "tells the model it is now a different, unrestricted agent",
 		[]string{"you are now", "you're now"},
-		regexp.MustCompile(`(?i)\byou(?:\s+are|'re)\s+now\s+(?:in\s+)?(?:DAN\b|developer\s+mode|god\s+mode|jailbroken|unrestricted|unfiltered|an?\s+(?:unrestricted|unfiltered|uncensored|evil)|no\s+longer\s+bound|free\s+of)`)},
+		anchored(`(?i)you(?:\s+are|'re)\s+now\s+(?:in\s+)?(?:DAN\b|developer\s+mode|god\s+mode|jailbroken|unrestricted|unfiltered|an?\s+(?:unrestricted|unfiltered|uncensored|evil)|no\s+longer\s+bound|free\s+of)`)},
 	{"exfiltrate-with-shell", High, "tells the model to send environment, keys or credentials out with a shell command",
-		[]string{"curl", "wget", "nc ", "ncat", "invoke-webrequest"},
-		regexp.MustCompile(`(?i)\b(?:curl|wget|nc|ncat|invoke-webrequest)\b[^\n]{0,200}?(?:\$\(\s*(?:env|printenv|set|cat\s+[^)]{0,80}(?:\.env|\.ssh|id_rsa|id_ed25519|credentials|\.netrc|\.npmrc|\.pypirc|\.git-credentials))|(?:-d|--data(?:-binary|-raw|-urlencode)?|-F|--form|-T|--upload-file)\s*[=\s]\s*['"]?@?[^\s'"]{0,40}(?:\.env\b|\.ssh/|id_rsa|id_ed25519|\.aws/credentials|\.netrc|\.git-credentials|/etc/passwd))`)},
+		[]string{"curl", "wget", "nc", "ncat", "invoke-webrequest"},
+		anchored(`(?i)(?:curl|wget|nc|ncat|invoke-webrequest)\b[^\n]{0,200}?(?:\$\(\s*(?:env|printenv|set|cat\s+[^)]{0,80}(?:\.env|\.ssh|id_rsa|id_ed25519|credentials|\.netrc|\.npmrc|\.pypirc|\.git-credentials))|(?:-d|--data(?:-binary|-raw|-urlencode)?|-F|--form|-T|--upload-file)\s*[=\s]\s*['"]?[^\s'"]{0,40}(?:\.env\b|\.ssh/|id_rsa|id_ed25519|\.aws/credentials|\.netrc|\.git-credentials|/etc/passwd))`)},
 	{"fake-system-message", Medium, "pretends to be a system or developer message",
-		[]string{"system", "developer", "[inst]", "human:", "assistant:"},
-		regexp.MustCompile(`(?i)</?(?:system|system[_-]?prompt|developer|instructions?)>|\[/?INST\]|(?:^|\n)\s*(?:#+\s*)?(?:system|developer)\s+(?:message|prompt|override|instruction)s?\s*:|\n\n(?:Human|Assistant):`)},
+		[]string{"<system", "</system", "<developer", "</developer", "<instruction", "</instruction", "[inst]", "[/inst]", "system", "developer"},
+		anchored(`(?i)</?(?:system|system[_-]?prompt|developer|instructions?)>|\[/?INST\]|(?:system|developer)\s+(?:message|prompt|override|instructions?)\s*:`)},
 	{"new-instructions", Medium, "announces new instructions for the model",
-		[]string{"instructions", "from now on", "important"},
-		regexp.MustCompile(`(?i)\b(?:new|updated|real|actual|true|additional|secret|hidden)\s+(?:system\s+)?instructions?\s*:|\bfrom\s+now\s+on,?\s+(?:you|the\s+(?:assistant|model|agent|ai))\s+(?:will|must|should|are)|\bimportant\s*[:!]\s*(?:the\s+)?(?:ai|assistant|agent|model|llm)\b`)},
+		[]string{"new", "updated", "real", "actual", "true", "additional", "secret", "hidden", "from now on", "important"},
+		anchored(`(?i)(?:new|updated|real|actual|true|additional|secret|hidden)\s+(?:system\s+)?instructions?\s*:|from\s+now\s+on,?\s+(?:you|the\s+(?:assistant|model|agent|ai))\s+(?:will|must|should|are)\b|important\s*[:!]\s*(?:the\s+)?(?:ai|assistant|agent|model|llm)\b`)},
 	{"addresses-the-model", Medium, "speaks directly to an AI model reading the page",
-		[]string{"ai ", "llm", "language model", "assistant", "agent", "claude", "chatgpt", "gpt", "codex", "copilot"},
-		regexp.MustCompile(`(?i)\b(?:note\s+to|attention|message\s+for|instructions?\s+for)\s*:?\s+(?:the\s+|any\s+|all\s+)?(?:ai|llm|language\s+model|assistant|agent|claude|chatgpt|gpt|codex|copilot)s?\b|\b(?:ai|llm|language\s+model|assistant|agent)s?\s+(?:reading|processing|parsing|summari[sz]ing)\s+this\b|\bif\s+you\s+are\s+an?\s+(?:ai|llm|language\s+model|assistant|agent|bot)\b`)},
+		[]string{"note to", "attention", "message for", "instructions for", "ai", "llm", "language model", "assistant", "agent", "if you are"},
+		anchored(`(?i)(?:note\s+to|attention|message\s+for|instructions?\s+for)\s*:?\s+(?:the\s+|any\s+|all\s+)?(?:ai|llm|language\s+model|assistant|agent|claude|chatgpt|gpt|codex|copilot)s?\b|(?:ai|llm|language\s+model|assistant|agent)s?\s+(?:reading|processing|parsing|summari[sz]ing)\s+this\b|if\s+you\s+are\s+an?\s+(?:ai|llm|language\s+model|assistant|agent|bot)\b`)},
 	{"exfiltrate", Medium, "asks for secrets to be sent somewhere",
 		[]string{"exfiltrat", "send", "post", "upload", "leak", "forward", "transmit", "email", "paste"},
-		regexp.MustCompile(`(?i)\bexfiltrat(?:e|es|ed|ing|ion)\b|\b(?:send|post|upload|leak|forward|transmit|email|paste)\b[^.\n]{0,60}?\b(?:your|the|all|any)\s+(?:api[\s_-]?keys?|tokens?|secrets?|credentials?|passwords?|ssh\s+keys?|private\s+keys?|env(?:ironment)?(?:\s+variables?)?|\.env)\b[^.\n]{0,60}?\b(?:to|into|at)\b`)},
+		anchored(`(?i)exfiltrat(?:e|es|ed|ing|ion)\b|(?:send|post|upload|leak|forward|transmit|email|paste)\b[^.\n]{0,60}?\b(?:your|the|all|any)\s+(?:api[\s_-]?keys?|tokens?|secrets?|credentials?|passwords?|ssh\s+keys?|private\s+keys?|env(?:ironment)?(?:\s+variables?)?|\.env)\b[^.\n]{0,60}?\b(?:to|into|at)\b`)},
 	{"shell-with-secret", Medium, "a shell command that sends a token-like variable",
 		[]string{"curl", "wget"},
-		regexp.MustCompile(`(?i)\b(?:curl|wget)\b[^\n]{0,200}?\$\{?[A-Z_]*(?:TOKEN|API_?KEY|SECRET|PASSWORD|CREDENTIALS?)\b`)},
+		anchored(`(?i)(?:curl|wget)\b[^\n]{0,200}?\$\{?[A-Z_]*(?:TOKEN|API_?KEY|SECRET|PASSWORD|CREDENTIALS?)\b`)},
 }
 
 // injection is the compiled detector: one automaton over every rule's
@@ -147,31 +150,29 @@ func (in *injection) find(text []byte) []injectionHit {
 		return nil
 	}
 	var out []injectionHit
-	type span struct{ lo, hi int }
-	windows := map[int][]span{}
 	var marks [3]bool
+	fired := map[int]bool{}
+	tried := map[[2]int]bool{}
 	for _, h := range hits {
 		if h.Pattern >= in.nKw {
 			marks[invisibleMarks[h.Pattern-in.nKw].kind] = true
 			continue
 		}
+		start := h.End - in.ac.lens[h.Pattern]
+		if !isWordBoundary(text, start) && isWordByte(text[start]) {
+			continue // inside a word ("nc" in "once")
+		}
 		for _, ri := range in.kwRule[h.Pattern] {
-			lo, hi := max(0, h.End-injectionWindow), min(len(text), h.End+injectionWindow)
-			ws := windows[ri]
-			if n := len(ws); n > 0 && lo <= ws[n-1].hi {
-				ws[n-1].hi = max(ws[n-1].hi, hi)
+			if fired[ri] || tried[[2]int{ri, start}] {
 				continue
 			}
-			windows[ri] = append(ws, span{lo, hi})
-		}
-	}
-	for ri, ws := range windows {
-		r := &injectionRules[ri]
-		for _, w := range ws {
-			if m := r.Re.FindIndex(text[w.lo:w.hi]); m != nil {
+			tried[[2]int{ri, start}] = true
+			r := &injectionRules[ri]
+			end := min(len(text), start+injectionWindow)
+			if m := r.Re.FindIndex(text[start:end]); m != nil {
+				fired[ri] = true
 				out = append(out, injectionHit{Rule: r.ID, Level: r.Level, Reason: r.Reason,
-					Excerpt: printable(text[w.lo+m[0] : w.lo+m[1]]), End: w.lo + m[1]})
-				break
+					Excerpt: printable(text[start : start+m[1]]), End: start + m[1]})
 			}
 		}
 	}

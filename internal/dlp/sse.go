@@ -10,7 +10,7 @@ import (
 // pieces (keeping sseContext bytes of overlap) so memory stays bounded.
 const (
 	maxSSEEvent = 1 << 20
-	sseContext  = 1024 // text of earlier events kept to catch a phrase split across events
+	sseContext  = 512 // text of earlier events kept to catch a phrase split across events
 	sseReadSize = 32 << 10
 )
 
