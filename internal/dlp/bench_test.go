@@ -2,6 +2,7 @@ package dlp
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -63,7 +64,8 @@ func chatBodyFrom(tb testing.TB, size int, proseFile string) []byte {
 	return b
 }
 
-func benchScan(b *testing.B, o *Outbound, body []byte) {
+// benchScan scans body as a JSON request; it must yield want findings.
+func benchScan(b *testing.B, o *Outbound, body []byte, want int) {
 	r := post(string(body), "Content-Type", "application/json")
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
@@ -71,7 +73,7 @@ func benchScan(b *testing.B, o *Outbound, body []byte) {
 	c := cpuClock()
 	for range b.N {
 		res, err := o.Scan(r)
-		if err != nil || len(res.Findings) != 0 {
+		if err != nil || len(res.Findings) != want {
 			b.Fatal(err, res.Findings)
 		}
 	}
@@ -79,27 +81,27 @@ func benchScan(b *testing.B, o *Outbound, body []byte) {
 }
 
 func BenchmarkOutboundClean64KiB(b *testing.B) {
-	benchScan(b, knownScanner(b), chatBody(b, 64<<10))
+	benchScan(b, knownScanner(b), chatBody(b, 64<<10), 0)
 }
 
 func BenchmarkOutboundCleanDense64KiB(b *testing.B) {
-	benchScan(b, knownScanner(b), denseChatBody(b, 64<<10))
+	benchScan(b, knownScanner(b), denseChatBody(b, 64<<10), 0)
 }
 
 func BenchmarkOutboundClean1MiB(b *testing.B) {
-	benchScan(b, knownScanner(b), chatBody(b, 1<<20))
+	benchScan(b, knownScanner(b), chatBody(b, 1<<20), 0)
 }
 
 func BenchmarkOutboundCleanAllDetectors64KiB(b *testing.B) {
-	benchScan(b, knownScanner(b, DetectorTokenPatterns, DetectorKnownSecrets, DetectorEntropy), chatBody(b, 64<<10))
+	benchScan(b, knownScanner(b, DetectorTokenPatterns, DetectorKnownSecrets, DetectorEntropy), chatBody(b, 64<<10), 0)
 }
 
 func BenchmarkOutboundTokenPatternsOnly64KiB(b *testing.B) {
-	benchScan(b, knownScanner(b, DetectorTokenPatterns), chatBody(b, 64<<10))
+	benchScan(b, knownScanner(b, DetectorTokenPatterns), chatBody(b, 64<<10), 0)
 }
 
 func BenchmarkOutboundKnownSecretsOnly64KiB(b *testing.B) {
-	benchScan(b, knownScanner(b, DetectorKnownSecrets), chatBody(b, 64<<10))
+	benchScan(b, knownScanner(b, DetectorKnownSecrets), chatBody(b, 64<<10), 0)
 }
 
 func BenchmarkOutboundGzip64KiB(b *testing.B) {
@@ -122,18 +124,7 @@ func BenchmarkOutboundWithSecret64KiB(b *testing.B) {
 	s := string(body)
 	i := strings.Index(s, "retry loop")
 	s = s[:i] + heldToken + " ghp_Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0LzXcVb " + s[i:]
-	o := knownScanner(b)
-	r := post(s)
-	b.SetBytes(int64(len(s)))
-	b.ReportAllocs()
-	c := cpuClock()
-	for range b.N {
-		res, err := o.Scan(r)
-		if err != nil || len(res.Findings) != 2 {
-			b.Fatal(err, res.Findings)
-		}
-	}
-	reportCPU(b, c, len(s))
+	benchScan(b, knownScanner(b), []byte(s), 2)
 }
 
 func BenchmarkRedact64KiB(b *testing.B) {
@@ -170,4 +161,64 @@ func BenchmarkGitleaksDetector(b *testing.B) {
 		d.DetectString(body)
 	}
 	reportCPU(b, c, len(body))
+}
+
+func BenchmarkNewOutbound(b *testing.B) {
+	if _, err := defaultRules(); err != nil {
+		b.Fatal(err)
+	}
+	for range b.N {
+		knownScanner(b)
+	}
+}
+
+// htmlPage is a clean web page of about size bytes: the conversation text
+// as paragraphs.
+func htmlPage(tb testing.TB, size int) []byte {
+	prose, err := os.ReadFile("testdata/clean/conversation.txt")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var sb strings.Builder
+	sb.WriteString("<!doctype html><html><head><title>Docs</title></head><body>\n")
+	for sb.Len() < size {
+		for _, p := range strings.Split(string(prose), "\n\n") {
+			sb.WriteString("<p class=\"doc\">" + p + "</p>\n")
+		}
+	}
+	return []byte(sb.String()[:size])
+}
+
+func BenchmarkDetectInjection64KiB(b *testing.B) {
+	page := htmlPage(b, 64<<10)
+	if v := DetectInjection(page); v.Level != None {
+		b.Fatalf("clean page flagged: %+v", v)
+	}
+	b.SetBytes(int64(len(page)))
+	b.ReportAllocs()
+	c := cpuClock()
+	for range b.N {
+		DetectInjection(page)
+	}
+	reportCPU(b, c, len(page))
+}
+
+// BenchmarkSSEScanner streams 1000 provider delta events through the scanner.
+func BenchmarkSSEScanner(b *testing.B) {
+	var sb strings.Builder
+	words := strings.Fields(string(htmlPage(b, 8<<10)))
+	for i := 0; i < 1000; i++ {
+		sb.WriteString(delta(words[i%len(words)] + " "))
+	}
+	stream := sb.String()
+	b.SetBytes(int64(len(stream)))
+	b.ReportAllocs()
+	c := cpuClock()
+	for range b.N {
+		n, err := io.Copy(io.Discard, NewSSEScanner(strings.NewReader(stream), nil))
+		if err != nil || n != int64(len(stream)) {
+			b.Fatal(err, n)
+		}
+	}
+	reportCPU(b, c, len(stream))
 }

@@ -86,6 +86,8 @@ func decodeOne(body []byte, coding string, limit int64) ([]byte, error) {
 			defer zr.Close()
 		}
 		r = zr
+	default:
+		err = errors.New("unknown coding")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrUndecodable, coding, err)

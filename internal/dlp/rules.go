@@ -235,16 +235,15 @@ func nullable(re *syntax.Regexp) bool {
 	case syntax.OpCapture:
 		return nullable(re.Sub[0])
 	case syntax.OpConcat:
-		for _, s := range re.Sub {
-			if !nullable(s) {
-				return false
-			}
-		}
-		return true
+		return all(re.Sub, nullable)
 	case syntax.OpAlternate:
 		return slices.ContainsFunc(re.Sub, nullable)
 	}
 	return false
+}
+
+func all(subs []*syntax.Regexp, f func(*syntax.Regexp) bool) bool {
+	return !slices.ContainsFunc(subs, func(s *syntax.Regexp) bool { return !f(s) })
 }
 
 func hasCapture(re *syntax.Regexp) bool {
@@ -558,20 +557,8 @@ func isExact(re *syntax.Regexp) bool {
 		return isExact(re.Sub[0])
 	case syntax.OpCharClass:
 		return requiredFactors(re) != nil
-	case syntax.OpAlternate:
-		for _, s := range re.Sub {
-			if !isExact(s) {
-				return false
-			}
-		}
-		return true
-	case syntax.OpConcat:
-		for _, s := range re.Sub {
-			if !isExact(s) {
-				return false
-			}
-		}
-		return true
+	case syntax.OpAlternate, syntax.OpConcat:
+		return all(re.Sub, isExact)
 	}
 	return false
 }

@@ -87,25 +87,13 @@ func jsonView(b []byte) []byte {
 			out = append(out, c)
 			continue
 		}
-		switch e := b[i+1]; e {
-		case '"', '\\', '/':
-			out = append(out, e)
+		e := b[i+1]
+		if d, ok := jsonSimpleEscape(e); ok {
+			out = append(out, d)
 			i++
-		case 'n':
-			out = append(out, '\n')
-			i++
-		case 't':
-			out = append(out, '\t')
-			i++
-		case 'r':
-			out = append(out, '\r')
-			i++
-		case 'b':
-			out = append(out, '\b')
-			i++
-		case 'f':
-			out = append(out, '\f')
-			i++
+			continue
+		}
+		switch e {
 		case 'u', 'U':
 			r, n := hex4(b[i+2:])
 			if n == 0 {
@@ -140,4 +128,23 @@ func hex4(b []byte) (rune, int) {
 		r = r<<4 | rune(v)
 	}
 	return r, 4
+}
+
+// jsonSimpleEscape decodes the one-letter JSON escapes.
+func jsonSimpleEscape(e byte) (byte, bool) {
+	switch e {
+	case '"', '\\', '/':
+		return e, true
+	case 'n':
+		return '\n', true
+	case 't':
+		return '\t', true
+	case 'r':
+		return '\r', true
+	case 'b':
+		return '\b', true
+	case 'f':
+		return '\f', true
+	}
+	return 0, false
 }
