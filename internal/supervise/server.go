@@ -90,6 +90,9 @@ type Server struct {
 	// the response writer of that request, so a tool handler can flush
 	// headers and write keep-alives on its own stream.
 	streams sync.Map // string -> *streamWriter
+
+	// submitMu makes "is the same change pending? else file it" atomic.
+	submitMu sync.Mutex
 }
 
 // NewServer checks cfg and builds the server.

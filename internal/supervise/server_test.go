@@ -562,3 +562,38 @@ func TestNewServerChecksConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestSameChangeFiledOnce(t *testing.T) {
+	f := start(t, func(c *Config) { c.Wait = 100 * time.Millisecond })
+	cs := f.connect(t, clientOpts{})
+	a := outcome(t, call(t, cs, "egress-allow", map[string]any{"routes": goodRoutes, "justification": "first"}))
+	// The same routes in another spelling, with another justification.
+	b := outcome(t, call(t, cs, "egress-allow", map[string]any{"routes": canonicalRoutes, "justification": "again"}))
+	if a.Status != StatusPending || a.ID != b.ID {
+		t.Fatalf("second filing got %+v, want the pending %s", b, a.ID)
+	}
+	// Another tool with the same file is another proposal.
+	c := outcome(t, call(t, cs, "egress-block", map[string]any{"method": "GET", "url": "https://api.example.com/v1/x",
+		"reason": "r", "routes": goodRoutes, "justification": "j"}))
+	if c.ID == a.ID {
+		t.Errorf("egress-block reused the egress-allow proposal")
+	}
+}
+
+func TestPendingCap(t *testing.T) {
+	f := start(t, func(c *Config) { c.Wait = time.Millisecond })
+	cs := f.connect(t, clientOpts{})
+	for i := range MaxPending {
+		r := call(t, cs, "egress-allow", map[string]any{"routes": "- host: h" + string(rune('a'+i)) + ".example\n", "justification": "j"})
+		if o := outcome(t, r); o.Status != StatusPending {
+			t.Fatalf("filing %d: %+v", i, o)
+		}
+	}
+	r := call(t, cs, "egress-allow", map[string]any{"routes": "- host: one-too-many.example\n", "justification": "j"})
+	if !r.IsError || !strings.Contains(resultText(r), "already waiting") {
+		t.Fatalf("filing past the cap: %s", resultText(r))
+	}
+	if ps, _ := f.queue.Pending(); len(ps) != MaxPending {
+		t.Errorf("%d pending, want %d", len(ps), MaxPending)
+	}
+}
