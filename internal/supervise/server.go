@@ -179,6 +179,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	s.log.Info("supervise listening", "addr", ln.Addr().String(), "bottle", s.cfg.Slug, "queue", s.cfg.QueueDir)
