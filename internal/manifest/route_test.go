@@ -90,7 +90,7 @@ func TestSSHURLForms(t *testing.T) {
 		{"git@github.com:org/app.git", []string{"git@github.com:org/app.git", "ssh://git@github.com/org/app.git", "git@github.com:org/app", "ssh://git@github.com/org/app"}, "github.com"},
 		{"ssh://git@github.com/org/app", []string{"git@github.com:org/app.git", "ssh://git@github.com/org/app.git", "git@github.com:org/app", "ssh://git@github.com/org/app"}, "github.com"},
 		{"ssh://git@github.com:22/org/app.git", []string{"git@github.com:org/app.git", "ssh://git@github.com/org/app.git", "git@github.com:org/app", "ssh://git@github.com/org/app"}, "github.com"},
-		{"ssh://git@host.example:2222/team/tools", []string{"ssh://git@[host.example]:2222/team/tools.git", "ssh://git@[host.example]:2222/team/tools"}, "[host.example]:2222"},
+		{"ssh://git@host.example:2222/team/tools", []string{"ssh://git@host.example:2222/team/tools.git", "ssh://git@host.example:2222/team/tools"}, "[host.example]:2222"},
 		{"ssh://git@[::1]:2222/r.git", []string{"ssh://git@[::1]:2222/r.git", "ssh://git@[::1]:2222/r"}, "[::1]:2222"},
 		{"host:repo", []string{"host:repo.git", "ssh://host/repo.git", "host:repo", "ssh://host/repo"}, "host"},
 	}
