@@ -318,8 +318,9 @@ func sameDir(a, b string) bool {
 	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
-// bottle implements bottleSource.
+// bottle and names implement bottleSource.
 func (s *Set) bottle(name string) *Bottle { return s.Bottles[name] }
+func (s *Set) names() []string            { return s.BottleNames() }
 
 // AgentNames lists the agents, sorted.
 func (s *Set) AgentNames() []string { return sortedKeys(s.Agents) }
@@ -351,7 +352,7 @@ type Resolved struct {
 func (s *Set) Resolve(agent string, bottles []string) (*Resolved, error) {
 	a, ok := s.Agents[agent]
 	if !ok {
-		return nil, Problems{{Message: fmt.Sprintf("no agent %q; %s", agent, s.available("agents", s.AgentNames()))}}
+		return nil, Problems{{Message: fmt.Sprintf("no agent %q; %s", agent, s.available("agents", s.AgentNames(), agent))}}
 	}
 	if len(a.Problems) > 0 {
 		return nil, a.Problems
@@ -372,7 +373,7 @@ func (s *Set) Resolve(agent string, bottles []string) (*Resolved, error) {
 	for _, name := range bottles {
 		b, ok := s.Bottles[name]
 		if !ok {
-			ps = append(ps, Problem{Message: fmt.Sprintf("no bottle %q; %s", name, s.available("bottles", s.BottleNames()))})
+			ps = append(ps, Problem{Message: fmt.Sprintf("no bottle %q; %s", name, s.available("bottles", s.BottleNames(), name))})
 			continue
 		}
 		if len(b.Problems) > 0 {
@@ -407,7 +408,14 @@ func (s *Set) checkTemplate(b *Bottle, merged *BottleFile) Problems {
 	return Problems{{File: b.File, Line: line, Message: fmt.Sprintf("agent_provider.template: %q is not claude, codex, pi or shell, and there is no plugin ~/.bot-bottle/contrib/%s/", ap.Template, ap.Template)}}
 }
 
-func (s *Set) available(what string, names []string) string {
+// available lists the names there are, or says there are none; with a
+// wanted name close to one of them, it asks "did you mean".
+func (s *Set) available(what string, names []string, wanted ...string) string {
+	if len(wanted) == 1 {
+		if m := suggest(wanted[0], names); m != "" {
+			return fmt.Sprintf("did you mean %q?", m)
+		}
+	}
 	if len(names) == 0 {
 		return fmt.Sprintf("there are no %s yet; run bot-bottle init or add ~/.bot-bottle/%s/NAME.md", what, what)
 	}
