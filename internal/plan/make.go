@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -181,7 +182,7 @@ func tokenSlots(pr Provider, routes []manifest.Route, set map[string]bool) ([]st
 			need(rt.Auth.TokenRef, fmt.Sprintf("egress route %d (%s) token_ref", i+1, rt.Host))
 		}
 	}
-	return sortedKeys(slots), problems
+	return append([]string{}, slices.Sorted(maps.Keys(slots))...), problems
 }
 
 // gitGate is the gate's repos, sorted, and the commit identity with the
@@ -201,7 +202,7 @@ func gitGate(g *manifest.GitGate, agent *manifest.AgentGitGate) GitGate {
 	if g == nil {
 		return out
 	}
-	for _, name := range sortedKeys(g.Repos) {
+	for _, name := range slices.Sorted(maps.Keys(g.Repos)) {
 		mr := g.Repos[name]
 		khn := ""
 		if u, err := manifest.ParseSSHURL(mr.URL); err == nil {
@@ -310,13 +311,4 @@ func randomSuffix(r io.Reader) (string, error) {
 		}
 	}
 	return string(out), nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
