@@ -216,6 +216,7 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		e := reflect.New(t.Elem()).Elem()
+		d.lines[joinPath(path, k.Value)] = d.line(k)
 		d.decode(val, e, joinPath(path, k.Value))
 		m.SetMapIndex(reflect.ValueOf(k.Value).Convert(t.Key()), e)
 	}
