@@ -92,6 +92,7 @@ func TestSSHURLForms(t *testing.T) {
 		{"ssh://git@github.com:22/org/app.git", []string{"git@github.com:org/app.git", "ssh://git@github.com/org/app.git", "git@github.com:org/app", "ssh://git@github.com/org/app"}, "github.com"},
 		{"ssh://git@host.example:2222/team/tools", []string{"ssh://git@host.example:2222/team/tools.git", "ssh://git@host.example:2222/team/tools"}, "[host.example]:2222"},
 		{"ssh://git@[::1]:2222/r.git", []string{"ssh://git@[::1]:2222/r.git", "ssh://git@[::1]:2222/r"}, "[::1]:2222"},
+		{"host:org/a@b", []string{"host:org/a@b.git", "ssh://host/org/a@b.git", "host:org/a@b", "ssh://host/org/a@b"}, "host"},
 		{"host:repo", []string{"host:repo.git", "ssh://host/repo.git", "host:repo", "ssh://host/repo"}, "host"},
 	}
 	for _, tt := range tests {
@@ -106,7 +107,7 @@ func TestSSHURLForms(t *testing.T) {
 			t.Errorf("KnownHostsName(%q) = %q, want %q", tt.in, got, tt.known)
 		}
 	}
-	for _, bad := range []string{"https://github.com/org/app", "github.com", "ssh://host", "ssh://host:99999/x", "git@:x", "a b:c", "ssh://[::1/x", "host:.git"} {
+	for _, bad := range []string{"https://github.com/org/app", "github.com", "ssh://host", "ssh://host:99999/x", "git@:x", "a b:c", "ssh://[::1/x", "host:.git", "/:0", "ssh://@h/x", "@h:x", "a/b:c", "ssh://h_x/r"} {
 		if _, err := ParseSSHURL(bad); err == nil {
 			t.Errorf("ParseSSHURL(%q) accepted", bad)
 		}
