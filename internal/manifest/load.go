@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/hoststate"
@@ -370,6 +371,7 @@ func (s *Set) Resolve(agent string, bottles []string) (*Resolved, error) {
 	r := newResolver(s)
 	out := &Resolved{Agent: a}
 	var ps Problems
+	reached := map[string]string{} // bottle -> the --bottle it came through
 	for _, name := range bottles {
 		b, ok := s.Bottles[name]
 		if !ok {
@@ -383,6 +385,13 @@ func (s *Set) Resolve(agent string, bottles []string) (*Resolved, error) {
 		c := r.resolve(b, nil)
 		if c == nil {
 			continue
+		}
+		// Like extends: each bottle folds in once, or its routes double.
+		for _, a := range append(slices.Clone(c.ancestors), name) {
+			if via, dup := reached[a]; dup {
+				ps = append(ps, Problem{Message: fmt.Sprintf("--bottle: %q is reached twice (through %q and %q); give it once", a, via, name)})
+			}
+			reached[a] = name
 		}
 		ps = append(ps, s.checkTemplate(b, c.spec)...)
 		out.Bottles = append(out.Bottles, ResolvedBottle{Name: name, Files: c.files, Spec: c.spec})

@@ -297,7 +297,8 @@ commented starter; ` + "`bot-bottle manifest check`" + ` reports every problem a
 ` + "`extends`" + ` names one parent or a list. Parents fold left to right and the
 child goes on top. Cycles, a parent reached twice (a diamond) and missing or
 broken parents are errors. Several ` + "`--bottle`" + ` flags at start merge in the
-same way, in the order given.
+same way, in the order given, and a bottle reached twice among them is an
+error too.
 
 | key | merge |
 |---|---|
