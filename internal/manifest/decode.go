@@ -424,6 +424,8 @@ func typeLabel(t reflect.Type) string {
 		return "dlp"
 	case reflect.TypeFor[GitAccess]():
 		return "route git"
+	case reflect.TypeFor[routeProposal]():
+		return "route proposal"
 	}
 	return strings.ToLower(t.Name())
 }

@@ -183,6 +183,12 @@ func parseAgent(file string, data []byte) (*AgentFile, string, *decoder) {
 	return &a, body, d
 }
 
+// routeProposal is the mapping form of ParseRoutes' input: routes only (no
+// log level or other egress keys).
+type routeProposal struct {
+	Routes []Route `yaml:"routes"`
+}
+
 // ParseRoutes strictly parses egress routes proposed as YAML: a list of
 // routes, or a mapping with a "routes" list. Each route is validated with
 // ValidateRoute. name labels the input in messages.
@@ -198,7 +204,7 @@ func ParseRoutes(name string, data []byte) ([]Route, error) {
 	var routes []Route
 	prefix := ""
 	if root.Kind == yaml.MappingNode {
-		var e Egress
+		var e routeProposal
 		d.decode(root, reflect.ValueOf(&e).Elem(), "")
 		routes, prefix = e.Routes, "routes"
 	} else {
