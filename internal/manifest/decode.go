@@ -265,6 +265,10 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 }
 
 func (d *decoder) unknownKey(k *yaml.Node, t reflect.Type, path string, fields map[string]int) {
+	if t == reflect.TypeFor[routeProposal]() {
+		d.pathf(k, path, "unknown key %q: a route proposal holds only routes", k.Value)
+		return
+	}
 	if hint, ok := removedKey(t, k.Value); ok {
 		d.pathf(k, path, "%s", hint)
 		return

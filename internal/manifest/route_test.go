@@ -70,7 +70,7 @@ func TestParseRoutes(t *testing.T) {
 		{"routes:\n  - host: a.com\n    rolle: x\n", `proposal:3: routes[0]: unknown key "rolle" in egress route; allowed keys: auth, dlp, git, host, matches, unsafe_allow_private`},
 		{"", "proposal: no routes given"},
 		{"- host: a.com\n---\n- host: b.com\n", "proposal:2: more than one YAML document; keep one"},
-		{"log: 2\nroutes:\n  - host: a.com\n", `proposal:1: unknown key "log" in route proposal; allowed keys: routes`},
+		{"log: 2\nroutes:\n  - host: a.com\n", `proposal:1: unknown key "log": a route proposal holds only routes`},
 		{"routes: []\n", "proposal: no routes given"},
 		{"- host: [a]\n", "proposal:1: [0].host: expected a string, got a list"},
 		{"- host: a.com\n  auth: {scheme: Bearer, token_ref: T}\n  bogus: 1\n", `proposal:3: [0]: unknown key "bogus" in egress route; allowed keys: auth, dlp, git, host, matches, unsafe_allow_private`},
