@@ -509,8 +509,14 @@ func testRestart(t *testing.T, version string) {
 	}
 	f2 := &fixture{cfg: f.cfg, addr: ln.Addr().String(), queue: f.queue}
 	stop := serve(t, f2.cfg, ln)
-	cs2 := f2.connect(t, clientOpts{version: version})
+	// The client's own transport, so the test can drop the connections the
+	// old server closed: a pooled connection that died with the server
+	// would fail the next POST with EOF, which no restart can prevent and
+	// which real clients answer by reconnecting.
+	tr := &http.Transport{}
+	cs2 := f2.connect(t, clientOpts{version: version, httpClient: &http.Client{Transport: tr}})
 	stop()
+	tr.CloseIdleConnections()
 	ln2, err := net.Listen("tcp", f2.addr)
 	if err != nil {
 		t.Skipf("cannot rebind %s for the restart: %v", f2.addr, err)
