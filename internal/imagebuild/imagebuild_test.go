@@ -6,36 +6,21 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/moby/moby/client"
 
 	"github.com/bot-bottle/bot-bottle/internal/testenv"
+	"github.com/bot-bottle/bot-bottle/test/e2e/harness"
 )
 
 const testBase = "bot-bottle/base:bookworm"
 
 func engine(t *testing.T) *client.Client {
 	t.Helper()
-	c, err := client.New(client.FromEnv)
-	if err != nil {
-		testenv.Require(t, "docker", false, err.Error())
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, err = c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
-	testenv.Require(t, "docker", err == nil, "no engine answers: "+errString(err))
-	_, err = c.ImageInspect(ctx, testBase)
+	c := harness.Engine(t)
+	_, err := c.ImageInspect(context.Background(), testBase)
 	testenv.Require(t, "docker base image", err == nil, testBase+" missing: run scripts/seed-base-image.sh")
-	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }
 
 func TestEnsureBuildsOnceAndRebuildsOnChange(t *testing.T) {

@@ -64,25 +64,10 @@ func Run(t *testing.T, c Config) {
 	})
 
 	t.Run("HostListenerUnreachable", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "0.0.0.0:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				c.Write([]byte("host\n"))
-				c.Close()
-			}
-		}()
-		port := ln.Addr().(*net.TCPAddr).Port
+		port := harness.HostListener(t)
 		var targets []string
 		for _, a := range HostAddrs(t) {
-			targets = append(targets, net.JoinHostPort(a, fmt.Sprint(port)))
+			targets = append(targets, net.JoinHostPort(a, port))
 		}
 		open := Probe(t, be, p.Slug, targets)
 		if len(open) > 0 {

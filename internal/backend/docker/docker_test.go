@@ -60,22 +60,7 @@ func TestAgentReachesOnlyTheSidecar(t *testing.T) {
 	p := harness.ShellPlan(t)
 	b := harness.Launch(t, d, p, launchOptions())
 
-	// A host listener on 0.0.0.0.
-	ln, err := net.Listen("tcp", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	hostPort := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	hostPort := harness.HostListener(t)
 
 	// A neighbour on the bottle's egress network: what the sidecar sees as
 	// the internet.

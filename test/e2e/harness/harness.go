@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,4 +169,26 @@ func Sh(t testing.TB, b backend.Backend, slug, script string) Result {
 		t.Fatalf("exec in %s: %v", slug, err)
 	}
 	return Result{Stdout: stdout.String(), Stderr: stderr.String(), Code: code}
+}
+
+// HostListener listens on 0.0.0.0 on the host (every address, as a
+// careless local service does) until t ends, and returns its port.
+func HostListener(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("host\n"))
+			c.Close()
+		}
+	}()
+	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 }
