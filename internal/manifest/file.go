@@ -41,34 +41,49 @@ func LoadGitGateFile(path string) (*GitGate, error) {
 }
 
 // loadBottleFile reads one bottle-shaped file, .md or plain YAML, and folds
-// its extends from the directory it is in.
+// its extends from the .md files in the same folder.
 func loadBottleFile(path string) (*BottleFile, error) {
+	home, _ := os.UserHomeDir()
+	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	var b *Bottle
+	if strings.EqualFold(filepath.Ext(path), ".md") {
+		b = readBottle(name, path, path, home)
+	} else {
+		b = readBottleYAML(name, path, home)
+	}
+	if len(b.Problems) > 0 {
+		return nil, b.Problems
+	}
+	if len(b.Spec.Extends) == 0 {
+		return b.Spec, nil
+	}
+	c, ps := resolveBottle(dirBottleSource{dir: filepath.Dir(path), home: home}, b)
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	return c.spec, nil
+}
+
+// readBottleYAML is readBottle for a plain YAML file.
+func readBottleYAML(name, path, home string) *Bottle {
+	b := &Bottle{Name: name, File: path}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		b.Problems = Problems{{File: path, Message: fmt.Sprintf("cannot read: %v", err)}}
+		return b
 	}
-	var b *BottleFile
-	if strings.EqualFold(filepath.Ext(path), ".md") {
-		b, _, err = ParseBottle(path, data)
-	} else {
-		b, err = ParseBottleYAML(path, data)
+	spec, d := parseBottleYAML(path, data, 0)
+	b.lines = d.lines
+	if spec != nil {
+		resolvePaths(spec, filepath.Dir(path), home)
+		d.fieldProblems("", checkPaths(spec, displayPath(home)))
 	}
-	if err != nil {
-		return nil, err
+	if len(d.problems) > 0 {
+		b.Problems = d.problems
+		return b
 	}
-	if len(b.Extends) > 0 {
-		dir := filepath.Dir(path)
-		var ps Problems
-		src := dirBottleSource{dir: dir}
-		merged, chainPs := resolveBottle(src, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), b, path)
-		ps = append(ps, chainPs...)
-		if len(ps) > 0 {
-			return nil, ps
-		}
-		b = merged
-	}
-	absKeyPaths(b, filepath.Dir(path))
-	return b, nil
+	b.Spec = spec
+	return b
 }
 
 // ParseBottleYAML parses plain YAML with the bottle's keys (no Markdown).
@@ -78,19 +93,6 @@ func ParseBottleYAML(file string, data []byte) (*BottleFile, error) {
 		return nil, err
 	}
 	return b, nil
-}
-
-// absKeyPaths makes relative repo key paths absolute against dir.
-func absKeyPaths(b *BottleFile, dir string) {
-	if b.GitGate == nil {
-		return
-	}
-	for name, r := range b.GitGate.Repos {
-		if r.Key.Path != "" && !filepath.IsAbs(r.Key.Path) && !strings.HasPrefix(r.Key.Path, "~") {
-			r.Key.Path = filepath.Join(dir, r.Key.Path)
-			b.GitGate.Repos[name] = r
-		}
-	}
 }
 
 // policyFile is the shape of the live policy.yaml.

@@ -22,6 +22,9 @@ const (
 	// DefaultProxyURL is the agent's HTTP(S)_PROXY on the Docker backend.
 	DefaultProxyURL = "http://egress:9099"
 
+	// SchemaVersion is Bottle.Schema.
+	SchemaVersion = 1
+
 	// DefaultHoldTimeoutSeconds bounds a held push or request.
 	DefaultHoldTimeoutSeconds = 300
 )
@@ -57,6 +60,9 @@ const (
 // Bottle is the complete plan for one bottle. Secret values never appear in
 // it: tokens are slots, the names of the host env vars that hold them.
 type Bottle struct {
+	// Schema is the version of this JSON shape; it changes only when a
+	// field is removed or changes meaning (docs/plan-json.md).
+	Schema int `json:"schema"`
 	// Slug names the bottle's containers, networks and state: the agent's
 	// name, a dash, five random lower-case letters or digits.
 	Slug string `json:"slug"`
