@@ -42,6 +42,9 @@ Start with "bot-bottle init" to write a starter ~/.bot-bottle, then
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(
+		newInitCmd(env),
+		newManifestCmd(env),
+		newStartCmd(env),
 		newVersionCmd(env),
 	)
 	return root

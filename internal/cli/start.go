@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
+	"github.com/bot-bottle/bot-bottle/internal/plan"
+	"github.com/spf13/cobra"
+)
+
+type startOptions struct {
+	dryRun  bool
+	bottles []string
+	format  string
+}
+
+func newStartCmd(env Env) *cobra.Command {
+	var o startOptions
+	cmd := &cobra.Command{
+		Use:   "start [AGENT]",
+		Short: "Plan (and later launch) an agent in its bottle",
+		Long: `Start AGENT (default: shell) in its bottle. The bottle is the agent's
+"bottle:" key, or the bottles given with --bottle, merged in order like
+extends, or the "default" bottle.
+
+With --dry-run, print the plan: the slug, the image, the egress routes, the
+git-gate upstreams, the env and mounts of both containers. Token values never
+appear: a route shows the env var that holds its token ($NAME), and the plan
+fails if that variable is not set.
+
+With no ~/.bot-bottle at all, the built-in shell agent runs in the built-in
+default bottle: supervised, no egress routes.`,
+		Example: `  bot-bottle start --dry-run
+  bot-bottle start impl --dry-run --bottle github --bottle claude
+  bot-bottle start impl --dry-run --format json | jq .egress.routes`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeAgents(env),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			agent := manifest.BuiltinAgent
+			if len(args) == 1 {
+				agent = args[0]
+			}
+			return runStart(env, agent, o)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and launch nothing")
+	f.StringArrayVar(&o.bottles, "bottle", nil, "bottle to run in (repeat to merge several, in order)")
+	f.StringVar(&o.format, "format", "text", "plan output: text or json")
+	_ = cmd.RegisterFlagCompletionFunc("bottle", completeBottles(env))
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func runStart(env Env, agent string, o startOptions) error {
+	if o.format != "text" && o.format != "json" {
+		return usageError(fmt.Errorf("--format %q: use text or json", o.format))
+	}
+	if !o.dryRun {
+		return usageError(errors.New("launching a bottle needs the Docker backend, which this build does not have yet; use --dry-run to print the plan"))
+	}
+	set := manifest.Load(env.Home, env.Cwd)
+	printWarnings(env, set)
+	res, err := set.Resolve(agent, o.bottles)
+	if err != nil {
+		return found(err)
+	}
+	stateRoot := ""
+	if set.Root != "" {
+		stateRoot = filepath.Join(set.Root, "state")
+	} else if env.Home != "" {
+		stateRoot = filepath.Join(env.Home, ".bot-bottle", "state")
+	}
+	p, err := plan.Make(plan.Input{
+		Resolved:  res,
+		EnvSet:    envNames(env),
+		Rand:      rand.Reader,
+		StateRoot: stateRoot,
+	})
+	if err != nil {
+		return found(err)
+	}
+	if o.format == "json" {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(p); err != nil {
+			return fmt.Errorf("writing plan: %w", err)
+		}
+		return nil
+	}
+	if err := plan.WriteText(env.Stdout, p, func(path string) string { return manifest.ShortPath(env.Home, path) }); err != nil {
+		return fmt.Errorf("writing plan: %w", err)
+	}
+	return nil
+}
+
+// envNames is the set of env var names that are set and not empty. Values
+// are not kept.
+func envNames(env Env) map[string]bool {
+	names := map[string]bool{}
+	if env.Environ == nil {
+		return names
+	}
+	for _, kv := range env.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" && v != "" {
+			names[k] = true
+		}
+	}
+	return names
+}
