@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -36,7 +37,10 @@ type Config struct {
 	Self netip.Addr
 	// TTL of the answers, in seconds. Default 60.
 	TTL uint32
-	// Log receives one JSON line per refused query (logs/dns.jsonl).
+	// LogPath is the file refused queries are appended to, one JSON line
+	// each (logs/dns.jsonl). Run opens it and closes it.
+	LogPath string
+	// Log receives the lines instead when LogPath is empty.
 	Log io.Writer
 	// LogLimit is the most refused-query lines written per second; the
 	// rest are counted in the next line's "suppressed". Default 50.
@@ -116,6 +120,14 @@ func (s *Server) Addrs() (udp, tcp net.Addr) {
 // Run serves until ctx is done, then shuts down. It returns an error when a
 // listener cannot be opened or fails while serving.
 func (s *Server) Run(ctx context.Context) error {
+	if s.cfg.LogPath != "" {
+		f, err := os.OpenFile(s.cfg.LogPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("starting dns: opening log: %w", err)
+		}
+		defer f.Close()
+		s.log.setWriter(f)
+	}
 	pc, ln, err := listenBoth(s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("starting dns: %w", err)
@@ -278,6 +290,12 @@ type refusalLine struct {
 	Client     string `json:"client,omitempty"`
 	Reason     string `json:"reason"`
 	Suppressed int    `json:"suppressed,omitempty"`
+}
+
+func (l *refusalLog) setWriter(w io.Writer) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.w = w
 }
 
 func (l *refusalLog) refused(req *dns.Msg, client net.Addr, reason string) {

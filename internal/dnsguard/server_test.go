@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -214,6 +216,24 @@ func TestResolverRefusesOddQueries(t *testing.T) {
 	// it is parsed, so only the other two are logged.
 	if n := len(log.lines(t)); n != 2 {
 		t.Errorf("logged %d lines, want 2", n)
+	}
+}
+
+func TestResolverAppendsToLogPath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dns.jsonl")
+	if err := os.WriteFile(path, []byte(`{"name":"earlier."}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, addr := start(t, Config{LogPath: path})
+	query(t, "udp", addr, "leak.example", dns.TypeA)
+	// The line is written before the reply is sent.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[1], `"name":"leak.example."`) {
+		t.Errorf("log file:\n%s", data)
 	}
 }
 

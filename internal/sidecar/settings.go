@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/plan"
 )
 
 // Environment variables the sidecar reads (DESIGN.md, the sidecar contract).
@@ -19,12 +21,12 @@ const (
 	EnvEgressTokenAllowTimeout = "EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS"
 )
 
-// Daemon names, in the order the bundle starts them.
+// Daemon names, in the order the bundle starts them (the plan's names).
 const (
-	DaemonEgress    = "egress"
-	DaemonSupervise = "supervise"
-	DaemonDNS       = "dns"
-	DaemonGitGate   = "git-gate"
+	DaemonEgress    = plan.DaemonEgress
+	DaemonSupervise = plan.DaemonSupervise
+	DaemonDNS       = plan.DaemonDNS
+	DaemonGitGate   = plan.DaemonGitGate
 )
 
 // Order is the start order of every known daemon.
@@ -34,9 +36,9 @@ func Order() []string {
 
 // Defaults.
 const (
-	DefaultQueueDir      = "/run/bot-bottle/queue"
-	DefaultSupervisePort = 9100
-	DefaultHoldTimeout   = 300 * time.Second
+	DefaultQueueDir      = plan.SidecarQueueDir
+	DefaultSupervisePort = plan.SupervisePort
+	DefaultHoldTimeout   = plan.DefaultHoldTimeoutSeconds * time.Second
 	// maxHoldSeconds bounds a hold at one day: a longer one is a typo.
 	maxHoldSeconds = 24 * 60 * 60
 )
@@ -113,6 +115,9 @@ func (s Settings) Complete(daemons []string, slug string) (Settings, error) {
 			return Settings{}, err
 		}
 		s.Daemons = d
+	}
+	if s.Slug != "" && slug != "" && s.Slug != slug {
+		return Settings{}, fmt.Errorf("%s is %q but sidecar.json says %q", EnvSuperviseSlug, s.Slug, slug)
 	}
 	if s.Slug == "" {
 		if slug != "" && !slugRE.MatchString(slug) {
