@@ -33,6 +33,14 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// logger is the bundle's logger, or one that discards.
+func (c Config) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Logger
+}
+
 // Dir is a sub-directory of the state root: "logs", "egress", "ca", ...
 func (c Config) Dir(sub string) string { return filepath.Join(c.Root, sub) }
 
@@ -117,7 +125,7 @@ func NewDNS(cfg Config) (Daemon, error) {
 		Listen:  cfg.ListenAddr(DaemonDNS, cfg.File.Ports.DNS, plan.DNSPort),
 		Names:   cfg.File.Aliases,
 		LogPath: filepath.Join(cfg.Dir("logs"), "dns.jsonl"),
-		Logger:  cfg.Logger.With("daemon", DaemonDNS),
+		Logger:  cfg.logger().With("daemon", DaemonDNS),
 	})
 	if err != nil {
 		return nil, err
