@@ -44,6 +44,7 @@ Start with "bot-bottle init" to write a starter ~/.bot-bottle, then
 	root.AddCommand(
 		newInitCmd(env),
 		newManifestCmd(env),
+		newSidecarCmd(env),
 		newStartCmd(env),
 		newVersionCmd(env),
 	)
