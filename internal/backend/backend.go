@@ -69,6 +69,13 @@ type LaunchOptions struct {
 	// UID and GID run the sidecar (and the agent when non-zero) so files
 	// written into the bottle's state stay the user's.
 	UID, GID int
+	// AgentImage runs this image instead of building the template's (a
+	// committed image on resume).
+	AgentImage string
+	// AgentDockerfile and AgentContext build the agent image of a plugin
+	// provider (host paths); empty: the plan's template or Dockerfile.
+	AgentDockerfile string
+	AgentContext    string
 }
 
 // TermSize is a terminal's size in cells.

@@ -15,6 +15,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -262,4 +263,47 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// maxContext bounds a build context read from a directory.
+const maxContext = 256 << 20
+
+// DirFiles lists the regular files under dir as build context files (by
+// slash-separated relative name), skipping .git. Links and special files
+// are refused: a context must not reach outside its directory.
+func DirFiles(dir string) (map[string]File, error) {
+	files := map[string]File{}
+	var total int64
+	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() {
+			if e.Name() == ".git" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		if !info.Mode().IsRegular() {
+			return fmt.Errorf("%s: not a regular file", path)
+		}
+		total += info.Size()
+		if total > maxContext {
+			return fmt.Errorf("build context %s is larger than %d MiB", dir, maxContext>>20)
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		files[filepath.ToSlash(rel)] = File{Path: path, Mode: info.Mode().Perm()}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading build context: %w", err)
+	}
+	return files, nil
 }

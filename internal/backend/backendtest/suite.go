@@ -117,8 +117,9 @@ func Run(t *testing.T, c Config) {
 
 		// The committed image keeps what the agent wrote.
 		q := c.NewPlan(t)
-		q.Images.Agent = ref
-		harness.Launch(t, be, q, c.Options)
+		opts := c.Options
+		opts.AgentImage = ref
+		harness.Launch(t, be, q, opts)
 		if r := harness.Sh(t, be, q.Slug, "cat $HOME/kept"); r.Stdout != "kept\n" {
 			t.Errorf("file written before commit: %s", r)
 		}

@@ -17,11 +17,8 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Where the agent finds the bottle CA.
-const (
-	agentCAFile  = "/etc/bot-bottle/ca/ca.pem"
-	systemBundle = "/etc/ssl/certs/ca-certificates.crt"
-)
+// systemBundle is Debian's CA bundle, which OpenSSL, curl and git read.
+const systemBundle = "/etc/ssl/certs/ca-certificates.crt"
 
 // tarFile is one entry written into a container.
 type tarFile struct {
@@ -123,11 +120,11 @@ func addUser(ctx context.Context, eng Engine, id string, uid, gid int, home stri
 	return copyInto(ctx, eng, id, files)
 }
 
-// installCA puts the bottle CA into the agent's system store: the bundle
-// the image ships plus the CA, and ca.pem alone for NODE_EXTRA_CA_CERTS.
-// The agent is not root, so update-ca-certificates cannot run inside; the
-// CA key never leaves the host. No CA file (a bottle without egress MITM,
-// tests) installs nothing.
+// installCA puts the bottle CA into the agent's system store (the bundle
+// the image ships plus the CA): the agent is not root, so
+// update-ca-certificates cannot run inside. ca.pem alone reaches the agent
+// through the plan's read-only agent-ca mount; the CA key never does. No CA
+// file (tests) installs nothing.
 func installCA(ctx context.Context, eng Engine, id, caFile string) error {
 	ca, err := os.ReadFile(caFile)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -145,9 +142,6 @@ func installCA(ctx context.Context, eng Engine, id, caFile string) error {
 	}
 	bundle = appendLine(bundle, strings.TrimSpace(string(ca)))
 	return copyInto(ctx, eng, id, []tarFile{
-		{name: "etc/bot-bottle", dir: true, mode: 0o755},
-		{name: "etc/bot-bottle/ca", dir: true, mode: 0o755},
-		{name: strings.TrimPrefix(agentCAFile, "/"), mode: 0o644, data: ca},
 		{name: "usr/local/share/ca-certificates/bot-bottle.crt", mode: 0o644, data: ca},
 		{name: strings.TrimPrefix(systemBundle, "/"), mode: 0o644, data: bundle},
 	})

@@ -8,74 +8,78 @@ import (
 	"os"
 
 	"github.com/bot-bottle/bot-bottle/images"
+	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/imagebuild"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 )
 
 // ensureImages returns the sidecar and agent images, building what is
-// missing. An image the plan names that exists (a committed agent on
-// resume) is used as is; otherwise the template's Dockerfile is built.
-func (d *Docker) ensureImages(ctx context.Context, b plan.Bottle, progress io.Writer) (sidecar, agent string, err error) {
-	sidecar, err = d.ensure(ctx, b.Images.Sidecar, func() (imagebuild.Spec, error) {
-		bin, err := d.sidecarBinary()
-		if err != nil {
-			return imagebuild.Spec{}, err
-		}
-		df, err := images.Dockerfile("sidecar")
-		if err != nil {
-			return imagebuild.Spec{}, err
-		}
-		return imagebuild.Spec{
-			Repo: "bot-bottle/sidecar", Dockerfile: df, Base: d.opts.Base,
-			Files: map[string]imagebuild.File{"bot-bottle": {Path: bin, Mode: 0o755}},
-		}, nil
+// missing. Images are always built from their recipe (tags are content
+// hashes) unless opts names an agent image to run (a commit, on resume):
+// a name in the plan may be stale.
+func (d *Docker) ensureImages(ctx context.Context, b plan.Bottle, opts backend.LaunchOptions, progress io.Writer) (sidecar, agent string, err error) {
+	bin, err := d.sidecarBinary()
+	if err != nil {
+		return "", "", fmt.Errorf("sidecar image: %w", err)
+	}
+	df, err := images.Dockerfile("sidecar")
+	if err != nil {
+		return "", "", err
+	}
+	res, err := imagebuild.Ensure(ctx, d.eng, imagebuild.Spec{
+		Repo: "bot-bottle/sidecar", Dockerfile: df, Base: d.opts.Base,
+		Files: map[string]imagebuild.File{"bot-bottle": {Path: bin, Mode: 0o755}},
 	}, progress)
 	if err != nil {
 		return "", "", fmt.Errorf("sidecar image: %w", err)
 	}
-	agent, err = d.ensure(ctx, b.Images.Agent, func() (imagebuild.Spec, error) {
-		return AgentImageSpec(b.Provider, d.opts.Base)
-	}, progress)
+	sidecar = res.Ref
+
+	if opts.AgentImage != "" {
+		if _, err := d.eng.ImageInspect(ctx, opts.AgentImage); err != nil {
+			return "", "", fmt.Errorf("agent image %s: %w", opts.AgentImage, err)
+		}
+		return sidecar, opts.AgentImage, nil
+	}
+	dockerfile, contextDir := opts.AgentDockerfile, opts.AgentContext
+	if dockerfile == "" {
+		dockerfile = b.Provider.Dockerfile
+	}
+	spec, err := AgentImageSpec(b.Provider.Template, dockerfile, contextDir, d.opts.Base)
 	if err != nil {
 		return "", "", fmt.Errorf("agent image: %w", err)
 	}
-	return sidecar, agent, nil
+	res, err = imagebuild.Ensure(ctx, d.eng, spec, progress)
+	if err != nil {
+		return "", "", fmt.Errorf("agent image: %w", err)
+	}
+	return sidecar, res.Ref, nil
 }
 
-func (d *Docker) ensure(ctx context.Context, named string, spec func() (imagebuild.Spec, error), progress io.Writer) (string, error) {
-	if named != "" {
-		if _, err := d.eng.ImageInspect(ctx, named); err == nil {
-			return named, nil
-		} else if !isNotFound(err) {
-			return "", err
-		}
-	}
-	s, err := spec()
-	if err != nil {
-		return "", err
-	}
-	res, err := imagebuild.Ensure(ctx, d.eng, s, progress)
-	if err != nil {
-		return "", err
-	}
-	return res.Ref, nil
-}
-
-// AgentImageSpec is how the agent image of a provider is built: the
-// provider's own Dockerfile when the plan names one, else the template's.
-func AgentImageSpec(p plan.Provider, base string) (imagebuild.Spec, error) {
-	template := p.Template
+// AgentImageSpec is how an agent image is built: from dockerfile (a host
+// path, with the files under contextDir) when given, else from the
+// template's embedded Dockerfile.
+func AgentImageSpec(template, dockerfile, contextDir, base string) (imagebuild.Spec, error) {
 	if template == "" {
 		template = "shell"
 	}
 	s := imagebuild.Spec{Repo: "bot-bottle/agent-" + template, Base: base}
-	if p.Dockerfile != "" {
-		df, err := os.ReadFile(p.Dockerfile)
+	if dockerfile != "" {
+		df, err := os.ReadFile(dockerfile)
 		if err != nil {
-			return imagebuild.Spec{}, fmt.Errorf("reading the provider's Dockerfile: %w", err)
+			return imagebuild.Spec{}, fmt.Errorf("reading %s: %w", dockerfile, err)
 		}
 		s.Dockerfile = df
+		// A user's Dockerfile installs things: it may need the network.
 		s.AllowNetwork = true
+		if contextDir != "" {
+			files, err := imagebuild.DirFiles(contextDir)
+			if err != nil {
+				return imagebuild.Spec{}, err
+			}
+			delete(files, "Dockerfile")
+			s.Files = files
+		}
 		return s, nil
 	}
 	df, err := images.Dockerfile(template)

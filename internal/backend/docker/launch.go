@@ -21,11 +21,12 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
+	"github.com/bot-bottle/bot-bottle/internal/sidecar"
 )
 
 // ReadyLine starts the line the sidecar prints on stdout once every daemon
-// listens (internal/sidecar prints it).
-const ReadyLine = "bot-bottle sidecar ready: "
+// listens.
+const ReadyLine = sidecar.ReadyLine
 
 // The bridge option that leaves the bridge without a host address: the
 // agent's network then has no path to any host listener.
@@ -101,7 +102,7 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 		return backend.Bottle{}, err
 	}
 	if err := l.step("preparing images", func() (err error) {
-		out.SidecarImage, out.AgentImage, err = d.ensureImages(ctx, b, l.progress)
+		out.SidecarImage, out.AgentImage, err = d.ensureImages(ctx, b, opts, l.progress)
 		return err
 	}); err != nil {
 		return backend.Bottle{}, err
@@ -393,13 +394,10 @@ func AgentEnv(planned map[string]string, ep backend.Endpoints) map[string]string
 	}
 	env["NO_PROXY"] = ep.NoProxy
 	env["no_proxy"] = ep.NoProxy
-	defaults := map[string]string{
-		"NODE_EXTRA_CA_CERTS":  agentCAFile,
-		"CODEX_CA_CERTIFICATE": agentCAFile,
-		"SSL_CERT_FILE":        systemBundle,
-		"REQUESTS_CA_BUNDLE":   systemBundle,
-		"CURL_CA_BUNDLE":       systemBundle,
-		"GIT_SSL_CAINFO":       systemBundle,
+	// The plan sets these; a plan from elsewhere gets the same.
+	defaults := map[string]string{}
+	for _, k := range []string{"NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CODEX_CA_CERTIFICATE"} {
+		defaults[k] = plan.AgentCADir + "/ca.pem"
 	}
 	for k, v := range defaults {
 		if _, ok := env[k]; !ok {
