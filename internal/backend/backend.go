@@ -57,6 +57,8 @@ type Bottle struct {
 	AgentImage string
 	// SidecarImage is the image the sidecar runs.
 	SidecarImage string
+	// AgentUID and AgentGID own what is copied into the agent.
+	AgentUID, AgentGID int
 }
 
 // LaunchOptions are the parts of a launch that are not in the plan.

@@ -42,10 +42,15 @@ Start with "bot-bottle init" to write a starter ~/.bot-bottle, then
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(
+		newCleanupCmd(env),
+		newCommitCmd(env),
 		newInitCmd(env),
+		newListCmd(env),
 		newManifestCmd(env),
+		newResumeCmd(env),
 		newSidecarCmd(env),
 		newStartCmd(env),
+		newStopCmd(env),
 		newVersionCmd(env),
 	)
 	return root

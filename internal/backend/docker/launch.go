@@ -28,6 +28,10 @@ import (
 // listens.
 const ReadyLine = sidecar.ReadyLine
 
+// imageAgentID is the uid and gid of the "agent" user the agent images
+// create (images/*/Dockerfile).
+const imageAgentID = 1000
+
 // The bridge option that leaves the bridge without a host address: the
 // agent's network then has no path to any host listener.
 const inhibitIPv4 = "com.docker.network.bridge.inhibit_ipv4"
@@ -88,6 +92,11 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 		GitGateURL:   plan.DefaultGitGateURL,
 		NoProxy:      "localhost,127.0.0.1," + plan.SuperviseAlias + "," + plan.GitGateAlias,
 	}}
+
+	out.AgentUID, out.AgentGID = imageAgentID, imageAgentID
+	if opts.UID != 0 {
+		out.AgentUID, out.AgentGID = opts.UID, opts.GID
+	}
 
 	var runtime string
 	if err := l.step("checking the engine", func() (err error) {
