@@ -22,6 +22,7 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/images"
 	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 	"github.com/bot-bottle/bot-bottle/internal/testenv"
 )
@@ -191,4 +192,26 @@ func HostListener(t testing.TB) string {
 		}
 	}()
 	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// RealPlan plans the built-in shell agent in the built-in bottle the way
+// start does on a fresh machine, with state under home/.bot-bottle/state.
+func RealPlan(t testing.TB, home string) *plan.Bottle {
+	t.Helper()
+	fresh := t.TempDir() // no ~/.bot-bottle: the built-ins apply
+	res, err := manifest.Load(fresh, fresh).Resolve(manifest.BuiltinAgent, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Make(plan.Input{Resolved: res, Rand: rand.Reader, StateRoot: filepath.Join(home, ".bot-bottle", "state")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// OnlyDaemons narrows the sidecar of p to daemons.
+func OnlyDaemons(p *plan.Bottle, daemons ...string) {
+	p.Sidecar.Daemons = daemons
+	p.SidecarEnv["BOT_BOTTLE_SIDECAR_DAEMONS"] = strings.Join(daemons, ",")
 }
