@@ -22,7 +22,7 @@ const basePolicy = `egress:
       auth: {scheme: Bearer, token_ref: UP_TOKEN}
       dlp: {outbound_on_match: block}
       matches:
-        - paths: [{type: prefix, value: /v1/}, {type: exact, value: /inject}, {type: exact, value: /sse}]
+        - paths: [{type: prefix, value: /v1/}, {type: exact, value: /inject}, {type: exact, value: /medium}, {type: exact, value: /sse}]
         - paths: [{type: prefix, value: /repo.git/}]
 `
 
@@ -386,5 +386,52 @@ func TestStateDirCAReused(t *testing.T) {
 	st, err := os.Stat(p.stateDir + "/ca-key.pem")
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("ca-key.pem: %v %v", err, st)
+	}
+}
+
+func TestMediumInjectionIsLoggedAndPassed(t *testing.T) {
+	up := newUpstream(t, true)
+	p := startProxy(t, up, basePolicy, nil)
+	st, code, body, err := do(t, p.client(t), newReq(t, "GET", "https://up.example.com:"+up.port+"/medium", nil))
+	if err != nil || st != 200 || !strings.Contains(body, "Note to the AI") {
+		t.Fatalf("%d %s %v\n%s", st, code, err, body)
+	}
+	if !strings.Contains(p.logText(), `"injection":"medium: `) {
+		t.Errorf("medium verdict not logged:\n%s", p.logText())
+	}
+}
+
+func TestInboundScanningOff(t *testing.T) {
+	up := newUpstream(t, true)
+	p := startProxy(t, up, "egress:\n  routes:\n    - host: up.example.com\n      dlp: {inbound_detectors: false}\n", nil)
+	st, code, body, err := do(t, p.client(t), newReq(t, "GET", "https://up.example.com:"+up.port+"/inject", nil))
+	if err != nil || st != 200 || !strings.Contains(body, "IGNORE ALL PREVIOUS") {
+		t.Fatalf("%d %s %v\n%s", st, code, err, body)
+	}
+}
+
+func TestShutdownLetsRequestsInFlightFinish(t *testing.T) {
+	up := newUpstream(t, true)
+	p := startProxy(t, up, basePolicy, nil)
+	resp, err := p.client(t).Get("https://up.example.com:" + up.port + "/sse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	p.cancel() // the stream is in flight
+	up.sse <- "after shutdown began"
+	close(up.sse)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || string(b) != "data: after shutdown began\n\n" {
+		t.Fatalf("in-flight stream cut: %q %v", b, err)
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err // for the cleanup
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after shutdown")
 	}
 }
