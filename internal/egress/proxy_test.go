@@ -125,6 +125,7 @@ func TestRefusals(t *testing.T) {
 		{"token over plain http", "insecure-auth", newReq(t, "GET", "http://up.example.com:"+plain.port+"/v1/x", nil)},
 		{"held token in body", "dlp", newReq(t, "POST", base+"/v1/x", strings.NewReader("leak real-upstream-token-0123456789abcdef"))},
 		{"held token to another host", "dlp", newReq(t, "GET", "https://other.example.com:"+up.port+"/?q=real-upstream-token-0123456789abcdef", nil)},
+		{"held token in path of a refused request", "no-match", newReq(t, "GET", base+"/x/real-upstream-token-0123456789abcdef", nil)},
 		{"body too large to scan", "dlp-unscannable", newReq(t, "POST", base+"/v1/x", strings.NewReader(strings.Repeat("a", MaxScanBody+1)))},
 		{"injection in response", "injection", newReq(t, "GET", base+"/inject", nil)},
 		{"host header disagrees with CONNECT", "host-mismatch", func() *http.Request {
