@@ -2,6 +2,7 @@ package egress
 
 import (
 	"bufio"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -56,6 +57,34 @@ func FuzzServeHTTP(f *testing.F) {
 		}
 		if w.Code == 200 && !intro {
 			t.Fatalf("request forwarded although nothing resolves: %s %s", req.Method, req.URL)
+		}
+	})
+}
+
+// FuzzTarget checks the parsing of CONNECT targets and Host headers: a
+// target always agrees with the text it came from, and never with a
+// different host.
+func FuzzTarget(f *testing.F) {
+	for _, s := range []string{"up.example.com:443", "[::1]:8443", "UP.example.com.:443", "a:b:c", ":443", "x:0", "1.2.3.4"} {
+		f.Add(s, "up.example.com")
+	}
+	f.Fuzz(func(t *testing.T, hostport, other string) {
+		tg, err := targetOf("https", hostport)
+		if err != nil {
+			return
+		}
+		if tg.host == "" || tg.port < 1 || tg.port > 65535 {
+			t.Fatalf("bad target %+v from %q", tg, hostport)
+		}
+		if !sameHost(hostport, tg) {
+			t.Fatalf("%q does not agree with its own target %+v", hostport, tg)
+		}
+		h := other
+		if hh, _, err := net.SplitHostPort(other); err == nil {
+			h = hh
+		}
+		if policy.NormalizeHost(h) != tg.host && sameHost(other, tg) {
+			t.Fatalf("%q agrees with target %+v of %q", other, tg, hostport)
 		}
 	})
 }
