@@ -37,8 +37,10 @@ func main() {
 	mitm := flag.String("mitmdump", "mitmdump", "mitmdump binary (empty: skip mitmproxy)")
 	dur := flag.Duration("duration", 5*time.Second, "time per scenario")
 	conc := flag.Int("c", 8, "concurrency")
+	only := flag.String("only", "", "comma-separated scenarios to run (small,small1,fresh,big,post,sse); empty: all")
+	memLimit := flag.String("gomemlimit", "", "GOMEMLIMIT for the bot-bottle process (empty: Go's default, none)")
 	flag.Parse()
-	if err := run(*bin, *mitm, *dur, *conc); err != nil {
+	if err := run(*bin, *mitm, *dur, *conc, *only, *memLimit); err != nil {
 		fmt.Fprintln(os.Stderr, "egress-bench:", err)
 		os.Exit(1)
 	}
@@ -69,7 +71,8 @@ type target struct {
 	peakKB atomic.Int64
 }
 
-func run(bin, mitm string, dur time.Duration, conc int) error {
+func run(bin, mitm string, dur time.Duration, conc int, only, memLimit string) error {
+	want := func(name string) bool { return only == "" || slices.Contains(strings.Split(only, ","), name) }
 	tmp, err := os.MkdirTemp("", "egress-bench-")
 	if err != nil {
 		return err
@@ -130,6 +133,9 @@ func run(bin, mitm string, dur time.Duration, conc int) error {
 		"--state-dir", filepath.Join(tmp, "ca"), "--upstream-ca", upCA,
 		"--unsafe-allow-private-ranges", "--allow-port", upURL.Port())
 	bb.Env = []string{"BENCH_TOKEN=bench-token-value-0123456789abcdef", "PATH=" + os.Getenv("PATH")}
+	if memLimit != "" {
+		bb.Env = append(bb.Env, "GOMEMLIMIT="+memLimit)
+	}
 	bb.Stderr = logf
 	if err := bb.Start(); err != nil {
 		return fmt.Errorf("starting bot-bottle: %w", err)
@@ -179,26 +185,32 @@ func run(bin, mitm string, dur time.Duration, conc int) error {
 
 	base := "https://" + upURL.Host
 	body := prompt(64 << 10)
-	fmt.Printf("concurrency %d, %s per scenario; upstream %s (HTTP/2 on offer)\n\n", conc, dur, base)
-	fmt.Println("| scenario | target | req/s | p50 ms | p99 ms | MB/s |")
-	fmt.Println("|---|---|---:|---:|---:|---:|")
+	fmt.Printf("concurrency %d, %s per scenario; upstream %s (HTTP/2 on offer); bot-bottle GOMEMLIMIT=%q\n\n", conc, dur, base, memLimit)
+	fmt.Println("| scenario | target | req/s | p50 ms | p99 ms | MB/s | peak RSS MB |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|")
 	type scen struct {
-		name      string
+		id, name  string
 		keepAlive bool
+		conc      int
 		method    string
 		path      string
 		body      []byte
 		bodyBytes bool // MB/s of request bodies instead of responses
 	}
 	for _, s := range []scen{
-		{"small GET, keep-alive", true, "GET", "/small", nil, false},
-		{"small GET, new connection each", false, "GET", "/small", nil, false},
-		{"1 MiB response", true, "GET", "/big", nil, false},
-		{"64 KiB POST (DLP on in bot-bottle)", true, "POST", "/post", body, true},
+		{"small", "small GET, keep-alive", true, conc, "GET", "/small", nil, false},
+		{"small1", "small GET, keep-alive, 1 client", true, 1, "GET", "/small", nil, false},
+		{"fresh", "small GET, new connection each", false, conc, "GET", "/small", nil, false},
+		{"big", "1 MiB response", true, conc, "GET", "/big", nil, false},
+		{"post", "64 KiB POST (DLP on in bot-bottle)", true, conc, "POST", "/post", body, true},
 	} {
+		if !want(s.id) {
+			continue
+		}
 		for _, t := range targets {
-			c := client(t, s.keepAlive, conc)
-			r := load(c, conc, dur, func() (int64, error) {
+			t.peakKB.Store(0)
+			c := client(t, s.keepAlive, s.conc)
+			r := load(c, s.conc, dur, func() (int64, error) {
 				var rd io.Reader
 				if s.body != nil {
 					rd = strings.NewReader(string(s.body))
@@ -220,10 +232,34 @@ func run(bin, mitm string, dur time.Duration, conc int) error {
 				return n, err
 			})
 			c.CloseIdleConnections()
-			fmt.Printf("| %s | %s | %s |\n", s.name, t.name, r)
+			rss := ""
+			if t.pid != 0 {
+				rss = fmt.Sprintf("%.1f", float64(t.peakKB.Load())/1024)
+			}
+			fmt.Printf("| %s | %s | %s | %s |\n", s.name, t.name, r, rss)
 		}
 	}
 	fmt.Println()
+	if want("sse") {
+		if err := sse(targets, base); err != nil {
+			return err
+		}
+	}
+	stop()
+	fmt.Println()
+	fmt.Println("| resident memory | RSS after the run (MB) |")
+	fmt.Println("|---|---:|")
+	for _, t := range targets {
+		if t.pid != 0 {
+			fmt.Printf("| %s | %.1f |\n", t.name, float64(readStatusKB(t.pid, "VmRSS:"))/1024)
+		}
+	}
+	return nil
+}
+
+// sse measures the time to the first event of a stream whose second event
+// comes 200 ms later: a proxy that buffers the stream shows it here.
+func sse(targets []*target, base string) error {
 	fmt.Println("| SSE time to first event | target | p50 ms | p99 ms |")
 	fmt.Println("|---|---|---:|---:|")
 	for _, t := range targets {
@@ -245,15 +281,6 @@ func run(bin, mitm string, dur time.Duration, conc int) error {
 		slices.Sort(lat)
 		fmt.Printf("| | %s | %.2f | %.2f |\n", t.name, ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]))
 		c.CloseIdleConnections()
-	}
-	stop()
-	fmt.Println()
-	fmt.Println("| resident memory | peak RSS under load (MB) | RSS after (MB) |")
-	fmt.Println("|---|---:|---:|")
-	for _, t := range targets {
-		if t.pid != 0 {
-			fmt.Printf("| %s | %.1f | %.1f |\n", t.name, float64(t.peakKB.Load())/1024, float64(readStatusKB(t.pid, "VmRSS:"))/1024)
-		}
 	}
 	return nil
 }

@@ -4,8 +4,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/bot-bottle/bot-bottle/internal/dlp"
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
+	"github.com/bot-bottle/bot-bottle/internal/policy"
 )
 
 // The benchmarks run the proxy in-process against a real TLS upstream on
@@ -60,4 +65,30 @@ func BenchmarkPOST64KiBWithDLP(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkScan64KiB is the outbound scan alone, with the detectors a
+// default route uses (token_patterns, known_secrets) on clean prompt text.
+func BenchmarkScan64KiB(b *testing.B) {
+	pol, err := policy.Compile(&manifest.Egress{Routes: []manifest.Route{{Host: "api.example.com", Auth: &manifest.Auth{Scheme: "Bearer", TokenRef: "T"}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := buildState(pol, func(string) string { return "held-token-value-0123456789abcdef" }, nil, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := st.scanners[pol.Routes[0]]
+	line := "Please refactor the loader so it returns an error instead of panicking; keep the API.\n"
+	body := []byte(strings.Repeat(line, 64<<10/len(line)+1)[:64<<10])
+	u, _ := url.Parse("https://api.example.com/v1/messages")
+	h := http.Header{"Content-Type": {"text/plain"}, "Authorization": {"Bearer placeholder"}}
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := o.Scan(dlp.Request{Method: "POST", URL: u, Header: h, Body: body})
+		if err != nil || len(res.Findings) > 0 {
+			b.Fatalf("%v %+v", err, res.Findings)
+		}
+	}
 }
