@@ -263,3 +263,14 @@ func atoi(t testing.TB, s string) int {
 	}
 	return n
 }
+
+// freePort is a loopback port with nothing listening on it.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/policy"
 )
 
 const basePolicy = `egress:
@@ -102,9 +104,11 @@ func connect(t *testing.T, p *proxy, hostport string) net.Conn {
 func TestRefusals(t *testing.T) {
 	up := newUpstream(t, true)
 	plain := newUpstream(t, false)
+	closed := freePort(t)
 	p := startProxy(t, up, basePolicy+`    - host: other.example.com
       git: {fetch: false}
-`, func(c *Config) { c.ExtraPorts = append(c.ExtraPorts, atoi(t, plain.port)) })
+    - host: unresolvable.example.com
+`, func(c *Config) { c.ExtraPorts = append(c.ExtraPorts, atoi(t, plain.port), closed) })
 	c := p.client(t)
 	base := "https://up.example.com:" + up.port
 	cases := []struct {
@@ -126,6 +130,10 @@ func TestRefusals(t *testing.T) {
 		{"held token in body", "dlp", newReq(t, "POST", base+"/v1/x", strings.NewReader("leak real-upstream-token-0123456789abcdef"))},
 		{"held token to another host", "dlp", newReq(t, "GET", "https://other.example.com:"+up.port+"/?q=real-upstream-token-0123456789abcdef", nil)},
 		{"held token in path of a refused request", "no-match", newReq(t, "GET", base+"/x/real-upstream-token-0123456789abcdef", nil)},
+		{"name does not resolve", "resolve", newReq(t, "GET", "https://unresolvable.example.com:"+up.port+"/", nil)},
+		{"port not allowed", "port", newReq(t, "GET", "https://up.example.com:1/v1/x", nil)},
+		{"upstream down", "upstream", newReq(t, "GET", fmt.Sprintf("https://other.example.com:%d/", closed), nil)},
+		{"undecodable body", "dlp-unscannable", newReq(t, "POST", base+"/v1/x", strings.NewReader("not gzip at all"), "Content-Encoding", "gzip")},
 		{"body too large to scan", "dlp-unscannable", newReq(t, "POST", base+"/v1/x", strings.NewReader(strings.Repeat("a", MaxScanBody+1)))},
 		{"injection in response", "injection", newReq(t, "GET", base+"/inject", nil)},
 		{"host header disagrees with CONNECT", "host-mismatch", func() *http.Request {
@@ -145,8 +153,8 @@ func TestRefusals(t *testing.T) {
 					t.Fatalf("error %v does not name %s", err, tc.code)
 				}
 			} else {
-				if st != 403 || code != tc.code {
-					t.Fatalf("status %d code %q, want 403 %s; body:\n%s", st, code, tc.code, body)
+				if st != status(policy.Code(tc.code)) || code != tc.code {
+					t.Fatalf("status %d code %q, want %d %s; body:\n%s", st, code, status(policy.Code(tc.code)), tc.code, body)
 				}
 				if !strings.Contains(body, "reason ("+tc.code+")") {
 					t.Errorf("body does not give the reason:\n%s", body)
