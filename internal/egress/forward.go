@@ -103,13 +103,12 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 				}
 				d.Reason += "; redacted " + summarize(found)
 			case policy.OnMatchSupervise:
-				ok, why := s.hold(r.Context(), st, r, t, found)
+				ok, why := s.holdOnce(r.Context(), st, r, t, found)
 				if !ok {
 					refusal.Reason += "; held for a human: " + why
 					s.refuse(w, r, t, refusal, found)
 					return
 				}
-				s.approve(found)
 				d.Reason += "; " + why
 			default:
 				s.refuse(w, r, t, refusal, found)

@@ -95,6 +95,34 @@ func TestSuperviseHold(t *testing.T) {
 		}
 	})
 
+	t.Run("identical requests share one proposal", func(t *testing.T) {
+		dir := t.TempDir()
+		p := startProxy(t, up, supervisePolicy, withQueue(dir, time.Minute))
+		c := p.client(t)
+		results := make(chan int, 2)
+		for range 2 {
+			go func() {
+				st, _, _, _ := do(t, c, newReq(t, "POST", "https://up.example.com:"+up.port+"/v1/x", strings.NewReader(leak)))
+				results <- st
+			}()
+		}
+		// Answer only once both requests wait on the hold.
+		for i := 0; i < 2000 && p.srv.holdWaiters() < 2; i++ {
+			time.Sleep(5 * time.Millisecond)
+		}
+		q := queue.New(dir)
+		ps, _ := q.Pending()
+		if len(ps) != 1 {
+			t.Fatalf("%d proposals pending, want 1", len(ps))
+		}
+		q.Respond(ps[0].ID, queue.Response{Status: queue.StatusApproved, Notes: "ok"})
+		for range 2 {
+			if st := <-results; st != 200 {
+				t.Errorf("status %d", st)
+			}
+		}
+	})
+
 	cases := []struct {
 		name, want string
 		answer     func(q *queue.Queue, id string)
@@ -122,4 +150,14 @@ func TestSuperviseHold(t *testing.T) {
 			}
 		})
 	}
+}
+
+func (s *Server) holdWaiters() int {
+	s.holdMu.Lock()
+	defer s.holdMu.Unlock()
+	n := 0
+	for _, c := range s.holds {
+		n += c.waiters
+	}
+	return n
 }

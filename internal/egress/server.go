@@ -94,6 +94,8 @@ type Server struct {
 	transport *http.Transport
 	ln        net.Listener
 	ready     chan struct{}
+	holdMu    sync.Mutex
+	holds     map[string]*holdCall
 	// bufs recycles response copy buffers.
 	bufs sync.Pool
 	// approved are findings an operator allowed for the proxy's life.
@@ -119,7 +121,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.StateDir == "" {
 		return nil, errors.New("starting egress: no state dir for the CA")
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, resolver: cfg.Resolver, ready: make(chan struct{}), tunnels: map[*http.Server]struct{}{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, resolver: cfg.Resolver, ready: make(chan struct{}), tunnels: map[*http.Server]struct{}{}, holds: map[string]*holdCall{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
