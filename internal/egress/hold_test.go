@@ -25,7 +25,7 @@ func operator(t *testing.T, dir string, answer func(q *queue.Queue, id string)) 
 	out := make(chan queue.Proposal, 1)
 	go func() {
 		q := queue.New(dir)
-		for i := 0; i < 2000; i++ {
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 			ps, _ := q.Pending()
 			if len(ps) > 0 {
 				if answer != nil {
@@ -106,14 +106,17 @@ func TestSuperviseHold(t *testing.T) {
 				results <- st
 			}()
 		}
-		// Answer only once both requests wait on the hold.
-		for i := 0; i < 2000 && p.srv.holdWaiters() < 2; i++ {
-			time.Sleep(5 * time.Millisecond)
-		}
+		// Answer only once both requests wait on the hold and its proposal
+		// is written (the write is fsynced: slow on a busy disk).
 		q := queue.New(dir)
-		ps, _ := q.Pending()
-		if len(ps) != 1 {
-			t.Fatalf("%d proposals pending, want 1", len(ps))
+		var ps []queue.Proposal
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if ps, _ = q.Pending(); len(ps) > 0 && p.srv.holdWaiters() >= 2 {
+				break
+			}
+		}
+		if len(ps) != 1 || p.srv.holdWaiters() != 2 {
+			t.Fatalf("%d proposals pending, want 1 (%d waiting)\n%s", len(ps), p.srv.holdWaiters(), p.logText())
 		}
 		q.Respond(ps[0].ID, queue.Response{Status: queue.StatusApproved, Notes: "ok"})
 		for range 2 {
