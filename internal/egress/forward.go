@@ -145,7 +145,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 			out.Header.Set("Authorization", route.Auth.Scheme+" "+st.tokens[route.Auth.TokenRef])
 		}
 	}
-	if route.Inbound {
+	if route.Inbound || route.Auth != nil {
 		// Let the transport ask for gzip and decode it, so what is scanned
 		// is the text the agent reads.
 		out.Header.Del("Accept-Encoding")
@@ -218,6 +218,33 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 			w.Header()[k] = vs
 		}
 	}
+	// The token injected into this request must not come back to the agent
+	// (an upstream that echoes request headers).
+	var token string
+	if route.Auth != nil && t.scheme == "https" {
+		token = st.tokens[route.Auth.TokenRef]
+	}
+	echo := func(streamed bool) {
+		d := policy.Decision{Code: policy.CodeTokenEcho, Reason: fmt.Sprintf("the response from %s carries the token the proxy injected; it was withheld", t.host), Route: route}
+		res.refused = true
+		if !streamed {
+			s.refuse(w, r, t, d, nil)
+			return
+		}
+		s.logDecision(st, r, t, d, resp.StatusCode, nil)
+		panic(http.ErrAbortHandler) // headers are gone: cut the connection
+	}
+	if token != "" {
+		for _, vs := range resp.Header {
+			for _, v := range vs {
+				if strings.Contains(v, token) {
+					echo(false)
+					return 0, res
+				}
+			}
+		}
+	}
+	body := newEchoGuard(resp.Body, token)
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	encoded := resp.Header.Get("Content-Encoding") != "" && !strings.EqualFold(resp.Header.Get("Content-Encoding"), "identity")
 	scan := route.Inbound && r.Method != http.MethodHead
@@ -227,12 +254,15 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		w.Header().Del("Content-Length")
 		w.WriteHeader(resp.StatusCode)
 		http.NewResponseController(w).Flush()
-		rd := dlp.NewSSEScanner(resp.Body, func(v dlp.InjectionVerdict) {
+		rd := dlp.NewSSEScanner(body, func(v dlp.InjectionVerdict) {
 			if v.Level > res.verdict.Level {
 				res.verdict = v
 			}
 		})
 		n, err := s.copyFlush(w, rd, true)
+		if errors.Is(err, errTokenEcho) {
+			echo(true)
+		}
 		if errors.Is(err, dlp.ErrInjection) {
 			// Headers are gone: cut the stream so the agent never sees the
 			// event, and log the refusal.
@@ -242,7 +272,11 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		}
 		return n, res
 	case scan && textual(mt) && !encoded:
-		prefix, err := readBody(resp.Body, resp.ContentLength, MaxInboundScan)
+		prefix, err := readBody(body, resp.ContentLength, MaxInboundScan)
+		if errors.Is(err, errTokenEcho) {
+			echo(false)
+			return 0, res
+		}
 		if err != nil {
 			s.refuse(w, r, t, policy.Decision{Code: policy.CodeUpstream, Reason: "reading the upstream response: " + err.Error(), Route: route}, nil)
 			res.refused = true
@@ -265,7 +299,10 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		}
 		w.WriteHeader(resp.StatusCode)
 		n, _ := w.Write(prefix)
-		m, _ := s.copyFlush(w, resp.Body, false)
+		m, err := s.copyFlush(w, body, false)
+		if errors.Is(err, errTokenEcho) {
+			echo(true)
+		}
 		return int64(n) + m, res
 	default:
 		if scan && textual(mt) && encoded {
@@ -276,7 +313,10 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 			w.Header().Del("Content-Length")
 		}
 		w.WriteHeader(resp.StatusCode)
-		n, _ := s.copyFlush(w, resp.Body, resp.ContentLength < 0)
+		n, err := s.copyFlush(w, body, resp.ContentLength < 0)
+		if errors.Is(err, errTokenEcho) {
+			echo(true)
+		}
 		return n, res
 	}
 }

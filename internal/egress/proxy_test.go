@@ -444,3 +444,24 @@ func TestShutdownLetsRequestsInFlightFinish(t *testing.T) {
 		t.Fatal("Run did not return after shutdown")
 	}
 }
+
+func TestInjectedTokenNeverEchoedBack(t *testing.T) {
+	up := newUpstream(t, true)
+	p := startProxy(t, up, basePolicy, nil)
+	c := p.client(t)
+	for _, in := range []string{"body", "header"} {
+		st, code, body, err := do(t, c, newReq(t, "GET", "https://up.example.com:"+up.port+"/v1/echo?in="+in, nil))
+		if err != nil || st != 403 || code != "token-echo" || strings.Contains(body, "real-upstream-token") {
+			t.Errorf("%s: %d %s %v\n%s", in, st, code, err, body)
+		}
+	}
+	// Streamed: the headers are gone when the token shows up, so the
+	// connection is cut before it.
+	st, _, body, err := do(t, c, newReq(t, "GET", "https://up.example.com:"+up.port+"/v1/echo?in=stream", nil))
+	if err == nil || strings.Contains(body, "real-upstream-token") {
+		t.Errorf("stream: %d %v\n%q", st, err, body)
+	}
+	if !strings.Contains(p.logText(), `"code":"token-echo"`) {
+		t.Error("token echo not logged")
+	}
+}

@@ -35,6 +35,7 @@ const (
 	CodeDLP           Code = "dlp"
 	CodeDLPUnscanable Code = "dlp-unscannable"
 	CodeInjection     Code = "injection"
+	CodeTokenEcho     Code = "token-echo"
 	CodeBadRequest    Code = "bad-request"
 	CodeUpstream      Code = "upstream"
 )
