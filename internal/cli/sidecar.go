@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,6 +46,7 @@ it run outside a container, for tests.`,
 			return runSidecar(cmd.Context(), env, o)
 		},
 	}
+	cmd.AddCommand(newSidecarReadyCmd(env))
 	f := cmd.Flags()
 	f.StringVar(&o.config, "config", plan.SidecarConfigFile, "the sidecar's part of the plan (sidecar.json)")
 	f.StringVar(&o.root, "root", plan.SidecarRoot, "state root holding config/, egress/, ca/, ssh/, queue/ and logs/")
@@ -116,4 +118,26 @@ func runSidecar(ctx context.Context, env Env, o sidecarOptions) error {
 		Logger:    logger,
 	}
 	return b.Run(ctx)
+}
+
+func newSidecarReadyCmd(env Env) *cobra.Command {
+	var root string
+	cmd := &cobra.Command{
+		Use:   "ready",
+		Short: "Exit 0 when the sidecar's daemons are all ready, 1 when not (a health check)",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			m, err := sidecar.ReadMarker(filepath.Join(root, "logs", sidecar.ReadyFile))
+			if errors.Is(err, os.ErrNotExist) {
+				return found(errors.New("sidecar not ready"))
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "ready: %s\n", strings.Join(m.Daemons, ","))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&root, "root", plan.SidecarRoot, "state root holding logs/")
+	return cmd
 }

@@ -118,6 +118,10 @@ func TestSidecarCommandRunsAndStops(t *testing.T) {
 	if _, err := sidecar.ReadMarker(marker); err != nil {
 		t.Errorf("marker: %v", err)
 	}
+	readyOut := &lockedBuffer{}
+	if c := Run(context.Background(), []string{"sidecar", "ready", "--root", root}, testEnv(nil, readyOut, io.Discard)); c != ExitOK || readyOut.String() != "ready: dns\n" {
+		t.Errorf("sidecar ready: exit %d, %q", c, readyOut.String())
+	}
 
 	// The configured alias resolves; an outside name is refused and logged.
 	addr := dnsAddr(stderr.String())
@@ -144,6 +148,9 @@ func TestSidecarCommandRunsAndStops(t *testing.T) {
 	}
 	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("marker left after shutdown: %v", err)
+	}
+	if c := Run(context.Background(), []string{"sidecar", "ready", "--root", root}, testEnv(nil, io.Discard, io.Discard)); c != ExitFound {
+		t.Errorf("sidecar ready after shutdown: exit %d, want 1", c)
 	}
 }
 

@@ -255,3 +255,30 @@ func ReadMarker(path string) (ReadyMarker, error) {
 	}
 	return m, nil
 }
+
+// WaitReady polls for the readiness marker at path until it appears, ctx
+// ends, or exited is closed (the sidecar stopped: it will never be ready).
+// A backend watching the host side of logs/ uses it.
+func WaitReady(ctx context.Context, path string, exited <-chan struct{}, poll time.Duration) (ReadyMarker, error) {
+	if poll <= 0 {
+		poll = 100 * time.Millisecond
+	}
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		m, err := ReadMarker(path)
+		if err == nil {
+			return m, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return ReadyMarker{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return ReadyMarker{}, fmt.Errorf("waiting for the sidecar: %w", context.Cause(ctx))
+		case <-exited:
+			return ReadyMarker{}, errors.New("waiting for the sidecar: it stopped before it was ready")
+		case <-t.C:
+		}
+	}
+}
