@@ -42,6 +42,7 @@ Start with "bot-bottle init" to write a starter ~/.bot-bottle, then
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(
+		newGateCmd(env),
 		newInitCmd(env),
 		newManifestCmd(env),
 		newSidecarCmd(env),

@@ -24,6 +24,9 @@ type decoder struct {
 	problems   Problems
 	lines      lineMap
 	budget     int
+	// failed holds the paths where decoding found a problem; validation
+	// problems at or below them are dropped as echoes.
+	failed []string
 }
 
 // lineMap holds the line of every field path a decoder saw.
@@ -38,6 +41,12 @@ func (d *decoder) line(n *yaml.Node) int {
 		return 0
 	}
 	return n.Line + d.lineOffset
+}
+
+// pathf records a problem at path, prefixed with the path.
+func (d *decoder) pathf(n *yaml.Node, path, format string, args ...any) {
+	d.failed = append(d.failed, path)
+	d.problemf(n, "%s"+format, append([]any{at(path)}, args...)...)
 }
 
 func (d *decoder) problemf(n *yaml.Node, format string, args ...any) {
@@ -58,10 +67,23 @@ func (m lineMap) lineOf(path string) int {
 	}
 }
 
+// echo reports whether path is at or below a path that failed to decode.
+func (d *decoder) echo(path string) bool {
+	for _, f := range d.failed {
+		if f == "" || path == f || strings.HasPrefix(path, f+".") || strings.HasPrefix(path, f+"[") {
+			return true
+		}
+	}
+	return false
+}
+
 // fieldProblems turns validation errors into Problems at the recorded lines.
 func (d *decoder) fieldProblems(prefix string, errs FieldErrors) {
 	for _, e := range errs {
 		p := joinPath(prefix, e.Path)
+		if d.echo(p) {
+			continue
+		}
 		msg := e.Message
 		if p != "" {
 			msg = p + ": " + msg
@@ -76,13 +98,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	d.budget--
 	if d.budget < 0 {
 		if d.budget == -1 {
+			d.failed = append(d.failed, "")
 			d.problemf(n, "document too large or too deeply aliased")
 		}
 		return
 	}
 	if n.Kind == yaml.AliasNode {
 		if n.Alias == nil {
-			d.problemf(n, "%sunknown alias", at(path))
+			d.pathf(n, path, "unknown alias")
 			return
 		}
 		d.decode(n.Alias, v, path)
@@ -111,7 +134,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	case reflect.Interface:
 		var x any
 		if err := n.Decode(&x); err != nil {
-			d.problemf(n, "%s%v", at(path), cleanYAMLError(err))
+			d.pathf(n, path, "%v", cleanYAMLError(err))
 			return
 		}
 		if x != nil {
@@ -128,7 +151,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		var b bool
 		if err := n.Decode(&b); err != nil {
-			d.problemf(n, "%sexpected true or false, got %s", at(path), describe(n))
+			d.pathf(n, path, "expected true or false, got %s", describe(n))
 			return
 		}
 		v.SetBool(b)
@@ -138,13 +161,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		i, err := strconv.ParseInt(n.Value, 0, 32)
 		if err != nil {
-			d.problemf(n, "%sexpected a whole number, got %s", at(path), describe(n))
+			d.pathf(n, path, "expected a whole number, got %s", describe(n))
 			return
 		}
 		v.SetInt(i)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			d.problemf(n, "%sexpected a list, got %s", at(path), describe(n))
+			d.pathf(n, path, "expected a list, got %s", describe(n))
 			return
 		}
 		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
@@ -159,7 +182,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	default:
 		// Only reachable if a wire type gains a field kind the decoder does
 		// not know; fail closed rather than skip it.
-		d.problemf(n, "%scannot decode into %s", at(path), t)
+		d.pathf(n, path, "cannot decode into %s", t)
 	}
 }
 
@@ -168,21 +191,21 @@ func (d *decoder) expectScalar(n *yaml.Node, tag, path, want string) bool {
 		return true
 	}
 	hint := ""
-	if tag == "!!str" && n.Kind == yaml.ScalarNode {
+	if tag == "!!str" && n.Kind == yaml.ScalarNode && len(n.Value) <= 24 {
 		hint = fmt.Sprintf("; quote it: %q", n.Value)
 	}
-	d.problemf(n, "%sexpected %s, got %s%s", at(path), want, describe(n), hint)
+	d.pathf(n, path, "expected %s, got %s%s", want, describe(n), hint)
 	return false
 }
 
 func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 	t := v.Type()
 	if n.Kind != yaml.MappingNode {
-		d.problemf(n, "%sexpected a mapping (NAME: value), got %s", at(path), describe(n))
+		d.pathf(n, path, "expected a mapping (NAME: value), got %s", describe(n))
 		return
 	}
 	if t.Key().Kind() != reflect.String {
-		d.problemf(n, "%scannot decode into %s", at(path), t)
+		d.pathf(n, path, "cannot decode into %s", t)
 		return
 	}
 	m := reflect.MakeMapWithSize(t, len(n.Content)/2)
@@ -202,15 +225,15 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 // key checks one mapping key: a plain string, not seen before.
 func (d *decoder) key(k *yaml.Node, path string, seen map[string]bool) bool {
 	if k.Kind != yaml.ScalarNode || (k.ShortTag() != "!!str" && k.ShortTag() != "!!merge") {
-		d.problemf(k, "%sexpected a key name, got %s", at(path), describe(k))
+		d.pathf(k, path, "expected a key name, got %s", describe(k))
 		return false
 	}
 	if k.ShortTag() == "!!merge" {
-		d.problemf(k, "%smerge keys (<<) are not supported; write the keys out", at(path))
+		d.pathf(k, path, "merge keys (<<) are not supported; write the keys out")
 		return false
 	}
 	if seen[k.Value] {
-		d.problemf(k, "%skey %q appears twice; keep one", at(path), k.Value)
+		d.pathf(k, path, "key %q appears twice; keep one", k.Value)
 		return false
 	}
 	seen[k.Value] = true
@@ -220,7 +243,7 @@ func (d *decoder) key(k *yaml.Node, path string, seen map[string]bool) bool {
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	t := v.Type()
 	if n.Kind != yaml.MappingNode {
-		d.problemf(n, "%sexpected %s (a mapping of keys), got %s", at(path), typeLabel(t), describe(n))
+		d.pathf(n, path, "expected %s (a mapping of keys), got %s", typeLabel(t), describe(n))
 		return
 	}
 	fields := structFields(t)
@@ -242,19 +265,21 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 
 func (d *decoder) unknownKey(k *yaml.Node, t reflect.Type, path string, fields map[string]int) {
 	if hint, ok := removedKey(t, k.Value); ok {
-		d.problemf(k, "%s%s", at(path), hint)
+		d.pathf(k, path, "%s", hint)
 		return
 	}
 	names := make([]string, 0, len(fields))
 	for name := range fields {
-		names = append(names, name)
+		if !reservedKey(t, name) {
+			names = append(names, name)
+		}
 	}
 	sort.Strings(names)
 	if s := suggest(k.Value, names); s != "" {
-		d.problemf(k, "%sunknown key %q in %s; did you mean %q?", at(path), k.Value, typeLabel(t), s)
+		d.pathf(k, path, "unknown key %q in %s; did you mean %q?", k.Value, typeLabel(t), s)
 		return
 	}
-	d.problemf(k, "%sunknown key %q in %s; allowed keys: %s", at(path), k.Value, typeLabel(t), strings.Join(names, ", "))
+	d.pathf(k, path, "unknown key %q in %s; allowed keys: %s", k.Value, typeLabel(t), strings.Join(names, ", "))
 }
 
 // structFields maps each yaml key of t to its field index.
@@ -281,7 +306,7 @@ func (d *decoder) decodeDetectors(n *yaml.Node, v reflect.Value, path string) {
 		ok := true
 		for i, c := range n.Content {
 			if c.Kind != yaml.ScalarNode || c.ShortTag() != "!!str" {
-				d.problemf(c, "%s[%d]: expected a detector name, got %s", at(path), i, describe(c))
+				d.pathf(c, fmt.Sprintf("%s[%d]", path, i), "expected a detector name, got %s", describe(c))
 				ok = false
 				continue
 			}
@@ -292,7 +317,7 @@ func (d *decoder) decodeDetectors(n *yaml.Node, v reflect.Value, path string) {
 		}
 		return
 	}
-	d.problemf(n, "%sexpected false or a list of detector names, got %s", at(path), describe(n))
+	d.pathf(n, path, "expected false or a list of detector names, got %s", describe(n))
 }
 
 func (d *decoder) decodeStringList(n *yaml.Node, v reflect.Value, path string) {
@@ -309,7 +334,7 @@ func (d *decoder) decodeStringList(n *yaml.Node, v reflect.Value, path string) {
 				c = c.Alias
 			}
 			if c.Kind != yaml.ScalarNode || c.ShortTag() != "!!str" {
-				d.problemf(c, "%s[%d]: expected a name, got %s", at(path), i, describe(c))
+				d.pathf(c, fmt.Sprintf("%s[%d]", path, i), "expected a name, got %s", describe(c))
 				continue
 			}
 			names = append(names, c.Value)
@@ -317,7 +342,7 @@ func (d *decoder) decodeStringList(n *yaml.Node, v reflect.Value, path string) {
 		v.Set(reflect.ValueOf(names))
 		return
 	}
-	d.problemf(n, "%sexpected a name or a list of names, got %s", at(path), describe(n))
+	d.pathf(n, path, "expected a name or a list of names, got %s", describe(n))
 }
 
 // at prefixes a message with the field path, when there is one.
@@ -343,20 +368,24 @@ func describe(n *yaml.Node) string {
 		return "an alias"
 	case yaml.ScalarNode:
 		v := n.Value
-		if len(v) > 40 {
-			v = v[:40] + "…"
-		}
 		switch n.ShortTag() {
 		case "!!str":
+			// A long string may be a pasted secret: do not echo it.
+			if len(v) > 24 || strings.ContainsAny(v, "\n\r") {
+				return "a string"
+			}
 			return fmt.Sprintf("the string %q", v)
 		case "!!int", "!!float":
+			if len(v) > 24 {
+				return "a number"
+			}
 			return "the number " + v
 		case "!!bool":
 			return v
 		case "!!null":
 			return "nothing"
 		}
-		return fmt.Sprintf("%q", v)
+		return "a value of type " + n.ShortTag()
 	}
 	return "something else"
 }
@@ -409,6 +438,12 @@ func removedKey(t reflect.Type, key string) (string, bool) {
 	return "", false
 }
 
+// reservedKey reports keys that exist only to be refused (route role):
+// never offered as a suggestion.
+func reservedKey(t reflect.Type, key string) bool {
+	return t == reflect.TypeFor[Route]() && key == "role"
+}
+
 // suggest returns the candidate closest to s, if it is close enough to be
 // what the user meant.
 func suggest(s string, candidates []string) string {
@@ -419,30 +454,42 @@ func suggest(s string, candidates []string) string {
 			best, bestDist = c, dist
 		}
 	}
-	limit := max(1, min(3, len(s)/3))
+	limit := 3
+	switch {
+	case len(s) <= 3:
+		limit = 1
+	case len(s) <= 5:
+		limit = 2
+	}
 	if best == "" || bestDist > limit {
 		return ""
 	}
 	return best
 }
 
-// editDistance is the Levenshtein distance between a and b, in bytes.
+// editDistance is the optimal string alignment distance between a and b,
+// in bytes: insertions, deletions, substitutions and swaps of two
+// neighbours ("hots" is one edit from "host").
 func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }

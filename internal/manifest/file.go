@@ -76,7 +76,7 @@ func readBottleYAML(name, path, home string) *Bottle {
 	b.lines = d.lines
 	if spec != nil {
 		resolvePaths(spec, filepath.Dir(path), home)
-		d.fieldProblems("", checkPaths(spec))
+		d.fieldProblems("", checkPaths(spec, displayPath(home)))
 	}
 	if len(d.problems) > 0 {
 		b.Problems = d.problems

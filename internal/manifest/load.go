@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -190,7 +189,7 @@ func readBottle(name, label, path, home string) *Bottle {
 		return b
 	}
 	resolvePaths(spec, filepath.Dir(path), home)
-	d.fieldProblems("", checkPaths(spec))
+	d.fieldProblems("", checkPaths(spec, displayPath(home)))
 	if len(d.problems) > 0 {
 		b.Problems = d.problems
 		return b
@@ -226,15 +225,15 @@ func resolvePaths(b *BottleFile, dir, home string) {
 
 // checkPaths checks that the files a bottle names exist. It reads no
 // content: a key is a secret and is only ever copied at launch.
-func checkPaths(b *BottleFile) FieldErrors {
+func checkPaths(b *BottleFile, show func(string) string) FieldErrors {
 	var errs FieldErrors
 	check := func(path, p, what string) {
 		st, err := os.Stat(p)
 		switch {
 		case err != nil:
-			errs = append(errs, FieldError{Path: path, Message: fmt.Sprintf("%s %s does not exist", what, p)})
+			errs = append(errs, FieldError{Path: path, Message: fmt.Sprintf("%s %s does not exist", what, show(p))})
 		case st.IsDir():
-			errs = append(errs, FieldError{Path: path, Message: fmt.Sprintf("%s %s is a folder, not a file", what, p)})
+			errs = append(errs, FieldError{Path: path, Message: fmt.Sprintf("%s %s is a folder, not a file", what, show(p))})
 		}
 	}
 	if ap := b.AgentProvider; ap != nil && ap.Dockerfile != "" {
@@ -397,17 +396,18 @@ func (s *Set) checkTemplate(b *Bottle, merged *BottleFile) Problems {
 	if ap == nil || ap.Template == "" || BuiltinTemplate(ap.Template) || s.Plugins[ap.Template] {
 		return nil
 	}
-	return Problems{{File: b.File, Message: fmt.Sprintf("agent_provider.template %q is not claude, codex, pi or shell, and there is no plugin ~/.bot-bottle/contrib/%s/", ap.Template, ap.Template)}}
+	line := 0
+	if own := b.Spec.AgentProvider; own != nil && own.Template == ap.Template {
+		line = b.lines.lineOf("agent_provider.template")
+	}
+	return Problems{{File: b.File, Line: line, Message: fmt.Sprintf("agent_provider.template: %q is not claude, codex, pi or shell, and there is no plugin ~/.bot-bottle/contrib/%s/", ap.Template, ap.Template)}}
 }
 
 func (s *Set) available(what string, names []string) string {
 	if len(names) == 0 {
-		if s.Builtin {
-			return "there are none; run bot-bottle init"
-		}
-		return "there are none in " + what
+		return fmt.Sprintf("there are no %s yet; run bot-bottle init or add ~/.bot-bottle/%s/NAME.md", what, what)
 	}
-	return what + ": " + strings.Join(names, ", ")
+	return "known " + what + ": " + strings.Join(names, ", ")
 }
 
 // Check returns every problem in the set: files that do not load, broken
@@ -431,12 +431,7 @@ func (s *Set) Check() Problems {
 			ps = append(ps, Problem{File: a.File, Line: a.lines.lineOf("bottle"), Message: fmt.Sprintf("bottle %q does not exist; %s", a.Spec.Bottle, s.available("bottles", s.BottleNames()))})
 		}
 	}
-	sort.SliceStable(ps, func(i, j int) bool {
-		if ps[i].File != ps[j].File {
-			return ps[i].File < ps[j].File
-		}
-		return ps[i].Line < ps[j].Line
-	})
+	sortProblems(ps)
 	return dedupe(ps)
 }
 

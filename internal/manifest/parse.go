@@ -46,12 +46,27 @@ func cutLine(data []byte) (line, rest []byte, found bool) {
 	return bytes.Cut(data, []byte("\n"))
 }
 
+// tabIndent finds the first line indented with a tab: go-yaml reports
+// those at the line of the enclosing block, which misleads.
+func tabIndent(data []byte) int {
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		indent := line[:len(line)-len(bytes.TrimLeft(line, " \t"))]
+		if bytes.ContainsRune(indent, '\t') && len(bytes.TrimSpace(line)) > 0 {
+			return i + 1
+		}
+	}
+	return 0
+}
+
 // yamlLineRE finds the line number in go-yaml's error messages.
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
 // parseYAML parses one YAML document. Syntax errors become a Problem at the
 // right file line.
 func parseYAML(file string, data []byte, offset int) (*yaml.Node, Problems) {
+	if l := tabIndent(data); l > 0 {
+		return nil, Problems{{File: file, Line: l + offset, Message: "invalid YAML: indented with a tab; YAML indents with spaces"}}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -130,9 +145,6 @@ func parseBottleYAML(file string, data []byte, offset int) (*BottleFile, *decode
 	}
 	var b BottleFile
 	decodeInto(d, root, &b)
-	if len(d.problems) > 0 {
-		return nil, d
-	}
 	d.fieldProblems("", validateBottle(&b))
 	if len(d.problems) > 0 {
 		return nil, d
@@ -164,9 +176,6 @@ func parseAgent(file string, data []byte) (*AgentFile, string, *decoder) {
 	}
 	var a AgentFile
 	decodeInto(d, root, &a)
-	if len(d.problems) > 0 {
-		return nil, "", d
-	}
 	d.fieldProblems("", validateAgent(&a))
 	if len(d.problems) > 0 {
 		return nil, "", d
@@ -195,13 +204,11 @@ func ParseRoutes(name string, data []byte) ([]Route, error) {
 	} else {
 		d.decode(root, reflect.ValueOf(&routes).Elem(), "")
 	}
-	if len(d.problems) > 0 {
-		return nil, d.problems
-	}
-	if len(routes) == 0 {
+	if len(d.problems) == 0 && len(routes) == 0 {
 		return nil, Problems{{File: name, Message: "no routes given"}}
 	}
 	d.fieldProblems(prefix, validateRoutes(routes, ""))
+	sortProblems(d.problems)
 	if len(d.problems) > 0 {
 		return nil, d.problems
 	}
@@ -210,6 +217,9 @@ func ParseRoutes(name string, data []byte) ([]Route, error) {
 
 // parseYAMLAny parses one YAML document whose top may be any node.
 func parseYAMLAny(file string, data []byte) (*yaml.Node, Problems) {
+	if l := tabIndent(data); l > 0 {
+		return nil, Problems{{File: file, Line: l, Message: "invalid YAML: indented with a tab; YAML indents with spaces"}}
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, Problems{yamlProblem(file, err, 0)}

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -89,4 +90,15 @@ func joinPath(base, key string) string {
 		return base + key
 	}
 	return base + "." + key
+}
+
+// sortProblems orders problems by file, then line, keeping the order of
+// problems on the same line.
+func sortProblems(ps Problems) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		if ps[i].File != ps[j].File {
+			return ps[i].File < ps[j].File
+		}
+		return ps[i].Line < ps[j].Line
+	})
 }

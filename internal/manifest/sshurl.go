@@ -86,16 +86,17 @@ func ParseSSHURL(s string) (SSHURL, error) {
 	return u, nil
 }
 
-// hostPort is host, or [host]:port when the port is not 22 (the
-// known_hosts and ssh:// spelling).
-func (u SSHURL) hostPort() string {
-	if u.Port == 0 {
-		if strings.Contains(u.Host, ":") {
-			return "[" + u.Host + "]"
-		}
-		return u.Host
+// urlHost is the host as written in an ssh:// URL: brackets around an
+// IPv6 address, :port when the port is not 22.
+func (u SSHURL) urlHost() string {
+	h := u.Host
+	if strings.Contains(h, ":") {
+		h = "[" + h + "]"
 	}
-	return "[" + u.Host + "]:" + strconv.Itoa(u.Port)
+	if u.Port != 0 {
+		h += ":" + strconv.Itoa(u.Port)
+	}
+	return h
 }
 
 // KnownHostsName is how known_hosts names this server: host, or
@@ -118,14 +119,10 @@ func (u SSHURL) Forms() []string {
 	}
 	var forms []string
 	for _, p := range []string{base + ".git", base} {
-		if u.Port == 0 {
-			forms = append(forms, userAt+u.hostPort()+":"+p)
+		if u.Port == 0 && !strings.Contains(u.Host, ":") {
+			forms = append(forms, userAt+u.Host+":"+p)
 		}
-		host := u.Host
-		if u.Port != 0 || strings.Contains(host, ":") {
-			host = u.hostPort()
-		}
-		forms = append(forms, "ssh://"+userAt+host+"/"+p)
+		forms = append(forms, "ssh://"+userAt+u.urlHost()+"/"+p)
 	}
 	return forms
 }

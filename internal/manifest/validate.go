@@ -15,6 +15,10 @@ var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 // Env var names, for env keys, token_ref and auth_token.
 var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
+// Env var names that hold tokens: upper case, so a pasted token value
+// (ghp_..., sk-...) is caught rather than taken for a name.
+var tokenEnvRE = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+
 // Repo names end up in a URL path (/NAME.git) and a file name.
 var repoNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
@@ -94,8 +98,9 @@ func validateRoute(r Route, path string) FieldErrors {
 		}
 		if a.TokenRef == "" {
 			add("auth.token_ref", "missing: name the env var that holds the token, such as GITHUB_TOKEN")
-		} else if !ValidEnvName(a.TokenRef) {
-			add("auth.token_ref", "%q is not an env var name; give the name of the variable (GITHUB_TOKEN), never the token", a.TokenRef)
+		} else if !tokenEnvRE.MatchString(a.TokenRef) {
+			// Not quoted: it may be a pasted token.
+			add("auth.token_ref", "not an env var name (upper case letters, digits and _); give the name of the variable that holds the token, such as GITHUB_TOKEN, never the token itself")
 		}
 	}
 	for i, m := range r.Matches {
@@ -219,8 +224,9 @@ func validateBottle(b *BottleFile) FieldErrors {
 		if ap.Template != "" && !BuiltinTemplate(ap.Template) && !ValidName(ap.Template) {
 			add("agent_provider.template", "%q is not claude, codex, pi, shell or a plugin name", ap.Template)
 		}
-		if ap.AuthToken != "" && !ValidEnvName(ap.AuthToken) {
-			add("agent_provider.auth_token", "%q is not an env var name; give the name of the variable (ANTHROPIC_API_KEY), never the token", ap.AuthToken)
+		if ap.AuthToken != "" && !tokenEnvRE.MatchString(ap.AuthToken) {
+			// Not quoted: it may be a pasted token.
+			add("agent_provider.auth_token", "not an env var name (upper case letters, digits and _); give the name of the variable that holds the key, such as ANTHROPIC_API_KEY, never the key itself")
 		}
 	}
 	if g := b.GitGate; g != nil {
@@ -270,8 +276,12 @@ func validateRepo(name string, r Repo, path string) FieldErrors {
 	} else if err := checkHostKey(r.HostKey); err != nil {
 		add("host_key", "%v", err)
 	}
-	if r.Key.Provider != "static" {
-		add("key.provider", "%s is not a key provider; use static", quoteOrMissing(r.Key.Provider))
+	switch r.Key.Provider {
+	case "static":
+	case "":
+		add("key.provider", "missing: use static (the key is a file on this machine)")
+	default:
+		add("key.provider", "%q is not a key provider; use static", r.Key.Provider)
 	}
 	if r.Key.Path == "" {
 		add("key.path", "missing: give the path of the SSH private key file")
