@@ -42,11 +42,13 @@ Start with "bot-bottle init" to write a starter ~/.bot-bottle, then
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(
+		newAuditCmd(env),
 		newGateCmd(env),
 		newInitCmd(env),
 		newManifestCmd(env),
 		newSidecarCmd(env),
 		newStartCmd(env),
+		newSuperviseCmd(env),
 		newVersionCmd(env),
 	)
 	return root
