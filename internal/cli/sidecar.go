@@ -17,8 +17,9 @@ import (
 )
 
 type sidecarOptions struct {
-	config string
-	root   string
+	config  string
+	root    string
+	dataDir string
 	listen []string
 	grace  time.Duration
 }
@@ -50,6 +51,7 @@ it run outside a container, for tests.`,
 	f := cmd.Flags()
 	f.StringVar(&o.config, "config", plan.SidecarConfigFile, "the sidecar's part of the plan (sidecar.json)")
 	f.StringVar(&o.root, "root", plan.SidecarRoot, "state root holding config/, egress/, ca/, ssh/, queue/ and logs/")
+	f.StringVar(&o.dataDir, "data-dir", filepath.Join(os.TempDir(), "bot-bottle-sidecar"), "the sidecar's own storage (git-gate mirrors), never the host's state")
 	f.StringArrayVar(&o.listen, "listen", nil, "listen address of one daemon, NAME=HOST:PORT (repeatable)")
 	f.DurationVar(&o.grace, "grace", sidecar.DefaultGrace, "how long each daemon gets to stop")
 	return cmd
@@ -93,14 +95,30 @@ func runSidecar(ctx context.Context, env Env, o sidecarOptions) error {
 			return usageError(fmt.Errorf("--listen %s: not a daemon this sidecar runs (%s)", name, strings.Join(settings.Daemons, ",")))
 		}
 	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding the bot-bottle binary: %w", err)
+	}
+	environ := func() []string {
+		var out []string
+		for _, kv := range env.Environ() {
+			if k, _, _ := strings.Cut(kv, "="); !slices.Contains(proxyVars, k) {
+				out = append(out, kv)
+			}
+		}
+		return out
+	}
 	logger := env.logger().With("bottle", settings.Slug)
 	cfg := sidecar.Config{
-		Settings: settings,
-		File:     file,
-		Root:     o.root,
-		Listen:   listen,
-		Getenv:   getenv,
-		Logger:   logger,
+		Settings:   settings,
+		File:       file,
+		Root:       o.root,
+		Listen:     listen,
+		Getenv:     getenv,
+		Environ:    environ,
+		DataDir:    o.dataDir,
+		Executable: exe,
+		Logger:     logger,
 	}
 	logs := cfg.Dir("logs")
 	if err := os.MkdirAll(logs, 0o700); err != nil {

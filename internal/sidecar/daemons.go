@@ -1,0 +1,109 @@
+package sidecar
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+
+	"github.com/bot-bottle/bot-bottle/internal/gitgate"
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
+	"github.com/bot-bottle/bot-bottle/internal/plan"
+	"github.com/bot-bottle/bot-bottle/internal/supervise"
+)
+
+// policyPath is the live egress policy inside the state root.
+func (c Config) policyPath() string { return filepath.Join(c.Dir("egress"), "policy.yaml") }
+
+// NewSupervise builds the supervise MCP server on SUPERVISE_PORT. When the
+// bundle runs egress too, list-egress-routes asks the proxy for the live
+// table.
+func NewSupervise(cfg Config) (Daemon, error) {
+	log, closer, err := daemonLog(cfg, DaemonSupervise)
+	if err != nil {
+		return nil, err
+	}
+	sc := supervise.Config{
+		Listen:     cfg.ListenAddr(DaemonSupervise, cfg.Settings.SupervisePort, plan.SupervisePort),
+		Slug:       cfg.Settings.Slug,
+		QueueDir:   cfg.Settings.QueueDir,
+		PolicyPath: cfg.policyPath(),
+		Logger:     log,
+	}
+	if cfg.Settings.Has(DaemonEgress) {
+		sc.ProxyURL = "http://" + loopback(cfg.ListenAddr(DaemonEgress, cfg.File.Ports.Egress, plan.EgressPort))
+	}
+	srv, err := supervise.NewServer(sc)
+	if err != nil {
+		closer.Close()
+		return nil, err
+	}
+	return newServed(DaemonSupervise, func(ctx context.Context, ready func()) error {
+		ln, err := net.Listen("tcp", sc.Listen)
+		if err != nil {
+			return fmt.Errorf("supervise: listening: %w", err)
+		}
+		ready()
+		return srv.Serve(ctx, ln)
+	}, closer), nil
+}
+
+// NewGitGate builds the git-gate for the repos in sidecar.json. Its mirrors
+// live in the container's own storage (cfg.DataDir), not in the bottle's
+// host state.
+func NewGitGate(cfg Config) (Daemon, error) {
+	if cfg.Executable == "" {
+		return nil, fmt.Errorf("daemon %s: no bot-bottle binary for the pre-receive hook", DaemonGitGate)
+	}
+	repos := map[string]manifest.Repo{}
+	for _, r := range cfg.File.Repos {
+		repos[r.Name] = manifest.Repo{
+			URL:            r.URL,
+			HostKey:        r.HostKey,
+			Key:            manifest.RepoKey{Provider: "static", Path: r.KeyFile},
+			AllowForcePush: r.AllowForcePush,
+		}
+	}
+	log, closer, err := daemonLog(cfg, DaemonGitGate)
+	if err != nil {
+		return nil, err
+	}
+	var environ []string
+	if cfg.Environ != nil {
+		environ = cfg.Environ()
+	}
+	// New prepares the mirrors and binds the port, so a bad repo fails
+	// before anything starts.
+	srv, err := gitgate.New(gitgate.Config{
+		Listen:       cfg.ListenAddr(DaemonGitGate, cfg.File.Ports.GitGate, plan.GitGatePort),
+		StateDir:     filepath.Join(cfg.DataDir, DaemonGitGate),
+		Repos:        repos,
+		QueueDir:     cfg.Settings.QueueDir,
+		Slug:         cfg.Settings.Slug,
+		AllowTimeout: strconv.Itoa(int(cfg.Settings.GitleaksAllowTimeout.Seconds())),
+		Logger:       log,
+		BinaryPath:   cfg.Executable,
+		Environ:      environ,
+	})
+	if err != nil {
+		closer.Close()
+		return nil, err
+	}
+	return newServed(DaemonGitGate, func(ctx context.Context, ready func()) error {
+		ready()
+		return srv.Run(ctx)
+	}, closer), nil
+}
+
+// loopback turns a listen address into one to dial from the same host.
+func loopback(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
