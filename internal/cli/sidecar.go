@@ -20,8 +20,8 @@ type sidecarOptions struct {
 	config  string
 	root    string
 	dataDir string
-	listen []string
-	grace  time.Duration
+	listen  []string
+	grace   time.Duration
 }
 
 func newSidecarCmd(env Env) *cobra.Command {
