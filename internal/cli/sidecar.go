@@ -91,8 +91,8 @@ func runSidecar(ctx context.Context, env Env, o sidecarOptions) error {
 		return err
 	}
 	for name := range listen {
-		if !settings.Has(name) {
-			return usageError(fmt.Errorf("--listen %s: not a daemon this sidecar runs (%s)", name, strings.Join(settings.Daemons, ",")))
+		if !slices.Contains(sidecar.Order(), name) {
+			return usageError(fmt.Errorf("--listen %s: not a daemon (%s)", name, strings.Join(sidecar.Order(), ",")))
 		}
 	}
 	exe, err := os.Executable()

@@ -147,7 +147,7 @@ func TestSidecarCommandFailsAtStart(t *testing.T) {
 		"bad gitleaks hold": {map[string]string{sidecar.EnvDaemons: "dns", sidecar.EnvGitleaksAllowTimeout: "0"}, nil, sidecar.EnvGitleaksAllowTimeout},
 		"slug mismatch":     {map[string]string{sidecar.EnvSuperviseSlug: "other-aaaaa"}, nil, "sidecar.json says"},
 		"bad listen flag":   {map[string]string{sidecar.EnvDaemons: "dns"}, []string{"--listen", "dns"}, "NAME=HOST:PORT"},
-		"listen not run":    {map[string]string{sidecar.EnvDaemons: "dns"}, []string{"--listen", "egress=127.0.0.1:0"}, "not a daemon this sidecar runs"},
+		"listen unknown":    {map[string]string{sidecar.EnvDaemons: "dns"}, []string{"--listen", "sshd=127.0.0.1:0"}, "not a daemon"},
 		"daemon not built":  {map[string]string{sidecar.EnvDaemons: "egress,dns"}, nil, "daemon egress: not built"},
 	}
 	for name, tt := range tests {
