@@ -127,7 +127,7 @@ type Input struct {
 	// Skills are resolved by ResolveSkills.
 	Skills []Skill
 	// SuperviseURL is where the agent reaches the supervise MCP server
-	// (the backend's Endpoints; http://supervise:9100/mcp on Docker).
+	// (the backend's Endpoints; http://supervise:9100/ on Docker).
 	SuperviseURL string
 	// CAFile is the bottle CA in the agent container.
 	CAFile string
