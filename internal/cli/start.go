@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
+	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 	"github.com/spf13/cobra"
@@ -64,26 +64,23 @@ func runStart(env Env, agent string, o startOptions) error {
 	if !o.dryRun {
 		return usageError(errors.New("launching a bottle needs the Docker backend, which this build does not have yet; use --dry-run to print the plan"))
 	}
+	if env.Home == "" {
+		return errors.New("planning: home directory unknown; set HOME")
+	}
 	set := manifest.Load(env.Home, env.Cwd)
 	printWarnings(env, set)
 	res, err := set.Resolve(agent, o.bottles)
 	if err != nil {
-		return found(err)
-	}
-	stateRoot := ""
-	if set.Root != "" {
-		stateRoot = filepath.Join(set.Root, "state")
-	} else if env.Home != "" {
-		stateRoot = filepath.Join(env.Home, ".bot-bottle", "state")
+		return foundProblems(env, err)
 	}
 	p, err := plan.Make(plan.Input{
 		Resolved:  res,
 		EnvSet:    envNames(env),
 		Rand:      rand.Reader,
-		StateRoot: stateRoot,
+		StateRoot: hoststate.New(env.Home).StateRoot(),
 	})
 	if err != nil {
-		return found(err)
+		return foundProblems(env, err)
 	}
 	if o.format == "json" {
 		enc := json.NewEncoder(env.Stdout)
@@ -97,6 +94,18 @@ func runStart(env Env, agent string, o startOptions) error {
 		return fmt.Errorf("writing plan: %w", err)
 	}
 	return nil
+}
+
+// foundProblems prints each manifest problem on its own line and exits 1.
+func foundProblems(env Env, err error) error {
+	var ps manifest.Problems
+	if !errors.As(err, &ps) {
+		return found(err)
+	}
+	for _, p := range ps {
+		fmt.Fprintf(env.Stderr, "bot-bottle: %s\n", p)
+	}
+	return found(nil)
 }
 
 // envNames is the set of env var names that are set and not empty. Values

@@ -2,19 +2,16 @@ package cli
 
 import "github.com/spf13/cobra"
 
-// newSuperviseCmd is the parent of the supervise commands: the MCP server
-// (serve) and the operator's side.
+// newSuperviseCmd is where the agent asks and a human decides: run alone it
+// is the operator's terminal UI; "serve" is the MCP server the agent calls;
+// list, approve and reject answer proposals from scripts.
 func newSuperviseCmd(env Env) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "supervise",
-		Short: "Answer the agent's requests for more access, or serve them",
-		Long: `supervise is where the agent asks and a human decides. "supervise serve" runs
-the MCP server an agent calls when it is blocked; each call becomes a proposal
-in the bottle's queue directory for the operator to approve, modify or reject.`,
-		Args: cobra.NoArgs,
-	}
+	cmd := newSuperviseUICmd(env)
 	cmd.AddCommand(
 		newSuperviseServeCmd(env),
+		newSuperviseListCmd(env),
+		newSuperviseDecideCmd(env, "approve"),
+		newSuperviseDecideCmd(env, "reject"),
 	)
 	return cmd
 }

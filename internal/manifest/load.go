@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 )
 
 // Bottle is one bottle manifest as loaded, before extends are folded.
@@ -83,8 +85,9 @@ func Load(home, cwd string) *Set {
 		Plugins: map[string]bool{},
 	}
 	show := displayPath(home)
+	dirs := hoststate.New(home)
 	if home != "" {
-		s.Root = filepath.Join(home, ".bot-bottle")
+		s.Root = dirs.Root()
 	}
 	if st, err := os.Stat(s.Root); s.Root == "" || errors.Is(err, fs.ErrNotExist) {
 		s.Builtin = true
@@ -95,13 +98,13 @@ func Load(home, cwd string) *Set {
 	} else if !st.IsDir() {
 		s.Problems = append(s.Problems, Problem{File: show(s.Root), Message: "is not a folder"})
 	} else {
-		for name, path := range s.scan(filepath.Join(s.Root, "bottles"), show) {
+		for name, path := range s.scan(dirs.Bottles(), show) {
 			s.Bottles[name] = readBottle(name, show(path), path, home)
 		}
-		for name, path := range s.scan(filepath.Join(s.Root, "agents"), show) {
+		for name, path := range s.scan(dirs.Agents(), show) {
 			s.Agents[name] = readAgent(name, show(path), path)
 		}
-		if entries, err := os.ReadDir(filepath.Join(s.Root, "contrib")); err == nil {
+		if entries, err := os.ReadDir(dirs.Contrib()); err == nil {
 			for _, e := range entries {
 				if e.IsDir() {
 					s.Plugins[e.Name()] = true
@@ -113,12 +116,12 @@ func Load(home, cwd string) *Set {
 		return s
 	}
 	for _, dir := range []string{filepath.Join(cwd, "bottles"), filepath.Join(cwd, ".bot-bottle", "bottles")} {
-		if st, err := os.Stat(dir); err == nil && st.IsDir() && !sameDir(dir, filepath.Join(s.Root, "bottles")) {
+		if st, err := os.Stat(dir); err == nil && st.IsDir() && !sameDir(dir, dirs.Bottles()) {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("ignoring %s: bottles load only from ~/.bot-bottle/bottles/ so a cloned repo cannot define one; copy a bottle there if you trust it", show(dir)))
 		}
 	}
 	agentsDir := filepath.Join(cwd, ".bot-bottle", "agents")
-	if sameDir(agentsDir, filepath.Join(s.Root, "agents")) {
+	if sameDir(agentsDir, dirs.Agents()) {
 		return s
 	}
 	for name, path := range s.scan(agentsDir, show) {
@@ -169,6 +172,7 @@ func (s *Set) scan(dir string, show func(string) string) map[string]string {
 }
 
 // readBottle reads and checks one bottle file. label is the path shown.
+// A .md file has frontmatter; any other file is plain YAML.
 func readBottle(name, label, path, home string) *Bottle {
 	b := &Bottle{Name: name, File: label}
 	data, err := os.ReadFile(path)
@@ -176,20 +180,20 @@ func readBottle(name, label, path, home string) *Bottle {
 		b.Problems = Problems{{File: label, Message: fmt.Sprintf("cannot read: %v", err)}}
 		return b
 	}
-	front, body, offset, err := splitFrontmatter(data)
-	if err != nil {
-		b.Problems = Problems{{File: label, Line: 1, Message: err.Error()}}
-		return b
+	front, offset := data, 0
+	if strings.EqualFold(filepath.Ext(path), ".md") {
+		front, b.Doc, offset, err = splitFrontmatter(data)
+		if err != nil {
+			b.Problems = Problems{{File: label, Line: 1, Message: err.Error()}}
+			return b
+		}
 	}
-	b.Doc = body
 	spec, d := parseBottleYAML(label, front, offset)
 	b.lines = d.lines
-	if spec == nil {
-		b.Problems = d.problems
-		return b
+	if spec != nil {
+		resolvePaths(spec, filepath.Dir(path), home)
+		d.fieldProblems("", checkPaths(spec, displayPath(home)))
 	}
-	resolvePaths(spec, filepath.Dir(path), home)
-	d.fieldProblems("", checkPaths(spec, displayPath(home)))
 	if len(d.problems) > 0 {
 		b.Problems = d.problems
 		return b

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 )
 
@@ -57,7 +58,7 @@ func Make(in Input) (*Bottle, error) {
 
 	specs := make([]*manifest.BottleFile, len(r.Bottles))
 	names := make([]string, len(r.Bottles))
-	var files []string
+	files := []string{}
 	if !r.Agent.Builtin {
 		files = append(files, r.Agent.File)
 	}
@@ -176,11 +177,11 @@ func Make(in Input) (*Bottle, error) {
 			})
 		}
 	}
-	p.GitConfig = GitConfig(DefaultGitGateURL, p.GitGate.User, p.GitGate.Repos)
+	p.GitConfig = append([]GitConfigEntry{}, GitConfig(DefaultGitGateURL, p.GitGate.User, p.GitGate.Repos)...)
 
 	// Supervise.
 	p.Supervise = Supervise{
-		QueueDir:                       filepath.Join(p.StateDir, "supervise", "queue"),
+		QueueDir:                       hoststate.Bottle(p.StateDir).Queue(),
 		Port:                           SupervisePort,
 		GitleaksAllowTimeoutSeconds:    DefaultHoldTimeoutSeconds,
 		EgressTokenAllowTimeoutSeconds: DefaultHoldTimeoutSeconds,
@@ -243,16 +244,16 @@ func Make(in Input) (*Bottle, error) {
 
 	// Mounts: directories only (a rename on the host is invisible through
 	// a file mount).
-	st := func(parts ...string) string { return filepath.Join(append([]string{p.StateDir}, parts...)...) }
+	st := hoststate.Bottle(p.StateDir)
 	p.Mounts = []Mount{
-		{Container: "sidecar", Source: st("sidecar"), Target: SidecarConfigDir, ReadOnly: true},
-		{Container: "sidecar", Source: st("egress"), Target: SidecarEgressDir, ReadOnly: true},
-		{Container: "sidecar", Source: st("ca"), Target: SidecarCADir, ReadOnly: true},
-		{Container: "sidecar", Source: st("ssh"), Target: SidecarSSHDir, ReadOnly: true},
-		{Container: "sidecar", Source: st("supervise", "queue"), Target: SidecarQueueDir},
-		{Container: "sidecar", Source: st("logs"), Target: SidecarLogsDir},
-		{Container: "agent", Source: st("supervise", "current-config"), Target: AgentConfigDir, ReadOnly: true},
-		{Container: "agent", Source: st("agent-ca"), Target: AgentCADir, ReadOnly: true},
+		{Container: "sidecar", Source: st.Sidecar(), Target: SidecarConfigDir, ReadOnly: true},
+		{Container: "sidecar", Source: st.Egress(), Target: SidecarEgressDir, ReadOnly: true},
+		{Container: "sidecar", Source: st.CA(), Target: SidecarCADir, ReadOnly: true},
+		{Container: "sidecar", Source: st.SSH(), Target: SidecarSSHDir, ReadOnly: true},
+		{Container: "sidecar", Source: st.Queue(), Target: SidecarQueueDir},
+		{Container: "sidecar", Source: st.Logs(), Target: SidecarLogsDir},
+		{Container: "agent", Source: st.CurrentConfig(), Target: AgentConfigDir, ReadOnly: true},
+		{Container: "agent", Source: st.AgentCA(), Target: AgentCADir, ReadOnly: true},
 	}
 	return p, nil
 }

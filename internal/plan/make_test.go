@@ -130,6 +130,11 @@ func TestMakeFacts(t *testing.T) {
 	if got := p.AgentEnv["HTTPS_PROXY"]; got != DefaultProxyURL {
 		t.Errorf("HTTPS_PROXY = %q: the bottle's env must not override the proxy", got)
 	}
+	for _, name := range manifest.ReservedEnv() {
+		if _, ok := p.AgentEnv[name]; !ok {
+			t.Errorf("manifest.ReservedEnv lists %s but the plan does not set it", name)
+		}
+	}
 	if diff := cmp.Diff([]string{"GITHUB_TOKEN"}, p.SidecarSecretEnv); diff != "" {
 		t.Errorf("secret slots (-want +got):\n%s", diff)
 	}

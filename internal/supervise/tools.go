@@ -57,7 +57,7 @@ type EgressAllowInput struct {
 type EgressBlockInput struct {
 	Method        string `json:"method" jsonschema:"the HTTP method of the refused request, such as GET"`
 	URL           string `json:"url" jsonschema:"the full URL of the refused request, such as https://api.example.com/v1/items"`
-	Reason        string `json:"reason" jsonschema:"the proxy's reason for refusing, from the status line, body or X-Bot-Bottle-Reason header; write unknown if none was shown"`
+	Reason        string `json:"reason" jsonschema:"the proxy's reason for refusing, from the status line, body or X-Bot-Bottle-Refusal header; write unknown if none was shown"`
 	Routes        string `json:"routes" jsonschema:"YAML routes that would allow the request (see the tool description)"`
 	Justification string `json:"justification" jsonschema:"why you need this, for the human who decides"`
 }
@@ -76,7 +76,7 @@ type ProposalStatusInput struct {
 
 const dockerfileHelp = `Dockerfile lines to append to your image, one instruction per line (a trailing backslash continues a line). ` +
 	`Only RUN (no --flags, no heredocs) and ENV (not proxy or CA variables) are allowed; FROM, COPY, ADD, USER and the rest are refused. ` +
-	`The build has no network but what the bottle's routes allow. Example: RUN apt-get update && apt-get install -y --no-install-recommends jq`
+	`The lines run when the image is next built, not now. Example: RUN apt-get update && apt-get install -y --no-install-recommends jq`
 
 // withDescriptions infers T's input schema and replaces the descriptions
 // of the named properties.
