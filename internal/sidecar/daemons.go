@@ -4,14 +4,73 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 
+	"github.com/bot-bottle/bot-bottle/internal/egress"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 	"github.com/bot-bottle/bot-bottle/internal/supervise"
 )
+
+// UpstreamCAFile is an optional PEM bundle in the sidecar's ca/ directory
+// (state/<slug>/ca/ on the host) of extra roots egress trusts for
+// upstreams: a self-hosted service with its own CA, or a test's "internet".
+const UpstreamCAFile = "upstream.pem"
+
+// NewEgress builds the proxy: the CA from ca/, the live policy from
+// egress/policy.yaml (reloaded when the host rewrites it), tokens from the
+// environment, holds through the supervise queue. Its port is bound here,
+// so the address is known and a taken port fails before anything starts.
+func NewEgress(cfg Config) (Daemon, error) {
+	log, closer, err := daemonLog(cfg, DaemonEgress)
+	if err != nil {
+		return nil, err
+	}
+	ec := egress.Config{
+		PolicyPath:        cfg.policyPath(),
+		StateDir:          cfg.Dir("ca"),
+		QueueDir:          cfg.Settings.QueueDir,
+		BottleSlug:        cfg.Settings.Slug,
+		TokenAllowTimeout: cfg.Settings.EgressTokenAllowTimeout,
+		Getenv:            cfg.Getenv,
+		Logger:            log,
+	}
+	if up := filepath.Join(cfg.Dir("ca"), UpstreamCAFile); fileExists(up) {
+		ec.UpstreamCAFile = up
+	}
+	addr := cfg.ListenAddr(DaemonEgress, cfg.File.Ports.Egress, plan.EgressPort)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		closer.Close()
+		return nil, fmt.Errorf("daemon %s: listening: %w", DaemonEgress, err)
+	}
+	ec.Listener = ln
+	srv, err := egress.New(ec)
+	if err != nil {
+		ln.Close()
+		closer.Close()
+		return nil, err
+	}
+	return newServed(DaemonEgress, func(ctx context.Context, ready func()) error {
+		go func() {
+			select {
+			case <-srv.Ready():
+				log.Info("egress listening", "addr", ln.Addr().String())
+				ready()
+			case <-ctx.Done():
+			}
+		}()
+		return srv.Run(ctx)
+	}, closer), nil
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
 
 // policyPath is the live egress policy inside the state root.
 func (c Config) policyPath() string { return filepath.Join(c.Dir("egress"), "policy.yaml") }

@@ -2,12 +2,20 @@ package sidecar
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -143,3 +151,79 @@ func TestGitGateBadRepoFailsAtBuild(t *testing.T) {
 		t.Fatalf("error %v, want one about repo app", err)
 	}
 }
+
+func TestEgressRunsInTheBundle(t *testing.T) {
+	var gotAuth atomicString
+	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotAuth.Store(r.Header.Get("Authorization"))
+		io.WriteString(w, "hello from upstream")
+	}))
+	defer up.Close()
+	_, port, _ := net.SplitHostPort(up.Listener.Addr().String())
+
+	root := stateRoot(t)
+	// The test's "internet" has its own CA: trusted through ca/upstream.pem.
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw})
+	if err := os.WriteFile(filepath.Join(root, "ca", UpstreamCAFile), certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	policy := "egress:\n  routes:\n    - host: 127.0.0.1:" + port +
+		"\n      auth: {scheme: Bearer, token_ref: UPSTREAM_TOKEN}\n      unsafe_allow_private: true\n"
+	if err := os.WriteFile(filepath.Join(root, "egress", "policy.yaml"), []byte(policy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runReady(t, Config{
+		Root: root,
+		Settings: Settings{Daemons: []string{DaemonEgress, DaemonDNS}, Slug: "impl-k3x9q",
+			QueueDir: filepath.Join(root, "queue"), EgressTokenAllowTimeout: time.Minute},
+		Listen: map[string]string{DaemonEgress: "127.0.0.1:0", DaemonDNS: "127.0.0.1:0"},
+		Getenv: func(k string) string {
+			if k == "UPSTREAM_TOKEN" {
+				return "s3cret-token"
+			}
+			return ""
+		},
+	})
+	proxy, err := url.Parse("http://" + listening(t, root, DaemonEgress))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bottleCA, err := os.ReadFile(filepath.Join(root, "ca", "ca.pem"))
+	if err != nil {
+		t.Fatalf("egress made no bottle CA: %v", err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(bottleCA)
+	agent := &http.Client{Transport: &http.Transport{
+		Proxy:           http.ProxyURL(proxy),
+		TLSClientConfig: &tls.Config{RootCAs: roots},
+	}, Timeout: 10 * time.Second}
+
+	resp, err := agent.Get("https://127.0.0.1:" + port + "/hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "hello from upstream" {
+		t.Fatalf("allowed request: %d %q", resp.StatusCode, body)
+	}
+	if got := gotAuth.Load(); got != "Bearer s3cret-token" {
+		t.Errorf("upstream saw Authorization %q, want the injected token", got)
+	}
+
+	// A host the policy does not name is refused.
+	if resp, err := agent.Get("https://localhost:" + port + "/hello"); err == nil {
+		resp.Body.Close()
+		t.Errorf("an undeclared host answered %d", resp.StatusCode)
+	}
+}
+
+// atomicString is a string the upstream handler and the test share.
+type atomicString struct {
+	mu sync.Mutex
+	v  string
+}
+
+func (a *atomicString) Store(v string) { a.mu.Lock(); a.v = v; a.mu.Unlock() }
+func (a *atomicString) Load() string   { a.mu.Lock(); defer a.mu.Unlock(); return a.v }

@@ -71,26 +71,14 @@ type Constructor func(Config) (Daemon, error)
 // Registry maps daemon names to constructors.
 type Registry map[string]Constructor
 
-// ErrNotBuiltIn marks a daemon this binary cannot run.
-var ErrNotBuiltIn = errors.New("not built into this binary")
-
-// Builtin is the registry of the bot-bottle binary.
-//
-// Wiring point: egress (internal/egress) is added here when its package
-// lands; until then asking for it fails at start, naming it, rather than
-// running a bottle without it.
+// Builtin is the registry of the bot-bottle binary: every daemon of the
+// sidecar contract.
 func Builtin() Registry {
 	return Registry{
-		DaemonEgress:    notBuiltIn(DaemonEgress),
+		DaemonEgress:    NewEgress,
 		DaemonSupervise: NewSupervise,
 		DaemonDNS:       NewDNS,
 		DaemonGitGate:   NewGitGate,
-	}
-}
-
-func notBuiltIn(name string) Constructor {
-	return func(Config) (Daemon, error) {
-		return nil, fmt.Errorf("daemon %s: %w", name, ErrNotBuiltIn)
 	}
 }
 
