@@ -174,9 +174,9 @@ func TestEgressRunsInTheBundle(t *testing.T) {
 	}
 	runReady(t, Config{
 		Root: root,
-		Settings: Settings{Daemons: []string{DaemonEgress, DaemonDNS}, Slug: "impl-k3x9q",
+		Settings: Settings{Daemons: []string{DaemonEgress, DaemonSupervise, DaemonDNS}, Slug: "impl-k3x9q",
 			QueueDir: filepath.Join(root, "queue"), EgressTokenAllowTimeout: time.Minute},
-		Listen: map[string]string{DaemonEgress: "127.0.0.1:0", DaemonDNS: "127.0.0.1:0"},
+		Listen: map[string]string{DaemonEgress: "127.0.0.1:0", DaemonSupervise: "127.0.0.1:0", DaemonDNS: "127.0.0.1:0"},
 		Getenv: func(k string) string {
 			if k == "UPSTREAM_TOKEN" {
 				return "s3cret-token"
@@ -216,6 +216,24 @@ func TestEgressRunsInTheBundle(t *testing.T) {
 	if resp, err := agent.Get("https://localhost:" + port + "/hello"); err == nil {
 		resp.Body.Close()
 		t.Errorf("an undeclared host answered %d", resp.StatusCode)
+	}
+
+	// supervise lists the live routes by asking the proxy beside it; the
+	// token's value never appears.
+	ctx := context.Background()
+	c := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, nil)
+	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: "http://" + listening(t, root, DaemonSupervise) + "/", MaxRetries: -1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "list-egress-routes", Arguments: map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := res.Content[0].(*mcp.TextContent).Text
+	if res.IsError || !strings.Contains(text, "127.0.0.1:"+port) || strings.Contains(text, "s3cret-token") {
+		t.Errorf("list-egress-routes: %s", text)
 	}
 }
 
