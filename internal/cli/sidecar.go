@@ -108,6 +108,9 @@ func runSidecar(ctx context.Context, env Env, o sidecarOptions) error {
 		}
 		return out
 	}
+	if settings.QueueDir == "" {
+		settings.QueueDir = filepath.Join(o.root, "queue")
+	}
 	logger := env.logger().With("bottle", settings.Slug)
 	cfg := sidecar.Config{
 		Settings:   settings,
