@@ -95,7 +95,7 @@ func TestUsageErrorsExit2WithoutStackTraces(t *testing.T) {
 		{"manifest", "check", "--nope"},
 		{"start", "--dry-run", "--format", "yaml"},
 		{"start", "a", "b", "--dry-run"},
-		{"start"},
+		{"start", "--headless"},
 	} {
 		_, errOut, code := execCLI(t, home, home, nil, args...)
 		if code != 2 || strings.Count(errOut, "\n") != 1 || strings.Contains(errOut, "goroutine") {

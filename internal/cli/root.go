@@ -50,11 +50,16 @@ The manifest reference is docs/manifest.md.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(
 		newAuditCmd(env),
+		newCleanupCmd(env),
+		newCommitCmd(env),
 		newGateCmd(env),
 		newInitCmd(env),
+		newListCmd(env),
 		newManifestCmd(env),
+		newResumeCmd(env),
 		newSidecarCmd(env),
 		newStartCmd(env),
+		newStopCmd(env),
 		newSuperviseCmd(env),
 		newVersionCmd(env),
 	)

@@ -43,7 +43,7 @@ func sidecarFixture(t *testing.T, cfg plan.SidecarConfig) (root, config string) 
 	return root, config
 }
 
-func sidecarEnv(vars map[string]string, stdout, stderr io.Writer) Env {
+func sidecarTestEnv(vars map[string]string, stdout, stderr io.Writer) Env {
 	return Env{
 		Stdin:   strings.NewReader(""),
 		Stdout:  stdout,
@@ -73,7 +73,7 @@ func TestSidecarCommandRunsAndStops(t *testing.T) {
 		Slug: "impl-k3x9q", Daemons: []string{"dns"}, Aliases: []string{"egress", "supervise", "api.internal"},
 	})
 	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
-	env := sidecarEnv(map[string]string{"HTTPS_PROXY": "http://must-not-be-used:1"}, stdout, stderr)
+	env := sidecarTestEnv(map[string]string{"HTTPS_PROXY": "http://must-not-be-used:1"}, stdout, stderr)
 	t.Setenv("HTTPS_PROXY", "http://must-not-be-used:1")
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -100,7 +100,7 @@ func TestSidecarCommandRunsAndStops(t *testing.T) {
 		t.Errorf("marker: %v", err)
 	}
 	readyOut := &lockedBuffer{}
-	if c := Run(context.Background(), []string{"sidecar", "ready", "--root", root}, sidecarEnv(nil, readyOut, io.Discard)); c != ExitOK || readyOut.String() != "ready: dns\n" {
+	if c := Run(context.Background(), []string{"sidecar", "ready", "--root", root}, sidecarTestEnv(nil, readyOut, io.Discard)); c != ExitOK || readyOut.String() != "ready: dns\n" {
 		t.Errorf("sidecar ready: exit %d, %q", c, readyOut.String())
 	}
 
@@ -130,7 +130,7 @@ func TestSidecarCommandRunsAndStops(t *testing.T) {
 	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("marker left after shutdown: %v", err)
 	}
-	if c := Run(context.Background(), []string{"sidecar", "ready", "--root", root}, sidecarEnv(nil, io.Discard, io.Discard)); c != ExitFound {
+	if c := Run(context.Background(), []string{"sidecar", "ready", "--root", root}, sidecarTestEnv(nil, io.Discard, io.Discard)); c != ExitFound {
 		t.Errorf("sidecar ready after shutdown: exit %d, want 1", c)
 	}
 }
@@ -155,7 +155,7 @@ func TestSidecarCommandFailsAtStart(t *testing.T) {
 			root, config := sidecarFixture(t, full)
 			stderr := &lockedBuffer{}
 			args := append([]string{"sidecar", "--config", config, "--root", root}, tt.args...)
-			code := Run(context.Background(), args, sidecarEnv(tt.env, io.Discard, stderr))
+			code := Run(context.Background(), args, sidecarTestEnv(tt.env, io.Discard, stderr))
 			if code != ExitError || !strings.Contains(stderr.String(), tt.want) {
 				t.Fatalf("exit %d, stderr %q; want 2 and %q", code, stderr.String(), tt.want)
 			}
@@ -164,7 +164,7 @@ func TestSidecarCommandFailsAtStart(t *testing.T) {
 	t.Run("missing config", func(t *testing.T) {
 		stderr := &lockedBuffer{}
 		code := Run(context.Background(), []string{"sidecar", "--config", filepath.Join(t.TempDir(), "none.json")},
-			sidecarEnv(map[string]string{sidecar.EnvDaemons: "dns"}, io.Discard, stderr))
+			sidecarTestEnv(map[string]string{sidecar.EnvDaemons: "dns"}, io.Discard, stderr))
 		if code != ExitError || !strings.Contains(stderr.String(), "reading sidecar config") {
 			t.Fatalf("exit %d, stderr %q", code, stderr.String())
 		}
@@ -175,7 +175,7 @@ func TestSidecarCommandFailsAtStart(t *testing.T) {
 		os.WriteFile(config, []byte(`{"slug":"impl-k3x9q","daemons":["dns"],"dameons":[]}`), 0o600)
 		stderr := &lockedBuffer{}
 		code := Run(context.Background(), []string{"sidecar", "--config", config, "--root", root},
-			sidecarEnv(nil, io.Discard, stderr))
+			sidecarTestEnv(nil, io.Discard, stderr))
 		if code != ExitError || !strings.Contains(stderr.String(), "dameons") {
 			t.Fatalf("exit %d, stderr %q", code, stderr.String())
 		}

@@ -28,11 +28,19 @@ func TestStartDryRunOnAFreshMachine(t *testing.T) {
 	}
 }
 
-func TestStartWithoutDryRunSaysWhy(t *testing.T) {
-	_, errOut, code := execCLI(t, t.TempDir(), "", nil, "start")
-	want := "bot-bottle: launching a bottle needs the Docker backend, which this build does not have yet; use --dry-run to print the plan\n"
-	if code != 2 || errOut != want {
-		t.Errorf("code=%d stderr=%q", code, errOut)
+func TestStartFlagErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"start", "--prompt", "x"}, "bot-bottle: --prompt needs --headless\n"},
+		{[]string{"start", "--headless"}, "bot-bottle: --headless needs --prompt TEXT\n"},
+		{[]string{"resume", "x", "--prompt", "y"}, "bot-bottle: --prompt needs --headless\n"},
+	} {
+		_, errOut, code := execCLI(t, t.TempDir(), "", nil, tt.args...)
+		if code != 2 || errOut != tt.want {
+			t.Errorf("%v: code=%d stderr=%q, want 2 %q", tt.args, code, errOut, tt.want)
+		}
 	}
 }
 

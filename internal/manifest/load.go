@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/hoststate"
@@ -318,8 +319,9 @@ func sameDir(a, b string) bool {
 	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
-// bottle implements bottleSource.
+// bottle and names implement bottleSource.
 func (s *Set) bottle(name string) *Bottle { return s.Bottles[name] }
+func (s *Set) names() []string            { return s.BottleNames() }
 
 // AgentNames lists the agents, sorted.
 func (s *Set) AgentNames() []string { return sortedKeys(s.Agents) }
@@ -351,7 +353,7 @@ type Resolved struct {
 func (s *Set) Resolve(agent string, bottles []string) (*Resolved, error) {
 	a, ok := s.Agents[agent]
 	if !ok {
-		return nil, Problems{{Message: fmt.Sprintf("no agent %q; %s", agent, s.available("agents", s.AgentNames()))}}
+		return nil, Problems{{Message: fmt.Sprintf("no agent %q; %s", agent, s.available("agents", s.AgentNames(), agent))}}
 	}
 	if len(a.Problems) > 0 {
 		return nil, a.Problems
@@ -369,10 +371,11 @@ func (s *Set) Resolve(agent string, bottles []string) (*Resolved, error) {
 	r := newResolver(s)
 	out := &Resolved{Agent: a}
 	var ps Problems
+	reached := map[string]string{} // bottle -> the --bottle it came through
 	for _, name := range bottles {
 		b, ok := s.Bottles[name]
 		if !ok {
-			ps = append(ps, Problem{Message: fmt.Sprintf("no bottle %q; %s", name, s.available("bottles", s.BottleNames()))})
+			ps = append(ps, Problem{Message: fmt.Sprintf("no bottle %q; %s", name, s.available("bottles", s.BottleNames(), name))})
 			continue
 		}
 		if len(b.Problems) > 0 {
@@ -382,6 +385,13 @@ func (s *Set) Resolve(agent string, bottles []string) (*Resolved, error) {
 		c := r.resolve(b, nil)
 		if c == nil {
 			continue
+		}
+		// Like extends: each bottle folds in once, or its routes double.
+		for _, a := range append(slices.Clone(c.ancestors), name) {
+			if via, dup := reached[a]; dup {
+				ps = append(ps, Problem{Message: fmt.Sprintf("--bottle: %q is reached twice (through %q and %q); give it once", a, via, name)})
+			}
+			reached[a] = name
 		}
 		ps = append(ps, s.checkTemplate(b, c.spec)...)
 		out.Bottles = append(out.Bottles, ResolvedBottle{Name: name, Files: c.files, Spec: c.spec})
@@ -407,7 +417,14 @@ func (s *Set) checkTemplate(b *Bottle, merged *BottleFile) Problems {
 	return Problems{{File: b.File, Line: line, Message: fmt.Sprintf("agent_provider.template: %q is not claude, codex, pi or shell, and there is no plugin ~/.bot-bottle/contrib/%s/", ap.Template, ap.Template)}}
 }
 
-func (s *Set) available(what string, names []string) string {
+// available lists the names there are, or says there are none; with a
+// wanted name close to one of them, it asks "did you mean".
+func (s *Set) available(what string, names []string, wanted ...string) string {
+	if len(wanted) == 1 {
+		if m := suggest(wanted[0], names); m != "" {
+			return fmt.Sprintf("did you mean %q?", m)
+		}
+	}
 	if len(names) == 0 {
 		return fmt.Sprintf("there are no %s yet; run bot-bottle init or add ~/.bot-bottle/%s/NAME.md", what, what)
 	}

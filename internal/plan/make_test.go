@@ -190,3 +190,31 @@ func TestRandomSuffix(t *testing.T) {
 		t.Error("an empty reader gave a slug")
 	}
 }
+
+// The sidecar reads sidecar.json back into SidecarConfig: every field,
+// detectors switched off included, must survive the trip.
+func TestSidecarConfigJSONRoundTrip(t *testing.T) {
+	set := manifest.Load(validHome(t), "")
+	res, err := set.Resolve("impl", []string{"github", "claude"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Make(Input{Resolved: res, EnvSet: allEnv(), Rand: fixedRand(), StateRoot: "/state"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(p.Sidecar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back SidecarConfig
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(p.Sidecar, back); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	if !back.Routes[1].DLP.InboundDetectors.Off {
+		t.Error("inbound_detectors: false did not survive")
+	}
+}

@@ -90,6 +90,9 @@ type Server struct {
 	// the response writer of that request, so a tool handler can flush
 	// headers and write keep-alives on its own stream.
 	streams sync.Map // string -> *streamWriter
+
+	// submitMu makes "is the same change pending? else file it" atomic.
+	submitMu sync.Mutex
 }
 
 // NewServer checks cfg and builds the server.
@@ -176,6 +179,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	s.log.Info("supervise listening", "addr", ln.Addr().String(), "bottle", s.cfg.Slug, "queue", s.cfg.QueueDir)

@@ -81,6 +81,9 @@ func serve(t *testing.T, cfg Config, ln net.Listener) (stop func()) {
 }
 
 type clientOpts struct {
+	// version is the protocol version to initialize with; "" is the SDK's
+	// latest.
+	version    string
 	httpClient *http.Client
 	progress   func(*mcp.ProgressNotificationParams)
 }
@@ -95,9 +98,12 @@ func (f *fixture) connect(t *testing.T, o clientOpts) *mcp.ClientSession {
 	}
 	c := mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "1"}, copts)
 	tr := &mcp.StreamableClientTransport{Endpoint: "http://" + f.addr + "/", HTTPClient: o.httpClient, MaxRetries: -1}
-	cs, err := c.Connect(context.Background(), tr, nil)
+	cs, err := c.Connect(context.Background(), tr, &mcp.ClientSessionOptions{ProtocolVersion: o.version})
 	if err != nil {
 		t.Fatalf("connecting: %v", err)
+	}
+	if o.version != "" && cs.InitializeResult() != nil && cs.InitializeResult().ProtocolVersion != o.version {
+		t.Fatalf("negotiated %s, want %s", cs.InitializeResult().ProtocolVersion, o.version)
 	}
 	t.Cleanup(func() { cs.Close() })
 	return cs
@@ -401,17 +407,25 @@ func TestRefusals(t *testing.T) {
 // the operator answers well after it. The call succeeds only because the
 // server flushes the headers before it waits and keeps the stream alive.
 func TestLongWaitOutlivesHeaderTimeout(t *testing.T) {
-	for _, withProgress := range []bool{false, true} {
-		name := "no progress token"
+	for _, tc := range []struct {
+		version      string
+		withProgress bool
+	}{{"2025-06-18", false}, {"2025-11-25", false}, {"", false}, {"2025-06-18", true}, {"", true}} {
+		version, withProgress := tc.version, tc.withProgress
+		name := "latest"
+		if version != "" {
+			name = version
+		}
 		if withProgress {
-			name = "progress token"
+			name += " progress token"
 		}
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			f := start(t, nil)
 			hc := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 300 * time.Millisecond}}
 			var mu sync.Mutex
 			var progress []*mcp.ProgressNotificationParams
-			cs := f.connect(t, clientOpts{httpClient: hc, progress: func(p *mcp.ProgressNotificationParams) {
+			cs := f.connect(t, clientOpts{version: version, httpClient: hc, progress: func(p *mcp.ProgressNotificationParams) {
 				mu.Lock()
 				progress = append(progress, p)
 				mu.Unlock()
@@ -477,8 +491,14 @@ func TestHeadersFlushedBeforeAnswer(t *testing.T) {
 // TestRestart: sessions live in memory, so a restarted server must answer
 // the same client and a fresh initialize.
 func TestRestart(t *testing.T) {
+	for _, v := range []string{"2025-06-18", "2025-11-25", ""} {
+		t.Run("version "+v, func(t *testing.T) { testRestart(t, v) })
+	}
+}
+
+func testRestart(t *testing.T, version string) {
 	f := start(t, nil)
-	cs := f.connect(t, clientOpts{})
+	cs := f.connect(t, clientOpts{version: version})
 	if r := call(t, cs, "list-egress-routes", map[string]any{}); r.IsError {
 		t.Fatalf("before restart: %s", resultText(r))
 	}
@@ -489,8 +509,14 @@ func TestRestart(t *testing.T) {
 	}
 	f2 := &fixture{cfg: f.cfg, addr: ln.Addr().String(), queue: f.queue}
 	stop := serve(t, f2.cfg, ln)
-	cs2 := f2.connect(t, clientOpts{})
+	// The client's own transport, so the test can drop the connections the
+	// old server closed: a pooled connection that died with the server
+	// would fail the next POST with EOF, which no restart can prevent and
+	// which real clients answer by reconnecting.
+	tr := &http.Transport{}
+	cs2 := f2.connect(t, clientOpts{version: version, httpClient: &http.Client{Transport: tr}})
 	stop()
+	tr.CloseIdleConnections()
 	ln2, err := net.Listen("tcp", f2.addr)
 	if err != nil {
 		t.Skipf("cannot rebind %s for the restart: %v", f2.addr, err)
@@ -499,7 +525,7 @@ func TestRestart(t *testing.T) {
 	if r := call(t, cs2, "list-egress-routes", map[string]any{}); r.IsError {
 		t.Errorf("old session after restart: %s", resultText(r))
 	}
-	cs3 := f2.connect(t, clientOpts{})
+	cs3 := f2.connect(t, clientOpts{version: version})
 	if r := call(t, cs3, "list-egress-routes", map[string]any{}); r.IsError || !strings.Contains(resultText(r), "api.github.com") {
 		t.Errorf("fresh session after restart: %s", resultText(r))
 	}
@@ -560,5 +586,40 @@ func TestNewServerChecksConfig(t *testing.T) {
 		if _, err := NewServer(c); err == nil {
 			t.Errorf("NewServer(%+v): want an error", c)
 		}
+	}
+}
+
+func TestSameChangeFiledOnce(t *testing.T) {
+	f := start(t, func(c *Config) { c.Wait = 100 * time.Millisecond })
+	cs := f.connect(t, clientOpts{})
+	a := outcome(t, call(t, cs, "egress-allow", map[string]any{"routes": goodRoutes, "justification": "first"}))
+	// The same routes in another spelling, with another justification.
+	b := outcome(t, call(t, cs, "egress-allow", map[string]any{"routes": canonicalRoutes, "justification": "again"}))
+	if a.Status != StatusPending || a.ID != b.ID {
+		t.Fatalf("second filing got %+v, want the pending %s", b, a.ID)
+	}
+	// Another tool with the same file is another proposal.
+	c := outcome(t, call(t, cs, "egress-block", map[string]any{"method": "GET", "url": "https://api.example.com/v1/x",
+		"reason": "r", "routes": goodRoutes, "justification": "j"}))
+	if c.ID == a.ID {
+		t.Errorf("egress-block reused the egress-allow proposal")
+	}
+}
+
+func TestPendingCap(t *testing.T) {
+	f := start(t, func(c *Config) { c.Wait = time.Millisecond })
+	cs := f.connect(t, clientOpts{})
+	for i := range MaxPending {
+		r := call(t, cs, "egress-allow", map[string]any{"routes": "- host: h" + string(rune('a'+i)) + ".example\n", "justification": "j"})
+		if o := outcome(t, r); o.Status != StatusPending {
+			t.Fatalf("filing %d: %+v", i, o)
+		}
+	}
+	r := call(t, cs, "egress-allow", map[string]any{"routes": "- host: one-too-many.example\n", "justification": "j"})
+	if !r.IsError || !strings.Contains(resultText(r), "already waiting") {
+		t.Fatalf("filing past the cap: %s", resultText(r))
+	}
+	if ps, _ := f.queue.Pending(); len(ps) != MaxPending {
+		t.Errorf("%d pending, want %d", len(ps), MaxPending)
 	}
 }

@@ -266,7 +266,7 @@ func (s *Server) file(ctx context.Context, req *mcp.CallToolRequest, tool, propo
 		s.log.Error("reading current config", "path", current, "err", err)
 		return nil, Outcome{}, errors.New("the supervisor cannot read the bottle's current config; nothing was filed, try again later")
 	}
-	p, err := s.queue.Submit(queue.Proposal{
+	p, err := s.submit(queue.Proposal{
 		BottleSlug:      s.cfg.Slug,
 		Tool:            tool,
 		ProposedFile:    proposed,
@@ -274,11 +274,41 @@ func (s *Server) file(ctx context.Context, req *mcp.CallToolRequest, tool, propo
 		CurrentFileHash: hash,
 	})
 	if err != nil {
-		s.log.Error("filing proposal", "tool", tool, "err", err)
-		return nil, Outcome{}, errors.New("the supervisor could not file the proposal; nothing was filed, try again later")
+		return nil, Outcome{}, err
 	}
-	s.log.Info("proposal filed", "id", p.ID, "tool", tool, "bottle", s.cfg.Slug)
 	return s.await(ctx, req, p)
+}
+
+// MaxPending caps the unanswered proposals of one bottle, so an agent
+// cannot flood the operator.
+const MaxPending = 16
+
+// submit files p, unless the same change from the same tool is already
+// waiting: then the caller waits on that one, and the operator sees it
+// once.
+func (s *Server) submit(p queue.Proposal) (queue.Proposal, error) {
+	s.submitMu.Lock()
+	defer s.submitMu.Unlock()
+	pending, errs := s.queue.Pending()
+	for _, err := range errs {
+		s.log.Error("listing the queue", "err", err)
+	}
+	for _, q := range pending {
+		if q.Tool == p.Tool && q.ProposedFile == p.ProposedFile && q.BottleSlug == p.BottleSlug {
+			s.log.Info("proposal already pending", "id", q.ID, "tool", q.Tool, "bottle", s.cfg.Slug)
+			return q, nil
+		}
+	}
+	if len(pending) >= MaxPending {
+		return p, fmt.Errorf("%d proposals are already waiting for the operator; wait for answers (proposal-status) before filing more", len(pending))
+	}
+	p, err := s.queue.Submit(p)
+	if err != nil {
+		s.log.Error("filing proposal", "tool", p.Tool, "err", err)
+		return p, errors.New("the supervisor could not file the proposal; nothing was filed, try again later")
+	}
+	s.log.Info("proposal filed", "id", p.ID, "tool", p.Tool, "bottle", s.cfg.Slug)
+	return p, nil
 }
 
 // hashFile is current_file_hash: the SHA-256 of the file, or of empty

@@ -272,6 +272,8 @@ commented starter; ` + "`bot-bottle manifest check`" + ` reports every problem a
   directory's copy wins, and bot-bottle says so.
 - **Names** are file names without ` + "`.md`" + `: lower case letters, digits and ` + "`-`" + `,
   starting with a letter (` + "`^[a-z][a-z0-9-]*$`" + `).
+  Repo names under ` + "`git-gate.repos`" + ` may also use upper case, ` + "`.`" + ` and ` + "`_`" + `,
+  without a ` + "`.git`" + ` suffix: the agent clones ` + "`http://git-gate:9420/NAME.git`" + `.
 - A broken agent does not stop the others from loading; it fails when it is
   started. A broken bottle fails every bottle that extends it.
 - With no ` + "`~/.bot-bottle`" + ` at all, a built-in ` + "`shell`" + ` agent runs in a built-in
@@ -295,7 +297,8 @@ commented starter; ` + "`bot-bottle manifest check`" + ` reports every problem a
 ` + "`extends`" + ` names one parent or a list. Parents fold left to right and the
 child goes on top. Cycles, a parent reached twice (a diamond) and missing or
 broken parents are errors. Several ` + "`--bottle`" + ` flags at start merge in the
-same way, in the order given.
+same way, in the order given, and a bottle reached twice among them is an
+error too.
 
 | key | merge |
 |---|---|

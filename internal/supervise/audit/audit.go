@@ -113,7 +113,8 @@ func Append(path string, e Entry) error {
 	if err != nil {
 		return fmt.Errorf("reading audit log: %w", err)
 	}
-	if lines == 0 {
+	damage := checkDamage(path, last, lines)
+	if lines == 0 && damage == "" {
 		// The checkpoint exists from the first line on, so a missing one
 		// means it was removed.
 		if err := writeCheckpoint(path, checkpoint{}); err != nil {
@@ -128,23 +129,61 @@ func Append(path string, e Entry) error {
 		e.Time = time.Now()
 	}
 	e.Time = e.Time.UTC()
-	e.PrevHash = ""
+	prev := ""
 	if lines > 0 {
-		e.PrevHash = HashLine(last)
+		prev = HashLine(last)
 	}
-	line, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("encoding audit entry: %w", err)
+	entries := []Entry{e}
+	if damage != "" {
+		// Writing on would move the checkpoint past the damage and hide it:
+		// record it in the chain first.
+		entries = []Entry{{Time: e.Time, Bottle: e.Bottle, Action: ActionDamaged, Notes: damage}, e}
 	}
-	buf.Write(line)
-	buf.WriteByte('\n')
+	var line []byte
+	for _, x := range entries {
+		x.PrevHash = prev
+		var err error
+		if line, err = json.Marshal(x); err != nil {
+			return fmt.Errorf("encoding audit entry: %w", err)
+		}
+		buf.Write(line)
+		buf.WriteByte('\n')
+		prev = HashLine(line)
+		lines++
+	}
 	if _, err := f.Write(buf.Bytes()); err != nil {
 		return fmt.Errorf("appending to audit log: %w", err)
 	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("syncing audit log: %w", err)
 	}
-	return writeCheckpoint(path, checkpoint{Lines: lines + 1, Hash: HashLine(line)})
+	return writeCheckpoint(path, checkpoint{Lines: lines, Hash: HashLine(line)})
+}
+
+// ActionDamaged is the action of a line Append writes when it finds the log
+// does not match its checkpoint (cut short, edited at the end, checkpoint
+// removed or replaced). Verify reports such a line.
+const ActionDamaged = "audit-damaged"
+
+// checkDamage compares the log (its last line and line count) with its
+// checkpoint and says what is wrong, or "".
+func checkDamage(path string, last []byte, lines int) string {
+	cp, err := readCheckpoint(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && lines == 0:
+		return "" // a new log
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("the checkpoint was missing; the log had %d lines", lines)
+	case err != nil:
+		return fmt.Sprintf("the checkpoint was unreadable: %v", err)
+	case cp.Lines > lines:
+		return fmt.Sprintf("the log had %d lines but its checkpoint recorded %d: it was cut short", lines, cp.Lines)
+	case cp.Lines == lines && lines > 0 && cp.Hash != HashLine(last):
+		return fmt.Sprintf("line %d did not match the checkpoint: it was edited", lines)
+	case cp.Lines < lines-1:
+		return fmt.Sprintf("the checkpoint recorded %d lines but the log had %d: the checkpoint was replaced", cp.Lines, lines)
+	}
+	return ""
 }
 
 func writeCheckpoint(path string, c checkpoint) error {
@@ -227,6 +266,8 @@ func Verify(path string) (Report, error) {
 			fail(n, "line 1 has prev_hash %q, want empty: lines were removed from the start", e.PrevHash)
 		case e.PrevHash != prev:
 			fail(n, "line %d does not chain to line %d: line %d was edited, or lines were removed or inserted", n, i, i)
+		case e.Action == ActionDamaged:
+			fail(n, "line %d records damage found by a later write: %s", n, e.Notes)
 		}
 		prev = HashLine(l)
 	}

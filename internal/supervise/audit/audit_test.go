@@ -291,3 +291,52 @@ func TestSlugs(t *testing.T) {
 		t.Errorf("Slugs of an empty home = %v, %v", none, err)
 	}
 }
+
+// Damage found at append time is written into the chain, so appending on
+// cannot hide it by moving the checkpoint.
+func TestAppendAfterTamperingKeepsItVisible(t *testing.T) {
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, path string)
+		want   string
+	}{
+		{"cut short", func(t *testing.T, p string) {
+			rewrite(t, p, func(l []string) []string { return l[:3] })
+		}, "cut short"},
+		{"emptied", func(t *testing.T, p string) {
+			rewrite(t, p, func(l []string) []string { return nil })
+		}, "cut short"},
+		{"checkpoint removed", func(t *testing.T, p string) { os.Remove(checkpointPath(p)) }, "missing"},
+		{"last line edited", func(t *testing.T, p string) {
+			rewrite(t, p, func(l []string) []string {
+				l[4] = strings.Replace(l[4], "note 4", "note X", 1)
+				return l
+			})
+		}, "edited"},
+		{"checkpoint replaced", func(t *testing.T, p string) {
+			os.WriteFile(checkpointPath(p), []byte(`{"lines":1,"hash":"x"}`), 0o600)
+		}, "replaced"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "b.jsonl")
+			appendN(t, path, 5)
+			tt.tamper(t, path)
+			appendN(t, path, 2)
+			r := mustVerify(t, path)
+			if r.OK || !strings.Contains(r.Problem, tt.want) {
+				t.Fatalf("Verify after appending on = %+v, want the damage (%q) reported", r, tt.want)
+			}
+			es, _ := Read(path)
+			n := 0
+			for _, e := range es {
+				if e.Action == ActionDamaged {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("%d damage entries, want 1", n)
+			}
+		})
+	}
+}

@@ -167,3 +167,26 @@ func TestPendingOfMissingDir(t *testing.T) {
 		t.Errorf("Pending = %v, %v", ps, errs)
 	}
 }
+
+// TestRespondOnce: a second answer to one proposal, racing or late, never
+// replaces the first.
+func TestRespondOnce(t *testing.T) {
+	q := newQueue(t)
+	p, _ := q.Submit(Proposal{Tool: ToolEgressAllow})
+	if err := q.Respond(p.ID, Response{Status: StatusApproved, Notes: "first"}); err != nil {
+		t.Fatal(err)
+	}
+	err := q.Respond(p.ID, Response{Status: StatusRejected, Notes: "second"})
+	if !errors.Is(err, ErrAnswered) {
+		t.Fatalf("second Respond = %v, want ErrAnswered", err)
+	}
+	if r, _ := q.Response(p.ID); r.Notes != "first" {
+		t.Fatalf("answer now %+v, want the first", r)
+	}
+	if err := q.Archive(p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Respond(p.ID, Response{Status: StatusRejected}); !errors.Is(err, ErrAnswered) {
+		t.Fatalf("Respond after archive = %v, want ErrAnswered", err)
+	}
+}
