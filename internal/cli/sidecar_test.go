@@ -148,7 +148,7 @@ func TestSidecarCommandFailsAtStart(t *testing.T) {
 		"slug mismatch":     {map[string]string{sidecar.EnvSuperviseSlug: "other-aaaaa"}, nil, "sidecar.json says"},
 		"bad listen flag":   {map[string]string{sidecar.EnvDaemons: "dns"}, []string{"--listen", "dns"}, "NAME=HOST:PORT"},
 		"listen unknown":    {map[string]string{sidecar.EnvDaemons: "dns"}, []string{"--listen", "sshd=127.0.0.1:0"}, "not a daemon"},
-		"no egress policy":  {map[string]string{sidecar.EnvDaemons: "egress,dns"}, nil, "starting egress"},
+		"no bottle CA":      {map[string]string{sidecar.EnvDaemons: "egress,dns"}, nil, "daemon egress: no bottle CA"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

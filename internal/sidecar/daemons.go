@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/bot-bottle/bot-bottle/internal/ca"
 	"github.com/bot-bottle/bot-bottle/internal/egress"
 	"github.com/bot-bottle/bot-bottle/internal/gitgate"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
@@ -40,6 +41,12 @@ func NewEgress(cfg Config) (Daemon, error) {
 	}
 	if up := filepath.Join(cfg.Dir("ca"), UpstreamCAFile); fileExists(up) {
 		ec.UpstreamCAFile = up
+	}
+	// The host makes the CA at first start and the agent trusts that one:
+	// a CA the sidecar made itself would be trusted by nobody.
+	if !fileExists(filepath.Join(ec.StateDir, ca.CertFile)) {
+		closer.Close()
+		return nil, fmt.Errorf("daemon %s: no bottle CA in %s (the host makes %s at first start)", DaemonEgress, ec.StateDir, ca.CertFile)
 	}
 	addr := cfg.ListenAddr(DaemonEgress, cfg.File.Ports.Egress, plan.EgressPort)
 	ln, err := net.Listen("tcp", addr)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/bot-bottle/bot-bottle/internal/ca"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 )
 
@@ -162,6 +163,10 @@ func TestEgressRunsInTheBundle(t *testing.T) {
 	_, port, _ := net.SplitHostPort(up.Listener.Addr().String())
 
 	root := stateRoot(t)
+	// The host makes the bottle CA before the sidecar starts.
+	if _, err := ca.LoadOrCreate(filepath.Join(root, "ca")); err != nil {
+		t.Fatal(err)
+	}
 	// The test's "internet" has its own CA: trusted through ca/upstream.pem.
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw})
 	if err := os.WriteFile(filepath.Join(root, "ca", UpstreamCAFile), certPEM, 0o600); err != nil {
@@ -245,3 +250,19 @@ type atomicString struct {
 
 func (a *atomicString) Store(v string) { a.mu.Lock(); a.v = v; a.mu.Unlock() }
 func (a *atomicString) Load() string   { a.mu.Lock(); defer a.mu.Unlock(); return a.v }
+
+func TestEgressWithoutTheHostsCAFailsAtBuild(t *testing.T) {
+	root := stateRoot(t)
+	os.WriteFile(filepath.Join(root, "egress", "policy.yaml"), []byte("egress: {}\n"), 0o600)
+	_, err := Builtin().Build(Config{
+		Root:     root,
+		Settings: Settings{Daemons: []string{DaemonEgress}, Slug: "impl-k3x9q"},
+		Listen:   map[string]string{DaemonEgress: "127.0.0.1:0"},
+	})
+	if err == nil || !strings.Contains(err.Error(), "no bottle CA") {
+		t.Fatalf("error %v, want no bottle CA", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "ca", ca.KeyFile)); err == nil {
+		t.Error("the sidecar made a CA of its own")
+	}
+}
