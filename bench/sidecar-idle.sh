@@ -16,6 +16,10 @@ CGO_ENABLED=0 go build -o "$work/bot-bottle" "$here/cmd/bot-bottle"
 mkdir -p "$work"/{config,egress,ca,ssh,queue,logs}
 printf '{"slug":"bench-aaaaa","daemons":["egress","supervise","dns"],"aliases":["egress","supervise"]}\n' >"$work/config/sidecar.json"
 printf 'egress:\n  routes:\n    - host: example.com\n' >"$work/egress/policy.yaml"
+# The bottle CA, as the host makes it at first start (ECDSA P-256).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj "/CN=bench CA" -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+  -keyout "$work/ca/ca-key.pem" -out "$work/ca/ca.pem" 2>/dev/null
 
 BOT_BOTTLE_SIDECAR_DAEMONS=$daemons SUPERVISE_BOTTLE_SLUG=bench-aaaaa SUPERVISE_QUEUE_DIR="$work/queue" \
   "$work/bot-bottle" sidecar --config "$work/config/sidecar.json" --root "$work" --data-dir "$work/data" \
