@@ -1,7 +1,6 @@
 package dnsguard
 
 import (
-	"context"
 	"net/netip"
 	"testing"
 	"time"
@@ -29,18 +28,9 @@ func BenchmarkAnswer(b *testing.B) {
 
 // BenchmarkUDPQuery is one query and its answer over loopback UDP.
 func BenchmarkUDPQuery(b *testing.B) {
-	s, err := New(Config{Listen: "127.0.0.1:0", LogLimit: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	<-s.Ready()
-	defer func() { cancel(); <-done }()
-	udp, _ := s.Addrs()
+	_, addr := start(b, Config{LogLimit: 1})
 	c := &dns.Client{Timeout: 5 * time.Second}
-	conn, err := c.Dial(udp.String())
+	conn, err := c.Dial(addr)
 	if err != nil {
 		b.Fatal(err)
 	}
