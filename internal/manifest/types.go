@@ -1,5 +1,7 @@
 package manifest
 
+//go:generate go run ./docgen -types types.go -o ../../docs/manifest.md
+
 // This file holds the wire types: they mirror the YAML frontmatter of a
 // manifest key for key. Their doc comments are the manifest reference
 // (docs/manifest.md is written from them). Validation and merging turn them
@@ -10,167 +12,180 @@ package manifest
 type BottleFile struct {
 	// Extends names the parent bottle(s): one name or a list. Parents fold
 	// left to right and the child wins.
-	Extends StringList `yaml:"extends,omitempty"`
-	// Env is set in the agent container. Dict-merged along extends.
-	Env map[string]string `yaml:"env,omitempty"`
+	Extends StringList `yaml:"extends,omitempty" json:"extends,omitempty"`
+	// Env is set in the agent container. Dict-merged along extends. Values
+	// are strings (quote numbers); the proxy and CA variables bot-bottle
+	// sets cannot be overridden.
+	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
 	// AgentProvider picks and configures the agent's image.
-	AgentProvider *AgentProvider `yaml:"agent_provider,omitempty"`
+	AgentProvider *AgentProvider `yaml:"agent_provider,omitempty" json:"agent_provider,omitempty"`
 	// GitGate declares the upstream repositories the agent may fetch from and
 	// push to through the sidecar's git-gate.
-	GitGate *GitGate `yaml:"git-gate,omitempty"`
+	GitGate *GitGate `yaml:"git-gate,omitempty" json:"git-gate,omitempty"`
 	// Egress declares where the agent may connect.
-	Egress *Egress `yaml:"egress,omitempty"`
+	Egress *Egress `yaml:"egress,omitempty" json:"egress,omitempty"`
 }
 
 // AgentFile is the frontmatter of an agent manifest, in
 // ~/.bot-bottle/agents/ or ./.bot-bottle/agents/. The Markdown body is the
 // agent's system prompt.
 type AgentFile struct {
-	// Bottle is the bottle the agent runs in; when empty it is chosen at
-	// start.
-	Bottle string `yaml:"bottle,omitempty"`
+	// Bottle is the bottle the agent runs in. When empty: the bottles given
+	// with --bottle, else the bottle named "default". --bottle overrides it.
+	Bottle string `yaml:"bottle,omitempty" json:"bottle,omitempty"`
 	// Skills are copied from the host into the agent's skills folder.
-	Skills []string `yaml:"skills,omitempty"`
+	Skills []string `yaml:"skills,omitempty" json:"skills,omitempty"`
 	// GitGate may set the commit identity; only git-gate.user is allowed here.
-	GitGate *AgentGitGate `yaml:"git-gate,omitempty"`
+	GitGate *AgentGitGate `yaml:"git-gate,omitempty" json:"git-gate,omitempty"`
 
-	// Claude Code subagent keys: accepted and ignored.
-	Name        string `yaml:"name,omitempty"`
-	Description string `yaml:"description,omitempty"`
-	Model       string `yaml:"model,omitempty"`
-	Color       string `yaml:"color,omitempty"`
-	Memory      any    `yaml:"memory,omitempty"`
+	// Name is a Claude Code subagent key: accepted and ignored, so a
+	// subagent file loads as is. The agent's name is its file name.
+	Name string `yaml:"name,omitempty" json:"name,omitempty"`
+	// Description is a Claude Code subagent key: accepted and ignored.
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// Model is a Claude Code subagent key: accepted and ignored.
+	Model string `yaml:"model,omitempty" json:"model,omitempty"`
+	// Color is a Claude Code subagent key: accepted and ignored.
+	Color string `yaml:"color,omitempty" json:"color,omitempty"`
+	// Memory is a Claude Code subagent key: accepted and ignored.
+	Memory any `yaml:"memory,omitempty" json:"memory,omitempty"`
+	// Tools is a Claude Code subagent key: accepted and ignored.
+	Tools any `yaml:"tools,omitempty" json:"tools,omitempty"`
 }
 
 // AgentProvider selects the agent image and how it is provisioned.
 type AgentProvider struct {
 	// Template is the built-in provider: claude, codex, pi or shell, or the
 	// name of a plugin in ~/.bot-bottle/contrib/. Default: shell.
-	Template string `yaml:"template,omitempty"`
+	Template string `yaml:"template,omitempty" json:"template,omitempty"`
 	// Dockerfile replaces the template's Dockerfile (a path relative to the
 	// bottle file).
-	Dockerfile string `yaml:"dockerfile,omitempty"`
+	Dockerfile string `yaml:"dockerfile,omitempty" json:"dockerfile,omitempty"`
 	// AuthToken names the host env var that holds the provider's API token.
 	// The sidecar injects it; the agent sees a placeholder.
-	AuthToken string `yaml:"auth_token,omitempty"`
+	AuthToken string `yaml:"auth_token,omitempty" json:"auth_token,omitempty"`
 	// ForwardHostCredentials lets the provider forward the host's own login
 	// (codex) through the sidecar instead of a token.
-	ForwardHostCredentials bool `yaml:"forward_host_credentials,omitempty"`
+	ForwardHostCredentials bool `yaml:"forward_host_credentials,omitempty" json:"forward_host_credentials,omitempty"`
 	// Settings are provider-specific settings written into the agent's
 	// configuration.
-	Settings map[string]any `yaml:"settings,omitempty"`
+	Settings map[string]any `yaml:"settings,omitempty" json:"settings,omitempty"`
 }
 
 // GitGate is the bottle's git-gate block.
 type GitGate struct {
 	// User is the commit identity configured in the agent.
-	User *GitUser `yaml:"user,omitempty"`
+	User *GitUser `yaml:"user,omitempty" json:"user,omitempty"`
 	// Repos are the upstreams, by name. The agent reaches NAME at
 	// http://git-gate:9420/NAME.git.
-	Repos map[string]Repo `yaml:"repos,omitempty"`
+	Repos map[string]Repo `yaml:"repos,omitempty" json:"repos,omitempty"`
 }
 
 // AgentGitGate is the part of git-gate an agent may set.
 type AgentGitGate struct {
 	// User is the commit identity configured in the agent.
-	User *GitUser `yaml:"user,omitempty"`
+	User *GitUser `yaml:"user,omitempty" json:"user,omitempty"`
 }
 
 // GitUser is a commit identity.
 type GitUser struct {
 	// Name is git's user.name.
-	Name string `yaml:"name,omitempty"`
+	Name string `yaml:"name,omitempty" json:"name,omitempty"`
 	// Email is git's user.email.
-	Email string `yaml:"email,omitempty"`
+	Email string `yaml:"email,omitempty" json:"email,omitempty"`
 }
 
 // Repo is one upstream repository.
 type Repo struct {
 	// URL is the SSH upstream: ssh://git@host[:port]/path.git or the scp
 	// form git@host:path.git.
-	URL string `yaml:"url"`
+	URL string `yaml:"url" json:"url"`
 	// HostKey pins the upstream's public host key: a known_hosts line or a
 	// bare "TYPE BASE64" key.
-	HostKey string `yaml:"host_key"`
+	HostKey string `yaml:"host_key" json:"host_key"`
 	// Key is the SSH private key the sidecar pushes and fetches with.
-	Key RepoKey `yaml:"key"`
+	Key RepoKey `yaml:"key" json:"key"`
 	// AllowForcePush lets force pushes and ref deletions through. Off by
 	// default: they can lose work upstream.
-	AllowForcePush bool `yaml:"allow_force_push,omitempty"`
+	AllowForcePush bool `yaml:"allow_force_push,omitempty" json:"allow_force_push,omitempty"`
 }
 
 // RepoKey says where the repo's SSH key comes from.
 type RepoKey struct {
 	// Provider is where the key comes from; only "static" exists.
-	Provider string `yaml:"provider"`
+	Provider string `yaml:"provider" json:"provider"`
 	// Path is the private key file on the host.
-	Path string `yaml:"path"`
+	Path string `yaml:"path" json:"path"`
 }
 
 // Egress is the bottle's egress block.
 type Egress struct {
 	// Routes are the hosts and requests the agent may reach. Concatenated
 	// along extends. Everything else is refused.
-	Routes []Route `yaml:"routes,omitempty"`
-	// Log is the egress log level: 0 refusals only, 1 every decision,
-	// 2 every decision with request headers (never a token).
-	Log *int `yaml:"log,omitempty"`
+	Routes []Route `yaml:"routes,omitempty" json:"routes,omitempty"`
+	// Log is the egress log level: 0 refusals only, 1 every decision (the
+	// default), 2 every decision with request headers (never a token).
+	// Last wins along extends.
+	Log *int `yaml:"log,omitempty" json:"log,omitempty"`
 }
 
 // Route allows requests to one host.
 type Route struct {
 	// Host is the exact host name (or IP literal) the route allows.
-	Host string `yaml:"host"`
+	Host string `yaml:"host" json:"host"`
 	// Auth injects a token the agent never sees.
-	Auth *Auth `yaml:"auth,omitempty"`
+	Auth *Auth `yaml:"auth,omitempty" json:"auth,omitempty"`
 	// Matches narrows the route: a request must match at least one entry
 	// when any are given. No matches allows every request to the host.
-	Matches []Match `yaml:"matches,omitempty"`
+	Matches []Match `yaml:"matches,omitempty" json:"matches,omitempty"`
 	// DLP configures scanning for this route.
-	DLP *DLP `yaml:"dlp,omitempty"`
+	DLP *DLP `yaml:"dlp,omitempty" json:"dlp,omitempty"`
 	// Git allows git smart-HTTP operations on this host.
-	Git *GitAccess `yaml:"git,omitempty"`
+	Git *GitAccess `yaml:"git,omitempty" json:"git,omitempty"`
 	// UnsafeAllowPrivate lets the host resolve to a private or loopback
 	// address: a self-hosted service on the local network.
-	UnsafeAllowPrivate bool `yaml:"unsafe_allow_private,omitempty"`
+	UnsafeAllowPrivate bool `yaml:"unsafe_allow_private,omitempty" json:"unsafe_allow_private,omitempty"`
+	// Role is reserved: any value is rejected. A route's access is set by
+	// matches and auth, not by a role.
+	Role string `yaml:"role,omitempty" json:"role,omitempty"`
 }
 
 // Auth is a token injected into requests of a route.
 type Auth struct {
 	// Scheme is the Authorization scheme: Bearer or token.
-	Scheme string `yaml:"scheme"`
+	Scheme string `yaml:"scheme" json:"scheme,omitempty"`
 	// TokenRef names the env var that holds the token. Only the name is
 	// read at load; the value reaches only the sidecar.
-	TokenRef string `yaml:"token_ref"`
+	TokenRef string `yaml:"token_ref" json:"token_ref,omitempty"`
 }
 
 // Match is one way a request may match a route.
 type Match struct {
 	// Paths: the request path must match one of them.
-	Paths []PathMatch `yaml:"paths,omitempty"`
+	Paths []PathMatch `yaml:"paths,omitempty" json:"paths,omitempty"`
 	// Methods: the request method must be one of them.
-	Methods []string `yaml:"methods,omitempty"`
+	Methods []string `yaml:"methods,omitempty" json:"methods,omitempty"`
 	// Headers: every header listed must be present and match.
-	Headers []HeaderMatch `yaml:"headers,omitempty"`
+	Headers []HeaderMatch `yaml:"headers,omitempty" json:"headers,omitempty"`
 }
 
 // PathMatch matches the request path.
 type PathMatch struct {
 	// Type is prefix, exact or regex.
-	Type string `yaml:"type"`
+	Type string `yaml:"type" json:"type,omitempty"`
 	// Value is the prefix, the path, or the regular expression (RE2,
 	// anchored).
-	Value string `yaml:"value"`
+	Value string `yaml:"value" json:"value,omitempty"`
 }
 
 // HeaderMatch matches one request header.
 type HeaderMatch struct {
 	// Name is the header name (case-insensitive).
-	Name string `yaml:"name"`
+	Name string `yaml:"name" json:"name,omitempty"`
 	// Value is the exact value or the regular expression (RE2, anchored).
-	Value string `yaml:"value"`
+	Value string `yaml:"value" json:"value,omitempty"`
 	// Type is exact (the default) or regex.
-	Type string `yaml:"type,omitempty"`
+	Type string `yaml:"type,omitempty" json:"type,omitempty"`
 }
 
 // DLP configures a route's data-loss scanning.
@@ -178,13 +193,13 @@ type DLP struct {
 	// OutboundDetectors scan what the agent sends: false, or a list of
 	// token_patterns, known_secrets, entropy. Default: token_patterns and
 	// known_secrets.
-	OutboundDetectors *Detectors `yaml:"outbound_detectors,omitempty"`
+	OutboundDetectors *Detectors `yaml:"outbound_detectors,omitempty" json:"outbound_detectors,omitempty"`
 	// InboundDetectors scan what comes back: false, or a list of
 	// naive_injection_detection. Default: naive_injection_detection.
-	InboundDetectors *Detectors `yaml:"inbound_detectors,omitempty"`
+	InboundDetectors *Detectors `yaml:"inbound_detectors,omitempty" json:"inbound_detectors,omitempty"`
 	// OutboundOnMatch is what happens when an outbound detector matches:
 	// supervise (hold the request for a human; the default), redact or block.
-	OutboundOnMatch string `yaml:"outbound_on_match,omitempty"`
+	OutboundOnMatch string `yaml:"outbound_on_match,omitempty" json:"outbound_on_match,omitempty"`
 }
 
 // Detectors is either false (scanning off) or a list of detector names.
@@ -199,7 +214,7 @@ type Detectors struct {
 type GitAccess struct {
 	// Fetch allows git-upload-pack (clone and fetch). Pushes over HTTPS are
 	// always refused: they go through git-gate.
-	Fetch bool `yaml:"fetch,omitempty"`
+	Fetch bool `yaml:"fetch,omitempty" json:"fetch,omitempty"`
 }
 
 // StringList is a YAML scalar or a sequence of scalars.

@@ -1,6 +1,9 @@
 package manifest
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 
 	"go.yaml.in/yaml/v3"
@@ -54,4 +57,29 @@ func (s *StringList) UnmarshalYAML(n *yaml.Node) error {
 		return nil
 	}
 	return fmt.Errorf("line %d: expected a name or a list of names", n.Line)
+}
+
+// MarshalJSON writes false or the list, as in the manifest.
+func (d Detectors) MarshalJSON() ([]byte, error) {
+	if d.Off {
+		return []byte("false"), nil
+	}
+	if d.Names == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal(d.Names)
+}
+
+// UnmarshalJSON accepts false or a list of detector names.
+func (d *Detectors) UnmarshalJSON(b []byte) error {
+	if string(bytes.TrimSpace(b)) == "false" {
+		*d = Detectors{Off: true}
+		return nil
+	}
+	var names []string
+	if err := json.Unmarshal(b, &names); err != nil {
+		return errors.New("expected false or a list of detector names")
+	}
+	*d = Detectors{Names: names}
+	return nil
 }

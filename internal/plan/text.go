@@ -1,0 +1,162 @@
+package plan
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
+)
+
+// WriteText prints the plan for a person. short shortens host paths (such
+// as home to ~). Token values are never in a plan; routes show $NAME.
+func WriteText(w io.Writer, p *Bottle, short func(string) string) error {
+	if short == nil {
+		short = func(s string) string { return s }
+	}
+	bw := bufio.NewWriter(w)
+	row := func(label, format string, args ...any) {
+		fmt.Fprintf(bw, "  %-11s %s\n", label, fmt.Sprintf(format, args...))
+	}
+	more := func(format string, args ...any) {
+		fmt.Fprintf(bw, "  %-11s %s\n", "", fmt.Sprintf(format, args...))
+	}
+
+	fmt.Fprintf(bw, "bottle %s: %s (dry run: nothing launched)\n", p.Slug, p.Label)
+	agent := p.Agent.Name
+	if p.Agent.File == "" {
+		agent += " (built-in)"
+	}
+	row("agent", "%s", agent)
+	row("bottles", "%s", strings.Join(p.Bottles, ", "))
+	for i, f := range p.Files {
+		if i == 0 {
+			row("files", "%s", short(f))
+		} else {
+			more("%s", short(f))
+		}
+	}
+	prov := p.Provider.Template
+	if p.Provider.Dockerfile != "" {
+		prov += ", Dockerfile " + short(p.Provider.Dockerfile)
+	}
+	if p.Provider.AuthTokenEnv != "" {
+		prov += ", token $" + p.Provider.AuthTokenEnv
+	}
+	if p.Provider.ForwardHostCredentials {
+		prov += ", forwards host credentials"
+	}
+	row("provider", "%s", prov)
+	row("images", "agent %s, sidecar %s", p.Images.Agent, p.Images.Sidecar)
+
+	if len(p.Egress.Routes) == 0 {
+		row("egress", "no routes: every request is refused; the agent may ask through supervise (log level %d)", p.Egress.Log)
+	} else {
+		row("egress", "%d %s, everything else refused (log level %d)", len(p.Egress.Routes), pluralize(len(p.Egress.Routes), "route", "routes"), p.Egress.Log)
+		for i, r := range p.Egress.Routes {
+			more("%d. %s", i+1, describeRoute(r))
+		}
+	}
+
+	if len(p.GitGate.Repos) == 0 {
+		row("git-gate", "no repos")
+	} else {
+		for i, r := range p.GitGate.Repos {
+			force := "force push refused"
+			if r.AllowForcePush {
+				force = "force push allowed"
+			}
+			line := fmt.Sprintf("%s: %s via %s/%s.git, key %s, %s", r.Name, r.URL, DefaultGitGateURL, r.Name, short(r.KeyFile), force)
+			if i == 0 {
+				row("git-gate", "%s", line)
+			} else {
+				more("%s", line)
+			}
+		}
+	}
+	if u := p.GitGate.User; u.Name != "" || u.Email != "" {
+		row("git user", "%s <%s>", u.Name, u.Email)
+	}
+	row("supervise", "queue %s; held pushes and requests time out after %ds", short(p.Supervise.QueueDir), p.Supervise.GitleaksAllowTimeoutSeconds)
+	row("sidecar", "daemons %s", strings.Join(p.Sidecar.Daemons, ","))
+	if len(p.SidecarSecretEnv) > 0 {
+		names := make([]string, len(p.SidecarSecretEnv))
+		for i, n := range p.SidecarSecretEnv {
+			names[i] = "$" + n
+		}
+		more("secrets %s (copied from your environment at launch, into the sidecar only)", strings.Join(names, ", "))
+	}
+	keys := make([]string, 0, len(p.AgentEnv))
+	for k := range p.AgentEnv {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		if i == 0 {
+			row("agent env", "%s=%s", k, p.AgentEnv[k])
+		} else {
+			more("%s=%s", k, p.AgentEnv[k])
+		}
+	}
+	for i, m := range p.Mounts {
+		mode := "rw"
+		if m.ReadOnly {
+			mode = "ro"
+		}
+		line := fmt.Sprintf("%s: %s -> %s (%s)", m.Container, short(m.Source), m.Target, mode)
+		if i == 0 {
+			row("mounts", "%s", line)
+		} else {
+			more("%s", line)
+		}
+	}
+	return bw.Flush()
+}
+
+// describeRoute is one route on one line.
+func describeRoute(r manifest.Route) string {
+	parts := []string{r.Host}
+	if r.Auth != nil {
+		parts = append(parts, fmt.Sprintf("auth %s $%s", r.Auth.Scheme, r.Auth.TokenRef))
+	}
+	for _, m := range r.Matches {
+		var ms []string
+		if len(m.Methods) > 0 {
+			ms = append(ms, strings.Join(m.Methods, "|"))
+		}
+		for _, p := range m.Paths {
+			ms = append(ms, p.Type+" "+p.Value)
+		}
+		for _, h := range m.Headers {
+			ms = append(ms, "header "+h.Name)
+		}
+		parts = append(parts, "match "+strings.Join(ms, " "))
+	}
+	if r.DLP != nil {
+		if d := r.DLP.OutboundDetectors; d != nil && d.Off {
+			parts = append(parts, "outbound scanning off")
+		}
+		if d := r.DLP.InboundDetectors; d != nil && d.Off {
+			parts = append(parts, "inbound scanning off")
+		}
+		if r.DLP.OutboundOnMatch != "" {
+			parts = append(parts, "on match "+r.DLP.OutboundOnMatch)
+		}
+	}
+	if r.Git != nil && r.Git.Fetch {
+		parts = append(parts, "git fetch")
+	}
+	if r.UnsafeAllowPrivate {
+		parts = append(parts, "UNSAFE: private addresses allowed")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func pluralize(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
