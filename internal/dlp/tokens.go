@@ -29,10 +29,22 @@ func (rs *ruleSet) findTokens(text []byte, kwHits []acHit) []tokenMatch {
 		windows = map[int32][]window{}
 		anchors = map[int32][]int{}
 	)
+	var present []bool // keyword ids seen, for gated rules
 	for _, h := range kwHits {
 		kwStart := h.End - len(rs.keywords[h.Pattern])
 		for _, ri := range rs.kwRules[h.Pattern] {
 			r := &rs.rules[ri]
+			if r.gated {
+				if present == nil {
+					present = make([]bool, len(rs.keywords))
+					for _, h := range kwHits {
+						present[h.Pattern] = true
+					}
+				}
+				if !slices.ContainsFunc(r.gates, func(g int32) bool { return present[g] }) {
+					continue
+				}
+			}
 			switch r.mode {
 			case modeSegment:
 				segment[ri] = true
