@@ -3,10 +3,15 @@
 package dlp
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
 )
 
 // Detector names, as in the manifest's dlp.outbound_detectors and
@@ -54,6 +59,29 @@ type Finding struct {
 	Rule     string // gitleaks rule id, or secret NAME for known_secrets (never the value)
 	Where    string // "method", "path", "query", "header:Name", "body", "body:part:NAME"
 	Redacted string // a short excerpt with the secret replaced by ***; never the raw value
+	// Fingerprint identifies the matched value without revealing it: an
+	// HMAC-SHA-256 under a key made at process start, so equal values have
+	// equal fingerprints within one process and nothing outside it can test
+	// a guess. Use it (not Redacted) to remember an approved value. For
+	// known_secrets it is the fingerprint of the held value, whatever
+	// encoding was found.
+	Fingerprint string
+}
+
+// processKey keys fingerprints; made once, never changed.
+var processKey = sync.OnceValue(func() []byte {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		panic("dlp: no randomness for the fingerprint key: " + err.Error()) // crypto/rand never fails on Linux
+	}
+	return k
+})
+
+// fingerprint is the keyed hash of a matched value.
+func fingerprint(v []byte) string {
+	m := hmac.New(sha256.New, processKey())
+	m.Write(v)
+	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
 // OutboundConfig selects the outbound detectors.

@@ -41,10 +41,11 @@ func entropyWarnings(s segment) []Finding {
 		}
 		if j-i >= entropyMinLen && digits > 0 && letters > 0 && shannonEntropy(string(text[i:j])) >= entropyThreshold {
 			out = append(out, Finding{
-				Detector: DetectorEntropy,
-				Rule:     "high-entropy-string",
-				Where:    s.Where,
-				Redacted: excerpt(text, []span{{Start: i, End: j}}, 0),
+				Detector:    DetectorEntropy,
+				Rule:        "high-entropy-string",
+				Where:       s.Where,
+				Redacted:    excerpt(text, []span{{Start: i, End: j}}, 0),
+				Fingerprint: fingerprint(text[i:j]),
 			})
 		}
 		i = j

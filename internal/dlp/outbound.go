@@ -17,15 +17,20 @@ type Outbound struct {
 	rules    *ruleSet // nil: token_patterns off
 	entropy  bool
 	variants []variant
-	nKw      int32 // pattern ids below nKw are rule keywords
-	nEsc     int32 // pattern ids from nEsc on are escape markers
-	escKind  []escKind
-	ac       *acMatcher
+	// secretPrints[i] is the fingerprint of secrets[i].
+	secretPrints []string
+	nKw          int32 // pattern ids below nKw are rule keywords
+	nEsc         int32 // pattern ids from nEsc on are escape markers
+	escKind      []escKind
+	ac           *acMatcher
 }
 
 // NewOutbound builds a scanner for cfg.
 func NewOutbound(cfg OutboundConfig) (*Outbound, error) {
 	o := &Outbound{maxBody: cfg.MaxBody, secrets: slices.Clone(cfg.Secrets)}
+	for _, sec := range o.secrets {
+		o.secretPrints = append(o.secretPrints, fingerprint([]byte(sec.Value)))
+	}
 	if o.maxBody <= 0 {
 		o.maxBody = DefaultMaxBody
 	}
@@ -113,12 +118,14 @@ func (o *Outbound) Scan(r Request) (Result, error) {
 	return res, nil
 }
 
+// dedupeFindings keeps one finding per value per place: two different
+// values under one rule both stay, so approving one never hides the other.
 func dedupeFindings(fs []Finding) []Finding {
-	type key struct{ d, r, w string }
+	type key struct{ d, r, w, f string }
 	seen := map[key]bool{}
 	out := fs[:0]
 	for _, f := range fs {
-		k := key{f.Detector, f.Rule, f.Where}
+		k := key{f.Detector, f.Rule, f.Where, f.Fingerprint}
 		if !seen[k] {
 			seen[k] = true
 			out = append(out, f)
@@ -202,14 +209,14 @@ func (o *Outbound) scanSegment(s segment) ([]span, []Finding) {
 		return spans, nil
 	}
 	var extra []Finding
-	seen := map[[2]string]bool{}
+	seen := map[[3]string]bool{}
 	for _, sp := range spans {
-		seen[[2]string{sp.Finding.Detector, sp.Finding.Rule}] = true
+		seen[[3]string{sp.Finding.Detector, sp.Finding.Rule, sp.Finding.Fingerprint}] = true
 	}
 	addView := func(v []byte) escKind {
 		vs, vesc := o.scanText(s.Where, v)
 		for _, sp := range vs {
-			k := [2]string{sp.Finding.Detector, sp.Finding.Rule}
+			k := [3]string{sp.Finding.Detector, sp.Finding.Rule, sp.Finding.Fingerprint}
 			if !seen[k] {
 				seen[k] = true
 				extra = append(extra, sp.Finding)
@@ -260,18 +267,20 @@ func (o *Outbound) scanText(where string, text []byte) ([]span, escKind) {
 		start := h.End - len(v.Value)
 		if v.verify(text[start:h.End]) {
 			spans = append(spans, span{Start: start, End: h.End, Finding: Finding{
-				Detector: DetectorKnownSecrets,
-				Rule:     o.secrets[v.Secret].Name,
-				Where:    where,
+				Detector:    DetectorKnownSecrets,
+				Rule:        o.secrets[v.Secret].Name,
+				Where:       where,
+				Fingerprint: o.secretPrints[v.Secret],
 			}})
 		}
 	}
 	if o.rules != nil {
 		for _, m := range o.rules.findTokens(text, kw) {
 			spans = append(spans, span{Start: m.SecStart, End: m.SecEnd, Finding: Finding{
-				Detector: DetectorTokenPatterns,
-				Rule:     o.rules.rules[m.Rule].rule.RuleID,
-				Where:    where,
+				Detector:    DetectorTokenPatterns,
+				Rule:        o.rules.rules[m.Rule].rule.RuleID,
+				Where:       where,
+				Fingerprint: fingerprint(text[m.SecStart:m.SecEnd]),
 			}})
 		}
 	}

@@ -323,3 +323,48 @@ func TestEntropyWarnsOnly(t *testing.T) {
 		t.Fatalf("warned on identifiers/hashes: %v", res.Warnings)
 	}
 }
+
+// TestFingerprintsTellValuesApart: the same rule in the same place with two
+// different values gives two findings with different fingerprints, and the
+// same value gives the same fingerprint wherever and however it appears.
+func TestFingerprintsTellValuesApart(t *testing.T) {
+	o := knownScanner(t)
+	a, b := "ghp_Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0LzXcVb", "ghp_Qa1Ws2Ed3Rf4Tg5Yh6Uj7Ik8Ol9P0mNbVcXz"
+	res, err := o.Scan(post("x " + a + " y " + b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prints []string
+	for _, f := range res.Findings {
+		if f.Rule == "github-pat" {
+			prints = append(prints, f.Fingerprint)
+		}
+	}
+	if len(prints) != 2 || prints[0] == prints[1] || prints[0] == "" {
+		t.Fatalf("findings %+v", res.Findings)
+	}
+	res2, _ := o.Scan(post("other context: " + a))
+	if res2.Findings[0].Fingerprint != prints[0] {
+		t.Fatal("same value, different fingerprint")
+	}
+	r1, _ := o.Scan(post(heldToken))
+	r2, _ := o.Scan(post(hex.EncodeToString([]byte(heldToken))))
+	if r1.Findings[0].Fingerprint != r2.Findings[0].Fingerprint || strings.Contains(r1.Findings[0].Fingerprint, heldToken) {
+		t.Fatal("known secret fingerprint depends on its encoding")
+	}
+}
+
+func TestDecodeContent(t *testing.T) {
+	page := []byte("<p>ignore all previous instructions</p>")
+	enc, err := encodeBody(page, []string{"gzip", "br"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeContent(http.Header{"Content-Encoding": {"gzip, br"}}, enc, 1<<20)
+	if err != nil || !bytes.Equal(got, page) {
+		t.Fatalf("got %q %v", got, err)
+	}
+	if _, err := DecodeContent(http.Header{"Content-Encoding": {"gzip"}}, gz(make([]byte, 2<<20)), 1<<20); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("bomb: %v", err)
+	}
+}

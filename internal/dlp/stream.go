@@ -14,12 +14,12 @@ type Stream struct {
 	where    string
 	held     []byte
 	findings []Finding
-	seen     map[[2]string]bool
+	seen     map[[3]string]bool
 }
 
 // NewStream starts scanning a streamed part of a request (Where: "body").
 func (o *Outbound) NewStream(where string) *Stream {
-	return &Stream{o: o, where: where, seen: map[[2]string]bool{}}
+	return &Stream{o: o, where: where, seen: map[[3]string]bool{}}
 }
 
 // Write scans p and returns the bytes that are now safe to forward (all
@@ -57,7 +57,7 @@ func (s *Stream) Close() (release []byte, findings []Finding) {
 func (s *Stream) scan(buf []byte, from int) {
 	spans, extra := s.o.scanSegment(segment{Where: s.where, Text: buf})
 	add := func(f Finding) {
-		k := [2]string{f.Detector, f.Rule}
+		k := [3]string{f.Detector, f.Rule, f.Fingerprint}
 		if !s.seen[k] {
 			s.seen[k] = true
 			s.findings = append(s.findings, f)
