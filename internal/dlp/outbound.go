@@ -104,7 +104,10 @@ func (o *Outbound) Scan(r Request) (Result, error) {
 	}
 	var res Result
 	for _, s := range segs {
-		spans, views := o.scanSegment(s)
+		spans, views, err := o.scanSegment(s)
+		if err != nil {
+			return Result{}, err
+		}
 		for _, sp := range spans {
 			res.Findings = append(res.Findings, sp.Finding)
 		}
@@ -203,10 +206,10 @@ func sortedKeys[V any](m map[string]V) []string {
 // scanSegment finds matches in the raw text (as spans that redaction can
 // replace) and in the decoded views of it (percent- and JSON-unescaped),
 // which redaction cannot reach.
-func (o *Outbound) scanSegment(s segment) ([]span, []Finding) {
-	spans, esc := o.scanText(s.Where, s.Text)
-	if esc == 0 {
-		return spans, nil
+func (o *Outbound) scanSegment(s segment) ([]span, []Finding, error) {
+	spans, esc, err := o.scanText(s.Where, s.Text)
+	if err != nil || esc == 0 {
+		return spans, nil, err
 	}
 	var extra []Finding
 	seen := map[[3]string]bool{}
@@ -214,7 +217,10 @@ func (o *Outbound) scanSegment(s segment) ([]span, []Finding) {
 		seen[[3]string{sp.Finding.Detector, sp.Finding.Rule, sp.Finding.Fingerprint}] = true
 	}
 	addView := func(v []byte) escKind {
-		vs, vesc := o.scanText(s.Where, v)
+		vs, vesc, verr := o.scanText(s.Where, v)
+		if verr != nil {
+			err = verr
+		}
 		for _, sp := range vs {
 			k := [3]string{sp.Finding.Detector, sp.Finding.Rule, sp.Finding.Fingerprint}
 			if !seen[k] {
@@ -236,18 +242,21 @@ func (o *Outbound) scanSegment(s segment) ([]span, []Finding) {
 			addView(jv)
 		}
 	}
-	return spans, extra
+	return spans, extra, err
 }
 
 // scanText is one pass of the automaton over text, then the checks the
 // hits call for.
-func (o *Outbound) scanText(where string, text []byte) ([]span, escKind) {
+func (o *Outbound) scanText(where string, text []byte) ([]span, escKind, error) {
 	if len(text) == 0 {
-		return nil, 0
+		return nil, 0, nil
 	}
-	hits := o.ac.scanAll(text, nil)
+	hits, ok := o.ac.scanAll(text, nil, maxHits(len(text)))
+	if !ok {
+		return nil, 0, errTooComplex
+	}
 	if len(hits) == 0 {
-		return nil, 0
+		return nil, 0, nil
 	}
 	var (
 		kw    []acHit
@@ -275,7 +284,11 @@ func (o *Outbound) scanText(where string, text []byte) ([]span, escKind) {
 		}
 	}
 	if o.rules != nil {
-		for _, m := range o.rules.findTokens(text, kw) {
+		found, err := o.rules.findTokens(text, kw)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, m := range found {
 			spans = append(spans, span{Start: m.SecStart, End: m.SecEnd, Finding: Finding{
 				Detector:    DetectorTokenPatterns,
 				Rule:        o.rules.rules[m.Rule].rule.RuleID,
@@ -287,7 +300,7 @@ func (o *Outbound) scanText(where string, text []byte) ([]span, escKind) {
 	for i := range spans {
 		spans[i].Finding.Redacted = excerpt(text, spans, i)
 	}
-	return spans, esc
+	return spans, esc, nil
 }
 
 const excerptContext = 16
@@ -332,15 +345,27 @@ func (o *Outbound) Redact(r Request) (Request, []Finding, error) {
 	if r.URL != nil {
 		u := *r.URL
 		out.URL = &u
-		if p, changed := o.redactText("path", []byte(u.EscapedPath()), false); changed {
+		p, changed, err := o.redactText("path", []byte(u.EscapedPath()), false)
+		if err != nil {
+			return r, nil, err
+		}
+		if changed {
 			if dec, err := url.PathUnescape(string(p)); err == nil {
 				out.URL.Path, out.URL.RawPath = dec, string(p)
 			}
 		}
-		if q, changed := o.redactText("query", []byte(u.RawQuery), true); changed {
+		q, changed, err := o.redactText("query", []byte(u.RawQuery), true)
+		if err != nil {
+			return r, nil, err
+		}
+		if changed {
 			out.URL.RawQuery = string(q)
 		}
-		if f, changed := o.redactText("fragment", []byte(u.EscapedFragment()), false); changed {
+		f, changed, err := o.redactText("fragment", []byte(u.EscapedFragment()), false)
+		if err != nil {
+			return r, nil, err
+		}
+		if changed {
 			if dec, err := url.PathUnescape(string(f)); err == nil {
 				out.URL.Fragment, out.URL.RawFragment = dec, string(f)
 			}
@@ -349,7 +374,11 @@ func (o *Outbound) Redact(r Request) (Request, []Finding, error) {
 	for k, vs := range out.Header {
 		for i, v := range vs {
 			line := k + ": " + v
-			if red, changed := o.redactText("header:"+k, []byte(line), false); changed {
+			red, changed, err := o.redactText("header:"+k, []byte(line), false)
+			if err != nil {
+				return r, nil, err
+			}
+			if changed {
 				if rest, ok := strings.CutPrefix(string(red), k+": "); ok {
 					out.Header[k][i] = rest
 				}
@@ -365,7 +394,11 @@ func (o *Outbound) Redact(r Request) (Request, []Finding, error) {
 		if err != nil {
 			return r, nil, err
 		}
-		if red, changed := o.redactText("body", body, isForm(r.Header.Get("Content-Type"))); changed {
+		red, changed, err := o.redactText("body", body, isForm(r.Header.Get("Content-Type")))
+		if err != nil {
+			return r, nil, err
+		}
+		if changed {
 			enc, err := encodeBody(red, codings)
 			if err != nil {
 				return r, nil, err
@@ -388,10 +421,10 @@ func (o *Outbound) Redact(r Request) (Request, []Finding, error) {
 // a path, a query, a header and a JSON string.
 const Redaction = "REDACTED"
 
-func (o *Outbound) redactText(where string, text []byte, plus bool) ([]byte, bool) {
-	spans, _ := o.scanText(where, text)
-	if len(spans) == 0 {
-		return text, false
+func (o *Outbound) redactText(where string, text []byte, plus bool) ([]byte, bool, error) {
+	spans, _, err := o.scanText(where, text)
+	if err != nil || len(spans) == 0 {
+		return text, false, err
 	}
 	slices.SortFunc(spans, func(a, b span) int { return a.Start - b.Start })
 	var out bytes.Buffer
@@ -407,5 +440,5 @@ func (o *Outbound) redactText(where string, text []byte, plus bool) ([]byte, boo
 		p = sp.End
 	}
 	out.Write(text[p:])
-	return out.Bytes(), true
+	return out.Bytes(), true, nil
 }

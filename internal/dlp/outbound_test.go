@@ -209,7 +209,8 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-func multipartBody(t *testing.T) (string, string) {
+func multipartBody(tb testing.TB) (string, string) {
+	tb.Helper()
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
 	fw, _ := w.CreateFormField("comment")
@@ -366,5 +367,21 @@ func TestDecodeContent(t *testing.T) {
 	}
 	if _, err := DecodeContent(http.Header{"Content-Encoding": {"gzip"}}, gz(make([]byte, 2<<20)), 1<<20); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("bomb: %v", err)
+	}
+}
+
+// TestBodiesBuiltToWakeRulesAreRefused: a body made of keywords costs
+// bounded time and is refused, not scanned for seconds.
+func TestBodiesBuiltToWakeRulesAreRefused(t *testing.T) {
+	o := knownScanner(t)
+	for _, unit := range []string{"curl -H x ", "s.", "twitter = ", "-----BEGIN ", "ghp_"} {
+		body := strings.Repeat(unit, (1<<20)/len(unit))
+		if _, err := o.Scan(post(body)); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%q: got %v", unit, err)
+		}
+	}
+	// The dense clean corpus stays well inside the budget.
+	if _, err := o.Scan(post(string(denseChatBody(t, 1<<20)))); err != nil {
+		t.Fatal(err)
 	}
 }
