@@ -207,6 +207,11 @@ func TestTokenVectors(t *testing.T) {
 				if !slices.ContainsFunc(res.Findings, func(f Finding) bool { return f.Rule == id }) {
 					t.Errorf("%s (%v): not found in %.80q; got %v", id, tr.mode, body, res.Findings)
 				}
+				for _, f := range res.Findings {
+					if strings.Contains(f.Redacted, v) || f.Fingerprint == "" {
+						t.Errorf("%s: finding shows the value or has no fingerprint: %+v", id, f)
+					}
+				}
 			}
 			if checked == 0 {
 				t.Errorf("%s: vector %q found by gitleaks in no wrapping", id, v)
