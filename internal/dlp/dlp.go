@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -49,6 +50,14 @@ func (s Secret) String() string { return s.Name + "=***" }
 func (s Secret) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("name", s.Name), slog.String("value", "***"))
 }
+
+// MarshalJSON redacts the value.
+func (s Secret) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{"name": s.Name, "value": "***"})
+}
+
+// MarshalText redacts the value (YAML, map keys, and other text encoders).
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // GoString redacts the value for %#v.
 func (s Secret) GoString() string { return "dlp.Secret{Name:" + s.Name + ", Value:***}" }

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -141,7 +142,9 @@ func TestSecretRedactsItself(t *testing.T) {
 	s := Secret{Name: "T", Value: heldToken}
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "secret", s)
-	for _, out := range []string{s.String(), fmt.Sprintf("%v %+v %#v %s", s, s, s, s), buf.String()} {
+	js, _ := json.Marshal(struct{ S []Secret }{[]Secret{s}})
+	txt, _ := s.MarshalText()
+	for _, out := range []string{s.String(), fmt.Sprintf("%v %+v %#v %s", s, s, s, s), buf.String(), string(js), string(txt)} {
 		if strings.Contains(out, heldToken) {
 			t.Fatalf("secret value printed: %s", out)
 		}
