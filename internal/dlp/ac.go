@@ -169,12 +169,13 @@ func (m *acMatcher) contains(text []byte) bool {
 const lanes = 4
 
 // scanAll finds every occurrence in text (hits in no particular order).
-func (m *acMatcher) scanAll(text []byte, hits []acHit) []acHit {
+// It gives up, returning false, once more than limit hits are found.
+func (m *acMatcher) scanAll(text []byte, hits []acHit, limit int) ([]acHit, bool) {
 	q := len(text) / lanes
 	ov := m.maxLen - 1
 	if q < 4*ov || q < 256 {
 		_, hits = m.scan(0, text, 0, hits)
-		return hits
+		return hits, len(hits) <= limit
 	}
 	// Lane j reports the hits ending in (j*q, (j+1)*q]; it starts ov bytes
 	// early so a pattern straddling the cut is still seen.
@@ -192,6 +193,9 @@ func (m *acMatcher) scanAll(text []byte, hits []acHit) []acHit {
 		s2 = trans[s2+int32(cls[t2[i]])]
 		s3 = trans[s3+int32(cls[t3[i]])]
 		if s0 >= outStart || s1 >= outStart || s2 >= outStart || s3 >= outStart {
+			if len(hits) > limit {
+				return hits, false
+			}
 			for j, s := range [lanes]int32{s0, s1, s2, s3} {
 				if s >= outStart {
 					for _, p := range m.outs[(s-outStart)/m.stride] {
@@ -202,5 +206,5 @@ func (m *acMatcher) scanAll(text []byte, hits []acHit) []acHit {
 		}
 	}
 	_, hits = m.scan(acState(s3), text[4*q:], 4*q, hits)
-	return hits
+	return hits, len(hits) <= limit
 }

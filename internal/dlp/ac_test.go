@@ -56,7 +56,7 @@ func TestACMatchesNaive(t *testing.T) {
 			got[h] = true
 		}
 		want := naiveHits(pats, text)
-		all := m.scanAll([]byte(text), nil)
+		all, _ := m.scanAll([]byte(text), nil, len(text)*8+1)
 		if len(all) != len(want) {
 			t.Fatalf("scanAll: %d hits, want %d", len(all), len(want))
 		}

@@ -249,3 +249,16 @@ func (n newlineStripper) Read(p []byte) (int, error) {
 		}
 	}
 }
+
+// DecodeContent undoes h's Content-Encoding on body (gzip, deflate, br,
+// zstd, nested in order), producing at most limit bytes: more is
+// ErrTooLarge, a corrupt or unknown coding ErrUndecodable. The proxy uses
+// it to scan compressed responses, which an upstream could otherwise use
+// to slip past inbound scanning.
+func DecodeContent(h http.Header, body []byte, limit int64) ([]byte, error) {
+	codings, err := contentEncodings(h)
+	if err != nil {
+		return nil, err
+	}
+	return decodeBody(body, codings, limit)
+}

@@ -20,31 +20,53 @@ var tokenChar = func() (t [256]bool) {
 	return t
 }()
 
+// charClass bits for the entropy scan.
+const (
+	ccToken = 1 << iota
+	ccDigit
+	ccLetter
+)
+
+var charClass = func() (t [256]uint8) {
+	for c := range 256 {
+		if tokenChar[c] {
+			t[c] |= ccToken
+		}
+		switch {
+		case '0' <= c && c <= '9':
+			t[c] |= ccDigit
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+			t[c] |= ccLetter
+		}
+	}
+	return t
+}()
+
 func entropyWarnings(s segment) []Finding {
 	var out []Finding
 	text := s.Text
 	for i := 0; i < len(text); {
-		if !tokenChar[text[i]] {
+		if charClass[text[i]]&ccToken == 0 {
 			i++
 			continue
 		}
 		j := i
-		digits, letters := 0, 0
-		for j < len(text) && tokenChar[text[j]] {
-			c := text[j]
-			if '0' <= c && c <= '9' {
-				digits++
-			} else if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') {
-				letters++
+		var seen uint8
+		for j < len(text) {
+			c := charClass[text[j]]
+			if c&ccToken == 0 {
+				break
 			}
+			seen |= c
 			j++
 		}
-		if j-i >= entropyMinLen && digits > 0 && letters > 0 && shannonEntropy(string(text[i:j])) >= entropyThreshold {
+		if j-i >= entropyMinLen && seen&ccDigit != 0 && seen&ccLetter != 0 && shannonEntropy(string(text[i:j])) >= entropyThreshold {
 			out = append(out, Finding{
-				Detector: DetectorEntropy,
-				Rule:     "high-entropy-string",
-				Where:    s.Where,
-				Redacted: excerpt(text, []span{{Start: i, End: j}}, 0),
+				Detector:    DetectorEntropy,
+				Rule:        "high-entropy-string",
+				Where:       s.Where,
+				Redacted:    excerpt(text, []span{{Start: i, End: j}}, 0),
+				Fingerprint: fingerprint(text[i:j]),
 			})
 		}
 		i = j

@@ -59,7 +59,7 @@ func FuzzDecodeBody(f *testing.F) {
 }
 
 func FuzzMultipart(f *testing.F) {
-	body, ct := multipartBody(&testing.T{})
+	body, ct := multipartBody(f)
 	f.Add([]byte(body), ct)
 	f.Add([]byte("--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\n\r\nx\r\n--c--\r\n--b--\r\n"), "multipart/form-data; boundary=b")
 	f.Fuzz(func(t *testing.T, body []byte, ct string) {

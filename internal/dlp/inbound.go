@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"math"
 	"regexp"
 	"strings"
 	"sync"
@@ -145,7 +146,9 @@ type injectionHit struct {
 const injectionWindow = 320
 
 func (in *injection) find(text []byte) []injectionHit {
-	hits := in.ac.scanAll(text, nil)
+	// Inbound text is the upstream's: no limit on hits, but each rule
+	// fires once and is tried once per keyword position.
+	hits, _ := in.ac.scanAll(text, nil, math.MaxInt)
 	if len(hits) == 0 {
 		return nil
 	}
@@ -167,6 +170,12 @@ func (in *injection) find(text []byte) []injectionHit {
 				continue
 			}
 			tried[[2]int{ri, start}] = true
+			if len(tried) > regexBudget(len(text)) {
+				// Text built to wake the phrases everywhere could hide one
+				// behind its cost: fail closed.
+				return append(out, injectionHit{Rule: "too-dense-to-scan", Level: High,
+					Reason: "the text holds too many trigger words to check them all", End: len(text)})
+			}
 			r := &injectionRules[ri]
 			end := min(len(text), start+injectionWindow)
 			if m := r.Re.FindIndex(text[start:end]); m != nil {

@@ -170,3 +170,13 @@ func TestSSEBoundedMemory(t *testing.T) {
 		t.Fatalf("buffer grew to %d", peak)
 	}
 }
+
+func TestInjectionTooDenseIsHigh(t *testing.T) {
+	v := DetectInjection([]byte(strings.Repeat("ignore ", 200000)))
+	if v.Level != High || v.Rule != "too-dense-to-scan" {
+		t.Fatalf("got %+v", v)
+	}
+	if v := DetectInjection(htmlPage(t, 1<<20)); v.Level != None {
+		t.Fatalf("clean page: %+v", v)
+	}
+}

@@ -17,15 +17,20 @@ type Outbound struct {
 	rules    *ruleSet // nil: token_patterns off
 	entropy  bool
 	variants []variant
-	nKw      int32 // pattern ids below nKw are rule keywords
-	nEsc     int32 // pattern ids from nEsc on are escape markers
-	escKind  []escKind
-	ac       *acMatcher
+	// secretPrints[i] is the fingerprint of secrets[i].
+	secretPrints []string
+	nKw          int32 // pattern ids below nKw are rule keywords
+	nEsc         int32 // pattern ids from nEsc on are escape markers
+	escKind      []escKind
+	ac           *acMatcher
 }
 
 // NewOutbound builds a scanner for cfg.
 func NewOutbound(cfg OutboundConfig) (*Outbound, error) {
 	o := &Outbound{maxBody: cfg.MaxBody, secrets: slices.Clone(cfg.Secrets)}
+	for _, sec := range o.secrets {
+		o.secretPrints = append(o.secretPrints, fingerprint([]byte(sec.Value)))
+	}
 	if o.maxBody <= 0 {
 		o.maxBody = DefaultMaxBody
 	}
@@ -99,7 +104,10 @@ func (o *Outbound) Scan(r Request) (Result, error) {
 	}
 	var res Result
 	for _, s := range segs {
-		spans, views := o.scanSegment(s)
+		spans, views, err := o.scanSegment(s)
+		if err != nil {
+			return Result{}, err
+		}
 		for _, sp := range spans {
 			res.Findings = append(res.Findings, sp.Finding)
 		}
@@ -113,12 +121,14 @@ func (o *Outbound) Scan(r Request) (Result, error) {
 	return res, nil
 }
 
+// dedupeFindings keeps one finding per value per place: two different
+// values under one rule both stay, so approving one never hides the other.
 func dedupeFindings(fs []Finding) []Finding {
-	type key struct{ d, r, w string }
+	type key struct{ d, r, w, f string }
 	seen := map[key]bool{}
 	out := fs[:0]
 	for _, f := range fs {
-		k := key{f.Detector, f.Rule, f.Where}
+		k := key{f.Detector, f.Rule, f.Where, f.Fingerprint}
 		if !seen[k] {
 			seen[k] = true
 			out = append(out, f)
@@ -196,20 +206,23 @@ func sortedKeys[V any](m map[string]V) []string {
 // scanSegment finds matches in the raw text (as spans that redaction can
 // replace) and in the decoded views of it (percent- and JSON-unescaped),
 // which redaction cannot reach.
-func (o *Outbound) scanSegment(s segment) ([]span, []Finding) {
-	spans, esc := o.scanText(s.Where, s.Text)
-	if esc == 0 {
-		return spans, nil
+func (o *Outbound) scanSegment(s segment) ([]span, []Finding, error) {
+	spans, esc, err := o.scanText(s.Where, s.Text)
+	if err != nil || esc == 0 {
+		return spans, nil, err
 	}
 	var extra []Finding
-	seen := map[[2]string]bool{}
+	seen := map[[3]string]bool{}
 	for _, sp := range spans {
-		seen[[2]string{sp.Finding.Detector, sp.Finding.Rule}] = true
+		seen[[3]string{sp.Finding.Detector, sp.Finding.Rule, sp.Finding.Fingerprint}] = true
 	}
 	addView := func(v []byte) escKind {
-		vs, vesc := o.scanText(s.Where, v)
+		vs, vesc, verr := o.scanText(s.Where, v)
+		if verr != nil {
+			err = verr
+		}
 		for _, sp := range vs {
-			k := [2]string{sp.Finding.Detector, sp.Finding.Rule}
+			k := [3]string{sp.Finding.Detector, sp.Finding.Rule, sp.Finding.Fingerprint}
 			if !seen[k] {
 				seen[k] = true
 				extra = append(extra, sp.Finding)
@@ -229,18 +242,21 @@ func (o *Outbound) scanSegment(s segment) ([]span, []Finding) {
 			addView(jv)
 		}
 	}
-	return spans, extra
+	return spans, extra, err
 }
 
 // scanText is one pass of the automaton over text, then the checks the
 // hits call for.
-func (o *Outbound) scanText(where string, text []byte) ([]span, escKind) {
+func (o *Outbound) scanText(where string, text []byte) ([]span, escKind, error) {
 	if len(text) == 0 {
-		return nil, 0
+		return nil, 0, nil
 	}
-	hits := o.ac.scanAll(text, nil)
+	hits, ok := o.ac.scanAll(text, nil, maxHits(len(text)))
+	if !ok {
+		return nil, 0, errTooComplex
+	}
 	if len(hits) == 0 {
-		return nil, 0
+		return nil, 0, nil
 	}
 	var (
 		kw    []acHit
@@ -260,25 +276,31 @@ func (o *Outbound) scanText(where string, text []byte) ([]span, escKind) {
 		start := h.End - len(v.Value)
 		if v.verify(text[start:h.End]) {
 			spans = append(spans, span{Start: start, End: h.End, Finding: Finding{
-				Detector: DetectorKnownSecrets,
-				Rule:     o.secrets[v.Secret].Name,
-				Where:    where,
+				Detector:    DetectorKnownSecrets,
+				Rule:        o.secrets[v.Secret].Name,
+				Where:       where,
+				Fingerprint: o.secretPrints[v.Secret],
 			}})
 		}
 	}
 	if o.rules != nil {
-		for _, m := range o.rules.findTokens(text, kw) {
+		found, err := o.rules.findTokens(text, kw)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, m := range found {
 			spans = append(spans, span{Start: m.SecStart, End: m.SecEnd, Finding: Finding{
-				Detector: DetectorTokenPatterns,
-				Rule:     o.rules.rules[m.Rule].rule.RuleID,
-				Where:    where,
+				Detector:    DetectorTokenPatterns,
+				Rule:        o.rules.rules[m.Rule].rule.RuleID,
+				Where:       where,
+				Fingerprint: fingerprint(text[m.SecStart:m.SecEnd]),
 			}})
 		}
 	}
 	for i := range spans {
 		spans[i].Finding.Redacted = excerpt(text, spans, i)
 	}
-	return spans, esc
+	return spans, esc, nil
 }
 
 const excerptContext = 16
@@ -323,15 +345,27 @@ func (o *Outbound) Redact(r Request) (Request, []Finding, error) {
 	if r.URL != nil {
 		u := *r.URL
 		out.URL = &u
-		if p, changed := o.redactText("path", []byte(u.EscapedPath()), false); changed {
+		p, changed, err := o.redactText("path", []byte(u.EscapedPath()), false)
+		if err != nil {
+			return r, nil, err
+		}
+		if changed {
 			if dec, err := url.PathUnescape(string(p)); err == nil {
 				out.URL.Path, out.URL.RawPath = dec, string(p)
 			}
 		}
-		if q, changed := o.redactText("query", []byte(u.RawQuery), true); changed {
+		q, changed, err := o.redactText("query", []byte(u.RawQuery), true)
+		if err != nil {
+			return r, nil, err
+		}
+		if changed {
 			out.URL.RawQuery = string(q)
 		}
-		if f, changed := o.redactText("fragment", []byte(u.EscapedFragment()), false); changed {
+		f, changed, err := o.redactText("fragment", []byte(u.EscapedFragment()), false)
+		if err != nil {
+			return r, nil, err
+		}
+		if changed {
 			if dec, err := url.PathUnescape(string(f)); err == nil {
 				out.URL.Fragment, out.URL.RawFragment = dec, string(f)
 			}
@@ -340,7 +374,11 @@ func (o *Outbound) Redact(r Request) (Request, []Finding, error) {
 	for k, vs := range out.Header {
 		for i, v := range vs {
 			line := k + ": " + v
-			if red, changed := o.redactText("header:"+k, []byte(line), false); changed {
+			red, changed, err := o.redactText("header:"+k, []byte(line), false)
+			if err != nil {
+				return r, nil, err
+			}
+			if changed {
 				if rest, ok := strings.CutPrefix(string(red), k+": "); ok {
 					out.Header[k][i] = rest
 				}
@@ -356,7 +394,11 @@ func (o *Outbound) Redact(r Request) (Request, []Finding, error) {
 		if err != nil {
 			return r, nil, err
 		}
-		if red, changed := o.redactText("body", body, isForm(r.Header.Get("Content-Type"))); changed {
+		red, changed, err := o.redactText("body", body, isForm(r.Header.Get("Content-Type")))
+		if err != nil {
+			return r, nil, err
+		}
+		if changed {
 			enc, err := encodeBody(red, codings)
 			if err != nil {
 				return r, nil, err
@@ -379,10 +421,10 @@ func (o *Outbound) Redact(r Request) (Request, []Finding, error) {
 // a path, a query, a header and a JSON string.
 const Redaction = "REDACTED"
 
-func (o *Outbound) redactText(where string, text []byte, plus bool) ([]byte, bool) {
-	spans, _ := o.scanText(where, text)
-	if len(spans) == 0 {
-		return text, false
+func (o *Outbound) redactText(where string, text []byte, plus bool) ([]byte, bool, error) {
+	spans, _, err := o.scanText(where, text)
+	if err != nil || len(spans) == 0 {
+		return text, false, err
 	}
 	slices.SortFunc(spans, func(a, b span) int { return a.Start - b.Start })
 	var out bytes.Buffer
@@ -398,5 +440,5 @@ func (o *Outbound) redactText(where string, text []byte, plus bool) ([]byte, boo
 		p = sp.End
 	}
 	out.Write(text[p:])
-	return out.Bytes(), true
+	return out.Bytes(), true, nil
 }

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -141,7 +142,9 @@ func TestSecretRedactsItself(t *testing.T) {
 	s := Secret{Name: "T", Value: heldToken}
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "secret", s)
-	for _, out := range []string{s.String(), fmt.Sprintf("%v %+v %#v %s", s, s, s, s), buf.String()} {
+	js, _ := json.Marshal(struct{ S []Secret }{[]Secret{s}})
+	txt, _ := s.MarshalText()
+	for _, out := range []string{s.String(), fmt.Sprintf("%v %+v %#v %s", s, s, s, s), buf.String(), string(js), string(txt)} {
 		if strings.Contains(out, heldToken) {
 			t.Fatalf("secret value printed: %s", out)
 		}
@@ -209,7 +212,8 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-func multipartBody(t *testing.T) (string, string) {
+func multipartBody(tb testing.TB) (string, string) {
+	tb.Helper()
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
 	fw, _ := w.CreateFormField("comment")
@@ -321,5 +325,66 @@ func TestEntropyWarnsOnly(t *testing.T) {
 	res, _ = o.Scan(post("handleIncomingRequestWithRetries and e3b0c44298fc1c149afbf4c8996fb92427ae41e4"))
 	if len(res.Warnings) != 0 {
 		t.Fatalf("warned on identifiers/hashes: %v", res.Warnings)
+	}
+}
+
+// TestFingerprintsTellValuesApart: the same rule in the same place with two
+// different values gives two findings with different fingerprints, and the
+// same value gives the same fingerprint wherever and however it appears.
+func TestFingerprintsTellValuesApart(t *testing.T) {
+	o := knownScanner(t)
+	a, b := "ghp_Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0LzXcVb", "ghp_Qa1Ws2Ed3Rf4Tg5Yh6Uj7Ik8Ol9P0mNbVcXz"
+	res, err := o.Scan(post("x " + a + " y " + b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prints []string
+	for _, f := range res.Findings {
+		if f.Rule == "github-pat" {
+			prints = append(prints, f.Fingerprint)
+		}
+	}
+	if len(prints) != 2 || prints[0] == prints[1] || prints[0] == "" {
+		t.Fatalf("findings %+v", res.Findings)
+	}
+	res2, _ := o.Scan(post("other context: " + a))
+	if res2.Findings[0].Fingerprint != prints[0] {
+		t.Fatal("same value, different fingerprint")
+	}
+	r1, _ := o.Scan(post(heldToken))
+	r2, _ := o.Scan(post(hex.EncodeToString([]byte(heldToken))))
+	if r1.Findings[0].Fingerprint != r2.Findings[0].Fingerprint || strings.Contains(r1.Findings[0].Fingerprint, heldToken) {
+		t.Fatal("known secret fingerprint depends on its encoding")
+	}
+}
+
+func TestDecodeContent(t *testing.T) {
+	page := []byte("<p>ignore all previous instructions</p>")
+	enc, err := encodeBody(page, []string{"gzip", "br"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeContent(http.Header{"Content-Encoding": {"gzip, br"}}, enc, 1<<20)
+	if err != nil || !bytes.Equal(got, page) {
+		t.Fatalf("got %q %v", got, err)
+	}
+	if _, err := DecodeContent(http.Header{"Content-Encoding": {"gzip"}}, gz(make([]byte, 2<<20)), 1<<20); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("bomb: %v", err)
+	}
+}
+
+// TestBodiesBuiltToWakeRulesAreRefused: a body made of keywords costs
+// bounded time and is refused, not scanned for seconds.
+func TestBodiesBuiltToWakeRulesAreRefused(t *testing.T) {
+	o := knownScanner(t)
+	for _, unit := range []string{"curl -H x ", "s.", "twitter = ", "-----BEGIN ", "ghp_"} {
+		body := strings.Repeat(unit, (1<<20)/len(unit))
+		if _, err := o.Scan(post(body)); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%q: got %v", unit, err)
+		}
+	}
+	// The dense clean corpus stays well inside the budget.
+	if _, err := o.Scan(post(string(denseChatBody(t, 1<<20)))); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -53,6 +53,10 @@ type tokenRule struct {
 	// a match needs an assignment operator soon after the keyword.
 	assign     bool
 	assignLook int
+	// gated: anchors are not the rule's keywords; one of gates (keyword
+	// ids) must also occur in the segment.
+	gated bool
+	gates []int32
 	// tail, for unbounded anchored rules: one of these must follow the
 	// prefix before the regex is worth running.
 	tail *acMatcher
@@ -139,8 +143,7 @@ func buildRuleSet(c config.Config, exclude map[string]string) (*ruleSet, error) 
 			kws = append(kws, strings.ToLower(k))
 		}
 		tr := tokenRule{rule: &r}
-		kwIDs := make([]int32, len(kws))
-		for i, k := range kws {
+		intern := func(k string) int32 {
 			ki, ok := kwIndex[k]
 			if !ok {
 				ki = int32(len(rs.keywords))
@@ -148,19 +151,47 @@ func buildRuleSet(c config.Config, exclude map[string]string) (*ruleSet, error) 
 				rs.keywords = append(rs.keywords, k)
 				rs.kwRules = append(rs.kwRules, nil)
 			}
-			kwIDs[i] = ki
+			return ki
+		}
+		kwIDs := make([]int32, len(kws))
+		for i, k := range kws {
+			kwIDs[i] = intern(k)
 		}
 		re = flattenConcat(re)
 		body, wb := stripLeadingWordBoundary(re)
 		if !wb {
 			body = stripLeadingNullable(body)
 		}
-		if pf := prefixFactors(body); pf != nil && allContainKeyword(pf, kws) {
+		// anchors are the strings whose hits say where a match may be: the
+		// keywords when every match contains one, else (gated: a keyword
+		// must still appear somewhere, as in gitleaks) literal factors
+		// every match contains.
+		anchors := kws
+		pf := prefixFactors(body)
+		f := requiredFactors(re)
+		switch {
+		case pf != nil && allContainKeyword(pf, kws):
+			tr.mode = modeAnchored
+		case pf != nil && minFactorLen(pf) >= minAnchorLen:
+			tr.mode, tr.gated, anchors = modeAnchored, true, pf
+		case f != nil && maxLen(re) >= 0 && allContainKeyword(f, kws):
+			tr.mode, tr.window = modeWindow, maxLen(re)
+		case f != nil && maxLen(re) >= 0 && minFactorLen(f) >= minAnchorLen:
+			tr.mode, tr.window, tr.gated, anchors = modeWindow, maxLen(re), true, f
+		}
+		anchorIDs := make([]int32, len(anchors))
+		for i, a := range anchors {
+			anchorIDs[i] = intern(a)
+		}
+		if tr.gated {
+			tr.gates = kwIDs
+		}
+		if tr.mode == modeAnchored {
 			anch, err := regexp.Compile(`^(?:` + body.String() + `)`)
 			if err != nil {
 				return nil, fmt.Errorf("compiling anchored gitleaks rule %s: %w", id, err)
 			}
-			tr.mode, tr.anchored, tr.wordBoundary = modeAnchored, anch, wb
+			tr.anchored, tr.wordBoundary = anch, wb
 			tr.window = maxLen(body)
 			if tr.window < 0 && body.Op == syntax.OpConcat && len(body.Sub) > 1 {
 				rest := &syntax.Regexp{Op: syntax.OpConcat, Sub: body.Sub[1:], Flags: body.Flags}
@@ -169,24 +200,22 @@ func buildRuleSet(c config.Config, exclude map[string]string) (*ruleSet, error) 
 				}
 			}
 			tr.prefixes = map[int32][]prefixAt{}
-			for i, k := range kws {
+			for i, k := range anchors {
 				for _, p := range pf {
 					for off := 0; off+len(k) <= len(p); off++ {
 						if p[off:off+len(k)] == k {
-							tr.prefixes[kwIDs[i]] = append(tr.prefixes[kwIDs[i]], prefixAt{Prefix: p, Offset: off})
+							tr.prefixes[anchorIDs[i]] = append(tr.prefixes[anchorIDs[i]], prefixAt{Prefix: p, Offset: off})
 						}
 					}
 				}
 			}
-		} else if f := requiredFactors(re); f != nil && allContainKeyword(f, kws) {
-			if l := maxLen(re); l >= 0 {
-				tr.mode, tr.window = modeWindow, l
-			}
 		}
+		kwIDs = anchorIDs
+		kws = anchors
 		if src := r.Regex.String(); strings.Contains(src, assignTemplate) || strings.Contains(src, assignTemplateClosed) {
 			// The operator comes within the filler (20+3) after the keyword
 			// group, which may be longer than the shortest keyword.
-			if pre := keywordGroupLen(body); pre >= 0 {
+			if pre := keywordGroupLen(body); pre >= 0 && tr.mode == modeAnchored {
 				kmin := len(slices.MinFunc(kws, func(a, b string) int { return len(a) - len(b) }))
 				tr.assign, tr.assignLook = true, max(0, pre-kmin)+24
 			}
@@ -435,6 +464,17 @@ func asciiMaxLen(re *syntax.Regexp) int {
 		return n
 	}
 	return maxLen(&c)
+}
+
+// minAnchorLen: shorter factors would hit too often to locate anything.
+const minAnchorLen = 3
+
+func minFactorLen(fs []string) int {
+	m := math.MaxInt
+	for _, f := range fs {
+		m = min(m, len(f))
+	}
+	return m
 }
 
 func allContainKeyword(factors, kws []string) bool {

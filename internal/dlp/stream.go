@@ -14,32 +14,36 @@ type Stream struct {
 	where    string
 	held     []byte
 	findings []Finding
-	seen     map[[2]string]bool
+	seen     map[[3]string]bool
 }
 
 // NewStream starts scanning a streamed part of a request (Where: "body").
 func (o *Outbound) NewStream(where string) *Stream {
-	return &Stream{o: o, where: where, seen: map[[2]string]bool{}}
+	return &Stream{o: o, where: where, seen: map[[3]string]bool{}}
 }
 
 // Write scans p and returns the bytes that are now safe to forward (all
 // but the last streamHold bytes seen) and the findings so far. Once
-// findings is non-empty, refuse the request and release nothing more.
-func (s *Stream) Write(p []byte) (release []byte, findings []Finding) {
+// findings is non-empty, or on an error (refuse, as for Scan), release
+// nothing more.
+func (s *Stream) Write(p []byte) (release []byte, findings []Finding, err error) {
 	buf := append(s.held, p...)
-	s.scan(buf, len(s.held))
+	if err := s.scan(buf, len(s.held)); err != nil {
+		s.held = nil
+		return nil, s.findings, err
+	}
 	if len(s.findings) > 0 {
 		s.held = nil
-		return nil, s.findings
+		return nil, s.findings, nil
 	}
 	if len(buf) <= streamHold {
 		s.held = buf
-		return nil, s.findings
+		return nil, s.findings, nil
 	}
 	cut := len(buf) - streamHold
 	release = buf[:cut:cut]
 	s.held = append([]byte(nil), buf[cut:]...)
-	return release, s.findings
+	return release, s.findings, nil
 }
 
 // Close returns the held-back tail and the final findings (no tail once
@@ -54,10 +58,13 @@ func (s *Stream) Close() (release []byte, findings []Finding) {
 
 // scan reports matches in buf that end after from (earlier ones were
 // reported by the previous call).
-func (s *Stream) scan(buf []byte, from int) {
-	spans, extra := s.o.scanSegment(segment{Where: s.where, Text: buf})
+func (s *Stream) scan(buf []byte, from int) error {
+	spans, extra, err := s.o.scanSegment(segment{Where: s.where, Text: buf})
+	if err != nil {
+		return err
+	}
 	add := func(f Finding) {
-		k := [2]string{f.Detector, f.Rule}
+		k := [3]string{f.Detector, f.Rule, f.Fingerprint}
 		if !s.seen[k] {
 			s.seen[k] = true
 			s.findings = append(s.findings, f)
@@ -71,4 +78,5 @@ func (s *Stream) scan(buf []byte, from int) {
 	for _, f := range extra {
 		add(f)
 	}
+	return nil
 }

@@ -15,7 +15,10 @@ func TestStreamFindsSecretSplitAcrossChunks(t *testing.T) {
 		var released []byte
 		var found []Finding
 		for i := 0; i < len(body); i += size {
-			rel, f := s.Write([]byte(body[i:min(len(body), i+size)]))
+			rel, f, err := s.Write([]byte(body[i:min(len(body), i+size)]))
+			if err != nil {
+				t.Fatal(err)
+			}
 			released = append(released, rel...)
 			if len(f) > 0 {
 				found = f
@@ -43,7 +46,10 @@ func TestStreamPassesCleanBody(t *testing.T) {
 	s := o.NewStream("body")
 	var out []byte
 	for i := 0; i < len(body); i += 3000 {
-		rel, f := s.Write(body[i:min(len(body), i+3000)])
+		rel, f, err := s.Write(body[i:min(len(body), i+3000)])
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(f) > 0 {
 			t.Fatal(f)
 		}

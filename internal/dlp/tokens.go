@@ -2,6 +2,7 @@ package dlp
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"slices"
 
@@ -18,9 +19,16 @@ type tokenMatch struct {
 
 // findTokens runs the rules whose keywords hit (kwHits: pattern ids are
 // keyword indexes) on text and returns the matches.
-func (rs *ruleSet) findTokens(text []byte, kwHits []acHit) []tokenMatch {
+func (rs *ruleSet) findTokens(text []byte, kwHits []acHit) ([]tokenMatch, error) {
 	if len(kwHits) == 0 {
-		return nil
+		return nil, nil
+	}
+	// Every regex run is paid for; text built to wake rules everywhere
+	// would otherwise cost seconds a megabyte.
+	budget := regexBudget(len(text))
+	spend := func() bool {
+		budget--
+		return budget >= 0
 	}
 	type window struct{ lo, hi int }
 	var (
@@ -29,10 +37,22 @@ func (rs *ruleSet) findTokens(text []byte, kwHits []acHit) []tokenMatch {
 		windows = map[int32][]window{}
 		anchors = map[int32][]int{}
 	)
+	var present []bool // keyword ids seen, for gated rules
 	for _, h := range kwHits {
 		kwStart := h.End - len(rs.keywords[h.Pattern])
 		for _, ri := range rs.kwRules[h.Pattern] {
 			r := &rs.rules[ri]
+			if r.gated {
+				if present == nil {
+					present = make([]bool, len(rs.keywords))
+					for _, h := range kwHits {
+						present[h.Pattern] = true
+					}
+				}
+				if !slices.ContainsFunc(r.gates, func(g int32) bool { return present[g] }) {
+					continue
+				}
+			}
 			switch r.mode {
 			case modeSegment:
 				segment[ri] = true
@@ -52,6 +72,9 @@ func (rs *ruleSet) findTokens(text []byte, kwHits []acHit) []tokenMatch {
 		}
 	}
 	for ri := range segment {
+		if !spend() {
+			return nil, errTooComplex
+		}
 		for _, m := range rs.rules[ri].rule.Regex.FindAllSubmatchIndex(text, -1) {
 			if tm, ok := rs.accept(ri, text, 0, m); ok {
 				out = append(out, tm)
@@ -70,6 +93,9 @@ func (rs *ruleSet) findTokens(text []byte, kwHits []acHit) []tokenMatch {
 			}
 		}
 		for _, w := range merged {
+			if !spend() {
+				return nil, errTooComplex
+			}
 			for _, m := range rs.rules[ri].rule.Regex.FindAllSubmatchIndex(text[w.lo:w.hi], -1) {
 				// A match touching a cut edge may rely on the cut (\b, $):
 				// every real match lies strictly inside the window.
@@ -102,6 +128,9 @@ func (rs *ruleSet) findTokens(text []byte, kwHits []acHit) []tokenMatch {
 			if r.window < 0 {
 				end = min(len(text), cs+anchoredLook)
 			}
+			if !spend() {
+				return nil, errTooComplex
+			}
 			if r.tail != nil && !r.tail.contains(text[cs:end]) {
 				continue
 			}
@@ -127,8 +156,19 @@ func (rs *ruleSet) findTokens(text []byte, kwHits []acHit) []tokenMatch {
 		}
 		return int(a.Rule - b.Rule)
 	})
-	return out
+	return out, nil
 }
+
+// regexBudget is how many rule runs a text of n bytes may cost: far above
+// what real traffic needs (a 64 KiB chat body dense with keywords uses a
+// few hundred), far below what a body built of keywords would.
+func regexBudget(n int) int { return 1000 + n/32 }
+
+// maxHits bounds the automaton hits kept for a text of n bytes (memory).
+func maxHits(n int) int { return 4 * regexBudget(n) }
+
+// errTooComplex: refuse rather than spend unbounded time.
+var errTooComplex = fmt.Errorf("%w: too many candidate secrets to check", ErrTooLarge)
 
 // anchoredLook bounds how far an unbounded anchored rule looks past its
 // keyword. A curl command whose -H comes more than this after "curl" is
