@@ -128,12 +128,11 @@ func (s *Server) hold(ctx context.Context, st *state, method, path string, t tar
 	return false, fmt.Sprintf("rejected by the operator (proposal %s): %s", p.ID, resp.Notes)
 }
 
-// findingKey identifies an approved value. dlp.Finding never carries the
-// raw value; for known_secrets the rule is the secret's name, which names
-// the value exactly.
+// findingKey identifies an approved value: its fingerprint (an HMAC the
+// dlp package keys per process), never the value itself.
 func findingKey(f dlp.Finding) string {
-	if f.Detector == dlp.DetectorKnownSecrets {
-		return f.Detector + "\x00" + f.Rule
+	if f.Fingerprint != "" {
+		return f.Detector + "\x00" + f.Fingerprint
 	}
 	return f.Detector + "\x00" + f.Rule + "\x00" + f.Redacted
 }

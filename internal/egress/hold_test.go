@@ -126,6 +126,33 @@ func TestSuperviseHold(t *testing.T) {
 		}
 	})
 
+	t.Run("approval remembers that value only", func(t *testing.T) {
+		dir := t.TempDir()
+		p := startProxy(t, up, "egress:\n  routes:\n    - host: up.example.com\n", withQueue(dir, time.Minute))
+		send := func(tok string) int {
+			st, _, _, err := do(t, p.client(t), newReq(t, "POST", "https://up.example.com:"+up.port+"/v1/x", strings.NewReader("use "+tok+" here")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}
+		approveNext := func(q *queue.Queue, id string) { q.Respond(id, queue.Response{Status: queue.StatusApproved, Notes: "fixture"}) }
+		operator(t, dir, approveNext)
+		if st := send("ghp_R7kQ2mXw9Lp4TzB8vN3cJ6hY1dF5sG0aE2uK"); st != 200 {
+			t.Fatalf("approved request: %d", st)
+		}
+		if st := send("ghp_R7kQ2mXw9Lp4TzB8vN3cJ6hY1dF5sG0aE2uK"); st != 200 {
+			t.Fatalf("the approved value was held again: %d", st)
+		}
+		seen := operator(t, dir, func(q *queue.Queue, id string) { q.Respond(id, queue.Response{Status: queue.StatusRejected, Notes: "no"}) })
+		if st := send("ghp_Z3nM8qW1eR5tY7uI9oP2aS4dF6gH8jK0lX1c"); st != 403 {
+			t.Fatalf("another value of the same rule passed: %d", st)
+		}
+		if prop := <-seen; !strings.Contains(prop.ProposedFile, "github-pat") || strings.Contains(prop.ProposedFile, "ghp_Z3nM8") {
+			t.Errorf("proposal:\n%s", prop.ProposedFile)
+		}
+	})
+
 	cases := []struct {
 		name, want string
 		answer     func(q *queue.Queue, id string)
