@@ -136,7 +136,9 @@ func TestSuperviseHold(t *testing.T) {
 			}
 			return st
 		}
-		approveNext := func(q *queue.Queue, id string) { q.Respond(id, queue.Response{Status: queue.StatusApproved, Notes: "fixture"}) }
+		approveNext := func(q *queue.Queue, id string) {
+			q.Respond(id, queue.Response{Status: queue.StatusApproved, Notes: "fixture"})
+		}
 		operator(t, dir, approveNext)
 		if st := send("ghp_R7kQ2mXw9Lp4TzB8vN3cJ6hY1dF5sG0aE2uK"); st != 200 {
 			t.Fatalf("approved request: %d", st)
@@ -144,7 +146,9 @@ func TestSuperviseHold(t *testing.T) {
 		if st := send("ghp_R7kQ2mXw9Lp4TzB8vN3cJ6hY1dF5sG0aE2uK"); st != 200 {
 			t.Fatalf("the approved value was held again: %d", st)
 		}
-		seen := operator(t, dir, func(q *queue.Queue, id string) { q.Respond(id, queue.Response{Status: queue.StatusRejected, Notes: "no"}) })
+		seen := operator(t, dir, func(q *queue.Queue, id string) {
+			q.Respond(id, queue.Response{Status: queue.StatusRejected, Notes: "no"})
+		})
 		if st := send("ghp_Z3nM8qW1eR5tY7uI9oP2aS4dF6gH8jK0lX1c"); st != 403 {
 			t.Fatalf("another value of the same rule passed: %d", st)
 		}
