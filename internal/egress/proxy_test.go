@@ -108,6 +108,8 @@ func TestRefusals(t *testing.T) {
 	p := startProxy(t, up, basePolicy+`    - host: other.example.com
       git: {fetch: false}
     - host: unresolvable.example.com
+    - host: off.example.com
+      dlp: {outbound_detectors: false}
 `, func(c *Config) { c.ExtraPorts = append(c.ExtraPorts, atoi(t, plain.port), closed) })
 	c := p.client(t)
 	base := "https://up.example.com:" + up.port
@@ -134,6 +136,7 @@ func TestRefusals(t *testing.T) {
 		{"port not allowed", "port", newReq(t, "GET", "https://up.example.com:1/v1/x", nil)},
 		{"upstream down", "upstream", newReq(t, "GET", fmt.Sprintf("https://other.example.com:%d/", closed), nil)},
 		{"undecodable body", "dlp-unscannable", newReq(t, "POST", base+"/v1/x", strings.NewReader("not gzip at all"), "Content-Encoding", "gzip")},
+		{"held token where scanning is off", "dlp", newReq(t, "POST", "https://off.example.com:"+up.port+"/", strings.NewReader("x real-upstream-token-0123456789abcdef"))},
 		{"body too large to scan", "dlp-unscannable", newReq(t, "POST", base+"/v1/x", strings.NewReader(strings.Repeat("a", MaxScanBody+1)))},
 		{"injection in response", "injection", newReq(t, "GET", base+"/inject", nil)},
 		{"host header disagrees with CONNECT", "host-mismatch", func() *http.Request {
@@ -463,5 +466,24 @@ func TestInjectedTokenNeverEchoedBack(t *testing.T) {
 	}
 	if !strings.Contains(p.logText(), `"code":"token-echo"`) {
 		t.Error("token echo not logged")
+	}
+}
+
+func TestPolicyFileWatched(t *testing.T) {
+	up := newUpstream(t, true)
+	p := startProxy(t, up, "egress:\n  routes:\n    - host: up.example.com\n", func(c *Config) { c.PollInterval = 10 * time.Millisecond })
+	c := p.client(t)
+	u := "https://other.example.com:" + up.port + "/"
+	if st, code, _, _ := do(t, c, newReq(t, "GET", u, nil)); st == 200 {
+		t.Fatalf("allowed before the change: %s", code)
+	}
+	writePolicy(t, p.policy, "egress:\n  routes:\n    - host: up.example.com\n    - host: other.example.com\n", up.port)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if strings.Contains(p.logText(), "egress policy reloaded") {
+			break
+		}
+	}
+	if st, code, body, err := do(t, c, newReq(t, "GET", u, nil)); err != nil || st != 200 {
+		t.Fatalf("new route not in force: %d %s %v\n%s", st, code, err, body)
 	}
 }
