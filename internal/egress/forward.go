@@ -214,6 +214,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 	var res inboundResult
 	copyHeader := func() {
 		h := cleanHeader(resp.Header)
+		h.Del(RefusalHeader) // only the proxy refuses
 		for k, vs := range h {
 			w.Header()[k] = vs
 		}

@@ -171,11 +171,18 @@ func (s *Server) CACertPEM() []byte { return s.ca.CertPEM() }
 // Ready is closed once the proxy listens.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
-// Addr is the listening address; valid after Ready.
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+// Addr is the listening address once Ready is closed, nil before.
+func (s *Server) Addr() net.Addr {
+	select {
+	case <-s.ready:
+		return s.ln.Addr()
+	default:
+		return nil
+	}
+}
 
 // Run serves until ctx ends, then shuts down gracefully: requests in
-// flight get up to 10 seconds to finish.
+// flight get up to 10 seconds to finish. Call it once.
 func (s *Server) Run(ctx context.Context) error {
 	ln := s.cfg.Listener
 	if ln == nil {
