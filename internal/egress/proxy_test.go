@@ -338,6 +338,11 @@ func TestReloadKeepsLastGoodAndAppliesToOpenTunnels(t *testing.T) {
 	if !strings.Contains(p.logText(), "keeping the last good policy") || !strings.Contains(p.logText(), "hosts") {
 		t.Errorf("reload failure not logged with its cause:\n%s", p.logText())
 	}
+	// Keep-alive: every request above went through one tunnel, which the
+	// reloads did not drop.
+	if n := strings.Count(p.logText(), `"method":"CONNECT"`); n != 1 {
+		t.Errorf("%d CONNECTs for one keep-alive client, want 1", n)
+	}
 }
 
 func TestSSEStreamsEventByEvent(t *testing.T) {
