@@ -13,14 +13,15 @@ var errTokenEcho = errors.New("the response carries the token the proxy injected
 // proxy injected into the request shows up in it (an upstream that echoes
 // request headers would otherwise hand the agent the token). It holds back
 // only a tail that could be the start of the token, so a stream is not
-// delayed unless it ends in the middle of what looks like the token.
+// delayed unless it pauses in the middle of what looks like the token.
+// Reads go straight into the caller's buffer: no copy of the body is kept.
 type echoGuard struct {
-	r     io.Reader
-	token []byte
-	buf   []byte // read, not yet returned
-	out   []byte // checked, ready to return
-	tmp   []byte
-	err   error
+	r       io.Reader
+	token   []byte
+	held    []byte // tail that may be the start of the token (< len(token))
+	out     []byte // checked bytes not yet returned (small reads only)
+	scratch []byte
+	err     error
 }
 
 func newEchoGuard(r io.Reader, token string) io.Reader {
@@ -31,34 +32,46 @@ func newEchoGuard(r io.Reader, token string) io.Reader {
 }
 
 func (g *echoGuard) Read(p []byte) (int, error) {
-	for len(g.out) == 0 {
+	for {
+		if len(g.out) > 0 {
+			n := copy(p, g.out)
+			g.out = g.out[n:]
+			return n, nil
+		}
 		if g.err != nil {
-			if len(g.buf) > 0 && g.err == io.EOF {
-				g.out, g.buf = g.buf, nil // a partial token at the end is not the token
-				break
+			if g.err == io.EOF && len(g.held) > 0 {
+				// The stream ended inside a prefix: it was not the token.
+				g.out, g.held = g.held, nil
+				continue
 			}
 			return 0, g.err
 		}
-		if len(g.tmp) < len(p) {
-			g.tmp = make([]byte, len(p))
+		buf, direct := p, len(p) > 2*len(g.token)
+		if !direct {
+			if g.scratch == nil {
+				g.scratch = make([]byte, 4*len(g.token))
+			}
+			buf = g.scratch
 		}
-		n, err := g.r.Read(g.tmp[:len(p)])
+		k := copy(buf, g.held)
+		n, err := g.r.Read(buf[k:])
 		g.err = err
-		if n == 0 {
-			continue
-		}
-		g.buf = append(g.buf, g.tmp[:n]...)
-		if bytes.Contains(g.buf, g.token) {
-			g.buf, g.err = nil, errTokenEcho
+		data := buf[:k+n]
+		if bytes.Contains(data, g.token) {
+			g.held, g.err = nil, errTokenEcho
 			return 0, errTokenEcho
 		}
-		k := heldBack(g.buf, g.token)
-		g.out = append(g.out[:0], g.buf[:len(g.buf)-k]...)
-		g.buf = append(g.buf[:0], g.buf[len(g.buf)-k:]...)
+		h := heldBack(data, g.token)
+		g.held = append(g.held[:0], data[len(data)-h:]...)
+		ready := data[:len(data)-h]
+		if len(ready) == 0 {
+			continue
+		}
+		if direct {
+			return len(ready), nil
+		}
+		g.out = ready // in scratch: returned by the next turn of the loop
 	}
-	n := copy(p, g.out)
-	g.out = g.out[n:]
-	return n, nil
 }
 
 // heldBack is the length of the longest tail of b that is a proper prefix
