@@ -157,6 +157,14 @@ func New(cfg Config) (*Server, error) {
 		DialContext:           s.dial,
 		DialTLSContext:        s.dialTLS,
 		ForceAttemptHTTP2:     true, // a custom DialTLSContext turns HTTP/2 off otherwise
+		// Bound what an HTTP/2 upstream may push ahead of the agent reading
+		// it (Go's defaults are 4 MiB a stream, 1 GiB a connection): enough
+		// for 10 MB/s a stream at 100 ms round trip, and the memory of a
+		// busy proxy stays small.
+		HTTP2: &http.HTTP2Config{
+			MaxReceiveBufferPerStream:     1 << 20,
+			MaxReceiveBufferPerConnection: 4 << 20,
+		},
 		MaxIdleConns:          256,
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
