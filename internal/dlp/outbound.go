@@ -208,16 +208,23 @@ func sortedKeys[V any](m map[string]V) []string {
 // which redaction cannot reach.
 func (o *Outbound) scanSegment(s segment) ([]span, []Finding, error) {
 	spans, esc, err := o.scanText(s.Where, s.Text)
-	if err != nil || esc == 0 {
-		return spans, nil, err
+	if err != nil {
+		return nil, nil, err
+	}
+	var b64 []byte
+	if o.rules != nil {
+		b64 = base64View(s.Text)
+	}
+	if esc == 0 && b64 == nil {
+		return spans, nil, nil
 	}
 	var extra []Finding
 	seen := map[[3]string]bool{}
 	for _, sp := range spans {
 		seen[[3]string{sp.Finding.Detector, sp.Finding.Rule, sp.Finding.Fingerprint}] = true
 	}
-	addView := func(v []byte) escKind {
-		vs, vesc, verr := o.scanText(s.Where, v)
+	addView := func(where string, v []byte) escKind {
+		vs, vesc, verr := o.scanText(where, v)
 		if verr != nil {
 			err = verr
 		}
@@ -233,14 +240,17 @@ func (o *Outbound) scanSegment(s segment) ([]span, []Finding, error) {
 	base := s.Text
 	if esc&escPercent != 0 {
 		if pv := percentView(s.Text, s.Plus); pv != nil {
-			esc |= addView(pv)
+			esc |= addView(s.Where, pv)
 			base = pv
 		}
 	}
 	if esc&escJSON != 0 {
 		if jv := jsonView(base); jv != nil {
-			addView(jv)
+			addView(s.Where, jv)
 		}
+	}
+	if b64 != nil {
+		addView(s.Where+":base64", b64)
 	}
 	return spans, extra, err
 }
