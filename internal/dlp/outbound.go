@@ -3,6 +3,7 @@ package dlp
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -160,7 +161,7 @@ func (o *Outbound) segments(r Request) ([]segment, error) {
 			segs = append(segs, segment{Where: "fragment", Text: []byte(u.EscapedFragment())})
 		}
 	}
-	for _, k := range sortedKeys(r.Header) {
+	for _, k := range slices.Sorted(maps.Keys(r.Header)) {
 		for _, v := range r.Header[k] {
 			segs = append(segs, segment{Where: "header:" + k, Text: []byte(k + ": " + v)})
 		}
@@ -192,15 +193,6 @@ func (o *Outbound) segments(r Request) ([]segment, error) {
 
 func isForm(ct string) bool {
 	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "application/x-www-form-urlencoded")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }
 
 // scanSegment finds matches in the raw text (as spans that redaction can
@@ -355,30 +347,31 @@ func (o *Outbound) Redact(r Request) (Request, []Finding, error) {
 	if r.URL != nil {
 		u := *r.URL
 		out.URL = &u
-		p, changed, err := o.redactText("path", []byte(u.EscapedPath()), false)
-		if err != nil {
-			return r, nil, err
-		}
-		if changed {
-			if dec, err := url.PathUnescape(string(p)); err == nil {
-				out.URL.Path, out.URL.RawPath = dec, string(p)
+		for _, part := range []struct {
+			where        string
+			escaped      string
+			plus         bool
+			raw, decoded *string // decoded nil: keep only the raw form
+		}{
+			{"path", u.EscapedPath(), false, &out.URL.RawPath, &out.URL.Path},
+			{"query", u.RawQuery, true, &out.URL.RawQuery, nil},
+			{"fragment", u.EscapedFragment(), false, &out.URL.RawFragment, &out.URL.Fragment},
+		} {
+			red, changed, err := o.redactText(part.where, []byte(part.escaped), part.plus)
+			if err != nil {
+				return r, nil, err
 			}
-		}
-		q, changed, err := o.redactText("query", []byte(u.RawQuery), true)
-		if err != nil {
-			return r, nil, err
-		}
-		if changed {
-			out.URL.RawQuery = string(q)
-		}
-		f, changed, err := o.redactText("fragment", []byte(u.EscapedFragment()), false)
-		if err != nil {
-			return r, nil, err
-		}
-		if changed {
-			if dec, err := url.PathUnescape(string(f)); err == nil {
-				out.URL.Fragment, out.URL.RawFragment = dec, string(f)
+			if !changed {
+				continue
 			}
+			if part.decoded != nil {
+				dec, err := url.PathUnescape(string(red))
+				if err != nil {
+					continue // cannot happen: redaction only removes bytes of valid escapes' text
+				}
+				*part.decoded = dec
+			}
+			*part.raw = string(red)
 		}
 	}
 	for k, vs := range out.Header {
