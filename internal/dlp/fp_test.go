@@ -120,6 +120,18 @@ func TestFalsePositivesOnCleanTraffic(t *testing.T) {
 		}
 	}
 	t.Logf("clean corpus: %d files, %d bytes; our findings by rule: %v", len(corpus), size, ours)
+	// The same texts as responses: naive_injection_detection must not
+	// block any of them.
+	inbound := map[string]int{}
+	for name, b := range corpus {
+		if v := DetectInjection(b); v.Level != None {
+			inbound[v.Level.String()+":"+v.Rule]++
+			if v.Level == High {
+				t.Errorf("inbound High on clean %s: %s", name, v.Reason)
+			}
+		}
+	}
+	t.Logf("inbound verdicts on the clean corpus: %v", inbound)
 	if os.Getenv("DLP_FP_GITLEAKS") == "1" {
 		d, err := detect.NewDetectorDefaultConfig()
 		if err != nil {
