@@ -56,6 +56,9 @@ func cleanCorpus(t testing.TB, maxBytes int) map[string][]byte {
 			mc = filepath.Join(os.Getenv("HOME"), "go", "pkg", "mod")
 		}
 		_ = filepath.WalkDir(mc, func(p string, d fs.DirEntry, err error) error {
+			if total >= maxBytes {
+				return filepath.SkipAll
+			}
 			if err != nil {
 				return nil
 			}
@@ -99,7 +102,13 @@ func cleanCorpus(t testing.TB, maxBytes int) map[string][]byte {
 // full default rule set over the same corpus and logs what it reports
 // (the reason generic-api-key and friends are left out).
 func TestFalsePositivesOnCleanTraffic(t *testing.T) {
-	corpus := cleanCorpus(t, 16<<20)
+	// A 4 MB sample keeps the test fast; the measurement run (with
+	// gitleaks) reads up to 16 MB.
+	limit := 4 << 20
+	if os.Getenv("DLP_FP_GITLEAKS") == "1" {
+		limit = 16 << 20
+	}
+	corpus := cleanCorpus(t, limit)
 	if len(corpus) < 20 {
 		t.Skip("GOROOT sources not available for the clean corpus")
 	}
