@@ -157,3 +157,19 @@ func FuzzSSEScanner(f *testing.F) {
 		}
 	})
 }
+
+func FuzzBase64View(f *testing.F) {
+	f.Add([]byte("Z2hwX1p4OVF3OEVyN1R5NlVpNU9wNEFzM0RmMkdoMUprMEx6WGNWYg==\\nAAAA"))
+	f.Add([]byte("a-b_c==d\r\n\\r\\"))
+	f.Add([]byte("x " + strings.Repeat("QUJD", 8) + "\\t" + strings.Repeat("QUJD", 8) + " y\\n" + strings.Repeat("QUJD", 7)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v := base64View(b)
+		if len(v) > len(b) {
+			t.Fatalf("view longer than input: %d > %d", len(v), len(b))
+		}
+		// The skipping scan finds exactly the runs a plain walk finds.
+		if ref := appendRuns(nil, b); !bytes.Equal(v, ref) {
+			t.Fatalf("skipping scan %q, plain walk %q", v, ref)
+		}
+	})
+}

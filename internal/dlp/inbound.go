@@ -284,13 +284,13 @@ func printable(b []byte) string {
 }
 
 // views of an inbound text that the phrases may hide behind: HTML entities
-// and JSON \u escapes.
+// and JSON escapes.
 func inboundViews(text []byte) [][]byte {
 	views := [][]byte{text}
-	if bytes.Contains(text, []byte(`\u`)) || bytes.Contains(text, []byte(`\U`)) {
-		if v := jsonView(text); v != nil {
-			views = append(views, v)
-		}
+	// Any backslash: JSON escapes a phrase's line breaks (\n) as well as
+	// its letters (\u0069).
+	if v := jsonView(text); v != nil {
+		views = append(views, v)
 	}
 	if bytes.IndexByte(text, '&') >= 0 {
 		if v := html.UnescapeString(string(text)); v != string(text) {

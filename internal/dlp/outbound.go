@@ -3,6 +3,7 @@ package dlp
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -160,7 +161,7 @@ func (o *Outbound) segments(r Request) ([]segment, error) {
 			segs = append(segs, segment{Where: "fragment", Text: []byte(u.EscapedFragment())})
 		}
 	}
-	for _, k := range sortedKeys(r.Header) {
+	for _, k := range slices.Sorted(maps.Keys(r.Header)) {
 		for _, v := range r.Header[k] {
 			segs = append(segs, segment{Where: "header:" + k, Text: []byte(k + ": " + v)})
 		}
@@ -194,30 +195,28 @@ func isForm(ct string) bool {
 	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "application/x-www-form-urlencoded")
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
-
 // scanSegment finds matches in the raw text (as spans that redaction can
 // replace) and in the decoded views of it (percent- and JSON-unescaped),
 // which redaction cannot reach.
 func (o *Outbound) scanSegment(s segment) ([]span, []Finding, error) {
 	spans, esc, err := o.scanText(s.Where, s.Text)
-	if err != nil || esc == 0 {
-		return spans, nil, err
+	if err != nil {
+		return nil, nil, err
+	}
+	var b64 []byte
+	if o.rules != nil {
+		b64 = base64View(s.Text)
+	}
+	if esc == 0 && b64 == nil {
+		return spans, nil, nil
 	}
 	var extra []Finding
 	seen := map[[3]string]bool{}
 	for _, sp := range spans {
 		seen[[3]string{sp.Finding.Detector, sp.Finding.Rule, sp.Finding.Fingerprint}] = true
 	}
-	addView := func(v []byte) escKind {
-		vs, vesc, verr := o.scanText(s.Where, v)
+	addView := func(where string, v []byte) escKind {
+		vs, vesc, verr := o.scanText(where, v)
 		if verr != nil {
 			err = verr
 		}
@@ -233,14 +232,17 @@ func (o *Outbound) scanSegment(s segment) ([]span, []Finding, error) {
 	base := s.Text
 	if esc&escPercent != 0 {
 		if pv := percentView(s.Text, s.Plus); pv != nil {
-			esc |= addView(pv)
+			esc |= addView(s.Where, pv)
 			base = pv
 		}
 	}
 	if esc&escJSON != 0 {
 		if jv := jsonView(base); jv != nil {
-			addView(jv)
+			addView(s.Where, jv)
 		}
+	}
+	if b64 != nil {
+		addView(s.Where+":base64", b64)
 	}
 	return spans, extra, err
 }
@@ -345,30 +347,31 @@ func (o *Outbound) Redact(r Request) (Request, []Finding, error) {
 	if r.URL != nil {
 		u := *r.URL
 		out.URL = &u
-		p, changed, err := o.redactText("path", []byte(u.EscapedPath()), false)
-		if err != nil {
-			return r, nil, err
-		}
-		if changed {
-			if dec, err := url.PathUnescape(string(p)); err == nil {
-				out.URL.Path, out.URL.RawPath = dec, string(p)
+		for _, part := range []struct {
+			where        string
+			escaped      string
+			plus         bool
+			raw, decoded *string // decoded nil: keep only the raw form
+		}{
+			{"path", u.EscapedPath(), false, &out.URL.RawPath, &out.URL.Path},
+			{"query", u.RawQuery, true, &out.URL.RawQuery, nil},
+			{"fragment", u.EscapedFragment(), false, &out.URL.RawFragment, &out.URL.Fragment},
+		} {
+			red, changed, err := o.redactText(part.where, []byte(part.escaped), part.plus)
+			if err != nil {
+				return r, nil, err
 			}
-		}
-		q, changed, err := o.redactText("query", []byte(u.RawQuery), true)
-		if err != nil {
-			return r, nil, err
-		}
-		if changed {
-			out.URL.RawQuery = string(q)
-		}
-		f, changed, err := o.redactText("fragment", []byte(u.EscapedFragment()), false)
-		if err != nil {
-			return r, nil, err
-		}
-		if changed {
-			if dec, err := url.PathUnescape(string(f)); err == nil {
-				out.URL.Fragment, out.URL.RawFragment = dec, string(f)
+			if !changed {
+				continue
 			}
+			if part.decoded != nil {
+				dec, err := url.PathUnescape(string(red))
+				if err != nil {
+					continue // cannot happen: redaction only removes bytes of valid escapes' text
+				}
+				*part.decoded = dec
+			}
+			*part.raw = string(red)
 		}
 	}
 	for k, vs := range out.Header {

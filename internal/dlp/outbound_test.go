@@ -388,3 +388,33 @@ func TestBodiesBuiltToWakeRulesAreRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTokenInsideBase64: a file uploaded base64-encoded (GitHub's contents
+// API, wrapped at 60 columns with JSON \n escapes) still shows its token.
+func TestTokenInsideBase64(t *testing.T) {
+	o := knownScanner(t, DetectorTokenPatterns)
+	file := "config:\n  github: ghp_Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0LzXcVb\n  region: eu\n"
+	for name, enc := range map[string]*base64.Encoding{"std": base64.StdEncoding, "url": base64.URLEncoding, "raw": base64.RawStdEncoding} {
+		t.Run(name, func(t *testing.T) {
+			e := enc.EncodeToString([]byte(file))
+			var wrapped strings.Builder
+			for len(e) > 60 {
+				wrapped.WriteString(e[:60] + `\n`)
+				e = e[60:]
+			}
+			wrapped.WriteString(e)
+			body := `{"message":"add config","content":"` + wrapped.String() + `"}`
+			res, err := o.Scan(post(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := where(res.Findings, DetectorTokenPatterns, "github-pat"); !slices.Contains(got, "body:base64") {
+				t.Fatalf("got %v", res.Findings)
+			}
+			// Redaction cannot reach inside the encoding: it must survive.
+			if _, surv, err := o.Redact(post(body)); err != nil || len(surv) == 0 {
+				t.Fatalf("redact: %v %v", surv, err)
+			}
+		})
+	}
+}

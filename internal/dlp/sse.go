@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
+	"slices"
 )
 
 // SSE limits. An event longer than maxSSEEvent is scanned and passed on in
@@ -188,7 +190,7 @@ func collectText(v any, key string, out *[]byte) {
 			*out = append(*out, t...)
 		}
 	case map[string]any:
-		for _, k := range sortedKeys(t) {
+		for _, k := range slices.Sorted(maps.Keys(t)) {
 			collectText(t[k], k, out)
 		}
 	case []any:

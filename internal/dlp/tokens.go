@@ -112,6 +112,9 @@ func (rs *ruleSet) findTokens(text []byte, kwHits []acHit) ([]tokenMatch, error)
 		r := &rs.rules[ri]
 		slices.Sort(starts)
 		next := 0
+		// [quietFrom, quietTo) is known to hold none of the rule's tail
+		// factors: a later look that overlaps it rescans only the rest.
+		quietFrom, quietTo := 0, 0
 		for _, cs := range slices.Compact(starts) {
 			if cs < next {
 				continue
@@ -131,8 +134,15 @@ func (rs *ruleSet) findTokens(text []byte, kwHits []acHit) ([]tokenMatch, error)
 			if !spend() {
 				return nil, errTooComplex
 			}
-			if r.tail != nil && !r.tail.contains(text[cs:end]) {
-				continue
+			if r.tail != nil {
+				from := cs
+				if quietFrom <= cs && cs < quietTo {
+					from = max(cs, quietTo-r.tail.maxLen+1)
+				}
+				if !r.tail.contains(text[from:end]) {
+					quietFrom, quietTo = cs, end
+					continue
+				}
 			}
 			m := r.anchored.FindSubmatchIndex(text[cs:end])
 			if m != nil && end < len(text) && cs+m[1] == end {

@@ -188,7 +188,7 @@ func TestTokenVectors(t *testing.T) {
 				continue
 			}
 			checked := 0
-			filler := strings.Repeat("Please refactor the handler so it retries. ", 40)
+			filler := strings.Repeat("Please refactor the handler so it retries. ", 8)
 			for _, wrap := range []string{
 				"%s",
 				"x %s x",

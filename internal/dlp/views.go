@@ -2,6 +2,7 @@ package dlp
 
 import (
 	"bytes"
+	"encoding/base64"
 	"io"
 	"mime/quotedprintable"
 	"unicode/utf8"
@@ -147,4 +148,131 @@ func jsonSimpleEscape(e byte) (byte, bool) {
 		return '\f', true
 	}
 	return 0, false
+}
+
+// b64Class: 1 for base64 (and base64url) alphabet bytes, 2 for the line
+// breaks a wrapped encoding may carry (CR, LF, and the backslash of a JSON
+// \n or \r escape).
+var b64Class = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '+', c == '/', c == '-', c == '_', c == '=':
+			t[c] = 1
+		case c == '\r', c == '\n', c == '\\':
+			t[c] = 2
+		}
+	}
+	return t
+}()
+
+// minBase64Run: shorter runs are words and identifiers, and too short to
+// hide a token (gitleaks' shortest tokens are 20 bytes, 28 encoded).
+const minBase64Run = 28
+
+// base64View decodes every run of base64 text (line-wrapped too) long
+// enough to hold a token, one decoded run a line, so a token uploaded
+// base64-encoded (a file through an API, a data: URL) is still seen. It
+// returns nil when there is no such run. Runs that are not really base64
+// decode to noise, which matches nothing.
+func base64View(b []byte) []byte {
+	var out []byte
+	const l = minBase64Run
+	// Skip ahead: if the byte l-1 ahead cannot be in a run, no long run
+	// starts before it. Prose and code are mostly skipped this way.
+	for i := 0; i+l <= len(b); {
+		if b64Class[b[i+l-1]] == 0 {
+			i += l
+			continue
+		}
+		j := i + l - 1
+		for j > i && b64Class[b[j-1]] != 0 {
+			j--
+		}
+		k := i + l
+		for k < len(b) && b64Class[b[k]] != 0 {
+			k++
+		}
+		if k-j >= l {
+			out = appendRuns(out, b[j:k])
+		}
+		i = k + 1
+	}
+	return out
+}
+
+// appendRuns decodes the base64 runs of b; line breaks (CR, LF, JSON \n
+// and \r) inside a run are skipped, anything else ends it.
+func appendRuns(out, b []byte) []byte {
+	start, n := 0, 0
+	for i := 0; i <= len(b); i++ {
+		if i < len(b) {
+			c := b64Class[b[i]]
+			if c == 1 {
+				if n == 0 {
+					start = i
+				}
+				n++
+				continue
+			}
+			if n == 0 {
+				continue
+			}
+			if c == 2 && b[i] != '\\' {
+				continue // a line break inside a wrapped run
+			}
+			if c == 2 && i+1 < len(b) && (b[i+1] == 'n' || b[i+1] == 'r') {
+				i++
+				continue
+			}
+		}
+		if n >= minBase64Run {
+			out = appendB64Run(out, b[start:i], n)
+		}
+		n = 0
+	}
+	return out
+}
+
+// appendB64Run decodes one run (n alphabet bytes among line breaks) onto
+// out, one line a run.
+func appendB64Run(out, run []byte, n int) []byte {
+	if n != len(run) { // wrapped: drop the line breaks
+		clean := make([]byte, 0, n)
+		for i := 0; i < len(run); i++ {
+			switch {
+			case b64Class[run[i]] == 1:
+				clean = append(clean, run[i])
+			case run[i] == '\\':
+				i++ // the n or r of a JSON escape
+			}
+		}
+		run = clean
+	}
+	if dec := decodeB64Run(run); len(dec) > 0 {
+		out = append(out, dec...)
+		out = append(out, '\n')
+	}
+	return out
+}
+
+// decodeB64Run decodes a run in either alphabet, padded or not, ignoring
+// a trailing partial quantum.
+func decodeB64Run(run []byte) []byte {
+	for len(run) > 0 && run[len(run)-1] == '=' {
+		run = run[:len(run)-1]
+	}
+	if len(run)%4 == 1 {
+		run = run[:len(run)-1]
+	}
+	enc := base64.RawStdEncoding
+	if bytes.ContainsAny(run, "-_") {
+		enc = base64.RawURLEncoding
+	}
+	dec := make([]byte, enc.DecodedLen(len(run)))
+	n, err := enc.Decode(dec, run)
+	if err != nil {
+		return nil // '=' inside, or both alphabets mixed: not one encoding
+	}
+	return dec[:n]
 }
