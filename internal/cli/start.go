@@ -1,32 +1,48 @@
 package cli
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
+	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 	"github.com/spf13/cobra"
 )
 
 type startOptions struct {
-	dryRun  bool
-	bottles []string
-	format  string
+	dryRun   bool
+	bottles  []string
+	format   string
+	label    string
+	headless bool
+	prompt   string
+	keep     bool
 }
 
 func newStartCmd(env Env) *cobra.Command {
 	var o startOptions
 	cmd := &cobra.Command{
 		Use:   "start [AGENT]",
-		Short: "Plan (and later launch) an agent in its bottle",
+		Short: "Start an agent in its bottle",
 		Long: `Start AGENT (default: shell) in its bottle. The bottle is the agent's
 "bottle:" key, or the bottles given with --bottle, merged in order like
 extends, or the "default" bottle.
+
+bot-bottle builds the images it needs (offline, from the base image
+scripts/seed-base-image.sh makes), starts the sidecar and the agent on the
+Docker engine, and attaches your terminal to the agent: every key, Ctrl-C
+included, goes to the agent. When the agent exits the bottle's containers
+are removed (--keep leaves them for "bot-bottle commit"); its state stays
+in ~/.bot-bottle/state/<slug> for "bot-bottle resume".
+
+With --headless --prompt TEXT the agent runs its one-shot mode with TEXT
+(for the shell bottle TEXT is a bash command line) and bot-bottle exits 1
+when the agent fails.
 
 With --dry-run, print the plan: the slug, the image, the egress routes, the
 git-gate upstreams, the env and mounts of both containers. Token values never
@@ -35,7 +51,9 @@ fails if that variable is not set.
 
 With no ~/.bot-bottle at all, the built-in shell agent runs in the built-in
 default bottle: supervised, no egress routes.`,
-		Example: `  bot-bottle start --dry-run
+		Example: `  bot-bottle start
+  bot-bottle start --headless --prompt 'git --version'
+  bot-bottle start --dry-run
   bot-bottle start impl --dry-run --bottle github --bottle claude
   bot-bottle start impl --dry-run --format json | jq .egress.routes`,
 		Args:              cobra.MaximumNArgs(1),
@@ -45,45 +63,41 @@ default bottle: supervised, no egress routes.`,
 			if len(args) == 1 {
 				agent = args[0]
 			}
-			return runStart(env, agent, o)
+			return runStart(cmd.Context(), env, agent, o)
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and launch nothing")
 	f.StringArrayVar(&o.bottles, "bottle", nil, "bottle to run in (repeat to merge several, in order)")
 	f.StringVar(&o.format, "format", "text", "plan output: text or json")
+	f.StringVar(&o.label, "label", "", "a one-line description shown by list")
+	f.BoolVar(&o.headless, "headless", false, "run the agent's one-shot mode with --prompt, no terminal")
+	f.StringVar(&o.prompt, "prompt", "", "the prompt of a --headless start")
+	f.BoolVar(&o.keep, "keep", false, "keep the containers when the agent exits")
 	_ = cmd.RegisterFlagCompletionFunc("bottle", completeBottles(env))
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
-func runStart(env Env, agent string, o startOptions) error {
+func runStart(ctx context.Context, env Env, agent string, o startOptions) error {
 	if o.format != "text" && o.format != "json" {
 		return usageError(fmt.Errorf("--format %q: use text or json", o.format))
 	}
+	if o.prompt != "" && !o.headless {
+		return usageError(errors.New("--prompt needs --headless"))
+	}
+	if o.headless && strings.TrimSpace(o.prompt) == "" {
+		return usageError(errors.New("--headless needs --prompt TEXT"))
+	}
+	p, err := makePlan(env, agent, o.bottles, "")
+	if err != nil {
+		return err
+	}
+	if o.label != "" {
+		p.Label = o.label
+	}
 	if !o.dryRun {
-		return usageError(errors.New("launching a bottle needs the Docker backend, which this build does not have yet; use --dry-run to print the plan"))
-	}
-	set := manifest.Load(env.Home, env.Cwd)
-	printWarnings(env, set)
-	res, err := set.Resolve(agent, o.bottles)
-	if err != nil {
-		return found(err)
-	}
-	stateRoot := ""
-	if set.Root != "" {
-		stateRoot = filepath.Join(set.Root, "state")
-	} else if env.Home != "" {
-		stateRoot = filepath.Join(env.Home, ".bot-bottle", "state")
-	}
-	p, err := plan.Make(plan.Input{
-		Resolved:  res,
-		EnvSet:    envNames(env),
-		Rand:      rand.Reader,
-		StateRoot: stateRoot,
-	})
-	if err != nil {
-		return found(err)
+		return launch(ctx, env, p, o, "")
 	}
 	if o.format == "json" {
 		enc := json.NewEncoder(env.Stdout)
@@ -97,6 +111,43 @@ func runStart(env Env, agent string, o startOptions) error {
 		return fmt.Errorf("writing plan: %w", err)
 	}
 	return nil
+}
+
+// makePlan loads the manifests and plans agent in bottles; slug is set on
+// resume.
+func makePlan(env Env, agent string, bottles []string, slug string) (*plan.Bottle, error) {
+	if env.Home == "" {
+		return nil, errors.New("planning: home directory unknown; set HOME")
+	}
+	set := manifest.Load(env.Home, env.Cwd)
+	printWarnings(env, set)
+	res, err := set.Resolve(agent, bottles)
+	if err != nil {
+		return nil, foundProblems(env, err)
+	}
+	p, err := plan.Make(plan.Input{
+		Resolved:  res,
+		EnvSet:    envNames(env),
+		Rand:      rand.Reader,
+		StateRoot: hoststate.New(env.Home).StateRoot(),
+		Slug:      slug,
+	})
+	if err != nil {
+		return nil, foundProblems(env, err)
+	}
+	return p, nil
+}
+
+// foundProblems prints each manifest problem on its own line and exits 1.
+func foundProblems(env Env, err error) error {
+	var ps manifest.Problems
+	if !errors.As(err, &ps) {
+		return found(err)
+	}
+	for _, p := range ps {
+		fmt.Fprintf(env.Stderr, "bot-bottle: %s\n", p)
+	}
+	return found(nil)
 }
 
 // envNames is the set of env var names that are set and not empty. Values

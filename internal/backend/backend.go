@@ -1,0 +1,136 @@
+// Package backend is the seam between a bottle's plan and the machinery
+// that runs it: a Backend launches the sidecar and the agent for a
+// plan.Bottle and manages them by slug afterwards. The Docker backend is the
+// first; the interface is small so VM or other engines can follow.
+package backend
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/plan"
+)
+
+// Label keys on everything a backend creates, so list, cleanup and resume
+// find a bottle's parts without bookkeeping of their own.
+const (
+	LabelSlug    = "bot-bottle.slug"
+	LabelRole    = "bot-bottle.role" // "agent", "sidecar", "internal", "egress"
+	LabelAgent   = "bot-bottle.agent"
+	LabelLabel   = "bot-bottle.label"
+	LabelCreated = "bot-bottle.created" // RFC 3339
+)
+
+// Roles of a bottle's parts.
+const (
+	RoleAgent    = "agent"
+	RoleSidecar  = "sidecar"
+	RoleInternal = "internal"
+	RoleEgress   = "egress"
+)
+
+// ErrNotFound is returned for a slug the backend has no bottle for.
+var ErrNotFound = errors.New("no such bottle")
+
+// Endpoints is where the agent reaches the sidecar. Only the backend knows:
+// Docker uses network aliases, other backends an IP or a published port.
+type Endpoints struct {
+	// ProxyURL is the agent's HTTP(S)_PROXY, e.g. http://egress:9099.
+	ProxyURL string
+	// SuperviseURL is the supervise MCP server, e.g. http://supervise:9100/mcp.
+	SuperviseURL string
+	// GitGateURL is the base of the gate's repos, e.g. http://git-gate:9420.
+	GitGateURL string
+	// DNS is the sidecar's resolver as IP:port.
+	DNS string
+	// NoProxy is the agent's NO_PROXY.
+	NoProxy string
+}
+
+// Bottle is a launched bottle.
+type Bottle struct {
+	Slug      string
+	Endpoints Endpoints
+	// AgentImage is the image the agent runs.
+	AgentImage string
+	// SidecarImage is the image the sidecar runs.
+	SidecarImage string
+	// AgentUID and AgentGID own what is copied into the agent.
+	AgentUID, AgentGID int
+}
+
+// LaunchOptions are the parts of a launch that are not in the plan.
+type LaunchOptions struct {
+	// Progress receives one line per step and image build output (nil:
+	// discarded).
+	Progress io.Writer
+	// Getenv reads the host environment for the plan's SidecarSecretEnv.
+	Getenv func(string) string
+	// UID and GID run the sidecar (and the agent when non-zero) so files
+	// written into the bottle's state stay the user's.
+	UID, GID int
+	// AgentImage runs this image instead of building the template's (a
+	// committed image on resume).
+	AgentImage string
+	// AgentDockerfile and AgentContext build the agent image of a plugin
+	// provider (host paths); empty: the plan's template or Dockerfile.
+	AgentDockerfile string
+	AgentContext    string
+}
+
+// TermSize is a terminal's size in cells.
+type TermSize struct {
+	Rows, Cols uint
+}
+
+// ExecSpec is one command run in the agent container.
+type ExecSpec struct {
+	Cmd     []string
+	Env     []string // KEY=VALUE added to the container's
+	User    string   // "" for the image's user
+	WorkDir string
+	// TTY allocates a terminal: Stdout receives everything and Resize
+	// carries size changes.
+	TTY    bool
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Resize <-chan TermSize
+}
+
+// Summary is one bottle as List sees it.
+type Summary struct {
+	Slug    string    `json:"slug"`
+	Agent   string    `json:"agent"`
+	Label   string    `json:"label"`
+	State   string    `json:"state"` // the agent container's: running, exited, created, missing
+	Sidecar string    `json:"sidecar_state"`
+	Image   string    `json:"image"`
+	Created time.Time `json:"created"`
+}
+
+// Backend runs bottles.
+type Backend interface {
+	// Name is the backend's name as recorded in metadata.json ("docker").
+	Name() string
+	// Launch starts the sidecar, waits for it to be ready, then starts the
+	// agent container idle, ready for Exec. On failure everything it made
+	// is removed and the error names the step that failed.
+	Launch(ctx context.Context, b plan.Bottle, opts LaunchOptions) (Bottle, error)
+	// Exec runs a command in the agent container and returns its exit code.
+	Exec(ctx context.Context, slug string, spec ExecSpec) (int, error)
+	// CopyInto unpacks a tar stream into dir in the agent container.
+	CopyInto(ctx context.Context, slug, dir string, tarball io.Reader) error
+	// Stop stops the bottle's containers, keeping them for commit.
+	Stop(ctx context.Context, slug string) error
+	// Remove removes the bottle's containers and networks (never its host
+	// state). Removing what is already gone is not an error.
+	Remove(ctx context.Context, slug string) error
+	// List reports every bottle the backend knows.
+	List(ctx context.Context) ([]Summary, error)
+	// Commit snapshots the agent container as image (a generated name when
+	// ""), and returns the image reference.
+	Commit(ctx context.Context, slug, image string) (string, error)
+}

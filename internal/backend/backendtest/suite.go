@@ -1,0 +1,183 @@
+// Package backendtest is the conformance suite every Backend must pass:
+// launch, exec, list, stop, commit, remove, and the isolation promises that
+// do not depend on how a backend implements them.
+package backendtest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/plan"
+	"github.com/bot-bottle/bot-bottle/test/e2e/harness"
+)
+
+// Config says how to run the suite on one backend.
+type Config struct {
+	Backend backend.Backend
+	// NewPlan returns a fresh plan for the built-in shell bottle.
+	NewPlan func(t *testing.T) plan.Bottle
+	Options backend.LaunchOptions
+	// RemoveImage deletes an image Commit made (nil: left behind).
+	RemoveImage func(ref string)
+}
+
+// Run runs the suite.
+func Run(t *testing.T, c Config) {
+	p := c.NewPlan(t)
+	b := harness.Launch(t, c.Backend, p, c.Options)
+	be := c.Backend
+
+	t.Run("Exec", func(t *testing.T) {
+		r := harness.Sh(t, be, p.Slug, "echo out; echo err >&2; exit 3")
+		if r.Stdout != "out\n" || r.Stderr != "err\n" || r.Code != 3 {
+			t.Errorf("got %s, want out/err/3", r)
+		}
+		var out strings.Builder
+		code, err := be.Exec(context.Background(), p.Slug, backend.ExecSpec{
+			Cmd: []string{"cat"}, Stdin: strings.NewReader("piped\n"), Stdout: &out,
+		})
+		if err != nil || code != 0 || out.String() != "piped\n" {
+			t.Errorf("cat with stdin = %q, %d, %v", out.String(), code, err)
+		}
+	})
+
+	t.Run("NotRoot", func(t *testing.T) {
+		r := harness.Sh(t, be, p.Slug, "id -u; grep CapEff /proc/self/status")
+		lines := strings.Fields(r.Stdout)
+		if r.Code != 0 || len(lines) < 3 || lines[0] == "0" || lines[2] != "0000000000000000" {
+			t.Errorf("agent identity: %s", r)
+		}
+	})
+
+	t.Run("ProxyEnv", func(t *testing.T) {
+		r := harness.Sh(t, be, p.Slug, `printf '%s\n' "$HTTPS_PROXY" "$http_proxy" "$NO_PROXY" "$BOT_BOTTLE_E2E"`)
+		want := b.Endpoints.ProxyURL + "\n" + b.Endpoints.ProxyURL + "\n" + b.Endpoints.NoProxy + "\n1\n"
+		if r.Stdout != want {
+			t.Errorf("env:\n%s\nwant:\n%s", r.Stdout, want)
+		}
+	})
+
+	t.Run("HostListenerUnreachable", func(t *testing.T) {
+		port := harness.HostListener(t)
+		var targets []string
+		for _, a := range HostAddrs(t) {
+			targets = append(targets, net.JoinHostPort(a, port))
+		}
+		open := Probe(t, be, p.Slug, targets)
+		if len(open) > 0 {
+			t.Errorf("the agent reached a host listener on 0.0.0.0 at %v", open)
+		}
+	})
+
+	t.Run("List", func(t *testing.T) {
+		s := find(t, be, p.Slug)
+		if s.State != "running" || s.Agent != p.Agent.Name || s.Label != p.Label {
+			t.Errorf("summary = %+v", s)
+		}
+	})
+
+	t.Run("StopCommitRemove", func(t *testing.T) {
+		ctx := context.Background()
+		harness.Sh(t, be, p.Slug, "echo kept > $HOME/kept")
+		if err := be.Stop(ctx, p.Slug); err != nil {
+			t.Fatal(err)
+		}
+		if s := find(t, be, p.Slug); s.State != "exited" {
+			t.Errorf("after Stop state = %q, want exited", s.State)
+		}
+		ref, err := be.Commit(ctx, p.Slug, "")
+		if err != nil || ref == "" {
+			t.Fatalf("Commit = %q, %v", ref, err)
+		}
+		if c.RemoveImage != nil {
+			t.Cleanup(func() { c.RemoveImage(ref) })
+		}
+		if err := be.Remove(ctx, p.Slug); err != nil {
+			t.Fatal(err)
+		}
+		if err := be.Remove(ctx, p.Slug); err != nil {
+			t.Errorf("second Remove: %v", err)
+		}
+		list, err := be.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(list, func(s backend.Summary) bool { return s.Slug == p.Slug }) {
+			t.Errorf("%s still listed after Remove", p.Slug)
+		}
+		if _, err := be.Exec(ctx, p.Slug, backend.ExecSpec{Cmd: []string{"true"}}); err == nil {
+			t.Error("Exec after Remove succeeded")
+		}
+
+		// The committed image keeps what the agent wrote.
+		q := c.NewPlan(t)
+		opts := c.Options
+		opts.AgentImage = ref
+		harness.Launch(t, be, q, opts)
+		if r := harness.Sh(t, be, q.Slug, "cat $HOME/kept"); r.Stdout != "kept\n" {
+			t.Errorf("file written before commit: %s", r)
+		}
+	})
+}
+
+func find(t *testing.T, be backend.Backend, slug string) backend.Summary {
+	t.Helper()
+	list, err := be.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list {
+		if s.Slug == slug {
+			return s
+		}
+	}
+	t.Fatalf("%s not in List: %+v", slug, list)
+	return backend.Summary{}
+}
+
+// HostAddrs are the host's IPv4 addresses, loopback included.
+func HostAddrs(t testing.TB) []string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
+			out = append(out, n.IP.String())
+		}
+	}
+	return out
+}
+
+// Probe tries a TCP connection from the agent to each host:port target (in
+// parallel, 3 s each) and returns those that opened.
+func Probe(t testing.TB, be backend.Backend, slug string, targets []string) []string {
+	t.Helper()
+	var script strings.Builder
+	for _, tg := range targets {
+		host, port, err := net.SplitHostPort(tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&script, "(timeout 3 bash -c 'exec 3<>/dev/tcp/%s/%s' 2>/dev/null && echo open %s) &\n", host, port, tg)
+	}
+	script.WriteString("wait\n")
+	start := time.Now()
+	r := harness.Sh(t, be, slug, script.String())
+	t.Logf("probed %d targets in %s", len(targets), time.Since(start).Round(time.Millisecond))
+	var open []string
+	for _, line := range strings.Split(r.Stdout, "\n") {
+		if tg, ok := strings.CutPrefix(line, "open "); ok {
+			open = append(open, tg)
+		}
+	}
+	return open
+}

@@ -1,0 +1,98 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/client"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+)
+
+// Exec runs spec in the agent container and returns its exit code.
+func (d *Docker) Exec(ctx context.Context, slug string, spec backend.ExecSpec) (int, error) {
+	id, err := d.agentID(ctx, slug)
+	if err != nil {
+		return -1, err
+	}
+	return d.execIn(ctx, id, spec)
+}
+
+func (d *Docker) execIn(ctx context.Context, id string, spec backend.ExecSpec) (int, error) {
+	stdout, stderr := spec.Stdout, spec.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	created, err := d.eng.ExecCreate(ctx, id, client.ExecCreateOptions{
+		Cmd: spec.Cmd, Env: spec.Env, User: spec.User, WorkingDir: spec.WorkDir, TTY: spec.TTY,
+		AttachStdin: spec.Stdin != nil, AttachStdout: true, AttachStderr: true,
+	})
+	if err != nil {
+		return -1, fmt.Errorf("exec in %s: %w", id[:12], err)
+	}
+	att, err := d.eng.ExecAttach(ctx, created.ID, client.ExecAttachOptions{TTY: spec.TTY})
+	if err != nil {
+		return -1, fmt.Errorf("attaching to exec: %w", err)
+	}
+	defer att.Close()
+
+	if spec.Resize != nil {
+		go func() {
+			for size := range spec.Resize {
+				d.eng.ExecResize(context.WithoutCancel(ctx), created.ID, client.ExecResizeOptions{Height: size.Rows, Width: size.Cols})
+			}
+		}()
+	}
+	if spec.Stdin != nil {
+		go func() {
+			io.Copy(att.Conn, spec.Stdin)
+			att.CloseWrite()
+		}()
+	}
+	var wg sync.WaitGroup
+	var copyErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if spec.TTY {
+			_, copyErr = io.Copy(stdout, att.Reader)
+		} else {
+			_, copyErr = stdcopy.StdCopy(stdout, stderr, att.Reader)
+		}
+	}()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		att.Close()
+		<-done
+		return -1, ctx.Err()
+	}
+	if copyErr != nil {
+		return -1, fmt.Errorf("reading exec output: %w", copyErr)
+	}
+	res, err := d.eng.ExecInspect(ctx, created.ID, client.ExecInspectOptions{})
+	if err != nil {
+		return -1, fmt.Errorf("reading exec status: %w", err)
+	}
+	return res.ExitCode, nil
+}
+
+// CopyInto unpacks tarball into dir in the agent container.
+func (d *Docker) CopyInto(ctx context.Context, slug, dir string, tarball io.Reader) error {
+	id, err := d.agentID(ctx, slug)
+	if err != nil {
+		return err
+	}
+	if _, err := d.eng.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: dir, Content: tarball}); err != nil {
+		return fmt.Errorf("copying into %s:%s: %w", slug, dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,127 @@
+package docker
+
+import (
+	"context"
+	"debug/elf"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/bot-bottle/bot-bottle/images"
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/imagebuild"
+	"github.com/bot-bottle/bot-bottle/internal/plan"
+)
+
+// ensureImages returns the sidecar and agent images, building what is
+// missing. Images are always built from their recipe (tags are content
+// hashes) unless opts names an agent image to run (a commit, on resume):
+// a name in the plan may be stale.
+func (d *Docker) ensureImages(ctx context.Context, b plan.Bottle, opts backend.LaunchOptions, progress io.Writer) (sidecar, agent string, err error) {
+	bin, err := d.sidecarBinary()
+	if err != nil {
+		return "", "", fmt.Errorf("sidecar image: %w", err)
+	}
+	df, err := images.Dockerfile("sidecar")
+	if err != nil {
+		return "", "", err
+	}
+	res, err := imagebuild.Ensure(ctx, d.eng, imagebuild.Spec{
+		Repo: "bot-bottle/sidecar", Dockerfile: df, Base: d.opts.Base,
+		Files: map[string]imagebuild.File{"bot-bottle": {Path: bin, Mode: 0o755}},
+	}, progress)
+	if err != nil {
+		return "", "", fmt.Errorf("sidecar image: %w", err)
+	}
+	sidecar = res.Ref
+
+	if opts.AgentImage != "" {
+		if _, err := d.eng.ImageInspect(ctx, opts.AgentImage); err != nil {
+			return "", "", fmt.Errorf("agent image %s: %w", opts.AgentImage, err)
+		}
+		return sidecar, opts.AgentImage, nil
+	}
+	dockerfile, contextDir := opts.AgentDockerfile, opts.AgentContext
+	if dockerfile == "" {
+		dockerfile = b.Provider.Dockerfile
+	}
+	spec, err := AgentImageSpec(b.Provider.Template, dockerfile, contextDir, d.opts.Base)
+	if err != nil {
+		return "", "", fmt.Errorf("agent image: %w", err)
+	}
+	res, err = imagebuild.Ensure(ctx, d.eng, spec, progress)
+	if err != nil {
+		return "", "", fmt.Errorf("agent image: %w", err)
+	}
+	return sidecar, res.Ref, nil
+}
+
+// AgentImageSpec is how an agent image is built: from dockerfile (a host
+// path, with the files under contextDir) when given, else from the
+// template's embedded Dockerfile.
+func AgentImageSpec(template, dockerfile, contextDir, base string) (imagebuild.Spec, error) {
+	if template == "" {
+		template = "shell"
+	}
+	s := imagebuild.Spec{Repo: "bot-bottle/agent-" + template, Base: base}
+	if dockerfile != "" {
+		df, err := os.ReadFile(dockerfile)
+		if err != nil {
+			return imagebuild.Spec{}, fmt.Errorf("reading %s: %w", dockerfile, err)
+		}
+		s.Dockerfile = df
+		// A user's Dockerfile installs things: it may need the network.
+		s.AllowNetwork = true
+		if contextDir != "" {
+			files, err := imagebuild.DirFiles(contextDir)
+			if err != nil {
+				return imagebuild.Spec{}, err
+			}
+			delete(files, "Dockerfile")
+			s.Files = files
+		}
+		return s, nil
+	}
+	df, err := images.Dockerfile(template)
+	if err != nil {
+		return imagebuild.Spec{}, err
+	}
+	s.Dockerfile = df
+	s.AllowNetwork = !images.Offline(template)
+	return s, nil
+}
+
+// sidecarBinary is the static bot-bottle copied into the sidecar image.
+func (d *Docker) sidecarBinary() (string, error) {
+	path := d.opts.SidecarBinary
+	if path == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return "", fmt.Errorf("finding the bot-bottle binary: %w", err)
+		}
+		path = exe
+	}
+	if err := checkStatic(path); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// checkStatic refuses a dynamically linked binary: the image's libc need
+// not match the host's. Build with CGO_ENABLED=0.
+func checkStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("reading sidecar binary %s: %w", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("sidecar binary %s is dynamically linked: build it with CGO_ENABLED=0 (or set BOT_BOTTLE_SIDECAR_BINARY)", path)
+		}
+	}
+	if f.Machine != elf.EM_X86_64 && f.Machine != elf.EM_AARCH64 {
+		return fmt.Errorf("sidecar binary %s: unsupported machine %s", path, f.Machine)
+	}
+	return nil
+}

@@ -1,0 +1,506 @@
+package docker
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/plan"
+	"github.com/bot-bottle/bot-bottle/internal/sidecar"
+)
+
+// ReadyLine starts the line the sidecar prints on stdout once every daemon
+// listens.
+const ReadyLine = sidecar.ReadyLine
+
+// imageAgentID is the uid and gid of the "agent" user the agent images
+// create (images/*/Dockerfile).
+const imageAgentID = 1000
+
+// The bridge option that leaves the bridge without a host address: the
+// agent's network then has no path to any host listener.
+const inhibitIPv4 = "com.docker.network.bridge.inhibit_ipv4"
+
+// StepError is a failed launch step.
+type StepError struct {
+	Step string
+	Err  error
+}
+
+func (e *StepError) Error() string { return e.Step + ": " + e.Err.Error() }
+func (e *StepError) Unwrap() error { return e.Err }
+
+// launch is one Launch in progress: what it made, to undo on failure.
+type launch struct {
+	d        *Docker
+	b        plan.Bottle
+	opts     backend.LaunchOptions
+	progress io.Writer
+	undo     []func(context.Context)
+	created  string
+}
+
+func (l *launch) step(name string, f func() error) error {
+	fmt.Fprintf(l.progress, "• %s\n", name)
+	if err := f(); err != nil {
+		return &StepError{Step: name, Err: err}
+	}
+	return nil
+}
+
+// Launch brings the bottle up: images, networks, sidecar (ready), agent.
+func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchOptions) (_ backend.Bottle, err error) {
+	if b.Slug == "" || strings.ContainsAny(b.Slug, "/ :") {
+		return backend.Bottle{}, fmt.Errorf("launching: bad slug %q", b.Slug)
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = func(string) string { return "" }
+	}
+	l := &launch{d: d, b: b, opts: opts, progress: opts.Progress, created: time.Now().UTC().Format(time.RFC3339)}
+	if l.progress == nil {
+		l.progress = io.Discard
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		// Tear down with a fresh context: ctx may be what was cancelled.
+		cctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		for i := len(l.undo) - 1; i >= 0; i-- {
+			l.undo[i](cctx)
+		}
+	}()
+	out := backend.Bottle{Slug: b.Slug, Endpoints: backend.Endpoints{
+		ProxyURL:     plan.DefaultProxyURL,
+		SuperviseURL: fmt.Sprintf("http://%s:%d/mcp", plan.SuperviseAlias, plan.SupervisePort),
+		GitGateURL:   plan.DefaultGitGateURL,
+		NoProxy:      "localhost,127.0.0.1," + plan.SuperviseAlias + "," + plan.GitGateAlias,
+	}}
+
+	out.AgentUID, out.AgentGID = imageAgentID, imageAgentID
+	if opts.UID != 0 {
+		out.AgentUID, out.AgentGID = opts.UID, opts.GID
+	}
+
+	var runtime string
+	if err := l.step("checking the engine", func() (err error) {
+		if existing, lerr := d.eng.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: slugFilter(b.Slug)}); lerr != nil {
+			return lerr
+		} else if len(existing.Items) > 0 {
+			return fmt.Errorf("bottle %s already has containers", b.Slug)
+		}
+		runtime, err = d.runtime(ctx)
+		return err
+	}); err != nil {
+		return backend.Bottle{}, err
+	}
+	if err := l.step("preparing images", func() (err error) {
+		out.SidecarImage, out.AgentImage, err = d.ensureImages(ctx, b, opts, l.progress)
+		return err
+	}); err != nil {
+		return backend.Bottle{}, err
+	}
+	if err := l.step("creating mount directories", func() error { return makeMountDirs(b.Mounts) }); err != nil {
+		return backend.Bottle{}, err
+	}
+
+	var subnet netip.Prefix
+	if err := l.step("creating the internal network", func() (err error) {
+		subnet, err = l.createInternalNetwork(ctx)
+		return err
+	}); err != nil {
+		return backend.Bottle{}, err
+	}
+	sidecarIP := subnet.Addr().Next().Next() // .1 is the (unassigned) gateway
+	out.Endpoints.DNS = netip.AddrPortFrom(sidecarIP, plan.DNSPort).String()
+	if err := l.step("creating the egress network", func() error {
+		return l.createNetwork(ctx, egressName(b.Slug), backend.RoleEgress, client.NetworkCreateOptions{Driver: "bridge"})
+	}); err != nil {
+		return backend.Bottle{}, err
+	}
+
+	var sidecarID string
+	if err := l.step("creating the sidecar", func() (err error) {
+		sidecarID, err = l.createSidecar(ctx, out.SidecarImage, sidecarIP)
+		return err
+	}); err != nil {
+		return backend.Bottle{}, err
+	}
+	if err := l.step("connecting the sidecar to the egress network", func() error {
+		_, err := d.eng.NetworkConnect(ctx, egressName(b.Slug), client.NetworkConnectOptions{Container: sidecarID})
+		return err
+	}); err != nil {
+		return backend.Bottle{}, err
+	}
+	if err := l.step("adding the sidecar's user", func() error {
+		return addUser(ctx, d.eng, sidecarID, opts.UID, opts.GID, "/home/bot-bottle")
+	}); err != nil {
+		return backend.Bottle{}, err
+	}
+	if err := l.step("starting the sidecar", func() error {
+		_, err := d.eng.ContainerStart(ctx, sidecarID, client.ContainerStartOptions{})
+		return err
+	}); err != nil {
+		return backend.Bottle{}, err
+	}
+	if err := l.step("waiting for the sidecar", func() error { return d.waitReady(ctx, sidecarID) }); err != nil {
+		return backend.Bottle{}, err
+	}
+
+	var agentID string
+	if err := l.step("creating the agent", func() (err error) {
+		agentID, err = l.createAgent(ctx, out, runtime, sidecarIP)
+		return err
+	}); err != nil {
+		return backend.Bottle{}, err
+	}
+	if opts.UID != 0 {
+		if err := l.step("adding the agent's user", func() error {
+			return addUser(ctx, d.eng, agentID, opts.UID, opts.GID, "/home/agent")
+		}); err != nil {
+			return backend.Bottle{}, err
+		}
+	}
+	if err := l.step("installing the bottle CA", func() error {
+		return installCA(ctx, d.eng, agentID, filepath.Join(b.StateDir, "ca", "ca.pem"))
+	}); err != nil {
+		return backend.Bottle{}, err
+	}
+	if err := l.step("starting the agent", func() error {
+		_, err := d.eng.ContainerStart(ctx, agentID, client.ContainerStartOptions{})
+		return err
+	}); err != nil {
+		return backend.Bottle{}, err
+	}
+	if len(b.GitConfig) > 0 {
+		if err := l.step("configuring git in the agent", func() error { return d.gitConfig(ctx, b.Slug, b.GitConfig) }); err != nil {
+			return backend.Bottle{}, err
+		}
+	}
+	return out, nil
+}
+
+// runtime picks the agent's OCI runtime.
+func (d *Docker) runtime(ctx context.Context) (string, error) {
+	if d.opts.Runtime != "" {
+		return d.opts.Runtime, nil
+	}
+	info, err := d.eng.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return "", fmt.Errorf("reading engine info: %w", err)
+	}
+	if _, ok := info.Info.Runtimes["runsc"]; ok {
+		return "runsc", nil
+	}
+	return "", nil
+}
+
+func (l *launch) labels(role string) map[string]string {
+	return map[string]string{
+		backend.LabelSlug:    l.b.Slug,
+		backend.LabelRole:    role,
+		backend.LabelAgent:   l.b.Agent.Name,
+		backend.LabelLabel:   l.b.Label,
+		backend.LabelCreated: l.created,
+	}
+}
+
+func (l *launch) createNetwork(ctx context.Context, name, role string, o client.NetworkCreateOptions) error {
+	// API 1.41 accepts duplicate names: refuse them here.
+	if res, err := l.d.eng.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.Add("name", name)}); err != nil {
+		return err
+	} else if slices.ContainsFunc(res.Items, func(n network.Summary) bool { return n.Name == name }) {
+		return fmt.Errorf("network %s exists already", name)
+	}
+	o.Labels = l.labels(role)
+	res, err := l.d.eng.NetworkCreate(ctx, name, o)
+	if err != nil {
+		return err
+	}
+	l.undo = append(l.undo, func(ctx context.Context) {
+		l.d.eng.NetworkRemove(ctx, res.ID, client.NetworkRemoveOptions{})
+	})
+	return nil
+}
+
+// createInternalNetwork makes the agent's network on a free /28 of the pool
+// (a fixed sidecar address needs a subnet of our own).
+func (l *launch) createInternalNetwork(ctx context.Context) (netip.Prefix, error) {
+	res, err := l.d.eng.NetworkList(ctx, client.NetworkListOptions{})
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	var used []netip.Prefix
+	for _, n := range res.Items {
+		for _, c := range n.IPAM.Config {
+			if c.Subnet.IsValid() {
+				used = append(used, c.Subnet)
+			}
+		}
+	}
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		subnet, ok := freeSubnet(l.d.opts.SubnetPool, used, time.Now().UnixNano())
+		if !ok {
+			return netip.Prefix{}, fmt.Errorf("no free /28 left in %s", l.d.opts.SubnetPool)
+		}
+		err := l.createNetwork(ctx, internalName(l.b.Slug), backend.RoleInternal, client.NetworkCreateOptions{
+			Driver:   "bridge",
+			Internal: true,
+			IPAM: &network.IPAM{Config: []network.IPAMConfig{{
+				Subnet: subnet, Gateway: subnet.Addr().Next(),
+			}}},
+			Options: map[string]string{inhibitIPv4: "true"},
+		})
+		if err == nil {
+			return subnet, nil
+		}
+		// Another bottle may have taken it since the list: try another.
+		lastErr = err
+		used = append(used, subnet)
+		if !strings.Contains(err.Error(), "overlap") {
+			return netip.Prefix{}, err
+		}
+	}
+	return netip.Prefix{}, lastErr
+}
+
+// freeSubnet returns a /28 of pool overlapping none of used, searching from
+// a position derived from seed so concurrent launches rarely collide.
+func freeSubnet(pool netip.Prefix, used []netip.Prefix, seed int64) (netip.Prefix, bool) {
+	if !pool.Addr().Is4() || pool.Bits() > 28 {
+		return netip.Prefix{}, false
+	}
+	n := 1 << (28 - pool.Bits())
+	base := pool.Masked().Addr().As4()
+	start := int(uint64(seed) % uint64(n))
+	for i := 0; i < n; i++ {
+		k := (start + i) % n
+		v := (uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])) + uint32(k)<<4
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), 28)
+		if !slices.ContainsFunc(used, p.Overlaps) {
+			return p, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+func makeMountDirs(ms []plan.Mount) error {
+	for _, m := range ms {
+		// A missing bind source would be created by the engine, as root.
+		if err := os.MkdirAll(m.Source, 0o700); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func mountsFor(ms []plan.Mount, who string) []mount.Mount {
+	var out []mount.Mount
+	for _, m := range ms {
+		if m.Container == who {
+			out = append(out, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+		}
+	}
+	return out
+}
+
+func envList(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func hardened(extra ...string) []string {
+	return append([]string{"no-new-privileges:true"}, extra...)
+}
+
+func (l *launch) createSidecar(ctx context.Context, image string, ip netip.Addr) (string, error) {
+	env := map[string]string{}
+	for k, v := range l.b.SidecarEnv {
+		env[k] = v
+	}
+	for _, name := range l.b.SidecarSecretEnv {
+		v := l.opts.Getenv(name)
+		if v == "" {
+			return "", fmt.Errorf("secret env %s is empty or unset on the host", name)
+		}
+		env[name] = v
+	}
+	env["HOME"] = "/home/bot-bottle"
+	// The sidecar's own traffic goes direct: never inherit a proxy.
+	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"} {
+		delete(env, k)
+	}
+	init := true
+	cfg := &container.Config{
+		Image:    image,
+		Hostname: "sidecar",
+		User:     fmt.Sprintf("%d:%d", l.opts.UID, l.opts.GID),
+		Env:      envList(env),
+		Labels:   l.labels(backend.RoleSidecar),
+	}
+	if l.d.opts.SidecarEntrypoint != nil {
+		cfg.Entrypoint = l.d.opts.SidecarEntrypoint
+	}
+	pids := int64(512)
+	hc := &container.HostConfig{
+		Init:        &init,
+		CapDrop:     []string{"ALL"},
+		SecurityOpt: hardened(),
+		Sysctls:     map[string]string{"net.ipv4.ip_unprivileged_port_start": "0"},
+		Mounts:      mountsFor(l.b.Mounts, backend.RoleSidecar),
+		Resources:   container.Resources{PidsLimit: &pids},
+	}
+	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+		internalName(l.b.Slug): {
+			IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: ip},
+			Aliases:    []string{plan.EgressAlias, plan.SuperviseAlias, plan.GitGateAlias},
+		},
+	}}
+	return l.createContainer(ctx, sidecarName(l.b.Slug), cfg, hc, nc)
+}
+
+func (l *launch) createContainer(ctx context.Context, name string, cfg *container.Config, hc *container.HostConfig, nc *network.NetworkingConfig) (string, error) {
+	res, err := l.d.eng.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: cfg, HostConfig: hc, NetworkingConfig: nc})
+	if err != nil {
+		return "", err
+	}
+	l.undo = append(l.undo, func(ctx context.Context) {
+		l.d.eng.ContainerRemove(ctx, res.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	})
+	return res.ID, nil
+}
+
+// AgentEnv is the agent's environment: the plan's, then the proxy and CA
+// variables pointing at what this backend set up.
+func AgentEnv(planned map[string]string, ep backend.Endpoints) map[string]string {
+	env := map[string]string{}
+	for k, v := range planned {
+		env[k] = v
+	}
+	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"} {
+		env[k] = ep.ProxyURL
+	}
+	env["NO_PROXY"] = ep.NoProxy
+	env["no_proxy"] = ep.NoProxy
+	// The plan sets these; a plan from elsewhere gets the same.
+	defaults := map[string]string{}
+	for _, k := range []string{"NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CODEX_CA_CERTIFICATE"} {
+		defaults[k] = plan.AgentCADir + "/ca.pem"
+	}
+	for k, v := range defaults {
+		if _, ok := env[k]; !ok {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+func (l *launch) createAgent(ctx context.Context, out backend.Bottle, runtime string, sidecarIP netip.Addr) (string, error) {
+	init := true
+	cfg := &container.Config{
+		Image:      out.AgentImage,
+		Hostname:   l.b.Agent.Name,
+		Env:        envList(AgentEnv(l.b.AgentEnv, out.Endpoints)),
+		Labels:     l.labels(backend.RoleAgent),
+		Entrypoint: []string{"sleep"},
+		Cmd:        []string{"infinity"},
+	}
+	if l.opts.UID != 0 {
+		cfg.User = fmt.Sprintf("%d:%d", l.opts.UID, l.opts.GID)
+	}
+	hc := &container.HostConfig{
+		Init:        &init,
+		Runtime:     runtime,
+		CapDrop:     []string{"ALL"},
+		SecurityOpt: hardened(),
+		// The engine's resolver in the agent forwards to the sidecar only.
+		DNS:     []netip.Addr{sidecarIP},
+		Sysctls: map[string]string{"net.ipv6.conf.all.disable_ipv6": "1"},
+		Mounts:  mountsFor(l.b.Mounts, backend.RoleAgent),
+		Resources: container.Resources{
+			PidsLimit: &l.d.opts.PidsLimit,
+			Memory:    l.d.opts.MemoryBytes,
+		},
+	}
+	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+		internalName(l.b.Slug): {},
+	}}
+	return l.createContainer(ctx, agentName(l.b.Slug), cfg, hc, nc)
+}
+
+// waitReady follows the sidecar's output until the ready line, the
+// container's end, or the timeout.
+func (d *Docker) waitReady(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, d.opts.ReadyTimeout)
+	defer cancel()
+	logs, err := d.eng.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
+	if err != nil {
+		return fmt.Errorf("reading sidecar output: %w", err)
+	}
+	defer logs.Close()
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := stdcopy.StdCopy(pw, pw, logs)
+		pw.CloseWithError(err)
+	}()
+	var tail []string
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, ReadyLine) {
+			return nil
+		}
+		tail = append(tail, line)
+		if len(tail) > 20 {
+			tail = tail[1:]
+		}
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("sidecar not ready after %s; its last output:\n%s", d.opts.ReadyTimeout, strings.Join(tail, "\n"))
+	}
+	state := "?"
+	if res, err := d.eng.ContainerInspect(context.WithoutCancel(ctx), id, client.ContainerInspectOptions{}); err == nil && res.Container.State != nil {
+		state = fmt.Sprintf("%s, exit code %d", res.Container.State.Status, res.Container.State.ExitCode)
+	}
+	return fmt.Errorf("sidecar ended before ready (%s); its last output:\n%s", state, strings.Join(tail, "\n"))
+}
+
+// gitConfig applies the plan's git configuration in one exec.
+func (d *Docker) gitConfig(ctx context.Context, slug string, entries []plan.GitConfigEntry) error {
+	cmd := []string{"sh", "-c", `while [ $# -gt 0 ]; do git config --global --add "$1" "$2" || exit 1; shift 2; done`, "git-config"}
+	for _, e := range entries {
+		cmd = append(cmd, e.Key, e.Value)
+	}
+	var stderr strings.Builder
+	code, err := d.Exec(ctx, slug, backend.ExecSpec{Cmd: cmd, Stdout: io.Discard, Stderr: &stderr})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("git config exited %d: %s", code, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }

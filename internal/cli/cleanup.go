@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func newCleanupCmd(env Env) *cobra.Command {
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "cleanup",
+		Short: "Remove stopped bottles: containers, networks and state",
+		Long: `Remove every bottle whose agent is not running: its containers, its
+networks and its state directory under ~/.bot-bottle/state (so it can no
+longer be resumed). A state directory holding a .preserve file is kept.
+Running bottles are left alone. Audit logs (~/.bot-bottle/audit) and
+committed images are never removed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			rows, err := listBottles(ctx, env)
+			if err != nil {
+				return err
+			}
+			be, closeEngine, err := openDocker(ctx, env)
+			if err != nil {
+				return err
+			}
+			defer closeEngine()
+			for _, r := range rows {
+				if r.State == "running" {
+					continue
+				}
+				verb := "removed"
+				if dryRun {
+					verb = "would remove"
+				}
+				if r.State != "saved" {
+					if !dryRun {
+						if err := be.Remove(ctx, r.Slug); err != nil {
+							return err
+						}
+					}
+					fmt.Fprintf(env.Stdout, "%s containers and networks of %s\n", verb, r.Slug)
+				}
+				if r.StateDir == "" {
+					continue
+				}
+				if r.Preserved {
+					fmt.Fprintf(env.Stdout, "kept state of %s (.preserve)\n", r.Slug)
+					continue
+				}
+				if !dryRun {
+					if err := os.RemoveAll(r.StateDir); err != nil {
+						return fmt.Errorf("removing state of %s: %w", r.Slug, err)
+					}
+				}
+				fmt.Fprintf(env.Stdout, "%s state of %s\n", verb, r.Slug)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be removed, remove nothing")
+	return cmd
+}
+
+// fileExists reports whether dir/name exists.
+func fileExists(dir, name string) bool {
+	_, err := os.Lstat(dir + string(os.PathSeparator) + name)
+	return err == nil
+}

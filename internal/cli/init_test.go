@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestInitWritesAStarterThatChecksClean(t *testing.T) {
+	home := t.TempDir()
+	custom := filepath.Join(home, ".bot-bottle/bottles/shell.md")
+	writeFile(t, custom, "---\nenv: {MINE: \"1\"}\n---\n")
+
+	out, errOut, code := execCLI(t, home, home, nil, "init")
+	if code != 0 {
+		t.Fatalf("code=%d stderr=%q", code, errOut)
+	}
+	for _, want := range []string{
+		"wrote ~/.bot-bottle/agents/shell.md\n",
+		"wrote ~/.bot-bottle/bottles/claude.md\n",
+		"kept  ~/.bot-bottle/bottles/shell.md (already there)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if data, _ := os.ReadFile(custom); string(data) != "---\nenv: {MINE: \"1\"}\n---\n" {
+		t.Errorf("init overwrote an existing bottle: %q", data)
+	}
+	// Everything it writes loads without problems.
+	out, _, code = execCLI(t, home, home, nil, "manifest", "check")
+	if code != 0 || out != "ok: 1 agent, 4 bottles, no problems\n" {
+		t.Errorf("check after init: code=%d out=%q", code, out)
+	}
+	// And the starter plans.
+	_, errOut, code = execCLI(t, home, home, nil, "start", "--dry-run")
+	if code != 0 {
+		t.Errorf("start --dry-run after init: code=%d stderr=%q", code, errOut)
+	}
+}
+
+func TestCompletionListsAgents(t *testing.T) {
+	home := githubHome(t)
+	out, _, code := execCLI(t, home, home, nil, "__complete", "start", "")
+	if code != 0 || !strings.HasPrefix(out, "impl\n") {
+		t.Errorf("code=%d completion=%q", code, out)
+	}
+	out, _, _ = execCLI(t, home, home, nil, "__complete", "start", "impl", "--bottle", "gi")
+	if !strings.HasPrefix(out, "github\n") {
+		t.Errorf("--bottle completion = %q", out)
+	}
+	out, _, code = execCLI(t, home, home, nil, "completion", "bash")
+	if code != 0 || !strings.Contains(out, "bash completion") {
+		t.Errorf("completion bash: code=%d", code)
+	}
+}

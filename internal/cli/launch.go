@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
+	"github.com/bot-bottle/bot-bottle/internal/ca"
+	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
+	"github.com/bot-bottle/bot-bottle/internal/plan"
+	"github.com/bot-bottle/bot-bottle/internal/provider"
+)
+
+// launch provisions and starts plan p on the Docker backend and runs the
+// agent on the user's terminal. agentImage boots a committed image
+// (resume).
+func launch(ctx context.Context, env Env, p *plan.Bottle, o startOptions, agentImage string) error {
+	spec, err := provider.Lookup(p.Provider.Template, filepath.Join(env.Home, ".bot-bottle", "contrib"))
+	if err != nil {
+		return found(err)
+	}
+	skills, err := provider.ResolveSkills(spec, env.Home, p.Agent.Skills)
+	if err != nil {
+		return found(err)
+	}
+	prov, err := spec.Provision(provider.Input{
+		Headless:               o.headless,
+		Prompt:                 o.prompt,
+		SystemPrompt:           p.Agent.Prompt,
+		AuthTokenEnv:           p.Provider.AuthTokenEnv,
+		ForwardHostCredentials: p.Provider.ForwardHostCredentials,
+		Settings:               p.Provider.Settings,
+		Skills:                 skills,
+		SuperviseURL:           fmt.Sprintf("http://%s:%d/mcp", plan.SuperviseAlias, plan.SupervisePort),
+		CAFile:                 plan.AgentCADir + "/ca.pem",
+	})
+	if err != nil {
+		return found(err)
+	}
+	getenv := env.Getenv
+	if prov.HostCredentials != nil {
+		creds, err := provider.ReadHostCredentials(*prov.HostCredentials, env.Home, time.Now())
+		if err != nil {
+			return found(err)
+		}
+		prov.Files = append(prov.Files, creds.Files...)
+		for name := range creds.SidecarEnv {
+			prov.SidecarSecretEnv = append(prov.SidecarSecretEnv, name)
+		}
+		getenv = func(k string) string {
+			if v, ok := creds.SidecarEnv[k]; ok {
+				return v.Reveal()
+			}
+			return env.Getenv(k)
+		}
+	}
+
+	be, closeEngine, err := openDocker(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer closeEngine()
+	uid, gid := ids()
+	code, err := lifecycle.Start(ctx, p, lifecycle.StartOptions{
+		Backend:   be,
+		Provision: prov,
+		MakeCA:    makeBottleCA,
+		Launch:    backend.LaunchOptions{Getenv: getenv, UID: uid, GID: gid, AgentImage: agentImage},
+		Session:   session(env, !o.headless),
+		Keep:      o.keep,
+		Progress:  env.Stderr,
+	})
+	if err != nil {
+		var step *docker.StepError
+		if errors.As(err, &step) {
+			return fmt.Errorf("starting bottle %s failed while %s (everything it made is removed): %w", p.Slug, step.Step, step.Err)
+		}
+		return fmt.Errorf("starting bottle %s: %w", p.Slug, err)
+	}
+	if code != 0 {
+		return found(fmt.Errorf("the agent in %s exited with status %d", p.Slug, code))
+	}
+	return nil
+}
+
+// makeBottleCA makes the bottle CA in dir at first start and reuses it after
+// (resume keeps it); the agent gets only the certificate.
+func makeBottleCA(dir string) ([]byte, error) {
+	c, err := ca.LoadOrCreate(dir)
+	if err != nil {
+		return nil, err
+	}
+	return c.CertPEM(), nil
+}

@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
+)
+
+// bottleRow is one bottle as list shows it: what the engine runs joined
+// with the state on the host.
+type bottleRow struct {
+	Slug      string    `json:"slug"`
+	Agent     string    `json:"agent"`
+	Label     string    `json:"label"`
+	State     string    `json:"state"`
+	Sidecar   string    `json:"sidecar_state"`
+	Created   time.Time `json:"created"`
+	Committed string    `json:"committed_image,omitempty"`
+	StateDir  string    `json:"state_dir,omitempty"`
+	Preserved bool      `json:"preserved"`
+}
+
+func newListCmd(env Env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List bottles: running, stopped, and resumable from their state",
+		Long: `List every bottle the Docker engine has containers for and every bottle
+state under ~/.bot-bottle/state. STATE is the agent container's (running,
+exited, created) or "saved" when only the state is left: "bot-bottle resume
+SLUG" starts it again.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rows, err := listBottles(cmd.Context(), env)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(env.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
+			}
+			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SLUG\tAGENT\tSTATE\tCREATED\tLABEL")
+			for _, r := range rows {
+				created := ""
+				if !r.Created.IsZero() {
+					created = r.Created.Local().Format("2006-01-02 15:04")
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Slug, r.Agent, r.State, created, r.Label)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func listBottles(ctx context.Context, env Env) ([]bottleRow, error) {
+	root, err := stateRootDir(env)
+	if err != nil {
+		return nil, err
+	}
+	dirs, err := lifecycle.StateDirs(root)
+	if err != nil {
+		return nil, err
+	}
+	be, closeEngine, err := openDocker(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	defer closeEngine()
+	running, err := be.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return joinRows(running, dirs), nil
+}
+
+// joinRows merges the engine's bottles with the state directories.
+func joinRows(engine []backend.Summary, dirs map[string]string) []bottleRow {
+	rows := map[string]*bottleRow{}
+	for _, s := range engine {
+		rows[s.Slug] = &bottleRow{Slug: s.Slug, Agent: s.Agent, Label: s.Label, State: s.State, Sidecar: s.Sidecar, Created: s.Created}
+	}
+	for slug, dir := range dirs {
+		r, ok := rows[slug]
+		if !ok {
+			r = &bottleRow{Slug: slug, State: "saved", Sidecar: "missing"}
+			rows[slug] = r
+		}
+		r.StateDir = dir
+		r.Preserved = fileExists(dir, lifecycle.PreserveFile)
+		if m, err := lifecycle.ReadMetadata(dir); err == nil {
+			r.Agent = cmp.Or(r.Agent, m.Agent)
+			r.Label = cmp.Or(r.Label, m.Label)
+			r.Committed = m.Image
+			if r.Created.IsZero() {
+				r.Created = m.Created
+			}
+		}
+	}
+	out := make([]bottleRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b bottleRow) int {
+		return cmp.Or(b.Created.Compare(a.Created), cmp.Compare(a.Slug, b.Slug))
+	})
+	return out
+}

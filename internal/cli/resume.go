@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
+)
+
+func newResumeCmd(env Env) *cobra.Command {
+	var o startOptions
+	cmd := &cobra.Command{
+		Use:   "resume SLUG",
+		Short: "Start a bottle again from its saved state",
+		Long: `Start bottle SLUG again: the agent and bottles recorded in its
+metadata.json are planned afresh (so manifest edits apply), with the same
+slug, CA, approved routes and audit log. When "bot-bottle commit" recorded
+an image, the agent boots from it. Leftover containers of SLUG are removed
+first.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.prompt != "" && !o.headless {
+				return usageError(errors.New("--prompt needs --headless"))
+			}
+			slug := args[0]
+			root, err := stateRootDir(env)
+			if err != nil {
+				return err
+			}
+			meta, err := lifecycle.ReadMetadata(filepath.Join(root, slug))
+			if err != nil {
+				return found(fmt.Errorf("resuming %s: %w", slug, err))
+			}
+			p, err := makePlan(env, meta.Agent, meta.Bottles, slug)
+			if err != nil {
+				return err
+			}
+			p.Label = meta.Label
+			be, closeEngine, err := openDocker(cmd.Context(), env)
+			if err != nil {
+				return err
+			}
+			err = be.Remove(cmd.Context(), slug)
+			closeEngine()
+			if err != nil && !errors.Is(err, backend.ErrNotFound) {
+				return err
+			}
+			return launch(cmd.Context(), env, p, o, meta.Image)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.headless, "headless", false, "run the agent's one-shot mode with --prompt, no terminal")
+	f.StringVar(&o.prompt, "prompt", "", "the prompt of a --headless resume")
+	f.BoolVar(&o.keep, "keep", false, "keep the containers when the agent exits")
+	return cmd
+}

@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/bot-bottle/bot-bottle/internal/plan"
+)
+
+func TestStartDryRunOnAFreshMachine(t *testing.T) {
+	home := t.TempDir()
+	out, errOut, code := execCLI(t, home, home, nil, "start", "--dry-run")
+	if code != 0 || errOut != "" {
+		t.Fatalf("code=%d stderr=%q", code, errOut)
+	}
+	for _, want := range []string{
+		"shell in default (dry run: nothing launched)",
+		"agent       shell (built-in)",
+		"egress      no routes: every request is refused",
+		"sidecar     daemons egress,supervise,dns",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestStartFlagErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"start", "--prompt", "x"}, "bot-bottle: --prompt needs --headless\n"},
+		{[]string{"start", "--headless"}, "bot-bottle: --headless needs --prompt TEXT\n"},
+		{[]string{"resume", "x", "--prompt", "y"}, "bot-bottle: --prompt needs --headless\n"},
+	} {
+		_, errOut, code := execCLI(t, t.TempDir(), "", nil, tt.args...)
+		if code != 2 || errOut != tt.want {
+			t.Errorf("%v: code=%d stderr=%q, want 2 %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
+
+func githubHome(t *testing.T) string {
+	home := t.TempDir()
+	writeFile(t, filepath.Join(home, ".bot-bottle/bottles/github.md"), `---
+egress:
+  routes:
+    - host: api.github.com
+      auth: {scheme: Bearer, token_ref: GITHUB_TOKEN}
+---
+`)
+	writeFile(t, filepath.Join(home, ".bot-bottle/bottles/extra.md"), "---\nenv: {EXTRA: \"1\"}\n---\n")
+	writeFile(t, filepath.Join(home, ".bot-bottle/agents/impl.md"), "---\nbottle: github\n---\nprompt\n")
+	return home
+}
+
+func TestStartDryRunNeverShowsSecretValues(t *testing.T) {
+	home := githubHome(t)
+	environ := []string{"GITHUB_TOKEN=ghp_thisIsTheSecretValue000000000000000", "PATH=/bin"}
+	for _, format := range []string{"text", "json"} {
+		out, errOut, code := execCLI(t, home, home, environ, "start", "impl", "--dry-run", "--format", format)
+		if code != 0 {
+			t.Fatalf("%s: code=%d stderr=%q", format, code, errOut)
+		}
+		if strings.Contains(out+errOut, "thisIsTheSecretValue") {
+			t.Errorf("%s: the token value appears in the output", format)
+		}
+		if format == "text" && !strings.Contains(out, "auth Bearer $GITHUB_TOKEN") {
+			t.Errorf("text plan does not name the slot $GITHUB_TOKEN:\n%s", out)
+		}
+	}
+}
+
+func TestStartDryRunJSON(t *testing.T) {
+	home := githubHome(t)
+	environ := []string{"GITHUB_TOKEN=x"}
+	out, _, code := execCLI(t, home, home, environ, "start", "impl", "--dry-run", "--format", "json", "--bottle", "github", "--bottle", "extra")
+	if code != 0 {
+		t.Fatalf("code=%d", code)
+	}
+	var p plan.Bottle
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatalf("output is not a plan: %v\n%s", err, out)
+	}
+	if p.Schema != plan.SchemaVersion || !regexp.MustCompile(`^impl-[a-z0-9]{5}$`).MatchString(p.Slug) {
+		t.Errorf("schema=%d slug=%q", p.Schema, p.Slug)
+	}
+	if strings.Join(p.Bottles, ",") != "github,extra" || p.AgentEnv["EXTRA"] != "1" {
+		t.Errorf("bottles=%v EXTRA=%q: --bottle merges in order", p.Bottles, p.AgentEnv["EXTRA"])
+	}
+	if p.StateDir != filepath.Join(home, ".bot-bottle/state", p.Slug) {
+		t.Errorf("state dir = %q", p.StateDir)
+	}
+}
+
+func TestStartMissingTokenExits1(t *testing.T) {
+	home := githubHome(t)
+	_, errOut, code := execCLI(t, home, home, []string{"GITHUB_TOKEN="}, "start", "impl", "--dry-run")
+	want := "bot-bottle: egress route 1 (api.github.com) token_ref: env var GITHUB_TOKEN is not set; export it before start (its value goes only to the sidecar)\n"
+	if code != 1 || errOut != want {
+		t.Errorf("code=%d stderr=%q\nwant %q", code, errOut, want)
+	}
+}
+
+func TestStartPrintsOneLinePerProblem(t *testing.T) {
+	home := githubHome(t)
+	writeFile(t, filepath.Join(home, ".bot-bottle/bottles/claude.md"), "---\nagent_provider: {template: claude, auth_token: ANTHROPIC_API_KEY}\n---\n")
+	_, errOut, code := execCLI(t, home, home, nil, "start", "impl", "--dry-run", "--bottle", "claude", "--bottle", "github")
+	want := "bot-bottle: agent_provider.auth_token: env var ANTHROPIC_API_KEY is not set; export it before start (its value goes only to the sidecar)\n" +
+		"bot-bottle: egress route 1 (api.github.com) token_ref: env var GITHUB_TOKEN is not set; export it before start (its value goes only to the sidecar)\n"
+	if code != 1 || errOut != want {
+		t.Errorf("code=%d stderr=%q\nwant %q", code, errOut, want)
+	}
+}

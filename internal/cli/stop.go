@@ -1,0 +1,36 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+)
+
+func newStopCmd(env Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "stop SLUG",
+		Short: "Stop a bottle's containers, keeping them for commit",
+		Long: `Stop the agent and then the sidecar of bottle SLUG. The containers stay
+until "bot-bottle cleanup"; "bot-bottle commit SLUG" can still snapshot
+the agent. Exits 1 when there is no such bottle.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			be, closeEngine, err := openDocker(cmd.Context(), env)
+			if err != nil {
+				return err
+			}
+			defer closeEngine()
+			if err := be.Stop(cmd.Context(), args[0]); err != nil {
+				if errors.Is(err, backend.ErrNotFound) {
+					return found(err)
+				}
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "stopped %s\n", args[0])
+			return nil
+		},
+	}
+}

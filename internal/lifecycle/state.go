@@ -1,0 +1,210 @@
+// Package lifecycle is the host side of a bottle's life: it writes the
+// bottle's state directory from its plan, drives a Backend through a start
+// (launch, provision the agent, run it, tear down), and reads that state
+// back for list, resume and cleanup.
+package lifecycle
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/atomicfile"
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
+	"github.com/bot-bottle/bot-bottle/internal/plan"
+	"github.com/bot-bottle/bot-bottle/internal/provider"
+)
+
+// Files in a bottle's state directory.
+const (
+	MetadataFile = "metadata.json"
+	// PreserveFile in a state directory keeps it from cleanup.
+	PreserveFile = ".preserve"
+)
+
+// Metadata is state/<slug>/metadata.json: what resume replays.
+type Metadata struct {
+	Slug    string   `json:"slug"`
+	Agent   string   `json:"agent"`
+	Bottles []string `json:"bottles"`
+	Backend string   `json:"backend"`
+	Label   string   `json:"label"`
+	// Image is the committed agent image resume boots from ("" if none).
+	Image   string    `json:"image,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+// ReadMetadata reads the metadata of the bottle whose state is dir.
+func ReadMetadata(dir string) (Metadata, error) {
+	b, err := os.ReadFile(filepath.Join(dir, MetadataFile))
+	if err != nil {
+		return Metadata{}, fmt.Errorf("reading bottle metadata: %w", err)
+	}
+	var m Metadata
+	if err := json.Unmarshal(b, &m); err != nil {
+		return Metadata{}, fmt.Errorf("reading %s: %w", filepath.Join(dir, MetadataFile), err)
+	}
+	return m, nil
+}
+
+// WriteMetadata writes m into dir.
+func WriteMetadata(dir string, m Metadata) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(filepath.Join(dir, MetadataFile), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("writing bottle metadata: %w", err)
+	}
+	return nil
+}
+
+// StateDirs lists the bottle state directories under root (slug → dir).
+func StateDirs(root string) (map[string]string, error) {
+	entries, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]string{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing bottle state: %w", err)
+	}
+	out := map[string]string{}
+	for _, e := range entries {
+		if e.IsDir() {
+			out[e.Name()] = filepath.Join(root, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// ApplyProvision folds the provider's part into the plan: its routes (the
+// provider API, first so a bottle route cannot shadow its DLP), its secret
+// env names and its agent environment (the plan's proxy and CA settings
+// win).
+func ApplyProvision(p *plan.Bottle, prov provider.Provision) {
+	if len(prov.Routes) > 0 {
+		p.Egress.Routes = append(slices.Clone(prov.Routes), p.Egress.Routes...)
+		p.Sidecar.Routes = p.Egress.Routes
+	}
+	secrets := slices.Clone(p.SidecarSecretEnv)
+	for _, s := range prov.SidecarSecretEnv {
+		if !slices.Contains(secrets, s) {
+			secrets = append(secrets, s)
+		}
+	}
+	slices.Sort(secrets)
+	p.SidecarSecretEnv = secrets
+	env := maps.Clone(prov.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	maps.Copy(env, p.AgentEnv)
+	p.AgentEnv = env
+}
+
+// CAMaker makes (or loads) the bottle CA in dir and returns its
+// certificate PEM. The CA key stays in dir, which only the sidecar mounts.
+type CAMaker func(dir string) ([]byte, error)
+
+// Prepare writes the bottle's state directory from its plan: every mount
+// source (directories, created before the engine would create them as
+// root), sidecar.json, the live egress policy (the plan's routes plus the
+// routes approved in an earlier run), the agent's current-config, the
+// gate's keys and known_hosts, and the CA.
+func Prepare(p *plan.Bottle, makeCA CAMaker) error {
+	for _, m := range p.Mounts {
+		if err := os.MkdirAll(m.Source, 0o700); err != nil {
+			return fmt.Errorf("preparing state: %w", err)
+		}
+	}
+	dir := func(parts ...string) string { return filepath.Join(append([]string{p.StateDir}, parts...)...) }
+	for _, d := range []string{dir("sidecar"), dir("egress"), dir("ssh"), dir("ca"), dir("agent-ca"), dir("logs"), dir("supervise", "queue"), dir("supervise", "current-config")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("preparing state: %w", err)
+		}
+	}
+
+	sc, err := json.MarshalIndent(p.Sidecar, "", "  ")
+	if err != nil {
+		return fmt.Errorf("writing sidecar.json: %w", err)
+	}
+	if err := atomicfile.Write(dir("sidecar", "sidecar.json"), append(sc, '\n'), 0o600); err != nil {
+		return fmt.Errorf("writing sidecar.json: %w", err)
+	}
+
+	policy, err := livePolicy(p, dir("egress", "approved.yaml"))
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(dir("egress", "policy.yaml"), policy, 0o600); err != nil {
+		return fmt.Errorf("writing policy.yaml: %w", err)
+	}
+	if err := atomicfile.Write(dir("supervise", "current-config", "egress.yaml"), policy, 0o644); err != nil {
+		return fmt.Errorf("writing current-config: %w", err)
+	}
+
+	if err := writeSSH(p, dir("ssh")); err != nil {
+		return err
+	}
+
+	if makeCA != nil {
+		cert, err := makeCA(dir("ca"))
+		if err != nil {
+			return fmt.Errorf("making the bottle CA: %w", err)
+		}
+		if err := atomicfile.Write(dir("agent-ca", "ca.pem"), cert, 0o644); err != nil {
+			return fmt.Errorf("writing the agent's CA: %w", err)
+		}
+	}
+	return nil
+}
+
+// livePolicy is the plan's egress plus what the operator approved before.
+func livePolicy(p *plan.Bottle, approvedFile string) ([]byte, error) {
+	e := &manifest.Egress{Routes: slices.Clone(p.Egress.Routes)}
+	level := p.Egress.Log
+	e.Log = &level
+	if _, err := os.Stat(approvedFile); err == nil {
+		approved, err := manifest.LoadEgressFile(approvedFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading approved routes: %w", err)
+		}
+		e.Routes = append(e.Routes, approved.Routes...)
+	}
+	b, err := manifest.MarshalPolicy(e)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// writeSSH copies each repo's key (0600) and writes known_hosts with the
+// pinned host keys.
+func writeSSH(p *plan.Bottle, dir string) error {
+	var known strings.Builder
+	for _, r := range p.GitGate.Repos {
+		if r.KeyFile != "" {
+			key, err := os.ReadFile(r.KeyFile)
+			if err != nil {
+				return fmt.Errorf("reading the key of repo %s: %w", r.Name, err)
+			}
+			if err := atomicfile.Write(filepath.Join(dir, r.Name+".key"), key, 0o600); err != nil {
+				return fmt.Errorf("writing the key of repo %s: %w", r.Name, err)
+			}
+		}
+		if r.HostKey != "" {
+			fmt.Fprintf(&known, "%s %s\n", r.KnownHostsName, strings.TrimSpace(r.HostKey))
+		}
+	}
+	if err := atomicfile.Write(filepath.Join(dir, "known_hosts"), []byte(known.String()), 0o644); err != nil {
+		return fmt.Errorf("writing known_hosts: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,201 @@
+package provider
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
+)
+
+// Built-in template names.
+const (
+	Claude = "claude"
+	Codex  = "codex"
+	Pi     = "pi"
+	Shell  = "shell"
+	// Default runs when a bottle chain names no template.
+	Default = Shell
+)
+
+// CodexAccessTokenEnv is the sidecar variable that holds the host's Codex
+// access token when forward_host_credentials is on. Set at launch from
+// ~/.codex/auth.json; never in the agent.
+const CodexAccessTokenEnv = "BOT_BOTTLE_CODEX_ACCESS_TOKEN"
+
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// BuiltinNames lists the built-in templates.
+func BuiltinNames() []string { return []string{Claude, Codex, Pi, Shell} }
+
+// redact is the DLP every provider API route gets: prompts routinely carry
+// code, and holding a model call for a human stalls the agent, so a secret
+// found on the way out is masked rather than held.
+func redact() *manifest.DLP { return &manifest.DLP{OutboundOnMatch: "redact"} }
+
+// anthropicPlaceholder is shaped like an Anthropic OAuth token.
+const anthropicPlaceholder = "sk-ant-oat01-bot-bottle-placeholder-the-sidecar-injects-the-real-token"
+
+// bearerAuth is a provider login whose token the sidecar injects as
+// "Authorization: Bearer" on host, the agent holding placeholder in env.
+func bearerAuth(env, placeholder, host string) *AuthSpec {
+	return &AuthSpec{
+		Env:         env,
+		Placeholder: placeholder,
+		Routes: []manifest.Route{{
+			Host: host,
+			Auth: &manifest.Auth{Scheme: "Bearer"},
+			DLP:  redact(),
+		}},
+	}
+}
+
+// Builtin returns the built-in template called name.
+func Builtin(name string) (Spec, bool) {
+	home := AgentHome
+	switch name {
+	case Claude:
+		return Spec{
+			Name:             Claude,
+			Description:      "Claude Code",
+			Image:            Claude,
+			Command:          []string{"claude"},
+			Headless:         []string{"claude", "-p", ArgPrompt},
+			SystemPromptArgs: []string{"--append-system-prompt", ArgSystemPrompt},
+			SkillsDir:        home + "/.claude/skills",
+			HostSkillsDirs:   []string{".bot-bottle/skills", ".claude/skills"},
+			MCPRegister: [][]string{{
+				"claude", "mcp", "add", "--scope", "user", "--transport", "http", "supervise", ArgURL,
+			}},
+			Env: map[string]string{
+				// Keep Claude Code off hosts the bottle does not declare.
+				"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+				"DISABLE_AUTOUPDATER":                      "1",
+				"DISABLE_TELEMETRY":                        "1",
+				"DISABLE_ERROR_REPORTING":                  "1",
+			},
+			// Skip the first-run screens and the folder trust prompt (the
+			// bottle is the boundary); `claude mcp add` merges into it.
+			Files: []File{{
+				Path:    home + "/.claude.json",
+				Content: `{"hasCompletedOnboarding":true,"projects":{"` + AgentWorkdir + `":{"hasTrustDialogAccepted":true}}}` + "\n",
+				Mode:    0o600,
+			}},
+			SettingsFile: home + "/.claude/settings.json",
+			// An OAuth token (`claude setup-token`) goes in the Authorization
+			// header, which is what the route injects.
+			Auth: bearerAuth("CLAUDE_CODE_OAUTH_TOKEN", anthropicPlaceholder, "api.anthropic.com"),
+		}, true
+	case Codex:
+		return Spec{
+			Name:             Codex,
+			Description:      "OpenAI Codex CLI",
+			Image:            Codex,
+			Command:          []string{"codex"},
+			Headless:         []string{"codex", "exec", ArgPrompt},
+			SystemPromptFile: home + "/.codex/AGENTS.md",
+			SkillsDir:        home + "/.codex/skills",
+			HostSkillsDirs:   []string{".bot-bottle/skills", ".codex/skills"},
+			MCPRegister:      [][]string{{"codex", "mcp", "add", "supervise", "--url", ArgURL}},
+			// `codex mcp add` merges into the same file afterwards.
+			SettingsFile:    home + "/.codex/config.toml",
+			Auth:            bearerAuth("OPENAI_API_KEY", "sk-proj-bot-bottle-placeholder-the-sidecar-injects-the-real-key", "api.openai.com"),
+			HostCredentials: &HostCredentialsSpec{Kind: Codex, File: ".codex/auth.json"},
+		}, true
+	case Pi:
+		return Spec{
+			Name:             Pi,
+			Description:      "pi coding agent",
+			Image:            Pi,
+			Command:          []string{"pi"},
+			Headless:         []string{"pi", "-p", ArgPrompt},
+			SystemPromptFile: home + "/.pi/agent/AGENTS.md",
+			SkillsDir:        home + "/.pi/agent/skills",
+			HostSkillsDirs:   []string{".bot-bottle/skills", ".pi/agent/skills"},
+			SettingsFile:     home + "/.pi/agent/settings.json",
+			Auth:             bearerAuth("ANTHROPIC_OAUTH_TOKEN", anthropicPlaceholder, "api.anthropic.com"),
+		}, true
+	case Shell:
+		return Spec{
+			Name:        Shell,
+			Description: "a plain Debian shell with git and curl",
+			Image:       Shell,
+			Command:     []string{"/bin/bash", "-l"},
+			// The headless prompt is a bash command line.
+			Headless:       []string{"/bin/bash", "-lc", ArgPrompt},
+			SkillsDir:      home + "/skills",
+			HostSkillsDirs: []string{".bot-bottle/skills"},
+		}, true
+	}
+	return Spec{}, false
+}
+
+// mcpWarns reports whether a template without MCPRegister should warn that
+// the supervise tools are missing: every agent but the plain shell.
+func (s Spec) mcpWarns() bool { return s.Name != Shell }
+
+// settingsFile renders agent_provider.settings as the template's settings
+// file: TOML when its name ends in .toml, JSON otherwise.
+func (s Spec) settingsFile(settings map[string]any) (File, error) {
+	if s.SettingsFile == "" {
+		return File{}, fmt.Errorf("provisioning %s: agent_provider.settings is not supported by this template", s.Name)
+	}
+	var content string
+	if strings.HasSuffix(s.SettingsFile, ".toml") {
+		t, err := encodeTOML(settings)
+		if err != nil {
+			return File{}, fmt.Errorf("provisioning %s: encoding settings: %w", s.Name, err)
+		}
+		content = t
+	} else {
+		b, err := json.MarshalIndent(settings, "", "  ")
+		if err != nil {
+			return File{}, fmt.Errorf("provisioning %s: encoding settings: %w", s.Name, err)
+		}
+		content = string(b) + "\n"
+	}
+	return File{Path: s.SettingsFile, Content: content, Mode: 0o600}, nil
+}
+
+// hostCredentialRoutes are the routes a forwarded login needs.
+func hostCredentialRoutes(hc HostCredentialsSpec) []manifest.Route {
+	switch hc.Kind {
+	case Codex:
+		// ChatGPT sign-in: Codex calls the ChatGPT backend with the access
+		// token from auth.json.
+		return []manifest.Route{{
+			Host:    "chatgpt.com",
+			Auth:    &manifest.Auth{Scheme: "Bearer", TokenRef: CodexAccessTokenEnv},
+			Matches: []manifest.Match{{Paths: []manifest.PathMatch{{Type: "prefix", Value: "/backend-api/"}}}},
+			DLP:     redact(),
+		}}
+	}
+	return nil
+}
+
+// Lookup finds a template: a built-in, or a plugin in contribDir
+// (~/.bot-bottle/contrib). An empty name is the default template.
+func Lookup(name, contribDir string) (Spec, error) {
+	if name == "" {
+		name = Default
+	}
+	if s, ok := Builtin(name); ok {
+		return s, nil
+	}
+	if !pluginNameRE.MatchString(name) {
+		return Spec{}, fmt.Errorf("looking up provider %q: not a template name", name)
+	}
+	if contribDir == "" {
+		return Spec{}, fmt.Errorf("looking up provider %q: not a built-in (%v) and no contrib directory", name, BuiltinNames())
+	}
+	s, err := LoadPlugin(contribDir, name)
+	if err != nil {
+		return Spec{}, err
+	}
+	return s, nil
+}
+
+// isBuiltin reports whether name is a built-in template.
+func isBuiltin(name string) bool { return slices.Contains(BuiltinNames(), name) }
