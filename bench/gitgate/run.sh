@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Time a push through git-gate against a plain SSH push to the same
 # upstream (a real sshd on loopback), for 1,000 small commits and for one
-# 50 MB commit (text, and binary). Each push goes to a fresh, empty bare
+# 50 MB commit (Go source, random base64 text, random binary). Each push goes to a fresh, empty bare
 # repo, so both sides transfer and (for the gate) scan everything.
 #
 #   bench/gitgate/run.sh            # RUNS=3 by default; prints a Markdown table
@@ -85,11 +85,17 @@ EOF
 git init -q -b main "$W/bigtext"
 head -c 37748736 /dev/urandom | base64 -w 76 >"$W/bigtext/data.txt" # 50 MiB of text
 git -C "$W/bigtext" add data.txt && git -C "$W/bigtext" commit -q -m "50 MB of text"
+git init -q -b main "$W/bigcode"
+( # 50 MiB of Go source
+	set +o pipefail
+	find "$(go env GOROOT)/src" -type f -name '*.go' -print0 | xargs -0 cat 2>/dev/null | head -c 52428800 >"$W/bigcode/all.go"
+)
+git -C "$W/bigcode" add all.go && git -C "$W/bigcode" commit -q -m "50 MB of source code"
 git init -q -b main "$W/bigbin"
 head -c 52428800 /dev/urandom >"$W/bigbin/data.bin"
 git -C "$W/bigbin" add data.bin && git -C "$W/bigbin" commit -q -m "50 MB binary"
 
-CASES="small bigtext bigbin"
+CASES="small bigcode bigtext bigbin"
 mkdir -p "$W/up"
 for c in $CASES; do
 	for r in $(seq "$RUNS"); do
@@ -113,7 +119,8 @@ done
 } >"$W/gate.yaml"
 GPORT=$(free_port)
 "$W/bot-bottle" gate serve --config "$W/gate.yaml" --listen "127.0.0.1:$GPORT" --state-dir "$W/state" 2>"$W/gate.log" &
-PIDS+=($!)
+GATE_PID=$!
+PIDS+=($GATE_PID)
 wait_port "$GPORT"
 
 seconds() { python3 -c 'import time;print(time.time())'; }
@@ -125,12 +132,19 @@ timed() { # prints elapsed seconds of "$@"
 	python3 -c "print(f'{$t1 - $t0:.2f}')"
 }
 
-declare -A PLAIN GATE
+# CPU seconds the gate's reaped children (http-backend, receive-pack, the
+# hook and its git commands) have used: the gate's cost, whatever the load.
+child_cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($16 + $17) / hz}' "/proc/$GATE_PID/stat"; }
+
+declare -A PLAIN GATE CPU
 for c in $CASES; do
 	for r in $(seq "$RUNS"); do
 		echo "case $c run $r" >&2
 		p=$(GIT_SSH_COMMAND="$PLAIN_SSH" timed git -C "$W/$c" push -q "$(upstream_url "plain-$c-$r")" main)
+		c0=$(child_cpu)
 		g=$(timed git -C "$W/$c" push -q "http://127.0.0.1:$GPORT/gate-$c-$r.git" main)
+		c1=$(child_cpu)
+		CPU[$c]+="$(python3 -c "print(f'{$c1 - $c0:.1f}')") "
 		[ "$(git -C "$W/up/gate-$c-$r.git" rev-parse main)" = "$(git -C "$W/$c" rev-parse main)" ] || { echo "gate push did not land" >&2; exit 1; }
 		PLAIN[$c]+="$p "
 		GATE[$c]+="$g "
@@ -139,14 +153,17 @@ done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo
-echo "| push | plain SSH (s) | through git-gate (s) | runs |"
-echo "|---|---|---|---|"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, git $(git --version | cut -d' ' -f3)"
+echo
+echo "| push | plain SSH (s) | through git-gate (s) | gate CPU (s) | runs |"
+echo "|---|---|---|---|---|"
 for c in $CASES; do
 	label=$c
 	case $c in
 	small) label="1,000 small commits" ;;
-	bigtext) label="one 50 MB commit (text)" ;;
+	bigcode) label="one 50 MB commit (Go source)" ;;
+	bigtext) label="one 50 MB commit (base64 text)" ;;
 	bigbin) label="one 50 MB commit (binary)" ;;
 	esac
-	echo "| $label | $(echo "${PLAIN[$c]}" | median) | $(echo "${GATE[$c]}" | median) | plain: ${PLAIN[$c]}/ gate: ${GATE[$c]}|"
+	echo "| $label | $(echo "${PLAIN[$c]}" | median) | $(echo "${GATE[$c]}" | median) | $(echo "${CPU[$c]}" | median) | plain: ${PLAIN[$c]}/ gate: ${GATE[$c]}/ cpu: ${CPU[$c]}|"
 done

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -338,11 +339,13 @@ func (s *scanner) scanDiffs(ctx context.Context) error {
 		})
 	}
 	var readErr error
+	parsed := map[string]bool{}
 	for f := range files {
 		if f.PatchHeader == nil || f.IsDelete || readErr != nil {
 			continue // drain, so git can finish
 		}
 		commit, path := f.PatchHeader.SHA, f.NewName
+		parsed[commit+"\x00"+path] = true
 		pass := s.newPass()
 		if f.IsBinary {
 			// Binary, or marked binary by attributes: scan the whole blob.
@@ -365,7 +368,50 @@ func (s *scanner) scanDiffs(ctx context.Context) error {
 	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("running git log: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	return readErr
+	if readErr != nil {
+		return readErr
+	}
+	return s.checkParsed(ctx, parsed)
+}
+
+// checkParsed fails the scan when the diff parser skipped a file git lists:
+// go-gitdiff passes over what it cannot parse without an error.
+func (s *scanner) checkParsed(ctx context.Context, parsed map[string]bool) error {
+	out, err := s.output(ctx, append([]string{"log", "-z", "-m", "--full-history", "--no-renames",
+		"--name-only", "--format=%x00%H", "--diff-filter=AMTC"}, s.push.revs()...)...)
+	if err != nil {
+		return fmt.Errorf("listing changed files: %w", err)
+	}
+	// Records: NUL SHA NUL NUL? then NUL-terminated paths; a field that is
+	// 40 or 64 hex digits after an empty field starts a commit.
+	commit := ""
+	fields := strings.Split(string(out), "\x00")
+	for i := 0; i < len(fields); i++ {
+		f := strings.TrimPrefix(fields[i], "\n")
+		if f == "" {
+			if i+1 < len(fields) && isHexID(strings.TrimPrefix(fields[i+1], "\n")) {
+				commit = strings.TrimPrefix(fields[i+1], "\n")
+				i++
+			}
+			continue
+		}
+		if commit != "" && !parsed[commit+"\x00"+f] {
+			return fmt.Errorf("the diff of %s in commit %s could not be read; refusing to pass it unscanned", strconv.Quote(f), short(commit))
+		}
+	}
+	return nil
+}
+
+func isHexID(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // piece is one chunk of one diff (or message) to scan.

@@ -154,6 +154,21 @@ func TestScan(t *testing.T) {
 			r.branch("work")
 			return r.commit("vendor/github.com/x/y/k.go", line, "vendored")
 		}, []string{"vendor/github.com/x/y/k.go:1"}, nil},
+		{"odd file name", func(r *repo) string {
+			r.branch("work")
+			r.commit("sp ace\"quote é\ttab.txt", "fine\n", "odd")
+			return r.commit("a dir/new\nline.py", line, "odd leak")
+		}, []string{"a dir/new\nline.py:1"}, nil},
+		{"empty file and mode change", func(r *repo) string {
+			r.branch("work")
+			r.commit("empty", "", "empty")
+			if err := os.Chmod(filepath.Join(r.dir, "README"), 0o755); err != nil {
+				r.t.Fatal(err)
+			}
+			r.git("add", "README")
+			r.git("commit", "-q", "-m", "mode")
+			return r.git("rev-parse", "HEAD")
+		}, nil, nil},
 		{"gitleaks allow", func(r *repo) string {
 			r.branch("work")
 			return r.commit("fixture.py", "token = \""+secret+"\" # gitleaks:allow\n", "fixture")
@@ -319,5 +334,20 @@ func TestScanPEMAtSeam(t *testing.T) {
 		if fs := s.result(); len(fs) != 1 || fs[0].Rule != "private-key" {
 			t.Errorf("PEM at %d: findings %v", at, fs)
 		}
+	}
+}
+
+// A file the diff parser skipped fails the scan instead of passing unscanned.
+func TestCheckParsedFailsClosed(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	r.branch("work")
+	tip := r.commit("x y.txt", "x\n", "x")
+	s := &scanner{push: Push{GitDir: r.dir, Tips: []string{tip}, Exclude: []string{"main"}}}
+	if err := s.checkParsed(context.Background(), map[string]bool{}); err == nil || !strings.Contains(err.Error(), `"x y.txt"`) {
+		t.Errorf("checkParsed with nothing parsed = %v", err)
+	}
+	if err := s.checkParsed(context.Background(), map[string]bool{tip + "\x00x y.txt": true}); err != nil {
+		t.Errorf("checkParsed with everything parsed = %v", err)
 	}
 }
