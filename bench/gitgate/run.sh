@@ -88,7 +88,9 @@ git -C "$W/bigtext" add data.txt && git -C "$W/bigtext" commit -q -m "50 MB of t
 git init -q -b main "$W/bigcode"
 ( # 50 MiB of Go source
 	set +o pipefail
-	find "$(go env GOROOT)/src" -type f -name '*.go' -print0 | xargs -0 cat 2>/dev/null | head -c 52428800 >"$W/bigcode/all.go"
+	# Tests, test data and crypto carry test keys gitleaks (rightly) finds.
+	find "$(go env GOROOT)/src" -type f -name '*.go' -not -name '*_test.go' -not -path '*/testdata/*' \
+		-not -path '*crypto*' -not -path '*/tls/*' -print0 | xargs -0 cat 2>/dev/null | head -c 52428800 >"$W/bigcode/all.go"
 )
 git -C "$W/bigcode" add all.go && git -C "$W/bigcode" commit -q -m "50 MB of source code"
 git init -q -b main "$W/bigbin"
@@ -124,11 +126,21 @@ PIDS+=($GATE_PID)
 wait_port "$GPORT"
 
 seconds() { python3 -c 'import time;print(time.time())'; }
-timed() { # prints elapsed seconds of "$@"
-	local t0 t1
+timed() { # prints elapsed seconds of "$@"; a failed gate refusal is marked
+	local t0 t1 rc=0
 	t0=$(seconds)
-	"$@" >"$W/out.log" 2>&1 || { cat "$W/out.log" >&2; echo "FAILED: $*" >&2; exit 1; }
+	"$@" >"$W/out.log" 2>&1 || rc=$?
 	t1=$(seconds)
+	if [ $rc != 0 ]; then
+		if grep -q "git-gate: push refused: gitleaks found" "$W/out.log"; then
+			grep "git-gate: push refused" "$W/out.log" >&2
+			python3 -c "print(f'{$t1 - $t0:.2f}(refused)')"
+			return
+		fi
+		cat "$W/out.log" >&2
+		echo "FAILED: $*" >&2
+		exit 1
+	fi
 	python3 -c "print(f'{$t1 - $t0:.2f}')"
 }
 
@@ -145,13 +157,16 @@ for c in $CASES; do
 		g=$(timed git -C "$W/$c" push -q "http://127.0.0.1:$GPORT/gate-$c-$r.git" main)
 		c1=$(child_cpu)
 		CPU[$c]+="$(python3 -c "print(f'{$c1 - $c0:.1f}')") "
-		[ "$(git -C "$W/up/gate-$c-$r.git" rev-parse main)" = "$(git -C "$W/$c" rev-parse main)" ] || { echo "gate push did not land" >&2; exit 1; }
+		case $g in *refused*) ;; *)
+			[ "$(git -C "$W/up/gate-$c-$r.git" rev-parse main)" = "$(git -C "$W/$c" rev-parse main)" ] || { echo "gate push did not land" >&2; exit 1; } ;;
+		esac
 		PLAIN[$c]+="$p "
 		GATE[$c]+="$g "
 	done
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# A "(refused)" time is a push the gate refused after scanning everything.
 echo
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, git $(git --version | cut -d' ' -f3)"
 echo

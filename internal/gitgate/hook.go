@@ -194,23 +194,32 @@ func (h Hook) PreReceive(ctx context.Context, in io.Reader, out io.Writer) error
 	blocking, suppressed := scan.Blocking(findings)
 	if len(blocking) > 0 {
 		say("push refused: gitleaks found %d secret(s):", len(blocking))
-		for _, f := range blocking {
-			say("  %s", f)
-		}
+		listFindings(say, blocking)
 		say("remove each secret from every commit that adds it (rewrite the commits, e.g. git rebase -i), then push again")
 		return ErrRefused
 	}
 	if len(suppressed) > 0 {
 		say("%d finding(s) are hidden only by # gitleaks:allow; asking the supervisor:", len(suppressed))
-		for _, f := range suppressed {
-			say("  %s", f)
-		}
+		listFindings(say, suppressed)
 		if err := h.askSupervisor(ctx, updates, suppressed, timeout); err != nil {
 			return refuse("%v; refusing push", err)
 		}
 		say("supervisor approved # gitleaks:allow")
 	}
 	return h.forward(ctx, updates, forced, say)
+}
+
+// maxListed bounds the findings a refusal lists.
+const maxListed = 20
+
+func listFindings(say func(string, ...any), fs []scan.Finding) {
+	for i, f := range fs {
+		if i == maxListed {
+			say("  … and %d more", len(fs)-maxListed)
+			return
+		}
+		say("  %s", f)
+	}
 }
 
 func (h Hook) git(ctx context.Context, args ...string) *exec.Cmd {

@@ -542,6 +542,8 @@ func redactLine(f report.Finding) string {
 	if strings.Contains(line, f.Secret) { // the replacement formed it anew
 		return "(line withheld)"
 	}
+	// A finding may span lines; a message line must not.
+	line = strings.NewReplacer("\r\n", " ⏎ ", "\n", " ⏎ ", "\r", " ⏎ ").Replace(line)
 	if len(line) <= maxLine {
 		return line
 	}

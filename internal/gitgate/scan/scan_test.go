@@ -225,6 +225,9 @@ func TestRedactLineWithholdsEncoded(t *testing.T) {
 	if got := redactLine(reportFinding("x = Z2hwX1I4c1hx", secret)); got != "(line withheld)" {
 		t.Errorf("redactLine of encoded = %q", got)
 	}
+	if got := redactLine(reportFinding("a = [\n  \""+secret+"\"]", secret)); strings.Contains(got, "\n") {
+		t.Errorf("redactLine of a multi-line finding = %q", got)
+	}
 	long := strings.Repeat("a", 500) + secret + strings.Repeat("b", 500)
 	if got := redactLine(reportFinding(long, secret)); !strings.Contains(got, "REDACTED") || len(got) > maxLine+10 {
 		t.Errorf("redactLine of long line = %q", got)
@@ -242,6 +245,9 @@ func FuzzRedactLine(f *testing.F) {
 		got := redactLine(reportFinding(line, sec))
 		if strings.Contains(got, sec) {
 			t.Fatalf("redactLine(%q, %q) = %q shows the secret", line, sec, got)
+		}
+		if strings.ContainsAny(got, "\r\n") {
+			t.Fatalf("redactLine(%q, %q) = %q spans lines", line, sec, got)
 		}
 	})
 }
