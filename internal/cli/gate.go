@@ -3,7 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -22,7 +24,7 @@ func newGateCmd(env Env) *cobra.Command {
 }
 
 func newGateServeCmd(env Env) *cobra.Command {
-	var config, listen, stateDir string
+	var config, listen, stateDir, hookLog string
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE --listen ADDR --state-dir DIR",
 		Short: "Serve the git-gate for the repos in a bottle manifest or git-gate YAML",
@@ -46,6 +48,11 @@ SUPERVISE_GITLEAKS_ALLOW_TIMEOUT_SECONDS (default 300).`,
 			if len(gg.Repos) == 0 {
 				return usageError(fmt.Errorf("%s declares no git-gate.repos", config))
 			}
+			if hookLog != "" {
+				if hookLog, err = filepath.Abs(hookLog); err != nil {
+					return usageError(err)
+				}
+			}
 			bin, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("finding the bot-bottle binary: %w", err)
@@ -61,6 +68,7 @@ SUPERVISE_GITLEAKS_ALLOW_TIMEOUT_SECONDS (default 300).`,
 				Logger:       env.logger(),
 				BinaryPath:   bin,
 				Environ:      env.Environ(),
+				HookLog:      hookLog,
 			})
 			if err != nil {
 				return err
@@ -71,6 +79,7 @@ SUPERVISE_GITLEAKS_ALLOW_TIMEOUT_SECONDS (default 300).`,
 	cmd.Flags().StringVar(&config, "config", "", "bottle manifest (.md) or YAML file with a git-gate: block")
 	cmd.Flags().StringVar(&listen, "listen", ":9420", "address to listen on")
 	cmd.Flags().StringVar(&stateDir, "state-dir", "", "directory for the mirrors and known_hosts files")
+	cmd.Flags().StringVar(&hookLog, "push-log", "", "file to append one JSON line per push decision to")
 	return cmd
 }
 
@@ -86,6 +95,16 @@ func newGateHookCmd(env Env) *cobra.Command {
 				return usageError(fmt.Errorf("unknown hook %q", args[0]))
 			}
 			h := gitgate.HookFromEnv(env.Getenv, env.Environ())
+			if path := env.Getenv(gitgate.EnvHookLog); path != "" {
+				f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+				if err != nil {
+					// Refuse: a decision that cannot be logged is not taken.
+					fmt.Fprintf(env.Stderr, "git-gate: opening the push log: %v; refusing push\n", err)
+					return found(nil)
+				}
+				defer f.Close()
+				h.Log = slog.New(slog.NewJSONHandler(f, nil))
+			}
 			if err := h.PreReceive(cmd.Context(), env.Stdin, env.Stderr); err != nil {
 				if errors.Is(err, gitgate.ErrRefused) {
 					return found(nil)

@@ -37,6 +37,8 @@ const (
 	EnvQueueDir     = "SUPERVISE_QUEUE_DIR"
 	EnvSlug         = "SUPERVISE_BOTTLE_SLUG"
 	EnvAllowTimeout = "SUPERVISE_GITLEAKS_ALLOW_TIMEOUT_SECONDS"
+	// EnvHookLog is the file the hook appends its decisions to.
+	EnvHookLog = "BOT_BOTTLE_GATE_HOOK_LOG"
 )
 
 // keptEnv are the process variables git and ssh children keep. Nothing
@@ -69,6 +71,10 @@ type Config struct {
 	// Environ is the process environment; only PATH, HOME and a few locale
 	// variables are passed on. Nil reads os.Environ.
 	Environ []string
+	// HookLog is a file the pre-receive hook appends one JSON line to per
+	// push decision (repo, refs, outcome, reason; never a secret). Empty
+	// keeps no such log.
+	HookLog string
 }
 
 // Server serves the mirrors.
@@ -324,6 +330,7 @@ func (s *Server) hookEnv(m *mirror) []string {
 		EnvQueueDir+"="+s.cfg.QueueDir,
 		EnvSlug+"="+s.cfg.Slug,
 		EnvAllowTimeout+"="+s.cfg.AllowTimeout,
+		EnvHookLog+"="+s.cfg.HookLog,
 	)
 	return env
 }

@@ -58,6 +58,7 @@ func TestCleanPushLandsUpstream(t *testing.T) {
 	if err != nil {
 		t.Fatalf("push: %v\n%s", err, out)
 	}
+	t.Logf("push output:\n%s", out)
 	for _, ref := range []string{"refs/heads/main", "refs/heads/feature"} {
 		if got := refOf(t, f.bare, ref); got != sha {
 			t.Errorf("upstream %s = %q, want %s\n%s", ref, got, sha, out)
@@ -65,6 +66,9 @@ func TestCleanPushLandsUpstream(t *testing.T) {
 		if !strings.Contains(out, ref+": ok") {
 			t.Errorf("push output does not report %s ok:\n%s", ref, out)
 		}
+	}
+	if log := f.gate.pushLog(t); !strings.Contains(log, `"outcome":"forwarded"`) || !strings.Contains(log, `"refs/heads/feature"`) {
+		t.Errorf("push log = %s", log)
 	}
 	// The mirror follows: a fresh clone sees the pushed commit.
 	again := f.gate.clone(t, "app")
@@ -140,6 +144,9 @@ func TestSecretsRefused(t *testing.T) {
 			}
 			if refOf(t, f.bare, "refs/tags/v1") != "" || refOf(t, f.bare, "refs/heads/topic") != "" {
 				t.Error("refused ref reached the upstream")
+			}
+			if log := f.gate.pushLog(t); !strings.Contains(log, `"outcome":"refused","reason":"gitleaks found 1 secret(s)"`) || strings.Contains(log, secret) {
+				t.Errorf("push log = %s", log)
 			}
 			if got := refOf(t, filepath.Join(f.gate.state, "mirrors", name+".git"), "refs/heads/main"); got != before {
 				t.Errorf("mirror main moved to %s", got)
