@@ -53,7 +53,11 @@ func (d *Docker) execIn(ctx context.Context, id string, spec backend.ExecSpec) (
 	if spec.Stdin != nil {
 		go func() {
 			io.Copy(att.Conn, spec.Stdin)
-			att.CloseWrite()
+			// On a terminal the engine drops the output once stdin is
+			// half-closed (Engine 20.10): let the process end the session.
+			if !spec.TTY {
+				att.CloseWrite()
+			}
 		}()
 	}
 	var wg sync.WaitGroup
