@@ -12,6 +12,17 @@ import (
 // Write writes b to path atomically with the given mode, creating the
 // parent directory (0700) when missing.
 func Write(path string, b []byte, mode fs.FileMode) error {
+	return write(path, b, mode, os.Rename)
+}
+
+// WriteNew is Write that refuses to replace an existing file: it fails with
+// an error matching fs.ErrExist, so two writers racing for one name cannot
+// both win.
+func WriteNew(path string, b []byte, mode fs.FileMode) error {
+	return write(path, b, mode, os.Link)
+}
+
+func write(path string, b []byte, mode fs.FileMode, place func(tmp, path string) error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -37,5 +48,5 @@ func Write(path string, b []byte, mode fs.FileMode) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	return place(tmp, path)
 }

@@ -35,15 +35,24 @@ every secret and enforces every rule: an egress proxy with per-route
 allowlists and secret scanning, a git remote that scans pushes, and a
 supervisor through which the agent asks a human for more access.
 
-Start with "bot-bottle init" to write a starter ~/.bot-bottle, then
-"bot-bottle start --dry-run" to see what a bottle would get.`,
+What a bottle may do is written in Markdown manifests: bottles in
+~/.bot-bottle/bottles/ (only there: a repository you clone cannot define
+one) and agents in ~/.bot-bottle/agents/ or ./.bot-bottle/agents/.
+
+  bot-bottle init                  write a commented starter ~/.bot-bottle
+  bot-bottle manifest check        report every problem in your manifests
+  bot-bottle start --dry-run       see what a bottle would get
+
+The manifest reference is docs/manifest.md.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(
+		newAuditCmd(env),
 		newCleanupCmd(env),
 		newCommitCmd(env),
+		newGateCmd(env),
 		newInitCmd(env),
 		newListCmd(env),
 		newManifestCmd(env),
@@ -51,6 +60,7 @@ Start with "bot-bottle init" to write a starter ~/.bot-bottle, then
 		newSidecarCmd(env),
 		newStartCmd(env),
 		newStopCmd(env),
+		newSuperviseCmd(env),
 		newVersionCmd(env),
 	)
 	return root

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,24 +23,6 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 	"github.com/bot-bottle/bot-bottle/internal/sidecar"
 )
-
-// lockedBuffer is an io.Writer the command and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // sidecarFixture writes a sidecar.json for a dns-only sidecar and returns
 // the state root and the config path.
@@ -62,7 +43,7 @@ func sidecarFixture(t *testing.T, cfg plan.SidecarConfig) (root, config string) 
 	return root, config
 }
 
-func testEnv(vars map[string]string, stdout, stderr io.Writer) Env {
+func sidecarTestEnv(vars map[string]string, stdout, stderr io.Writer) Env {
 	return Env{
 		Stdin:   strings.NewReader(""),
 		Stdout:  stdout,
@@ -92,7 +73,7 @@ func TestSidecarCommandRunsAndStops(t *testing.T) {
 		Slug: "impl-k3x9q", Daemons: []string{"dns"}, Aliases: []string{"egress", "supervise", "api.internal"},
 	})
 	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
-	env := testEnv(map[string]string{"HTTPS_PROXY": "http://must-not-be-used:1"}, stdout, stderr)
+	env := sidecarTestEnv(map[string]string{"HTTPS_PROXY": "http://must-not-be-used:1"}, stdout, stderr)
 	t.Setenv("HTTPS_PROXY", "http://must-not-be-used:1")
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -117,6 +98,10 @@ func TestSidecarCommandRunsAndStops(t *testing.T) {
 	marker := filepath.Join(root, "logs", sidecar.ReadyFile)
 	if _, err := sidecar.ReadMarker(marker); err != nil {
 		t.Errorf("marker: %v", err)
+	}
+	readyOut := &lockedBuffer{}
+	if c := Run(context.Background(), []string{"sidecar", "ready", "--root", root}, sidecarTestEnv(nil, readyOut, io.Discard)); c != ExitOK || readyOut.String() != "ready: dns\n" {
+		t.Errorf("sidecar ready: exit %d, %q", c, readyOut.String())
 	}
 
 	// The configured alias resolves; an outside name is refused and logged.
@@ -145,6 +130,9 @@ func TestSidecarCommandRunsAndStops(t *testing.T) {
 	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("marker left after shutdown: %v", err)
 	}
+	if c := Run(context.Background(), []string{"sidecar", "ready", "--root", root}, sidecarTestEnv(nil, io.Discard, io.Discard)); c != ExitFound {
+		t.Errorf("sidecar ready after shutdown: exit %d, want 1", c)
+	}
 }
 
 func TestSidecarCommandFailsAtStart(t *testing.T) {
@@ -159,15 +147,15 @@ func TestSidecarCommandFailsAtStart(t *testing.T) {
 		"bad gitleaks hold": {map[string]string{sidecar.EnvDaemons: "dns", sidecar.EnvGitleaksAllowTimeout: "0"}, nil, sidecar.EnvGitleaksAllowTimeout},
 		"slug mismatch":     {map[string]string{sidecar.EnvSuperviseSlug: "other-aaaaa"}, nil, "sidecar.json says"},
 		"bad listen flag":   {map[string]string{sidecar.EnvDaemons: "dns"}, []string{"--listen", "dns"}, "NAME=HOST:PORT"},
-		"listen not run":    {map[string]string{sidecar.EnvDaemons: "dns"}, []string{"--listen", "egress=127.0.0.1:0"}, "not a daemon this sidecar runs"},
-		"daemon not built":  {map[string]string{sidecar.EnvDaemons: "egress,dns"}, nil, "daemon egress: not built"},
+		"listen unknown":    {map[string]string{sidecar.EnvDaemons: "dns"}, []string{"--listen", "sshd=127.0.0.1:0"}, "not a daemon"},
+		"no bottle CA":      {map[string]string{sidecar.EnvDaemons: "egress,dns"}, nil, "daemon egress: no bottle CA"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			root, config := sidecarFixture(t, full)
 			stderr := &lockedBuffer{}
 			args := append([]string{"sidecar", "--config", config, "--root", root}, tt.args...)
-			code := Run(context.Background(), args, testEnv(tt.env, io.Discard, stderr))
+			code := Run(context.Background(), args, sidecarTestEnv(tt.env, io.Discard, stderr))
 			if code != ExitError || !strings.Contains(stderr.String(), tt.want) {
 				t.Fatalf("exit %d, stderr %q; want 2 and %q", code, stderr.String(), tt.want)
 			}
@@ -176,7 +164,7 @@ func TestSidecarCommandFailsAtStart(t *testing.T) {
 	t.Run("missing config", func(t *testing.T) {
 		stderr := &lockedBuffer{}
 		code := Run(context.Background(), []string{"sidecar", "--config", filepath.Join(t.TempDir(), "none.json")},
-			testEnv(map[string]string{sidecar.EnvDaemons: "dns"}, io.Discard, stderr))
+			sidecarTestEnv(map[string]string{sidecar.EnvDaemons: "dns"}, io.Discard, stderr))
 		if code != ExitError || !strings.Contains(stderr.String(), "reading sidecar config") {
 			t.Fatalf("exit %d, stderr %q", code, stderr.String())
 		}
@@ -187,7 +175,7 @@ func TestSidecarCommandFailsAtStart(t *testing.T) {
 		os.WriteFile(config, []byte(`{"slug":"impl-k3x9q","daemons":["dns"],"dameons":[]}`), 0o600)
 		stderr := &lockedBuffer{}
 		code := Run(context.Background(), []string{"sidecar", "--config", config, "--root", root},
-			testEnv(nil, io.Discard, stderr))
+			sidecarTestEnv(nil, io.Discard, stderr))
 		if code != ExitError || !strings.Contains(stderr.String(), "dameons") {
 			t.Fatalf("exit %d, stderr %q", code, stderr.String())
 		}

@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
+	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 	"github.com/spf13/cobra"
@@ -116,29 +116,38 @@ func runStart(ctx context.Context, env Env, agent string, o startOptions) error 
 // makePlan loads the manifests and plans agent in bottles; slug is set on
 // resume.
 func makePlan(env Env, agent string, bottles []string, slug string) (*plan.Bottle, error) {
+	if env.Home == "" {
+		return nil, errors.New("planning: home directory unknown; set HOME")
+	}
 	set := manifest.Load(env.Home, env.Cwd)
 	printWarnings(env, set)
 	res, err := set.Resolve(agent, bottles)
 	if err != nil {
-		return nil, found(err)
-	}
-	stateRoot := ""
-	if set.Root != "" {
-		stateRoot = filepath.Join(set.Root, "state")
-	} else if env.Home != "" {
-		stateRoot = filepath.Join(env.Home, ".bot-bottle", "state")
+		return nil, foundProblems(env, err)
 	}
 	p, err := plan.Make(plan.Input{
 		Resolved:  res,
 		EnvSet:    envNames(env),
 		Rand:      rand.Reader,
-		StateRoot: stateRoot,
+		StateRoot: hoststate.New(env.Home).StateRoot(),
 		Slug:      slug,
 	})
 	if err != nil {
-		return nil, found(err)
+		return nil, foundProblems(env, err)
 	}
 	return p, nil
+}
+
+// foundProblems prints each manifest problem on its own line and exits 1.
+func foundProblems(env Env, err error) error {
+	var ps manifest.Problems
+	if !errors.As(err, &ps) {
+		return found(err)
+	}
+	for _, p := range ps {
+		fmt.Fprintf(env.Stderr, "bot-bottle: %s\n", p)
+	}
+	return found(nil)
 }
 
 // envNames is the set of env var names that are set and not empty. Values

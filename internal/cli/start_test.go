@@ -105,3 +105,14 @@ func TestStartMissingTokenExits1(t *testing.T) {
 		t.Errorf("code=%d stderr=%q\nwant %q", code, errOut, want)
 	}
 }
+
+func TestStartPrintsOneLinePerProblem(t *testing.T) {
+	home := githubHome(t)
+	writeFile(t, filepath.Join(home, ".bot-bottle/bottles/claude.md"), "---\nagent_provider: {template: claude, auth_token: ANTHROPIC_API_KEY}\n---\n")
+	_, errOut, code := execCLI(t, home, home, nil, "start", "impl", "--dry-run", "--bottle", "claude", "--bottle", "github")
+	want := "bot-bottle: agent_provider.auth_token: env var ANTHROPIC_API_KEY is not set; export it before start (its value goes only to the sidecar)\n" +
+		"bot-bottle: egress route 1 (api.github.com) token_ref: env var GITHUB_TOKEN is not set; export it before start (its value goes only to the sidecar)\n"
+	if code != 1 || errOut != want {
+		t.Errorf("code=%d stderr=%q\nwant %q", code, errOut, want)
+	}
+}

@@ -216,6 +216,7 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		e := reflect.New(t.Elem()).Elem()
+		d.lines[joinPath(path, k.Value)] = d.line(k)
 		d.decode(val, e, joinPath(path, k.Value))
 		m.SetMapIndex(reflect.ValueOf(k.Value).Convert(t.Key()), e)
 	}
@@ -264,6 +265,10 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 }
 
 func (d *decoder) unknownKey(k *yaml.Node, t reflect.Type, path string, fields map[string]int) {
+	if t == reflect.TypeFor[routeProposal]() {
+		d.pathf(k, path, "unknown key %q: a route proposal holds only routes", k.Value)
+		return
+	}
 	if hint, ok := removedKey(t, k.Value); ok {
 		d.pathf(k, path, "%s", hint)
 		return
@@ -423,6 +428,8 @@ func typeLabel(t reflect.Type) string {
 		return "dlp"
 	case reflect.TypeFor[GitAccess]():
 		return "route git"
+	case reflect.TypeFor[routeProposal]():
+		return "route proposal"
 	}
 	return strings.ToLower(t.Name())
 }

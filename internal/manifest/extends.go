@@ -12,6 +12,8 @@ import (
 type bottleSource interface {
 	// bottle returns the named bottle, or nil when there is none.
 	bottle(name string) *Bottle
+	// names lists the bottles there are, for "did you mean".
+	names() []string
 }
 
 // dirBottleSource reads NAME.md from one directory, for files loaded on
@@ -27,6 +29,17 @@ func (s dirBottleSource) bottle(name string) *Bottle {
 		return nil
 	}
 	return readBottle(name, path, path, s.home)
+}
+
+func (s dirBottleSource) names() []string {
+	var out []string
+	entries, _ := os.ReadDir(s.dir)
+	for _, e := range entries {
+		if n, ok := strings.CutSuffix(e.Name(), ".md"); ok && ValidName(n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // chain is one bottle with its extends folded.
@@ -86,7 +99,11 @@ func (r *resolver) resolve(b *Bottle, stack []string) *chain {
 		}
 		pb := r.src.bottle(p)
 		if pb == nil {
-			r.problem(b, path, "extends %q, but there is no bottle %q; create %s.md beside this file or fix the name", p, p, p)
+			if s := suggest(p, r.src.names()); s != "" {
+				r.problem(b, path, "extends %q, but there is no bottle %q; did you mean %q?", p, p, s)
+			} else {
+				r.problem(b, path, "extends %q, but there is no bottle %q; create %s.md beside this file or fix the name", p, p, p)
+			}
 			ok = false
 			continue
 		}

@@ -45,12 +45,7 @@ func LoadGitGateFile(path string) (*GitGate, error) {
 func loadBottleFile(path string) (*BottleFile, error) {
 	home, _ := os.UserHomeDir()
 	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	var b *Bottle
-	if strings.EqualFold(filepath.Ext(path), ".md") {
-		b = readBottle(name, path, path, home)
-	} else {
-		b = readBottleYAML(name, path, home)
-	}
+	b := readBottle(name, path, path, home)
 	if len(b.Problems) > 0 {
 		return nil, b.Problems
 	}
@@ -62,28 +57,6 @@ func loadBottleFile(path string) (*BottleFile, error) {
 		return nil, ps
 	}
 	return c.spec, nil
-}
-
-// readBottleYAML is readBottle for a plain YAML file.
-func readBottleYAML(name, path, home string) *Bottle {
-	b := &Bottle{Name: name, File: path}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		b.Problems = Problems{{File: path, Message: fmt.Sprintf("cannot read: %v", err)}}
-		return b
-	}
-	spec, d := parseBottleYAML(path, data, 0)
-	b.lines = d.lines
-	if spec != nil {
-		resolvePaths(spec, filepath.Dir(path), home)
-		d.fieldProblems("", checkPaths(spec, displayPath(home)))
-	}
-	if len(d.problems) > 0 {
-		b.Problems = d.problems
-		return b
-	}
-	b.Spec = spec
-	return b
 }
 
 // ParseBottleYAML parses plain YAML with the bottle's keys (no Markdown).

@@ -62,3 +62,27 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSSHURL checks that every spelling Forms writes for an upstream parses
+// back to the same upstream: git-gate's insteadOf rules depend on it.
+func FuzzSSHURL(f *testing.F) {
+	for _, s := range []string{"git@github.com:org/app.git", "ssh://git@h:2222/a/b", "ssh://[::1]:22/r.git", "h:r", "ssh://u@h/x.git"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := ParseSSHURL(s)
+		if err != nil {
+			return
+		}
+		for _, form := range u.Forms() {
+			v, err := ParseSSHURL(form)
+			if err != nil {
+				t.Fatalf("%q: form %q does not parse: %v", s, form, err)
+			}
+			if v.User != u.User || v.Host != u.Host || v.Port != u.Port ||
+				strings.TrimSuffix(v.Path, ".git") != strings.TrimSuffix(u.Path, ".git") {
+				t.Fatalf("%q: form %q parses to %+v, want %+v", s, form, v, u)
+			}
+		}
+	})
+}

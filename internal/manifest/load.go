@@ -6,7 +6,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 )
 
 // Bottle is one bottle manifest as loaded, before extends are folded.
@@ -83,8 +86,9 @@ func Load(home, cwd string) *Set {
 		Plugins: map[string]bool{},
 	}
 	show := displayPath(home)
+	dirs := hoststate.New(home)
 	if home != "" {
-		s.Root = filepath.Join(home, ".bot-bottle")
+		s.Root = dirs.Root()
 	}
 	if st, err := os.Stat(s.Root); s.Root == "" || errors.Is(err, fs.ErrNotExist) {
 		s.Builtin = true
@@ -95,13 +99,13 @@ func Load(home, cwd string) *Set {
 	} else if !st.IsDir() {
 		s.Problems = append(s.Problems, Problem{File: show(s.Root), Message: "is not a folder"})
 	} else {
-		for name, path := range s.scan(filepath.Join(s.Root, "bottles"), show) {
+		for name, path := range s.scan(dirs.Bottles(), show) {
 			s.Bottles[name] = readBottle(name, show(path), path, home)
 		}
-		for name, path := range s.scan(filepath.Join(s.Root, "agents"), show) {
+		for name, path := range s.scan(dirs.Agents(), show) {
 			s.Agents[name] = readAgent(name, show(path), path)
 		}
-		if entries, err := os.ReadDir(filepath.Join(s.Root, "contrib")); err == nil {
+		if entries, err := os.ReadDir(dirs.Contrib()); err == nil {
 			for _, e := range entries {
 				if e.IsDir() {
 					s.Plugins[e.Name()] = true
@@ -113,12 +117,12 @@ func Load(home, cwd string) *Set {
 		return s
 	}
 	for _, dir := range []string{filepath.Join(cwd, "bottles"), filepath.Join(cwd, ".bot-bottle", "bottles")} {
-		if st, err := os.Stat(dir); err == nil && st.IsDir() && !sameDir(dir, filepath.Join(s.Root, "bottles")) {
+		if st, err := os.Stat(dir); err == nil && st.IsDir() && !sameDir(dir, dirs.Bottles()) {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("ignoring %s: bottles load only from ~/.bot-bottle/bottles/ so a cloned repo cannot define one; copy a bottle there if you trust it", show(dir)))
 		}
 	}
 	agentsDir := filepath.Join(cwd, ".bot-bottle", "agents")
-	if sameDir(agentsDir, filepath.Join(s.Root, "agents")) {
+	if sameDir(agentsDir, dirs.Agents()) {
 		return s
 	}
 	for name, path := range s.scan(agentsDir, show) {
@@ -169,6 +173,7 @@ func (s *Set) scan(dir string, show func(string) string) map[string]string {
 }
 
 // readBottle reads and checks one bottle file. label is the path shown.
+// A .md file has frontmatter; any other file is plain YAML.
 func readBottle(name, label, path, home string) *Bottle {
 	b := &Bottle{Name: name, File: label}
 	data, err := os.ReadFile(path)
@@ -176,20 +181,20 @@ func readBottle(name, label, path, home string) *Bottle {
 		b.Problems = Problems{{File: label, Message: fmt.Sprintf("cannot read: %v", err)}}
 		return b
 	}
-	front, body, offset, err := splitFrontmatter(data)
-	if err != nil {
-		b.Problems = Problems{{File: label, Line: 1, Message: err.Error()}}
-		return b
+	front, offset := data, 0
+	if strings.EqualFold(filepath.Ext(path), ".md") {
+		front, b.Doc, offset, err = splitFrontmatter(data)
+		if err != nil {
+			b.Problems = Problems{{File: label, Line: 1, Message: err.Error()}}
+			return b
+		}
 	}
-	b.Doc = body
 	spec, d := parseBottleYAML(label, front, offset)
 	b.lines = d.lines
-	if spec == nil {
-		b.Problems = d.problems
-		return b
+	if spec != nil {
+		resolvePaths(spec, filepath.Dir(path), home)
+		d.fieldProblems("", checkPaths(spec, displayPath(home)))
 	}
-	resolvePaths(spec, filepath.Dir(path), home)
-	d.fieldProblems("", checkPaths(spec, displayPath(home)))
 	if len(d.problems) > 0 {
 		b.Problems = d.problems
 		return b
@@ -314,8 +319,9 @@ func sameDir(a, b string) bool {
 	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
-// bottle implements bottleSource.
+// bottle and names implement bottleSource.
 func (s *Set) bottle(name string) *Bottle { return s.Bottles[name] }
+func (s *Set) names() []string            { return s.BottleNames() }
 
 // AgentNames lists the agents, sorted.
 func (s *Set) AgentNames() []string { return sortedKeys(s.Agents) }
@@ -347,7 +353,7 @@ type Resolved struct {
 func (s *Set) Resolve(agent string, bottles []string) (*Resolved, error) {
 	a, ok := s.Agents[agent]
 	if !ok {
-		return nil, Problems{{Message: fmt.Sprintf("no agent %q; %s", agent, s.available("agents", s.AgentNames()))}}
+		return nil, Problems{{Message: fmt.Sprintf("no agent %q; %s", agent, s.available("agents", s.AgentNames(), agent))}}
 	}
 	if len(a.Problems) > 0 {
 		return nil, a.Problems
@@ -365,10 +371,11 @@ func (s *Set) Resolve(agent string, bottles []string) (*Resolved, error) {
 	r := newResolver(s)
 	out := &Resolved{Agent: a}
 	var ps Problems
+	reached := map[string]string{} // bottle -> the --bottle it came through
 	for _, name := range bottles {
 		b, ok := s.Bottles[name]
 		if !ok {
-			ps = append(ps, Problem{Message: fmt.Sprintf("no bottle %q; %s", name, s.available("bottles", s.BottleNames()))})
+			ps = append(ps, Problem{Message: fmt.Sprintf("no bottle %q; %s", name, s.available("bottles", s.BottleNames(), name))})
 			continue
 		}
 		if len(b.Problems) > 0 {
@@ -378,6 +385,13 @@ func (s *Set) Resolve(agent string, bottles []string) (*Resolved, error) {
 		c := r.resolve(b, nil)
 		if c == nil {
 			continue
+		}
+		// Like extends: each bottle folds in once, or its routes double.
+		for _, a := range append(slices.Clone(c.ancestors), name) {
+			if via, dup := reached[a]; dup {
+				ps = append(ps, Problem{Message: fmt.Sprintf("--bottle: %q is reached twice (through %q and %q); give it once", a, via, name)})
+			}
+			reached[a] = name
 		}
 		ps = append(ps, s.checkTemplate(b, c.spec)...)
 		out.Bottles = append(out.Bottles, ResolvedBottle{Name: name, Files: c.files, Spec: c.spec})
@@ -403,7 +417,14 @@ func (s *Set) checkTemplate(b *Bottle, merged *BottleFile) Problems {
 	return Problems{{File: b.File, Line: line, Message: fmt.Sprintf("agent_provider.template: %q is not claude, codex, pi or shell, and there is no plugin ~/.bot-bottle/contrib/%s/", ap.Template, ap.Template)}}
 }
 
-func (s *Set) available(what string, names []string) string {
+// available lists the names there are, or says there are none; with a
+// wanted name close to one of them, it asks "did you mean".
+func (s *Set) available(what string, names []string, wanted ...string) string {
+	if len(wanted) == 1 {
+		if m := suggest(wanted[0], names); m != "" {
+			return fmt.Sprintf("did you mean %q?", m)
+		}
+	}
 	if len(names) == 0 {
 		return fmt.Sprintf("there are no %s yet; run bot-bottle init or add ~/.bot-bottle/%s/NAME.md", what, what)
 	}

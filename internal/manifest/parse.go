@@ -64,6 +64,16 @@ var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 // parseYAML parses one YAML document. Syntax errors become a Problem at the
 // right file line.
 func parseYAML(file string, data []byte, offset int) (*yaml.Node, Problems) {
+	root, ps := parseYAMLAny(file, data, offset)
+	if root != nil && root.Kind != yaml.MappingNode {
+		return nil, Problems{{File: file, Line: root.Line + offset, Message: "expected a mapping of keys at the top, got " + describe(root)}}
+	}
+	return root, ps
+}
+
+// parseYAMLAny parses exactly one YAML document whose top may be any node;
+// nil for an empty document.
+func parseYAMLAny(file string, data []byte, offset int) (*yaml.Node, Problems) {
 	if l := tabIndent(data); l > 0 {
 		return nil, Problems{{File: file, Line: l + offset, Message: "invalid YAML: indented with a tab; YAML indents with spaces"}}
 	}
@@ -83,17 +93,10 @@ func parseYAML(file string, data []byte, offset int) (*yaml.Node, Problems) {
 		}
 		return nil, Problems{{File: file, Line: line, Message: "more than one YAML document; keep one"}}
 	}
-	if len(doc.Content) == 0 {
+	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
 		return nil, nil
 	}
-	root := doc.Content[0]
-	if isNull(root) {
-		return nil, nil
-	}
-	if root.Kind != yaml.MappingNode {
-		return nil, Problems{{File: file, Line: root.Line + offset, Message: "expected a mapping of keys at the top, got " + describe(root)}}
-	}
-	return root, nil
+	return doc.Content[0], nil
 }
 
 func yamlProblem(file string, err error, offset int) Problem {
@@ -183,11 +186,17 @@ func parseAgent(file string, data []byte) (*AgentFile, string, *decoder) {
 	return &a, body, d
 }
 
+// routeProposal is the mapping form of ParseRoutes' input: routes only (no
+// log level or other egress keys).
+type routeProposal struct {
+	Routes []Route `yaml:"routes"`
+}
+
 // ParseRoutes strictly parses egress routes proposed as YAML: a list of
 // routes, or a mapping with a "routes" list. Each route is validated with
 // ValidateRoute. name labels the input in messages.
 func ParseRoutes(name string, data []byte) ([]Route, error) {
-	root, ps := parseYAMLAny(name, data)
+	root, ps := parseYAMLAny(name, data, 0)
 	if ps != nil {
 		return nil, ps
 	}
@@ -198,7 +207,7 @@ func ParseRoutes(name string, data []byte) ([]Route, error) {
 	var routes []Route
 	prefix := ""
 	if root.Kind == yaml.MappingNode {
-		var e Egress
+		var e routeProposal
 		d.decode(root, reflect.ValueOf(&e).Elem(), "")
 		routes, prefix = e.Routes, "routes"
 	} else {
@@ -213,19 +222,4 @@ func ParseRoutes(name string, data []byte) ([]Route, error) {
 		return nil, d.problems
 	}
 	return routes, nil
-}
-
-// parseYAMLAny parses one YAML document whose top may be any node.
-func parseYAMLAny(file string, data []byte) (*yaml.Node, Problems) {
-	if l := tabIndent(data); l > 0 {
-		return nil, Problems{{File: file, Line: l, Message: "invalid YAML: indented with a tab; YAML indents with spaces"}}
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, Problems{yamlProblem(file, err, 0)}
-	}
-	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
-		return nil, nil
-	}
-	return doc.Content[0], nil
 }

@@ -69,6 +69,8 @@ func TestParseRoutes(t *testing.T) {
 		{"- host: a.com\n  role: writer\n", `proposal:2: [0].role: "role" is reserved and takes no value: delete it; a route's access is set by matches and auth`},
 		{"routes:\n  - host: a.com\n    rolle: x\n", `proposal:3: routes[0]: unknown key "rolle" in egress route; allowed keys: auth, dlp, git, host, matches, unsafe_allow_private`},
 		{"", "proposal: no routes given"},
+		{"- host: a.com\n---\n- host: b.com\n", "proposal:2: more than one YAML document; keep one"},
+		{"log: 2\nroutes:\n  - host: a.com\n", `proposal:1: unknown key "log": a route proposal holds only routes`},
 		{"routes: []\n", "proposal: no routes given"},
 		{"- host: [a]\n", "proposal:1: [0].host: expected a string, got a list"},
 		{"- host: a.com\n  auth: {scheme: Bearer, token_ref: T}\n  bogus: 1\n", `proposal:3: [0]: unknown key "bogus" in egress route; allowed keys: auth, dlp, git, host, matches, unsafe_allow_private`},
@@ -92,6 +94,7 @@ func TestSSHURLForms(t *testing.T) {
 		{"ssh://git@github.com:22/org/app.git", []string{"git@github.com:org/app.git", "ssh://git@github.com/org/app.git", "git@github.com:org/app", "ssh://git@github.com/org/app"}, "github.com"},
 		{"ssh://git@host.example:2222/team/tools", []string{"ssh://git@host.example:2222/team/tools.git", "ssh://git@host.example:2222/team/tools"}, "[host.example]:2222"},
 		{"ssh://git@[::1]:2222/r.git", []string{"ssh://git@[::1]:2222/r.git", "ssh://git@[::1]:2222/r"}, "[::1]:2222"},
+		{"host:org/a@b", []string{"host:org/a@b.git", "ssh://host/org/a@b.git", "host:org/a@b", "ssh://host/org/a@b"}, "host"},
 		{"host:repo", []string{"host:repo.git", "ssh://host/repo.git", "host:repo", "ssh://host/repo"}, "host"},
 	}
 	for _, tt := range tests {
@@ -106,7 +109,7 @@ func TestSSHURLForms(t *testing.T) {
 			t.Errorf("KnownHostsName(%q) = %q, want %q", tt.in, got, tt.known)
 		}
 	}
-	for _, bad := range []string{"https://github.com/org/app", "github.com", "ssh://host", "ssh://host:99999/x", "git@:x", "a b:c", "ssh://[::1/x", "host:.git"} {
+	for _, bad := range []string{"https://github.com/org/app", "github.com", "ssh://host", "ssh://host:99999/x", "git@:x", "a b:c", "ssh://[::1/x", "host:.git", "/:0", "ssh://@h/x", "@h:x", "a/b:c", "ssh://h_x/r"} {
 		if _, err := ParseSSHURL(bad); err == nil {
 			t.Errorf("ParseSSHURL(%q) accepted", bad)
 		}

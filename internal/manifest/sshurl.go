@@ -2,8 +2,15 @@ package manifest
 
 import (
 	"fmt"
+	"net"
+	"regexp"
 	"strconv"
 	"strings"
+)
+
+var (
+	sshHostRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
+	sshUserRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 )
 
 // SSHURL is a parsed SSH git upstream.
@@ -35,6 +42,9 @@ func ParseSSHURL(s string) (SSHURL, error) {
 			return bad("no repository path")
 		}
 		if user, host, ok := strings.Cut(hostPart, "@"); ok {
+			if user == "" {
+				return bad("empty user")
+			}
 			u.User, hostPart = user, host
 		}
 		host, portStr := hostPart, ""
@@ -73,12 +83,21 @@ func ParseSSHURL(s string) (SSHURL, error) {
 			return bad("no repository path")
 		}
 		if user, host, ok := strings.Cut(hostPart, "@"); ok {
+			if user == "" {
+				return bad("empty user")
+			}
 			u.User, hostPart = user, host
 		}
 		u.Host, u.Path = hostPart, strings.TrimPrefix(path, "/")
 	}
 	if u.Host == "" {
 		return bad("no host")
+	}
+	if !sshHostRE.MatchString(u.Host) && net.ParseIP(u.Host) == nil {
+		return bad("bad host")
+	}
+	if u.User != "" && !sshUserRE.MatchString(u.User) {
+		return bad("bad user")
 	}
 	if u.Path == "" || u.Path == ".git" {
 		return bad("no repository path")

@@ -1,5 +1,7 @@
 package manifest
 
+//go:generate go run ./docgen -types types.go -o ../../docs/manifest.md
+
 // This file holds the wire types: they mirror the YAML frontmatter of a
 // manifest key for key. Their doc comments are the manifest reference
 // (docs/manifest.md is written from them). Validation and merging turn them
@@ -11,7 +13,9 @@ type BottleFile struct {
 	// Extends names the parent bottle(s): one name or a list. Parents fold
 	// left to right and the child wins.
 	Extends StringList `yaml:"extends,omitempty" json:"extends,omitempty"`
-	// Env is set in the agent container. Dict-merged along extends.
+	// Env is set in the agent container. Dict-merged along extends. Values
+	// are strings (quote numbers); the proxy and CA variables bot-bottle
+	// sets cannot be overridden.
 	Env map[string]string `yaml:"env,omitempty" json:"env,omitempty"`
 	// AgentProvider picks and configures the agent's image.
 	AgentProvider *AgentProvider `yaml:"agent_provider,omitempty" json:"agent_provider,omitempty"`
@@ -26,22 +30,27 @@ type BottleFile struct {
 // ~/.bot-bottle/agents/ or ./.bot-bottle/agents/. The Markdown body is the
 // agent's system prompt.
 type AgentFile struct {
-	// Bottle is the bottle the agent runs in; when empty it is chosen at
-	// start.
+	// Bottle is the bottle the agent runs in. When empty: the bottles given
+	// with --bottle, else the bottle named "default". --bottle overrides it.
 	Bottle string `yaml:"bottle,omitempty" json:"bottle,omitempty"`
 	// Skills are copied from the host into the agent's skills folder.
 	Skills []string `yaml:"skills,omitempty" json:"skills,omitempty"`
 	// GitGate may set the commit identity; only git-gate.user is allowed here.
 	GitGate *AgentGitGate `yaml:"git-gate,omitempty" json:"git-gate,omitempty"`
 
-	// Name, Description, Model, Color, Memory and Tools are Claude Code
-	// subagent keys: accepted and ignored, so a subagent file loads as is.
-	Name        string `yaml:"name,omitempty" json:"name,omitempty"`
+	// Name is a Claude Code subagent key: accepted and ignored, so a
+	// subagent file loads as is. The agent's name is its file name.
+	Name string `yaml:"name,omitempty" json:"name,omitempty"`
+	// Description is a Claude Code subagent key: accepted and ignored.
 	Description string `yaml:"description,omitempty" json:"description,omitempty"`
-	Model       string `yaml:"model,omitempty" json:"model,omitempty"`
-	Color       string `yaml:"color,omitempty" json:"color,omitempty"`
-	Memory      any    `yaml:"memory,omitempty" json:"memory,omitempty"`
-	Tools       any    `yaml:"tools,omitempty" json:"tools,omitempty"`
+	// Model is a Claude Code subagent key: accepted and ignored.
+	Model string `yaml:"model,omitempty" json:"model,omitempty"`
+	// Color is a Claude Code subagent key: accepted and ignored.
+	Color string `yaml:"color,omitempty" json:"color,omitempty"`
+	// Memory is a Claude Code subagent key: accepted and ignored.
+	Memory any `yaml:"memory,omitempty" json:"memory,omitempty"`
+	// Tools is a Claude Code subagent key: accepted and ignored.
+	Tools any `yaml:"tools,omitempty" json:"tools,omitempty"`
 }
 
 // AgentProvider selects the agent image and how it is provisioned.
@@ -114,8 +123,9 @@ type Egress struct {
 	// Routes are the hosts and requests the agent may reach. Concatenated
 	// along extends. Everything else is refused.
 	Routes []Route `yaml:"routes,omitempty" json:"routes,omitempty"`
-	// Log is the egress log level: 0 refusals only, 1 every decision,
-	// 2 every decision with request headers (never a token).
+	// Log is the egress log level: 0 refusals only, 1 every decision (the
+	// default), 2 every decision with request headers (never a token).
+	// Last wins along extends.
 	Log *int `yaml:"log,omitempty" json:"log,omitempty"`
 }
 

@@ -93,7 +93,10 @@ func TestResolveErrors(t *testing.T) {
 	}{
 		{"plain", nil, `~/.bot-bottle/agents/plain.md: agent "plain" names no bottle and there is no "default" bottle; add bottle: NAME to the agent or pass --bottle NAME (known bottles: base, claude, empty, github)`},
 		{"nobody", nil, `no agent "nobody"; known agents: impl, plain`},
-		{"plain", []string{"gihub"}, `no bottle "gihub"; known bottles: base, claude, empty, github`},
+		{"plain", []string{"gihub"}, `no bottle "gihub"; did you mean "github"?`},
+		{"plain", []string{"github", "base"}, `--bottle: "base" is reached twice (through "github" and "base"); give it once`},
+		{"plain", []string{"empty", "empty"}, `--bottle: "empty" is reached twice (through "empty" and "empty"); give it once`},
+		{"plain", []string{"nothing-like-it"}, `no bottle "nothing-like-it"; known bottles: base, claude, empty, github`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.agent, func(t *testing.T) {

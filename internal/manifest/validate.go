@@ -243,11 +243,26 @@ func validateBottle(b *BottleFile) FieldErrors {
 	return errs
 }
 
+// ReservedEnv are the agent env vars bot-bottle sets itself: the proxy and
+// CA settings that make the sidecar the agent's only way out. A bottle's env
+// may not set them.
+func ReservedEnv() []string {
+	return []string{
+		"BOT_BOTTLE_SLUG", "CODEX_CA_CERTIFICATE", "HTTPS_PROXY", "HTTP_PROXY",
+		"NODE_EXTRA_CA_CERTS", "NO_PROXY", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE",
+		"http_proxy", "https_proxy", "no_proxy",
+	}
+}
+
 func validateEnv(env map[string]string, path string) FieldErrors {
 	var errs FieldErrors
+	reserved := ReservedEnv()
 	for _, k := range sortedKeys(env) {
-		if !ValidEnvName(k) {
+		switch {
+		case !ValidEnvName(k):
 			errs = append(errs, FieldError{Path: joinPath(path, k), Message: fmt.Sprintf("%q is not an env var name", k)})
+		case contains(reserved, k):
+			errs = append(errs, FieldError{Path: joinPath(path, k), Message: "set by bot-bottle so the sidecar stays the agent's only way out; remove it"})
 		}
 	}
 	return errs

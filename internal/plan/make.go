@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 )
 
@@ -57,7 +59,7 @@ func Make(in Input) (*Bottle, error) {
 
 	specs := make([]*manifest.BottleFile, len(r.Bottles))
 	names := make([]string, len(r.Bottles))
-	var files []string
+	files := []string{}
 	if !r.Agent.Builtin {
 		files = append(files, r.Agent.File)
 	}
@@ -66,13 +68,6 @@ func Make(in Input) (*Bottle, error) {
 		files = append(files, b.Files...)
 	}
 	merged := manifest.MergeBottles(specs...)
-
-	var problems manifest.Problems
-	missing := func(name, where string) {
-		problems = append(problems, manifest.Problem{
-			Message: fmt.Sprintf("%s: env var %s is not set; export it before start (its value goes only to the sidecar)", where, name),
-		})
-	}
 
 	p := &Bottle{
 		Schema:   SchemaVersion,
@@ -86,143 +81,176 @@ func Make(in Input) (*Bottle, error) {
 			Prompt: r.Agent.Prompt,
 			Skills: append([]string{}, r.Agent.Spec.Skills...),
 		},
+		Provider: provider(merged.AgentProvider),
+		Egress:   egress(merged.Egress),
+		GitGate:  gitGate(merged.GitGate, r.Agent.Spec.GitGate),
 	}
 	if !r.Agent.Builtin {
 		p.Agent.File = r.Agent.File
 	}
-
-	// Provider.
-	p.Provider.Template = "shell"
-	if ap := merged.AgentProvider; ap != nil {
-		if ap.Template != "" {
-			p.Provider.Template = ap.Template
-		}
-		p.Provider.Dockerfile = ap.Dockerfile
-		p.Provider.AuthTokenEnv = ap.AuthToken
-		p.Provider.ForwardHostCredentials = ap.ForwardHostCredentials
-		p.Provider.Settings = ap.Settings
-	}
-	secrets := map[string]bool{}
-	if t := p.Provider.AuthTokenEnv; t != "" {
-		secrets[t] = true
-		if !in.EnvSet[t] {
-			missing(t, "agent_provider.auth_token")
-		}
-	}
-
-	tag := in.ImageTag
-	if tag == "" {
-		tag = "latest"
-	}
-	p.Images = Images{
-		Agent:   "bot-bottle/agent-" + p.Provider.Template + ":" + tag,
-		Sidecar: "bot-bottle/sidecar:" + tag,
-	}
-	if df := p.Provider.Dockerfile; df != "" {
-		sum := sha256.Sum256([]byte(df))
-		p.Images.Agent = "bot-bottle/agent-custom-" + hex.EncodeToString(sum[:6]) + ":" + tag
-	}
-
-	// Egress.
-	p.Egress.Log = 1
-	p.Egress.Routes = []manifest.Route{}
-	if e := merged.Egress; e != nil {
-		p.Egress.Routes = append(p.Egress.Routes, e.Routes...)
-		if e.Log != nil {
-			p.Egress.Log = *e.Log
-		}
-	}
-	for i, rt := range p.Egress.Routes {
-		if rt.Auth == nil || rt.Auth.TokenRef == "" {
-			continue
-		}
-		secrets[rt.Auth.TokenRef] = true
-		if !in.EnvSet[rt.Auth.TokenRef] {
-			missing(rt.Auth.TokenRef, fmt.Sprintf("egress route %d (%s) token_ref", i+1, rt.Host))
-		}
-	}
+	secrets, problems := tokenSlots(p.Provider, p.Egress.Routes, in.EnvSet)
 	if len(problems) > 0 {
 		return nil, problems
 	}
-	p.SidecarSecretEnv = sortedSet(secrets)
-
-	// git-gate.
-	var user *manifest.GitUser
-	if merged.GitGate != nil {
-		user = merged.GitGate.User
-	}
-	if ag := r.Agent.Spec.GitGate; ag != nil {
-		user = manifest.MergeUser(user, ag.User)
-	}
-	if user != nil {
-		p.GitGate.User = *user
-	}
-	p.GitGate.Repos = []Repo{}
-	if merged.GitGate != nil {
-		for _, name := range sortedKeys(merged.GitGate.Repos) {
-			mr := merged.GitGate.Repos[name]
-			khn := ""
-			if u, err := manifest.ParseSSHURL(mr.URL); err == nil {
-				khn = u.KnownHostsName()
-			}
-			p.GitGate.Repos = append(p.GitGate.Repos, Repo{
-				Name:           name,
-				URL:            mr.URL,
-				HostKey:        mr.HostKey,
-				KnownHostsName: khn,
-				KeyFile:        mr.Key.Path,
-				SidecarKeyFile: SidecarSSHDir + "/" + name + ".key",
-				AllowForcePush: mr.AllowForcePush,
-			})
-		}
-	}
-	p.GitConfig = GitConfig(DefaultGitGateURL, p.GitGate.User, p.GitGate.Repos)
-
-	// Supervise.
+	p.SidecarSecretEnv = secrets
+	p.Images = images(p.Provider, in.ImageTag)
+	p.GitConfig = append([]GitConfigEntry{}, GitConfig(DefaultGitGateURL, p.GitGate.User, p.GitGate.Repos)...)
+	st := hoststate.Bottle(p.StateDir)
 	p.Supervise = Supervise{
-		QueueDir:                       filepath.Join(p.StateDir, "supervise", "queue"),
+		QueueDir:                       st.Queue(),
 		Port:                           SupervisePort,
 		GitleaksAllowTimeoutSeconds:    DefaultHoldTimeoutSeconds,
 		EgressTokenAllowTimeoutSeconds: DefaultHoldTimeoutSeconds,
 	}
-
-	// Sidecar.
-	daemons := []string{DaemonEgress, DaemonSupervise, DaemonDNS}
-	aliases := []string{EgressAlias, SuperviseAlias}
-	if len(p.GitGate.Repos) > 0 {
-		daemons = append(daemons, DaemonGitGate)
-		aliases = append(aliases, GitGateAlias)
-	}
-	sc := SidecarConfig{
-		Slug:     slug,
-		Daemons:  daemons,
-		LogLevel: p.Egress.Log,
-		Routes:   p.Egress.Routes,
-		Repos:    []SidecarRepo{},
-		Aliases:  aliases,
-		Ports:    Ports{Egress: EgressPort, Supervise: SupervisePort, GitGate: GitGatePort, DNS: DNSPort},
-	}
-	for _, rp := range p.GitGate.Repos {
-		sc.Repos = append(sc.Repos, SidecarRepo{
-			Name: rp.Name, URL: rp.URL, HostKey: rp.HostKey,
-			KeyFile: rp.SidecarKeyFile, AllowForcePush: rp.AllowForcePush,
-		})
-	}
-	p.Sidecar = sc
+	p.Sidecar = sidecar(slug, p.Egress, p.GitGate.Repos)
 	p.SidecarEnv = map[string]string{
-		"BOT_BOTTLE_SIDECAR_DAEMONS":               strings.Join(daemons, ","),
+		"BOT_BOTTLE_SIDECAR_DAEMONS":               strings.Join(p.Sidecar.Daemons, ","),
 		"SUPERVISE_BOTTLE_SLUG":                    slug,
 		"SUPERVISE_QUEUE_DIR":                      SidecarQueueDir,
 		"SUPERVISE_PORT":                           strconv.Itoa(SupervisePort),
 		"SUPERVISE_GITLEAKS_ALLOW_TIMEOUT_SECONDS": strconv.Itoa(p.Supervise.GitleaksAllowTimeoutSeconds),
 		"EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS":       strconv.Itoa(p.Supervise.EgressTokenAllowTimeoutSeconds),
 	}
+	p.AgentEnv = agentEnv(merged.Env, slug)
+	p.Mounts = mounts(st)
+	return p, nil
+}
 
-	// Agent env: the bottle's env, then what the bottle needs to work,
-	// which the bottle's env cannot override.
-	p.AgentEnv = map[string]string{}
-	for k, v := range merged.Env {
-		p.AgentEnv[k] = v
+func provider(ap *manifest.AgentProvider) Provider {
+	pr := Provider{Template: "shell"}
+	if ap == nil {
+		return pr
+	}
+	if ap.Template != "" {
+		pr.Template = ap.Template
+	}
+	pr.Dockerfile = ap.Dockerfile
+	pr.AuthTokenEnv = ap.AuthToken
+	pr.ForwardHostCredentials = ap.ForwardHostCredentials
+	pr.Settings = ap.Settings
+	return pr
+}
+
+func images(pr Provider, tag string) Images {
+	if tag == "" {
+		tag = "latest"
+	}
+	im := Images{
+		Agent:   "bot-bottle/agent-" + pr.Template + ":" + tag,
+		Sidecar: "bot-bottle/sidecar:" + tag,
+	}
+	if pr.Dockerfile != "" {
+		// Named by the Dockerfile's path so two bottles sharing one share
+		// the image.
+		sum := sha256.Sum256([]byte(pr.Dockerfile))
+		im.Agent = "bot-bottle/agent-custom-" + hex.EncodeToString(sum[:6]) + ":" + tag
+	}
+	return im
+}
+
+// egress is the policy: the merged routes and log level (default 1).
+func egress(e *manifest.Egress) Egress {
+	out := Egress{Log: 1, Routes: []manifest.Route{}}
+	if e == nil {
+		return out
+	}
+	out.Routes = append(out.Routes, e.Routes...)
+	if e.Log != nil {
+		out.Log = *e.Log
+	}
+	return out
+}
+
+// tokenSlots lists the env var names the sidecar needs, sorted, and a
+// problem for each one that is not set.
+func tokenSlots(pr Provider, routes []manifest.Route, set map[string]bool) ([]string, manifest.Problems) {
+	var problems manifest.Problems
+	slots := map[string]bool{}
+	need := func(name, where string) {
+		slots[name] = true
+		if !set[name] {
+			problems = append(problems, manifest.Problem{
+				Message: fmt.Sprintf("%s: env var %s is not set; export it before start (its value goes only to the sidecar)", where, name),
+			})
+		}
+	}
+	if pr.AuthTokenEnv != "" {
+		need(pr.AuthTokenEnv, "agent_provider.auth_token")
+	}
+	for i, rt := range routes {
+		if rt.Auth != nil && rt.Auth.TokenRef != "" {
+			need(rt.Auth.TokenRef, fmt.Sprintf("egress route %d (%s) token_ref", i+1, rt.Host))
+		}
+	}
+	return append([]string{}, slices.Sorted(maps.Keys(slots))...), problems
+}
+
+// gitGate is the gate's repos, sorted, and the commit identity with the
+// agent's git-gate.user on top of the bottle's.
+func gitGate(g *manifest.GitGate, agent *manifest.AgentGitGate) GitGate {
+	out := GitGate{Repos: []Repo{}}
+	var user *manifest.GitUser
+	if g != nil {
+		user = g.User
+	}
+	if agent != nil {
+		user = manifest.MergeUser(user, agent.User)
+	}
+	if user != nil {
+		out.User = *user
+	}
+	if g == nil {
+		return out
+	}
+	for _, name := range slices.Sorted(maps.Keys(g.Repos)) {
+		mr := g.Repos[name]
+		khn := ""
+		if u, err := manifest.ParseSSHURL(mr.URL); err == nil {
+			khn = u.KnownHostsName()
+		}
+		out.Repos = append(out.Repos, Repo{
+			Name:           name,
+			URL:            mr.URL,
+			HostKey:        mr.HostKey,
+			KnownHostsName: khn,
+			KeyFile:        mr.Key.Path,
+			SidecarKeyFile: SidecarSSHDir + "/" + name + ".key",
+			AllowForcePush: mr.AllowForcePush,
+		})
+	}
+	return out
+}
+
+func sidecar(slug string, e Egress, repos []Repo) SidecarConfig {
+	sc := SidecarConfig{
+		Slug:     slug,
+		Daemons:  []string{DaemonEgress, DaemonSupervise, DaemonDNS},
+		LogLevel: e.Log,
+		Routes:   e.Routes,
+		Repos:    []SidecarRepo{},
+		Aliases:  []string{EgressAlias, SuperviseAlias},
+		Ports:    Ports{Egress: EgressPort, Supervise: SupervisePort, GitGate: GitGatePort, DNS: DNSPort},
+	}
+	if len(repos) > 0 {
+		sc.Daemons = append(sc.Daemons, DaemonGitGate)
+		sc.Aliases = append(sc.Aliases, GitGateAlias)
+	}
+	for _, rp := range repos {
+		sc.Repos = append(sc.Repos, SidecarRepo{
+			Name: rp.Name, URL: rp.URL, HostKey: rp.HostKey,
+			KeyFile: rp.SidecarKeyFile, AllowForcePush: rp.AllowForcePush,
+		})
+	}
+	return sc
+}
+
+// agentEnv is the bottle's env, then what makes the sidecar the agent's
+// only way out, which the bottle's env cannot override
+// (manifest.ReservedEnv lists these names).
+func agentEnv(env map[string]string, slug string) map[string]string {
+	out := map[string]string{}
+	for k, v := range env {
+		out[k] = v
 	}
 	caFile := AgentCADir + "/ca.pem"
 	for k, v := range map[string]string{
@@ -238,23 +266,24 @@ func Make(in Input) (*Bottle, error) {
 		"CODEX_CA_CERTIFICATE": caFile,
 		"BOT_BOTTLE_SLUG":      slug,
 	} {
-		p.AgentEnv[k] = v
+		out[k] = v
 	}
+	return out
+}
 
-	// Mounts: directories only (a rename on the host is invisible through
-	// a file mount).
-	st := func(parts ...string) string { return filepath.Join(append([]string{p.StateDir}, parts...)...) }
-	p.Mounts = []Mount{
-		{Container: "sidecar", Source: st("sidecar"), Target: SidecarConfigDir, ReadOnly: true},
-		{Container: "sidecar", Source: st("egress"), Target: SidecarEgressDir, ReadOnly: true},
-		{Container: "sidecar", Source: st("ca"), Target: SidecarCADir, ReadOnly: true},
-		{Container: "sidecar", Source: st("ssh"), Target: SidecarSSHDir, ReadOnly: true},
-		{Container: "sidecar", Source: st("supervise", "queue"), Target: SidecarQueueDir},
-		{Container: "sidecar", Source: st("logs"), Target: SidecarLogsDir},
-		{Container: "agent", Source: st("supervise", "current-config"), Target: AgentConfigDir, ReadOnly: true},
-		{Container: "agent", Source: st("agent-ca"), Target: AgentCADir, ReadOnly: true},
+// mounts are directories only: a rename on the host is invisible through
+// a file mount. The agent gets agent-ca/ (ca.pem only), never ca/.
+func mounts(st hoststate.Bottle) []Mount {
+	return []Mount{
+		{Container: "sidecar", Source: st.Sidecar(), Target: SidecarConfigDir, ReadOnly: true},
+		{Container: "sidecar", Source: st.Egress(), Target: SidecarEgressDir, ReadOnly: true},
+		{Container: "sidecar", Source: st.CA(), Target: SidecarCADir, ReadOnly: true},
+		{Container: "sidecar", Source: st.SSH(), Target: SidecarSSHDir, ReadOnly: true},
+		{Container: "sidecar", Source: st.Queue(), Target: SidecarQueueDir},
+		{Container: "sidecar", Source: st.Logs(), Target: SidecarLogsDir},
+		{Container: "agent", Source: st.CurrentConfig(), Target: AgentConfigDir, ReadOnly: true},
+		{Container: "agent", Source: st.AgentCA(), Target: AgentCADir, ReadOnly: true},
 	}
-	return p, nil
 }
 
 // NoProxy is the agent's NO_PROXY: the sidecar services it reaches
@@ -282,22 +311,4 @@ func randomSuffix(r io.Reader) (string, error) {
 		}
 	}
 	return string(out), nil
-}
-
-func sortedSet(m map[string]bool) []string {
-	out := []string{}
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

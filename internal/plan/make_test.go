@@ -130,6 +130,11 @@ func TestMakeFacts(t *testing.T) {
 	if got := p.AgentEnv["HTTPS_PROXY"]; got != DefaultProxyURL {
 		t.Errorf("HTTPS_PROXY = %q: the bottle's env must not override the proxy", got)
 	}
+	for _, name := range manifest.ReservedEnv() {
+		if _, ok := p.AgentEnv[name]; !ok {
+			t.Errorf("manifest.ReservedEnv lists %s but the plan does not set it", name)
+		}
+	}
 	if diff := cmp.Diff([]string{"GITHUB_TOKEN"}, p.SidecarSecretEnv); diff != "" {
 		t.Errorf("secret slots (-want +got):\n%s", diff)
 	}
@@ -183,5 +188,33 @@ func TestRandomSuffix(t *testing.T) {
 	}
 	if _, err := randomSuffix(bytes.NewReader(nil)); err == nil {
 		t.Error("an empty reader gave a slug")
+	}
+}
+
+// The sidecar reads sidecar.json back into SidecarConfig: every field,
+// detectors switched off included, must survive the trip.
+func TestSidecarConfigJSONRoundTrip(t *testing.T) {
+	set := manifest.Load(validHome(t), "")
+	res, err := set.Resolve("impl", []string{"github", "claude"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Make(Input{Resolved: res, EnvSet: allEnv(), Rand: fixedRand(), StateRoot: "/state"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(p.Sidecar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back SidecarConfig
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(p.Sidecar, back); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	if !back.Routes[1].DLP.InboundDetectors.Off {
+		t.Error("inbound_detectors: false did not survive")
 	}
 }

@@ -43,6 +43,9 @@ const (
 // ProcessedDir is the sub-directory answered pairs are archived into.
 const ProcessedDir = "processed"
 
+// ErrAnswered reports a proposal that already has a response.
+var ErrAnswered = errors.New("already answered")
+
 // ErrNotFound reports a proposal or response that is not in the queue.
 var ErrNotFound = errors.New("not found")
 
@@ -149,7 +152,18 @@ func (q *Queue) Respond(id string, r Response) error {
 	if err != nil {
 		return err
 	}
-	if err := writeJSON(path, r); err != nil {
+	if _, err := q.Response(id); err == nil {
+		return fmt.Errorf("writing response %s: %w", id, ErrAnswered)
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	// WriteNew: two answers racing for one proposal cannot both land.
+	if err := atomicfile.WriteNew(path, append(b, '\n'), 0o600); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			err = ErrAnswered
+		}
 		return fmt.Errorf("writing response %s: %w", id, err)
 	}
 	return nil

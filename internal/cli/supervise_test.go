@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/supervise/audit"
+	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
+)
+
+func testEnv(home string) (Env, *bytes.Buffer, *bytes.Buffer) {
+	var out, errb bytes.Buffer
+	return Env{
+		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Getenv: func(string) string { return "" }, Environ: func() []string { return nil },
+		Home: home, Cwd: home,
+	}, &out, &errb
+}
+
+func submit(t *testing.T, home, slug, tool, file string) queue.Proposal {
+	t.Helper()
+	p, err := queue.New(filepath.Join(home, ".bot-bottle", "state", slug, "supervise", "queue")).Submit(queue.Proposal{
+		BottleSlug: slug, Tool: tool, ProposedFile: file, Justification: "need it",
+		ArrivalTimestamp: time.Now().Add(-time.Minute),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestSuperviseScripted(t *testing.T) {
+	home := t.TempDir()
+	mustWrite(t, filepath.Join(home, ".bot-bottle", "state", "impl-k3x9q", "egress", "policy.yaml"), "egress:\n  routes: []\n")
+	allow := submit(t, home, "impl-k3x9q", queue.ToolEgressAllow, "- host: example.com\n")
+	leak := submit(t, home, "review-a1b2c", queue.ToolGitleaksAllow, "aws-access-token at a.env:1\n")
+	withAuth := submit(t, home, "review-a1b2c", queue.ToolEgressAllow, "- host: evil.example\n  auth:\n    scheme: Bearer\n    token_ref: GH_TOKEN\n")
+
+	run := func(args ...string) (int, string, string) {
+		env, out, errb := testEnv(home)
+		code := Run(context.Background(), args, env)
+		return code, out.String(), errb.String()
+	}
+
+	code, out, _ := run("supervise", "list", "--json")
+	var listed []pendingJSON
+	if code != 0 || json.Unmarshal([]byte(out), &listed) != nil || len(listed) != 3 {
+		t.Fatalf("list --json = %d %q", code, out)
+	}
+	if code, out, _ := run("supervise", "--once"); code != 0 || !strings.Contains(out, allow.ID) || !strings.Contains(out, "allow example.com") {
+		t.Errorf("--once = %d %q", code, out)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"supervise", "approve", "not-an-id"}, 2},
+		{[]string{"supervise", "approve", "00000000-0000-4000-8000-000000000000"}, 1},
+		{[]string{"supervise", "approve", leak.ID}, 2},     // needs --reason
+		{[]string{"supervise", "approve", withAuth.ID}, 1}, // operator-only key
+		{[]string{"supervise", "approve", allow.ID, "extra"}, 2},
+		{[]string{"supervise", "approve", allow.ID, "--reason", "fine"}, 0},
+		{[]string{"supervise", "approve", allow.ID}, 1}, // already answered
+		{[]string{"supervise", "approve", leak.ID, "--reason", "test key"}, 0},
+		{[]string{"supervise", "reject", withAuth.ID, "--json"}, 0},
+	} {
+		if code, out, errs := run(tc.args...); code != tc.code {
+			t.Errorf("%v = %d, want %d\nstdout: %s\nstderr: %s", tc.args, code, tc.code, out, errs)
+		}
+	}
+
+	if code, out, _ := run("supervise", "list"); code != 0 || strings.TrimSpace(out) != "no pending proposals" {
+		t.Errorf("list after answering = %d %q", code, out)
+	}
+	r, err := queue.New(filepath.Join(home, ".bot-bottle", "state", "impl-k3x9q", "supervise", "queue")).Response(allow.ID)
+	if err != nil || r.Status != "approved" || r.Notes != "fine" {
+		t.Errorf("response = %+v %v", r, err)
+	}
+	pol, _ := os.ReadFile(filepath.Join(home, ".bot-bottle", "state", "impl-k3x9q", "egress", "policy.yaml"))
+	if !strings.Contains(string(pol), "host: example.com") {
+		t.Errorf("policy.yaml = %q", pol)
+	}
+	es, err := audit.Read(audit.Path(home, "review-a1b2c"))
+	if err != nil || len(es) != 2 || es[0].Action != "approved" || es[0].Notes != "test key" || es[1].Action != "rejected" {
+		t.Errorf("audit = %+v %v", es, err)
+	}
+}
+
+func TestEditorCommand(t *testing.T) {
+	for _, tc := range []struct {
+		visual, editor string
+		want           string
+	}{
+		{"", "", "vi"},
+		{"", "code -w", "code|-w"},
+		{"nvim", "nano", "nvim"},
+	} {
+		env, _, _ := testEnv("")
+		env.Getenv = func(k string) string { return map[string]string{"VISUAL": tc.visual, "EDITOR": tc.editor}[k] }
+		if got := strings.Join(editorCommand(env), "|"); got != tc.want {
+			t.Errorf("editor(%q, %q) = %q, want %q", tc.visual, tc.editor, got, tc.want)
+		}
+	}
+}
+
+func TestPrintPendingQuotesAgentText(t *testing.T) {
+	home := t.TempDir()
+	submit(t, home, "impl-k3x9q", queue.ToolGitleaksAllow, "found\x1b[2J here\n")
+	env, out, _ := testEnv(home)
+	if code := Run(context.Background(), []string{"supervise", "--once"}, env); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if strings.Contains(out.String(), "\x1b") || !strings.Contains(out.String(), `"found\x1b[2J here"`) {
+		t.Errorf("--once printed %q", out.String())
+	}
+}

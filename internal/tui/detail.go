@@ -1,0 +1,151 @@
+package tui
+
+import (
+	"fmt"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/bot-bottle/bot-bottle/internal/supervise/apply"
+	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
+)
+
+// Detail is one proposal: why the agent asks, and what approving it would
+// change, as a diff against the current config.
+type Detail struct {
+	item    apply.Item
+	loaded  bool
+	diff    []diffLine
+	plain   bool // holds show the proposed file, not a diff
+	problem string
+	scroll  int
+}
+
+// NewDetail opens it; the preview arrives with SetPreview.
+func NewDetail(it apply.Item) *Detail { return &Detail{item: it} }
+
+// Item is the proposal shown.
+func (d *Detail) Item() apply.Item { return d.item }
+
+// SetPreview fills in the file as it is and as it would be after approval.
+func (d *Detail) SetPreview(before, after string, err error) {
+	d.loaded = true
+	d.problem = ""
+	if err != nil {
+		d.problem = err.Error()
+		d.plain = true
+		d.diff = toLines(same, cleanLines(d.item.Proposal.ProposedFile))
+		return
+	}
+	if !apply.Editable(d.item.Proposal.Tool) {
+		d.plain = true
+		d.diff = toLines(same, cleanLines(after))
+		return
+	}
+	d.diff = lineDiff(cleanLines(before), cleanLines(after))
+}
+
+func toLines(op diffOp, ls []string) []diffLine {
+	out := make([]diffLine, len(ls))
+	for i, l := range ls {
+		out[i] = diffLine{op, l}
+	}
+	return out
+}
+
+// HandleMsg scrolls or names the action a key asks for.
+func (d *Detail) HandleMsg(msg tea.Msg) Action {
+	k, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return Action{}
+	}
+	switch k.String() {
+	case "up", "k":
+		d.scroll = max(d.scroll-1, 0)
+	case "down", "j":
+		d.scroll++
+	case "pgup", "b":
+		d.scroll = max(d.scroll-10, 0)
+	case "pgdown", " ", "f":
+		d.scroll += 10
+	case "home", "g":
+		d.scroll = 0
+	case "esc", "backspace", "left", "h":
+		return Action{Kind: Back}
+	}
+	return decisionKey(k.String())
+}
+
+// Help is the key help for this proposal.
+func (d *Detail) Help() string {
+	if !apply.Editable(d.item.Proposal.Tool) {
+		return "↑/↓ scroll · a approve (reason required) · r reject · esc back · q quit"
+	}
+	return "↑/↓ scroll · a approve · m modify in $EDITOR · r reject · esc back · q quit"
+}
+
+// View draws at most h lines of w cells.
+func (d *Detail) View(st styles, now time.Time, w, h int) []string {
+	p := d.item.Proposal
+	head := []string{
+		st.title.Render(fit(fmt.Sprintf("%s · %s · %s ago", clean(p.Tool), bottleName(d.item), age(now, p.ArrivalTimestamp)), w, false)),
+		st.faint.Render(fit("id "+p.ID, w, false)),
+	}
+	var body []string
+	if d.item.Stale {
+		for _, l := range wrap("The config changed after this was proposed: the diff is against the current one.", w) {
+			body = append(body, st.notice.Render(l))
+		}
+	}
+	body = append(body, st.header.Render("Justification"))
+	for _, para := range cleanLines(p.Justification) {
+		body = append(body, wrap(para, w)...)
+	}
+	body = append(body, "")
+	switch {
+	case !d.loaded:
+		body = append(body, st.faint.Render("loading…"))
+	case d.problem != "":
+		for _, l := range wrap(clean("Cannot preview: "+d.problem), w) {
+			body = append(body, st.errText.Render(l))
+		}
+		body = append(body, st.header.Render("Proposed file"))
+	case d.plain:
+		body = append(body, st.header.Render(holdHeading(p.Tool)))
+	default:
+		body = append(body, st.header.Render(fit(diffHeading(p.Tool), w, false)))
+	}
+	for _, l := range d.diff {
+		switch {
+		case d.plain:
+			body = append(body, fit("  "+l.text, w, false))
+		case l.op == add:
+			body = append(body, st.add.Render(fit("+ "+l.text, w, false)))
+		case l.op == del:
+			body = append(body, st.del.Render(fit("- "+l.text, w, false)))
+		default:
+			body = append(body, fit("  "+l.text, w, false))
+		}
+	}
+	room := max(h-len(head), 1)
+	d.scroll = min(d.scroll, max(len(body)-room, 0))
+	body = body[d.scroll:]
+	if len(body) > room {
+		body = body[:room]
+	}
+	return append(head, body...)
+}
+
+func diffHeading(tool string) string {
+	if tool == queue.ToolCapabilityBlock {
+		return "Image changes kept for the next start (+ added on approval)"
+	}
+	return "Live egress policy (+ added on approval)"
+}
+
+func holdHeading(tool string) string {
+	if tool == queue.ToolGitleaksAllow {
+		return "Held push: findings"
+	}
+	return "Held request: what matched"
+}

@@ -1,0 +1,432 @@
+// Package tui is the operator's terminal UI over every bottle's supervise
+// queue (bubbletea). Components (List, Detail, Prompt) turn keys into
+// Actions and never touch files; the root Model carries the actions out
+// through a Service and commands.
+package tui
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"github.com/bot-bottle/bot-bottle/internal/supervise/apply"
+	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
+)
+
+// Service is what the UI needs from the host: apply.Operator in the
+// program, a small fake in tests.
+type Service interface {
+	Pending() ([]apply.Item, []error)
+	Preview(it apply.Item, file string) (before, after string, err error)
+	Decide(it apply.Item, d apply.Decision) error
+}
+
+// Options configure the UI.
+type Options struct {
+	Service Service
+	// Now is the clock for ages; nil means time.Now.
+	Now func() time.Time
+	// Poll is how often the queues are read; 0 means one second.
+	Poll time.Duration
+	// Editor is the command (and arguments) run on the file to modify;
+	// the file name is appended.
+	Editor []string
+	// TempDir holds the file being edited; "" means the system default.
+	TempDir string
+	// Bell is called when new proposals arrive; nil for none.
+	Bell func()
+	// Renderer styles the output; nil means the default renderer.
+	Renderer *lipgloss.Renderer
+}
+
+// Model is the root model.
+type Model struct {
+	opt    Options
+	st     styles
+	width  int
+	height int
+
+	loaded bool
+	seen   map[string]bool
+	errs   []error
+	list   List
+	detail *Detail
+	prompt *Prompt
+	asking asking
+	// edits keeps the operator's last edit per proposal, so an invalid
+	// edit is reopened rather than lost.
+	edits  map[string]string
+	notice string
+	bad    bool // the notice is an error
+}
+
+// asking is the decision a prompt's answer completes.
+type asking struct {
+	item   apply.Item
+	status string
+	final  string
+}
+
+// Messages the root model sends itself.
+type (
+	tickMsg    struct{}
+	pendingMsg struct {
+		items []apply.Item
+		errs  []error
+	}
+	previewMsg struct {
+		id            string
+		before, after string
+		err           error
+	}
+	decidedMsg struct {
+		item apply.Item
+		d    apply.Decision
+		err  error
+	}
+	editReadyMsg struct {
+		item apply.Item
+		path string
+		err  error
+	}
+	editorDoneMsg struct {
+		item apply.Item
+		path string
+		err  error
+	}
+	editedMsg struct {
+		item apply.Item
+		text string
+		err  error
+	}
+)
+
+// New returns the root model.
+func New(o Options) *Model {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	if len(o.Editor) == 0 {
+		o.Editor = []string{"vi"}
+	}
+	r := o.Renderer
+	if r == nil {
+		r = lipgloss.DefaultRenderer()
+	}
+	return &Model{opt: o, st: newStyles(r), width: 80, height: 24, seen: map[string]bool{}, edits: map[string]string{}}
+}
+
+// Init loads the queues and starts polling.
+func (m *Model) Init() tea.Cmd { return tea.Batch(m.load(), m.tick()) }
+
+func (m *Model) tick() tea.Cmd {
+	return tea.Tick(m.opt.Poll, func(time.Time) tea.Msg { return tickMsg{} })
+}
+
+func (m *Model) load() tea.Cmd {
+	svc := m.opt.Service
+	return func() tea.Msg {
+		items, errs := svc.Pending()
+		return pendingMsg{items, errs}
+	}
+}
+
+// Update handles one message.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		return m, nil
+	case tickMsg:
+		return m, tea.Batch(m.load(), m.tick())
+	case pendingMsg:
+		return m, m.setPending(msg)
+	case previewMsg:
+		if m.detail != nil && m.detail.Item().Proposal.ID == msg.id {
+			m.detail.SetPreview(msg.before, msg.after, msg.err)
+		}
+		return m, nil
+	case decidedMsg:
+		return m, m.decided(msg)
+	case editReadyMsg:
+		if msg.err != nil {
+			m.say(true, "cannot edit: %v", msg.err)
+			return m, nil
+		}
+		c := exec.Command(m.opt.Editor[0], append(m.opt.Editor[1:], msg.path)...)
+		return m, tea.ExecProcess(c, func(err error) tea.Msg { return editorDoneMsg{msg.item, msg.path, err} })
+	case editorDoneMsg:
+		return m, readEdit(msg)
+	case editedMsg:
+		return m, m.edited(msg)
+	case tea.KeyMsg:
+		return m, m.key(msg)
+	}
+	return m, nil
+}
+
+// key routes a key to the component in front and carries out its action.
+func (m *Model) key(k tea.KeyMsg) tea.Cmd {
+	var a Action
+	switch {
+	case m.prompt != nil:
+		a = m.prompt.HandleMsg(k)
+	case m.detail != nil:
+		a = m.detail.HandleMsg(k)
+	default:
+		a = m.list.HandleMsg(k)
+	}
+	if a.Kind != None {
+		m.notice = ""
+	}
+	switch a.Kind {
+	case Quit:
+		return tea.Quit
+	case Open:
+		it, _ := m.list.Selected()
+		m.detail = NewDetail(it)
+		return m.preview(it)
+	case Back:
+		m.detail = nil
+	case Approve:
+		it := m.current()
+		if apply.NeedsReason(it.Proposal.Tool) {
+			m.ask(it, queue.StatusApproved, "", "Reason to approve "+it.Proposal.Tool+" (required)", true)
+			return nil
+		}
+		return m.decide(it, apply.Decision{Status: queue.StatusApproved})
+	case Reject:
+		it := m.current()
+		m.ask(it, queue.StatusRejected, "", "Reason to reject (optional)", false)
+	case Modify:
+		it := m.current()
+		if !apply.Editable(it.Proposal.Tool) {
+			m.say(true, "%s cannot be modified: approve it with a reason, or reject it", it.Proposal.Tool)
+			return nil
+		}
+		return m.startEdit(it)
+	case Submit:
+		as := m.asking
+		m.prompt = nil
+		return m.decide(as.item, apply.Decision{Status: as.status, Notes: a.Text, FinalFile: as.final})
+	case Cancel:
+		m.prompt = nil
+	}
+	return nil
+}
+
+// current is the proposal the keys act on: the one open, else the one
+// selected.
+func (m *Model) current() apply.Item {
+	if m.detail != nil {
+		return m.detail.Item()
+	}
+	it, _ := m.list.Selected()
+	return it
+}
+
+func (m *Model) ask(it apply.Item, status, final, label string, required bool) {
+	m.asking = asking{item: it, status: status, final: final}
+	m.prompt = &Prompt{Label: label, Required: required}
+}
+
+func (m *Model) say(bad bool, format string, args ...any) {
+	m.bad = bad
+	m.notice = fmt.Sprintf(format, args...)
+}
+
+func (m *Model) setPending(msg pendingMsg) tea.Cmd {
+	var fresh int
+	present := map[string]bool{}
+	for _, it := range msg.items {
+		id := it.Proposal.ID
+		present[id] = true
+		if !m.seen[id] {
+			m.seen[id] = true
+			fresh++
+		}
+	}
+	first := !m.loaded
+	m.loaded = true
+	m.errs = msg.errs
+	m.list.SetItems(msg.items)
+	if m.detail != nil && !present[m.detail.Item().Proposal.ID] {
+		m.detail = nil
+		m.say(false, "that proposal was answered elsewhere")
+	}
+	if m.prompt != nil && !present[m.asking.item.Proposal.ID] {
+		m.prompt = nil
+	}
+	if first || fresh == 0 {
+		return nil
+	}
+	m.say(false, "%d new proposal%s", fresh, plural(fresh))
+	if m.opt.Bell == nil {
+		return nil
+	}
+	bell := m.opt.Bell
+	return func() tea.Msg { bell(); return nil }
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func (m *Model) preview(it apply.Item) tea.Cmd {
+	svc := m.opt.Service
+	return func() tea.Msg {
+		b, a, err := svc.Preview(it, it.Proposal.ProposedFile)
+		return previewMsg{it.Proposal.ID, b, a, err}
+	}
+}
+
+func (m *Model) decide(it apply.Item, d apply.Decision) tea.Cmd {
+	svc := m.opt.Service
+	return func() tea.Msg { return decidedMsg{it, d, svc.Decide(it, d)} }
+}
+
+func (m *Model) decided(msg decidedMsg) tea.Cmd {
+	p := msg.item.Proposal
+	if msg.err != nil {
+		m.say(true, "could not answer %s: %v", short(p.ID), msg.err)
+		return nil
+	}
+	delete(m.edits, p.ID)
+	if m.detail != nil && m.detail.Item().Proposal.ID == p.ID {
+		m.detail = nil
+	}
+	m.say(false, "%s %s from %s (%s)", msg.d.Status, p.Tool, msg.item.Slug, short(p.ID))
+	return m.load()
+}
+
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+// startEdit writes the file to edit (the last edit, else the proposal) and
+// then runs the editor on it.
+func (m *Model) startEdit(it apply.Item) tea.Cmd {
+	text, ok := m.edits[it.Proposal.ID]
+	if !ok {
+		text = it.Proposal.ProposedFile
+	}
+	dir := m.opt.TempDir
+	return func() tea.Msg {
+		ext := ".yaml"
+		if it.Proposal.Tool == queue.ToolCapabilityBlock {
+			ext = ".Dockerfile"
+		}
+		f, err := os.CreateTemp(dir, "bot-bottle-"+short(it.Proposal.ID)+"-*"+ext)
+		if err != nil {
+			return editReadyMsg{item: it, err: err}
+		}
+		_, err = f.WriteString(text)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(f.Name())
+			return editReadyMsg{item: it, err: err}
+		}
+		return editReadyMsg{item: it, path: f.Name()}
+	}
+}
+
+func readEdit(msg editorDoneMsg) tea.Cmd {
+	return func() tea.Msg {
+		defer os.Remove(msg.path)
+		if msg.err != nil {
+			return editedMsg{item: msg.item, err: fmt.Errorf("editor: %w", msg.err)}
+		}
+		b, err := os.ReadFile(msg.path)
+		return editedMsg{item: msg.item, text: string(b), err: err}
+	}
+}
+
+// edited checks the operator's edit; a valid one asks for a note and
+// becomes a "modified" answer, an invalid one is kept for the next edit.
+func (m *Model) edited(msg editedMsg) tea.Cmd {
+	p := msg.item.Proposal
+	if msg.err != nil {
+		m.say(true, "edit abandoned: %v", msg.err)
+		return nil
+	}
+	if strings.TrimSpace(msg.text) == strings.TrimSpace(p.ProposedFile) {
+		delete(m.edits, p.ID)
+		m.say(false, "no change made: press a to approve as proposed")
+		return nil
+	}
+	m.edits[p.ID] = msg.text
+	if err := apply.ValidateFile(p.Tool, msg.text); err != nil {
+		m.say(true, "edit not accepted (press m to fix it): %s", firstLineOf(err.Error()))
+		return nil
+	}
+	m.ask(msg.item, queue.StatusModified, msg.text, "Note for the modified proposal (optional)", false)
+	if m.detail != nil && m.detail.Item().Proposal.ID == p.ID {
+		svc := m.opt.Service
+		it := msg.item
+		return func() tea.Msg {
+			b, a, err := svc.Preview(it, msg.text)
+			return previewMsg{p.ID, b, a, err}
+		}
+	}
+	return nil
+}
+
+func firstLineOf(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// View draws the screen.
+func (m *Model) View() string {
+	w, h := max(m.width, 20), max(m.height, 6)
+	now := m.opt.Now()
+	title := fmt.Sprintf("bot-bottle supervise · %d pending", len(m.list.items))
+	if !m.loaded {
+		title = "bot-bottle supervise · reading queues…"
+	}
+	if n := len(m.errs); n > 0 {
+		title += fmt.Sprintf(" · %d unreadable: %s", n, firstLineOf(errors.Join(m.errs...).Error()))
+	}
+	lines := []string{m.st.title.Render(fit(clean(title), w, false))}
+	bodyH := h - 3
+	var body []string
+	help := listHelp
+	if m.detail != nil {
+		body = m.detail.View(m.st, now, w, bodyH)
+		help = m.detail.Help()
+	} else {
+		body = m.list.View(m.st, now, w, bodyH)
+	}
+	for len(body) < bodyH {
+		body = append(body, "")
+	}
+	lines = append(lines, body[:bodyH]...)
+	switch {
+	case m.prompt != nil:
+		lines = append(lines, m.prompt.View(m.st, w)...)
+	default:
+		st := m.st.notice
+		if m.bad {
+			st = m.st.errText
+		}
+		lines = append(lines, st.Render(fit(clean(m.notice), w, false)), m.st.help.Render(fit(help, w, false)))
+	}
+	return joinLines(lines)
+}

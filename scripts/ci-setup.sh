@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a Debian machine. Idempotent, and
+# quick when everything is already there: apt runs only for what is missing.
+# Parts add their packages to the list below.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command  debian-package
+needs=(
+	"gcc gcc"   # go test -race needs cgo
+	"git git"
+	"curl curl"                 # egress tests drive curl through the proxy
+	"sshd openssh-server"       # git-gate's upstream in tests
+	"ssh openssh-client"
+	"tmux tmux"                 # the supervise UI's end-to-end test
+	"debootstrap debootstrap"   # scripts/seed-base-image.sh (no registry here)
+	"unshare util-linux"        # dnsguard's network-namespace test
+	"ip iproute2"
+	"openssl openssl"           # bench/sidecar-idle.sh
+)
+
+missing=()
+for pair in "${needs[@]}"; do
+	read -r cmd pkg <<<"$pair"
+	if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
+		missing+=("$pkg")
+	fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "ci-setup: installing ${missing[*]}"
+	sudo=""
+	if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+command -v go >/dev/null 2>&1 || { echo "ci-setup: go is not installed (need Go $(sed -n 's/^go //p' go.mod))" >&2; exit 2; }

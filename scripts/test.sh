@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The test command (README "Tests"): gofmt check, go vet, the race-enabled
+# test suite, then every fuzz target for a few seconds each.
+#
+#   scripts/test.sh                 everything
+#   FUZZTIME=30s scripts/test.sh    longer fuzzing
+#   FUZZTIME=0 scripts/test.sh      no fuzzing
+#   BOT_BOTTLE_REQUIRE_ALL=1        tests that need docker/sshd/... fail
+#                                   instead of skipping (CI sets it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fuzztime=${FUZZTIME:-5s}
+
+echo "== gofmt"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+	echo "these files need gofmt -w:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test -race"
+go test -race -count=1 ./...
+
+if [ "$fuzztime" != "0" ]; then
+	echo "== fuzz ($fuzztime each)"
+	# Each FuzzXxx in each package, one at a time (go test -fuzz takes one).
+	grep -rl --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*\(' . | sort | while read -r file; do
+		pkg=./$(dirname "${file#./}")
+		grep -oE '^func Fuzz[A-Za-z0-9_]*' "$file" | cut -d' ' -f2 | while read -r target; do
+			echo "-- $pkg $target"
+			go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
+		done
+	done
+fi
+echo "== ok"
