@@ -22,6 +22,9 @@ type startOptions struct {
 	headless bool
 	prompt   string
 	keep     bool
+	// cwd copies the working directory into /workspace (workspace.go).
+	cwd              bool
+	respectGitignore bool
 }
 
 func newStartCmd(env Env) *cobra.Command {
@@ -74,6 +77,7 @@ default bottle: supervised, no egress routes.`,
 	f.BoolVar(&o.headless, "headless", false, "run the agent's one-shot mode with --prompt, no terminal")
 	f.StringVar(&o.prompt, "prompt", "", "the prompt of a --headless start")
 	f.BoolVar(&o.keep, "keep", false, "keep the containers when the agent exits")
+	workspaceFlags(cmd, &o)
 	_ = cmd.RegisterFlagCompletionFunc("bottle", completeBottles(env))
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd

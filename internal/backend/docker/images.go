@@ -34,12 +34,18 @@ func (d *Docker) ensureImages(ctx context.Context, b plan.Bottle, opts backend.L
 		return "", "", fmt.Errorf("sidecar image: %w", err)
 	}
 	sidecar = res.Ref
+	agent, err = d.AgentImage(ctx, b, opts, progress)
+	return sidecar, agent, err
+}
 
+// AgentImage is the image the agent of b boots from: opts.AgentImage when
+// set (it must exist), else the template's or plugin's, built if missing.
+func (d *Docker) AgentImage(ctx context.Context, b plan.Bottle, opts backend.LaunchOptions, progress io.Writer) (string, error) {
 	if opts.AgentImage != "" {
 		if _, err := d.eng.ImageInspect(ctx, opts.AgentImage); err != nil {
-			return "", "", fmt.Errorf("agent image %s: %w", opts.AgentImage, err)
+			return "", fmt.Errorf("agent image %s: %w", opts.AgentImage, err)
 		}
-		return sidecar, opts.AgentImage, nil
+		return opts.AgentImage, nil
 	}
 	dockerfile, contextDir := opts.AgentDockerfile, opts.AgentContext
 	if dockerfile == "" {
@@ -47,13 +53,13 @@ func (d *Docker) ensureImages(ctx context.Context, b plan.Bottle, opts backend.L
 	}
 	spec, err := AgentImageSpec(b.Provider.Template, dockerfile, contextDir, d.opts.Base)
 	if err != nil {
-		return "", "", fmt.Errorf("agent image: %w", err)
+		return "", fmt.Errorf("agent image: %w", err)
 	}
-	res, err = imagebuild.Ensure(ctx, d.eng, spec, progress)
+	res, err := imagebuild.Ensure(ctx, d.eng, spec, progress)
 	if err != nil {
-		return "", "", fmt.Errorf("agent image: %w", err)
+		return "", fmt.Errorf("agent image: %w", err)
 	}
-	return sidecar, res.Ref, nil
+	return res.Ref, nil
 }
 
 // AgentImageSpec is how an agent image is built: from dockerfile (a host
