@@ -33,6 +33,9 @@ printed and the exit status is 1.`,
 			if o.prompt != "" && !o.headless {
 				return usageError(errors.New("--prompt needs --headless"))
 			}
+			if err := checkWorkspaceFlags(o); err != nil {
+				return err
+			}
 			slug := args[0]
 			root, err := stateRootDir(env)
 			if err != nil {

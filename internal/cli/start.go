@@ -93,6 +93,9 @@ func runStart(ctx context.Context, env Env, agent string, o startOptions) error 
 	if o.headless && strings.TrimSpace(o.prompt) == "" {
 		return usageError(errors.New("--headless needs --prompt TEXT"))
 	}
+	if err := checkWorkspaceFlags(o); err != nil {
+		return err
+	}
 	p, err := makePlan(env, agent, o.bottles, "")
 	if err != nil {
 		return err
