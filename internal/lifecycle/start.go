@@ -96,19 +96,21 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	if !o.Keep {
-		defer func() {
-			if o.Workspace != nil || o.Launch.AgentImage != "" {
-				saveWorkspace(context.WithoutCancel(ctx), o.Backend, p.Slug, p.StateDir, o.Session.Stderr)
-			}
-			fmt.Fprintf(progress, "• removing bottle %s (state kept in %s)\n", p.Slug, p.StateDir)
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer cancel()
-			if err := o.Backend.Remove(cctx, p.Slug); err != nil {
-				fmt.Fprintf(o.Session.Stderr, "bot-bottle: %v\n", err)
-			}
-		}()
-	}
+	running := false // a failure before the agent runs removes even a kept bottle
+	defer func() {
+		if o.Keep && running {
+			return
+		}
+		if running && (o.Workspace != nil || o.Launch.AgentImage != "") {
+			saveWorkspace(context.WithoutCancel(ctx), o.Backend, p.Slug, p.StateDir, o.Session.Stderr)
+		}
+		fmt.Fprintf(progress, "• removing bottle %s (state kept in %s)\n", p.Slug, p.StateDir)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if err := o.Backend.Remove(cctx, p.Slug); err != nil {
+			fmt.Fprintf(progress, "bot-bottle: %v\n", err)
+		}
+	}()
 	if err := provision(ctx, o.Backend, b, o.Provision, o.Session.Stderr, progress); err != nil {
 		return -1, err
 	}
@@ -116,6 +118,7 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 		return -1, err
 	}
 	fmt.Fprintf(progress, "• running %s in bottle %s\n", o.Provision.Template, p.Slug)
+	running = true
 	if o.Session.Enter != nil {
 		defer o.Session.Enter()()
 	}

@@ -258,7 +258,7 @@ func (d *Docker) Commit(ctx context.Context, slug, image string) (string, error)
 	if image == "" {
 		image = "bot-bottle/commit-" + slug + ":" + time.Now().UTC().Format("20060102-150405")
 	}
-	res, err := d.eng.ContainerCommit(ctx, id, client.ContainerCommitOptions{
+	_, err = d.eng.ContainerCommit(ctx, id, client.ContainerCommitOptions{
 		Reference: image,
 		Comment:   "bot-bottle commit of " + slug,
 		Config:    &container.Config{Labels: map[string]string{backend.LabelSlug + ".committed-from": slug}},
@@ -266,6 +266,5 @@ func (d *Docker) Commit(ctx context.Context, slug, image string) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("committing %s: %w", slug, err)
 	}
-	_ = res
 	return image, nil
 }
