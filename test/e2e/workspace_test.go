@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bot-bottle/bot-bottle/internal/ca"
 	"github.com/bot-bottle/bot-bottle/internal/cli"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
@@ -94,7 +95,7 @@ func startShell(t *testing.T, e env, p *plan.Bottle, prompt string, o lifecycle.
 
 // replan plans the built-in agent again for slug under home, as resume
 // does.
-func replan(t *testing.T, home, slug string) *plan.Bottle {
+func replan(t *testing.T, home, slug string, daemons ...string) *plan.Bottle {
 	t.Helper()
 	fresh := t.TempDir()
 	res, err := manifest.Load(fresh, fresh).Resolve(manifest.BuiltinAgent, nil)
@@ -105,7 +106,7 @@ func replan(t *testing.T, home, slug string) *plan.Bottle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	harness.OnlyDaemons(p, plan.DaemonDNS)
+	harness.OnlyDaemons(p, daemons...)
 	return p
 }
 
@@ -238,16 +239,28 @@ func TestApprovedRouteSurvivesResume(t *testing.T) {
 	e := setup(t)
 	home := t.TempDir()
 	ctx := context.Background()
-	p := harness.RealPlan(t, home)
-	harness.OnlyDaemons(p, plan.DaemonDNS)
+	p := harness.RealPlan(t, home) // the whole sidecar: egress, supervise, dns
 	src := userRepo(t)
-	if code, out, progress := startShell(t, e, p, "true", lifecycle.StartOptions{Keep: true, Workspace: &lifecycle.Workspace{Source: src}}); code != 0 {
+	if code, out, progress := startShell(t, e, p, "true", lifecycle.StartOptions{Keep: true, MakeCA: makeCA, Workspace: &lifecycle.Workspace{Source: src}}); code != 0 {
 		t.Fatalf("first run: exit %d %s\n%s", code, out, progress)
+	}
+	caBefore, _ := os.ReadFile(filepath.Join(p.StateDir, "ca", "ca.pem"))
+	if r := harness.Sh(t, e.be, p.Slug, allowlist); strings.Contains(r.Stdout, "approved.example.test") {
+		t.Fatalf("route allowed before approval: %s", r)
 	}
 	approve(t, e, home, submit(t, p, queue.ToolEgressAllow, "routes:\n  - host: approved.example.test\n"))
 	policy := filepath.Join(p.StateDir, "egress", "policy.yaml")
 	if b, _ := os.ReadFile(policy); !bytes.Contains(b, []byte("approved.example.test")) {
 		t.Fatalf("approved route not live in %s:\n%s", policy, b)
+	}
+	var live harness.Result
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		if live = harness.Sh(t, e.be, p.Slug, allowlist); strings.Contains(live.Stdout, "approved.example.test") {
+			break
+		}
+	}
+	if !strings.Contains(live.Stdout, "approved.example.test") {
+		t.Errorf("the proxy does not allow the approved route while running: %s", live)
 	}
 	r := harness.Sh(t, e.be, p.Slug, "cd /workspace && echo more >> main.go")
 	if r.Code != 0 {
@@ -262,16 +275,19 @@ func TestApprovedRouteSurvivesResume(t *testing.T) {
 		t.Fatalf("stop: exit %d %s%s", rc, out, errOut)
 	}
 	// resume: plan again, remove the stopped containers, start.
-	p2 := replan(t, home, p.Slug)
+	p2 := replan(t, home, p.Slug, p.Sidecar.Daemons...)
 	if err := e.be.Remove(ctx, p.Slug); err != nil {
 		t.Fatal(err)
 	}
-	code, out, progress := startShell(t, e, p2, "cat /etc/bot-bottle/current-config/egress.yaml", lifecycle.StartOptions{Keep: true})
+	code, out, progress := startShell(t, e, p2, "cat /etc/bot-bottle/current-config/egress.yaml; "+allowlist, lifecycle.StartOptions{Keep: true, MakeCA: makeCA})
 	if code != 0 {
 		t.Fatalf("resume: exit %d %s\n%s", code, out, progress)
 	}
-	if !strings.Contains(out, "approved.example.test") {
-		t.Errorf("the agent's view after resume lacks the approved route:\n%s", out)
+	if strings.Count(out, "approved.example.test") < 2 {
+		t.Errorf("after resume the agent's view or the proxy's allowlist lacks the approved route:\n%s", out)
+	}
+	if caAfter, _ := os.ReadFile(filepath.Join(p.StateDir, "ca", "ca.pem")); len(caBefore) == 0 || !bytes.Equal(caBefore, caAfter) {
+		t.Error("resume did not keep the bottle CA")
 	}
 	if b, _ := os.ReadFile(policy); !bytes.Contains(b, []byte("approved.example.test")) {
 		t.Errorf("the live policy after resume lacks the approved route:\n%s", b)
@@ -320,4 +336,15 @@ func TestApprovedCapabilityAtNextStart(t *testing.T) {
 	if !strings.Contains(out, "did not build") || !strings.Contains(out, "starting from the previous image") {
 		t.Errorf("no clear message about the failed build:\n%s", out)
 	}
+}
+
+// allowlist asks the proxy for the routes in force.
+const allowlist = "curl -s --max-time 10 http://_egress.local/allowlist"
+
+func makeCA(dir string) ([]byte, error) {
+	c, err := ca.LoadOrCreate(dir)
+	if err != nil {
+		return nil, err
+	}
+	return c.CertPEM(), nil
 }
