@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -100,9 +101,13 @@ func CopyIn(ctx context.Context, b Bottle, slug, stateDir, src string, o CopyOpt
 	if err != nil {
 		return Base{}, fmt.Errorf("snapshotting %s in the agent: %w", Dir, err)
 	}
-	base.Tree = strings.TrimSpace(string(out))
+	seen, treeID, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	base.Tree = strings.TrimSpace(treeID)
 	if !shaPattern.MatchString(base.Tree) {
 		return Base{}, fmt.Errorf("snapshotting %s in the agent: unexpected tree id %q", Dir, clip(base.Tree))
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(seen)); err != nil || n < base.Files {
+		return Base{}, fmt.Errorf("copying %s into the agent: the agent sees %s of the %d files copied (does the runtime show files copied into a running container?)", tree.Root, clip(strings.TrimSpace(seen)), base.Files)
 	}
 	if err := WriteBase(stateDir, base); err != nil {
 		return Base{}, err
@@ -110,12 +115,15 @@ func CopyIn(ctx context.Context, b Bottle, slug, stateDir, src string, o CopyOpt
 	return base, nil
 }
 
-// snapshotScript writes the tree of /workspace as it is into the git
+// snapshotScript counts the files the agent sees in /workspace (a copy
+// the sandbox does not show, as a gVisor overlay might, must fail), then
+// writes the tree of /workspace as it is into the git
 // objects (of /workspace/.git, or of $1 when the copy has none) through a
 // throw-away index, and prints its id. The agent's own index is not
 // touched.
 const snapshotScript = `set -e
 cd /workspace
+find . \( -type f -o -type l \) | wc -l
 if [ -n "$1" ]; then
 	git init -q --bare "$1"
 	export GIT_DIR="$1" GIT_WORK_TREE=/workspace
