@@ -122,13 +122,17 @@ func TestWorkspaceInCommitsOut(t *testing.T) {
 	before := hostGit(t, src, "status", "--porcelain", "--ignored")
 	baseHead := hostGit(t, src, "rev-parse", "HEAD")
 
+	hostGit(t, src, "remote", "add", "origin", "git@github.com:acme/project.git")
 	p := harness.RealPlan(t, home)
 	harness.OnlyDaemons(p, plan.DaemonDNS)
+	// The copied repository's remote is a declared upstream: the plan's
+	// insteadOf rules send it to the gate.
+	p.GitConfig = plan.GitConfig(plan.DefaultGitGateURL, manifest.GitUser{}, []plan.Repo{{Name: "project", URL: "git@github.com:acme/project.git"}})
 	prompt := `set -e
 cd /workspace
 test -f main.go && test -f notes.txt && test -d .git
 test ! -e secret.log || { echo "ignored file copied"; exit 9; }
-echo "owner=$(stat -c %u main.go) me=$(id -u) log=$(git log --format=%s | tr '\n' ,)"
+echo "owner=$(stat -c %u main.go) me=$(id -u) log=$(git log --format=%s | tr '\n' ,) push=$(git remote get-url --push origin)"
 echo one > one.txt && git add one.txt
 git -c user.name=agent -c user.email=agent@bottle commit -qm "agent: one"
 echo 'func helper() {}' >> main.go
@@ -143,7 +147,7 @@ mkdir -p .git/hooks && printf '#!/bin/sh\ntouch /tmp/pwned\n' > .git/hooks/post-
 	if code != 0 {
 		t.Fatalf("agent exit %d: %s\n%s", code, out, progress)
 	}
-	if !strings.Contains(out, "log=user: second,user: first,") || !strings.Contains(out, "owner=") {
+	if !strings.Contains(out, "log=user: second,user: first,") || !strings.Contains(out, "push=http://git-gate:9420/project.git") {
 		t.Errorf("agent saw: %s", out)
 	}
 	if f := strings.Fields(out); len(f) < 2 || strings.TrimPrefix(f[0], "owner=") != strings.TrimPrefix(f[1], "me=") {
