@@ -29,12 +29,23 @@ func CapabilitiesFile(dir string) string {
 	return filepath.Join(dir, "capabilities", "approved.Dockerfile")
 }
 
-// builtFile records the last image the approved lines built into.
+// builtFile records, per base image, the last image the approved lines
+// built on it.
 func builtFile(dir string) string { return filepath.Join(dir, "capabilities", "built.json") }
 
 type built struct {
-	Base  string `json:"base"`
-	Image string `json:"image"`
+	Images map[string]string `json:"images"`
+}
+
+func readBuilt(dir string) built {
+	var b built
+	if data, err := os.ReadFile(builtFile(dir)); err == nil {
+		json.Unmarshal(data, &b)
+	}
+	if b.Images == nil {
+		b.Images = map[string]string{}
+	}
+	return b
 }
 
 // applyCapabilities returns the agent image to launch: lo.AgentImage when
@@ -72,17 +83,21 @@ func applyCapabilities(ctx context.Context, be backend.Backend, p *plan.Bottle, 
 		return "", err
 	}
 	img, err := cb.BuildCapabilities(ctx, base, approved, progress)
+	record := readBuilt(p.StateDir)
 	if err != nil {
 		prev := base
-		var b built
-		if data, rerr := os.ReadFile(builtFile(p.StateDir)); rerr == nil && json.Unmarshal(data, &b) == nil && b.Base == base && b.Image != "" {
-			prev = b.Image
+		if last := record.Images[base]; last != "" {
+			prev = last
 		}
 		fmt.Fprintf(warn, "bot-bottle: the approved image changes did not build: %v\n", err)
 		fmt.Fprintf(warn, "bot-bottle: starting from the previous image %s; fix or remove the failing lines in %s\n", prev, file)
 		return prev, nil
 	}
-	data, _ := json.Marshal(built{Base: base, Image: img})
+	if img == base {
+		return img, nil // it carries every line already
+	}
+	record.Images[base] = img
+	data, _ := json.MarshalIndent(record, "", "  ")
 	if err := atomicfile.Write(builtFile(p.StateDir), append(data, '\n'), 0o600); err != nil {
 		return "", fmt.Errorf("recording the image build: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/ca"
 	"github.com/bot-bottle/bot-bottle/internal/cli"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
@@ -18,6 +19,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
 	"github.com/bot-bottle/bot-bottle/test/e2e/harness"
+	"github.com/moby/moby/client"
 )
 
 // hostGit runs git on the host in dir with a fixed identity.
@@ -94,7 +96,7 @@ func startShell(t *testing.T, e env, p *plan.Bottle, prompt string, o lifecycle.
 }
 
 // replan plans the built-in agent again for slug under home, as resume
-// does.
+// does, with the sidecar running daemons (default: dns only).
 func replan(t *testing.T, home, slug string, daemons ...string) *plan.Bottle {
 	t.Helper()
 	fresh := t.TempDir()
@@ -105,6 +107,9 @@ func replan(t *testing.T, home, slug string, daemons ...string) *plan.Bottle {
 	p, err := plan.Make(plan.Input{Resolved: res, Rand: rand.Reader, StateRoot: filepath.Join(home, ".bot-bottle", "state"), Slug: slug})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(daemons) == 0 {
+		daemons = []string{plan.DaemonDNS}
 	}
 	harness.OnlyDaemons(p, daemons...)
 	return p
@@ -319,7 +324,7 @@ func TestApprovedCapabilityAtNextStart(t *testing.T) {
 		"RUN echo capability-ok > /usr/local/share/bot-bottle-cap.txt && ls /sys/class/net > /usr/local/share/bot-bottle-nets.txt\nRUN useradd --no-create-home capuser\n"))
 
 	p2 := replan(t, home, p.Slug)
-	code, out, progress := startShell(t, e, p2, check+"; cat /usr/local/share/bot-bottle-nets.txt", lifecycle.StartOptions{})
+	code, out, progress := startShell(t, e, p2, check+"; cat /usr/local/share/bot-bottle-nets.txt", lifecycle.StartOptions{Keep: true})
 	if code != 0 {
 		t.Fatalf("next start: exit %d %s\n%s", code, out, progress)
 	}
@@ -329,6 +334,21 @@ func TestApprovedCapabilityAtNextStart(t *testing.T) {
 	}
 	if !strings.Contains(progress, "RUN useradd --no-create-home capuser") {
 		t.Errorf("the lines were not shown before the build:\n%s", progress)
+	}
+
+	// A commit carries the lines: resuming from it builds nothing again.
+	rc, stdout, stderr := cliRun(t, e, home, "commit", p.Slug)
+	if rc != 0 {
+		t.Fatalf("commit: exit %d %s%s", rc, stdout, stderr)
+	}
+	committed := strings.TrimSpace(stdout)
+	t.Cleanup(func() { e.eng.ImageRemove(context.Background(), committed, client.ImageRemoveOptions{Force: true}) })
+	if err := e.be.Remove(context.Background(), p.Slug); err != nil {
+		t.Fatal(err)
+	}
+	code, out, progress = startShell(t, e, replan(t, home, p.Slug), check, lifecycle.StartOptions{Launch: backend.LaunchOptions{AgentImage: committed}})
+	if code != 0 || !strings.Contains(out, "capability-ok") || strings.Contains(progress, "building image") {
+		t.Errorf("resume from the commit: exit %d\n%s\n%s", code, out, progress)
 	}
 
 	approve(t, e, home, submit(t, p, queue.ToolCapabilityBlock, "RUN echo broken && exit 7\n"))
@@ -351,4 +371,42 @@ func makeCA(dir string) ([]byte, error) {
 		return nil, err
 	}
 	return c.CertPEM(), nil
+}
+
+// TestWorkspaceWithoutGit: a directory that is no repository is copied in;
+// the agent makes one and commits; export (live, the bottle kept) gives a
+// bundle with the whole history and diff shows the change since the copy.
+func TestWorkspaceWithoutGit(t *testing.T) {
+	e := setup(t)
+	home := t.TempDir()
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "README"), []byte("hello\n"), 0o644)
+	p := harness.RealPlan(t, home)
+	harness.OnlyDaemons(p, plan.DaemonDNS)
+	prompt := `set -e
+cd /workspace
+echo changed > README
+git init -q -b main
+git add -A
+git -c user.name=agent -c user.email=agent@bottle commit -qm "agent: init"`
+	if code, out, progress := startShell(t, e, p, prompt, lifecycle.StartOptions{Keep: true, Workspace: &lifecycle.Workspace{Source: src}}); code != 0 {
+		t.Fatalf("agent exit %d: %s\n%s", code, out, progress)
+	}
+	bundle := filepath.Join(t.TempDir(), "out.bundle")
+	if rc, out, errOut := cliRun(t, e, home, "export", p.Slug, bundle); rc != 0 || strings.Contains(errOut, "not running") {
+		t.Fatalf("live export: exit %d\n%s%s", rc, out, errOut)
+	}
+	repo := t.TempDir()
+	hostGit(t, repo, "init", "-q")
+	hostGit(t, repo, "fetch", "-q", bundle, "refs/heads/main:refs/heads/agent")
+	if got := hostGit(t, repo, "log", "--format=%s", "agent"); got != "agent: init" {
+		t.Errorf("fetched history %q", got)
+	}
+	rc, out, errOut := cliRun(t, e, home, "diff", p.Slug)
+	if rc != 0 || !strings.Contains(out, "-hello") || !strings.Contains(out, "+changed") {
+		t.Errorf("diff: exit %d\n%s%s", rc, out, errOut)
+	}
+	if b, _ := os.ReadFile(filepath.Join(src, "README")); string(b) != "hello\n" {
+		t.Errorf("the host's file changed: %q", b)
+	}
 }
