@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bot-bottle/bot-bottle/internal/atomicfile"
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 )
 
@@ -85,6 +84,9 @@ func CopyIn(ctx context.Context, b Bottle, slug, stateDir, src string, o CopyOpt
 		what = "with its git history"
 	}
 	fmt.Fprintf(progress, "• copying %s into %s (%d files, %s, %s)\n", tree.Root, Dir, base.Files, HumanBytes(tree.Bytes), what)
+	if tree.Worktree {
+		fmt.Fprintf(progress, "  .git is a file (a linked worktree): its history is not copied\n")
+	}
 	if len(tree.Skipped) > 0 {
 		fmt.Fprintf(progress, "  left out %d special files (sockets, fifos, devices), e.g. %s\n", len(tree.Skipped), tree.Skipped[0])
 	}
@@ -335,19 +337,28 @@ func SaveLast(ctx context.Context, b Bottle, slug, stateDir string) []error {
 	}
 	dir := StateDir(stateDir)
 	var errs []error
+	// Each is streamed to a temp file (a bundle may be large) and renamed
+	// into place once complete.
 	save := func(name, script string, max int64, args ...string) {
-		var out bytes.Buffer
-		err := runTo(ctx, b, slug, script, &out, max, args...)
-		if errors.Is(err, ErrNoCommits) {
-			os.Remove(filepath.Join(dir, name))
-			return
-		}
+		tmp, err := os.CreateTemp(dir, "."+name+"-*")
 		if err != nil {
 			errs = append(errs, fmt.Errorf("saving %s: %w", name, err))
 			return
 		}
-		if err := atomicfile.Write(filepath.Join(dir, name), out.Bytes(), 0o600); err != nil {
-			errs = append(errs, err)
+		defer os.Remove(tmp.Name())
+		err = runTo(ctx, b, slug, script, tmp, max, args...)
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		switch {
+		case errors.Is(err, ErrNoCommits):
+			os.Remove(filepath.Join(dir, name))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("saving %s: %w", name, err))
+		default:
+			if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+				errs = append(errs, fmt.Errorf("saving %s: %w", name, err))
+			}
 		}
 	}
 	save(LastBundle, bundleScript, MaxBundle, base.Tips()...)

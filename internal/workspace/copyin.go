@@ -31,6 +31,8 @@ type Entry struct {
 	Rel  string
 	Mode fs.FileMode
 	Size int64
+	// ModTime is kept, so build tools that compare times behave.
+	ModTime time.Time
 	// Link is a symlink's target, copied as it is.
 	Link string
 }
@@ -47,6 +49,9 @@ type Tree struct {
 	// Git is true when Root is the top of a git work tree with a .git
 	// directory (its history goes in with it).
 	Git bool
+	// Worktree is true when .git is a file (a linked worktree): its
+	// history lives elsewhere and is not copied.
+	Worktree bool
 	// Ignored is true when the user's ignore rules left files out.
 	Ignored bool
 }
@@ -74,6 +79,10 @@ type ListOptions struct {
 // children. Symlinks are kept as links (never followed).
 func List(root string, o ListOptions) (Tree, error) {
 	root, err := filepath.Abs(root)
+	if err == nil {
+		// A root that is a symlink would be copied as the link itself.
+		root, err = filepath.EvalSymlinks(root)
+	}
 	if err != nil {
 		return Tree{}, fmt.Errorf("listing %s: %w", root, err)
 	}
@@ -87,6 +96,7 @@ func List(root string, o ListOptions) (Tree, error) {
 	t := Tree{Root: root}
 	gi, err := os.Lstat(filepath.Join(root, ".git"))
 	t.Git = err == nil && gi.IsDir()
+	t.Worktree = err == nil && gi.Mode().IsRegular()
 	if o.RespectGitignore && t.Git {
 		names, err := gitListed(root)
 		if err != nil {
@@ -121,7 +131,7 @@ func (t *Tree) add(rel string) error {
 	if err != nil {
 		return err
 	}
-	e := Entry{Rel: rel, Mode: info.Mode()}
+	e := Entry{Rel: rel, Mode: info.Mode(), ModTime: info.ModTime()}
 	switch {
 	case info.Mode().IsRegular():
 		e.Size = info.Size()
@@ -263,7 +273,7 @@ func Pack(w io.Writer, t Tree, o PackOptions) error {
 	for _, e := range t.Entries {
 		name := path.Join(o.Prefix, e.Rel)
 		hdr := &tar.Header{
-			Name: name, Uid: o.UID, Gid: o.GID, ModTime: time.Now(),
+			Name: name, Uid: o.UID, Gid: o.GID, ModTime: e.ModTime,
 			// No setuid, setgid or sticky bits from the host.
 			Mode: int64(e.Mode.Perm()),
 		}

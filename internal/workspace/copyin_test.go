@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -239,5 +240,44 @@ func TestHostRefs(t *testing.T) {
 	}
 	if tips := (Base{Head: head, Refs: refs}).Tips(); len(tips) != 1 {
 		t.Errorf("Tips = %v, want one", tips)
+	}
+}
+
+func TestListThroughASymlinkedRoot(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"real/a.txt": "a"})
+	old := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	os.Chtimes(filepath.Join(dir, "real", "a.txt"), old, old)
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink("real", link); err != nil {
+		t.Fatal(err)
+	}
+	tree, err := List(link, ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := Pack(&buf, tree, PackOptions{Prefix: "workspace"}); err != nil {
+		t.Fatal(err)
+	}
+	hdrs, files := untar(t, buf.Bytes())
+	if h := hdrs["workspace/"]; h == nil || h.Typeflag != tar.TypeDir {
+		t.Fatalf("the root is not a directory entry: %v", names(hdrs, ""))
+	}
+	if files["workspace/a.txt"] != "a" || !hdrs["workspace/a.txt"].ModTime.Equal(old) {
+		t.Errorf("a.txt: %q, mtime %v (want %v)", files["workspace/a.txt"], hdrs["workspace/a.txt"].ModTime, old)
+	}
+}
+
+func TestLinkedWorktreeIsNoRepository(t *testing.T) {
+	src := repo(t)
+	wt := filepath.Join(t.TempDir(), "wt")
+	gitT(t, src, "worktree", "add", "-q", wt)
+	tree, err := List(wt, ListOptions{RespectGitignore: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tree.Git || !tree.Worktree {
+		t.Errorf("Git=%v Worktree=%v", tree.Git, tree.Worktree)
 	}
 }
