@@ -228,6 +228,7 @@ func (d *Docker) List(ctx context.Context) ([]backend.Summary, error) {
 			s.Image = c.Image
 			s.Agent = c.Labels[backend.LabelAgent]
 			s.Label = c.Labels[backend.LabelLabel]
+			s.StateDir = c.Labels[backend.LabelStateDir]
 			if t, err := time.Parse(time.RFC3339, c.Labels[backend.LabelCreated]); err == nil {
 				s.Created = t
 			}
@@ -240,7 +241,10 @@ func (d *Docker) List(ctx context.Context) ([]backend.Summary, error) {
 		return nil, fmt.Errorf("listing bottles: %w", err)
 	}
 	for _, n := range ns.Items {
-		get(n.Labels[backend.LabelSlug])
+		s := get(n.Labels[backend.LabelSlug])
+		if s.StateDir == "" {
+			s.StateDir = n.Labels[backend.LabelStateDir]
+		}
 	}
 	out := make([]backend.Summary, 0, len(order))
 	for _, slug := range order {

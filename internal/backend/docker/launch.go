@@ -215,11 +215,12 @@ func (d *Docker) runtime(ctx context.Context) (string, error) {
 
 func (l *launch) labels(role string) map[string]string {
 	return map[string]string{
-		backend.LabelSlug:    l.b.Slug,
-		backend.LabelRole:    role,
-		backend.LabelAgent:   l.b.Agent.Name,
-		backend.LabelLabel:   l.b.Label,
-		backend.LabelCreated: l.created,
+		backend.LabelSlug:     l.b.Slug,
+		backend.LabelRole:     role,
+		backend.LabelAgent:    l.b.Agent.Name,
+		backend.LabelLabel:    l.b.Label,
+		backend.LabelCreated:  l.created,
+		backend.LabelStateDir: l.b.StateDir,
 	}
 }
 
