@@ -102,7 +102,7 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 			return
 		}
 		if running && (o.Workspace != nil || o.Launch.AgentImage != "") {
-			saveWorkspace(context.WithoutCancel(ctx), o.Backend, p.Slug, p.StateDir, o.Session.Stderr)
+			saveWorkspace(context.WithoutCancel(ctx), o.Backend, p.Slug, p.StateDir, progress, o.Session.Stderr)
 		}
 		fmt.Fprintf(progress, "• removing bottle %s (state kept in %s)\n", p.Slug, p.StateDir)
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)

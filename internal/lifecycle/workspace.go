@@ -36,10 +36,11 @@ func copyWorkspace(ctx context.Context, be backend.Backend, b backend.Bottle, st
 
 // saveWorkspace keeps the agent's commits, patches and diff in the state
 // before the containers go.
-func saveWorkspace(ctx context.Context, be backend.Backend, slug, stateDir string, warn io.Writer) {
+func saveWorkspace(ctx context.Context, be backend.Backend, slug, stateDir string, progress, warn io.Writer) {
 	if warn == nil {
 		warn = io.Discard
 	}
+	fmt.Fprintf(progress, "• keeping the agent's work for \"bot-bottle export %s\" and \"bot-bottle diff %s\"\n", slug, slug)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	for _, err := range workspace.SaveLast(ctx, be, slug, stateDir) {
