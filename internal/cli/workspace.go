@@ -1,11 +1,16 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
+	"github.com/bot-bottle/bot-bottle/internal/workspace"
 )
 
 // workspaceFlags adds the copy-in flags of start and resume.
@@ -29,4 +34,17 @@ func workspaceOf(env Env, o startOptions) *lifecycle.Workspace {
 		return nil
 	}
 	return &lifecycle.Workspace{Source: env.Cwd, RespectGitignore: o.respectGitignore}
+}
+
+// saveWorkspace keeps the agent's work of slug in its state before its
+// agent stops, so export and diff work while it is stopped (and after a
+// resume without a commit). A bottle nothing was copied into saves nothing.
+func saveWorkspace(ctx context.Context, env Env, be workspace.Bottle, slug string) {
+	root, err := stateRootDir(env)
+	if err != nil || strings.ContainsAny(slug, `/\`) || slug == ".." {
+		return
+	}
+	for _, err := range workspace.SaveLast(ctx, be, slug, filepath.Join(root, slug)) {
+		fmt.Fprintf(env.Stderr, "bot-bottle: warning: keeping the workspace of %s: %v\n", slug, err)
+	}
 }

@@ -283,6 +283,10 @@ func TestApprovedRouteSurvivesResume(t *testing.T) {
 	if rc, out, errOut := cliRun(t, e, home, "stop", p.Slug); rc != 0 {
 		t.Fatalf("stop: exit %d %s%s", rc, out, errOut)
 	}
+	// stop kept the work: diff shows it while the agent is stopped.
+	if rc, out, errOut := cliRun(t, e, home, "diff", p.Slug); rc != 0 || !strings.Contains(out, "+more") || !strings.Contains(errOut, "not running") {
+		t.Errorf("diff of the stopped bottle: exit %d\n%s%s", rc, out, errOut)
+	}
 	// resume: plan again, remove the stopped containers, start.
 	p2 := replan(t, home, p.Slug, p.Sidecar.Daemons...)
 	if err := e.be.Remove(ctx, p.Slug); err != nil {
