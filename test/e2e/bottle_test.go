@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -8,11 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/client"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
-	"github.com/bot-bottle/bot-bottle/internal/ca"
+	"github.com/bot-bottle/bot-bottle/internal/cli"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
@@ -25,6 +27,7 @@ import (
 type world struct {
 	e     env
 	p     *plan.Bottle
+	home  string
 	token string
 	git   *harness.GitServer
 }
@@ -73,17 +76,14 @@ The e2e bottle.
 	// The sidecar trusts the stand-in internet's CA.
 	p.Mounts = append(p.Mounts, plan.Mount{Container: backend.RoleSidecar, Source: testCA.Dir, Target: "/run/e2e-ca", ReadOnly: true})
 	p.SidecarEnv["SSL_CERT_FILE"] = "/run/e2e-ca/ca.pem"
-	err = lifecycle.Prepare(p, func(dir string) ([]byte, error) {
-		c, err := ca.LoadOrCreate(dir)
-		if err != nil {
-			return nil, err
-		}
-		return c.CertPEM(), nil
-	})
-	if err != nil {
+	if err := lifecycle.Prepare(p, makeCA); err != nil {
 		t.Fatal(err)
 	}
-	uid, gid := harness.OrdinaryUser(t, p.StateDir)
+	// The sidecar runs as the test's user, like the operator commands the
+	// test runs in-process (a sidecar as another uid could not read the
+	// policy they rewrite; TestDNSOnlyThroughTheSidecar covers an
+	// unprivileged sidecar).
+	uid, gid := os.Getuid(), os.Getgid()
 	token := "e2e-token-" + harness.Slug("t")
 	harness.Launch(t, e.be, *p, backend.LaunchOptions{UID: uid, GID: gid, Getenv: func(k string) string {
 		if k == "E2E_TOKEN" {
@@ -94,7 +94,7 @@ The e2e bottle.
 	if _, err := e.eng.NetworkConnect(ctx, netName, client.NetworkConnectOptions{Container: "bot-bottle-" + p.Slug + "-sidecar"}); err != nil {
 		t.Fatal(err)
 	}
-	return &world{e: e, p: p, token: token, git: gs}
+	return &world{e: e, p: p, home: home, token: token, git: gs}
 }
 
 func writeFile(t *testing.T, path, content string) {
@@ -137,6 +137,46 @@ func TestBottleEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("EgressAllowApprovedLive", func(t *testing.T) {
+		// The agent files egress-allow through the supervise MCP server
+		// (as an MCP client would: a JSON-RPC tools/call), in the
+		// background: the call waits for the operator.
+		before := harness.Sh(t, be, slug, "curl -sS --max-time 20 -o /dev/null -D - -p https://other.e2e.test/ 2>&1").Stdout
+		if strings.Contains(strings.ToLower(before), "private") {
+			t.Fatalf("before approval the refusal already names the address: %s", before)
+		}
+		call := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"egress-allow","arguments":` +
+			`{"routes":"- host: other.e2e.test\n","justification":"e2e: the tests need it"}}}`
+		r := harness.Sh(t, be, slug, `(curl -sS --max-time 120 -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' `+
+			`-H 'Mcp-Protocol-Version: 2025-06-18' -d '`+call+`' http://supervise:9100/mcp > /tmp/mcp.out 2>&1 &) ; echo filed`)
+		if r.Code != 0 {
+			t.Fatalf("filing: %s", r)
+		}
+		id := waitProposal(t, filepath.Join(w.p.StateDir, "supervise", "queue"))
+		out, code := runCLI(t, w.home, "supervise", "approve", id)
+		if code != 0 {
+			t.Fatalf("supervise approve %s: exit %d\n%s", id, code, out)
+		}
+		// Approved and live without a restart: the route is in the proxy's
+		// table, and the host is no longer refused for want of a route (a
+		// route the agent proposes cannot allow private addresses, which
+		// is all this stand-in internet has, so the refusal's reason now
+		// names the address).
+		var got string
+		for i := 0; i < 50; i++ {
+			got = harness.Sh(t, be, slug, "curl -sS --max-time 5 http://_egress.local/allowlist | grep -c '\"host\": \"other.e2e.test\"'; curl -sS --max-time 20 -o /dev/null -D - -p https://other.e2e.test/ 2>&1").Stdout
+			if !strings.HasPrefix(got, "0") {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Logf("before: %s\nafter: %s", before, got)
+		if strings.HasPrefix(got, "0") || !strings.Contains(strings.ToLower(got), "private") {
+			t.Errorf("after approval the host is still refused for want of a route:\n%s\nagent's tool call: %s", got,
+				harness.Sh(t, be, slug, "cat /tmp/mcp.out").Stdout)
+		}
+	})
+
 	t.Run("GitGate", func(t *testing.T) {
 		clone := harness.Sh(t, be, slug, "cd /workspace && git clone -q "+w.git.URL+" project 2>&1 && cat project/README")
 		if clone.Code != 0 || !strings.Contains(clone.Stdout, "upstream") {
@@ -161,4 +201,31 @@ func TestBottleEndToEnd(t *testing.T) {
 			t.Errorf("the clean push did not land upstream:\n%s", log)
 		}
 	})
+}
+
+// waitProposal waits for one proposal in queue and returns its id.
+func waitProposal(t *testing.T, queue string) string {
+	t.Helper()
+	for i := 0; i < 150; i++ {
+		matches, _ := filepath.Glob(filepath.Join(queue, "*.proposal.json"))
+		if len(matches) == 1 {
+			return strings.TrimSuffix(filepath.Base(matches[0]), ".proposal.json")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	entries, _ := os.ReadDir(queue)
+	t.Fatalf("no proposal in %s: %v", queue, entries)
+	return ""
+}
+
+// runCLI runs bot-bottle args with home as HOME and returns its output.
+func runCLI(t *testing.T, home string, args ...string) (string, int) {
+	t.Helper()
+	var out bytes.Buffer
+	code := cli.Run(context.Background(), args, cli.Env{
+		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out,
+		Getenv: func(string) string { return "" }, Environ: func() []string { return nil },
+		Home: home, Cwd: home,
+	})
+	return out.String(), code
 }
