@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
-	"github.com/bot-bottle/bot-bottle/internal/ca"
 	"github.com/bot-bottle/bot-bottle/internal/cli"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
@@ -368,14 +367,6 @@ func TestApprovedCapabilityAtNextStart(t *testing.T) {
 
 // allowlist asks the proxy for the routes in force.
 const allowlist = "curl -s --max-time 10 http://_egress.local/allowlist"
-
-func makeCA(dir string) ([]byte, error) {
-	c, err := ca.LoadOrCreate(dir)
-	if err != nil {
-		return nil, err
-	}
-	return c.CertPEM(), nil
-}
 
 // TestWorkspaceWithoutGit: a directory that is no repository is copied in;
 // the agent makes one and commits; export (live, the bottle kept) gives a
