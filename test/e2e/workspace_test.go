@@ -57,6 +57,12 @@ func userRepo(t *testing.T) string {
 // cliRun runs bot-bottle with args for the user whose home is home.
 func cliRun(t *testing.T, e env, home string, args ...string) (int, string, string) {
 	t.Helper()
+	return cliRunIn(t, e, home, home, args...)
+}
+
+// cliRunIn is cliRun in the working directory cwd.
+func cliRunIn(t *testing.T, e env, home, cwd string, args ...string) (int, string, string) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	getenv := func(k string) string {
 		switch k {
@@ -69,7 +75,7 @@ func cliRun(t *testing.T, e env, home string, args ...string) (int, string, stri
 	defer cancel()
 	rc := cli.Run(ctx, args, cli.Env{
 		Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
-		Getenv: getenv, Environ: func() []string { return nil }, Home: home, Cwd: home,
+		Getenv: getenv, Environ: func() []string { return nil }, Home: home, Cwd: cwd,
 	})
 	return rc, stdout.String(), stderr.String()
 }
@@ -403,5 +409,34 @@ git -c user.name=agent -c user.email=agent@bottle commit -qm "agent: init"`
 	}
 	if b, _ := os.ReadFile(filepath.Join(src, "README")); string(b) != "hello\n" {
 		t.Errorf("the host's file changed: %q", b)
+	}
+}
+
+// TestStartCwdThroughTheCLI: bot-bottle start --cwd --respect-gitignore
+// --headless copies the working directory in, the agent commits and
+// exits, and bot-bottle export gives the commit.
+func TestStartCwdThroughTheCLI(t *testing.T) {
+	e := setup(t)
+	home := t.TempDir()
+	src := userRepo(t)
+	rc, out, errOut := cliRunIn(t, e, home, src, "start", "--cwd", "--respect-gitignore", "--headless", "--prompt",
+		`cd /workspace && test ! -e secret.log && echo x > cli.txt && git add cli.txt && git -c user.name=a -c user.email=a@b commit -qm "agent: cli"`)
+	if rc != 0 || !strings.Contains(errOut, "copying "+src+" into /workspace") {
+		t.Fatalf("start --cwd: exit %d\n%s%s", rc, out, errOut)
+	}
+	dirs, err := lifecycle.StateDirs(filepath.Join(home, ".bot-bottle", "state"))
+	if err != nil || len(dirs) != 1 {
+		t.Fatalf("state dirs: %v %v", dirs, err)
+	}
+	for slug := range dirs {
+		t.Cleanup(func() { e.be.Remove(context.Background(), slug) })
+		bundle := filepath.Join(t.TempDir(), "b.bundle")
+		if rc, out, errOut := cliRun(t, e, home, "export", slug, bundle); rc != 0 {
+			t.Fatalf("export: exit %d\n%s%s", rc, out, errOut)
+		}
+		hostGit(t, src, "fetch", "-q", bundle, "refs/heads/main:refs/remotes/bottle/main")
+		if got := hostGit(t, src, "log", "--format=%s", "main..bottle/main"); got != "agent: cli" {
+			t.Errorf("fetched %q", got)
+		}
 	}
 }
