@@ -47,6 +47,10 @@ With --headless --prompt TEXT the agent runs its one-shot mode with TEXT
 (for the shell bottle TEXT is a bash command line) and bot-bottle exits 1
 when the agent fails.
 
+With --cwd the working directory, .git included, is copied (never mounted)
+into the agent's /workspace; "bot-bottle diff" and "bot-bottle export" take
+the agent's work out as a diff, a git bundle or patches (docs/workspace.md).
+
 With --dry-run, print the plan: the slug, the image, the egress routes, the
 git-gate upstreams, the env and mounts of both containers. Token values never
 appear: a route shows the env var that holds its token ($NAME), and the plan
@@ -55,6 +59,7 @@ fails if that variable is not set.
 With no ~/.bot-bottle at all, the built-in shell agent runs in the built-in
 default bottle: supervised, no egress routes.`,
 		Example: `  bot-bottle start
+  bot-bottle start impl --cwd --respect-gitignore
   bot-bottle start --headless --prompt 'git --version'
   bot-bottle start --dry-run
   bot-bottle start impl --dry-run --bottle github --bottle claude
