@@ -9,6 +9,7 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
+	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 	"github.com/bot-bottle/bot-bottle/internal/provider"
@@ -71,6 +72,7 @@ func launch(ctx context.Context, env Env, p *plan.Bottle, o startOptions, agentI
 		Session:   session(env, !o.headless),
 		Keep:      o.keep,
 		Progress:  env.Stderr,
+		Attest:    attestBeforeAgent(env, be, hoststate.Bottle(p.StateDir).Logs()),
 	})
 	if err != nil {
 		var step *docker.StepError

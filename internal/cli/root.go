@@ -49,9 +49,11 @@ The manifest reference is docs/manifest.md.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(
+		newAttestProbeCmd(env),
 		newAuditCmd(env),
 		newCleanupCmd(env),
 		newCommitCmd(env),
+		newDoctorCmd(env),
 		newInitCmd(env),
 		newListCmd(env),
 		newManifestCmd(env),

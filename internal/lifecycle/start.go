@@ -45,6 +45,9 @@ type StartOptions struct {
 	Progress io.Writer
 	// Now is the clock for metadata (nil: time.Now).
 	Now func() time.Time
+	// Attest runs after provisioning, before the agent's command; an error
+	// refuses to hand the bottle over (nil: none, for tests).
+	Attest func(context.Context, backend.Bottle) error
 }
 
 // Start prepares the bottle's state, launches it, provisions the agent,
@@ -98,6 +101,12 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 	}
 	if err := provision(ctx, o.Backend, b, o.Provision, o.Session.Stderr, progress); err != nil {
 		return -1, err
+	}
+	if o.Attest != nil {
+		fmt.Fprintln(progress, "• attesting that the bottle is sealed")
+		if err := o.Attest(ctx, b); err != nil {
+			return -1, err
+		}
 	}
 	fmt.Fprintf(progress, "• running %s in bottle %s\n", o.Provision.Template, p.Slug)
 	if o.Session.Enter != nil {

@@ -1,0 +1,191 @@
+package attest
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/attest/probe"
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+)
+
+// ProbeCommand is the hidden subcommand of the bot-bottle binary that runs
+// the probes inside the agent.
+const ProbeCommand = "attest-probe"
+
+// Runner is the part of a backend attestation uses.
+type Runner interface {
+	Exec(ctx context.Context, slug string, spec backend.ExecSpec) (int, error)
+	CopyInto(ctx context.Context, slug, dir string, tarball io.Reader) error
+}
+
+// Options tune a run.
+type Options struct {
+	// Binary is a static bot-bottle binary on the host, copied into the
+	// agent to run the probes.
+	Binary string
+	// Phase names the run in the log: "start" or "doctor".
+	Phase string
+	// LogsDir is the bottle's logs directory ("": no log).
+	LogsDir string
+	// Timeout bounds each probe (default 1500ms); they run concurrently.
+	Timeout time.Duration
+	// Now is the log's clock (nil: time.Now).
+	Now func() time.Time
+	// ExtraTCP are more host:port targets that must stay closed (a test's
+	// own listeners).
+	ExtraTCP []string
+}
+
+// BeforeAgent attests the bottle slug on a Docker engine: nil when every
+// probe stayed closed, a *LeakError naming each leak and its fix when one
+// did not, another error when the probes could not run. Either error
+// means the agent must not get the bottle.
+func BeforeAgent(ctx context.Context, eng Engine, be Runner, slug string, o Options) error {
+	t, err := DockerTargets(ctx, eng, slug)
+	if err != nil {
+		return fmt.Errorf("attesting %s: %w", slug, err)
+	}
+	rep, err := Run(ctx, be, slug, t, o)
+	if err != nil {
+		return err
+	}
+	return rep.Err()
+}
+
+// Run runs every check for t in the agent of slug and returns the report.
+// An error means the probes could not run; a report with bad checks is
+// returned with a nil error (see Report.Err).
+func Run(ctx context.Context, be Runner, slug string, t Targets, o Options) (Report, error) {
+	rep := Report{Slug: slug}
+	if o.Timeout <= 0 {
+		o.Timeout = 1500 * time.Millisecond
+	}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	can, err := startCanary(t.AgentAddrs)
+	if err != nil {
+		return rep, fmt.Errorf("attesting %s: starting the host listener: %w", slug, err)
+	}
+	t.ExtraTCP = append(t.ExtraTCP, o.ExtraTCP...)
+	rep.Checks = Plan(t, can.port())
+	out, err := runProbes(ctx, be, slug, o, Specs(rep.Checks))
+	heard := can.stop()
+	if err != nil {
+		return rep, fmt.Errorf("attesting %s: %w", slug, err)
+	}
+	if err := Apply(rep.Checks, out); err != nil {
+		return rep, fmt.Errorf("attesting %s: %w", slug, err)
+	}
+	if len(heard) > 0 {
+		// The host's own evidence wins over what the probe program says.
+		for i, c := range rep.Checks {
+			if c.Category == CatHost && c.Spec.Kind == probe.KindTCP && strings.Contains(c.Name, "host listener") && !c.Result.Leaked {
+				rep.Checks[i].Result.Leaked = true
+				rep.Checks[i].Result.Got = "the host listener saw a connection from the agent (" + strings.Join(heard, ", ") + "); the probe said: " + c.Result.Got
+			}
+		}
+	}
+	if o.LogsDir != "" {
+		if err := rep.Log(o.LogsDir, o.Phase, now()); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// runProbes copies the binary into the agent, runs the probes as the
+// agent's user and removes the binary again. It returns the probe
+// program's output.
+func runProbes(ctx context.Context, be Runner, slug string, o Options, specs []probe.Spec) ([]byte, error) {
+	bin, err := os.ReadFile(o.Binary)
+	if err != nil {
+		return nil, fmt.Errorf("reading the probe binary: %w", err)
+	}
+	rnd := make([]byte, 8)
+	rand.Read(rnd)
+	dir := "/tmp/bot-bottle-attest-" + hex.EncodeToString(rnd)
+	exe := path.Join(dir, "bot-bottle")
+	tb, err := probeTar(dir, bin)
+	if err != nil {
+		return nil, err
+	}
+	if err := be.CopyInto(ctx, slug, "/", tb); err != nil {
+		return nil, fmt.Errorf("copying the probe binary into the agent: %w", err)
+	}
+	defer func() {
+		// Root owns the copy, so root removes it.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		be.Exec(cctx, slug, backend.ExecSpec{Cmd: []string{"rm", "-rf", dir}, User: "0:0"})
+	}()
+	req, err := json.Marshal(probe.Request{TimeoutMS: int(o.Timeout / time.Millisecond), Probes: specs})
+	if err != nil {
+		return nil, err
+	}
+	ectx, cancel := context.WithTimeout(ctx, o.Timeout+30*time.Second)
+	defer cancel()
+	var stdout, stderr limitedBuffer
+	stdout.max, stderr.max = 4<<20, 64<<10
+	code, err := be.Exec(ectx, slug, backend.ExecSpec{
+		Cmd:   []string{exe, ProbeCommand},
+		Stdin: bytes.NewReader(req), Stdout: &stdout, Stderr: &stderr,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("running the probes: %w", err)
+	}
+	if code != 0 {
+		return nil, fmt.Errorf("running the probes: exit %d: %s", code, oneLine(strings.TrimSpace(stderr.String())))
+	}
+	return stdout.Bytes(), nil
+}
+
+// probeTar packs the binary as dir/bot-bottle, owned by root and not
+// writable by the agent, so a running agent cannot swap it (doctor).
+func probeTar(dir string, bin []byte) (io.Reader, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	now := time.Now()
+	name := strings.TrimPrefix(dir, "/")
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: 0o755, ModTime: now}); err != nil {
+		return nil, err
+	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name + "/bot-bottle", Mode: 0o555, Size: int64(len(bin)), ModTime: now}); err != nil {
+		return nil, err
+	}
+	if _, err := tw.Write(bin); err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return &buf, nil
+}
+
+// limitedBuffer keeps at most max bytes: the probe program's output is
+// the agent's to shape on a running bottle.
+type limitedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.Len(); room < len(p) {
+		if room > 0 {
+			b.Buffer.Write(p[:room])
+		}
+		return len(p), nil
+	}
+	return b.Buffer.Write(p)
+}
