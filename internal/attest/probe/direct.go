@@ -52,8 +52,12 @@ func probeTCP(ctx context.Context, s Spec) Result {
 		c.Close()
 		return leaked("connected")
 	}
-	if s.LeakOnRoute && route(ctx, s.Addr) == nil {
-		return leaked("a route out exists (" + short(err) + ")")
+	if s.LeakOnRoute {
+		if out, why := routeOut(ctx, s.Addr); out {
+			return leaked(why + " (" + short(err) + ")")
+		} else {
+			return closed(short(err) + "; " + why)
+		}
 	}
 	return closed(short(err))
 }
@@ -74,19 +78,19 @@ func probeUDP(ctx context.Context, s Spec) Result {
 	// A QUIC-sized datagram that no server will take for a real handshake.
 	payload := make([]byte, 1200)
 	payload[0] = 0xc0
-	if _, err := c.Write(payload); err != nil {
-		if s.LeakOnRoute {
-			return leaked("a route out exists (send: " + short(err) + ")")
+	if _, err := c.Write(payload); err == nil {
+		if _, err := c.Read(make([]byte, 64)); err == nil {
+			return leaked("answered")
 		}
-		return closed(short(err))
-	}
-	if _, err := c.Read(make([]byte, 64)); err == nil {
-		return leaked("answered")
 	}
 	if s.LeakOnRoute {
-		return leaked("a route out exists (datagram sent, no answer)")
+		if out, why := routeOut(ctx, s.Addr); out {
+			return leaked(why + " (no answer)")
+		} else {
+			return closed("no answer; " + why)
+		}
 	}
-	return closed("sent, no answer")
+	return closed("no answer")
 }
 
 // resolvConf is the first nameserver of /etc/resolv.conf, as host:53.
@@ -115,18 +119,17 @@ func probeDNS(ctx context.Context, s Spec) Result {
 		}
 		addr = a
 	}
-	if s.LeakOnRoute {
-		if err := route(ctx, addr); err != nil {
-			return closed("no route (" + short(err) + ")")
-		}
-	}
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(s.Name), dns.TypeA)
 	c := &dns.Client{Net: s.Net, Timeout: time.Until(deadline(ctx))}
 	in, _, err := c.ExchangeContext(ctx, m, addr)
 	if err != nil {
 		if s.LeakOnRoute {
-			return leaked("a route out exists (" + short(err) + ")")
+			if out, why := routeOut(ctx, addr); out {
+				return leaked(why + " (" + short(err) + ")")
+			} else {
+				return closed(short(err) + "; " + why)
+			}
 		}
 		return closed(short(err))
 	}

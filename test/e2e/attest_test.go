@@ -1,0 +1,275 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+
+	"github.com/bot-bottle/bot-bottle/internal/attest"
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/cli"
+	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
+	"github.com/bot-bottle/bot-bottle/internal/plan"
+	"github.com/bot-bottle/bot-bottle/test/e2e/harness"
+)
+
+// hostTargets are this machine's addresses with port: a test listener on
+// 0.0.0.0 that the probes must not reach through any of them.
+func hostTargets(t *testing.T, port string) []string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			out = append(out, net.JoinHostPort(n.IP.String(), port))
+		}
+	}
+	return out
+}
+
+// startWithAttestation runs the shell bottle's one-shot mode the way start
+// does, with start's attestation; before runs inside the hook, just before
+// the probes (to open a hole). It returns the agent's exit code, output and
+// the start error.
+func startWithAttestation(t *testing.T, e env, p *plan.Bottle, before func(slug string)) (int, string, error) {
+	t.Helper()
+	listener := harness.HostListener(t)
+	t.Cleanup(func() { e.be.Remove(context.Background(), p.Slug) })
+	var out, progress bytes.Buffer
+	var took time.Duration
+	code, err := lifecycle.Start(context.Background(), p, lifecycle.StartOptions{
+		Backend:   e.be,
+		Provision: shellProvision(t, true, "echo agent-ran"),
+		Launch:    backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid()},
+		Session:   lifecycle.Session{Stdout: &out, Stderr: &out},
+		Progress:  &progress,
+		Attest: func(ctx context.Context, b backend.Bottle) error {
+			if before != nil {
+				before(b.Slug)
+			}
+			began := time.Now()
+			defer func() { took = time.Since(began) }()
+			return attest.BeforeAgent(ctx, e.eng, e.be, b.Slug, attest.Options{
+				Binary: e.bin, Phase: "start", LogsDir: filepath.Join(p.StateDir, "logs"),
+				ExtraTCP: hostTargets(t, listener),
+			})
+		},
+	})
+	t.Logf("attestation took %s", took.Round(time.Millisecond))
+	return code, out.String(), err
+}
+
+// readAttestLog returns the lines of the bottle's attest log.
+func readAttestLog(t *testing.T, p *plan.Bottle) []map[string]any {
+	t.Helper()
+	f, err := os.Open(filepath.Join(p.StateDir, "logs", attest.LogFile))
+	if err != nil {
+		t.Fatalf("attest log: %v", err)
+	}
+	defer f.Close()
+	var lines []map[string]any
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("attest log line %q: %v", sc.Text(), err)
+		}
+		lines = append(lines, m)
+	}
+	return lines
+}
+
+// TestAttestationSealedBottle: on a normal shell bottle every probe stays
+// closed, start hands over, and each probe lands in the bottle's log.
+func TestAttestationSealedBottle(t *testing.T) {
+	e := setup(t)
+	p := harness.RealPlan(t, t.TempDir())
+	harness.OnlyDaemons(p, plan.DaemonDNS)
+	code, out, err := startWithAttestation(t, e, p, nil)
+	if err != nil {
+		t.Fatalf("start refused a sealed bottle: %v", err)
+	}
+	if code != 0 || out != "agent-ran\n" {
+		t.Errorf("agent: exit %d, output %q", code, out)
+	}
+	lines := readAttestLog(t, p)
+	if len(lines) < 30 {
+		t.Errorf("attest log has %d lines, want one per probe (30+)", len(lines))
+	}
+	kinds := map[string]bool{}
+	for _, l := range lines {
+		kinds[fmt.Sprint(l["kind"])] = true
+		if l["leaked"] == true || l["failed"] == true || l["phase"] != "start" || l["bottle"] != p.Slug {
+			t.Errorf("log line: %v", l)
+		}
+	}
+	for _, k := range []string{"tcp", "udp", "dns", "ipv6-addresses"} {
+		if !kinds[k] {
+			t.Errorf("no %s probe in the log", k)
+		}
+	}
+}
+
+// holeNetwork makes a bridge network like the ones a careless setup
+// attaches: internal (no route to the internet) but with its bridge
+// holding a host address, so the agent on it reaches host listeners. It is
+// removed when t ends (after the bottles, which are cleaned up first).
+func holeNetwork(t *testing.T, eng *client.Client) (string, netip.Addr) {
+	t.Helper()
+	ctx := context.Background()
+	name := "bot-bottle-e2e-hole-" + strings.TrimPrefix(harness.Slug("x"), "x-")
+	var lastErr error
+	for range 8 {
+		subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 214, byte(rand.IntN(256)), byte(rand.IntN(16) << 4)}), 28)
+		gw := subnet.Addr().Next()
+		res, err := eng.NetworkCreate(ctx, name, client.NetworkCreateOptions{
+			Driver: "bridge", Internal: true,
+			IPAM:   &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet, Gateway: gw}}},
+			Labels: map[string]string{"bot-bottle.e2e": "hole"},
+		})
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		t.Cleanup(func() { eng.NetworkRemove(context.Background(), res.ID, client.NetworkRemoveOptions{}) })
+		return res.ID, gw
+	}
+	t.Fatalf("creating the hole network: %v", lastErr)
+	return "", netip.Addr{}
+}
+
+func agentContainer(t *testing.T, eng *client.Client, slug string) string {
+	t.Helper()
+	f := client.Filters{}.Add("label", backend.LabelSlug+"="+slug).Add("label", backend.LabelRole+"="+backend.RoleAgent)
+	res, err := eng.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: f})
+	if err != nil || len(res.Items) == 0 {
+		t.Fatalf("agent of %s: %v", slug, err)
+	}
+	return res.Items[0].ID
+}
+
+func connectHole(t *testing.T, eng *client.Client, netID, slug string) {
+	t.Helper()
+	id := agentContainer(t, eng, slug)
+	if _, err := eng.NetworkConnect(context.Background(), netID, client.NetworkConnectOptions{Container: id}); err != nil {
+		t.Fatalf("connecting the agent to the hole network: %v", err)
+	}
+}
+
+// TestAttestationRefusesAHole: the same bottle with its agent also on a
+// network whose bridge holds a host address: start refuses, naming the
+// gateway probe and the fix, and the agent's command never runs.
+func TestAttestationRefusesAHole(t *testing.T) {
+	e := setup(t)
+	netID, gw := holeNetwork(t, e.eng)
+	p := harness.RealPlan(t, t.TempDir())
+	harness.OnlyDaemons(p, plan.DaemonDNS)
+	code, out, err := startWithAttestation(t, e, p, func(slug string) { connectHole(t, e.eng, netID, slug) })
+	var le *attest.LeakError
+	if !errors.As(err, &le) {
+		t.Fatalf("start with a hole: exit %d, err %v; want a LeakError", code, err)
+	}
+	if strings.Contains(out, "agent-ran") {
+		t.Errorf("the agent's command ran in a leaking bottle: %q", out)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "tcp to gateway "+gw.String()+":") || !strings.Contains(msg, "LEAKED") || !strings.Contains(msg, "fix (host)") {
+		t.Errorf("refusal does not name the gateway probe and its fix:\n%s", msg)
+	}
+	// Engine 20.10 gives the agent a default route through the hole's
+	// gateway too, which the route probes must see; the hole is internal,
+	// so nothing goes further than the host.
+	for _, c := range le.Bad {
+		if c.Category != attest.CatHost && c.Category != attest.CatRoute {
+			t.Errorf("unexpected leak: %s: %s", c.Name, c.Got())
+		}
+	}
+	leakedLogged := false
+	for _, l := range readAttestLog(t, p) {
+		if l["leaked"] == true && strings.Contains(fmt.Sprint(l["target"]), gw.String()) {
+			leakedLogged = true
+		}
+	}
+	if !leakedLogged {
+		t.Errorf("the attest log has no leaked line for %s", gw)
+	}
+	if list, _ := e.be.List(context.Background()); hasSlug(list, p.Slug) {
+		t.Errorf("the refused bottle %s still has containers", p.Slug)
+	}
+}
+
+// TestDoctor: doctor on a running sealed bottle prints every probe closed
+// and exits 0; once the agent is also on a leaking network it reports the
+// gateway probe and exits 1.
+func TestDoctor(t *testing.T) {
+	e := setup(t)
+	home := t.TempDir()
+	netID, gw := holeNetwork(t, e.eng)
+	p := harness.RealPlan(t, home)
+	harness.OnlyDaemons(p, plan.DaemonDNS)
+	if err := lifecycle.Prepare(p, nil); err != nil {
+		t.Fatal(err)
+	}
+	harness.Launch(t, e.be, *p, backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid()})
+
+	doctor := func() (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		rc := cli.Run(ctx, []string{"doctor", p.Slug}, cli.Env{
+			Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+			Getenv: func(k string) string {
+				if k == "BOT_BOTTLE_SIDECAR_BINARY" {
+					return e.bin
+				}
+				return ""
+			},
+			Environ: func() []string { return nil },
+			Home:    home, Cwd: home,
+		})
+		return rc, stdout.String(), stderr.String()
+	}
+	rc, out, errOut := doctor()
+	if rc != 0 || strings.Contains(out, "LEAKED") || !strings.Contains(out, "PROBE") {
+		t.Fatalf("doctor on a sealed bottle: exit %d\n%s\n%s", rc, out, errOut)
+	}
+	t.Logf("doctor, sealed:\n%s", out)
+
+	connectHole(t, e.eng, netID, p.Slug)
+	rc, out, errOut = doctor()
+	if rc != 1 {
+		t.Fatalf("doctor with a hole: exit %d, want 1\n%s\n%s", rc, out, errOut)
+	}
+	var row string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "tcp to gateway "+gw.String()+":") {
+			row = l
+		}
+	}
+	if !strings.Contains(row, "LEAKED") {
+		t.Errorf("doctor's row for the hole's gateway %s is %q; table:\n%s", gw, row, out)
+	}
+	if !strings.Contains(errOut, "fix (host)") {
+		t.Errorf("doctor does not say how to fix the host:\n%s", errOut)
+	}
+	if n := len(readAttestLog(t, p)); n == 0 {
+		t.Errorf("doctor logged nothing")
+	}
+}
