@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	crand "crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,8 +22,10 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/attest"
 	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/ca"
 	"github.com/bot-bottle/bot-bottle/internal/cli"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 	"github.com/bot-bottle/bot-bottle/test/e2e/harness"
 )
@@ -60,6 +63,7 @@ func startWithAttestation(t *testing.T, e env, p *plan.Bottle, before func(slug 
 		Launch:    backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid()},
 		Session:   lifecycle.Session{Stdout: &out, Stderr: &out},
 		Progress:  &progress,
+		MakeCA:    makeCA,
 		Attest: func(ctx context.Context, b backend.Bottle) error {
 			if before != nil {
 				before(b.Slug)
@@ -74,6 +78,49 @@ func startWithAttestation(t *testing.T, e env, p *plan.Bottle, before func(slug 
 	})
 	t.Logf("attestation took %s", took.Round(time.Millisecond))
 	return code, out.String(), err
+}
+
+// allowedHost is the one route of the attestation bottle. It never
+// resolves: the proxy refuses every probe inside its tunnel before it
+// would dial, and a proxy that did dial would reach nothing.
+const allowedHost = "allowed.attest.invalid"
+
+// attestPlan plans the shell agent in a bottle with every sidecar daemon
+// but git-gate and one route, so the proxy probes meet the real proxy
+// and have an allowed host to tunnel through.
+func attestPlan(t *testing.T, home string) *plan.Bottle {
+	t.Helper()
+	files := map[string]string{
+		"bottles/attest.md": "---\negress:\n  routes:\n    - host: " + allowedHost + "\n---\n",
+		"agents/attest.md":  "---\nbottle: attest\n---\nA shell for the attestation tests.\n",
+	}
+	for name, body := range files {
+		path := filepath.Join(home, ".bot-bottle", name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := manifest.Load(home, home).Resolve("attest", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Make(plan.Input{Resolved: res, Rand: crand.Reader, StateRoot: filepath.Join(home, ".bot-bottle", "state")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// makeCA is start's bottle CA maker.
+func makeCA(dir string) ([]byte, error) {
+	c, err := ca.LoadOrCreate(dir)
+	if err != nil {
+		return nil, err
+	}
+	return c.CertPEM(), nil
 }
 
 // readAttestLog returns the lines of the bottle's attest log.
@@ -100,8 +147,7 @@ func readAttestLog(t *testing.T, p *plan.Bottle) []map[string]any {
 // closed, start hands over, and each probe lands in the bottle's log.
 func TestAttestationSealedBottle(t *testing.T) {
 	e := setup(t)
-	p := harness.RealPlan(t, t.TempDir())
-	harness.OnlyDaemons(p, plan.DaemonDNS)
+	p := attestPlan(t, t.TempDir())
 	code, out, err := startWithAttestation(t, e, p, nil)
 	if err != nil {
 		t.Fatalf("start refused a sealed bottle: %v", err)
@@ -120,9 +166,20 @@ func TestAttestationSealedBottle(t *testing.T) {
 			t.Errorf("log line: %v", l)
 		}
 	}
-	for _, k := range []string{"tcp", "udp", "dns", "ipv6-addresses"} {
+	for _, k := range []string{"tcp", "udp", "dns", "ipv6-addresses", "doh", "connect", "proxy-get", "host-sni", "relay-connect"} {
 		if !kinds[k] {
 			t.Errorf("no %s probe in the log", k)
+		}
+	}
+	// The proxy probes met the real proxy: each was refused by it (not
+	// merely unable to reach it), the tunnels through the allowed host
+	// included.
+	for _, l := range lines {
+		switch l["kind"] {
+		case "doh", "connect", "proxy-get", "host-sni", "relay-connect":
+			if got := fmt.Sprint(l["got"]); !strings.Contains(got, "refused by the proxy") {
+				t.Errorf("%s: got %q, want the proxy's refusal", l["probe"], got)
+			}
 		}
 	}
 }
@@ -179,8 +236,7 @@ func connectHole(t *testing.T, eng *client.Client, netID, slug string) {
 func TestAttestationRefusesAHole(t *testing.T) {
 	e := setup(t)
 	netID, gw := holeNetwork(t, e.eng)
-	p := harness.RealPlan(t, t.TempDir())
-	harness.OnlyDaemons(p, plan.DaemonDNS)
+	p := attestPlan(t, t.TempDir())
 	code, out, err := startWithAttestation(t, e, p, func(slug string) { connectHole(t, e.eng, netID, slug) })
 	var le *attest.LeakError
 	if !errors.As(err, &le) {
@@ -222,9 +278,8 @@ func TestDoctor(t *testing.T) {
 	e := setup(t)
 	home := t.TempDir()
 	netID, gw := holeNetwork(t, e.eng)
-	p := harness.RealPlan(t, home)
-	harness.OnlyDaemons(p, plan.DaemonDNS)
-	if err := lifecycle.Prepare(p, nil); err != nil {
+	p := attestPlan(t, home)
+	if err := lifecycle.Prepare(p, makeCA); err != nil {
 		t.Fatal(err)
 	}
 	harness.Launch(t, e.be, *p, backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid()})
