@@ -22,6 +22,7 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/attest"
 	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/backend/backendtest"
 	"github.com/bot-bottle/bot-bottle/internal/ca"
 	"github.com/bot-bottle/bot-bottle/internal/cli"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
@@ -33,15 +34,10 @@ import (
 // hostTargets are this machine's addresses with port: a test listener on
 // 0.0.0.0 that the probes must not reach through any of them.
 func hostTargets(t *testing.T, port string) []string {
-	t.Helper()
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
-			out = append(out, net.JoinHostPort(n.IP.String(), port))
+	for _, a := range backendtest.HostAddrs(t) {
+		if !strings.HasPrefix(a, "127.") {
+			out = append(out, net.JoinHostPort(a, port))
 		}
 	}
 	return out

@@ -247,26 +247,20 @@ func forwarded(resp *http.Response) Result {
 }
 
 func probeHostSNI(ctx context.Context, s Spec) Result {
-	host, r := throughAllowed(ctx, s)
-	if r != nil {
-		return *r
-	}
-	raw := fmt.Sprintf("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", s.Name)
-	resp, r := tunnelRequest(ctx, s, net.JoinHostPort(host, "443"), host, []byte(raw))
-	if r != nil {
-		return *r
-	}
-	res := forwarded(resp)
-	res.Got = "via " + host + ": " + res.Got
-	return res
+	return throughTunnel(ctx, s, fmt.Sprintf("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", s.Name))
 }
 
 func probeRelay(ctx context.Context, s Spec) Result {
+	return throughTunnel(ctx, s, fmt.Sprintf("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", s.Addr, s.Addr))
+}
+
+// throughTunnel sends raw inside a TLS tunnel to an allowed host: a
+// request the proxy must refuse itself.
+func throughTunnel(ctx context.Context, s Spec, raw string) Result {
 	host, r := throughAllowed(ctx, s)
 	if r != nil {
 		return *r
 	}
-	raw := fmt.Sprintf("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", s.Addr, s.Addr)
 	resp, r := tunnelRequest(ctx, s, net.JoinHostPort(host, "443"), host, []byte(raw))
 	if r != nil {
 		return *r
