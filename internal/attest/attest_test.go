@@ -281,12 +281,14 @@ func TestCanaryBeatsALyingProbe(t *testing.T) {
 	}}
 	bin := filepath.Join(t.TempDir(), "bot-bottle")
 	os.WriteFile(bin, nil, 0o755)
-	rep, err := Run(context.Background(), f, "x-abcde", Targets{HostAddrs: []netip.Addr{host}}, Options{Binary: bin})
+	// The gateway row's address was never dialled: it stays as reported.
+	tg := Targets{HostAddrs: []netip.Addr{host}, Gateways: []netip.Addr{netip.MustParseAddr("192.0.2.254")}}
+	rep, err := Run(context.Background(), f, "x-abcde", tg, Options{Binary: bin})
 	if err != nil {
 		t.Fatal(err)
 	}
 	bad := rep.Bad()
-	if len(bad) != 1 || !strings.Contains(bad[0].Result.Got, "the host listener saw a connection") {
+	if len(bad) != 1 || !strings.Contains(bad[0].Result.Got, "the host listener saw a connection") || !strings.Contains(bad[0].Name, host.String()) {
 		t.Errorf("bad = %+v", bad)
 	}
 }

@@ -13,8 +13,14 @@ type canary struct {
 	ln   net.Listener
 	from map[netip.Addr]bool // only connections from these count ("": all)
 	mu   sync.Mutex
-	seen []string
+	seen []heard
 	done chan struct{}
+}
+
+// heard is one connection the canary accepted: from the agent's address
+// to the host address it dialled.
+type heard struct {
+	from, to netip.Addr
 }
 
 func startCanary(from []netip.Addr) (*canary, error) {
@@ -42,19 +48,20 @@ func (c *canary) serve() {
 		if err != nil {
 			return
 		}
-		ap, _ := netip.ParseAddrPort(conn.RemoteAddr().String())
+		from, _ := netip.ParseAddrPort(conn.RemoteAddr().String())
+		to, _ := netip.ParseAddrPort(conn.LocalAddr().String())
 		conn.Close()
-		if c.from != nil && !c.from[ap.Addr().Unmap()] {
+		if c.from != nil && !c.from[from.Addr().Unmap()] {
 			continue
 		}
 		c.mu.Lock()
-		c.seen = append(c.seen, ap.Addr().Unmap().String())
+		c.seen = append(c.seen, heard{from: from.Addr().Unmap(), to: to.Addr().Unmap()})
 		c.mu.Unlock()
 	}
 }
 
-// stop closes the listener and returns the agent addresses it heard from.
-func (c *canary) stop() []string {
+// stop closes the listener and returns the connections it heard.
+func (c *canary) stop() []heard {
 	c.ln.Close()
 	<-c.done
 	c.mu.Lock()

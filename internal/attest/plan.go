@@ -104,6 +104,8 @@ type Check struct {
 	Category Category     `json:"category"`
 	Spec     probe.Spec   `json:"-"`
 	Result   probe.Result `json:"-"`
+	// listener marks a check aimed at the host listener.
+	listener bool
 }
 
 // Expected is what every check must show.
@@ -117,15 +119,18 @@ func Plan(t Targets, canaryPort int) []Check {
 		s.ID = strconv.Itoa(len(cs))
 		cs = append(cs, Check{Name: name, Category: cat, Spec: s})
 	}
+	listener := func(name string, addr netip.Addr, port string) {
+		add(name+" "+net.JoinHostPort(addr.String(), port)+" (host listener)", CatHost,
+			probe.Spec{Kind: probe.KindTCP, Addr: net.JoinHostPort(addr.String(), port)})
+		cs[len(cs)-1].listener = true
+	}
 	if canaryPort > 0 {
 		port := strconv.Itoa(canaryPort)
 		for _, a := range uniq(t.HostAddrs) {
-			add("tcp to host address "+net.JoinHostPort(a.String(), port)+" (host listener)", CatHost,
-				probe.Spec{Kind: probe.KindTCP, Addr: net.JoinHostPort(a.String(), port)})
+			listener("tcp to host address", a, port)
 		}
 		for _, a := range uniq(t.Gateways) {
-			add("tcp to gateway "+net.JoinHostPort(a.String(), port)+" (host listener)", CatHost,
-				probe.Spec{Kind: probe.KindTCP, Addr: net.JoinHostPort(a.String(), port)})
+			listener("tcp to gateway", a, port)
 		}
 	}
 	for _, a := range t.ExtraTCP {

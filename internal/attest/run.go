@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path"
 	"strings"
@@ -88,21 +89,42 @@ func Run(ctx context.Context, be Runner, slug string, t Targets, o Options) (Rep
 	if err := Apply(rep.Checks, out); err != nil {
 		return rep, fmt.Errorf("attesting %s: %w", slug, err)
 	}
-	if len(heard) > 0 {
-		// The host's own evidence wins over what the probe program says.
-		for i, c := range rep.Checks {
-			if c.Category == CatHost && c.Spec.Kind == probe.KindTCP && strings.Contains(c.Name, "host listener") && !c.Result.Leaked {
-				rep.Checks[i].Result.Leaked = true
-				rep.Checks[i].Result.Got = "the host listener saw a connection from the agent (" + strings.Join(heard, ", ") + "); the probe said: " + c.Result.Got
-			}
-		}
-	}
+	rep.Checks = withCanary(rep.Checks, heard)
 	if o.LogsDir != "" {
 		if err := rep.Log(o.LogsDir, o.Phase, now()); err != nil {
 			return rep, err
 		}
 	}
 	return rep, nil
+}
+
+// withCanary applies the host listener's own record: a connection to a
+// host address is a leak on that address's row whatever the probe program
+// said, and one to an address no row names gets a row of its own.
+func withCanary(cs []Check, seen []heard) []Check {
+	for _, h := range seen {
+		note := fmt.Sprintf("the host listener saw a connection from the agent (%s)", h.from)
+		matched := false
+		for i, c := range cs {
+			ap, err := netip.ParseAddrPort(c.Spec.Addr)
+			if c.Category != CatHost || !c.listener || err != nil || ap.Addr().Unmap() != h.to {
+				continue
+			}
+			matched = true
+			if !c.Result.Leaked {
+				cs[i].Result.Leaked = true
+				cs[i].Result.Got = note + "; the probe said: " + c.Result.Got
+			}
+		}
+		if !matched {
+			cs = append(cs, Check{
+				Name: "host listener on " + h.to.String(), Category: CatHost,
+				Spec:   probe.Spec{Kind: probe.KindTCP, Addr: h.to.String()},
+				Result: probe.Result{Leaked: true, Got: note},
+			})
+		}
+	}
+	return cs
 }
 
 // runProbes copies the binary into the agent, runs the probes as the
