@@ -242,6 +242,7 @@ func TestAttestationRefusesAHole(t *testing.T) {
 		t.Errorf("the agent's command ran in a leaking bottle: %q", out)
 	}
 	msg := err.Error()
+	t.Logf("start refused:\n%s", msg)
 	if !strings.Contains(msg, "tcp to gateway "+gw.String()+":") || !strings.Contains(msg, "LEAKED") || !strings.Contains(msg, "fix (host)") {
 		t.Errorf("refusal does not name the gateway probe and its fix:\n%s", msg)
 	}
