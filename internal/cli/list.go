@@ -90,7 +90,7 @@ func listBottles(ctx context.Context, env Env) ([]bottleRow, error) {
 func joinRows(engine []backend.Summary, dirs map[string]string) []bottleRow {
 	rows := map[string]*bottleRow{}
 	for _, s := range engine {
-		rows[s.Slug] = &bottleRow{Slug: s.Slug, Agent: s.Agent, Label: s.Label, State: s.State, Sidecar: s.Sidecar, Created: s.Created}
+		rows[s.Slug] = &bottleRow{Slug: s.Slug, Agent: s.Agent, Label: s.Label, State: s.State, Sidecar: s.Sidecar, Created: s.Created, StateDir: s.StateDir}
 	}
 	for slug, dir := range dirs {
 		r, ok := rows[slug]

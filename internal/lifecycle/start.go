@@ -89,16 +89,18 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	if !o.Keep {
-		defer func() {
-			fmt.Fprintf(progress, "• removing bottle %s (state kept in %s)\n", p.Slug, p.StateDir)
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer cancel()
-			if err := o.Backend.Remove(cctx, p.Slug); err != nil {
-				fmt.Fprintf(o.Session.Stderr, "bot-bottle: %v\n", err)
-			}
-		}()
-	}
+	running := false // a failure before the agent runs removes even a kept bottle
+	defer func() {
+		if o.Keep && running {
+			return
+		}
+		fmt.Fprintf(progress, "• removing bottle %s (state kept in %s)\n", p.Slug, p.StateDir)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if err := o.Backend.Remove(cctx, p.Slug); err != nil {
+			fmt.Fprintf(progress, "bot-bottle: %v\n", err)
+		}
+	}()
 	if err := provision(ctx, o.Backend, b, o.Provision, o.Session.Stderr, progress); err != nil {
 		return -1, err
 	}
@@ -109,6 +111,7 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 		}
 	}
 	fmt.Fprintf(progress, "• running %s in bottle %s\n", o.Provision.Template, p.Slug)
+	running = true
 	if o.Session.Enter != nil {
 		defer o.Session.Enter()()
 	}

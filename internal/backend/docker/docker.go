@@ -228,6 +228,7 @@ func (d *Docker) List(ctx context.Context) ([]backend.Summary, error) {
 			s.Image = c.Image
 			s.Agent = c.Labels[backend.LabelAgent]
 			s.Label = c.Labels[backend.LabelLabel]
+			s.StateDir = c.Labels[backend.LabelStateDir]
 			if t, err := time.Parse(time.RFC3339, c.Labels[backend.LabelCreated]); err == nil {
 				s.Created = t
 			}
@@ -240,7 +241,10 @@ func (d *Docker) List(ctx context.Context) ([]backend.Summary, error) {
 		return nil, fmt.Errorf("listing bottles: %w", err)
 	}
 	for _, n := range ns.Items {
-		get(n.Labels[backend.LabelSlug])
+		s := get(n.Labels[backend.LabelSlug])
+		if s.StateDir == "" {
+			s.StateDir = n.Labels[backend.LabelStateDir]
+		}
 	}
 	out := make([]backend.Summary, 0, len(order))
 	for _, slug := range order {
@@ -258,7 +262,7 @@ func (d *Docker) Commit(ctx context.Context, slug, image string) (string, error)
 	if image == "" {
 		image = "bot-bottle/commit-" + slug + ":" + time.Now().UTC().Format("20060102-150405")
 	}
-	res, err := d.eng.ContainerCommit(ctx, id, client.ContainerCommitOptions{
+	_, err = d.eng.ContainerCommit(ctx, id, client.ContainerCommitOptions{
 		Reference: image,
 		Comment:   "bot-bottle commit of " + slug,
 		Config:    &container.Config{Labels: map[string]string{backend.LabelSlug + ".committed-from": slug}},
@@ -266,6 +270,5 @@ func (d *Docker) Commit(ctx context.Context, slug, image string) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("committing %s: %w", slug, err)
 	}
-	_ = res
 	return image, nil
 }

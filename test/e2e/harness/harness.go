@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 
 	"github.com/bot-bottle/bot-bottle/images"
@@ -214,4 +215,38 @@ func RealPlan(t testing.TB, home string) *plan.Bottle {
 func OnlyDaemons(p *plan.Bottle, daemons ...string) {
 	p.Sidecar.Daemons = daemons
 	p.SidecarEnv["BOT_BOTTLE_SIDECAR_DAEMONS"] = strings.Join(daemons, ",")
+}
+
+// ExecContainer runs cmd in container id (any container, not only an
+// agent) and returns stdout and stderr together.
+func ExecContainer(t testing.TB, eng *client.Client, id string, cmd ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	ex, err := eng.ExecCreate(ctx, id, client.ExecCreateOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	att, err := eng.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer att.Close()
+	var out strings.Builder
+	stdcopy.StdCopy(&out, &out, att.Reader)
+	return out.String()
+}
+
+// OrdinaryUser returns the uid and gid a sidecar should run as in a test:
+// the test's own, or 1000:1000 when the test runs as root (the state under
+// stateDir is then handed to 1000), so the sidecar runs unprivileged as it
+// does on a laptop.
+func OrdinaryUser(t testing.TB, stateDir string) (int, int) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		return os.Getuid(), os.Getgid()
+	}
+	if out, err := exec.Command("chown", "-R", "1000:1000", stateDir).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v %s", err, out)
+	}
+	return 1000, 1000
 }

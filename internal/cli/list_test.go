@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
+)
+
+func TestJoinRows(t *testing.T) {
+	root := t.TempDir()
+	saved := filepath.Join(root, "impl-saved")
+	kept := filepath.Join(root, "impl-kept")
+	running := filepath.Join(root, "impl-run")
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, d := range []string{saved, kept, running} {
+		if err := lifecycle.WriteMetadata(d, lifecycle.Metadata{Slug: filepath.Base(d), Agent: "impl", Label: "from metadata", Created: created, Image: "img:" + filepath.Base(d)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(kept, lifecycle.PreserveFile), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := lifecycle.StateDirs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := created.Add(time.Hour)
+	got := joinRows([]backend.Summary{
+		{Slug: "impl-run", Agent: "impl", Label: "live", State: "running", Sidecar: "running", Created: later},
+		{Slug: "orphan-x", State: "missing", Sidecar: "exited"},
+	}, dirs)
+	want := []bottleRow{
+		{Slug: "impl-run", Agent: "impl", Label: "live", State: "running", Sidecar: "running", Created: later, Committed: "img:impl-run", StateDir: running},
+		{Slug: "impl-kept", Agent: "impl", Label: "from metadata", State: "saved", Sidecar: "missing", Created: created, Committed: "img:impl-kept", StateDir: kept, Preserved: true},
+		{Slug: "impl-saved", Agent: "impl", Label: "from metadata", State: "saved", Sidecar: "missing", Created: created, Committed: "img:impl-saved", StateDir: saved},
+		{Slug: "orphan-x", State: "missing", Sidecar: "exited"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+}
