@@ -113,6 +113,11 @@ func attestBeforeAgent(env Env, be attest.Runner, logsDir string) func(context.C
 		if err != nil {
 			return err
 		}
-		return attest.BeforeAgent(ctx, c, be, b.Slug, attest.Options{Binary: bin, Phase: "start", LogsDir: logsDir})
+		err = attest.BeforeAgent(ctx, c, be, b.Slug, attest.Options{Binary: bin, Phase: "start", LogsDir: logsDir})
+		var le *attest.LeakError
+		if errors.As(err, &le) {
+			return found(err) // a failed check: exit 1
+		}
+		return err
 	}
 }
