@@ -325,3 +325,37 @@ func TestDoctor(t *testing.T) {
 		t.Errorf("doctor logged nothing")
 	}
 }
+
+// TestStartCommandAttests: the start command itself attests before the
+// agent runs, and logs it in the bottle's state.
+func TestStartCommandAttests(t *testing.T) {
+	e := setup(t)
+	home := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rc := cli.Run(ctx, []string{"start", "--headless", "--prompt", "echo from-the-agent"}, cli.Env{
+		Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+		Getenv: func(k string) string {
+			return map[string]string{"BOT_BOTTLE_SIDECAR_BINARY": e.bin, "BOT_BOTTLE_BASE_IMAGE": harness.Base(t, e.eng)}[k]
+		},
+		Environ: func() []string { return nil },
+		Home:    home, Cwd: home,
+	})
+	if rc != 0 || stdout.String() != "from-the-agent\n" {
+		t.Fatalf("start: exit %d, stdout %q\n%s", rc, stdout.String(), stderr.String())
+	}
+	attesting := strings.Index(stderr.String(), "attesting that the bottle is sealed")
+	running := strings.Index(stderr.String(), "• running shell")
+	if attesting < 0 || running < attesting {
+		t.Errorf("start did not attest before running the agent:\n%s", stderr.String())
+	}
+	logs, _ := filepath.Glob(filepath.Join(home, ".bot-bottle", "state", "*", "logs", attest.LogFile))
+	if len(logs) != 1 {
+		t.Fatalf("attest logs: %v", logs)
+	}
+	data, _ := os.ReadFile(logs[0])
+	if n := bytes.Count(data, []byte(`"phase":"start"`)); n < 30 || bytes.Contains(data, []byte(`"leaked":true`)) {
+		t.Errorf("attest log: %d start lines, leaks: %v", n, bytes.Contains(data, []byte(`"leaked":true`)))
+	}
+}
