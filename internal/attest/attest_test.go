@@ -167,8 +167,11 @@ func TestReport(t *testing.T) {
 }
 
 // fakeRunner stands in for a backend: the "agent" is this process, so
-// nothing walls it in. forge replaces the probe program's answer.
+// nothing walls it in. It runs only the probes aimed at this machine's own
+// addresses (local delivery; nothing else may be sent from a test) and
+// answers the rest as not run. forge replaces the probe program's answer.
 type fakeRunner struct {
+	local netip.Addr
 	tarball []byte
 	execs   [][]string
 	users   []string
@@ -193,9 +196,21 @@ func (f *fakeRunner) Exec(ctx context.Context, _ string, spec backend.ExecSpec) 
 			spec.Stdout.Write(f.forge(req))
 			return 0, nil
 		}
-		if err := probe.Serve(ctx, spec.Stdin, spec.Stdout); err != nil {
+		var req probe.Request
+		if err := json.NewDecoder(spec.Stdin).Decode(&req); err != nil {
 			return 1, nil
 		}
+		var rs []probe.Result
+		for _, s := range req.Probes {
+			if s.Kind == probe.KindTCP && strings.HasPrefix(s.Addr, f.local.String()+":") {
+				r := probe.Run(ctx, s)
+				r.ID = s.ID
+				rs = append(rs, r)
+				continue
+			}
+			rs = append(rs, probe.Result{ID: s.ID, Got: "not run in this test"})
+		}
+		spec.Stdout.Write(results(rs...))
 	}
 	return 0, nil
 }
@@ -215,7 +230,7 @@ func hostAddr(t *testing.T) netip.Addr {
 // host listener must be reached and reported.
 func TestRunWithoutWalls(t *testing.T) {
 	host := hostAddr(t)
-	f := &fakeRunner{}
+	f := &fakeRunner{local: host}
 	bin := filepath.Join(t.TempDir(), "bot-bottle")
 	os.WriteFile(bin, []byte("#!binary"), 0o755)
 	logs := t.TempDir()

@@ -38,7 +38,8 @@ type Options struct {
 	Phase string
 	// LogsDir is the bottle's logs directory ("": no log).
 	LogsDir string
-	// Timeout bounds each probe (default 1500ms); they run concurrently.
+	// Timeout bounds each probe (default probe.DefaultTimeout); they run
+	// concurrently.
 	Timeout time.Duration
 	// Now is the log's clock (nil: time.Now).
 	Now func() time.Time
@@ -69,7 +70,7 @@ func BeforeAgent(ctx context.Context, eng Engine, be Runner, slug string, o Opti
 func Run(ctx context.Context, be Runner, slug string, t Targets, o Options) (Report, error) {
 	rep := Report{Slug: slug}
 	if o.Timeout <= 0 {
-		o.Timeout = 1500 * time.Millisecond
+		o.Timeout = probe.DefaultTimeout
 	}
 	now := time.Now
 	if o.Now != nil {

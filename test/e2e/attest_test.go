@@ -84,7 +84,9 @@ const allowedHost = "allowed.attest.invalid"
 // attestPlan plans the shell agent in a bottle with every sidecar daemon
 // but git-gate and one route, so the proxy probes meet the real proxy
 // and have an allowed host to tunnel through.
-func attestPlan(t *testing.T, home string) *plan.Bottle {
+func attestPlan(t *testing.T, home string) *plan.Bottle { return attestPlanTB(t, home) }
+
+func attestPlanTB(t testing.TB, home string) *plan.Bottle {
 	t.Helper()
 	files := map[string]string{
 		"bottles/attest.md": "---\negress:\n  routes:\n    - host: " + allowedHost + "\n---\n",
@@ -187,7 +189,7 @@ func TestAttestationSealedBottle(t *testing.T) {
 func holeNetwork(t *testing.T, eng *client.Client) (string, netip.Addr) {
 	t.Helper()
 	ctx := context.Background()
-	name := "bot-bottle-e2e-hole-" + strings.TrimPrefix(harness.Slug("x"), "x-")
+	name := "bot-bottle-a-hole-" + strings.TrimPrefix(harness.Slug("x"), "x-")
 	var lastErr error
 	for range 8 {
 		subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 214, byte(rand.IntN(256)), byte(rand.IntN(16) << 4)}), 28)
@@ -246,11 +248,18 @@ func TestAttestationRefusesAHole(t *testing.T) {
 	if !strings.Contains(msg, "tcp to gateway "+gw.String()+":") || !strings.Contains(msg, "LEAKED") || !strings.Contains(msg, "fix (host)") {
 		t.Errorf("refusal does not name the gateway probe and its fix:\n%s", msg)
 	}
-	// Engine 20.10 gives the agent a default route through the hole's
-	// gateway too, which the route probes must see; the hole is internal,
-	// so nothing goes further than the host.
+	// Engine 20.10 may give the agent its default route through the hole's
+	// gateway too (it does here: the hole's name sorts first), which the
+	// route probes must see; the hole is internal, so nothing goes further
+	// than the host.
+	// Whether it does depends on the engine's choice of default gateway.
+	// A live route is reported without anything sent to the outside
+	// address over it.
 	for _, c := range le.Bad {
-		if c.Category != attest.CatHost && c.Category != attest.CatRoute {
+		switch {
+		case c.Category == attest.CatRoute && !strings.Contains(c.Result.Got, "not tried"):
+			t.Errorf("a route probe used the live route: %s: %s", c.Name, c.Got())
+		case c.Category != attest.CatHost && c.Category != attest.CatRoute:
 			t.Errorf("unexpected leak: %s: %s", c.Name, c.Got())
 		}
 	}
@@ -357,5 +366,23 @@ func TestStartCommandAttests(t *testing.T) {
 	data, _ := os.ReadFile(logs[0])
 	if n := bytes.Count(data, []byte(`"phase":"start"`)); n < 30 || bytes.Contains(data, []byte(`"leaked":true`)) {
 		t.Errorf("attest log: %d start lines, leaks: %v", n, bytes.Contains(data, []byte(`"leaked":true`)))
+	}
+}
+
+// BenchmarkAttestation is what attestation adds to a start: copying the
+// binary in, every probe, removing it, on one running bottle.
+func BenchmarkAttestation(b *testing.B) {
+	e := setup(b)
+	home := b.TempDir()
+	p := attestPlanTB(b, home)
+	if err := lifecycle.Prepare(p, makeCA); err != nil {
+		b.Fatal(err)
+	}
+	harness.Launch(b, e.be, *p, backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid()})
+	b.ResetTimer()
+	for b.Loop() {
+		if err := attest.BeforeAgent(context.Background(), e.eng, e.be, p.Slug, attest.Options{Binary: e.bin}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -45,52 +45,65 @@ func route(ctx context.Context, addr string) error {
 	return c.Close()
 }
 
+// outside checks an address outside the bottle before any probe sends to
+// it: a route whose next hop answers is the leak, found without using it.
+// Otherwise the probe still tries (a wrong reading of the tables must not
+// pass), and why is added to what it saw.
+func outside(ctx context.Context, s Spec, addr string) (r Result, why string, done bool) {
+	if !s.LeakOnRoute {
+		return Result{}, "", false
+	}
+	out, why := routeOut(ctx, addr)
+	if out {
+		return leaked(why + " (not tried)"), why, true
+	}
+	return Result{}, why, false
+}
+
+// also appends why to a closed result's description.
+func also(r Result, why string) Result {
+	if why != "" && !r.Leaked {
+		r.Got += "; " + why
+	}
+	return r
+}
+
 func probeTCP(ctx context.Context, s Spec) Result {
+	r, why, done := outside(ctx, s, s.Addr)
+	if done {
+		return r
+	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", s.Addr)
 	if err == nil {
 		c.Close()
 		return leaked("connected")
 	}
-	if s.LeakOnRoute {
-		if out, why := routeOut(ctx, s.Addr); out {
-			return leaked(why + " (" + short(err) + ")")
-		} else {
-			return closed(short(err) + "; " + why)
-		}
-	}
-	return closed(short(err))
+	return also(closed(short(err)), why)
 }
 
 func probeUDP(ctx context.Context, s Spec) Result {
-	if err := route(ctx, s.Addr); err != nil {
-		return closed("no route (" + short(err) + ")")
+	r, why, done := outside(ctx, s, s.Addr)
+	if done {
+		return r
 	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "udp", s.Addr)
 	if err != nil {
-		return closed(short(err))
+		return also(closed(short(err)), why)
 	}
 	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		c.SetDeadline(dl)
-	}
+	c.SetDeadline(deadline(ctx))
 	// A QUIC-sized datagram that no server will take for a real handshake.
 	payload := make([]byte, 1200)
 	payload[0] = 0xc0
-	if _, err := c.Write(payload); err == nil {
-		if _, err := c.Read(make([]byte, 64)); err == nil {
-			return leaked("answered")
-		}
+	if _, err := c.Write(payload); err != nil {
+		return also(closed(short(err)), why)
 	}
-	if s.LeakOnRoute {
-		if out, why := routeOut(ctx, s.Addr); out {
-			return leaked(why + " (no answer)")
-		} else {
-			return closed("no answer; " + why)
-		}
+	if _, err := c.Read(make([]byte, 64)); err == nil {
+		return leaked("answered")
 	}
-	return closed("no answer")
+	return also(closed("no answer"), why)
 }
 
 // resolvConf is the first nameserver of /etc/resolv.conf, as host:53.
@@ -119,19 +132,16 @@ func probeDNS(ctx context.Context, s Spec) Result {
 		}
 		addr = a
 	}
+	r, why, done := outside(ctx, s, addr)
+	if done {
+		return r
+	}
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(s.Name), dns.TypeA)
 	c := &dns.Client{Net: s.Net, Timeout: time.Until(deadline(ctx))}
 	in, _, err := c.ExchangeContext(ctx, m, addr)
 	if err != nil {
-		if s.LeakOnRoute {
-			if out, why := routeOut(ctx, addr); out {
-				return leaked(why + " (" + short(err) + ")")
-			} else {
-				return closed(short(err) + "; " + why)
-			}
-		}
-		return closed(short(err))
+		return also(closed(short(err)), why)
 	}
 	rcode := dns.RcodeToString[in.Rcode]
 	if in.Rcode == dns.RcodeSuccess && len(in.Answer) > 0 {
@@ -154,7 +164,7 @@ func deadline(ctx context.Context) time.Time {
 	if dl, ok := ctx.Deadline(); ok {
 		return dl
 	}
-	return time.Now().Add(1500 * time.Millisecond)
+	return time.Now().Add(DefaultTimeout)
 }
 
 func probeIPv6() Result {

@@ -84,9 +84,13 @@ type Result struct {
 	Addrs []string `json:"addrs,omitempty"`
 }
 
+// DefaultTimeout bounds one probe's attempt. A reachable target answers
+// in milliseconds; the bound only decides how long silence takes.
+const DefaultTimeout = time.Second
+
 // Request is what the host sends the probe program on stdin.
 type Request struct {
-	// TimeoutMS bounds each probe (default 1500).
+	// TimeoutMS bounds each probe (default DefaultTimeout).
 	TimeoutMS int    `json:"timeout_ms"`
 	Probes    []Spec `json:"probes"`
 }
@@ -107,7 +111,7 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer) error {
 	}
 	timeout := time.Duration(req.TimeoutMS) * time.Millisecond
 	if timeout <= 0 {
-		timeout = 1500 * time.Millisecond
+		timeout = DefaultTimeout
 	}
 	res := Response{Results: RunAll(ctx, req.Probes, timeout)}
 	if err := json.NewEncoder(w).Encode(res); err != nil {

@@ -50,7 +50,7 @@ func TestTCP(t *testing.T) {
 	if r := run(t, Spec{Kind: KindTCP, Addr: closedAddr}); r.Leaked || !strings.Contains(r.Got, "refused") {
 		t.Errorf("closed port: %+v, want closed, refused", r)
 	}
-	// Loopback is on-link: with LeakOnRoute a refused port still counts.
+	// Loopback is reachable: with LeakOnRoute a refused port still counts.
 	if r := run(t, Spec{Kind: KindTCP, Addr: closedAddr, LeakOnRoute: true}); !r.Leaked {
 		t.Errorf("closed port with a route: %+v, want leaked", r)
 	}
@@ -117,8 +117,13 @@ func TestUDPAnswered(t *testing.T) {
 			pc.WriteTo([]byte("pong"), from)
 		}
 	}()
-	if r := run(t, Spec{Kind: KindUDP, Addr: pc.LocalAddr().String(), LeakOnRoute: true}); !r.Leaked || r.Got != "answered" {
+	if r := run(t, Spec{Kind: KindUDP, Addr: pc.LocalAddr().String()}); !r.Leaked || r.Got != "answered" {
 		t.Errorf("%+v, want leaked answered", r)
+	}
+	// An address the container has a route to is a leak before anything
+	// is sent to it.
+	if r := run(t, Spec{Kind: KindUDP, Addr: pc.LocalAddr().String(), LeakOnRoute: true}); !r.Leaked || !strings.Contains(r.Got, "not tried") {
+		t.Errorf("%+v, want leaked, not tried", r)
 	}
 }
 

@@ -14,7 +14,8 @@ import (
 )
 
 // routeOut reports whether the container can send to addr beyond its own
-// network: a route exists and its next hop answers. Engine 20.10 gives a
+// network: a route exists and its next hop answers. It finds out without
+// sending anything to addr. Engine 20.10 gives a
 // container on an internal network a default route through the network's
 // gateway even when the bridge holds no address (inhibit_ipv4); that
 // gateway never answers ARP, so nothing leaves. Where the tables cannot be
@@ -31,6 +32,9 @@ func routeOut(parent context.Context, addr string) (bool, string) {
 	if err != nil || !ap.Addr().Is4() {
 		return true, "a route out exists"
 	}
+	if ap.Addr().IsLoopback() {
+		return true, "the address is the container's own loopback"
+	}
 	routes, err := os.ReadFile("/proc/net/route")
 	if err != nil {
 		return true, "a route out exists (routing table unreadable: " + err.Error() + ")"
@@ -42,7 +46,13 @@ func routeOut(parent context.Context, addr string) (bool, string) {
 	if !gw.IsValid() {
 		return true, "the address is on a network the container is on"
 	}
-	// Give the concurrent probes' ARP requests time to be answered.
+	// Ask for the next hop with a datagram to the gateway itself (the
+	// discard port): the outside address is never sent to over a route
+	// that may lead somewhere.
+	if c, err := net.Dial("udp", net.JoinHostPort(gw.String(), "9")); err == nil {
+		c.Write([]byte{0})
+		c.Close()
+	}
 	dl := deadline(ctx).Add(-100 * time.Millisecond)
 	for {
 		arp, err := os.ReadFile("/proc/net/arp")
