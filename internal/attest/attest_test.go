@@ -171,7 +171,7 @@ func TestReport(t *testing.T) {
 // addresses (local delivery; nothing else may be sent from a test) and
 // answers the rest as not run. forge replaces the probe program's answer.
 type fakeRunner struct {
-	local netip.Addr
+	local   netip.Addr
 	tarball []byte
 	execs   [][]string
 	users   []string
