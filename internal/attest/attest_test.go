@@ -146,8 +146,15 @@ func TestReport(t *testing.T) {
 	if len(lines) != 6 || !strings.HasPrefix(lines[0], "PROBE") || !strings.Contains(lines[3], "closed: answered REFUSED") || !strings.Contains(lines[5], "n/a: no IPv6") {
 		t.Errorf("table:\n%s", table.String())
 	}
-	if (Report{Checks: rep.Checks[2:3]}).Err() != nil {
+	closedRep := Report{Slug: "s", Checks: []Check{rep.Checks[2], rep.Checks[4]}}
+	if closedRep.Err() != nil {
 		t.Error("a closed report is an error")
+	}
+	if got := closedRep.Summary(); got != "bottle s: all 2 probes stayed closed (1 not applicable)" {
+		t.Errorf("summary %q", got)
+	}
+	if got := rep.Summary(); got != "bottle impl-abcde: 3 of 5 probes did not stay closed" {
+		t.Errorf("summary %q", got)
 	}
 
 	dir := t.TempDir()

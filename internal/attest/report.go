@@ -53,6 +53,21 @@ func (r Report) WriteTable(w io.Writer) error {
 	return tw.Flush()
 }
 
+// Summary is one line: how many checks ran and how many did not stay
+// closed.
+func (r Report) Summary() string {
+	bad, na := len(r.Bad()), 0
+	for _, c := range r.Checks {
+		if c.Result.NotApplicable {
+			na++
+		}
+	}
+	if bad == 0 {
+		return fmt.Sprintf("bottle %s: all %d probes stayed closed (%d not applicable)", r.Slug, len(r.Checks), na)
+	}
+	return fmt.Sprintf("bottle %s: %d of %d probes did not stay closed", r.Slug, bad, len(r.Checks))
+}
+
 // LeakError is a failed attestation: what got out and how to fix it.
 type LeakError struct {
 	Slug  string

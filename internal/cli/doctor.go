@@ -77,6 +77,7 @@ func runDoctor(ctx context.Context, env Env, slug string) error {
 	if err := rep.WriteTable(env.Stdout); err != nil {
 		return err
 	}
+	fmt.Fprintf(env.Stdout, "\n%s\n", rep.Summary())
 	if err := rep.Err(); err != nil {
 		var le *attest.LeakError
 		if errors.As(err, &le) {
