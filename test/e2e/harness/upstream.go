@@ -154,8 +154,8 @@ func HTTPSServer(t testing.TB, eng *client.Client, ca *TestCA, networkName, host
 // GitServer is an SSH git upstream: sshd in a container with one bare
 // repository.
 type GitServer struct {
-	// URL is the repository's SSH URL (ssh://git@HOST/srv/repos/NAME.git
-	// spelled scp-style as git@HOST:/srv/...).
+	// URL is the repository's SSH URL, scp-style: root@HOST:repos/NAME.git
+	// (under root's home in the container).
 	URL string
 	// HostKey is the server's public host key ("ssh-ed25519 AAAA...").
 	HostKey string
@@ -200,24 +200,24 @@ PidFile none
 `), 0o644))
 	// sshd refuses a host key readable by others: copy it out of /srv.
 	script := `set -e
-mkdir -p /run/sshd /run/e2e /repos
+mkdir -p /run/sshd /run/e2e /root/repos
 install -m 600 /srv/host_key /run/e2e/host_key
-git init -q --bare -b main /repos/` + name + `.git
-git -C /repos/` + name + `.git config receive.denyNonFastForwards false
+git init -q --bare -b main /root/repos/` + name + `.git
+git -C /root/repos/` + name + `.git config receive.denyNonFastForwards false
 tmp=$(mktemp -d) && git -C $tmp init -q -b main && echo upstream > $tmp/README &&
 git -C $tmp add README && git -C $tmp -c user.name=e2e -c user.email=e2e@test commit -q -m initial &&
-git -C $tmp push -q /repos/` + name + `.git main
+git -C $tmp push -q /root/repos/` + name + `.git main
 exec /usr/sbin/sshd -D -e -f /srv/sshd_config`
 	id, ip := RunOn(t, eng, UpstreamImage, networkName, host, dir, "sh", "-c", script)
 	fields := strings.Fields(string(hostPub))
 	gs := &GitServer{
-		URL:     "root@" + host + ":/repos/" + name + ".git",
+		URL:     "root@" + host + ":repos/" + name + ".git",
 		HostKey: fields[0] + " " + fields[1],
 		KeyFile: filepath.Join(clientDir, "id"),
 		IP:      ip,
 		eng:     eng,
 		id:      id,
-		repo:    "/repos/" + name + ".git",
+		repo:    "/root/repos/" + name + ".git",
 	}
 	return gs
 }
