@@ -291,21 +291,8 @@ func TestDoctor(t *testing.T) {
 	harness.Launch(t, e.be, *p, backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid()})
 
 	doctor := func() (int, string, string) {
-		var stdout, stderr bytes.Buffer
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		rc := cli.Run(ctx, []string{"doctor", p.Slug}, cli.Env{
-			Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
-			Getenv: func(k string) string {
-				if k == "BOT_BOTTLE_SIDECAR_BINARY" {
-					return e.bin
-				}
-				return ""
-			},
-			Environ: func() []string { return nil },
-			Home:    home, Cwd: home,
-		})
-		return rc, stdout.String(), stderr.String()
+		out, errOut, rc := runBottleBottle(t, e, home, "doctor", p.Slug)
+		return rc, out, errOut
 	}
 	rc, out, errOut := doctor()
 	if rc != 0 || strings.Contains(out, "LEAKED") || !strings.Contains(out, "PROBE") {
@@ -335,29 +322,36 @@ func TestDoctor(t *testing.T) {
 	}
 }
 
+// runBottleBottle runs bot-bottle with args as a user with home, the sidecar (and
+// probe) binary being the static one built for the tests.
+func runBottleBottle(t *testing.T, e env, home string, args ...string) (string, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	vars := map[string]string{"BOT_BOTTLE_SIDECAR_BINARY": e.bin, "BOT_BOTTLE_BASE_IMAGE": harness.Base(t, e.eng)}
+	rc := cli.Run(ctx, args, cli.Env{
+		Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+		Getenv:  func(k string) string { return vars[k] },
+		Environ: func() []string { return nil },
+		Home:    home, Cwd: home,
+	})
+	return stdout.String(), stderr.String(), rc
+}
+
 // TestStartCommandAttests: the start command itself attests before the
 // agent runs, and logs it in the bottle's state.
 func TestStartCommandAttests(t *testing.T) {
 	e := setup(t)
 	home := t.TempDir()
-	var stdout, stderr bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	rc := cli.Run(ctx, []string{"start", "--headless", "--prompt", "echo from-the-agent"}, cli.Env{
-		Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
-		Getenv: func(k string) string {
-			return map[string]string{"BOT_BOTTLE_SIDECAR_BINARY": e.bin, "BOT_BOTTLE_BASE_IMAGE": harness.Base(t, e.eng)}[k]
-		},
-		Environ: func() []string { return nil },
-		Home:    home, Cwd: home,
-	})
-	if rc != 0 || stdout.String() != "from-the-agent\n" {
-		t.Fatalf("start: exit %d, stdout %q\n%s", rc, stdout.String(), stderr.String())
+	stdout, stderr, rc := runBottleBottle(t, e, home, "start", "--headless", "--prompt", "echo from-the-agent")
+	if rc != 0 || stdout != "from-the-agent\n" {
+		t.Fatalf("start: exit %d, stdout %q\n%s", rc, stdout, stderr)
 	}
-	attesting := strings.Index(stderr.String(), "attesting that the bottle is sealed")
-	running := strings.Index(stderr.String(), "• running shell")
+	attesting := strings.Index(stderr, "attesting that the bottle is sealed")
+	running := strings.Index(stderr, "• running shell")
 	if attesting < 0 || running < attesting {
-		t.Errorf("start did not attest before running the agent:\n%s", stderr.String())
+		t.Errorf("start did not attest before running the agent:\n%s", stderr)
 	}
 	logs, _ := filepath.Glob(filepath.Join(home, ".bot-bottle", "state", "*", "logs", attest.LogFile))
 	if len(logs) != 1 {
