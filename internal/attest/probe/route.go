@@ -5,21 +5,23 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 )
 
 // routeOut reports whether the container can send to addr beyond its own
 // network: a route exists and its next hop answers. It finds out without
-// sending anything to addr. Engine 20.10 gives a
-// container on an internal network a default route through the network's
-// gateway even when the bridge holds no address (inhibit_ipv4); that
-// gateway never answers ARP, so nothing leaves. Where the tables cannot be
-// read the route alone counts: fail closed.
+// sending anything to addr. Engine 20.10 gives a container on an internal
+// network a default route through the network's gateway even when the
+// bridge holds no address (inhibit_ipv4); that gateway never answers, so
+// nothing leaves. Where the tables cannot be read the route alone counts:
+// fail closed.
 func routeOut(parent context.Context, addr string) (bool, string) {
 	// The probe's own deadline may be spent waiting for an answer: this
 	// check gets a short budget of its own.
@@ -46,29 +48,40 @@ func routeOut(parent context.Context, addr string) (bool, string) {
 	if !gw.IsValid() {
 		return true, "the address is on a network the container is on"
 	}
-	// Ask for the next hop with a datagram to the gateway itself (the
-	// discard port): the outside address is never sent to over a route
-	// that may lead somewhere.
-	if c, err := net.Dial("udp", net.JoinHostPort(gw.String(), "9")); err == nil {
-		c.Write([]byte{0})
-		c.Close()
-	}
-	dl := deadline(ctx).Add(-100 * time.Millisecond)
+	// Knock on the gateway itself (the discard port): that makes the
+	// kernel ask for the next hop, and a reset or an accept is an answer
+	// where the neighbour table is a stub (gVisor). The outside address is
+	// never sent to over a route that may lead somewhere.
+	knocked := make(chan bool, 1)
+	go func() {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(gw.String(), "9"))
+		if err == nil {
+			c.Close()
+		}
+		knocked <- err == nil || errors.Is(err, syscall.ECONNREFUSED)
+	}()
+	live := fmt.Sprintf("a route out exists via %s, which answers", gw)
+	dead := fmt.Sprintf("the route via %s leads nowhere (no neighbour answers)", gw)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		arp, err := os.ReadFile("/proc/net/arp")
 		if err != nil {
 			return true, fmt.Sprintf("a route out exists via %s (neighbour table unreadable)", gw)
 		}
 		if neighbourUp(string(arp), gw) {
-			return true, fmt.Sprintf("a route out exists via %s, which answers", gw)
-		}
-		if time.Now().After(dl) {
-			return false, fmt.Sprintf("the route via %s leads nowhere (no neighbour answers)", gw)
+			return true, live
 		}
 		select {
+		case answered := <-knocked:
+			if answered {
+				return true, live
+			}
+			knocked = nil // the knock failed: the neighbour table decides
 		case <-ctx.Done():
-			return false, fmt.Sprintf("the route via %s leads nowhere (no neighbour answers)", gw)
-		case <-time.After(50 * time.Millisecond):
+			return false, dead
+		case <-tick.C:
 		}
 	}
 }
