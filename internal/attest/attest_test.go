@@ -314,3 +314,20 @@ func TestCanaryBeatsALyingProbe(t *testing.T) {
 		t.Errorf("bad = %+v", bad)
 	}
 }
+
+// TestRunWhenTheProbesFail: a probe program that answers garbage fails the
+// run, and every check lands in the log as failed.
+func TestRunWhenTheProbesFail(t *testing.T) {
+	f := &fakeRunner{forge: func(probe.Request) []byte { return []byte("all good, trust me") }}
+	bin := filepath.Join(t.TempDir(), "bot-bottle")
+	os.WriteFile(bin, nil, 0o755)
+	logs := t.TempDir()
+	rep, err := Run(context.Background(), f, "x-abcde", Targets{}, Options{Binary: bin, LogsDir: logs})
+	if err == nil {
+		t.Fatal("garbage from the probe program passed")
+	}
+	data, _ := os.ReadFile(filepath.Join(logs, LogFile))
+	if n := strings.Count(string(data), `"failed":true`); n != len(rep.Checks) || n == 0 {
+		t.Errorf("%d failed lines logged for %d checks", n, len(rep.Checks))
+	}
+}

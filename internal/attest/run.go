@@ -82,19 +82,29 @@ func Run(ctx context.Context, be Runner, slug string, t Targets, o Options) (Rep
 	}
 	t.ExtraTCP = append(t.ExtraTCP, o.ExtraTCP...)
 	rep.Checks = Plan(t, can.port())
-	out, err := runProbes(ctx, be, slug, o, Specs(rep.Checks))
+	out, runErr := runProbes(ctx, be, slug, o, Specs(rep.Checks))
 	heard := can.stop()
-	if err != nil {
-		return rep, fmt.Errorf("attesting %s: %w", slug, err)
+	if runErr == nil {
+		runErr = Apply(rep.Checks, out)
 	}
-	if err := Apply(rep.Checks, out); err != nil {
-		return rep, fmt.Errorf("attesting %s: %w", slug, err)
+	if runErr != nil {
+		// Every check failed; the log says so, and keeps what the host
+		// listener saw.
+		for i := range rep.Checks {
+			rep.Checks[i].Result = probe.Result{ID: rep.Checks[i].Spec.ID, Failed: true, Got: oneLine(runErr.Error())}
+		}
 	}
 	rep.Checks = withCanary(rep.Checks, heard)
 	if o.LogsDir != "" {
-		if err := rep.Log(o.LogsDir, o.Phase, now()); err != nil {
+		if err := rep.Log(o.LogsDir, o.Phase, now()); err != nil && runErr == nil {
 			return rep, err
 		}
+	}
+	if runErr != nil {
+		if len(heard) > 0 {
+			return rep, fmt.Errorf("attesting %s: %w (and the host listener saw a connection from the agent)", slug, runErr)
+		}
+		return rep, fmt.Errorf("attesting %s: %w", slug, runErr)
 	}
 	return rep, nil
 }
