@@ -52,16 +52,16 @@ type Options struct {
 // probe stayed closed, a *LeakError naming each leak and its fix when one
 // did not, another error when the probes could not run. Either error
 // means the agent must not get the bottle.
-func BeforeAgent(ctx context.Context, eng Engine, be Runner, slug string, o Options) error {
+func BeforeAgent(ctx context.Context, eng Engine, be Runner, slug string, o Options) (Report, error) {
 	t, err := DockerTargets(ctx, eng, slug)
 	if err != nil {
-		return fmt.Errorf("attesting %s: %w", slug, err)
+		return Report{Slug: slug}, fmt.Errorf("attesting %s: %w", slug, err)
 	}
 	rep, err := Run(ctx, be, slug, t, o)
 	if err != nil {
-		return err
+		return rep, err
 	}
-	return rep.Err()
+	return rep, rep.Err()
 }
 
 // Run runs every check for t in the agent of slug and returns the report.

@@ -114,10 +114,13 @@ func attestBeforeAgent(env Env, be attest.Runner, logsDir string) func(context.C
 		if err != nil {
 			return err
 		}
-		err = attest.BeforeAgent(ctx, c, be, b.Slug, attest.Options{Binary: bin, Phase: "start", LogsDir: logsDir})
+		rep, err := attest.BeforeAgent(ctx, c, be, b.Slug, attest.Options{Binary: bin, Phase: "start", LogsDir: logsDir})
 		var le *attest.LeakError
 		if errors.As(err, &le) {
 			return found(err) // a failed check: exit 1
+		}
+		if err == nil {
+			fmt.Fprintf(env.Stderr, "  %s (bot-bottle doctor %s shows them)\n", rep.Summary(), b.Slug)
 		}
 		return err
 	}

@@ -66,10 +66,11 @@ func startWithAttestation(t *testing.T, e env, p *plan.Bottle, before func(slug 
 			}
 			began := time.Now()
 			defer func() { took = time.Since(began) }()
-			return attest.BeforeAgent(ctx, e.eng, e.be, b.Slug, attest.Options{
+			_, err := attest.BeforeAgent(ctx, e.eng, e.be, b.Slug, attest.Options{
 				Binary: e.bin, Phase: "start", LogsDir: filepath.Join(p.StateDir, "logs"),
 				ExtraTCP: hostTargets(t, listener),
 			})
+			return err
 		},
 	})
 	t.Logf("attestation took %s", took.Round(time.Millisecond))
@@ -348,6 +349,9 @@ func TestStartCommandAttests(t *testing.T) {
 	if rc != 0 || stdout != "from-the-agent\n" {
 		t.Fatalf("start: exit %d, stdout %q\n%s", rc, stdout, stderr)
 	}
+	if !strings.Contains(stderr, "probes stayed closed") {
+		t.Errorf("start does not say the probes stayed closed:\n%s", stderr)
+	}
 	attesting := strings.Index(stderr, "attesting that the bottle is sealed")
 	running := strings.Index(stderr, "• running shell")
 	if attesting < 0 || running < attesting {
@@ -375,7 +379,7 @@ func BenchmarkAttestation(b *testing.B) {
 	harness.Launch(b, e.be, *p, backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid()})
 	b.ResetTimer()
 	for b.Loop() {
-		if err := attest.BeforeAgent(context.Background(), e.eng, e.be, p.Slug, attest.Options{Binary: e.bin}); err != nil {
+		if _, err := attest.BeforeAgent(context.Background(), e.eng, e.be, p.Slug, attest.Options{Binary: e.bin}); err != nil {
 			b.Fatal(err)
 		}
 	}
