@@ -120,7 +120,7 @@ func attestBeforeAgent(env Env, be attest.Runner, logsDir string) func(context.C
 			return found(err) // a failed check: exit 1
 		}
 		if err == nil {
-			fmt.Fprintf(env.Stderr, "  %s (bot-bottle doctor %s shows them)\n", rep.Summary(), b.Slug)
+			fmt.Fprintf(env.Stderr, "  %s; each result is in %s\n", rep.Summary(), filepath.Join(logsDir, attest.LogFile))
 		}
 		return err
 	}
