@@ -27,7 +27,7 @@ logs (~/.bot-bottle/audit) and committed images are never removed.`,
 			if err != nil {
 				return err
 			}
-			rows, err := listBottles(ctx, env)
+			rows, err := listBottles(ctx, env, true)
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,5 +44,25 @@ func TestJoinRows(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+}
+
+func TestListWithoutEngineShowsSavedState(t *testing.T) {
+	home := t.TempDir()
+	dir := filepath.Join(home, ".bot-bottle", "state", "impl-abcde")
+	if err := lifecycle.WriteMetadata(dir, lifecycle.Metadata{Slug: "impl-abcde", Agent: "impl", Label: "saved one"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(home, "no-such.sock"))
+	out, errOut, code := execCLI(t, home, home, nil, "list")
+	if code != 0 || !strings.Contains(out, "impl-abcde") || !strings.Contains(out, "saved") || !strings.Contains(errOut, "showing saved state only") {
+		t.Errorf("list without an engine: code %d\n%s\n%s", code, out, errOut)
+	}
+	// cleanup must not remove state it cannot check is not running.
+	if _, _, code := execCLI(t, home, home, nil, "cleanup"); code == 0 {
+		t.Error("cleanup without an engine succeeded")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("cleanup without an engine removed state: %v", err)
 	}
 }

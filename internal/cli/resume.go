@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -44,9 +45,15 @@ first.`,
 			if err != nil {
 				return err
 			}
-			err = be.Remove(cmd.Context(), slug)
+			list, err := be.List(cmd.Context())
+			if err == nil && slices.ContainsFunc(list, func(s backend.Summary) bool { return s.Slug == slug && s.State == "running" }) {
+				err = found(fmt.Errorf("bottle %s is running: stop it first (bot-bottle stop %s)", slug, slug))
+			}
+			if err == nil {
+				err = be.Remove(cmd.Context(), slug)
+			}
 			closeEngine()
-			if err != nil && !errors.Is(err, backend.ErrNotFound) {
+			if err != nil {
 				return err
 			}
 			return launch(cmd.Context(), env, p, o, meta.Image)

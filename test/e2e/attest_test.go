@@ -23,7 +23,6 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/attest"
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/backendtest"
-	"github.com/bot-bottle/bot-bottle/internal/ca"
 	"github.com/bot-bottle/bot-bottle/internal/cli"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
@@ -111,15 +110,6 @@ func attestPlanTB(t testing.TB, home string) *plan.Bottle {
 		t.Fatal(err)
 	}
 	return p
-}
-
-// makeCA is start's bottle CA maker.
-func makeCA(dir string) ([]byte, error) {
-	c, err := ca.LoadOrCreate(dir)
-	if err != nil {
-		return nil, err
-	}
-	return c.CertPEM(), nil
 }
 
 // readAttestLog returns the lines of the bottle's attest log.

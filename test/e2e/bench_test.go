@@ -14,8 +14,8 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/ca"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
-	"github.com/bot-bottle/bot-bottle/internal/plan"
 	"github.com/bot-bottle/bot-bottle/test/e2e/harness"
 )
 
@@ -28,8 +28,7 @@ func BenchmarkStartHeadless(b *testing.B) {
 	home := b.TempDir()
 	ctx := context.Background()
 	warm := harness.RealPlan(b, home) // build the images outside the timing
-	harness.OnlyDaemons(warm, plan.DaemonDNS)
-	if _, err := lifecycle.Start(ctx, warm, lifecycle.StartOptions{Backend: e.be, Provision: shellProvision(b, true, "true"),
+	if _, err := lifecycle.Start(ctx, warm, lifecycle.StartOptions{Backend: e.be, Provision: shellProvision(b, true, "true"), MakeCA: makeCA,
 		Launch: backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid()}, Session: lifecycle.Session{Stdout: &bytes.Buffer{}}}); err != nil {
 		b.Fatal(err)
 	}
@@ -37,13 +36,13 @@ func BenchmarkStartHeadless(b *testing.B) {
 	var memTotal float64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		p := harness.RealPlan(b, home)
-		harness.OnlyDaemons(p, plan.DaemonDNS)
+		p := harness.RealPlan(b, home) // egress, supervise and dns
 		var out bytes.Buffer
 		began := time.Now()
 		_, err := lifecycle.Start(ctx, p, lifecycle.StartOptions{
 			Backend:   e.be,
 			Provision: shellProvision(b, true, "date +%s.%N; sleep 2"),
+			MakeCA:    makeCA,
 			Launch:    backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid()},
 			Session:   lifecycle.Session{Stdout: &out},
 			Keep:      true,
@@ -61,6 +60,15 @@ func BenchmarkStartHeadless(b *testing.B) {
 	}
 	b.ReportMetric(float64(firstTotal.Milliseconds())/float64(b.N), "ms-to-first-command")
 	b.ReportMetric(memTotal/float64(b.N), "sidecar-MiB")
+}
+
+// makeCA is what start uses: the bottle CA, made once per state dir.
+func makeCA(dir string) ([]byte, error) {
+	c, err := ca.LoadOrCreate(dir)
+	if err != nil {
+		return nil, err
+	}
+	return c.CertPEM(), nil
 }
 
 // sidecarMemory is a container's memory use (MiB), page cache excluded as

@@ -14,7 +14,6 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
-	"github.com/bot-bottle/bot-bottle/internal/ca"
 	"github.com/bot-bottle/bot-bottle/internal/cli"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
@@ -77,14 +76,7 @@ The e2e bottle.
 	// The sidecar trusts the stand-in internet's CA.
 	p.Mounts = append(p.Mounts, plan.Mount{Container: backend.RoleSidecar, Source: testCA.Dir, Target: "/run/e2e-ca", ReadOnly: true})
 	p.SidecarEnv["SSL_CERT_FILE"] = "/run/e2e-ca/ca.pem"
-	err = lifecycle.Prepare(p, func(dir string) ([]byte, error) {
-		c, err := ca.LoadOrCreate(dir)
-		if err != nil {
-			return nil, err
-		}
-		return c.CertPEM(), nil
-	})
-	if err != nil {
+	if err := lifecycle.Prepare(p, makeCA); err != nil {
 		t.Fatal(err)
 	}
 	// The sidecar runs as the test's user, like the operator commands the

@@ -70,6 +70,9 @@ func TestCommitThenResume(t *testing.T) {
 		t.Errorf("list does not show %s running with its label:\n%s", slug, out)
 	}
 
+	if _, errOut, code := run("resume", slug, "--headless", "--prompt", "true"); code != 1 || !strings.Contains(errOut, "is running") {
+		t.Errorf("resume of a running bottle: exit %d, %s", code, errOut)
+	}
 	if _, errOut, code := run("stop", slug); code != 0 {
 		t.Fatalf("stop: %d %s", code, errOut)
 	}

@@ -1,8 +1,12 @@
 package docker
 
 import (
+	"context"
 	"net/netip"
 	"testing"
+
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/client"
 )
 
 func TestHasID(t *testing.T) {
@@ -44,5 +48,38 @@ func TestFreeSubnet(t *testing.T) {
 	}
 	if _, ok := freeSubnet(netip.MustParsePrefix("10.213.0.0/29"), nil, 0); ok {
 		t.Error("a /29 pool has no /28")
+	}
+}
+
+// infoEngine answers Info only; every other call would panic.
+type infoEngine struct {
+	Engine
+	runtimes []string
+}
+
+func (e infoEngine) Info(context.Context, client.InfoOptions) (client.SystemInfoResult, error) {
+	var r client.SystemInfoResult
+	r.Info.Runtimes = map[string]system.RuntimeWithStatus{}
+	for _, n := range e.runtimes {
+		r.Info.Runtimes[n] = system.RuntimeWithStatus{}
+	}
+	return r, nil
+}
+
+func TestRuntimePicksGVisor(t *testing.T) {
+	for _, tt := range []struct {
+		runtimes []string
+		opt      string
+		want     string
+	}{
+		{[]string{"runc"}, "", ""},
+		{[]string{"runc", "runsc"}, "", "runsc"},
+		{[]string{"runc", "runsc"}, "kata", "kata"},
+	} {
+		d := New(infoEngine{runtimes: tt.runtimes}, Options{Runtime: tt.opt})
+		got, err := d.runtime(context.Background())
+		if err != nil || got != tt.want {
+			t.Errorf("runtimes %v, option %q: got %q, %v; want %q", tt.runtimes, tt.opt, got, err, tt.want)
+		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/moby/moby/client"
+
 	"github.com/bot-bottle/bot-bottle/images"
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/imagebuild"
@@ -34,6 +36,9 @@ func (d *Docker) ensureImages(ctx context.Context, b plan.Bottle, opts backend.L
 		return "", "", fmt.Errorf("sidecar image: %w", err)
 	}
 	sidecar = res.Ref
+	if err := d.alias(ctx, sidecar, b.Images.Sidecar); err != nil {
+		return "", "", fmt.Errorf("sidecar image: %w", err)
+	}
 
 	if opts.AgentImage != "" {
 		if _, err := d.eng.ImageInspect(ctx, opts.AgentImage); err != nil {
@@ -53,7 +58,23 @@ func (d *Docker) ensureImages(ctx context.Context, b plan.Bottle, opts backend.L
 	if err != nil {
 		return "", "", fmt.Errorf("agent image: %w", err)
 	}
+	if err := d.alias(ctx, res.Ref, b.Images.Agent); err != nil {
+		return "", "", fmt.Errorf("agent image: %w", err)
+	}
 	return sidecar, res.Ref, nil
+}
+
+// alias tags ref with the name the plan shows (bot-bottle/agent-shell:latest),
+// so that name is the image the last start built. The bottle runs ref, the
+// content-hash tag, whatever the alias later points to.
+func (d *Docker) alias(ctx context.Context, ref, name string) error {
+	if name == "" || name == ref {
+		return nil
+	}
+	if _, err := d.eng.ImageTag(ctx, client.ImageTagOptions{Source: ref, Target: name}); err != nil {
+		return fmt.Errorf("tagging %s as %s: %w", ref, name, err)
+	}
+	return nil
 }
 
 // AgentImageSpec is how an agent image is built: from dockerfile (a host

@@ -449,7 +449,13 @@ func (l *launch) createAgent(ctx context.Context, out backend.Bottle, runtime st
 	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
 		internalName(l.b.Slug): {},
 	}}
-	return l.createContainer(ctx, agentName(l.b.Slug), cfg, hc, nc)
+	id, err := l.createContainer(ctx, agentName(l.b.Slug), cfg, hc, nc)
+	if err != nil && strings.Contains(err.Error(), "disable_ipv6") {
+		// A kernel without IPv6 has no such sysctl, and no IPv6 to turn off.
+		delete(hc.Sysctls, "net.ipv6.conf.all.disable_ipv6")
+		return l.createContainer(ctx, agentName(l.b.Slug), cfg, hc, nc)
+	}
+	return id, err
 }
 
 // waitReady follows the sidecar's output until the ready line, the

@@ -14,7 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,16 +47,12 @@ func Engine(t testing.TB) *client.Client {
 	return c
 }
 
-// seedMu serialises seeding within one test binary.
-var seedMu sync.Mutex
-
 // Base makes sure the seeded base image exists, running
 // scripts/seed-base-image.sh when it does not (that needs root and
 // debootstrap), and returns its tag.
 func Base(t testing.TB, eng *client.Client) string {
 	t.Helper()
-	seedMu.Lock()
-	defer seedMu.Unlock()
+	defer seedLock(t)()
 	tag := images.DefaultBase
 	if _, err := eng.ImageInspect(context.Background(), tag); err == nil {
 		return tag
@@ -69,6 +65,25 @@ func Base(t testing.TB, eng *client.Client) string {
 		t.Fatalf("seeding %s: %v\n%s", tag, err, out)
 	}
 	return tag
+}
+
+// seedLock serialises seeding across test binaries (go test runs packages
+// in parallel, and two debootstraps would share one package cache). It
+// returns the unlock.
+func seedLock(t testing.TB) func() {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "bot-bottle-seed.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}
 }
 
 // RepoRoot is the repository's top directory.

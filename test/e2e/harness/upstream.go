@@ -239,8 +239,7 @@ func must(t testing.TB, err error) {
 // seedUpstream makes UpstreamImage with the seed script when missing.
 func seedUpstream(t testing.TB, eng *client.Client) {
 	t.Helper()
-	seedMu.Lock()
-	defer seedMu.Unlock()
+	defer seedLock(t)()
 	if _, err := eng.ImageInspect(context.Background(), UpstreamImage); err == nil {
 		return
 	}
