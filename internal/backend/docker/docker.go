@@ -29,6 +29,7 @@ type Engine interface {
 
 	ImageInspect(ctx context.Context, image string, opts ...client.ImageInspectOption) (client.ImageInspectResult, error)
 	ImageBuild(ctx context.Context, context io.Reader, options client.ImageBuildOptions) (client.ImageBuildResult, error)
+	ImageTag(ctx context.Context, options client.ImageTagOptions) (client.ImageTagResult, error)
 
 	NetworkCreate(ctx context.Context, name string, options client.NetworkCreateOptions) (client.NetworkCreateResult, error)
 	NetworkConnect(ctx context.Context, network string, options client.NetworkConnectOptions) (client.NetworkConnectResult, error)
@@ -61,6 +62,9 @@ type Options struct {
 	// Base is the base image the Dockerfiles start FROM (default
 	// images.DefaultBase).
 	Base string
+	// SidecarBase is the base of the sidecar image (default
+	// images.SidecarBase: only what git-gate needs besides the binary).
+	SidecarBase string
 	// SidecarBinary is a static bot-bottle binary on the host for the
 	// sidecar image ("" = the running executable, which must be static).
 	SidecarBinary string
@@ -90,6 +94,9 @@ type Docker struct {
 func New(eng Engine, opts Options) *Docker {
 	if opts.Base == "" {
 		opts.Base = images.DefaultBase
+	}
+	if opts.SidecarBase == "" {
+		opts.SidecarBase = images.SidecarBase
 	}
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 60 * time.Second
@@ -228,6 +235,7 @@ func (d *Docker) List(ctx context.Context) ([]backend.Summary, error) {
 			s.Image = c.Image
 			s.Agent = c.Labels[backend.LabelAgent]
 			s.Label = c.Labels[backend.LabelLabel]
+			s.StateDir = c.Labels[backend.LabelStateDir]
 			if t, err := time.Parse(time.RFC3339, c.Labels[backend.LabelCreated]); err == nil {
 				s.Created = t
 			}
@@ -240,7 +248,10 @@ func (d *Docker) List(ctx context.Context) ([]backend.Summary, error) {
 		return nil, fmt.Errorf("listing bottles: %w", err)
 	}
 	for _, n := range ns.Items {
-		get(n.Labels[backend.LabelSlug])
+		s := get(n.Labels[backend.LabelSlug])
+		if s.StateDir == "" {
+			s.StateDir = n.Labels[backend.LabelStateDir]
+		}
 	}
 	out := make([]backend.Summary, 0, len(order))
 	for _, slug := range order {
@@ -258,7 +269,7 @@ func (d *Docker) Commit(ctx context.Context, slug, image string) (string, error)
 	if image == "" {
 		image = "bot-bottle/commit-" + slug + ":" + time.Now().UTC().Format("20060102-150405")
 	}
-	res, err := d.eng.ContainerCommit(ctx, id, client.ContainerCommitOptions{
+	_, err = d.eng.ContainerCommit(ctx, id, client.ContainerCommitOptions{
 		Reference: image,
 		Comment:   "bot-bottle commit of " + slug,
 		Config:    &container.Config{Labels: map[string]string{backend.LabelSlug + ".committed-from": slug}},
@@ -266,6 +277,5 @@ func (d *Docker) Commit(ctx context.Context, slug, image string) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("committing %s: %w", slug, err)
 	}
-	_ = res
 	return image, nil
 }
