@@ -67,9 +67,9 @@ type Rules struct {
 	cfg config.Config
 }
 
-// DefaultRules parses gitleaks' default configuration, minus its global
-// path allowlist: that list skips vendor/, lock files and the like, which an
-// agent could otherwise use to carry a secret past the gate.
+// DefaultRules parses gitleaks' default configuration, minus every path
+// allowlist: the global one skips vendor/, lock files and the like, which
+// an agent could otherwise use to carry a secret past the gate.
 func DefaultRules() (*Rules, error) {
 	v := viper.New()
 	v.SetConfigType("toml")
@@ -84,10 +84,29 @@ func DefaultRules() (*Rules, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading gitleaks default config: %w", err)
 	}
+	if cfg.Allowlists, err = withoutPaths(cfg.Allowlists); err != nil {
+		return nil, err
+	}
+	rules := make(map[string]config.Rule, len(cfg.Rules))
+	for id, r := range cfg.Rules {
+		if r.Allowlists, err = withoutPaths(r.Allowlists); err != nil {
+			return nil, err
+		}
+		rules[id] = r
+	}
+	cfg.Rules = rules
+	return &Rules{cfg: cfg}, nil
+}
+
+// withoutPaths rebuilds allowlists without their path conditions: a path
+// is the agent's to choose (github-pat is allowed in any file named
+// @octokit/auth-token/README.md). A list that needs a path AND something
+// else is dropped whole; without its path it would allow more.
+func withoutPaths(lists []*config.Allowlist) ([]*config.Allowlist, error) {
 	var kept []*config.Allowlist
-	for _, a := range cfg.Allowlists {
+	for _, a := range lists {
 		if len(a.Paths) > 0 && a.MatchCondition == config.AllowlistMatchAnd {
-			continue // without its paths an AND list would allow more
+			continue
 		}
 		if len(a.Regexes) == 0 && len(a.StopWords) == 0 && len(a.Commits) == 0 {
 			continue
@@ -105,8 +124,7 @@ func DefaultRules() (*Rules, error) {
 		}
 		kept = append(kept, b)
 	}
-	cfg.Allowlists = kept
-	return &Rules{cfg: cfg}, nil
+	return kept, nil
 }
 
 // Push is what one push brings.

@@ -169,6 +169,10 @@ func TestScan(t *testing.T) {
 			r.git("commit", "-q", "-m", "mode")
 			return r.git("rev-parse", "HEAD")
 		}, nil, nil},
+		{"rule path allowlist", func(r *repo) string {
+			r.branch("work")
+			return r.commit("x/@octokit/auth-token/README.md", "see "+secret+"\n", "allowlisted path")
+		}, []string{"x/@octokit/auth-token/README.md:1"}, nil},
 		{"gitleaks allow", func(r *repo) string {
 			r.branch("work")
 			return r.commit("fixture.py", "token = \""+secret+"\" # gitleaks:allow\n", "fixture")
