@@ -60,7 +60,7 @@ func (r *repo) commit(name, content, msg string) string {
 	return r.git("rev-parse", "HEAD")
 }
 
-// scanNew scans tip as a push against every ref but the scratch branch.
+// scan scans tips as a push to an upstream that has main.
 func (r *repo) scan(tips ...string) []Finding {
 	r.t.Helper()
 	rules, err := DefaultRules()
