@@ -65,6 +65,7 @@ func short(sha string) string {
 // Scan builds a new detector from it.
 type Rules struct {
 	cfg config.Config
+	pre *prefilter // nil: the detector reads every chunk
 }
 
 // DefaultRules parses gitleaks' default configuration, minus every path
@@ -95,7 +96,7 @@ func DefaultRules() (*Rules, error) {
 		rules[id] = r
 	}
 	cfg.Rules = rules
-	return &Rules{cfg: cfg}, nil
+	return &Rules{cfg: cfg, pre: newPrefilter(cfg)}, nil
 }
 
 // withoutPaths rebuilds allowlists without their path conditions: a path
@@ -126,6 +127,9 @@ func withoutPaths(lists []*config.Allowlist) ([]*config.Allowlist, error) {
 	}
 	return kept, nil
 }
+
+// decodeDepth is gitleaks' CLI default: base64/hex/percent-encoded secrets.
+const decodeDepth = 3
 
 // Push is what one push brings.
 type Push struct {
@@ -160,8 +164,8 @@ func (r *Rules) Scan(ctx context.Context, p Push) ([]Finding, error) {
 	}
 	d := detect.NewDetectorContext(ctx, r.cfg)
 	d.IgnoreGitleaksAllow = true
-	d.MaxDecodeDepth = 3 // gitleaks' CLI default: base64/hex/percent-encoded secrets
-	s := &scanner{push: p, det: d, parents: map[string]int{},
+	d.MaxDecodeDepth = decodeDepth
+	s := &scanner{push: p, det: d, pre: r.pre, parents: map[string]int{},
 		inPass: map[string]bool{}, seen: map[string]int{}, all: map[string]Finding{}}
 	if err := s.run(ctx); err != nil {
 		return nil, err
@@ -176,6 +180,7 @@ func (r *Rules) Scan(ctx context.Context, p Push) ([]Finding, error) {
 type scanner struct {
 	push Push
 	det  *detect.Detector
+	pre  *prefilter
 
 	parents map[string]int // commit → number of parents
 
@@ -504,6 +509,9 @@ func (s *scanner) need(commit string) int {
 }
 
 func (s *scanner) detect(ctx context.Context, p piece) {
+	if s.pre != nil && !s.pre.candidate(p.raw, p.path, decodeDepth) {
+		return
+	}
 	frag := detect.Fragment{Raw: p.raw, FilePath: p.path, CommitSHA: p.commit, StartLine: p.line}
 	for _, rf := range s.det.DetectContext(ctx, frag) {
 		f := Finding{
