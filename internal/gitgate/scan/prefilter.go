@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"encoding/base64"
 	"regexp"
 	"regexp/syntax"
 	"slices"
@@ -136,37 +137,56 @@ func relax(re *regexp.Regexp) (*regexp.Regexp, []string, int, bool) {
 	return relaxed, triggers, maxLen, true
 }
 
-// candidate reports whether the detector, decoding up to depth layers,
-// could find anything in raw.
-func (pf *prefilter) candidate(raw, path string, depth int) bool {
+// verdict is what the prefilter leaves to the detector: the rules that
+// could match (by index), and the deepest decode layer where one could.
+// all means every rule at full depth.
+type verdict struct {
+	all   bool
+	rules []bool
+	depth int
+}
+
+func (v verdict) any() bool {
+	return v.all || slices.Contains(v.rules, true)
+}
+
+// candidate reports which rules gitleaks' detector, decoding up to depth
+// layers, could find anything with in raw, and down to which layer.
+func (pf *prefilter) candidate(raw, path string, depth int) verdict {
+	v := verdict{rules: make([]bool, len(pf.rules))}
 	text := raw
 	var segs []*codec.EncodedSegment
 	dec := codec.NewDecoder()
 	for d := 0; ; d++ {
-		if pf.check(text, path, d == 0) {
-			return true
+		n, all := pf.check(text, path, d == 0, v.rules)
+		if all {
+			return verdict{all: true, depth: depth}
 		}
-		if d >= depth {
-			return false
+		if n > 0 {
+			v.depth = d
+		}
+		if d >= depth || !mayDecode(text) {
+			return v
 		}
 		text, segs = dec.Decode(text, segs)
 		if len(segs) == 0 {
-			return false
+			return v
 		}
 	}
 }
 
 type window struct{ lo, hi int }
 
-// check reports whether any rule could match in text.
-func (pf *prefilter) check(text, path string, paths bool) bool {
+// check marks in flag the rules that could match in text and returns how
+// many it marked; all means the text needs every rule.
+func (pf *prefilter) check(text, path string, paths bool, flag []bool) (n int, all bool) {
 	norm := make([]byte, len(text))
 	for i := 0; i < len(text); i++ {
 		c := text[i]
 		if c >= utf8.RuneSelf {
 			r, size := utf8.DecodeRuneInString(text[i:])
 			if pf.folding[r] {
-				return true
+				return 0, true
 			}
 			copy(norm[i:], text[i:i+size])
 			i += size - 1
@@ -177,24 +197,30 @@ func (pf *prefilter) check(text, path string, paths bool) bool {
 		}
 		norm[i] = c
 	}
+	mark := func(i int) {
+		flag[i] = true
+		n++
+	}
 	on := make([]bool, len(pf.rules))
 	for i, r := range pf.rules {
 		if r.keywords == 0 {
 			on[i] = true
 		}
 		if paths && r.path != nil && r.path.MatchString(path) {
-			return true
+			mark(i)
 		}
 	}
 	hits := pf.trie.Match(norm)
 	for _, h := range hits {
-		for _, n := range pf.patterns[h.Pattern()].keywordOf {
-			on[n] = true
+		for _, i := range pf.patterns[h.Pattern()].keywordOf {
+			on[i] = true
 		}
 	}
+	done := make([]bool, len(pf.rules)) // matched in this text
 	for i, r := range pf.rules {
 		if on[i] && r.whole != nil && r.whole.MatchString(text) {
-			return true
+			mark(i)
+			done[i] = true
 		}
 	}
 	// Windows per rule, merged as hits come in order of position.
@@ -202,38 +228,37 @@ func (pf *prefilter) check(text, path string, paths bool) bool {
 	for i := range open {
 		open[i] = window{-1, -1}
 	}
-	run := func(n int) bool {
-		w := open[n]
-		return w.hi >= 0 && pf.rules[n].relaxed.MatchString(text[w.lo:w.hi])
+	run := func(i int) {
+		w := open[i]
+		if w.hi >= 0 && !done[i] && pf.rules[i].relaxed.MatchString(text[w.lo:w.hi]) {
+			mark(i)
+			done[i] = true
+		}
 	}
 	for _, h := range hits {
 		p := pf.patterns[h.Pattern()]
 		pos := int(h.Pos())
-		for _, n := range p.triggerOf {
-			if !on[n] {
+		for _, i := range p.triggerOf {
+			if !on[i] || done[i] {
 				continue
 			}
 			// A match holding the trigger at pos lies in
 			// [pos+len-maxLen, pos+maxLen]; one byte more each side keeps
 			// \b, ^ and $ as they are in the whole text.
-			m := pf.rules[n].maxLen
+			m := pf.rules[i].maxLen
 			w := window{max(0, pos+p.length-m-1), min(len(text), pos+m+1)}
-			if o := open[n]; o.hi >= 0 && w.lo <= o.hi {
-				open[n].hi = max(o.hi, w.hi)
+			if o := open[i]; o.hi >= 0 && w.lo <= o.hi {
+				open[i].hi = max(o.hi, w.hi)
 				continue
 			}
-			if run(n) {
-				return true
-			}
-			open[n] = w
+			run(i)
+			open[i] = w
 		}
 	}
-	for n := range open {
-		if run(n) {
-			return true
-		}
+	for i := range open {
+		run(i)
 	}
-	return false
+	return n, false
 }
 
 // foldingRunes lists the non-ASCII runes that lowercase or case-fold to
@@ -561,4 +586,81 @@ func analyze(re *syntax.Regexp) info {
 		return info{req: best}
 	}
 	return info{}
+}
+
+// mayDecode reports whether gitleaks' decoder could find an encoded segment
+// in text; false only when it certainly finds none. Its expression (per
+// codec/encodings.go) matches percent escapes, U+XXXX or \uXXXX escapes,
+// runs of 32 or more hex digits, and runs of 16 or more [\w/+-] with up
+// to two '='; a segment counts only when it decodes to printable ASCII
+// (tab to '~'). Without the first three anywhere, every match is a whole
+// [\w/+-] run (the search starts at a run and a match ends at its end), so
+// trying to decode each run as base64 decides it; the regular expression
+// itself costs more than the rest of the prefilter.
+func mayDecode(text string) bool {
+	runStart := -1
+	hexRun := 0
+	for i := 0; i <= len(text); i++ {
+		c := byte(0)
+		if i < len(text) {
+			c = text[i]
+		}
+		if isHex(c) {
+			if hexRun++; hexRun >= 32 {
+				return true
+			}
+		} else {
+			hexRun = 0
+		}
+		switch {
+		case c == '%' && i+2 < len(text) && isHex(text[i+1]) && isHex(text[i+2]):
+			return true
+		case (c == 'u' || c == 'U') && (i+1 < len(text) && text[i+1] == '+' || i > 0 && text[i-1] == '\\') &&
+			i+5 < len(text) && isHex(text[i+2]) && isHex(text[i+3]) && isHex(text[i+4]) && isHex(text[i+5]):
+			return true
+		case isBase64Run(c) && i < len(text):
+			if runStart < 0 {
+				runStart = i
+			}
+		default:
+			if runStart >= 0 && i-runStart >= 16 {
+				end := i
+				for n := 0; n < 2 && end < len(text) && text[end] == '='; n++ {
+					end++
+				}
+				if decodesPrintable(text[runStart:end]) {
+					return true
+				}
+			}
+			runStart = -1
+		}
+	}
+	return false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func isBase64Run(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' ||
+		c == '_' || c == '/' || c == '+' || c == '-'
+}
+
+func decodesPrintable(s string) bool {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil && len(b) > 0 && printable(b) {
+			return true
+		}
+	}
+	return false
+}
+
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c < '\t' || c > '~' {
+			return false
+		}
+	}
+	return true
 }
