@@ -31,9 +31,9 @@ import (
 //   - A rule without a trigger runs over the whole chunk, as gitleaks does.
 //   - gitleaks' decoder (base64, hex, percent) makes the same decoded
 //     layers the detector scans, each checked the same way.
-//   - A chunk with a non-ASCII rune that case-folds to ASCII (K, ſ, İ) goes
-//     straight to the detector: a (?i) literal or lowercased keyword could
-//     hide there from the ASCII lowercasing.
+//   - A non-ASCII rune that case-folds to an ASCII letter (K, ſ, İ) counts
+//     as that letter for the keyword and trigger search, so a (?i) literal
+//     spelled with one is found too.
 //
 // Entropy, allowlists and stop words are the detector's: a rule's raw
 // match is enough for "maybe".
@@ -41,7 +41,7 @@ type prefilter struct {
 	trie     *ahocorasick.Trie
 	patterns []pfPattern // by trie pattern index
 	rules    []pfRule
-	folding  map[rune]bool // non-ASCII runes that case-fold to ASCII
+	folding  map[rune]byte // non-ASCII runes that case-fold to ASCII, to that letter
 }
 
 type pfPattern struct {
@@ -177,26 +177,54 @@ func (pf *prefilter) candidate(raw, path string, depth int) verdict {
 
 type window struct{ lo, hi int }
 
+// normalize lowercases ASCII letters and replaces each non-ASCII rune that
+// case-folds to an ASCII letter (K, ſ, İ, ı) by that letter, so a (?i)
+// literal or a lowercased keyword spelled with one is found too. When a
+// rune was replaced, at maps each offset in norm (and its end) to text.
+func (pf *prefilter) normalize(text string) (norm []byte, at []int) {
+	norm = make([]byte, 0, len(text))
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			norm = append(norm, c)
+			if at != nil {
+				at = append(at, i)
+			}
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if a, ok := pf.folding[r]; ok {
+			if at == nil {
+				at = make([]int, len(norm), len(text)+1)
+				for k := range at {
+					at[k] = k
+				}
+			}
+			norm = append(norm, a)
+			at = append(at, i)
+		} else {
+			norm = append(norm, text[i:i+size]...)
+			for k := range size {
+				if at != nil {
+					at = append(at, i+k)
+				}
+			}
+		}
+		i += size - 1
+	}
+	if at != nil {
+		at = append(at, len(text))
+	}
+	return norm, at
+}
+
 // check marks in flag the rules that could match in text and returns how
 // many it marked; all means the text needs every rule.
 func (pf *prefilter) check(text, path string, paths bool, flag []bool) (n int, all bool) {
-	norm := make([]byte, len(text))
-	for i := 0; i < len(text); i++ {
-		c := text[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(text[i:])
-			if pf.folding[r] {
-				return 0, true
-			}
-			copy(norm[i:], text[i:i+size])
-			i += size - 1
-			continue
-		}
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		norm[i] = c
-	}
+	norm, at := pf.normalize(text)
 	mark := func(i int) {
 		flag[i] = true
 		n++
@@ -237,16 +265,19 @@ func (pf *prefilter) check(text, path string, paths bool, flag []bool) (n int, a
 	}
 	for _, h := range hits {
 		p := pf.patterns[h.Pattern()]
-		pos := int(h.Pos())
+		start, end := int(h.Pos()), int(h.Pos())+p.length
+		if at != nil {
+			start, end = at[start], at[end]
+		}
 		for _, i := range p.triggerOf {
 			if !on[i] || done[i] {
 				continue
 			}
-			// A match holding the trigger at pos lies in
-			// [pos+len-maxLen, pos+maxLen]; one byte more each side keeps
+			// A match holding the trigger at [start, end) lies in
+			// [end-maxLen, start+maxLen]; one byte more each side keeps
 			// \b, ^ and $ as they are in the whole text.
 			m := pf.rules[i].maxLen
-			w := window{max(0, pos+p.length-m-1), min(len(text), pos+m+1)}
+			w := window{max(0, end-m-1), min(len(text), start+m+1)}
 			if o := open[i]; o.hi >= 0 && w.lo <= o.hi {
 				open[i].hi = max(o.hi, w.hi)
 				continue
@@ -261,20 +292,22 @@ func (pf *prefilter) check(text, path string, paths bool, flag []bool) (n int, a
 	return n, false
 }
 
-// foldingRunes lists the non-ASCII runes that lowercase or case-fold to
-// ASCII.
-func foldingRunes() map[rune]bool {
-	out := map[rune]bool{}
+// foldingRunes maps the non-ASCII runes that lowercase, uppercase or
+// case-fold to an ASCII letter to that letter, lowercased.
+func foldingRunes() map[rune]byte {
+	out := map[rune]byte{}
 	for c := rune(0); c < utf8.RuneSelf; c++ {
 		for r := unicode.SimpleFold(c); r != c; r = unicode.SimpleFold(r) {
 			if r >= utf8.RuneSelf {
-				out[r] = true
+				out[r] = byte(unicode.ToLower(c))
 			}
 		}
 	}
 	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
-		if unicode.ToLower(r) < utf8.RuneSelf || unicode.ToUpper(r) < utf8.RuneSelf {
-			out[r] = true
+		for _, a := range []rune{unicode.ToLower(r), unicode.ToUpper(r)} {
+			if a < utf8.RuneSelf {
+				out[r] = byte(unicode.ToLower(a))
+			}
 		}
 	}
 	return out
