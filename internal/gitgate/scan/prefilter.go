@@ -407,24 +407,18 @@ func maxBytes(re *syntax.Regexp) int {
 			return -1
 		}
 		return m * re.Max
-	case syntax.OpConcat:
+	case syntax.OpConcat, syntax.OpAlternate:
 		n := 0
 		for _, s := range re.Sub {
 			m := maxBytes(s)
-			if m < 0 {
+			switch {
+			case m < 0:
 				return -1
+			case re.Op == syntax.OpConcat:
+				n += m
+			default:
+				n = max(n, m)
 			}
-			n += m
-		}
-		return n
-	case syntax.OpAlternate:
-		n := 0
-		for _, s := range re.Sub {
-			m := maxBytes(s)
-			if m < 0 {
-				return -1
-			}
-			n = max(n, m)
 		}
 		return n
 	}
