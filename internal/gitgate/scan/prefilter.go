@@ -139,15 +139,13 @@ func relax(re *regexp.Regexp) (*regexp.Regexp, []string, int, bool) {
 
 // verdict is what the prefilter leaves to the detector: the rules that
 // could match (by index), and the deepest decode layer where one could.
-// all means every rule at full depth.
 type verdict struct {
-	all   bool
 	rules []bool
 	depth int
 }
 
 func (v verdict) any() bool {
-	return v.all || slices.Contains(v.rules, true)
+	return slices.Contains(v.rules, true)
 }
 
 // candidate reports which rules gitleaks' detector, decoding up to depth
@@ -158,11 +156,7 @@ func (pf *prefilter) candidate(raw, path string, depth int) verdict {
 	var segs []*codec.EncodedSegment
 	dec := codec.NewDecoder()
 	for d := 0; ; d++ {
-		n, all := pf.check(text, path, d == 0, v.rules)
-		if all {
-			return verdict{all: true, depth: depth}
-		}
-		if n > 0 {
+		if pf.check(text, path, d == 0, v.rules) > 0 {
 			v.depth = d
 		}
 		if d >= depth || !mayDecode(text) {
@@ -222,8 +216,8 @@ func (pf *prefilter) normalize(text string) (norm []byte, at []int) {
 }
 
 // check marks in flag the rules that could match in text and returns how
-// many it marked; all means the text needs every rule.
-func (pf *prefilter) check(text, path string, paths bool, flag []bool) (n int, all bool) {
+// many it marked.
+func (pf *prefilter) check(text, path string, paths bool, flag []bool) (n int) {
 	norm, at := pf.normalize(text)
 	mark := func(i int) {
 		flag[i] = true
@@ -278,8 +272,8 @@ func (pf *prefilter) check(text, path string, paths bool, flag []bool) (n int, a
 			// \b, ^ and $ as they are in the whole text.
 			m := pf.rules[i].maxLen
 			w := window{max(0, end-m-1), min(len(text), start+m+1)}
-			if o := open[i]; o.hi >= 0 && w.lo <= o.hi {
-				open[i].hi = max(o.hi, w.hi)
+			if o := open[i]; o.hi >= 0 && w.lo <= o.hi && o.lo <= w.hi {
+				open[i] = window{min(o.lo, w.lo), max(o.hi, w.hi)}
 				continue
 			}
 			run(i)
@@ -289,7 +283,7 @@ func (pf *prefilter) check(text, path string, paths bool, flag []bool) (n int, a
 	for i := range open {
 		run(i)
 	}
-	return n, false
+	return n
 }
 
 // foldingRunes maps the non-ASCII runes that lowercase, uppercase or

@@ -291,3 +291,33 @@ func findingKeys(fs []report.Finding) []string {
 	slices.Sort(out)
 	return out
 }
+
+// FuzzPrefilter: on any text, the prefiltered detector reports what the
+// full detector reports.
+func FuzzPrefilter(f *testing.F) {
+	rules, err := DefaultRules()
+	if err != nil {
+		f.Fatal(err)
+	}
+	d := detect.NewDetector(rules.cfg)
+	d.IgnoreGitleaksAllow = true
+	d.MaxDecodeDepth = decodeDepth
+	s := &scanner{det: d, pre: rules.pre, cfg: rules.cfg, dets: map[string]*detect.Detector{}}
+	for i, l := range vectorLines(f) {
+		if i%50 == 0 {
+			f.Add(l)
+		}
+	}
+	f.Add("\u212Aey = \"a8F3kLm9Qz2Rt7Vw4Xy1Bc6Dn5Ej0Hs\"\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		frag := detect.Fragment{Raw: text, FilePath: "f.txt", StartLine: 1}
+		want := d.Detect(frag)
+		var got []report.Finding
+		if v := rules.pre.candidate(text, frag.FilePath, decodeDepth); v.any() {
+			got = s.detectorFor(context.Background(), v).Detect(frag)
+		}
+		if diff := cmp.Diff(findingKeys(want), findingKeys(got)); diff != "" {
+			t.Errorf("findings differ (-full detector +prefiltered):\n%s", diff)
+		}
+	})
+}

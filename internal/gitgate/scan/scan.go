@@ -552,9 +552,6 @@ func (s *scanner) detect(ctx context.Context, p piece) {
 // nothing here at any layer, so they would add no finding (nor remove one
 // in gitleaks' generic-versus-specific dedupe).
 func (s *scanner) detectorFor(ctx context.Context, v verdict) *detect.Detector {
-	if v.all {
-		return s.det
-	}
 	var key strings.Builder
 	rules := map[string]config.Rule{}
 	for i, on := range v.rules {
