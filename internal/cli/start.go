@@ -49,8 +49,9 @@ git-gate upstreams, the env and mounts of both containers. Token values never
 appear: a route shows the env var that holds its token ($NAME), and the plan
 fails if that variable is not set.
 
-With no ~/.bot-bottle at all, the built-in shell agent runs in the built-in
-default bottle: supervised, no egress routes.`,
+The built-in shell agent and the built-in default bottle (supervised, no
+egress routes) are always there; an agent or bottle of yours with the same
+name replaces them.`,
 		Example: `  bot-bottle start
   bot-bottle start --headless --prompt 'git --version'
   bot-bottle start --dry-run

@@ -28,6 +28,17 @@ func TestStartDryRunOnAFreshMachine(t *testing.T) {
 	}
 }
 
+// The first start makes ~/.bot-bottle/state; the second must still find
+// the built-in shell agent and default bottle.
+func TestStartBuiltinAfterStateExists(t *testing.T) {
+	home := t.TempDir()
+	writeFile(t, filepath.Join(home, ".bot-bottle/state/shell-abc123/metadata.json"), `{"slug":"shell-abc123","agent":"shell","bottles":["default"]}`)
+	out, errOut, code := execCLI(t, home, home, nil, "start", "--dry-run")
+	if code != 0 || errOut != "" || !strings.Contains(out, "agent       shell (built-in)") {
+		t.Fatalf("code=%d stderr=%q stdout:\n%s", code, errOut, out)
+	}
+}
+
 func TestStartFlagErrors(t *testing.T) {
 	for _, tt := range []struct {
 		args []string
