@@ -41,6 +41,10 @@ first.`,
 				return err
 			}
 			p.Label = meta.Label
+			prov, err := provisionPlan(env, p, o)
+			if err != nil {
+				return err
+			}
 			be, closeEngine, err := openDocker(cmd.Context(), env)
 			if err != nil {
 				return err
@@ -56,7 +60,7 @@ first.`,
 			if err != nil {
 				return err
 			}
-			return launch(cmd.Context(), env, p, o, meta.Image)
+			return launch(cmd.Context(), env, p, prov, o, meta.Image)
 		},
 	}
 	f := cmd.Flags()

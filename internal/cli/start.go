@@ -97,8 +97,12 @@ func runStart(ctx context.Context, env Env, agent string, o startOptions) error 
 	if o.label != "" {
 		p.Label = o.label
 	}
+	prov, err := provisionPlan(env, p, o)
+	if err != nil {
+		return err
+	}
 	if !o.dryRun {
-		return launch(ctx, env, p, o, "")
+		return launch(ctx, env, p, prov, o, "")
 	}
 	if o.format == "json" {
 		enc := json.NewEncoder(env.Stdout)

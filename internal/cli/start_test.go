@@ -39,6 +39,38 @@ func TestStartBuiltinAfterStateExists(t *testing.T) {
 	}
 }
 
+// --dry-run shows what launch uses: the provider's own API route, its
+// token slot and its agent env, not only the manifest's.
+func TestStartDryRunShowsProviderRoute(t *testing.T) {
+	home := t.TempDir()
+	writeFile(t, filepath.Join(home, ".bot-bottle/bottles/claude.md"), "---\nagent_provider:\n  template: claude\n  auth_token: ANTHROPIC_API_KEY\n---\n")
+	environ := []string{"ANTHROPIC_API_KEY=sk-ant-api03-theSecretValue"}
+	out, errOut, code := execCLI(t, home, home, environ, "start", "--bottle", "claude", "--dry-run")
+	if code != 0 {
+		t.Fatalf("code=%d stderr=%q", code, errOut)
+	}
+	for _, want := range []string{
+		"1. api.anthropic.com, auth Bearer $ANTHROPIC_API_KEY, on match redact",
+		"secrets $ANTHROPIC_API_KEY",
+		"SSL_CERT_FILE=/etc/bot-bottle/ca/ca.pem",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text plan lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, code = execCLI(t, home, home, environ, "start", "--bottle", "claude", "--dry-run", "--format", "json")
+	var p plan.Bottle
+	if err := json.Unmarshal([]byte(out), &p); code != 0 || err != nil {
+		t.Fatalf("code=%d json: %v", code, err)
+	}
+	if len(p.Egress.Routes) != 1 || p.Egress.Routes[0].Host != "api.anthropic.com" || len(p.Sidecar.Routes) != 1 {
+		t.Errorf("json routes = %+v, sidecar %+v; want the provider's api.anthropic.com", p.Egress.Routes, p.Sidecar.Routes)
+	}
+	if strings.Contains(out, "theSecretValue") {
+		t.Error("the token value appears in the plan")
+	}
+}
+
 func TestStartFlagErrors(t *testing.T) {
 	for _, tt := range []struct {
 		args []string
