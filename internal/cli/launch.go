@@ -49,6 +49,14 @@ func provisionPlan(env Env, p *plan.Bottle, o startOptions) (provider.Provision,
 // backend and runs the agent on the user's terminal. agentImage boots a
 // committed image (resume).
 func launch(ctx context.Context, env Env, p *plan.Bottle, prov provider.Provision, o startOptions, agentImage string) error {
+	// Checked before anything is made: go run and a plain go build give a
+	// dynamic binary the sidecar image cannot carry.
+	if _, err := docker.SidecarBinary(env.Getenv(envSidecarBinary)); err != nil {
+		if errors.Is(err, docker.ErrNotStatic) {
+			return fmt.Errorf("%w; or run scripts/bot-bottle from the bot-bottle source tree, which builds a static bin/bot-bottle and seeds the base image", err)
+		}
+		return err
+	}
 	getenv := env.Getenv
 	if prov.HostCredentials != nil {
 		creds, err := provider.ReadHostCredentials(*prov.HostCredentials, env.Home, time.Now())

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"debug/elf"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -157,5 +160,29 @@ func TestStartPrintsOneLinePerProblem(t *testing.T) {
 		"bot-bottle: egress route 1 (api.github.com) token_ref: env var GITHUB_TOKEN is not set; export it before start (its value goes only to the sidecar)\n"
 	if code != 1 || errOut != want {
 		t.Errorf("code=%d stderr=%q\nwant %q", code, errOut, want)
+	}
+}
+
+// A dynamically linked bot-bottle (go run, a plain go build) cannot be the
+// sidecar: start says so before making anything, and points at
+// scripts/bot-bottle.
+func TestStartNeedsAStaticBinary(t *testing.T) {
+	f, err := elf.Open("/bin/sh")
+	if err != nil {
+		t.Skipf("needs an ELF /bin/sh: %v", err)
+	}
+	dynamic := slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP })
+	f.Close()
+	if !dynamic {
+		t.Skip("needs a dynamically linked /bin/sh")
+	}
+	home := t.TempDir()
+	environ := []string{"BOT_BOTTLE_SIDECAR_BINARY=/bin/sh"}
+	_, errOut, code := execCLI(t, home, home, environ, "start", "--headless", "--prompt", "true")
+	if code == 0 || !strings.Contains(errOut, "/bin/sh is dynamically linked") || !strings.Contains(errOut, "run scripts/bot-bottle") {
+		t.Fatalf("code=%d stderr=%q, want the dynamic-binary error with the scripts/bot-bottle hint", code, errOut)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(home, ".bot-bottle", "state")); len(entries) > 0 {
+		t.Errorf("state made before the check: %v", entries)
 	}
 }
