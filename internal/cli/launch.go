@@ -89,6 +89,8 @@ func launch(ctx context.Context, env Env, p *plan.Bottle, prov provider.Provisio
 		Session:   session(env, !o.headless),
 		Keep:      o.keep,
 		Progress:  env.Stderr,
+		Workspace: workspaceOf(env, o),
+		Attest:    attestBeforeAgent(env, be, hoststate.Bottle(p.StateDir).Logs()),
 	})
 	if err != nil {
 		var step *docker.StepError
