@@ -53,7 +53,7 @@ func launch(ctx context.Context, env Env, p *plan.Bottle, prov provider.Provisio
 	// dynamic binary the sidecar image cannot carry.
 	if _, err := docker.SidecarBinary(env.Getenv(envSidecarBinary)); err != nil {
 		if errors.Is(err, docker.ErrNotStatic) {
-			return fmt.Errorf("%w; or run scripts/bot-bottle from the bot-bottle source tree, which builds a static bin/bot-bottle and seeds the base image", err)
+			return fmt.Errorf("%w; or run scripts/bot-bottle from the bot-bottle source tree, which builds a static bin/bot-bottle and seeds the base images", err)
 		}
 		return err
 	}

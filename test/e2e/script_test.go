@@ -17,7 +17,8 @@ import (
 // ~/.bot-bottle/state) still finds the built-in agent and does not rebuild.
 func TestREADMEMainCommand(t *testing.T) {
 	eng := harness.Engine(t)
-	harness.Base(t, eng) // seeded here so the script does not need sudo
+	harness.Base(t, eng) // seeded here, under the lock, so the script does not seed
+	harness.SidecarBase(t, eng)
 	root := harness.RepoRoot(t)
 	home := t.TempDir()
 	env := []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
@@ -28,7 +29,7 @@ func TestREADMEMainCommand(t *testing.T) {
 		}
 		env = append(env, k+"="+strings.TrimSpace(string(out)))
 	}
-	for _, k := range []string{"DOCKER_HOST", "BOT_BOTTLE_BASE_IMAGE", "TMPDIR"} {
+	for _, k := range []string{"DOCKER_HOST", "BOT_BOTTLE_BASE_IMAGE", "BOT_BOTTLE_SIDECAR_BASE_IMAGE", "TMPDIR"} {
 		if v := os.Getenv(k); v != "" {
 			env = append(env, k+"="+v)
 		}
