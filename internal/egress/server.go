@@ -153,10 +153,10 @@ func New(cfg Config) (*Server, error) {
 	// (the gitleaks config); hand it back rather than carry it as RSS.
 	debug.FreeOSMemory()
 	s.transport = &http.Transport{
-		Proxy:                 nil, // the sidecar's own traffic goes direct
-		DialContext:           s.dial,
-		DialTLSContext:        s.dialTLS,
-		ForceAttemptHTTP2:     true, // a custom DialTLSContext turns HTTP/2 off otherwise
+		Proxy:             nil, // the sidecar's own traffic goes direct
+		DialContext:       s.dial,
+		DialTLSContext:    s.dialTLS,
+		ForceAttemptHTTP2: true, // a custom DialTLSContext turns HTTP/2 off otherwise
 		// Bound what an HTTP/2 upstream may push ahead of the agent reading
 		// it (Go's defaults are 4 MiB a stream, 1 GiB a connection): enough
 		// for 10 MB/s a stream at 100 ms round trip, and the memory of a
