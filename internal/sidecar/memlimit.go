@@ -4,9 +4,13 @@ import (
 	"runtime/debug"
 )
 
-// SoftMemoryLimit is the heap limit the sidecar (and egress serve) runs
-// under when GOMEMLIMIT is not set.
-const SoftMemoryLimit = 40 << 20
+// SoftMemoryLimit is the limit the sidecar (and egress serve) runs under
+// when GOMEMLIMIT is not set. Measured on the egress benchmark (1 MiB
+// responses then 64 KiB POSTs with DLP, concurrency 8): peak RSS 49.6 MB
+// with no limit, 48.3 MB at 40 MiB, 40.7 MB at 28 MiB with no loss of
+// throughput; 32 MiB leaves room for the other daemons' live heap (the
+// limit counts Go's memory only, not the binary's pages).
+const SoftMemoryLimit = 32 << 20
 
 // SetSoftMemoryLimit gives the process a soft memory limit unless the
 // user chose one with GOMEMLIMIT, and returns a func that puts the old
