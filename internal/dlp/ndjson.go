@@ -23,14 +23,17 @@ func lineEnd(b []byte) int {
 	return -1
 }
 
-func lineText(line []byte) []byte {
-	line = bytes.TrimSpace(line)
-	if len(line) == 0 || (line[0] != '{' && line[0] != '[') {
-		return line
+func lineText(line []byte) []byte { return modelText(bytes.TrimSpace(line)) }
+
+// modelText is what a model reads from a piece of a stream: for JSON, the
+// string values of text-bearing fields; anything else as it is.
+func modelText(data []byte) []byte {
+	if len(data) == 0 || (data[0] != '{' && data[0] != '[') {
+		return data
 	}
 	var v any
-	if json.Unmarshal(line, &v) != nil {
-		return line
+	if json.Unmarshal(data, &v) != nil {
+		return data
 	}
 	var out []byte
 	collectText(v, "", &out)

@@ -2,7 +2,6 @@ package dlp
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"maps"
 	"slices"
@@ -163,16 +162,7 @@ func eventText(ev []byte) []byte {
 			data = append(data, rest...)
 		}
 	}
-	if len(data) == 0 || (data[0] != '{' && data[0] != '[') {
-		return data
-	}
-	var v any
-	if json.Unmarshal(data, &v) != nil {
-		return data
-	}
-	var out []byte
-	collectText(v, "", &out)
-	return out
+	return modelText(data)
 }
 
 // isTextKey: JSON fields that carry model-visible text in the streaming

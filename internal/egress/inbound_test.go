@@ -327,11 +327,17 @@ func TestNDJSONStreamsLineByLine(t *testing.T) {
 	if err == nil || strings.Contains(string(rest), "instructions") {
 		t.Fatalf("injection streamed line by line passed: %q err %v", rest, err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(p.logText(), `"code":"injection"`) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !strings.Contains(p.logText(), `"code":"injection"`) {
+	if !p.waitLog(`"code":"injection"`) {
 		t.Error("stream cut not logged")
 	}
+}
+
+// waitLog waits (up to 5 s) for s to show up in the proxy's log.
+func (p *proxy) waitLog(s string) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if strings.Contains(p.logText(), s) {
+			return true
+		}
+	}
+	return false
 }
