@@ -366,6 +366,10 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 			w.Header().Del("Content-Length")
 		}
 		w.WriteHeader(resp.StatusCode)
+		if resp.ContentLength < 0 {
+			// A stream that starts with a pause still shows its headers.
+			http.NewResponseController(w).Flush()
+		}
 		n, err := s.copyFlush(w, body, resp.ContentLength < 0)
 		if errors.Is(err, errTokenEcho) {
 			echo(true)
