@@ -140,6 +140,12 @@ func Prepare(p *plan.Bottle, makeCA CAMaker) error {
 		}
 	}
 
+	// The agent may run as another uid than the user: its read-only view
+	// must be readable by it (it holds no secret).
+	if err := os.Chmod(dir("supervise", "current-config"), 0o755); err != nil {
+		return fmt.Errorf("preparing state: %w", err)
+	}
+
 	sc, err := json.MarshalIndent(p.Sidecar, "", "  ")
 	if err != nil {
 		return fmt.Errorf("writing sidecar.json: %w", err)

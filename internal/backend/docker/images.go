@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,9 +30,12 @@ func (d *Docker) ensureImages(ctx context.Context, b plan.Bottle, opts backend.L
 		return "", "", err
 	}
 	res, err := imagebuild.Ensure(ctx, d.eng, imagebuild.Spec{
-		Repo: "bot-bottle/sidecar", Dockerfile: df, Base: d.opts.Base,
+		Repo: "bot-bottle/sidecar", Dockerfile: df, Base: d.opts.SidecarBase,
 		Files: map[string]imagebuild.File{"bot-bottle": {Path: bin, Mode: 0o755}},
 	}, progress)
+	if errors.Is(err, imagebuild.ErrBaseMissing) {
+		return "", "", fmt.Errorf("sidecar image: %w (the sidecar has its own base: scripts/seed-base-image.sh --sidecar)", err)
+	}
 	if err != nil {
 		return "", "", fmt.Errorf("sidecar image: %w", err)
 	}
@@ -39,12 +43,18 @@ func (d *Docker) ensureImages(ctx context.Context, b plan.Bottle, opts backend.L
 	if err := d.alias(ctx, sidecar, b.Images.Sidecar); err != nil {
 		return "", "", fmt.Errorf("sidecar image: %w", err)
 	}
+	agent, err = d.AgentImage(ctx, b, opts, progress)
+	return sidecar, agent, err
+}
 
+// AgentImage is the image the agent of b boots from: opts.AgentImage when
+// set (it must exist), else the template's or plugin's, built if missing.
+func (d *Docker) AgentImage(ctx context.Context, b plan.Bottle, opts backend.LaunchOptions, progress io.Writer) (string, error) {
 	if opts.AgentImage != "" {
 		if _, err := d.eng.ImageInspect(ctx, opts.AgentImage); err != nil {
-			return "", "", fmt.Errorf("agent image %s: %w", opts.AgentImage, err)
+			return "", fmt.Errorf("agent image %s: %w", opts.AgentImage, err)
 		}
-		return sidecar, opts.AgentImage, nil
+		return opts.AgentImage, nil
 	}
 	dockerfile, contextDir := opts.AgentDockerfile, opts.AgentContext
 	if dockerfile == "" {
@@ -52,16 +62,16 @@ func (d *Docker) ensureImages(ctx context.Context, b plan.Bottle, opts backend.L
 	}
 	spec, err := AgentImageSpec(b.Provider.Template, dockerfile, contextDir, d.opts.Base)
 	if err != nil {
-		return "", "", fmt.Errorf("agent image: %w", err)
+		return "", fmt.Errorf("agent image: %w", err)
 	}
-	res, err = imagebuild.Ensure(ctx, d.eng, spec, progress)
+	res, err := imagebuild.Ensure(ctx, d.eng, spec, progress)
 	if err != nil {
-		return "", "", fmt.Errorf("agent image: %w", err)
+		return "", fmt.Errorf("agent image: %w", err)
 	}
 	if err := d.alias(ctx, res.Ref, b.Images.Agent); err != nil {
-		return "", "", fmt.Errorf("agent image: %w", err)
+		return "", fmt.Errorf("agent image: %w", err)
 	}
-	return sidecar, res.Ref, nil
+	return res.Ref, nil
 }
 
 // alias tags ref with the name the plan shows (bot-bottle/agent-shell:latest),
