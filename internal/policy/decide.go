@@ -150,7 +150,7 @@ func (p *Policy) Decide(req Request) Decision {
 		return refuse(CodeMethod, "method %s is never forwarded", req.Method)
 	}
 	if hasDotSegment(req.Path) {
-		return refuse(CodePath, "path %q has . or .. segments; send the normalized path", req.Path)
+		return refuse(CodePath, "path %q has . or .. segments (also percent-encoded, twice-encoded, before a ;parameter or between backslashes); send the normalized path", req.Path)
 	}
 	if isUpgrade(req.Header) {
 		return refuse(CodeUpgrade, "protocol upgrade (%s) would become an unscanned tunnel", req.Header.Get("Upgrade"))
@@ -216,12 +216,32 @@ func (p *Policy) AllowsPrivate(host string) bool {
 }
 
 func hasDotSegment(path string) bool {
-	for _, seg := range strings.Split(path, "/") {
-		if seg == "." || seg == ".." {
-			return true
+	// Check the path as any upstream might read it: decoded again (a
+	// server that decodes twice), with \ as a separator (IIS, some Node and
+	// Java servers) and ;parameters cut off (Tomcat, Jetty: /a/..;/b).
+	for range 4 {
+		for _, seg := range pathSegments(path) {
+			if seg == "." || seg == ".." {
+				return true
+			}
 		}
+		u, err := url.PathUnescape(path)
+		if err != nil || u == path {
+			return false
+		}
+		path = u
 	}
-	return false
+	return true // still encoded after four rounds: no honest client does that
+}
+
+// pathSegments splits a path on / and \ and drops each segment's
+// ;parameters.
+func pathSegments(path string) []string {
+	segs := strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '\\' })
+	for i, seg := range segs {
+		segs[i], _, _ = strings.Cut(seg, ";")
+	}
+	return segs
 }
 
 func isUpgrade(h http.Header) bool {
@@ -259,17 +279,30 @@ func isDoH(req Request) bool {
 }
 
 // gitService names the git smart-HTTP service a request is part of, or "".
+// Any spelling an upstream might route is counted: the service as any path
+// segment (a trailing slash, a ;parameter), any case, and every
+// Content-Type line.
 func gitService(req Request) string {
+	segs := pathSegments(req.Path)
+	q, qerr := url.ParseQuery(req.Query)
 	for _, s := range []string{"git-receive-pack", "git-upload-pack"} {
-		if strings.HasSuffix(req.Path, "/"+s) {
+		for _, seg := range segs {
+			if strings.EqualFold(seg, s) {
+				return s
+			}
+		}
+		for _, v := range q["service"] {
+			if strings.EqualFold(v, s) {
+				return s
+			}
+		}
+		if qerr != nil && strings.Contains(strings.ToLower(req.Query), s) {
 			return s
 		}
-		q, err := url.ParseQuery(req.Query)
-		if slices.Contains(q["service"], s) || err != nil && strings.Contains(req.Query, s) {
-			return s
-		}
-		if strings.HasPrefix(strings.ToLower(req.Header.Get("Content-Type")), "application/x-"+s) {
-			return s
+		for _, ct := range req.Header.Values("Content-Type") {
+			if strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "application/x-"+s) {
+				return s
+			}
 		}
 	}
 	return ""

@@ -270,7 +270,7 @@ func compileMatch(m manifest.Match) (match, error) {
 		if h.Name == "" {
 			return out, fmt.Errorf("headers[%d]: name is empty", i)
 		}
-		hm := headerMatch{name: http.CanonicalHeaderKey(h.Name)}
+		hm := headerMatch{name: http.CanonicalHeaderKey(strings.ReplaceAll(h.Name, "_", "-"))}
 		switch h.Type {
 		case "", "exact":
 			hm.exact = h.Value
@@ -321,20 +321,40 @@ func (m match) ok(r Request) bool {
 		}
 	}
 	for _, h := range m.headers {
-		vs := r.Header.Values(h.name)
+		// Every value must match: an upstream may read any one of them.
+		vs := headerValues(r.Header, h.name)
 		if len(vs) == 0 {
 			return false
 		}
-		hit := false
 		for _, v := range vs {
-			if h.re != nil && h.re.MatchString(v) || h.re == nil && v == h.exact {
-				hit = true
-				break
+			if h.re != nil && !h.re.MatchString(v) || h.re == nil && v != h.exact {
+				return false
 			}
-		}
-		if !hit {
-			return false
 		}
 	}
 	return true
+}
+
+// headerValues are the values an upstream may read for the canonical name:
+// every line of it, also spelled with _ for - (CGI and WSGI servers fold
+// the two), and none when Connection names it (the proxy drops it before
+// forwarding, so the upstream would not see what was matched).
+func headerValues(h http.Header, name string) []string {
+	fold := func(k string) string {
+		return http.CanonicalHeaderKey(strings.ReplaceAll(strings.TrimSpace(k), "_", "-"))
+	}
+	for _, v := range h.Values("Connection") {
+		for _, tok := range strings.Split(v, ",") {
+			if fold(tok) == name {
+				return nil
+			}
+		}
+	}
+	var out []string
+	for k, vs := range h {
+		if fold(k) == name {
+			out = append(out, vs...)
+		}
+	}
+	return out
 }
