@@ -144,6 +144,20 @@ func TestRedTeamHeaderMatch(t *testing.T) {
 	})
 }
 
+// TestRedTeamOverrideHeaders: a route for GET and POST under /v1/; the
+// agent asks the upstream framework to run DELETE, or to serve /admin,
+// through override headers. They were forwarded; now refused.
+func TestRedTeamOverrideHeaders(t *testing.T) {
+	up := newUpstream(t, true)
+	p := startProxy(t, up, "egress:\n  routes:\n    - host: up.example.com\n      matches: [{paths: [{type: prefix, value: /v1/}], methods: [GET, POST]}]\n", nil)
+	runTunnelCases(t, p, up, []redTeamCase{
+		{"method override", "POST /v1/x HTTP/1.1\r\nHost: HOST\r\nX-HTTP-Method-Override: DELETE\r\nContent-Length: 0\r\n\r\n", []string{"403 no-match"}, 0},
+		{"_method", "POST /v1/x?_method=DELETE HTTP/1.1\r\nHost: HOST\r\nContent-Length: 0\r\n\r\n", []string{"403 no-match"}, 0},
+		{"x-original-url", "GET /v1/x HTTP/1.1\r\nHost: HOST\r\nX-Original-URL: /admin\r\n\r\n", []string{"403 path"}, 0},
+		{"allowed override", "POST /v1/x HTTP/1.1\r\nHost: HOST\r\nX-HTTP-Method-Override: GET\r\nContent-Length: 0\r\n\r\n", []string{"200 -"}, 1},
+	})
+}
+
 // TestRedTeamGitPush: pushes spelled so the old suffix check missed them;
 // the route's token would have carried them past git-gate.
 func TestRedTeamGitPush(t *testing.T) {

@@ -149,6 +149,16 @@ func (p *Policy) Decide(req Request) Decision {
 	if req.Method == "TRACE" || req.Method == "TRACK" || req.Method == "CONNECT" {
 		return refuse(CodeMethod, "method %s is never forwarded", req.Method)
 	}
+	for _, m := range methodOverrides(req) {
+		if m == "TRACE" || m == "TRACK" || m == "CONNECT" {
+			return refuse(CodeMethod, "method %s (asked for in a method-override) is never forwarded", m)
+		}
+	}
+	for _, name := range pathOverrideHeaders {
+		if len(headerValues(req.Header, name)) > 0 {
+			return refuse(CodePath, "header %s would have the upstream serve another path than the one checked; it is refused", name)
+		}
+	}
 	if hasDotSegment(req.Path) {
 		return refuse(CodePath, "path %q has . or .. segments (also percent-encoded, twice-encoded, before a ;parameter or between backslashes); send the normalized path", req.Path)
 	}
@@ -213,6 +223,36 @@ func (p *Policy) AllowsPrivate(host string) bool {
 		}
 	}
 	return false
+}
+
+// methodOverrideHeaders and the _method query parameter make many
+// frameworks (Rails, Laravel, Express's method-override, Google APIs) run
+// another method than the request line's: a methods list must hold for
+// them too.
+var methodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
+
+// pathOverrideHeaders make IIS and Symfony serve the path they name
+// instead of the request line's.
+var pathOverrideHeaders = []string{"X-Original-Url", "X-Rewrite-Url"}
+
+// methodOverrides are the methods, upper-cased, that req asks an upstream
+// to run instead of its own.
+func methodOverrides(req Request) []string {
+	var out []string
+	for _, name := range methodOverrideHeaders {
+		for _, v := range headerValues(req.Header, name) {
+			for _, m := range strings.Split(v, ",") {
+				out = append(out, strings.ToUpper(strings.TrimSpace(m)))
+			}
+		}
+	}
+	if strings.Contains(req.Query, "_method") {
+		q, _ := url.ParseQuery(req.Query)
+		for _, m := range q["_method"] {
+			out = append(out, strings.ToUpper(strings.TrimSpace(m)))
+		}
+	}
+	return out
 }
 
 func hasDotSegment(path string) bool {

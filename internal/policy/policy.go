@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
@@ -309,15 +310,12 @@ func (m match) ok(r Request) bool {
 		}
 	}
 	if len(m.methods) > 0 {
-		hit := false
-		for _, meth := range m.methods {
-			if meth == r.Method {
-				hit = true
-				break
+		// The request line's method and any the request asks the upstream
+		// to run instead must all be listed.
+		for _, meth := range append(methodOverrides(r), r.Method) {
+			if !slices.Contains(m.methods, meth) {
+				return false
 			}
-		}
-		if !hit {
-			return false
 		}
 	}
 	for _, h := range m.headers {

@@ -109,3 +109,31 @@ func TestRedTeamMethodCase(t *testing.T) {
 		}
 	}
 }
+
+// TestRedTeamOverrideHeaders: headers and the _method parameter that make
+// frameworks run another method or serve another path than the request
+// line's. A GET-only route forwarded a POST asking for DELETE.
+func TestRedTeamOverrideHeaders(t *testing.T) {
+	p := mustPolicy(t, "egress: {routes: [{host: api.example.com, matches: [{paths: [{type: prefix, value: /v1/}], methods: [GET, POST]}]}]}")
+	q := func(r Request, query string) Request { r.Query = query; return r }
+	cases := []struct {
+		name string
+		req  Request
+		code Code
+	}{
+		{"plain post", redTeamReq("POST", "/v1/x"), CodeAllowed},
+		{"override to get", redTeamReq("POST", "/v1/x", "X-HTTP-Method-Override", "GET"), CodeAllowed},
+		{"override to delete", redTeamReq("POST", "/v1/x", "X-HTTP-Method-Override", "DELETE"), CodeNoMatch},
+		{"x-http-method", redTeamReq("POST", "/v1/x", "X-HTTP-Method", "put"), CodeNoMatch},
+		{"x-method-override underscore", redTeamReq("POST", "/v1/x", "X_Method_Override", "PATCH"), CodeNoMatch},
+		{"_method query", q(redTeamReq("POST", "/v1/x"), "a=1&_method=DELETE"), CodeNoMatch},
+		{"override to trace", redTeamReq("POST", "/v1/x", "X-HTTP-Method-Override", "TRACE"), CodeMethod},
+		{"x-original-url", redTeamReq("GET", "/v1/x", "X-Original-URL", "/admin"), CodePath},
+		{"x-rewrite-url", redTeamReq("GET", "/v1/x", "X-Rewrite-URL", "/admin"), CodePath},
+	}
+	for _, c := range cases {
+		if d := p.Decide(c.req); d.Code != c.code {
+			t.Errorf("%s: %s (%s), want %s", c.name, d.Code, d.Reason, c.code)
+		}
+	}
+}
