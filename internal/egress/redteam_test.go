@@ -272,7 +272,8 @@ func TestRedTeamTLSClientHello(t *testing.T) {
 func TestRedTeamConnectPorts(t *testing.T) {
 	up := newUpstream(t, true)
 	p := startProxy(t, up, redTeamPolicy, nil)
-	for _, port := range []string{"22", "25", "80", "0", "+443x"} {
+	for port, code := range map[string]string{"22": "port", "25": "port", "80": "port", "0": "bad-request", "99999": "bad-request"} {
+		before := up.seen.count()
 		conn, err := net.Dial("tcp", p.url.Host)
 		if err != nil {
 			t.Fatal(err)
@@ -283,9 +284,35 @@ func TestRedTeamConnectPorts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if resp.StatusCode == 200 {
-			t.Errorf("CONNECT to port %s allowed", port)
+		if resp.StatusCode == 200 || resp.Header.Get(RefusalHeader) != code || !strings.Contains(resp.Status, "("+code+")") {
+			t.Errorf("CONNECT to port %s: %s [%s], want %s", port, resp.Status, resp.Header.Get(RefusalHeader), code)
 		}
+		if up.seen.count() != before {
+			t.Errorf("CONNECT to port %s reached the upstream", port)
+		}
+	}
+}
+
+// TestRedTeamPlainAfterTLS: the agent ends TLS with close_notify and
+// sends plain HTTP on the same TCP connection, hoping it is relayed as an
+// opaque tunnel. The proxy closes instead.
+func TestRedTeamPlainAfterTLS(t *testing.T) {
+	up := newUpstream(t, true)
+	p := startProxy(t, up, redTeamPolicy, nil)
+	conn := connect(t, p, "up.example.com:"+up.port)
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(p.srv.CACertPEM())
+	tc := tls.Client(conn, &tls.Config{ServerName: "up.example.com", RootCAs: roots})
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	tc.CloseWrite() // close_notify; the TCP connection stays open
+	got := redTeamSend(t, conn, "GET /admin HTTP/1.1\r\nHost: up.example.com\r\n\r\n", 1)
+	if len(got) != 0 {
+		t.Errorf("plain bytes after TLS were answered: %q", got)
+	}
+	if up.seen.count() != 0 {
+		t.Error("plain bytes after TLS reached the upstream")
 	}
 }
 
