@@ -299,7 +299,9 @@ func isUpgrade(h http.Header) bool {
 }
 
 func isDoH(req Request) bool {
-	if req.Path == "/dns-query" || strings.HasPrefix(req.Path, "/dns-query/") {
+	// Any spelling a server may route to /dns-query: nginx merges //, and
+	// ;params and case are often ignored.
+	if segs := pathSegments(req.Path); len(segs) > 0 && strings.EqualFold(segs[0], "dns-query") {
 		return true
 	}
 	for _, k := range []string{"Content-Type", "Accept"} {

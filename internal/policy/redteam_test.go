@@ -137,3 +137,17 @@ func TestRedTeamOverrideHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestRedTeamDoHPathForms: /dns-query as nginx (merged slashes) or a
+// lenient router (case, ;params, trailing slash) would route it.
+func TestRedTeamDoHPathForms(t *testing.T) {
+	p := mustPolicy(t, "egress: {routes: [{host: api.example.com}]}")
+	for _, path := range []string{"/dns-query", "//dns-query", "/DNS-Query", "/dns-query;x", "/dns-query/", "\\dns-query"} {
+		if d := p.Decide(redTeamReq("GET", path)); d.Code != CodeDoH {
+			t.Errorf("%s: %s, want %s", path, d.Code, CodeDoH)
+		}
+	}
+	if d := p.Decide(redTeamReq("GET", "/docs/dns-query-howto")); !d.Allow {
+		t.Errorf("ordinary path refused: %s", d.Reason)
+	}
+}
