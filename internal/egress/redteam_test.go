@@ -378,3 +378,39 @@ func TestRedTeamSecretHiding(t *testing.T) {
 		t.Errorf("a request trailer carried the token upstream: %v", r.Trailer)
 	}
 }
+
+// TestRedTeamReloadDropsPooledPrivateConn: a route loses
+// unsafe_allow_private, but a kept-alive upstream connection to the
+// private address it was allowed to reach stays in the pool. The next
+// request rode it; now the pool is emptied on reload and the new dial is
+// checked.
+func TestRedTeamReloadDropsPooledPrivateConn(t *testing.T) {
+	up := newUpstream(t, true)
+	p := startProxy(t, up, "egress:\n  routes:\n    - host: up.example.com\n      unsafe_allow_private: true\n", func(c *Config) { c.UnsafeAllowPrivateRanges = false })
+	c := p.client(t)
+	u := "https://up.example.com:" + up.port + "/x"
+	if st, code, _, err := do(t, c, newReq(t, "GET", u, nil)); err != nil || st != 200 {
+		t.Fatalf("%d %s %v", st, code, err)
+	}
+	// An event stream keeps the HTTP/2 upstream connection busy, so it is
+	// not idle when the policy changes.
+	stream, err := p.client(t).Get("https://up.example.com:" + up.port + "/sse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	defer close(up.sse)
+	writePolicy(t, p.policy, "egress:\n  routes:\n    - host: up.example.com\n", up.port)
+	p.srv.reloadIfChanged()
+	for _, m := range []string{"GET", "POST"} {
+		st, code, _, err := do(t, c, newReq(t, m, u, strings.NewReader("x")))
+		// The busy connection dies under the first request (502); the
+		// next dial is checked (403).
+		if err != nil || st == 200 || code != "private-address" && code != "upstream" {
+			t.Errorf("%s after losing unsafe_allow_private: %d %q %v", m, st, code, err)
+		}
+	}
+	if up.seen.count() != 1 {
+		t.Errorf("upstream received %d requests, want 1", up.seen.count())
+	}
+}
