@@ -256,26 +256,38 @@ func methodOverrides(req Request) []string {
 }
 
 func hasDotSegment(path string) bool {
-	// Check the path as any upstream might read it: decoded again (a
-	// server that decodes twice), with \ as a separator (IIS, some Node and
-	// Java servers) and ;parameters cut off (Tomcat, Jetty: /a/..;/b).
-	for range 4 {
-		for _, seg := range pathSegments(path) {
+	forms, ok := pathForms(path)
+	if !ok {
+		return true // still encoded after four rounds: no honest client does that
+	}
+	for _, f := range forms {
+		for _, seg := range pathSegments(f) {
 			if seg == "." || seg == ".." {
 				return true
 			}
 		}
-		u, err := url.PathUnescape(path)
-		if err != nil || u == path {
-			return false
-		}
-		path = u
 	}
-	return true // still encoded after four rounds: no honest client does that
+	return false
 }
 
-// pathSegments splits a path on / and \ and drops each segment's
-// ;parameters.
+// pathForms is the path as upstreams might read it: as Go decoded it, and
+// decoded again up to three times (a server that decodes twice). ok is
+// false when a fourth round would still change it.
+func pathForms(path string) (forms []string, ok bool) {
+	forms = []string{path}
+	for range 4 {
+		u, err := url.PathUnescape(path)
+		if err != nil || u == path {
+			return forms, true
+		}
+		path = u
+		forms = append(forms, path)
+	}
+	return forms[:4], false
+}
+
+// pathSegments splits a path on / and \ (IIS, some Node and Java servers)
+// and cuts each segment's ;parameters (Tomcat, Jetty: /a/..;/b).
 func pathSegments(path string) []string {
 	segs := strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '\\' })
 	for i, seg := range segs {
@@ -301,8 +313,11 @@ func isUpgrade(h http.Header) bool {
 func isDoH(req Request) bool {
 	// Any spelling a server may route to /dns-query: nginx merges //, and
 	// ;params and case are often ignored.
-	if segs := pathSegments(req.Path); len(segs) > 0 && strings.EqualFold(segs[0], "dns-query") {
-		return true
+	forms, _ := pathForms(req.Path)
+	for _, f := range forms {
+		if segs := pathSegments(f); len(segs) > 0 && strings.EqualFold(segs[0], "dns-query") {
+			return true
+		}
 	}
 	for _, k := range []string{"Content-Type", "Accept"} {
 		for _, v := range req.Header.Values(k) {
@@ -322,10 +337,14 @@ func isDoH(req Request) bool {
 
 // gitService names the git smart-HTTP service a request is part of, or "".
 // Any spelling an upstream might route is counted: the service as any path
-// segment (a trailing slash, a ;parameter), any case, and every
-// Content-Type line.
+// segment (a trailing slash, a ;parameter, decoded again), any case, and
+// every Content-Type line.
 func gitService(req Request) string {
-	segs := pathSegments(req.Path)
+	var segs []string
+	forms, _ := pathForms(req.Path)
+	for _, f := range forms {
+		segs = append(segs, pathSegments(f)...)
+	}
 	q, qerr := url.ParseQuery(req.Query)
 	for _, s := range []string{"git-receive-pack", "git-upload-pack"} {
 		for _, seg := range segs {

@@ -82,6 +82,7 @@ func TestRedTeamGitPushForms(t *testing.T) {
 		redTeamReq("POST", "/repo.git/git-receive-pack/"),
 		redTeamReq("POST", "/repo.git/git-receive-pack;x"),
 		redTeamReq("POST", "/repo.git/GIT-RECEIVE-PACK"),
+		redTeamReq("POST", "/repo.git/git%2Dreceive%2Dpack"), // %252D on the wire
 		redTeamReq("POST", "/repo.git/x", "Content-Type", "text/plain", "Content-Type", "application/x-git-receive-pack-request"),
 		func() Request {
 			r := redTeamReq("GET", "/repo.git/info/refs")
@@ -142,7 +143,7 @@ func TestRedTeamOverrideHeaders(t *testing.T) {
 // lenient router (case, ;params, trailing slash) would route it.
 func TestRedTeamDoHPathForms(t *testing.T) {
 	p := mustPolicy(t, "egress: {routes: [{host: api.example.com}]}")
-	for _, path := range []string{"/dns-query", "//dns-query", "/DNS-Query", "/dns-query;x", "/dns-query/", "\\dns-query"} {
+	for _, path := range []string{"/dns-query", "//dns-query", "/DNS-Query", "/dns-query;x", "/dns-query/", "\\dns-query", "/dns%2Dquery"} {
 		if d := p.Decide(redTeamReq("GET", path)); d.Code != CodeDoH {
 			t.Errorf("%s: %s, want %s", path, d.Code, CodeDoH)
 		}
