@@ -414,3 +414,28 @@ func TestRedTeamReloadDropsPooledPrivateConn(t *testing.T) {
 		t.Errorf("upstream received %d requests, want 1", up.seen.count())
 	}
 }
+
+// TestRedTeamMultipartHiding: the held token outside any part (preamble,
+// epilogue), under a boundary the body does not use, or in a part whose
+// base64 does not decode. Each is refused; none is passed unscanned.
+func TestRedTeamMultipartHiding(t *testing.T) {
+	up := newUpstream(t, true)
+	p := startProxy(t, up, redTeamPolicy, nil)
+	c := p.client(t)
+	part := "--ZZ\r\nContent-Disposition: form-data; name=a\r\n"
+	for name, tc := range map[string]struct{ ct, body, code string }{
+		"preamble":       {"multipart/form-data; boundary=ZZ", "pre " + heldToken + "\r\n" + part + "\r\nhi\r\n--ZZ--\r\n", "dlp"},
+		"epilogue":       {"multipart/form-data; boundary=ZZ", part + "\r\nhi\r\n--ZZ--\r\nafter " + heldToken, "dlp"},
+		"wrong boundary": {"multipart/form-data; boundary=QQ", part + "\r\n" + heldToken + "\r\n--ZZ--\r\n", "dlp-unscannable"},
+		"no boundary":    {"multipart/form-data", "x " + heldToken, "dlp-unscannable"},
+		"bad base64":     {"multipart/form-data; boundary=ZZ", part + "Content-Transfer-Encoding: base64\r\n\r\n!! " + heldToken + "\r\n--ZZ--\r\n", "dlp-unscannable"},
+	} {
+		st, code, _, err := do(t, c, newReq(t, "POST", "https://up.example.com:"+up.port+"/v1/x", strings.NewReader(tc.body), "Content-Type", tc.ct))
+		if err != nil || st != 403 || code != tc.code {
+			t.Errorf("%s: %d %q %v, want 403 %s", name, st, code, err, tc.code)
+		}
+	}
+	if up.seen.count() != 0 {
+		t.Error("a refused body reached the upstream")
+	}
+}
