@@ -39,6 +39,7 @@ var blockedPrefixes = func() []netip.Prefix {
 		"198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
 		"::/96", "::1/128", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64",
 		"2001::/32", "2001:db8::/32", "2002::/16", "fc00::/7", "fe80::/10", "ff00::/8",
+		"::ffff:0:0:0/96", "fec0::/10", // IPv4-translated (SIIT), deprecated site-local
 	} {
 		out = append(out, netip.MustParsePrefix(s))
 	}

@@ -356,6 +356,12 @@ func TestRedTeamDNSRebinding(t *testing.T) {
 	if up.seen.count() != 0 {
 		t.Error("a private address was dialed")
 	}
+	// Forms no test dials (they would leave loopback if the check failed).
+	for _, a := range []string{"::ffff:0:7f00:1", "fec0::1", "169.254.169.254", "fd00:ec2::254", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "100.100.100.200"} {
+		if !isPrivate(mustAddr(t, a)) {
+			t.Errorf("%s is not refused", a)
+		}
+	}
 }
 
 // TestRedTeamSecretHiding: the held token hidden where a scanner might not
