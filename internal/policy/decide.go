@@ -35,9 +35,13 @@ const (
 	CodeDLP           Code = "dlp"
 	CodeDLPUnscanable Code = "dlp-unscannable"
 	CodeInjection     Code = "injection"
-	CodeTokenEcho     Code = "token-echo"
-	CodeBadRequest    Code = "bad-request"
-	CodeUpstream      Code = "upstream"
+	// CodeInboundUnscannable: a response on a route that scans responses
+	// came in an encoding (or at a size) that cannot be decoded for
+	// scanning; it is withheld, never passed unscanned.
+	CodeInboundUnscannable Code = "inbound-unscannable"
+	CodeTokenEcho          Code = "token-echo"
+	CodeBadRequest         Code = "bad-request"
+	CodeUpstream           Code = "upstream"
 )
 
 // Request is what the policy sees of one request. Host is normalized
