@@ -348,10 +348,12 @@ func headerValues(h http.Header, name string) []string {
 			}
 		}
 	}
-	var out []string
+	out := h[name]
 	for k, vs := range h {
-		if fold(k) == name {
-			out = append(out, vs...)
+		// Keys from the wire are canonical already; only others can fold
+		// onto name.
+		if k != name && (strings.Contains(k, "_") || http.CanonicalHeaderKey(k) != k) && fold(k) == name {
+			out = append(out[:len(out):len(out)], vs...)
 		}
 	}
 	return out
