@@ -445,3 +445,26 @@ func TestRedTeamMultipartHiding(t *testing.T) {
 		t.Error("a refused body reached the upstream")
 	}
 }
+
+// TestRedTeamConnectHostForms: CONNECT targets that name an allowed host
+// in another form. A Unicode spelling of a punycode route, user info, a
+// trailing junk label: none is allowed.
+func TestRedTeamConnectHostForms(t *testing.T) {
+	up := newUpstream(t, true)
+	p := startProxy(t, up, "egress:\n  routes:\n    - host: xn--bcher-kva.example\n    - host: up.example.com\n", nil)
+	for _, target := range []string{"bücher.example:443", "up.example.com@evil.example:443", "evil.example#up.example.com:443", "up.example.com.evil.example:443", "up.example.com%00:443"} {
+		conn, err := net.Dial("tcp", p.url.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: "CONNECT"})
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode == 200 {
+			t.Errorf("CONNECT %s allowed", target)
+		}
+	}
+}
