@@ -38,8 +38,7 @@ const heldToken = "real-upstream-token-0123456789abcdef"
 func redTeamTunnel(t *testing.T, p *proxy, hostport, sni string, alpn ...string) *tls.Conn {
 	t.Helper()
 	conn := connect(t, p, hostport)
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(p.srv.CACertPEM())
+	roots := bottleRoots(p)
 	cfg := &tls.Config{ServerName: sni, RootCAs: roots, NextProtos: alpn}
 	if sni == "" {
 		// Go sends no SNI without a ServerName; check the leaf by hand.
@@ -82,6 +81,30 @@ func redTeamSend(t *testing.T, c net.Conn, raw string, n int) []string {
 		out = append(out, fmt.Sprintf("%d %s", resp.StatusCode, code))
 	}
 	return out
+}
+
+// redTeamConnect sends CONNECT target on a fresh connection and returns
+// the proxy's answer.
+func redTeamConnect(t *testing.T, p *proxy, target string) *http.Response {
+	t.Helper()
+	conn, err := net.Dial("tcp", p.url.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: "CONNECT"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// bottleRoots trusts the bottle CA only, as the agent does.
+func bottleRoots(p *proxy) *x509.CertPool {
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(p.srv.CACertPEM())
+	return roots
 }
 
 type redTeamCase struct {
@@ -257,10 +280,7 @@ func TestRedTeamTLSClientHello(t *testing.T) {
 		}
 	})
 	t.Run("ALPN h2 only", func(t *testing.T) {
-		conn := connect(t, p, hp)
-		roots := x509.NewCertPool()
-		roots.AppendCertsFromPEM(p.srv.CACertPEM())
-		tc := tls.Client(conn, &tls.Config{ServerName: "up.example.com", RootCAs: roots, NextProtos: []string{"h2"}})
+		tc := tls.Client(connect(t, p, hp), &tls.Config{ServerName: "up.example.com", RootCAs: bottleRoots(p), NextProtos: []string{"h2"}})
 		if err := tc.Handshake(); err == nil && tc.ConnectionState().NegotiatedProtocol == "h2" {
 			t.Fatal("proxy negotiated h2 with the agent")
 		}
@@ -274,16 +294,7 @@ func TestRedTeamConnectPorts(t *testing.T) {
 	p := startProxy(t, up, redTeamPolicy, nil)
 	for port, code := range map[string]string{"22": "port", "25": "port", "80": "port", "0": "bad-request", "99999": "bad-request"} {
 		before := up.seen.count()
-		conn, err := net.Dial("tcp", p.url.Host)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(conn, "CONNECT up.example.com:%s HTTP/1.1\r\nHost: up.example.com:%s\r\n\r\n", port, port)
-		resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: "CONNECT"})
-		conn.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := redTeamConnect(t, p, "up.example.com:"+port)
 		if resp.StatusCode == 200 || resp.Header.Get(RefusalHeader) != code || !strings.Contains(resp.Status, "("+code+")") {
 			t.Errorf("CONNECT to port %s: %s [%s], want %s", port, resp.Status, resp.Header.Get(RefusalHeader), code)
 		}
@@ -300,9 +311,7 @@ func TestRedTeamPlainAfterTLS(t *testing.T) {
 	up := newUpstream(t, true)
 	p := startProxy(t, up, redTeamPolicy, nil)
 	conn := connect(t, p, "up.example.com:"+up.port)
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(p.srv.CACertPEM())
-	tc := tls.Client(conn, &tls.Config{ServerName: "up.example.com", RootCAs: roots})
+	tc := tls.Client(conn, &tls.Config{ServerName: "up.example.com", RootCAs: bottleRoots(p)})
 	if err := tc.Handshake(); err != nil {
 		t.Fatal(err)
 	}
@@ -453,17 +462,7 @@ func TestRedTeamConnectHostForms(t *testing.T) {
 	up := newUpstream(t, true)
 	p := startProxy(t, up, "egress:\n  routes:\n    - host: xn--bcher-kva.example\n    - host: up.example.com\n", nil)
 	for _, target := range []string{"bücher.example:443", "up.example.com@evil.example:443", "evil.example#up.example.com:443", "up.example.com.evil.example:443", "up.example.com%00:443"} {
-		conn, err := net.Dial("tcp", p.url.Host)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
-		resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: "CONNECT"})
-		conn.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if resp.StatusCode == 200 {
+		if resp := redTeamConnect(t, p, target); resp.StatusCode == 200 {
 			t.Errorf("CONNECT %s allowed", target)
 		}
 	}
