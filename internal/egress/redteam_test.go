@@ -145,6 +145,8 @@ func TestRedTeamPathTraversal(t *testing.T) {
 		{"encoded backslash", "GET /v1/..%5Cadmin HTTP/1.1\r\nHost: HOST\r\n\r\n", []string{"403 path"}, 0},
 		{"double encoded", "GET /v1/%252e%252e/admin HTTP/1.1\r\nHost: HOST\r\n\r\n", []string{"403 path"}, 0},
 		{"encoded", "GET /v1/%2e%2e/admin HTTP/1.1\r\nHost: HOST\r\n\r\n", []string{"403 path"}, 0},
+		{"fullwidth dots", "GET /v1/%EF%BC%8E%EF%BC%8E/admin HTTP/1.1\r\nHost: HOST\r\n\r\n", []string{"403 path"}, 0},
+		{"overlong UTF-8 dots", "GET /v1/%C0%AE%C0%AE/admin HTTP/1.1\r\nHost: HOST\r\n\r\n", []string{"403 path"}, 0},
 		{"encoded slash", "GET /v1%2F..%2Fadmin HTTP/1.1\r\nHost: HOST\r\n\r\n", []string{"403 path"}, 0},
 		{"mixed case path", "GET /V1/x HTTP/1.1\r\nHost: HOST\r\n\r\n", []string{"403 no-match"}, 0},
 		{"double slash", "GET //v1/x HTTP/1.1\r\nHost: HOST\r\n\r\n", []string{"403 no-match"}, 0},

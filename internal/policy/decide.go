@@ -266,13 +266,17 @@ func hasDotSegment(path string) bool {
 	}
 	for _, f := range forms {
 		for _, seg := range pathSegments(f) {
-			if seg == "." || seg == ".." {
+			if seg = dotLookalikes.Replace(seg); seg == "." || seg == ".." {
 				return true
 			}
 		}
 	}
 	return false
 }
+
+// dotLookalikes are read as "." by servers that normalize Unicode (NFKC:
+// fullwidth, small and one-dot-leader full stops) or decode overlong UTF-8.
+var dotLookalikes = strings.NewReplacer("\uff0e", ".", "\ufe52", ".", "\u2024", ".", "\xc0\xae", ".", "\xe0\x80\xae", ".")
 
 // pathForms is the path as upstreams might read it: as Go decoded it, and
 // decoded again up to three times (a server that decodes twice). ok is

@@ -38,8 +38,10 @@ func TestRedTeamPathTraversalForms(t *testing.T) {
 		"/v1\\..\\admin",
 		"/v1/%2e%2e/admin", // a server that decodes twice (%252e%252e on the wire)
 		"/v1/%2E%2E%2Fadmin",
-		"/v1/%252e%252e/admin",    // three times
-		"/v1/%25252525252e/admin", // still encoded after four rounds
+		"/v1/%252e%252e/admin",       // three times
+		"/v1/%25252525252e/admin",    // still encoded after four rounds
+		"/v1/\uff0e\uff0e/admin",     // fullwidth full stops (NFKC)
+		"/v1/\xc0\xae\xc0\xae/admin", // overlong UTF-8 (%c0%ae)
 	} {
 		if d := p.Decide(redTeamReq("GET", path)); d.Code != CodePath {
 			t.Errorf("%s: %s (%s), want %s", path, d.Code, d.Reason, CodePath)
