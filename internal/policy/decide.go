@@ -266,7 +266,7 @@ func hasDotSegment(path string) bool {
 	}
 	for _, f := range forms {
 		for _, seg := range pathSegments(f) {
-			if seg = dotLookalikes.Replace(seg); seg == "." || seg == ".." {
+			if isDotSegment(seg) {
 				return true
 			}
 		}
@@ -277,6 +277,22 @@ func hasDotSegment(path string) bool {
 // dotLookalikes are read as "." by servers that normalize Unicode (NFKC:
 // fullwidth, small and one-dot-leader full stops) or decode overlong UTF-8.
 var dotLookalikes = strings.NewReplacer("\uff0e", ".", "\ufe52", ".", "\u2024", ".", "\xc0\xae", ".", "\xe0\x80\xae", ".")
+
+func isDotSegment(seg string) bool {
+	if len(seg) >= 2 && len(seg) <= 6 && !isASCII(seg) { // a lookalike is 2 or 3 bytes
+		seg = dotLookalikes.Replace(seg)
+	}
+	return seg == "." || seg == ".."
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
 
 // pathForms is the path as upstreams might read it: as Go decoded it, and
 // decoded again up to three times (a server that decodes twice). ok is

@@ -42,6 +42,8 @@ func TestRedTeamPathTraversalForms(t *testing.T) {
 		"/v1/%25252525252e/admin",    // still encoded after four rounds
 		"/v1/\uff0e\uff0e/admin",     // fullwidth full stops (NFKC)
 		"/v1/\xc0\xae\xc0\xae/admin", // overlong UTF-8 (%c0%ae)
+		"/v1/\xc0\xae/admin",
+		"/v1/.\uff0e/admin",
 	} {
 		if d := p.Decide(redTeamReq("GET", path)); d.Code != CodePath {
 			t.Errorf("%s: %s (%s), want %s", path, d.Code, d.Reason, CodePath)
