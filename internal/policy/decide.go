@@ -163,16 +163,18 @@ func (p *Policy) Decide(req Request) Decision {
 			return refuse(CodePath, "header %s would have the upstream serve another path than the one checked; it is refused", name)
 		}
 	}
-	if hasDotSegment(req.Path) {
+	pv := viewPath(req.Path)
+	if pv.hasDotSegment() {
 		return refuse(CodePath, "path %q has . or .. segments (also percent-encoded, twice-encoded, before a ;parameter or between backslashes); send the normalized path", req.Path)
 	}
 	if isUpgrade(req.Header) {
 		return refuse(CodeUpgrade, "protocol upgrade (%s) would become an unscanned tunnel", req.Header.Get("Upgrade"))
 	}
-	if isDoH(req) {
+	if isDoH(req, pv) {
 		return refuse(CodeDoH, "DNS-over-HTTPS is refused on every host; DNS goes through the bottle's resolver only")
 	}
-	if svc := gitService(req); svc == "git-receive-pack" {
+	svc := gitService(req, pv)
+	if svc == "git-receive-pack" {
 		return refuse(CodeGitPush, "git push over HTTP(S) is refused; push through git-gate")
 	}
 	var candidates, portOK bool
@@ -191,7 +193,7 @@ func (p *Policy) Decide(req Request) Decision {
 		if r.Auth != nil && req.Scheme != "https" {
 			return refuse(CodeInsecureAuth, "route %s injects a token; plain http is refused, use https", r.Name())
 		}
-		if gitService(req) == "git-upload-pack" && !r.GitFetch {
+		if svc == "git-upload-pack" && !r.GitFetch {
 			return refuse(CodeGitFetch, "git fetch from %s is not allowed: the route needs git: {fetch: true}", r.Name())
 		}
 		return Decision{Allow: true, Code: CodeAllowed, Reason: "route " + r.Name() + " allows " + req.Method + " " + req.Path, Route: r}
@@ -259,13 +261,29 @@ func methodOverrides(req Request) []string {
 	return out
 }
 
-func hasDotSegment(path string) bool {
+// pathView is a path as upstreams might read it: the segments of each
+// decoded form (see pathForms).
+type pathView struct {
+	forms [][]string
+	// deep: still encoded after four rounds; no honest client does that.
+	deep bool
+}
+
+func viewPath(path string) pathView {
 	forms, ok := pathForms(path)
-	if !ok {
-		return true // still encoded after four rounds: no honest client does that
+	v := pathView{forms: make([][]string, len(forms)), deep: !ok}
+	for i, f := range forms {
+		v.forms[i] = pathSegments(f)
 	}
-	for _, f := range forms {
-		for _, seg := range pathSegments(f) {
+	return v
+}
+
+func (v pathView) hasDotSegment() bool {
+	if v.deep {
+		return true
+	}
+	for _, segs := range v.forms {
+		for _, seg := range segs {
 			if isDotSegment(seg) {
 				return true
 			}
@@ -334,12 +352,11 @@ func isUpgrade(h http.Header) bool {
 	return false
 }
 
-func isDoH(req Request) bool {
+func isDoH(req Request, pv pathView) bool {
 	// Any spelling a server may route to /dns-query: nginx merges //, and
 	// ;params and case are often ignored.
-	forms, _ := pathForms(req.Path)
-	for _, f := range forms {
-		if segs := pathSegments(f); len(segs) > 0 && strings.EqualFold(segs[0], "dns-query") {
+	for _, segs := range pv.forms {
+		if len(segs) > 0 && strings.EqualFold(segs[0], "dns-query") {
 			return true
 		}
 	}
@@ -363,17 +380,14 @@ func isDoH(req Request) bool {
 // Any spelling an upstream might route is counted: the service as any path
 // segment (a trailing slash, a ;parameter, decoded again), any case, and
 // every Content-Type line.
-func gitService(req Request) string {
-	var segs []string
-	forms, _ := pathForms(req.Path)
-	for _, f := range forms {
-		segs = append(segs, pathSegments(f)...)
-	}
+func gitService(req Request, pv pathView) string {
 	q, qerr := url.ParseQuery(req.Query)
 	for _, s := range []string{"git-receive-pack", "git-upload-pack"} {
-		for _, seg := range segs {
-			if strings.EqualFold(seg, s) {
-				return s
+		for _, segs := range pv.forms {
+			for _, seg := range segs {
+				if strings.EqualFold(seg, s) {
+					return s
+				}
 			}
 		}
 		for _, v := range q["service"] {
