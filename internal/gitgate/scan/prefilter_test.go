@@ -170,8 +170,8 @@ func TestPrefilterWindowsGenericRule(t *testing.T) {
 // TestPrefilterNeverHidesAFinding: every chunk in which gitleaks' detector
 // finds something is a candidate.
 func TestPrefilterNeverHidesAFinding(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs gitleaks' detector over every vector")
+	if testing.Short() || raceEnabled {
+		t.Skip("runs gitleaks' detector over every vector (not under -short or -race; scripts/test.sh runs it without -race)")
 	}
 	rules, err := DefaultRules()
 	if err != nil {
@@ -222,8 +222,8 @@ func TestPrefilterNeverHidesAFinding(t *testing.T) {
 // reading every chunk. BOT_BOTTLE_SCAN_EQUIV_MB sets the corpus size
 // (default 1).
 func TestPrefilterScanEquivalent(t *testing.T) {
-	if testing.Short() {
-		t.Skip("scans a megabyte twice with gitleaks' detector")
+	if testing.Short() || raceEnabled {
+		t.Skip("scans a megabyte twice with gitleaks' detector (not under -short or -race; scripts/test.sh runs it without -race)")
 	}
 	r := newRepo(t)
 	r.branch("work")
