@@ -39,7 +39,10 @@ first.`,
 			if err != nil {
 				return err
 			}
-			p.Label = meta.Label
+			p.Label, p.Color = meta.Label, meta.Color
+			if err := trustRepoAgent(env, p, o); err != nil {
+				return err
+			}
 			be, closeEngine, err := openDocker(cmd.Context(), env)
 			if err != nil {
 				return err
@@ -56,5 +59,6 @@ first.`,
 	f.BoolVar(&o.headless, "headless", false, "run the agent's one-shot mode with --prompt, no terminal")
 	f.StringVar(&o.prompt, "prompt", "", "the prompt of a --headless resume")
 	f.BoolVar(&o.keep, "keep", false, "keep the containers when the agent exits")
+	f.BoolVar(&o.trustRepo, "trust-repo-agent", false, "run an agent from ./.bot-bottle/agents/ without asking (nothing is remembered)")
 	return cmd
 }
