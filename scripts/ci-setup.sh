@@ -9,12 +9,20 @@ cd "$(dirname "$0")/.."
 needs=(
 	"gcc gcc"   # go test -race needs cgo
 	"git git"
+	"curl curl"                 # egress tests drive curl through the proxy
+	"sshd openssh-server"       # git-gate's upstream in tests
+	"ssh openssh-client"
+	"tmux tmux"                 # the supervise UI's end-to-end test
+	"debootstrap debootstrap"   # scripts/seed-base-image.sh (no registry here)
+	"unshare util-linux"        # dnsguard's network-namespace test
+	"ip iproute2"
+	"openssl openssl"           # bench/sidecar-idle.sh
 )
 
 missing=()
 for pair in "${needs[@]}"; do
 	read -r cmd pkg <<<"$pair"
-	if ! command -v "$cmd" >/dev/null 2>&1; then
+	if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
 		missing+=("$pkg")
 	fi
 done

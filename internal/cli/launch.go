@@ -9,6 +9,7 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
+	"github.com/bot-bottle/bot-bottle/internal/ca"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 	"github.com/bot-bottle/bot-bottle/internal/provider"
@@ -67,6 +68,7 @@ func launch(ctx context.Context, env Env, p *plan.Bottle, o startOptions, agentI
 	code, err := lifecycle.Start(ctx, p, lifecycle.StartOptions{
 		Backend:   be,
 		Provision: prov,
+		MakeCA:    makeBottleCA,
 		Launch:    backend.LaunchOptions{Getenv: getenv, UID: uid, GID: gid, AgentImage: agentImage},
 		Session:   session(env, !o.headless),
 		Keep:      o.keep,
@@ -83,4 +85,14 @@ func launch(ctx context.Context, env Env, p *plan.Bottle, o startOptions, agentI
 		return found(fmt.Errorf("the agent in %s exited with status %d", p.Slug, code))
 	}
 	return nil
+}
+
+// makeBottleCA makes the bottle CA in dir at first start and reuses it after
+// (resume keeps it); the agent gets only the certificate.
+func makeBottleCA(dir string) ([]byte, error) {
+	c, err := ca.LoadOrCreate(dir)
+	if err != nil {
+		return nil, err
+	}
+	return c.CertPEM(), nil
 }

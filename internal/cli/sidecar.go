@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,10 +17,11 @@ import (
 )
 
 type sidecarOptions struct {
-	config string
-	root   string
-	listen []string
-	grace  time.Duration
+	config  string
+	root    string
+	dataDir string
+	listen  []string
+	grace   time.Duration
 }
 
 func newSidecarCmd(env Env) *cobra.Command {
@@ -45,9 +47,11 @@ it run outside a container, for tests.`,
 			return runSidecar(cmd.Context(), env, o)
 		},
 	}
+	cmd.AddCommand(newSidecarReadyCmd(env))
 	f := cmd.Flags()
 	f.StringVar(&o.config, "config", plan.SidecarConfigFile, "the sidecar's part of the plan (sidecar.json)")
 	f.StringVar(&o.root, "root", plan.SidecarRoot, "state root holding config/, egress/, ca/, ssh/, queue/ and logs/")
+	f.StringVar(&o.dataDir, "data-dir", filepath.Join(os.TempDir(), "bot-bottle-sidecar"), "the sidecar's own storage (git-gate mirrors), never the host's state")
 	f.StringArrayVar(&o.listen, "listen", nil, "listen address of one daemon, NAME=HOST:PORT (repeatable)")
 	f.DurationVar(&o.grace, "grace", sidecar.DefaultGrace, "how long each daemon gets to stop")
 	return cmd
@@ -87,18 +91,37 @@ func runSidecar(ctx context.Context, env Env, o sidecarOptions) error {
 		return err
 	}
 	for name := range listen {
-		if !settings.Has(name) {
-			return usageError(fmt.Errorf("--listen %s: not a daemon this sidecar runs (%s)", name, strings.Join(settings.Daemons, ",")))
+		if !slices.Contains(sidecar.Order(), name) {
+			return usageError(fmt.Errorf("--listen %s: not a daemon (%s)", name, strings.Join(sidecar.Order(), ",")))
 		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding the bot-bottle binary: %w", err)
+	}
+	environ := func() []string {
+		var out []string
+		for _, kv := range env.Environ() {
+			if k, _, _ := strings.Cut(kv, "="); !slices.Contains(proxyVars, k) {
+				out = append(out, kv)
+			}
+		}
+		return out
+	}
+	if settings.QueueDir == "" {
+		settings.QueueDir = filepath.Join(o.root, "queue")
 	}
 	logger := env.logger().With("bottle", settings.Slug)
 	cfg := sidecar.Config{
-		Settings: settings,
-		File:     file,
-		Root:     o.root,
-		Listen:   listen,
-		Getenv:   getenv,
-		Logger:   logger,
+		Settings:   settings,
+		File:       file,
+		Root:       o.root,
+		Listen:     listen,
+		Getenv:     getenv,
+		Environ:    environ,
+		DataDir:    o.dataDir,
+		Executable: exe,
+		Logger:     logger,
 	}
 	logs := cfg.Dir("logs")
 	if err := os.MkdirAll(logs, 0o700); err != nil {
@@ -116,4 +139,26 @@ func runSidecar(ctx context.Context, env Env, o sidecarOptions) error {
 		Logger:    logger,
 	}
 	return b.Run(ctx)
+}
+
+func newSidecarReadyCmd(env Env) *cobra.Command {
+	var root string
+	cmd := &cobra.Command{
+		Use:   "ready",
+		Short: "Exit 0 when the sidecar's daemons are all ready, 1 when not (a health check)",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			m, err := sidecar.ReadMarker(filepath.Join(root, "logs", sidecar.ReadyFile))
+			if errors.Is(err, os.ErrNotExist) {
+				return found(errors.New("sidecar not ready"))
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "ready: %s\n", strings.Join(m.Daemons, ","))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&root, "root", plan.SidecarRoot, "state root holding logs/")
+	return cmd
 }

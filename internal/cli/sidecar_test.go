@@ -99,6 +99,10 @@ func TestSidecarCommandRunsAndStops(t *testing.T) {
 	if _, err := sidecar.ReadMarker(marker); err != nil {
 		t.Errorf("marker: %v", err)
 	}
+	readyOut := &lockedBuffer{}
+	if c := Run(context.Background(), []string{"sidecar", "ready", "--root", root}, sidecarTestEnv(nil, readyOut, io.Discard)); c != ExitOK || readyOut.String() != "ready: dns\n" {
+		t.Errorf("sidecar ready: exit %d, %q", c, readyOut.String())
+	}
 
 	// The configured alias resolves; an outside name is refused and logged.
 	addr := dnsAddr(stderr.String())
@@ -126,6 +130,9 @@ func TestSidecarCommandRunsAndStops(t *testing.T) {
 	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("marker left after shutdown: %v", err)
 	}
+	if c := Run(context.Background(), []string{"sidecar", "ready", "--root", root}, sidecarTestEnv(nil, io.Discard, io.Discard)); c != ExitFound {
+		t.Errorf("sidecar ready after shutdown: exit %d, want 1", c)
+	}
 }
 
 func TestSidecarCommandFailsAtStart(t *testing.T) {
@@ -140,8 +147,8 @@ func TestSidecarCommandFailsAtStart(t *testing.T) {
 		"bad gitleaks hold": {map[string]string{sidecar.EnvDaemons: "dns", sidecar.EnvGitleaksAllowTimeout: "0"}, nil, sidecar.EnvGitleaksAllowTimeout},
 		"slug mismatch":     {map[string]string{sidecar.EnvSuperviseSlug: "other-aaaaa"}, nil, "sidecar.json says"},
 		"bad listen flag":   {map[string]string{sidecar.EnvDaemons: "dns"}, []string{"--listen", "dns"}, "NAME=HOST:PORT"},
-		"listen not run":    {map[string]string{sidecar.EnvDaemons: "dns"}, []string{"--listen", "egress=127.0.0.1:0"}, "not a daemon this sidecar runs"},
-		"daemon not built":  {map[string]string{sidecar.EnvDaemons: "egress,dns"}, nil, "daemon egress: not built"},
+		"listen unknown":    {map[string]string{sidecar.EnvDaemons: "dns"}, []string{"--listen", "sshd=127.0.0.1:0"}, "not a daemon"},
+		"no bottle CA":      {map[string]string{sidecar.EnvDaemons: "egress,dns"}, nil, "daemon egress: no bottle CA"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

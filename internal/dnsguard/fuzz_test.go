@@ -1,9 +1,12 @@
 package dnsguard
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -41,6 +44,15 @@ func FuzzAnswer(f *testing.F) {
 			return
 		}
 		resp, out := ans.answer(req, self)
+		if out.Refused {
+			// Whatever the name holds, a refusal is one JSON line.
+			var buf bytes.Buffer
+			l := &refusalLog{w: &buf, limit: 10, now: time.Now}
+			l.refused(req, nil, out.Reason)
+			if n := bytes.Count(buf.Bytes(), []byte("\n")); n != 1 || !json.Valid(bytes.TrimSpace(buf.Bytes())) {
+				t.Fatalf("refusal logged as %q", buf.String())
+			}
+		}
 		if resp.Id != req.Id || !resp.Response {
 			t.Fatalf("reply id %d response %v for request %d", resp.Id, resp.Response, req.Id)
 		}

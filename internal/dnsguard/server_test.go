@@ -48,7 +48,7 @@ func (s *syncBuffer) lines(t *testing.T) []refusalLine {
 }
 
 // start runs a resolver on loopback and returns it with its address.
-func start(t *testing.T, cfg Config) (*Server, string) {
+func start(t testing.TB, cfg Config) (*Server, string) {
 	t.Helper()
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"

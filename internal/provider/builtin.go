@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 )
@@ -75,8 +76,13 @@ func Builtin(name string) (Spec, bool) {
 				"DISABLE_TELEMETRY":                        "1",
 				"DISABLE_ERROR_REPORTING":                  "1",
 			},
-			// Skip the first-run screens; `claude mcp add` merges into it.
-			Files:        []File{{Path: home + "/.claude.json", Content: `{"hasCompletedOnboarding":true}` + "\n", Mode: 0o600}},
+			// Skip the first-run screens and the folder trust prompt (the
+			// bottle is the boundary); `claude mcp add` merges into it.
+			Files: []File{{
+				Path:    home + "/.claude.json",
+				Content: `{"hasCompletedOnboarding":true,"projects":{"` + AgentWorkdir + `":{"hasTrustDialogAccepted":true}}}` + "\n",
+				Mode:    0o600,
+			}},
 			SettingsFile: home + "/.claude/settings.json",
 			// An OAuth token (`claude setup-token`) goes in the Authorization
 			// header, which is what the route injects.
@@ -93,8 +99,10 @@ func Builtin(name string) (Spec, bool) {
 			SkillsDir:        home + "/.codex/skills",
 			HostSkillsDirs:   []string{".bot-bottle/skills", ".codex/skills"},
 			MCPRegister:      [][]string{{"codex", "mcp", "add", "supervise", "--url", ArgURL}},
-			Auth:             bearerAuth("OPENAI_API_KEY", "sk-proj-bot-bottle-placeholder-the-sidecar-injects-the-real-key", "api.openai.com"),
-			HostCredentials:  &HostCredentialsSpec{Kind: Codex, File: ".codex/auth.json"},
+			// `codex mcp add` merges into the same file afterwards.
+			SettingsFile:    home + "/.codex/config.toml",
+			Auth:            bearerAuth("OPENAI_API_KEY", "sk-proj-bot-bottle-placeholder-the-sidecar-injects-the-real-key", "api.openai.com"),
+			HostCredentials: &HostCredentialsSpec{Kind: Codex, File: ".codex/auth.json"},
 		}, true
 	case Pi:
 		return Spec{
@@ -128,17 +136,27 @@ func Builtin(name string) (Spec, bool) {
 // the supervise tools are missing: every agent but the plain shell.
 func (s Spec) mcpWarns() bool { return s.Name != Shell }
 
-// settingsFile renders agent_provider.settings as the template's JSON
-// settings file.
+// settingsFile renders agent_provider.settings as the template's settings
+// file: TOML when its name ends in .toml, JSON otherwise.
 func (s Spec) settingsFile(settings map[string]any) (File, error) {
 	if s.SettingsFile == "" {
 		return File{}, fmt.Errorf("provisioning %s: agent_provider.settings is not supported by this template", s.Name)
 	}
-	b, err := json.MarshalIndent(settings, "", "  ")
-	if err != nil {
-		return File{}, fmt.Errorf("provisioning %s: encoding settings: %w", s.Name, err)
+	var content string
+	if strings.HasSuffix(s.SettingsFile, ".toml") {
+		t, err := encodeTOML(settings)
+		if err != nil {
+			return File{}, fmt.Errorf("provisioning %s: encoding settings: %w", s.Name, err)
+		}
+		content = t
+	} else {
+		b, err := json.MarshalIndent(settings, "", "  ")
+		if err != nil {
+			return File{}, fmt.Errorf("provisioning %s: encoding settings: %w", s.Name, err)
+		}
+		content = string(b) + "\n"
 	}
-	return File{Path: s.SettingsFile, Content: string(b) + "\n", Mode: 0o600}, nil
+	return File{Path: s.SettingsFile, Content: content, Mode: 0o600}, nil
 }
 
 // hostCredentialRoutes are the routes a forwarded login needs.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -50,7 +51,8 @@ func ReadHostCredentials(hc HostCredentialsSpec, home string, now time.Time) (Ho
 	}
 	switch hc.Kind {
 	case Codex:
-		c, err := codexCredentials(data, now)
+		// The agent's copy sits where the host's does, under its home.
+		c, err := codexCredentials(data, path.Join(AgentHome, filepath.ToSlash(hc.File)), now)
 		if err != nil {
 			return HostCredentials{}, fmt.Errorf("reading host credentials %s: %w", file, err)
 		}
@@ -76,7 +78,7 @@ type codexTokens struct {
 // token; the agent gets auth.json with every token replaced. The JWTs keep
 // their claims (Codex reads the plan and account from them) but lose their
 // signatures, so they are worth nothing outside.
-func codexCredentials(data []byte, now time.Time) (HostCredentials, error) {
+func codexCredentials(data []byte, agentPath string, now time.Time) (HostCredentials, error) {
 	var a codexAuth
 	if err := json.Unmarshal(data, &a); err != nil {
 		return HostCredentials{}, fmt.Errorf("parsing codex auth.json: %w", err)
@@ -111,7 +113,7 @@ func codexCredentials(data []byte, now time.Time) (HostCredentials, error) {
 	}
 	return HostCredentials{
 		SidecarEnv: map[string]Secret{CodexAccessTokenEnv: NewSecret(a.Tokens.AccessToken)},
-		Files:      []File{{Path: AgentHome + "/.codex/auth.json", Content: string(b) + "\n", Mode: 0o600}},
+		Files:      []File{{Path: agentPath, Content: string(b) + "\n", Mode: 0o600}},
 	}, nil
 }
 

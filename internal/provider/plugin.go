@@ -43,8 +43,8 @@ type PluginFileSpec struct {
 	MCPRegister [][]string `yaml:"mcp_register,omitempty"`
 	// Env is set in the agent (no secrets: this is not where tokens go).
 	Env map[string]string `yaml:"env,omitempty"`
-	// SettingsFile is where agent_provider.settings are written as JSON,
-	// under /home/agent.
+	// SettingsFile is where agent_provider.settings are written, under
+	// /home/agent: as TOML when the name ends in .toml, else as JSON.
 	SettingsFile string `yaml:"settings_file,omitempty"`
 	// Auth is how agent_provider.auth_token is used.
 	Auth *PluginAuth `yaml:"auth,omitempty"`

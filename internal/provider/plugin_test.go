@@ -293,3 +293,31 @@ func TestSecretNeverPrints(t *testing.T) {
 		}
 	}
 }
+
+// FuzzResolveSkills: skill names can come from an agent file in a cloned
+// repository. Whatever the name, a skill found must sit directly in one of
+// the template's host skill folders.
+func FuzzResolveSkills(f *testing.F) {
+	for _, s := range []string{"review", "../.ssh", "a/b", ".", "..", "x\x00y", "Review", strings.Repeat("a", 70)} {
+		f.Add(s)
+	}
+	home := f.TempDir()
+	for _, d := range []string{".bot-bottle/skills/review", ".claude/skills/deploy", ".ssh"} {
+		if err := os.MkdirAll(filepath.Join(home, d), 0o755); err != nil {
+			f.Fatal(err)
+		}
+	}
+	spec, _ := Builtin(Claude)
+	f.Fuzz(func(t *testing.T, name string) {
+		skills, err := ResolveSkills(spec, home, []string{name})
+		if err != nil {
+			return
+		}
+		for _, sk := range skills {
+			dir := filepath.Dir(sk.Source)
+			if dir != filepath.Join(home, ".bot-bottle/skills") && dir != filepath.Join(home, ".claude/skills") {
+				t.Fatalf("skill %q resolved outside the skill folders: %s", name, sk.Source)
+			}
+		}
+	})
+}

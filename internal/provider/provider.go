@@ -79,8 +79,8 @@ type Spec struct {
 	Env map[string]string
 	// Files are written into the agent's home before it starts.
 	Files []File
-	// SettingsFile is where agent_provider.settings are written as JSON
-	// ("": settings are refused).
+	// SettingsFile is where agent_provider.settings are written: TOML when
+	// it ends in .toml, else JSON ("": settings are refused).
 	SettingsFile string
 	// Auth is how agent_provider.auth_token reaches the agent's provider
 	// API; nil: auth_token is refused.
@@ -127,7 +127,7 @@ type Input struct {
 	// Skills are resolved by ResolveSkills.
 	Skills []Skill
 	// SuperviseURL is where the agent reaches the supervise MCP server
-	// (the backend's Endpoints; http://supervise:9100/mcp on Docker).
+	// (the backend's Endpoints; http://supervise:9100/ on Docker).
 	SuperviseURL string
 	// CAFile is the bottle CA in the agent container.
 	CAFile string

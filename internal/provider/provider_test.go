@@ -145,7 +145,9 @@ func TestUnsupportedOptionsAreErrors(t *testing.T) {
 		"shell auth_token":   {Shell, Input{AuthTokenEnv: "TOKEN"}, "auth_token is not supported"},
 		"claude forward":     {Claude, Input{ForwardHostCredentials: true}, "forward_host_credentials is not supported"},
 		"shell settings":     {Shell, Input{Settings: map[string]any{"a": 1}}, "settings is not supported"},
-		"codex settings":     {Codex, Input{Settings: map[string]any{"a": 1}}, "settings is not supported"},
+		"pi settings":        {Pi, Input{Settings: map[string]any{"f": func() {}}}, "encoding settings"},
+		"codex null":         {Codex, Input{Settings: map[string]any{"model": nil}}, "settings model: TOML has no null"},
+		"codex table array":  {Codex, Input{Settings: map[string]any{"a": []any{map[string]any{"b": 1}}}}, "arrays of tables"},
 		"shell bad settings": {Claude, Input{Settings: map[string]any{"f": func() {}}}, "encoding settings"},
 	}
 	for name, tt := range tests {
@@ -193,6 +195,39 @@ func TestSettingsFile(t *testing.T) {
 	want := "{\n  \"permissions\": {\n    \"defaultMode\": \"bypassPermissions\"\n  }\n}\n"
 	if !hasFile(p, AgentHome+"/.claude/settings.json", want) {
 		t.Errorf("settings file missing: %+v", p.Files)
+	}
+}
+
+func TestCodexSettingsAreTOML(t *testing.T) {
+	p, err := builtin(t, Codex).Provision(Input{Settings: map[string]any{
+		"model":           "gpt-5-codex",
+		"approval_policy": "never",
+		"sandbox_mode":    "danger-full-access",
+		"model_reasoning": 1.5,
+		"max_turns":       40,
+		"quiet":           true,
+		"notify":          []any{"a", `b"c`},
+		"tools":           map[string]any{"web_search": false, "odd key": map[string]any{"x": 2.0}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `approval_policy = "never"
+max_turns = 40
+model = "gpt-5-codex"
+model_reasoning = 1.5
+notify = ["a", "b\"c"]
+quiet = true
+sandbox_mode = "danger-full-access"
+
+[tools]
+web_search = false
+
+[tools."odd key"]
+x = 2.0
+`
+	if !hasFile(p, AgentHome+"/.codex/config.toml", want) {
+		t.Errorf("config.toml missing or different: %+v", p.Files)
 	}
 }
 

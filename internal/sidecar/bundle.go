@@ -87,6 +87,9 @@ type running struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
+	// reported is set once the bundle has turned this daemon's exit into
+	// its own error.
+	reported bool
 }
 
 // Run starts the daemons in order, each once the one before it is ready,
@@ -125,6 +128,7 @@ func (b *Bundle) Run(ctx context.Context) error {
 			b.Logger.Info("daemon ready", "daemon", d.Name())
 		case e := <-exits:
 			timer.Stop()
+			started[e.i].reported = true
 			err := died(b.Daemons[e.i], e.err, "before the bundle was ready")
 			return errors.Join(err, stopAll())
 		case <-timer.C:
@@ -146,6 +150,7 @@ func (b *Bundle) Run(ctx context.Context) error {
 		b.Logger.Info("stopping sidecar", "reason", context.Cause(ctx))
 		return stopAll()
 	case e := <-exits:
+		started[e.i].reported = true
 		err := died(b.Daemons[e.i], e.err, "")
 		b.Logger.Error("daemon died, stopping sidecar", "daemon", b.Daemons[e.i].Name(), "err", e.err)
 		return errors.Join(err, stopAll())
@@ -165,7 +170,7 @@ func died(d Daemon, err error, when string) error {
 
 // stop withdraws the marker, then stops the started daemons in reverse
 // order, each within the grace period. A daemon that has already exited is
-// not waited for again; its error was reported by whoever saw it.
+// not waited for again; its error is added unless the bundle reported it.
 func (b *Bundle) stop(started []*running) error {
 	errs := []error{b.removeMarker()}
 	for i := len(started) - 1; i >= 0; i-- {
@@ -173,6 +178,9 @@ func (b *Bundle) stop(started []*running) error {
 		select {
 		case <-r.done:
 			r.cancel()
+			if !r.reported && r.err != nil && !errors.Is(r.err, context.Canceled) {
+				errs = append(errs, fmt.Errorf("sidecar daemon %s: %w", r.d.Name(), r.err))
+			}
 			continue
 		default:
 		}
@@ -254,4 +262,31 @@ func ReadMarker(path string) (ReadyMarker, error) {
 		return ReadyMarker{}, fmt.Errorf("reading readiness marker %s: %w", path, err)
 	}
 	return m, nil
+}
+
+// WaitReady polls for the readiness marker at path until it appears, ctx
+// ends, or exited is closed (the sidecar stopped: it will never be ready).
+// A backend watching the host side of logs/ uses it.
+func WaitReady(ctx context.Context, path string, exited <-chan struct{}, poll time.Duration) (ReadyMarker, error) {
+	if poll <= 0 {
+		poll = 100 * time.Millisecond
+	}
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		m, err := ReadMarker(path)
+		if err == nil {
+			return m, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return ReadyMarker{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return ReadyMarker{}, fmt.Errorf("waiting for the sidecar: %w", context.Cause(ctx))
+		case <-exited:
+			return ReadyMarker{}, errors.New("waiting for the sidecar: it stopped before it was ready")
+		case <-t.C:
+		}
+	}
 }

@@ -258,3 +258,29 @@ func TestBundleWithoutDaemons(t *testing.T) {
 		t.Fatal("empty bundle ran")
 	}
 }
+
+func TestWaitReady(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, ReadyFile)
+	j := &journal{}
+	stdout := &syncBuf{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wait := runBundle(ctx, &Bundle{Daemons: []Daemon{newFake(j, "dns")}, ReadyPath: marker, Stdout: stdout})
+	m, err := WaitReady(context.Background(), marker, nil, time.Millisecond)
+	if err != nil || len(m.Daemons) != 1 || m.Daemons[0] != "dns" {
+		t.Fatalf("WaitReady: %+v, %v", m, err)
+	}
+	cancel()
+	wait()
+
+	exited := make(chan struct{})
+	close(exited)
+	if _, err := WaitReady(context.Background(), marker, exited, time.Millisecond); err == nil {
+		t.Error("WaitReady succeeded for a sidecar that stopped")
+	}
+	os.WriteFile(marker, []byte("{"), 0o644)
+	if _, err := WaitReady(context.Background(), marker, nil, time.Millisecond); err == nil {
+		t.Error("WaitReady accepted a broken marker")
+	}
+}

@@ -29,6 +29,14 @@ type Config struct {
 	Listen map[string]string
 	// Getenv reads the sidecar's environment: secret values by token_ref.
 	Getenv func(string) string
+	// Environ lists the environment (without proxy variables), for the
+	// git and ssh children of git-gate.
+	Environ func() []string
+	// DataDir is the sidecar's own writable storage (git-gate mirrors),
+	// inside the container, never the host's state.
+	DataDir string
+	// Executable is the bot-bottle binary (git-gate's pre-receive hook).
+	Executable string
 	// Logger is the bundle's logger; daemons add their name.
 	Logger *slog.Logger
 }
@@ -63,27 +71,14 @@ type Constructor func(Config) (Daemon, error)
 // Registry maps daemon names to constructors.
 type Registry map[string]Constructor
 
-// ErrNotBuiltIn marks a daemon this binary cannot run.
-var ErrNotBuiltIn = errors.New("not built into this binary")
-
-// Builtin is the registry of the bot-bottle binary.
-//
-// Wiring points: egress (internal/egress), supervise (internal/supervise)
-// and git-gate (internal/gitgate) are added here as their packages land;
-// until then asking for one fails at start, naming it, rather than running
-// a bottle without it.
+// Builtin is the registry of the bot-bottle binary: every daemon of the
+// sidecar contract.
 func Builtin() Registry {
 	return Registry{
-		DaemonEgress:    notBuiltIn(DaemonEgress),
-		DaemonSupervise: notBuiltIn(DaemonSupervise),
+		DaemonEgress:    NewEgress,
+		DaemonSupervise: NewSupervise,
 		DaemonDNS:       NewDNS,
-		DaemonGitGate:   notBuiltIn(DaemonGitGate),
-	}
-}
-
-func notBuiltIn(name string) Constructor {
-	return func(Config) (Daemon, error) {
-		return nil, fmt.Errorf("daemon %s: %w", name, ErrNotBuiltIn)
+		DaemonGitGate:   NewGitGate,
 	}
 }
 

@@ -36,14 +36,6 @@ func TestBuildChecksNames(t *testing.T) {
 	}
 }
 
-func TestBuiltinFailsClosedForMissingDaemons(t *testing.T) {
-	root := t.TempDir()
-	_, err := Builtin().Build(Config{Root: root, Settings: Settings{Daemons: []string{"egress", "dns"}}})
-	if !errors.Is(err, ErrNotBuiltIn) || !strings.Contains(err.Error(), "daemon egress") {
-		t.Fatalf("error %v, want egress not built in", err)
-	}
-}
-
 func TestListenAddr(t *testing.T) {
 	c := Config{Listen: map[string]string{"dns": "127.0.0.1:5353"}}
 	for _, tt := range []struct {

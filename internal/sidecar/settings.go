@@ -36,7 +36,6 @@ func Order() []string {
 
 // Defaults.
 const (
-	DefaultQueueDir      = plan.SidecarQueueDir
 	DefaultSupervisePort = plan.SupervisePort
 	DefaultHoldTimeout   = plan.DefaultHoldTimeoutSeconds * time.Second
 	// maxHoldSeconds bounds a hold at one day: a longer one is a typo.
@@ -51,7 +50,8 @@ type Settings struct {
 	Daemons []string
 	// Slug is the bottle's slug (SUPERVISE_BOTTLE_SLUG).
 	Slug string
-	// QueueDir is the supervise queue (SUPERVISE_QUEUE_DIR).
+	// QueueDir is the supervise queue (SUPERVISE_QUEUE_DIR); when unset,
+	// queue/ under the state root (/run/bot-bottle/queue in a bottle).
 	QueueDir string
 	// SupervisePort is the supervise MCP port (SUPERVISE_PORT).
 	SupervisePort int
@@ -67,9 +67,10 @@ func (s Settings) Has(name string) bool { return slices.Contains(s.Daemons, name
 // ParseSettings reads and validates the sidecar's environment. Every
 // invalid value is an error, never a silent default: a typo in a timeout
 // must not turn a hold into something else. Daemons and Slug stay empty when
-// unset; Complete fills them from sidecar.json.
+// unset; Complete fills them from sidecar.json. QueueDir stays empty when
+// unset: it is queue/ under the state root.
 func ParseSettings(getenv func(string) string) (Settings, error) {
-	s := Settings{QueueDir: DefaultQueueDir, SupervisePort: DefaultSupervisePort}
+	s := Settings{SupervisePort: DefaultSupervisePort}
 	var err error
 	if raw := getenv(EnvDaemons); raw != "" {
 		if s.Daemons, err = parseDaemons(EnvDaemons, raw); err != nil {

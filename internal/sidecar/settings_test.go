@@ -43,7 +43,6 @@ func TestParseSettingsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Settings{
-		QueueDir:                DefaultQueueDir,
 		SupervisePort:           DefaultSupervisePort,
 		GitleaksAllowTimeout:    DefaultHoldTimeout,
 		EgressTokenAllowTimeout: DefaultHoldTimeout,

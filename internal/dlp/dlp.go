@@ -1,0 +1,79 @@
+// Package dlp finds secrets in outbound HTTP requests and prompt injection in
+// inbound responses. Verdicts are values; the proxy decides what to do.
+package dlp
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+)
+
+// Detector names, as in the manifest's dlp.outbound_detectors and
+// dlp.inbound_detectors.
+const (
+	DetectorTokenPatterns  = "token_patterns"
+	DetectorKnownSecrets   = "known_secrets"
+	DetectorEntropy        = "entropy"
+	DetectorNaiveInjection = "naive_injection_detection"
+)
+
+// Sentinel errors. Both mean "refuse the request": a body that cannot be
+// scanned is never passed unscanned.
+var (
+	// ErrTooLarge: the decoded request exceeds the scan limit.
+	ErrTooLarge = errors.New("dlp: request too large to scan")
+	// ErrUndecodable: a Content-Encoding or multipart body could not be decoded.
+	ErrUndecodable = errors.New("dlp: request body cannot be decoded for scanning")
+)
+
+// DefaultMaxBody bounds the decoded bytes scanned per request.
+const DefaultMaxBody = 8 << 20
+
+// Secret is a value the sidecar holds (from a token_ref env var).
+// String and LogValue never show the value.
+type Secret struct {
+	Name  string
+	Value string
+}
+
+// String redacts the value.
+func (s Secret) String() string { return s.Name + "=***" }
+
+// LogValue redacts the value.
+func (s Secret) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("name", s.Name), slog.String("value", "***"))
+}
+
+// GoString redacts the value for %#v.
+func (s Secret) GoString() string { return "dlp.Secret{Name:" + s.Name + ", Value:***}" }
+
+// Finding is one match. It never carries the raw matched value.
+type Finding struct {
+	Detector string // token_patterns | known_secrets | entropy | naive_injection_detection
+	Rule     string // gitleaks rule id, or secret NAME for known_secrets (never the value)
+	Where    string // "method", "path", "query", "header:Name", "body", "body:part:NAME"
+	Redacted string // a short excerpt with the secret replaced by ***; never the raw value
+}
+
+// OutboundConfig selects the outbound detectors.
+type OutboundConfig struct {
+	Detectors []string // subset of token_patterns, known_secrets, entropy; empty = none
+	Secrets   []Secret
+	MaxBody   int64 // max decoded body bytes scanned; larger -> ErrTooLarge (0 = DefaultMaxBody)
+}
+
+// Request is what is scanned. Body is as sent on the wire (Content-Encoding
+// applied).
+type Request struct {
+	Method string
+	URL    *url.URL
+	Header http.Header
+	Body   []byte
+}
+
+// Result of a scan. Warnings come only from entropy (warn, never block).
+type Result struct {
+	Findings []Finding
+	Warnings []Finding
+}

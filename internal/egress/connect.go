@@ -1,0 +1,246 @@
+package egress
+
+import (
+	"bufio"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/policy"
+)
+
+// IntrospectionHost serves the live route table over plain HTTP through
+// the proxy: GET http://_egress.local/allowlist.
+const IntrospectionHost = "_egress.local"
+
+// ServeHTTP is the proxy's front door: CONNECT, absolute-form requests and
+// the introspection host.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodConnect {
+		s.serveConnect(w, r)
+		return
+	}
+	if !r.URL.IsAbs() || r.URL.Host == "" {
+		s.refuse(w, r, target{}, policy.Decision{Code: policy.CodeBadRequest, Reason: "this is a proxy: send absolute-form requests (http://host/path) or CONNECT"}, nil)
+		return
+	}
+	if policy.NormalizeHost(r.URL.Hostname()) == IntrospectionHost {
+		s.serveIntrospection(w, r)
+		return
+	}
+	t, err := targetOf(r.URL.Scheme, r.URL.Host)
+	if err != nil {
+		s.refuse(w, r, target{}, policy.Decision{Code: policy.CodeBadRequest, Reason: err.Error()}, nil)
+		return
+	}
+	s.forward(w, r, t)
+}
+
+// target is where a request goes: the name the policy checks is the name
+// dialed.
+type target struct {
+	scheme string
+	host   string // normalized
+	port   int
+}
+
+func (t target) hostport() string { return net.JoinHostPort(t.host, strconv.Itoa(t.port)) }
+
+func targetOf(scheme, hostport string) (target, error) {
+	t := target{scheme: scheme}
+	switch scheme {
+	case "http":
+		t.port = policy.PortHTTP
+	case "https":
+		t.port = policy.PortHTTPS
+	default:
+		return t, fmt.Errorf("scheme %q is not http or https", scheme)
+	}
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	} else if t.port, err = strconv.Atoi(port); err != nil || t.port < 1 || t.port > 65535 {
+		return t, fmt.Errorf("bad port in %q", hostport)
+	}
+	t.host = policy.NormalizeHost(host)
+	if t.host == "" {
+		return t, fmt.Errorf("no host in %q", hostport)
+	}
+	return t, nil
+}
+
+func (s *Server) serveIntrospection(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet || r.URL.Path != "/allowlist" {
+		http.Error(w, "only GET http://_egress.local/allowlist is served here", http.StatusNotFound)
+		return
+	}
+	st := s.state.Load()
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(map[string]any{"routes": st.pol.Table(), "log": st.pol.Log, "policy_sha256": st.hash})
+}
+
+// serveConnect decides a CONNECT before any TLS; an allowed one gets a
+// TLS server with a leaf for the CONNECT host, and each request inside is
+// decided again.
+func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request) {
+	t, err := targetOf("https", r.Host)
+	st := s.state.Load()
+	var d policy.Decision
+	if err != nil {
+		d = policy.Decision{Code: policy.CodeBadRequest, Reason: "CONNECT target: " + err.Error()}
+	} else {
+		d = st.pol.DecideConnect(t.host, t.port)
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		s.refuse(w, r, t, policy.Decision{Code: policy.CodeBadRequest, Reason: "CONNECT needs HTTP/1.1"}, nil)
+		return
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	if !d.Allow {
+		s.logDecision(st, r, t, d, http.StatusForbidden, nil)
+		writeConnectRefusal(conn, t, d)
+		conn.Close()
+		return
+	}
+	s.logDecision(st, r, t, d, http.StatusOK, nil)
+	if _, err := conn.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
+		conn.Close()
+		return
+	}
+	// Bytes the client sent after CONNECT may sit in brw already.
+	pc := &peekedConn{Conn: conn, r: brw.Reader}
+	pc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	first, err := pc.r.Peek(1)
+	pc.SetReadDeadline(time.Time{})
+	if err != nil {
+		conn.Close()
+		return
+	}
+	if first[0] != 0x16 { // not a TLS handshake record
+		d := policy.Decision{Code: policy.CodeOpaqueTunnel, Reason: "only TLS may be sent through CONNECT; plain HTTP goes as absolute-form requests"}
+		s.logDecision(st, r, t, d, http.StatusForbidden, nil)
+		writeConnectRefusal(conn, t, d)
+		conn.Close()
+		return
+	}
+	s.serveTunnel(pc, r, t)
+}
+
+func (s *Server) serveTunnel(conn net.Conn, connectReq *http.Request, t target) {
+	tconn := tls.Server(conn, &tls.Config{
+		NextProtos: []string{"http/1.1"},
+		MinVersion: tls.VersionTLS12,
+		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			// The name the client verifies must be the name the policy
+			// checked. No SNI is normal for an IP literal.
+			if hello.ServerName != "" && policy.NormalizeHost(hello.ServerName) != t.host {
+				d := policy.Decision{Code: policy.CodeHostMismatch, Reason: fmt.Sprintf("TLS SNI %q does not match CONNECT host %s", hello.ServerName, t.host)}
+				s.logDecision(s.state.Load(), connectReq, t, d, 0, nil)
+				return nil, fmt.Errorf("%s", d.Reason)
+			}
+			return s.ca.Leaf(t.host)
+		},
+	})
+	hs := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.URL.Scheme, r.URL.Host = "https", r.Host
+			if !sameHost(r.Host, t) {
+				d := policy.Decision{Code: policy.CodeHostMismatch, Reason: fmt.Sprintf("Host %q does not match CONNECT target %s", r.Host, t.hostport())}
+				s.refuse(w, r, t, d, nil)
+				return
+			}
+			s.forward(w, r, t)
+		}),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		conn.Close()
+		return
+	}
+	s.tunnels[hs] = struct{}{}
+	s.mu.Unlock()
+	hs.Serve(newOneConnListener(tconn))
+	s.mu.Lock()
+	delete(s.tunnels, hs)
+	s.mu.Unlock()
+}
+
+// peekedConn reads first what the hijacked bufio.Reader already holds.
+type peekedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *peekedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// oneConnListener hands one connection to an http.Server and reports the
+// listener closed once that connection is.
+type oneConnListener struct {
+	conn net.Conn
+	once sync.Once
+	done chan struct{}
+	used bool
+	mu   sync.Mutex
+}
+
+func newOneConnListener(c net.Conn) *oneConnListener {
+	l := &oneConnListener{done: make(chan struct{})}
+	l.conn = &closeNotifyConn{Conn: c, onClose: func() { l.once.Do(func() { close(l.done) }) }}
+	return l
+}
+
+func (l *oneConnListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	if !l.used {
+		l.used = true
+		l.mu.Unlock()
+		return l.conn, nil
+	}
+	l.mu.Unlock()
+	<-l.done
+	return nil, net.ErrClosed
+}
+
+func (l *oneConnListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *oneConnListener) Addr() net.Addr { return l.conn.LocalAddr() }
+
+type closeNotifyConn struct {
+	net.Conn
+	onClose func()
+}
+
+func (c *closeNotifyConn) Close() error {
+	err := c.Conn.Close()
+	c.onClose()
+	return err
+}
+
+// sameHost reports whether a Host header names the CONNECT target (a
+// missing port means the target's).
+func sameHost(hostHeader string, t target) bool {
+	h, p, err := net.SplitHostPort(hostHeader)
+	if err != nil {
+		h, p = hostHeader, ""
+	}
+	return policy.NormalizeHost(h) == t.host && (p == "" || p == strconv.Itoa(t.port))
+}

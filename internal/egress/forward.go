@@ -1,0 +1,312 @@
+package egress
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/dlp"
+	"github.com/bot-bottle/bot-bottle/internal/policy"
+)
+
+// Scan limits. A request body larger than MaxScanBody is refused (never
+// forwarded unscanned) on routes that scan; a text response larger than
+// MaxInboundScan is scanned on its first MaxInboundScan bytes.
+const (
+	MaxScanBody    = dlp.DefaultMaxBody
+	MaxInboundScan = 8 << 20
+)
+
+// hopHeaders are connection-scoped and never forwarded.
+var hopHeaders = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// credentialHeaders are removed from a route with auth: the proxy's token
+// is the only credential that reaches the upstream.
+var credentialHeaders = []string{
+	"Authorization", "X-Api-Key", "Api-Key", "X-Goog-Api-Key", "Private-Token",
+	"X-Auth-Token", "X-Access-Token", "Openai-Api-Key", "Anthropic-Api-Key",
+}
+
+// forward runs one request through the pipeline: policy, outbound DLP (on
+// what the agent sent), token injection, upstream, inbound scanning.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
+	start := time.Now()
+	st := s.state.Load()
+	if r.URL.User != nil {
+		s.refuse(w, r, t, policy.Decision{Code: policy.CodeBadRequest, Reason: "credentials in the URL are refused"}, nil)
+		return
+	}
+	d := st.pol.Decide(policy.Request{
+		Method: r.Method, Scheme: t.scheme, Host: t.host, Port: t.port,
+		Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header,
+	})
+	if !d.Allow {
+		s.refuse(w, r, t, d, nil)
+		return
+	}
+	route := d.Route
+	scanner := st.scanners[route]
+	var body []byte
+	if scanner != nil && r.Body != nil {
+		b, err := io.ReadAll(io.LimitReader(r.Body, MaxScanBody+1))
+		if err != nil {
+			s.refuse(w, r, t, policy.Decision{Code: policy.CodeBadRequest, Reason: "reading the request body: " + err.Error()}, nil)
+			return
+		}
+		if len(b) > MaxScanBody {
+			s.refuse(w, r, t, policy.Decision{Code: policy.CodeDLPUnscanable, Reason: fmt.Sprintf("request body is larger than %d MiB, the most that can be scanned; it is refused, never sent unscanned", MaxScanBody>>20)}, nil)
+			return
+		}
+		body = b
+	}
+	method, header, path, rawQuery := r.Method, r.Header, r.URL.Path, r.URL.RawQuery
+	rawPath := r.URL.RawPath
+	var warnings []dlp.Finding
+	if scanner != nil {
+		// Scan what the agent sent, before the real token is injected.
+		dreq := dlp.Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: body}
+		res, err := scanner.Scan(dreq)
+		if err != nil {
+			s.refuse(w, r, t, policy.Decision{Code: policy.CodeDLPUnscanable, Reason: "the request cannot be scanned: " + err.Error()}, nil)
+			return
+		}
+		warnings = res.Warnings
+		if found := s.unapproved(res.Findings); len(found) > 0 {
+			refusal := policy.Decision{Code: policy.CodeDLP, Reason: "the request contains a secret (" + summarize(found) + ")", Route: route}
+			switch route.OnMatch {
+			case policy.OnMatchRedact:
+				red, left, err := scanner.Redact(dreq)
+				if err != nil {
+					refusal.Reason += "; redacting failed: " + err.Error()
+					s.refuse(w, r, t, refusal, found)
+					return
+				}
+				if left = s.unapproved(left); len(left) > 0 {
+					refusal.Reason += "; it survived redaction"
+					s.refuse(w, r, t, refusal, left)
+					return
+				}
+				header, body = red.Header, red.Body
+				if red.URL != nil {
+					path, rawPath, rawQuery = red.URL.Path, red.URL.RawPath, red.URL.RawQuery
+				}
+				d.Reason += "; redacted " + summarize(found)
+			case policy.OnMatchSupervise:
+				ok, why := s.hold(r.Context(), st, r, t, found)
+				if !ok {
+					refusal.Reason += "; held for a human: " + why
+					s.refuse(w, r, t, refusal, found)
+					return
+				}
+				s.approve(found)
+				d.Reason += "; " + why
+			default:
+				s.refuse(w, r, t, refusal, found)
+				return
+			}
+		}
+	}
+
+	out, err := http.NewRequestWithContext(r.Context(), method, "", nil)
+	if err != nil {
+		s.refuse(w, r, t, policy.Decision{Code: policy.CodeBadRequest, Reason: err.Error()}, nil)
+		return
+	}
+	out.URL = &url.URL{Scheme: t.scheme, Host: t.urlHost(), Path: path, RawPath: rawPath, RawQuery: rawQuery}
+	out.Host = out.URL.Host
+	out.Header = cleanHeader(header)
+	switch {
+	case scanner != nil:
+		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		out.Header.Del("Content-Length")
+		if len(body) == 0 && r.ContentLength <= 0 {
+			out.Body = http.NoBody
+		}
+	case r.ContentLength != 0:
+		out.Body, out.ContentLength = r.Body, r.ContentLength
+	default:
+		out.Body = http.NoBody
+	}
+	if route.Auth != nil {
+		for _, h := range credentialHeaders {
+			out.Header.Del(h)
+		}
+		if t.scheme == "https" { // never a token over plain http (the policy refuses it too)
+			out.Header.Set("Authorization", route.Auth.Scheme+" "+st.tokens[route.Auth.TokenRef])
+		}
+	}
+	if route.Inbound {
+		// Let the transport ask for gzip and decode it, so what is scanned
+		// is the text the agent reads.
+		out.Header.Del("Accept-Encoding")
+	}
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header["User-Agent"] = nil
+	}
+
+	resp, err := s.transport.RoundTrip(out)
+	if err != nil {
+		var re *refusalError
+		if errors.As(err, &re) {
+			s.refuse(w, r, t, policy.Decision{Code: re.code, Reason: re.reason, Route: route}, nil)
+			return
+		}
+		if r.Context().Err() != nil {
+			return
+		}
+		s.refuse(w, r, t, policy.Decision{Code: policy.CodeUpstream, Reason: "reaching the upstream failed: " + err.Error(), Route: route}, nil)
+		return
+	}
+	defer resp.Body.Close()
+	n, inbound := s.respond(w, r, t, st, route, resp)
+	if inbound.refused {
+		return
+	}
+	s.logAllowed(st, r, t, d, resp.StatusCode, warnings, inbound, n, time.Since(start))
+}
+
+func (t target) urlHost() string {
+	if t.scheme == "https" && t.port == policy.PortHTTPS || t.scheme == "http" && t.port == policy.PortHTTP {
+		if strings.Contains(t.host, ":") {
+			return "[" + t.host + "]"
+		}
+		return t.host
+	}
+	return net.JoinHostPort(t.host, strconv.Itoa(t.port))
+}
+
+func cleanHeader(h http.Header) http.Header {
+	out := h.Clone()
+	if out == nil {
+		out = http.Header{}
+	}
+	for _, v := range h.Values("Connection") {
+		for _, name := range strings.Split(v, ",") {
+			out.Del(strings.TrimSpace(name))
+		}
+	}
+	for _, name := range hopHeaders {
+		out.Del(name)
+	}
+	return out
+}
+
+// inboundResult is what response scanning saw.
+type inboundResult struct {
+	verdict dlp.InjectionVerdict
+	note    string
+	refused bool
+}
+
+// respond sends the upstream response to the agent, scanning text for
+// prompt injection when the route asks for it.
+func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *state, route *policy.Route, resp *http.Response) (int64, inboundResult) {
+	var res inboundResult
+	copyHeader := func() {
+		h := cleanHeader(resp.Header)
+		for k, vs := range h {
+			w.Header()[k] = vs
+		}
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	encoded := resp.Header.Get("Content-Encoding") != "" && !strings.EqualFold(resp.Header.Get("Content-Encoding"), "identity")
+	scan := route.Inbound && r.Method != http.MethodHead
+	switch {
+	case scan && mt == "text/event-stream":
+		copyHeader()
+		w.Header().Del("Content-Length")
+		w.WriteHeader(resp.StatusCode)
+		http.NewResponseController(w).Flush()
+		rd := dlp.NewSSEScanner(resp.Body, func(v dlp.InjectionVerdict) {
+			if v.Level > res.verdict.Level {
+				res.verdict = v
+			}
+		})
+		n, err := copyFlush(w, rd, true)
+		if errors.Is(err, dlp.ErrInjection) {
+			// Headers are gone: cut the stream so the agent never sees the
+			// event, and log the refusal.
+			s.logDecision(st, r, t, policy.Decision{Code: policy.CodeInjection, Reason: "prompt injection in the event stream (" + res.verdict.Reason + "); stream cut", Route: route}, resp.StatusCode, nil)
+			res.refused = true
+			panic(http.ErrAbortHandler)
+		}
+		return n, res
+	case scan && textual(mt) && !encoded:
+		prefix, err := io.ReadAll(io.LimitReader(resp.Body, MaxInboundScan+1))
+		if err != nil {
+			s.refuse(w, r, t, policy.Decision{Code: policy.CodeUpstream, Reason: "reading the upstream response: " + err.Error(), Route: route}, nil)
+			res.refused = true
+			return 0, res
+		}
+		res.verdict = dlp.DetectInjection(prefix)
+		if res.verdict.Level == dlp.High {
+			s.refuse(w, r, t, policy.Decision{Code: policy.CodeInjection, Reason: fmt.Sprintf("the response from %s looks like a prompt injection (%s) and was withheld", t.host, res.verdict.Reason), Route: route}, nil)
+			res.refused = true
+			return 0, res
+		}
+		copyHeader()
+		if len(prefix) <= MaxInboundScan {
+			w.Header().Set("Content-Length", strconv.Itoa(len(prefix)))
+		} else {
+			w.Header().Del("Content-Length")
+			res.note = fmt.Sprintf("response larger than %d MiB: only the first part was scanned", MaxInboundScan>>20)
+		}
+		w.WriteHeader(resp.StatusCode)
+		n, _ := w.Write(prefix)
+		m, _ := copyFlush(w, resp.Body, false)
+		return int64(n) + m, res
+	default:
+		if scan && textual(mt) && encoded {
+			res.note = "response not scanned: content-encoding " + resp.Header.Get("Content-Encoding")
+		}
+		copyHeader()
+		if resp.ContentLength < 0 || resp.Uncompressed {
+			w.Header().Del("Content-Length")
+		}
+		w.WriteHeader(resp.StatusCode)
+		n, _ := copyFlush(w, resp.Body, resp.ContentLength < 0)
+		return n, res
+	}
+}
+
+func textual(mt string) bool {
+	return strings.HasPrefix(mt, "text/") || mt == "application/json" || strings.HasSuffix(mt, "+json") ||
+		mt == "application/xml" || strings.HasSuffix(mt, "+xml") || mt == "application/x-ndjson" || mt == "application/javascript"
+}
+
+// copyFlush copies src to w, flushing after every read when flush is set
+// (event streams and bodies of unknown length: no added delay).
+func copyFlush(w http.ResponseWriter, src io.Reader, flush bool) (int64, error) {
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 32<<10)
+	var n int64
+	for {
+		m, err := src.Read(buf)
+		if m > 0 {
+			if _, werr := w.Write(buf[:m]); werr != nil {
+				return n, werr
+			}
+			n += int64(m)
+			if flush {
+				rc.Flush()
+			}
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}

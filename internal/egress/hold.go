@@ -1,0 +1,108 @@
+package egress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/bot-bottle/bot-bottle/internal/dlp"
+	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
+)
+
+// heldRequest is the proposed_file of an egress-token-allow proposal: what
+// was held and why, never the secret itself.
+type heldRequest struct {
+	Request  heldLine     `yaml:"request"`
+	Findings []findingLog `yaml:"findings"`
+	Approve  string       `yaml:"approve"`
+}
+
+type heldLine struct {
+	Method string `yaml:"method"`
+	URL    string `yaml:"url"`
+}
+
+// hold raises an egress-token-allow proposal and waits for the operator.
+// Only an approval lets the request go; a rejection, a timeout, a
+// malformed answer or a missing queue refuse it.
+func (s *Server) hold(ctx context.Context, st *state, r *http.Request, t target, findings []dlp.Finding) (bool, string) {
+	if s.cfg.QueueDir == "" {
+		return false, "no supervise queue is configured, so nobody can approve it"
+	}
+	path := r.URL.Path
+	for _, f := range findings {
+		if f.Where == "path" || f.Where == "method" {
+			path = "/…"
+		}
+	}
+	doc := heldRequest{
+		Request:  heldLine{Method: r.Method, URL: t.scheme + "://" + t.urlHost() + path},
+		Findings: findingsLog(findings),
+		Approve:  "forwards this request and lets these values through for the rest of this proxy's life",
+	}
+	b, err := yaml.Marshal(doc)
+	if err != nil {
+		return false, "writing the proposal: " + err.Error()
+	}
+	q := queue.New(s.cfg.QueueDir)
+	p, err := q.Submit(queue.Proposal{
+		BottleSlug:      s.cfg.BottleSlug,
+		Tool:            queue.ToolEgressTokenAllow,
+		ProposedFile:    string(b),
+		Justification:   fmt.Sprintf("egress held %s %s: %s", r.Method, t.host, summarize(findings)),
+		CurrentFileHash: st.hash,
+	})
+	if err != nil {
+		return false, "raising the proposal: " + err.Error()
+	}
+	s.log.Warn("egress request held for egress-token-allow", "proposal", p.ID, "host", t.host, "findings", findingsLog(findings))
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.TokenAllowTimeout)
+	defer cancel()
+	resp, err := q.Wait(wctx, p.ID, 200*time.Millisecond)
+	// The raiser archives what it has read; a proposal nobody answered is
+	// archived too, so the operator is not shown a hold nobody waits on.
+	defer q.Archive(p.ID)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return false, fmt.Sprintf("no answer to proposal %s within %s", p.ID, s.cfg.TokenAllowTimeout)
+	case errors.Is(err, context.Canceled):
+		return false, "the client went away"
+	case err != nil:
+		return false, fmt.Sprintf("answer to proposal %s is malformed: %v", p.ID, err)
+	case resp.Status == queue.StatusApproved:
+		return true, fmt.Sprintf("approved by the operator (proposal %s)", p.ID)
+	case resp.Status == queue.StatusModified:
+		return false, fmt.Sprintf("proposal %s was modified; egress-token-allow is approve or reject only", p.ID)
+	}
+	return false, fmt.Sprintf("rejected by the operator (proposal %s): %s", p.ID, resp.Notes)
+}
+
+// findingKey identifies an approved value. dlp.Finding never carries the
+// raw value; for known_secrets the rule is the secret's name, which names
+// the value exactly.
+func findingKey(f dlp.Finding) string {
+	if f.Detector == dlp.DetectorKnownSecrets {
+		return f.Detector + "\x00" + f.Rule
+	}
+	return f.Detector + "\x00" + f.Rule + "\x00" + f.Redacted
+}
+
+func (s *Server) approve(fs []dlp.Finding) {
+	for _, f := range fs {
+		s.approved.Store(findingKey(f), true)
+	}
+}
+
+func (s *Server) unapproved(fs []dlp.Finding) []dlp.Finding {
+	var out []dlp.Finding
+	for _, f := range fs {
+		if _, ok := s.approved.Load(findingKey(f)); !ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}

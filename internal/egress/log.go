@@ -1,0 +1,115 @@
+package egress
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/dlp"
+	"github.com/bot-bottle/bot-bottle/internal/policy"
+)
+
+// sensitiveHeaders are never logged with their values.
+var sensitiveHeaders = map[string]bool{
+	"Authorization": true, "Proxy-Authorization": true, "Cookie": true, "Set-Cookie": true,
+	"X-Api-Key": true, "Api-Key": true, "X-Goog-Api-Key": true, "Private-Token": true,
+	"X-Auth-Token": true, "X-Access-Token": true, "Openai-Api-Key": true, "Anthropic-Api-Key": true,
+}
+
+// logDecision writes the one line for a refusal (always) or an allowed
+// decision (log >= 1). The query string is never logged.
+func (s *Server) logDecision(st *state, r *http.Request, t target, d policy.Decision, status int, findings []dlp.Finding, extra ...slog.Attr) {
+	if d.Allow && st.pol.Log < 1 {
+		return
+	}
+	decision := "refuse"
+	if d.Allow {
+		decision = "allow"
+	}
+	attrs := []slog.Attr{
+		slog.String("decision", decision),
+		slog.String("code", string(d.Code)),
+		slog.String("reason", d.Reason),
+		slog.String("method", r.Method),
+		slog.String("scheme", t.scheme),
+		slog.String("host", t.host),
+		slog.Int("port", t.port),
+	}
+	if r.Method != http.MethodConnect {
+		attrs = append(attrs, slog.String("path", r.URL.Path))
+	}
+	if d.Route != nil {
+		attrs = append(attrs, slog.String("route", d.Route.Name()))
+	}
+	if status != 0 {
+		attrs = append(attrs, slog.Int("status", status))
+	}
+	if len(findings) > 0 {
+		attrs = append(attrs, slog.Any("findings", findingsLog(findings)))
+	}
+	attrs = append(attrs, extra...)
+	if st.pol.Log >= 2 {
+		attrs = append(attrs, slog.Any("headers", safeHeaders(r.Header, st.secrets)))
+	}
+	level := slog.LevelInfo
+	if !d.Allow {
+		level = slog.LevelWarn
+	}
+	s.log.LogAttrs(context.Background(), level, "egress", attrs...)
+}
+
+func (s *Server) logAllowed(st *state, r *http.Request, t target, d policy.Decision, status int, warnings []dlp.Finding, in inboundResult, n int64, dur time.Duration) {
+	extra := []slog.Attr{slog.Int64("bytes", n), slog.Float64("ms", float64(dur.Microseconds())/1000)}
+	if len(warnings) > 0 {
+		extra = append(extra, slog.Any("warnings", findingsLog(warnings)))
+	}
+	if in.verdict.Level != dlp.None {
+		extra = append(extra, slog.String("injection", in.verdict.Level.String()+": "+in.verdict.Reason))
+	}
+	if in.note != "" {
+		extra = append(extra, slog.String("note", in.note))
+	}
+	s.logDecision(st, r, t, d, status, nil, extra...)
+}
+
+type findingLog struct {
+	Detector string `json:"detector"`
+	Rule     string `json:"rule"`
+	Where    string `json:"where"`
+	Excerpt  string `json:"excerpt"`
+}
+
+func findingsLog(fs []dlp.Finding) []findingLog {
+	out := make([]findingLog, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, findingLog{f.Detector, f.Rule, f.Where, f.Redacted})
+	}
+	return out
+}
+
+// safeHeaders is the agent's request headers with credentials and any held
+// value replaced by ***. The injected header is never in it: it is added
+// to the outbound copy only.
+func safeHeaders(h http.Header, secrets []dlp.Secret) map[string][]string {
+	out := make(map[string][]string, len(h))
+	for k, vs := range h {
+		for _, v := range vs {
+			if sensitiveHeaders[http.CanonicalHeaderKey(k)] || holdsSecret(v, secrets) {
+				v = "***"
+			}
+			out[k] = append(out[k], v)
+		}
+	}
+	return out
+}
+
+func holdsSecret(v string, secrets []dlp.Secret) bool {
+	for _, s := range secrets {
+		if s.Value != "" && strings.Contains(v, s.Value) {
+			return true
+		}
+	}
+	return false
+}

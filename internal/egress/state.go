@@ -1,0 +1,163 @@
+package egress
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/dlp"
+	"github.com/bot-bottle/bot-bottle/internal/policy"
+	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
+)
+
+// state is one loaded policy with everything derived from it. A reload
+// builds a new state completely, then swaps the pointer: a request sees
+// one state from start to end.
+type state struct {
+	pol *policy.Policy
+	// tokens maps token_ref to the value injected.
+	tokens map[string]string
+	// secrets are every value the sidecar holds.
+	secrets []dlp.Secret
+	// scanners by route; nil when the route scans nothing.
+	scanners map[*policy.Route]*dlp.Outbound
+	// hash is the policy file's SHA-256, for proposals.
+	hash string
+	fid  fileID
+}
+
+type fileID struct {
+	mtime time.Time
+	size  int64
+	ino   uint64
+}
+
+func statID(path string) (fileID, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fileID{}, err
+	}
+	id := fileID{mtime: st.ModTime(), size: st.Size()}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		id.ino = sys.Ino
+	}
+	return id, nil
+}
+
+func (s *Server) loadState() (*state, error) {
+	fid, err := statID(s.cfg.PolicyPath)
+	if err != nil {
+		return nil, fmt.Errorf("loading policy: %w", err)
+	}
+	raw, err := os.ReadFile(s.cfg.PolicyPath)
+	if err != nil {
+		return nil, fmt.Errorf("loading policy: %w", err)
+	}
+	pol, err := policy.LoadFile(s.cfg.PolicyPath)
+	if err != nil {
+		return nil, fmt.Errorf("loading policy: %w", err)
+	}
+	st, err := buildState(pol, s.cfg.Getenv, s.cfg.SecretEnv)
+	if err != nil {
+		return nil, err
+	}
+	st.hash, st.fid = queue.HashFile(raw), fid
+	return st, nil
+}
+
+// buildState reads the tokens a policy names and builds its scanners.
+func buildState(pol *policy.Policy, getenv func(string) string, secretEnv []string) (*state, error) {
+	st := &state{pol: pol, tokens: map[string]string{}, scanners: map[*policy.Route]*dlp.Outbound{}}
+	seen := map[string]bool{}
+	hold := func(name string) (string, error) {
+		v := getenv(name)
+		if v == "" {
+			return "", fmt.Errorf("token_ref %s is not set in the environment", name)
+		}
+		if !seen[name] {
+			seen[name] = true
+			st.secrets = append(st.secrets, dlp.Secret{Name: name, Value: v})
+		}
+		return v, nil
+	}
+	for _, r := range pol.Routes {
+		if r.Auth == nil {
+			continue
+		}
+		v, err := hold(r.Auth.TokenRef)
+		if err != nil {
+			return nil, fmt.Errorf("loading policy: route %s: %w", r.Name(), err)
+		}
+		st.tokens[r.Auth.TokenRef] = v
+	}
+	for _, name := range secretEnv {
+		if getenv(name) != "" {
+			hold(name)
+		}
+	}
+	byKey := map[string]*dlp.Outbound{}
+	for _, r := range pol.Routes {
+		dets := slices.Clone(r.Outbound)
+		// Every value the sidecar holds is a match on every route: a token
+		// must never leave except where the proxy injects it.
+		if len(st.secrets) > 0 && !slices.Contains(dets, dlp.DetectorKnownSecrets) {
+			dets = append(dets, dlp.DetectorKnownSecrets)
+		}
+		if len(dets) == 0 {
+			continue
+		}
+		slices.Sort(dets)
+		key := strings.Join(dets, ",")
+		o, ok := byKey[key]
+		if !ok {
+			var err error
+			o, err = dlp.NewOutbound(dlp.OutboundConfig{Detectors: dets, Secrets: st.secrets, MaxBody: dlp.DefaultMaxBody})
+			if err != nil {
+				return nil, fmt.Errorf("loading policy: %w", err)
+			}
+			byKey[key] = o
+		}
+		st.scanners[r] = o
+	}
+	return st, nil
+}
+
+// watch reloads the policy when the file changes (mtime, size or inode:
+// the host replaces it by rename). An invalid new policy keeps the last
+// good one and says why.
+func (s *Server) watch(ctx context.Context) {
+	t := time.NewTicker(s.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.reloadIfChanged()
+	}
+}
+
+func (s *Server) reloadIfChanged() {
+	cur := s.state.Load()
+	fid, err := statID(s.cfg.PolicyPath)
+	if err != nil || fid == cur.fid {
+		return
+	}
+	st, err := s.loadState()
+	if err != nil {
+		// Remember the broken file so it is reported once, not every poll.
+		bad := *cur
+		bad.fid = fid
+		s.state.CompareAndSwap(cur, &bad)
+		s.log.Error("egress policy reload failed; keeping the last good policy", "path", s.cfg.PolicyPath, "error", err.Error())
+		return
+	}
+	if s.state.CompareAndSwap(cur, st) {
+		s.log.Info("egress policy reloaded", "path", s.cfg.PolicyPath, "routes", len(st.pol.Routes), "sha256", st.hash)
+	}
+}

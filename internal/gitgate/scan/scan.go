@@ -1,0 +1,476 @@
+// Package scan finds secrets in the git objects a push brings: every new
+// commit's diff against each of its parents, binary files, commit messages
+// and tag messages, with gitleaks' detector and default rules.
+//
+// It feeds the detector from its own `git log -p -m` instead of gitleaks'
+// sources.Git, because sources.Git fails open: it logs a git error and stops
+// yielding without returning an error, it drops the exit status of git,
+// skips binary files, shows no diff for merges and never scans messages.
+// Git children inherit the hook's environment, so quarantined objects are
+// visible to every command here.
+package scan
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/gitleaks/go-gitdiff/gitdiff"
+	"github.com/spf13/viper"
+	"github.com/zricethezav/gitleaks/v8/config"
+	"github.com/zricethezav/gitleaks/v8/detect"
+	"github.com/zricethezav/gitleaks/v8/report"
+)
+
+// allowSignature is gitleaks' inline suppression marker.
+const allowSignature = "gitleaks:allow"
+
+// Pseudo file names for findings outside the tree.
+const (
+	CommitMessage = "(commit message)"
+	TagMessage    = "(tag message)"
+)
+
+// Finding is one secret found, safe to show: the secret is redacted.
+type Finding struct {
+	Commit       string `json:"commit"`
+	File         string `json:"file"`
+	Line         int    `json:"line"`
+	Rule         string `json:"rule"`
+	RedactedLine string `json:"redacted_line"`
+	// Suppressed is true when only a gitleaks:allow comment on the line
+	// hides the finding.
+	Suppressed bool `json:"-"`
+}
+
+func (f Finding) String() string {
+	return fmt.Sprintf("commit %s, %s:%d, rule %s: %s", short(f.Commit), f.File, f.Line, f.Rule, f.RedactedLine)
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// Rules is a parsed gitleaks configuration. It is read-only and shared; each
+// Scan builds a new detector from it.
+type Rules struct {
+	cfg config.Config
+}
+
+// DefaultRules parses gitleaks' default configuration, minus its global
+// path allowlist: that list skips vendor/, lock files and the like, which an
+// agent could otherwise use to carry a secret past the gate.
+func DefaultRules() (*Rules, error) {
+	v := viper.New()
+	v.SetConfigType("toml")
+	if err := v.ReadConfig(strings.NewReader(config.DefaultConfig)); err != nil {
+		return nil, fmt.Errorf("reading gitleaks default config: %w", err)
+	}
+	var vc config.ViperConfig
+	if err := v.Unmarshal(&vc); err != nil {
+		return nil, fmt.Errorf("reading gitleaks default config: %w", err)
+	}
+	cfg, err := vc.Translate()
+	if err != nil {
+		return nil, fmt.Errorf("reading gitleaks default config: %w", err)
+	}
+	var kept []*config.Allowlist
+	for _, a := range cfg.Allowlists {
+		if len(a.Paths) > 0 && a.MatchCondition == config.AllowlistMatchAnd {
+			continue // without its paths an AND list would allow more
+		}
+		if len(a.Regexes) == 0 && len(a.StopWords) == 0 && len(a.Commits) == 0 {
+			continue
+		}
+		b := &config.Allowlist{
+			Description:    a.Description,
+			MatchCondition: a.MatchCondition,
+			Commits:        a.Commits,
+			RegexTarget:    a.RegexTarget,
+			Regexes:        a.Regexes,
+			StopWords:      a.StopWords,
+		}
+		if err := b.Validate(); err != nil {
+			return nil, fmt.Errorf("rebuilding gitleaks allowlist: %w", err)
+		}
+		kept = append(kept, b)
+	}
+	cfg.Allowlists = kept
+	return &Rules{cfg: cfg}, nil
+}
+
+// Push is what one push brings.
+type Push struct {
+	// GitDir is the repository (the hook's GIT_DIR).
+	GitDir string
+	// Env is the environment of git children; nil inherits the process's
+	// (which carries the quarantine in a hook).
+	Env []string
+	// Tips are the new object ids of the updated refs (no zero ids).
+	Tips []string
+	// Exclude are revisions the upstream already has; nil means every ref in
+	// GitDir (`--not --all`).
+	Exclude []string
+}
+
+func (p Push) revs() []string {
+	revs := append([]string{}, p.Tips...)
+	revs = append(revs, "--not")
+	if p.Exclude == nil {
+		return append(revs, "--all")
+	}
+	return append(revs, p.Exclude...)
+}
+
+// Scan returns every finding in the objects p brings, including those a
+// gitleaks:allow comment suppresses (marked Suppressed). One scan serves both
+// verdicts: the detector's own suppression is the same substring test on
+// the same line.
+func (r *Rules) Scan(ctx context.Context, p Push) ([]Finding, error) {
+	if len(p.Tips) == 0 {
+		return nil, nil
+	}
+	d := detect.NewDetectorContext(ctx, r.cfg)
+	d.IgnoreGitleaksAllow = true
+	d.MaxDecodeDepth = 3 // gitleaks' CLI default: base64/hex/percent-encoded secrets
+	s := &scanner{push: p, det: d, parents: map[string]int{}, seen: map[string]int{}}
+	if err := s.run(ctx); err != nil {
+		return nil, err
+	}
+	return s.result(), nil
+}
+
+type scanner struct {
+	push Push
+	det  *detect.Detector
+
+	parents map[string]int // commit → number of parents
+
+	mu   sync.Mutex
+	seen map[string]int // finding key → times seen (once per parent diff)
+	all  map[string]Finding
+}
+
+func (s *scanner) run(ctx context.Context) error {
+	if err := s.readParents(ctx); err != nil {
+		return err
+	}
+	if err := s.scanTags(ctx); err != nil {
+		return err
+	}
+	if len(s.parents) == 0 {
+		return nil
+	}
+	if err := s.scanMessages(ctx); err != nil {
+		return err
+	}
+	return s.scanDiffs(ctx)
+}
+
+func (s *scanner) git(ctx context.Context, args ...string) *exec.Cmd {
+	base := []string{"-C", s.push.GitDir, "-c", "core.quotePath=true", "--no-pager"}
+	cmd := exec.CommandContext(ctx, "git", append(base, args...)...)
+	cmd.Env = s.push.Env
+	return cmd
+}
+
+func (s *scanner) output(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := s.git(ctx, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("running git %s: %w: %s", args[0], err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+// readParents lists the new commits and how many parents each has.
+func (s *scanner) readParents(ctx context.Context) error {
+	out, err := s.output(ctx, append([]string{"rev-list", "--parents"}, s.push.revs()...)...)
+	if err != nil {
+		return fmt.Errorf("listing new commits: %w", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		s.parents[f[0]] = len(f) - 1
+	}
+	return nil
+}
+
+// scanTags scans annotated tag messages in the tips and, for a tip that
+// does not lead to a commit, the tree or blob it names.
+func (s *scanner) scanTags(ctx context.Context) error {
+	for _, tip := range s.push.Tips {
+		obj := tip
+		for range 16 { // nested tags
+			typ, err := s.output(ctx, "cat-file", "-t", obj)
+			if err != nil {
+				return fmt.Errorf("reading %s: %w", obj, err)
+			}
+			switch strings.TrimSpace(string(typ)) {
+			case "commit":
+				obj = ""
+			case "tag":
+				body, err := s.output(ctx, "cat-file", "tag", obj)
+				if err != nil {
+					return fmt.Errorf("reading tag %s: %w", obj, err)
+				}
+				header, msg, _ := bytes.Cut(body, []byte("\n\n"))
+				s.detect(ctx, obj, TagMessage, string(msg), 1, 1)
+				target, _, _ := bytes.Cut(header, []byte("\n"))
+				t, ok := bytes.CutPrefix(target, []byte("object "))
+				if !ok {
+					return fmt.Errorf("reading tag %s: no object line", obj)
+				}
+				obj = string(t)
+				continue
+			case "blob", "tree":
+				if err := s.scanObjects(ctx, obj); err != nil {
+					return err
+				}
+				obj = ""
+			default:
+				return fmt.Errorf("reading %s: unexpected object type %q", obj, typ)
+			}
+			if obj == "" {
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// scanObjects scans every blob under a tree or blob a tag points at.
+func (s *scanner) scanObjects(ctx context.Context, obj string) error {
+	out, err := s.output(ctx, "rev-list", "--objects", "--no-walk", obj)
+	if err != nil {
+		return fmt.Errorf("listing objects of %s: %w", obj, err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		id, name, _ := strings.Cut(line, " ")
+		typ, err := s.output(ctx, "cat-file", "-t", id)
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(string(typ)) != "blob" {
+			continue
+		}
+		b, err := s.output(ctx, "cat-file", "blob", id)
+		if err != nil {
+			return err
+		}
+		if name == "" {
+			name = "(blob " + id + ")"
+		}
+		s.detect(ctx, obj, name, string(b), 1, 1)
+	}
+	return nil
+}
+
+// scanMessages scans every new commit's message.
+func (s *scanner) scanMessages(ctx context.Context) error {
+	out, err := s.output(ctx, append([]string{"log", "-z", "--format=%H%n%B"}, s.push.revs()...)...)
+	if err != nil {
+		return fmt.Errorf("reading commit messages: %w", err)
+	}
+	for _, rec := range bytes.Split(out, []byte{0}) {
+		sha, msg, ok := bytes.Cut(rec, []byte("\n"))
+		if !ok {
+			continue
+		}
+		s.detect(ctx, string(sha), CommitMessage, string(msg), 1, 1)
+	}
+	return nil
+}
+
+// scanDiffs scans what each new commit adds against each of its parents.
+// A merge's finding counts only when it is added against every parent: what
+// one parent already had is either upstream or scanned in that parent.
+func (s *scanner) scanDiffs(ctx context.Context) error {
+	args := append([]string{"log", "-p", "-U0", "-m", "--full-history", "--no-renames",
+		"--no-textconv", "--no-ext-diff", "--no-color", "--pretty=medium", "--no-abbrev-commit",
+		"--diff-filter=AMTC"}, s.push.revs()...)
+	cmd := s.git(ctx, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("running git log: %w", err)
+	}
+	files, err := gitdiff.Parse(bufio.NewReaderSize(stdout, 1<<20))
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return fmt.Errorf("parsing git log: %w", err)
+	}
+
+	type job struct {
+		commit string
+		f      *gitdiff.File
+	}
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	errs := make(chan error, 1)
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if err := s.scanFile(ctx, j.commit, j.f); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for f := range files {
+		if f.PatchHeader == nil || f.IsDelete {
+			continue
+		}
+		jobs <- job{commit: f.PatchHeader.SHA, f: f}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("running git log: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	select {
+	case err := <-errs:
+		return err
+	default:
+	}
+	return nil
+}
+
+func (s *scanner) scanFile(ctx context.Context, commit string, f *gitdiff.File) error {
+	path := f.NewName
+	if f.IsBinary {
+		// Binary or marked binary by attributes: scan the whole blob.
+		b, err := s.output(ctx, "cat-file", "blob", commit+":"+path)
+		if err != nil {
+			return fmt.Errorf("reading %s:%s: %w", short(commit), path, err)
+		}
+		s.detect(ctx, commit, path, string(b), 1, s.need(commit))
+		return nil
+	}
+	for _, tf := range f.TextFragments {
+		raw := tf.Raw(gitdiff.OpAdd)
+		if raw == "" {
+			continue
+		}
+		s.detect(ctx, commit, path, raw, int(tf.NewPosition), s.need(commit))
+	}
+	return nil
+}
+
+// need is how many parent diffs must show a finding for it to be new.
+func (s *scanner) need(commit string) int {
+	return max(1, s.parents[commit])
+}
+
+func (s *scanner) detect(ctx context.Context, commit, path, raw string, startLine, need int) {
+	frag := detect.Fragment{Raw: raw, FilePath: path, CommitSHA: commit, StartLine: startLine}
+	for _, rf := range s.det.DetectContext(ctx, frag) {
+		f := Finding{
+			Commit:       commit,
+			File:         path,
+			Line:         rf.StartLine,
+			Rule:         rf.RuleID,
+			RedactedLine: redactLine(rf),
+			Suppressed:   strings.Contains(rf.Line, allowSignature),
+		}
+		key := fmt.Sprintf("%s\x00%s\x00%d\x00%s\x00%s", commit, path, rf.StartLine, rf.RuleID, rf.Secret)
+		s.mu.Lock()
+		if s.all == nil {
+			s.all = map[string]Finding{}
+		}
+		s.seen[key]++
+		if s.seen[key] == need {
+			s.all[key] = f
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (s *scanner) result() []Finding {
+	out := make([]Finding, 0, len(s.all))
+	for _, f := range s.all {
+		out = append(out, f)
+	}
+	sortFindings(out)
+	return out
+}
+
+// maxLine bounds a redacted line in a message.
+const maxLine = 160
+
+// redactLine returns the finding's line with the secret replaced. When the
+// secret does not appear as such (it was decoded from base64 or the like)
+// the line is withheld: it would carry the secret in encoded form.
+func redactLine(f report.Finding) string {
+	line := strings.TrimSpace(f.Line)
+	if f.Secret == "" || !strings.Contains(line, f.Secret) {
+		return "(line withheld)"
+	}
+	line = strings.ReplaceAll(line, f.Secret, "REDACTED")
+	if len(line) <= maxLine {
+		return line
+	}
+	i := strings.Index(line, "REDACTED")
+	start := max(0, min(i-maxLine/2, len(line)-maxLine))
+	cut := line[start : start+maxLine]
+	if start > 0 {
+		cut = "…" + cut
+	}
+	if start+maxLine < len(line) {
+		cut += "…"
+	}
+	return cut
+}
+
+// Blocking returns the findings no suppression hides; Suppressed the ones
+// only a gitleaks:allow comment hides.
+func Blocking(fs []Finding) (blocking, suppressed []Finding) {
+	for _, f := range fs {
+		if f.Suppressed {
+			suppressed = append(suppressed, f)
+		} else {
+			blocking = append(blocking, f)
+		}
+	}
+	return blocking, suppressed
+}
+
+func sortFindings(fs []Finding) {
+	sort.Slice(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if a.Commit != b.Commit {
+			return a.Commit < b.Commit
+		}
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Rule < b.Rule
+	})
+}

@@ -1,0 +1,349 @@
+// Package policy turns a bottle's egress routes into a compiled policy and
+// decides, without I/O, whether one request may leave. Default deny: every
+// outcome is a Decision with a machine-readable Code and a Reason for
+// people.
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
+)
+
+// Detector names (the manifest's dlp lists).
+const (
+	DetectorTokenPatterns  = "token_patterns"
+	DetectorKnownSecrets   = "known_secrets"
+	DetectorEntropy        = "entropy"
+	DetectorNaiveInjection = "naive_injection_detection"
+)
+
+// What an outbound DLP match does.
+const (
+	OnMatchSupervise = "supervise"
+	OnMatchRedact    = "redact"
+	OnMatchBlock     = "block"
+)
+
+// Default ports: a route without a port allows HTTPS on 443 (CONNECT) and
+// plain HTTP on 80 (absolute-form requests).
+const (
+	PortHTTPS = 443
+	PortHTTP  = 80
+)
+
+// DefaultLog is the log level when the policy names none: every decision.
+const DefaultLog = 1
+
+// Policy is a compiled, validated route table.
+type Policy struct {
+	Routes []*Route
+	// Log is 0 (refusals only), 1 (every decision) or 2 (every decision
+	// with request headers, never a token).
+	Log int
+}
+
+// Route is one compiled route.
+type Route struct {
+	// Host is the lower-case host name or IP literal, without port.
+	Host string
+	// Port is the one port the route allows; 0 means 443 for HTTPS and 80
+	// for HTTP.
+	Port int
+	// Auth is the token injected into the route's HTTPS requests.
+	Auth *Auth
+	// Outbound are the outbound DLP detectors; empty means scanning is off.
+	Outbound []string
+	// Inbound is true when responses are scanned for prompt injection.
+	Inbound bool
+	// OnMatch is supervise, redact or block.
+	OnMatch string
+	// GitFetch allows git-upload-pack.
+	GitFetch bool
+	// UnsafeAllowPrivate lets the host resolve to private addresses.
+	UnsafeAllowPrivate bool
+
+	matches []match
+	wire    manifest.Route
+}
+
+// Auth names the injected token. The value is never held here.
+type Auth struct {
+	Scheme   string // Bearer or token
+	TokenRef string // env var holding the value
+}
+
+type match struct {
+	paths   []pathMatch
+	methods []string
+	headers []headerMatch
+}
+
+type pathMatch struct {
+	exact, prefix string
+	re            *regexp.Regexp
+}
+
+type headerMatch struct {
+	name  string
+	exact string
+	re    *regexp.Regexp
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Compile validates the manifest's egress block and builds a Policy. A nil
+// block is the empty policy: everything refused.
+func Compile(e *manifest.Egress) (*Policy, error) {
+	p := &Policy{Log: DefaultLog}
+	if e == nil {
+		return p, nil
+	}
+	if e.Log != nil {
+		if *e.Log < 0 || *e.Log > 2 {
+			return nil, fmt.Errorf("egress.log: %d is not 0, 1 or 2", *e.Log)
+		}
+		p.Log = *e.Log
+	}
+	for i, w := range e.Routes {
+		r, err := compileRoute(w)
+		if err != nil {
+			return nil, fmt.Errorf("egress.routes[%d] (%s): %w", i, w.Host, err)
+		}
+		p.Routes = append(p.Routes, r)
+	}
+	return p, nil
+}
+
+func compileRoute(w manifest.Route) (*Route, error) {
+	host, port, err := ParseRouteHost(w.Host)
+	if err != nil {
+		return nil, err
+	}
+	r := &Route{
+		Host:               host,
+		Port:               port,
+		Outbound:           []string{DetectorTokenPatterns, DetectorKnownSecrets},
+		Inbound:            true,
+		OnMatch:            OnMatchSupervise,
+		UnsafeAllowPrivate: w.UnsafeAllowPrivate,
+		wire:               w,
+	}
+	if w.Auth != nil {
+		if w.Auth.Scheme != "Bearer" && w.Auth.Scheme != "token" {
+			return nil, fmt.Errorf("auth.scheme %q is not Bearer or token", w.Auth.Scheme)
+		}
+		if !envName.MatchString(w.Auth.TokenRef) {
+			return nil, fmt.Errorf("auth.token_ref %q is not an environment variable name", w.Auth.TokenRef)
+		}
+		r.Auth = &Auth{Scheme: w.Auth.Scheme, TokenRef: w.Auth.TokenRef}
+	}
+	if w.Git != nil {
+		r.GitFetch = w.Git.Fetch
+	}
+	if d := w.DLP; d != nil {
+		if o := d.OutboundDetectors; o != nil {
+			r.Outbound = nil
+			if !o.Off {
+				for _, n := range o.Names {
+					if n != DetectorTokenPatterns && n != DetectorKnownSecrets && n != DetectorEntropy {
+						return nil, fmt.Errorf("dlp.outbound_detectors: unknown detector %q", n)
+					}
+					r.Outbound = append(r.Outbound, n)
+				}
+			}
+		}
+		if in := d.InboundDetectors; in != nil {
+			r.Inbound = false
+			if !in.Off {
+				for _, n := range in.Names {
+					if n != DetectorNaiveInjection {
+						return nil, fmt.Errorf("dlp.inbound_detectors: unknown detector %q", n)
+					}
+					r.Inbound = true
+				}
+			}
+		}
+		switch d.OutboundOnMatch {
+		case "":
+		case OnMatchSupervise, OnMatchRedact, OnMatchBlock:
+			r.OnMatch = d.OutboundOnMatch
+		default:
+			return nil, fmt.Errorf("dlp.outbound_on_match %q is not supervise, redact or block", d.OutboundOnMatch)
+		}
+	}
+	for i, m := range w.Matches {
+		cm, err := compileMatch(m)
+		if err != nil {
+			return nil, fmt.Errorf("matches[%d]: %w", i, err)
+		}
+		r.matches = append(r.matches, cm)
+	}
+	return r, nil
+}
+
+// ParseRouteHost splits a route's host into a lower-case name (or IP
+// literal) and an optional port. "api.example.com", "10.0.0.5",
+// "[::1]:8443" and "git.internal:8443" are valid; schemes, paths, wildcards
+// and user info are not.
+func ParseRouteHost(s string) (string, int, error) {
+	if s == "" {
+		return "", 0, errors.New("host is empty")
+	}
+	if strings.ContainsAny(s, "/@*?# \t") {
+		return "", 0, fmt.Errorf("host %q must be a bare host name or IP address (no scheme, path or wildcard)", s)
+	}
+	host, port := s, 0
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return "", 0, fmt.Errorf("host %q: bad port", s)
+		}
+		host, port = h, n
+	} else if strings.HasPrefix(s, "[") {
+		host = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	}
+	host = NormalizeHost(host)
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.String(), port, nil
+	}
+	if strings.Contains(host, ":") || !validName(host) {
+		return "", 0, fmt.Errorf("host %q is not a valid host name", s)
+	}
+	return host, port, nil
+}
+
+// NormalizeHost lower-cases a host and strips a trailing dot and IPv6
+// brackets.
+func NormalizeHost(h string) string {
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	h = strings.ToLower(strings.TrimSuffix(h, "."))
+	if ip := net.ParseIP(h); ip != nil {
+		return ip.String()
+	}
+	return h
+}
+
+func validName(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func compileMatch(m manifest.Match) (match, error) {
+	var out match
+	for i, p := range m.Paths {
+		switch p.Type {
+		case "prefix":
+			out.paths = append(out.paths, pathMatch{prefix: p.Value})
+		case "exact":
+			out.paths = append(out.paths, pathMatch{exact: p.Value})
+		case "regex":
+			re, err := regexp.Compile(`^(?:` + p.Value + `)$`)
+			if err != nil {
+				return out, fmt.Errorf("paths[%d]: %w", i, err)
+			}
+			out.paths = append(out.paths, pathMatch{re: re})
+		default:
+			return out, fmt.Errorf("paths[%d]: type %q is not prefix, exact or regex", i, p.Type)
+		}
+		if p.Type != "regex" && !strings.HasPrefix(p.Value, "/") {
+			return out, fmt.Errorf("paths[%d]: %q does not start with /", i, p.Value)
+		}
+	}
+	for _, meth := range m.Methods {
+		meth = strings.ToUpper(meth)
+		if meth == "" || meth == "TRACE" || meth == "CONNECT" {
+			return out, fmt.Errorf("methods: %q cannot be allowed", meth)
+		}
+		out.methods = append(out.methods, meth)
+	}
+	for i, h := range m.Headers {
+		if h.Name == "" {
+			return out, fmt.Errorf("headers[%d]: name is empty", i)
+		}
+		hm := headerMatch{name: http.CanonicalHeaderKey(h.Name)}
+		switch h.Type {
+		case "", "exact":
+			hm.exact = h.Value
+		case "regex":
+			re, err := regexp.Compile(`^(?:` + h.Value + `)$`)
+			if err != nil {
+				return out, fmt.Errorf("headers[%d]: %w", i, err)
+			}
+			hm.re = re
+		default:
+			return out, fmt.Errorf("headers[%d]: type %q is not exact or regex", i, h.Type)
+		}
+		out.headers = append(out.headers, hm)
+	}
+	return out, nil
+}
+
+func (m match) ok(r Request) bool {
+	if len(m.paths) > 0 {
+		hit := false
+		for _, p := range m.paths {
+			switch {
+			case p.re != nil:
+				hit = p.re.MatchString(r.Path)
+			case p.exact != "":
+				hit = r.Path == p.exact
+			default:
+				hit = strings.HasPrefix(r.Path, p.prefix)
+			}
+			if hit {
+				break
+			}
+		}
+		if !hit {
+			return false
+		}
+	}
+	if len(m.methods) > 0 {
+		hit := false
+		for _, meth := range m.methods {
+			if meth == r.Method {
+				hit = true
+				break
+			}
+		}
+		if !hit {
+			return false
+		}
+	}
+	for _, h := range m.headers {
+		vs := r.Header.Values(h.name)
+		if len(vs) == 0 {
+			return false
+		}
+		hit := false
+		for _, v := range vs {
+			if h.re != nil && h.re.MatchString(v) || h.re == nil && v == h.exact {
+				hit = true
+				break
+			}
+		}
+		if !hit {
+			return false
+		}
+	}
+	return true
+}
