@@ -29,13 +29,14 @@ type logsOptions struct {
 func newLogsCmd(env Env) *cobra.Command {
 	var o logsOptions
 	cmd := &cobra.Command{
-		Use:   "logs SLUG [egress|dns|gate|supervise]...",
-		Short: "Show a bottle's decision logs: egress, dns, git-gate, supervise",
+		Use:   "logs SLUG [egress|dns|gate|supervise|attest]...",
+		Short: "Show a bottle's decision logs: egress, dns, git-gate, supervise, attest",
 		Long: `Show what the sidecar of bottle SLUG decided, one line per decision, merged
 by time across its logs: egress (each refused request; allowed ones too at
 egress log level 1 or more), dns (each refused query), gate (git-gate
-requests) and supervise (proposals filed and answered, and the operator's
-decisions from the audit log). Name one or more logs to see only those.
+requests), supervise (proposals filed and answered, and the operator's
+decisions from the audit log) and attest (the bypass probes run by start
+and doctor). Name one or more logs to see only those.
 
 The logs live in ~/.bot-bottle/state/SLUG/logs/*.jsonl (the audit log in
 ~/.bot-bottle/audit/SLUG.jsonl) and hold no secrets; values that look like

@@ -67,6 +67,21 @@ func describe(source string, m map[string]any) string {
 			head[len(head)-1] += ":"
 			head = append(head, r)
 		}
+	case source == Attest:
+		verdict := "closed"
+		switch {
+		case m["leaked"] == true:
+			verdict = "LEAKED"
+		case m["failed"] == true:
+			verdict = "FAILED"
+		case m["not_applicable"] == true:
+			verdict = "n/a"
+		}
+		used["leaked"], used["failed"], used["not_applicable"], used["expected"] = true, true, true, true
+		head = append(head, verdict, take("phase")+":", take("probe")+":", take("got"))
+		for _, k := range []string{"category", "kind", "target"} {
+			used[k] = true // the probe's name says them
+		}
 	case source == Audit:
 		head = append(head, strings.ToUpper(take("action")), take("tool"), take("proposal_id"))
 		if n := take("notes"); n != "" {

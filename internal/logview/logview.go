@@ -23,12 +23,14 @@ const (
 	DNS       = "dns"
 	Gate      = "gate"
 	Supervise = "supervise"
+	// Attest is the bypass probes run at start and by doctor.
+	Attest = "attest"
 	// Audit is the operator's decisions; it is shown with Supervise.
 	Audit = "audit"
 )
 
 // Kinds are the source names a user may ask for, in display order.
-func Kinds() []string { return []string{Egress, DNS, Gate, Supervise} }
+func Kinds() []string { return []string{Egress, DNS, Gate, Supervise, Attest} }
 
 // Source is one log file.
 type Source struct {
@@ -41,7 +43,8 @@ type Source struct {
 // Sources are the files of the kinds asked for (all when kinds is empty):
 // logsDir is state/<slug>/logs, auditPath the bottle's audit log. The file
 // names are the ones the sidecar's daemons write (internal/sidecar:
-// logs/<daemon>.jsonl; dnsguard: logs/dns.jsonl).
+// logs/<daemon>.jsonl; dnsguard: logs/dns.jsonl) and the host's
+// attestation writes (logs/attest.jsonl).
 func Sources(logsDir, auditPath string, kinds []string) ([]Source, error) {
 	if len(kinds) == 0 {
 		kinds = Kinds()
@@ -57,6 +60,8 @@ func Sources(logsDir, auditPath string, kinds []string) ([]Source, error) {
 			out = append(out, Source{Gate, filepath.Join(logsDir, "git-gate.jsonl")})
 		case Supervise:
 			out = append(out, Source{Supervise, filepath.Join(logsDir, "supervise.jsonl")}, Source{Audit, auditPath})
+		case Attest:
+			out = append(out, Source{Attest, filepath.Join(logsDir, "attest.jsonl")})
 		default:
 			return nil, fmt.Errorf("unknown log %q: use %v", k, Kinds())
 		}

@@ -59,6 +59,8 @@ const (
 	egressAllowed = `{"time":"2026-11-26T12:00:03Z","level":"INFO","msg":"egress","daemon":"egress","decision":"allow","code":"allowed","reason":"route api.github.com","method":"GET","scheme":"https","host":"api.github.com","port":443,"path":"/user","route":"api.github.com","status":200,"bytes":512,"ms":12.5}` + "\n"
 	dnsRefused    = `{"time":"2026-11-26T12:00:02Z","name":"c2VjcmV0.evil.example.","type":"TXT","client":"172.18.0.3:40000","reason":"only the sidecar's names resolve here"}` + "\n"
 	superviseLine = `{"time":"2026-11-26T12:00:00Z","level":"INFO","msg":"proposal filed","daemon":"supervise","id":"11111111-1111-4111-8111-111111111111","tool":"egress-allow","bottle":"impl-k3x9q"}` + "\n"
+	attestLine    = `{"time":"2026-11-26T12:00:00.5Z","bottle":"impl-k3x9q","phase":"start","probe":"tcp to host address 172.17.0.1:35363 (host listener)","category":"host","kind":"tcp","target":"172.17.0.1:35363","expected":"closed","got":"closed: timed out","leaked":false}` + "\n"
+	attestLeak    = `{"time":"2026-11-26T12:00:00.6Z","bottle":"impl-k3x9q","phase":"start","probe":"udp to 1.1.1.1:443 (QUIC)","category":"route","kind":"udp","target":"1.1.1.1:443","expected":"closed","got":"open: answered","leaked":true}` + "\n"
 	auditLine     = `{"time":"2026-11-26T12:00:04Z","bottle":"impl-k3x9q","proposal_id":"11111111-1111-4111-8111-111111111111","tool":"egress-allow","action":"rejected","notes":"not needed","before_hash":"aa","after_hash":"aa","prev_hash":""}` + "\n"
 )
 
@@ -70,6 +72,7 @@ func fixture(t *testing.T) (logs, audit string) {
 	write(t, filepath.Join(logs, "dns.jsonl"), dnsRefused)
 	write(t, filepath.Join(logs, "supervise.jsonl"), superviseLine)
 	write(t, audit, auditLine)
+	write(t, filepath.Join(logs, "attest.jsonl"), attestLine, attestLeak)
 	write(t, filepath.Join(logs, "ready"), "not a log\n")
 	return logs, audit
 }
@@ -86,6 +89,8 @@ func TestMergedByTimeOneLineEach(t *testing.T) {
 	}
 	want := []string{
 		`Nov 26 12:00:00.000 supervise proposal filed id=11111111-1111-4111-8111-111111111111 tool=egress-allow`,
+		`Nov 26 12:00:00.500 attest    closed start: tcp to host address 172.17.0.1:35363 (host listener): closed: timed out`,
+		`Nov 26 12:00:00.600 attest    LEAKED start: udp to 1.1.1.1:443 (QUIC): open: answered`,
 		`Nov 26 12:00:01.500 egress    WARN REFUSE CONNECT https://evil.example: evil.example is not in the allowlist code=host_not_allowed`,
 		`Nov 26 12:00:02.000 dns       REFUSE TXT c2VjcmV0.evil.example.: only the sidecar's names resolve here client=172.18.0.3:40000`,
 		`Nov 26 12:00:03.000 egress    ALLOW GET https://api.github.com/user 200: route api.github.com bytes=512 code=allowed ms=12.5 route=api.github.com`,
@@ -99,14 +104,14 @@ func TestMergedByTimeOneLineEach(t *testing.T) {
 	for _, l := range lines {
 		raw = append(raw, string(l.Raw)+"\n")
 	}
-	if diff := cmp.Diff([]string{superviseLine, egressRefused, dnsRefused, egressAllowed, auditLine}, raw); diff != "" {
+	if diff := cmp.Diff([]string{superviseLine, attestLine, attestLeak, egressRefused, dnsRefused, egressAllowed, auditLine}, raw); diff != "" {
 		t.Errorf("raw (-want +got):\n%s", diff)
 	}
 }
 
 func TestOnlyTheKindsAsked(t *testing.T) {
 	logs, audit := fixture(t)
-	for kind, want := range map[string]int{Egress: 2, DNS: 1, Gate: 0, Supervise: 2} {
+	for kind, want := range map[string]int{Egress: 2, DNS: 1, Gate: 0, Supervise: 2, Attest: 2} {
 		srcs, err := Sources(logs, audit, []string{kind})
 		if err != nil {
 			t.Fatal(err)
