@@ -56,9 +56,9 @@ first.`,
 		},
 	}
 	f := cmd.Flags()
+	trustFlag(cmd, &o)
 	f.BoolVar(&o.headless, "headless", false, "run the agent's one-shot mode with --prompt, no terminal")
 	f.StringVar(&o.prompt, "prompt", "", "the prompt of a --headless resume")
 	f.BoolVar(&o.keep, "keep", false, "keep the containers when the agent exits")
-	f.BoolVar(&o.trustRepo, "trust-repo-agent", false, "run an agent from ./.bot-bottle/agents/ without asking (nothing is remembered)")
 	return cmd
 }

@@ -20,13 +20,11 @@ type startOptions struct {
 	bottles  []string
 	format   string
 	label    string
+	color    string
+	trust    bool // --trust-repo-agent
 	headless bool
 	prompt   string
 	keep     bool
-	// trustRepo runs an unconfirmed ./.bot-bottle/agents/ agent
-	// (--trust-repo-agent).
-	trustRepo bool
-	color     string
 }
 
 func newStartCmd(env Env) *cobra.Command {
@@ -73,6 +71,7 @@ default bottle: supervised, no egress routes.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and launch nothing")
+	trustFlag(cmd, &o)
 	f.StringArrayVar(&o.bottles, "bottle", nil, "bottle to run in (repeat to merge several, in order)")
 	f.StringVar(&o.format, "format", "text", "plan output: text or json")
 	f.StringVar(&o.label, "label", "", "a one-line description shown by list and supervise")
@@ -80,7 +79,6 @@ default bottle: supervised, no egress routes.`,
 	f.BoolVar(&o.headless, "headless", false, "run the agent's one-shot mode with --prompt, no terminal")
 	f.StringVar(&o.prompt, "prompt", "", "the prompt of a --headless start")
 	f.BoolVar(&o.keep, "keep", false, "keep the containers when the agent exits")
-	f.BoolVar(&o.trustRepo, "trust-repo-agent", false, "run an agent from ./.bot-bottle/agents/ without asking (nothing is remembered)")
 	_ = cmd.RegisterFlagCompletionFunc("bottle", completeBottles(env))
 	_ = cmd.RegisterFlagCompletionFunc("color", cobra.FixedCompletions(tui.BottleColors(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))

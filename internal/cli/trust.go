@@ -8,11 +8,17 @@ import (
 	"slices"
 
 	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
 
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 	"github.com/bot-bottle/bot-bottle/internal/repotrust"
 )
+
+// trustFlag adds --trust-repo-agent to start and resume.
+func trustFlag(cmd *cobra.Command, o *startOptions) {
+	cmd.Flags().BoolVar(&o.trust, "trust-repo-agent", false, "run an agent from ./.bot-bottle/agents/ without asking (nothing is remembered)")
+}
 
 // trustRepoAgent lets the agent of plan p run only when it is not from the
 // working directory, or the user confirmed this exact file (now, on the
@@ -25,7 +31,7 @@ func trustRepoAgent(env Env, p *plan.Bottle, o startOptions) error {
 	d, err := repotrust.Check(repotrust.NewStore(env.Home, nil), *a, repotrust.Options{
 		Headless: o.headless,
 		DryRun:   o.dryRun,
-		Override: o.trustRepo,
+		Override: o.trust,
 		Terminal: terminal(env),
 	})
 	if err != nil {

@@ -96,7 +96,7 @@ func TestTrustRepoAgentFlag(t *testing.T) {
 	var stderr bytes.Buffer
 	env := trustEnv(home, cwd, nil, &stderr)
 	p := helperPlan(t, env)
-	if err := trustRepoAgent(env, p, startOptions{headless: true, trustRepo: true}); err != nil {
+	if err := trustRepoAgent(env, p, startOptions{headless: true, trust: true}); err != nil {
 		t.Fatalf("--trust-repo-agent refused: %v", err)
 	}
 	if !strings.Contains(stderr.String(), "--trust-repo-agent") {
@@ -184,7 +184,7 @@ func TestRepoAgentChangedAfterPlanning(t *testing.T) {
 	env := trustEnv(home, cwd, nil, &stderr)
 	p := helperPlan(t, env)
 	writeFile(t, filepath.Join(cwd, ".bot-bottle/agents/helper.md"), repoAgentFile+"more\n")
-	err := trustRepoAgent(env, p, startOptions{trustRepo: true})
+	err := trustRepoAgent(env, p, startOptions{trust: true})
 	if err == nil || !strings.Contains(err.Error(), "changed while") {
 		t.Fatalf("got %v, want the change noticed", err)
 	}
