@@ -36,3 +36,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 command -v go >/dev/null 2>&1 || { echo "ci-setup: go is not installed (need Go $(sed -n 's/^go //p' go.mod))" >&2; exit 2; }
+
+# The Docker images the end-to-end tests run: seeded from Debian packages
+# (there is no registry). Quick when they are up to date.
+if docker info >/dev/null 2>&1; then
+	scripts/seed-base-image.sh
+	scripts/seed-base-image.sh --tag bot-bottle/e2e-upstream:bookworm --extra openssh-server
+else
+	echo "ci-setup: no Docker engine answers; the end-to-end tests will say so" >&2
+fi

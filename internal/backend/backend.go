@@ -21,6 +21,10 @@ const (
 	LabelAgent   = "bot-bottle.agent"
 	LabelLabel   = "bot-bottle.label"
 	LabelCreated = "bot-bottle.created" // RFC 3339
+	// LabelStateDir is the bottle's state directory on the host: cleanup
+	// takes only bottles whose state lives under its user's state root,
+	// never another user's on a shared engine.
+	LabelStateDir = "bot-bottle.state-dir"
 )
 
 // Roles of a bottle's parts.
@@ -102,13 +106,14 @@ type ExecSpec struct {
 
 // Summary is one bottle as List sees it.
 type Summary struct {
-	Slug    string    `json:"slug"`
-	Agent   string    `json:"agent"`
-	Label   string    `json:"label"`
-	State   string    `json:"state"` // the agent container's: running, exited, created, missing
-	Sidecar string    `json:"sidecar_state"`
-	Image   string    `json:"image"`
-	Created time.Time `json:"created"`
+	Slug     string    `json:"slug"`
+	Agent    string    `json:"agent"`
+	Label    string    `json:"label"`
+	State    string    `json:"state"` // the agent container's: running, exited, created, missing
+	Sidecar  string    `json:"sidecar_state"`
+	Image    string    `json:"image"`
+	Created  time.Time `json:"created"`
+	StateDir string    `json:"state_dir"`
 }
 
 // Backend runs bottles.

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
+	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 )
 
 // Environment variables that tune the Docker backend.
@@ -36,7 +36,7 @@ func stateRootDir(env Env) (string, error) {
 	if env.Home == "" {
 		return "", fmt.Errorf("no home directory: bottle state lives in ~/.bot-bottle/state")
 	}
-	return filepath.Join(env.Home, ".bot-bottle", "state"), nil
+	return hoststate.New(env.Home).StateRoot(), nil
 }
 
 // ids are the uid and gid the sidecar runs as: the invoking user's.

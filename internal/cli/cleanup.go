@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -15,12 +17,17 @@ func newCleanupCmd(env Env) *cobra.Command {
 		Long: `Remove every bottle whose agent is not running: its containers, its
 networks and its state directory under ~/.bot-bottle/state (so it can no
 longer be resumed). A state directory holding a .preserve file is kept.
-Running bottles are left alone. Audit logs (~/.bot-bottle/audit) and
-committed images are never removed.`,
+Running bottles are left alone, and so are bottles whose state is not
+under your ~/.bot-bottle/state (another user's, on a shared engine). Audit
+logs (~/.bot-bottle/audit) and committed images are never removed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			rows, err := listBottles(ctx, env)
+			root, err := stateRootDir(env)
+			if err != nil {
+				return err
+			}
+			rows, err := listBottles(ctx, env, true)
 			if err != nil {
 				return err
 			}
@@ -30,7 +37,7 @@ committed images are never removed.`,
 			}
 			defer closeEngine()
 			for _, r := range rows {
-				if r.State == "running" {
+				if r.State == "running" || !within(root, r.StateDir) {
 					continue
 				}
 				verb := "removed"
@@ -64,6 +71,12 @@ committed images are never removed.`,
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be removed, remove nothing")
 	return cmd
+}
+
+// within reports whether dir is a state directory under root.
+func within(root, dir string) bool {
+	rel, err := filepath.Rel(root, dir)
+	return dir != "" && err == nil && rel != "." && !strings.HasPrefix(rel, "..") && !filepath.IsAbs(rel)
 }
 
 // fileExists reports whether dir/name exists.

@@ -73,6 +73,7 @@ func launch(ctx context.Context, env Env, p *plan.Bottle, o startOptions, agentI
 		Session:   session(env, !o.headless),
 		Keep:      o.keep,
 		Progress:  env.Stderr,
+		Workspace: workspaceOf(env, o),
 	})
 	if err != nil {
 		var step *docker.StepError

@@ -41,7 +41,7 @@ exited, created) or "saved" when only the state is left: "bot-bottle resume
 SLUG" starts it again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rows, err := listBottles(cmd.Context(), env)
+			rows, err := listBottles(cmd.Context(), env, false)
 			if err != nil {
 				return err
 			}
@@ -66,7 +66,10 @@ SLUG" starts it again.`,
 	return cmd
 }
 
-func listBottles(ctx context.Context, env Env) ([]bottleRow, error) {
+// listBottles joins the engine's bottles with the saved state. Without an
+// engine it shows the saved state alone, with a warning, unless
+// needEngine (cleanup must know what runs before it removes state).
+func listBottles(ctx context.Context, env Env, needEngine bool) ([]bottleRow, error) {
 	root, err := stateRootDir(env)
 	if err != nil {
 		return nil, err
@@ -77,7 +80,11 @@ func listBottles(ctx context.Context, env Env) ([]bottleRow, error) {
 	}
 	be, closeEngine, err := openDocker(ctx, env)
 	if err != nil {
-		return nil, err
+		if needEngine {
+			return nil, err
+		}
+		fmt.Fprintf(env.Stderr, "bot-bottle: warning: %v; showing saved state only\n", err)
+		return joinRows(nil, dirs), nil
 	}
 	defer closeEngine()
 	running, err := be.List(ctx)
@@ -91,7 +98,7 @@ func listBottles(ctx context.Context, env Env) ([]bottleRow, error) {
 func joinRows(engine []backend.Summary, dirs map[string]string) []bottleRow {
 	rows := map[string]*bottleRow{}
 	for _, s := range engine {
-		rows[s.Slug] = &bottleRow{Slug: s.Slug, Agent: s.Agent, Label: s.Label, State: s.State, Sidecar: s.Sidecar, Created: s.Created}
+		rows[s.Slug] = &bottleRow{Slug: s.Slug, Agent: s.Agent, Label: s.Label, State: s.State, Sidecar: s.Sidecar, Created: s.Created, StateDir: s.StateDir}
 	}
 	for slug, dir := range dirs {
 		r, ok := rows[slug]

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -20,11 +22,20 @@ func newResumeCmd(env Env) *cobra.Command {
 metadata.json are planned afresh (so manifest edits apply), with the same
 slug, CA, approved routes and audit log. When "bot-bottle commit" recorded
 an image, the agent boots from it. Leftover containers of SLUG are removed
-first.`,
+first.
+
+Before the agent starts, resume prints what changed in the plan since the
+last run (bottles, routes, repos, env names) and how many approved routes
+it keeps; approved image changes are built on (see docs/workspace.md). A
+bottle whose manifests no longer load is not resumed; the problems are
+printed and the exit status is 1.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.prompt != "" && !o.headless {
 				return usageError(errors.New("--prompt needs --headless"))
+			}
+			if err := checkWorkspaceFlags(o); err != nil {
+				return err
 			}
 			slug := args[0]
 			root, err := stateRootDir(env)
@@ -37,6 +48,7 @@ first.`,
 			}
 			p, err := makePlan(env, meta.Agent, meta.Bottles, slug)
 			if err != nil {
+				fmt.Fprintf(env.Stderr, "bot-bottle: not resuming %s: agent %s in %s no longer plans (fix the manifests and try again)\n", slug, meta.Agent, strings.Join(meta.Bottles, "+"))
 				return err
 			}
 			p.Label, p.Color = meta.Label, meta.Color
@@ -47,9 +59,15 @@ first.`,
 			if err != nil {
 				return err
 			}
-			err = be.Remove(cmd.Context(), slug)
+			list, err := be.List(cmd.Context())
+			if err == nil && slices.ContainsFunc(list, func(s backend.Summary) bool { return s.Slug == slug && s.State == "running" }) {
+				err = found(fmt.Errorf("bottle %s is running: stop it first (bot-bottle stop %s)", slug, slug))
+			}
+			if err == nil {
+				err = be.Remove(cmd.Context(), slug)
+			}
 			closeEngine()
-			if err != nil && !errors.Is(err, backend.ErrNotFound) {
+			if err != nil {
 				return err
 			}
 			return launch(cmd.Context(), env, p, o, meta.Image)
@@ -60,5 +78,6 @@ first.`,
 	f.BoolVar(&o.headless, "headless", false, "run the agent's one-shot mode with --prompt, no terminal")
 	f.StringVar(&o.prompt, "prompt", "", "the prompt of a --headless resume")
 	f.BoolVar(&o.keep, "keep", false, "keep the containers when the agent exits")
+	workspaceFlags(cmd, &o)
 	return cmd
 }

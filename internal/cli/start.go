@@ -25,6 +25,9 @@ type startOptions struct {
 	headless bool
 	prompt   string
 	keep     bool
+	// cwd copies the working directory into /workspace (workspace.go).
+	cwd              bool
+	respectGitignore bool
 }
 
 func newStartCmd(env Env) *cobra.Command {
@@ -47,6 +50,10 @@ With --headless --prompt TEXT the agent runs its one-shot mode with TEXT
 (for the shell bottle TEXT is a bash command line) and bot-bottle exits 1
 when the agent fails.
 
+With --cwd the working directory, .git included, is copied (never mounted)
+into the agent's /workspace; "bot-bottle diff" and "bot-bottle export" take
+the agent's work out as a diff, a git bundle or patches (docs/workspace.md).
+
 With --dry-run, print the plan: the slug, the image, the egress routes, the
 git-gate upstreams, the env and mounts of both containers. Token values never
 appear: a route shows the env var that holds its token ($NAME), and the plan
@@ -55,6 +62,7 @@ fails if that variable is not set.
 With no ~/.bot-bottle at all, the built-in shell agent runs in the built-in
 default bottle: supervised, no egress routes.`,
 		Example: `  bot-bottle start
+  bot-bottle start impl --cwd --respect-gitignore
   bot-bottle start --headless --prompt 'git --version'
   bot-bottle start --dry-run
   bot-bottle start impl --dry-run --bottle github --bottle claude
@@ -79,6 +87,7 @@ default bottle: supervised, no egress routes.`,
 	f.BoolVar(&o.headless, "headless", false, "run the agent's one-shot mode with --prompt, no terminal")
 	f.StringVar(&o.prompt, "prompt", "", "the prompt of a --headless start")
 	f.BoolVar(&o.keep, "keep", false, "keep the containers when the agent exits")
+	workspaceFlags(cmd, &o)
 	_ = cmd.RegisterFlagCompletionFunc("bottle", completeBottles(env))
 	_ = cmd.RegisterFlagCompletionFunc("color", cobra.FixedCompletions(tui.BottleColors(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
@@ -94,6 +103,9 @@ func runStart(ctx context.Context, env Env, agent string, o startOptions) error 
 	}
 	if o.headless && strings.TrimSpace(o.prompt) == "" {
 		return usageError(errors.New("--headless needs --prompt TEXT"))
+	}
+	if err := checkWorkspaceFlags(o); err != nil {
+		return err
 	}
 	p, err := makePlan(env, agent, o.bottles, "")
 	if err != nil {

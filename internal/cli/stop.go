@@ -23,6 +23,7 @@ the agent. Exits 1 when there is no such bottle.`,
 				return err
 			}
 			defer closeEngine()
+			saveWorkspace(cmd.Context(), env, be, args[0])
 			if err := be.Stop(cmd.Context(), args[0]); err != nil {
 				if errors.Is(err, backend.ErrNotFound) {
 					return found(err)

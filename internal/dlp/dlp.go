@@ -3,10 +3,16 @@
 package dlp
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
 )
 
 // Detector names, as in the manifest's dlp.outbound_detectors and
@@ -45,6 +51,14 @@ func (s Secret) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("name", s.Name), slog.String("value", "***"))
 }
 
+// MarshalJSON redacts the value.
+func (s Secret) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]string{"name": s.Name, "value": "***"})
+}
+
+// MarshalText redacts the value (YAML, map keys, and other text encoders).
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // GoString redacts the value for %#v.
 func (s Secret) GoString() string { return "dlp.Secret{Name:" + s.Name + ", Value:***}" }
 
@@ -54,6 +68,29 @@ type Finding struct {
 	Rule     string // gitleaks rule id, or secret NAME for known_secrets (never the value)
 	Where    string // "method", "path", "query", "header:Name", "body", "body:part:NAME"
 	Redacted string // a short excerpt with the secret replaced by ***; never the raw value
+	// Fingerprint identifies the matched value without revealing it: an
+	// HMAC-SHA-256 under a key made at process start, so equal values have
+	// equal fingerprints within one process and nothing outside it can test
+	// a guess. Use it (not Redacted) to remember an approved value. For
+	// known_secrets it is the fingerprint of the held value, whatever
+	// encoding was found.
+	Fingerprint string
+}
+
+// processKey keys fingerprints; made once, never changed.
+var processKey = sync.OnceValue(func() []byte {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		panic("dlp: no randomness for the fingerprint key: " + err.Error()) // crypto/rand never fails on Linux
+	}
+	return k
+})
+
+// fingerprint is the keyed hash of a matched value.
+func fingerprint(v []byte) string {
+	m := hmac.New(sha256.New, processKey())
+	m.Write(v)
+	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
 // OutboundConfig selects the outbound detectors.

@@ -1,16 +1,21 @@
 package dlp
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
-	"io"
+	"fmt"
+	"html"
+	"math"
 	"regexp"
+	"strings"
+	"sync"
+	"unicode/utf8"
 )
 
 // Level is the confidence of an injection verdict.
 type Level int
 
-// Levels, lowest first.
+// Levels, lowest first. High blocks the response; Medium is logged.
 const (
 	None Level = iota
 	Medium
@@ -30,55 +35,307 @@ func (l Level) String() string {
 // InjectionVerdict is what DetectInjection concluded, and why.
 type InjectionVerdict struct {
 	Level  Level
-	Reason string
-	Rule   string
+	Reason string // what the text tries to do, with a short excerpt
+	Rule   string // the heuristic that fired
 }
 
 // ErrInjection is returned by an SSE scanner's Read after a High event.
 var ErrInjection = errors.New("dlp: prompt injection detected in response")
 
-var naiveIgnore = regexp.MustCompile(`(?i)ignore (all )?(the )?previous instructions`)
-
-// DetectInjection scans text for prompt-injection phrases.
-func DetectInjection(text []byte) InjectionVerdict {
-	if naiveIgnore.Match(text) {
-		return InjectionVerdict{Level: High, Reason: "asks the model to ignore previous instructions", Rule: "ignore-previous-instructions"}
-	}
-	return InjectionVerdict{}
+// injectionRule is one phrase heuristic. Every match of Re starts with one
+// of Keywords (lowercase), so the regex is only tried, anchored, where a
+// keyword begins.
+type injectionRule struct {
+	ID       string
+	Level    Level
+	Reason   string
+	Keywords []string
+	Re       *regexp.Regexp
 }
 
-// NewSSEScanner passes r through, scanning each server-sent event as it
-// completes; after a High event Read returns ErrInjection.
-func NewSSEScanner(r io.Reader, onVerdict func(InjectionVerdict)) io.Reader {
-	pr, pw := io.Pipe()
-	go func() {
-		br := bufio.NewReader(r)
-		var ev []byte
-		for {
-			line, err := br.ReadBytes('\n')
-			ev = append(ev, line...)
-			if len(line) <= 2 && len(ev) > 0 || err != nil {
-				v := DetectInjection(ev)
-				if v.Level != None && onVerdict != nil {
-					onVerdict(v)
-				}
-				if v.Level == High {
-					pw.CloseWithError(ErrInjection)
-					return
-				}
-				if _, werr := pw.Write(ev); werr != nil {
-					return
-				}
-				ev = ev[:0]
+func anchored(re string) *regexp.Regexp { return regexp.MustCompile(`^(?:` + re + `)`) }
+
+// injectionRules are naive on purpose: phrases that text meant for a human
+// reader rarely contains and that injected instructions nearly always do.
+// High is reserved for phrasing with no everyday use.
+var injectionRules = []injectionRule{
+	{"ignore-previous-instructions", High, "tells the model to ignore its instructions",
+		[]string{"ignore", "disregard", "forget", "override", "skip"},
+		anchored(`(?i)(?:ignore|disregard|forget|override|skip)\s+(?:(?:all|any|each|every|the|your|my|of|these|those)\s+)*(?:previous|prior|above|earlier|preceding|former|original|initial|system|developer)\s+(?:instructions?|prompts?|directions?|rules|guidelines|guidance|context|messages?|commands?)\b`)},
+	{"conceal-from-user", High, "tells the model to hide what it does from the user",
+		[]string{"do not", "don't", "dont", "never", "must not", "without"},
+		anchored(`(?i)(?:(?:do\s+not|don'?t|never|must\s+not)\s+(?:tell|inform|mention\s+(?:this|it)\s+to|reveal\s+(?:this|it)\s+to|alert|notify)\s+(?:the\s+)?(?:user|human|operator)|without\s+(?:telling|informing|alerting|notifying|letting)\s+(?:the\s+)?(?:user|human|operator))\b`)},
+	{"chat-template-spoof", High, "contains chat-template control tokens that fake a system turn",
+		[]string{"<|im_start|>", "<|start_header_id|>", "<|system|>", "<<sys>>", "<|endoftext|>"},
+		anchored(`(?i)<\|im_start\|>\s*(?:system|assistant)|<\|start_header_id\|>\s*(?:system|assistant)|<\|system\|>|<<SYS>>|<\|endoftext\|>`)},
+	{"role-override", High, "tells the model it is now a different, unrestricted agent",
+		[]string{"you are now", "you're now"},
+		anchored(`(?i)you(?:\s+are|'re)\s+now\s+(?:in\s+)?(?:DAN\b|developer\s+mode|god\s+mode|jailbroken|unrestricted|unfiltered|an?\s+(?:unrestricted|unfiltered|uncensored|evil)|no\s+longer\s+bound|free\s+of)`)},
+	{"exfiltrate-with-shell", High, "tells the model to send environment, keys or credentials out with a shell command",
+		[]string{"curl", "wget", "nc", "ncat", "invoke-webrequest"},
+		anchored(`(?i)(?:curl|wget|nc|ncat|invoke-webrequest)\b[^\n]{0,200}?(?:\$\(\s*(?:env|printenv|set|cat\s+[^)]{0,80}(?:\.env|\.ssh|id_rsa|id_ed25519|credentials|\.netrc|\.npmrc|\.pypirc|\.git-credentials))|(?:-d|--data(?:-binary|-raw|-urlencode)?|-F|--form|-T|--upload-file)\s*[=\s]\s*['"]?[^\s'"]{0,40}(?:\.env\b|\.ssh/|id_rsa|id_ed25519|\.aws/credentials|\.netrc|\.git-credentials|/etc/passwd))`)},
+	{"fake-system-message", Medium, "pretends to be a system or developer message",
+		[]string{"<system", "</system", "<developer", "</developer", "<instruction", "</instruction", "[inst]", "[/inst]", "system", "developer"},
+		anchored(`(?i)</?(?:system|system[_-]?prompt|developer|instructions?)>|\[/?INST\]|(?:system|developer)\s+(?:message|prompt|override|instructions?)\s*:`)},
+	{"new-instructions", Medium, "announces new instructions for the model",
+		[]string{"new", "updated", "real", "actual", "true", "additional", "secret", "hidden", "from now on", "important"},
+		anchored(`(?i)(?:new|updated|real|actual|true|additional|secret|hidden)\s+(?:system\s+)?instructions?\s*:|from\s+now\s+on,?\s+(?:you|the\s+(?:assistant|model|agent|ai))\s+(?:will|must|should|are)\b|important\s*[:!]\s*(?:the\s+)?(?:ai|assistant|agent|model|llm)\b`)},
+	{"addresses-the-model", Medium, "speaks directly to an AI model reading the page",
+		[]string{"note to", "attention", "message for", "instructions for", "ai", "llm", "language model", "assistant", "agent", "if you are"},
+		anchored(`(?i)(?:note\s+to|attention|message\s+for|instructions?\s+for)\s*:?\s+(?:the\s+|any\s+|all\s+)?(?:ai|llm|language\s+model|assistant|agent|claude|chatgpt|gpt|codex|copilot)s?\b|(?:ai|llm|language\s+model|assistant|agent)s?\s+(?:reading|processing|parsing|summari[sz]ing)\s+this\b|if\s+you\s+are\s+an?\s+(?:ai|llm|language\s+model|assistant|agent|bot)\b`)},
+	{"exfiltrate", Medium, "asks for secrets to be sent somewhere",
+		[]string{"exfiltrat", "send", "post", "upload", "leak", "forward", "transmit", "email", "paste"},
+		anchored(`(?i)exfiltrat(?:e|es|ed|ing|ion)\b|(?:send|post|upload|leak|forward|transmit|email|paste)\b[^.\n]{0,60}?\b(?:your|the|all|any)\s+(?:api[\s_-]?keys?|tokens?|secrets?|credentials?|passwords?|ssh\s+keys?|private\s+keys?|env(?:ironment)?(?:\s+variables?)?|\.env)\b[^.\n]{0,60}?\b(?:to|into|at)\b`)},
+	{"shell-with-secret", Medium, "a shell command that sends a token-like variable",
+		[]string{"curl", "wget"},
+		anchored(`(?i)(?:curl|wget)\b[^\n]{0,200}?\$\{?[A-Z_]*(?:TOKEN|API_?KEY|SECRET|PASSWORD|CREDENTIALS?)\b`)},
+}
+
+// injection is the compiled detector: one automaton over every rule's
+// keywords plus the invisible-character markers.
+type injection struct {
+	ac     *acMatcher
+	kwRule [][]int // pattern id -> rules
+	nKw    int32
+}
+
+// Invisible characters, found by their UTF-8 prefixes in the same pass.
+const (
+	markTag       = iota // U+E0000..E007F (tag characters)
+	markZeroWidth        // U+200B..U+200D, U+2060, U+FEFF
+	markBidi             // U+202A..U+202E, U+2066..U+2069
+)
+
+var invisibleMarks = []struct {
+	seq  string
+	kind int
+}{
+	{"\xf3\xa0\x80", markTag}, {"\xf3\xa0\x81", markTag},
+	{"\u200b", markZeroWidth}, {"\u200c", markZeroWidth}, {"\u200d", markZeroWidth},
+	{"\u2060", markZeroWidth}, {"\ufeff", markZeroWidth},
+	{"\u202a", markBidi}, {"\u202b", markBidi}, {"\u202c", markBidi}, {"\u202d", markBidi},
+	{"\u202e", markBidi}, {"\u2066", markBidi}, {"\u2067", markBidi}, {"\u2068", markBidi}, {"\u2069", markBidi},
+}
+
+func newInjection() *injection {
+	in := &injection{}
+	var pats []string
+	for ri, r := range injectionRules {
+		for _, k := range r.Keywords {
+			pats = append(pats, k)
+			in.kwRule = append(in.kwRule, []int{ri})
+		}
+	}
+	in.nKw = int32(len(pats))
+	for _, m := range invisibleMarks {
+		pats = append(pats, m.seq)
+	}
+	in.ac = newACMatcher(pats)
+	return in
+}
+
+// injectionHit is one rule firing; End is where its match ends.
+type injectionHit struct {
+	Rule    string
+	Level   Level
+	Reason  string
+	Excerpt string
+	End     int
+}
+
+const injectionWindow = 320
+
+func (in *injection) find(text []byte) []injectionHit {
+	// Inbound text is the upstream's: no limit on hits, but each rule
+	// fires once and is tried once per keyword position.
+	hits, _ := in.ac.scanAll(text, nil, math.MaxInt)
+	if len(hits) == 0 {
+		return nil
+	}
+	var out []injectionHit
+	var marks [3]bool
+	fired := map[int]bool{}
+	tried := map[[2]int]bool{}
+	for _, h := range hits {
+		if h.Pattern >= in.nKw {
+			marks[invisibleMarks[h.Pattern-in.nKw].kind] = true
+			continue
+		}
+		start := h.End - in.ac.lens[h.Pattern]
+		if !isWordBoundary(text, start) && isWordByte(text[start]) {
+			continue // inside a word ("nc" in "once")
+		}
+		for _, ri := range in.kwRule[h.Pattern] {
+			if fired[ri] || tried[[2]int{ri, start}] {
+				continue
 			}
-			if err != nil {
-				if err == io.EOF {
-					err = nil
-				}
-				pw.CloseWithError(err)
-				return
+			tried[[2]int{ri, start}] = true
+			if len(tried) > regexBudget(len(text)) {
+				// Text built to wake the phrases everywhere could hide one
+				// behind its cost: fail closed.
+				return append(out, injectionHit{Rule: "too-dense-to-scan", Level: High,
+					Reason: "the text holds too many trigger words to check them all", End: len(text)})
+			}
+			r := &injectionRules[ri]
+			end := min(len(text), start+injectionWindow)
+			if m := r.Re.FindIndex(text[start:end]); m != nil {
+				fired[ri] = true
+				out = append(out, injectionHit{Rule: r.ID, Level: r.Level, Reason: r.Reason,
+					Excerpt: printable(text[start : start+m[1]]), End: start + m[1]})
 			}
 		}
-	}()
-	return pr
+	}
+	if marks[markTag] {
+		out = append(out, tagHits(text, in)...)
+	}
+	if marks[markZeroWidth] {
+		if run, end := longestZeroWidthRun(text); run >= 3 {
+			lvl := Medium
+			if run >= 8 {
+				lvl = High
+			}
+			out = append(out, injectionHit{Rule: "zero-width-smuggling", Level: lvl,
+				Reason: fmt.Sprintf("hides data in a run of %d zero-width characters", run), End: end})
+		}
+	}
+	if marks[markBidi] {
+		out = append(out, injectionHit{Rule: "bidi-override", Level: Medium,
+			Reason: "contains bidirectional override characters that reorder what a human sees", End: len(text)})
+	}
+	return out
+}
+
+// tagHits decodes Unicode tag characters (invisible ASCII twins) outside
+// emoji flag sequences. Hidden text is High on its own; what it says is
+// scanned too.
+func tagHits(text []byte, in *injection) []injectionHit {
+	var hidden []byte
+	end := 0
+	for i := 0; i < len(text); {
+		r, n := utf8.DecodeRune(text[i:])
+		if r == 0x1F3F4 { // black flag: a subdivision flag's tags follow
+			j := i + n
+			for j < len(text) {
+				t, m := utf8.DecodeRune(text[j:])
+				j += m
+				if t == 0xE007F || t < 0xE0000 || t > 0xE007F {
+					break
+				}
+			}
+			i = j
+			continue
+		}
+		if r >= 0xE0000 && r <= 0xE007F {
+			if r >= 0xE0020 && r < 0xE007F {
+				hidden = append(hidden, byte(r-0xE0000))
+			}
+			end = i + n
+		}
+		i += n
+	}
+	if len(hidden) < 4 {
+		return nil
+	}
+	out := []injectionHit{{Rule: "hidden-tag-characters", Level: High,
+		Reason: fmt.Sprintf("hides %d characters of text in invisible Unicode tag characters: %q", len(hidden), printable(hidden)), End: end}}
+	for _, h := range in.find(hidden) {
+		h.Reason = "in hidden tag characters: " + h.Reason
+		h.End = end
+		out = append(out, h)
+	}
+	return out
+}
+
+func longestZeroWidthRun(text []byte) (int, int) {
+	best, cur, end := 0, 0, 0
+	for i := 0; i < len(text); {
+		r, n := utf8.DecodeRune(text[i:])
+		switch r {
+		case 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF:
+			cur++
+			if cur > best {
+				best, end = cur, i+n
+			}
+		default:
+			cur = 0
+		}
+		i += n
+	}
+	return best, end
+}
+
+// printable makes an excerpt safe for a log line: at most 80 runes, no
+// control or invisible characters.
+func printable(b []byte) string {
+	var s strings.Builder
+	n := 0
+	for _, r := range string(b) {
+		if n >= 80 {
+			s.WriteString("…")
+			break
+		}
+		if r < 0x20 || r == 0x7f || (r >= 0x200B && r <= 0x206F) || r == 0xFEFF || (r >= 0xE0000 && r <= 0xE007F) {
+			r = ' '
+		}
+		s.WriteRune(r)
+		n++
+	}
+	return s.String()
+}
+
+// views of an inbound text that the phrases may hide behind: HTML entities
+// and JSON escapes.
+func inboundViews(text []byte) [][]byte {
+	views := [][]byte{text}
+	// Any backslash: JSON escapes a phrase's line breaks (\n) as well as
+	// its letters (\u0069).
+	if v := jsonView(text); v != nil {
+		views = append(views, v)
+	}
+	if bytes.IndexByte(text, '&') >= 0 {
+		if v := html.UnescapeString(string(text)); v != string(text) {
+			views = append(views, []byte(v))
+		}
+	}
+	return views
+}
+
+// verdictOf picks the strongest hit.
+func verdictOf(hits []injectionHit) InjectionVerdict {
+	var v InjectionVerdict
+	for _, h := range hits {
+		if h.Level > v.Level {
+			v = InjectionVerdict{Level: h.Level, Rule: h.Rule, Reason: h.Reason}
+			if h.Excerpt != "" {
+				v.Reason += fmt.Sprintf(": %q", h.Excerpt)
+			}
+		}
+	}
+	return v
+}
+
+// Injection detects prompt injection in response text. Build one with
+// NewInjection and share it: it is immutable.
+type Injection struct{ in *injection }
+
+// NewInjection compiles the heuristics.
+func NewInjection() *Injection { return &Injection{in: newInjection()} }
+
+// Detect scans text (HTML, JSON or plain text) and returns the strongest
+// verdict.
+func (d *Injection) Detect(text []byte) InjectionVerdict {
+	var hits []injectionHit
+	for _, v := range inboundViews(text) {
+		hits = append(hits, d.in.find(v)...)
+	}
+	return verdictOf(hits)
+}
+
+// sharedInjection is built once and never changes.
+var sharedInjection = sync.OnceValue(NewInjection)
+
+// DetectInjection scans text (HTML, JSON or plain text) for prompt
+// injection and returns the strongest verdict.
+func DetectInjection(text []byte) InjectionVerdict {
+	return sharedInjection().Detect(text)
 }

@@ -1,65 +1,447 @@
 package dlp
 
 import (
+	"bytes"
 	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 )
 
-// Outbound scans requests leaving the bottle. It is safe for concurrent use.
+// Outbound scans requests leaving the bottle. It is immutable once built
+// and safe for concurrent use.
 type Outbound struct {
-	cfg OutboundConfig
+	maxBody  int64
+	secrets  []Secret
+	rules    *ruleSet // nil: token_patterns off
+	entropy  bool
+	variants []variant
+	// secretPrints[i] is the fingerprint of secrets[i].
+	secretPrints []string
+	nKw          int32 // pattern ids below nKw are rule keywords
+	nEsc         int32 // pattern ids from nEsc on are escape markers
+	escKind      []escKind
+	ac           *acMatcher
 }
 
 // NewOutbound builds a scanner for cfg.
 func NewOutbound(cfg OutboundConfig) (*Outbound, error) {
+	o := &Outbound{maxBody: cfg.MaxBody, secrets: slices.Clone(cfg.Secrets)}
+	for _, sec := range o.secrets {
+		o.secretPrints = append(o.secretPrints, fingerprint([]byte(sec.Value)))
+	}
+	if o.maxBody <= 0 {
+		o.maxBody = DefaultMaxBody
+	}
+	var patterns []string
 	for _, d := range cfg.Detectors {
 		switch d {
-		case DetectorTokenPatterns, DetectorKnownSecrets, DetectorEntropy:
+		case DetectorTokenPatterns:
+			rs, err := defaultRules()
+			if err != nil {
+				return nil, fmt.Errorf("building outbound dlp: %w", err)
+			}
+			o.rules = rs
+		case DetectorKnownSecrets:
+			o.variants = secretVariants(o.secrets)
+		case DetectorEntropy:
+			o.entropy = true
 		default:
 			return nil, fmt.Errorf("building outbound dlp: unknown detector %q", d)
 		}
 	}
-	if cfg.MaxBody == 0 {
-		cfg.MaxBody = DefaultMaxBody
+	if o.rules != nil {
+		patterns = append(patterns, o.rules.keywords...)
 	}
-	return &Outbound{cfg: cfg}, nil
+	o.nKw = int32(len(patterns))
+	for _, v := range o.variants {
+		patterns = append(patterns, string(v.Value))
+	}
+	// Escapes of token characters, found in the same pass, say when a
+	// decoded view of the text is worth scanning too.
+	o.nEsc = int32(len(patterns))
+	for c := 0x21; c < 0x7f; c++ {
+		if hidesToken(byte(c)) {
+			patterns = append(patterns, fmt.Sprintf("%%%02x", c), fmt.Sprintf(`\u%04x`, c))
+			o.escKind = append(o.escKind, escPercent, escJSON)
+		}
+	}
+	patterns = append(patterns, `\/`)
+	o.escKind = append(o.escKind, escJSON)
+	o.ac = newACMatcher(patterns)
+	return o, nil
 }
 
-// Scan reports every finding in r. An error means r could not be scanned
-// and must be refused.
+// escKind says which decoded view an escape marker calls for.
+type escKind uint8
+
+const (
+	escPercent escKind = 1 << iota
+	escJSON
+)
+
+// segment is one part of a request scanned on its own.
+type segment struct {
+	Where string
+	Text  []byte
+	Plus  bool // '+' means space here (query strings, form bodies)
+}
+
+// span is a match in a segment's raw text: [Start, End) is what redaction
+// replaces.
+type span struct {
+	Start, End int
+	Finding    Finding
+}
+
+// Scan reports every finding in r. An error (ErrTooLarge, ErrUndecodable)
+// means r could not be scanned and must be refused.
 func (o *Outbound) Scan(r Request) (Result, error) {
-	var res Result
-	if int64(len(r.Body)) > o.cfg.MaxBody {
-		return res, ErrTooLarge
+	segs, err := o.segments(r)
+	if err != nil {
+		return Result{}, err
 	}
-	check := func(where, s string) {
-		for _, sec := range o.cfg.Secrets {
-			if len(sec.Value) >= 8 && strings.Contains(s, sec.Value) {
-				res.Findings = append(res.Findings, Finding{Detector: DetectorKnownSecrets, Rule: sec.Name, Where: where, Redacted: "***"})
+	var res Result
+	for _, s := range segs {
+		spans, views, err := o.scanSegment(s)
+		if err != nil {
+			return Result{}, err
+		}
+		for _, sp := range spans {
+			res.Findings = append(res.Findings, sp.Finding)
+		}
+		res.Findings = append(res.Findings, views...)
+		if o.entropy {
+			res.Warnings = append(res.Warnings, entropyWarnings(s)...)
+		}
+	}
+	res.Findings = dedupeFindings(res.Findings)
+	res.Warnings = dedupeFindings(res.Warnings)
+	return res, nil
+}
+
+// dedupeFindings keeps one finding per value per place: two different
+// values under one rule both stay, so approving one never hides the other.
+func dedupeFindings(fs []Finding) []Finding {
+	type key struct{ d, r, w, f string }
+	seen := map[key]bool{}
+	out := fs[:0]
+	for _, f := range fs {
+		k := key{f.Detector, f.Rule, f.Where, f.Fingerprint}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// segments splits r into the texts scanned: method, host, user info,
+// path, query, every header, and the decoded body (or its parts).
+func (o *Outbound) segments(r Request) ([]segment, error) {
+	segs := []segment{{Where: "method", Text: []byte(r.Method)}}
+	if u := r.URL; u != nil {
+		segs = append(segs, segment{Where: "host", Text: []byte(u.Host)})
+		if u.User != nil {
+			segs = append(segs, segment{Where: "userinfo", Text: []byte(u.User.String())})
+		}
+		segs = append(segs, segment{Where: "path", Text: []byte(u.EscapedPath())})
+		if u.Opaque != "" {
+			segs = append(segs, segment{Where: "path", Text: []byte(u.Opaque)})
+		}
+		if u.RawQuery != "" {
+			segs = append(segs, segment{Where: "query", Text: []byte(u.RawQuery), Plus: true})
+		}
+		if u.Fragment != "" {
+			segs = append(segs, segment{Where: "fragment", Text: []byte(u.EscapedFragment())})
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Header)) {
+		for _, v := range r.Header[k] {
+			segs = append(segs, segment{Where: "header:" + k, Text: []byte(k + ": " + v)})
+		}
+	}
+	if len(r.Body) == 0 {
+		return segs, nil
+	}
+	codings, err := contentEncodings(r.Header)
+	if err != nil {
+		return nil, err
+	}
+	body, err := decodeBody(r.Body, codings, o.maxBody)
+	if err != nil {
+		return nil, err
+	}
+	ct := r.Header.Get("Content-Type")
+	segs = append(segs, segment{Where: "body", Text: body, Plus: isForm(ct)})
+	parts, isMultipart, err := multipartParts(ct, body, o.maxBody)
+	if err != nil {
+		return nil, err
+	}
+	if isMultipart {
+		for _, p := range parts {
+			segs = append(segs, segment{Where: "body:part:" + p.Name, Text: p.Data})
+		}
+	}
+	return segs, nil
+}
+
+func isForm(ct string) bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "application/x-www-form-urlencoded")
+}
+
+// scanSegment finds matches in the raw text (as spans that redaction can
+// replace) and in the decoded views of it (percent- and JSON-unescaped),
+// which redaction cannot reach.
+func (o *Outbound) scanSegment(s segment) ([]span, []Finding, error) {
+	spans, esc, err := o.scanText(s.Where, s.Text)
+	if err != nil {
+		return nil, nil, err
+	}
+	var b64 []byte
+	if o.rules != nil {
+		b64 = base64View(s.Text)
+	}
+	if esc == 0 && b64 == nil {
+		return spans, nil, nil
+	}
+	var extra []Finding
+	seen := map[[3]string]bool{}
+	for _, sp := range spans {
+		seen[[3]string{sp.Finding.Detector, sp.Finding.Rule, sp.Finding.Fingerprint}] = true
+	}
+	addView := func(where string, v []byte) escKind {
+		vs, vesc, verr := o.scanText(where, v)
+		if verr != nil {
+			err = verr
+		}
+		for _, sp := range vs {
+			k := [3]string{sp.Finding.Detector, sp.Finding.Rule, sp.Finding.Fingerprint}
+			if !seen[k] {
+				seen[k] = true
+				extra = append(extra, sp.Finding)
 			}
 		}
+		return vesc
 	}
-	check("method", r.Method)
-	if r.URL != nil {
-		check("path", r.URL.Path)
-		check("query", r.URL.RawQuery)
-	}
-	for k, vs := range r.Header {
-		for _, v := range vs {
-			check("header:"+k, v)
+	base := s.Text
+	if esc&escPercent != 0 {
+		if pv := percentView(s.Text, s.Plus); pv != nil {
+			esc |= addView(s.Where, pv)
+			base = pv
 		}
 	}
-	check("body", string(r.Body))
-	return res, nil
+	if esc&escJSON != 0 {
+		if jv := jsonView(base); jv != nil {
+			addView(s.Where, jv)
+		}
+	}
+	if b64 != nil {
+		addView(s.Where+":base64", b64)
+	}
+	return spans, extra, err
+}
+
+// scanText is one pass of the automaton over text, then the checks the
+// hits call for.
+func (o *Outbound) scanText(where string, text []byte) ([]span, escKind, error) {
+	if len(text) == 0 {
+		return nil, 0, nil
+	}
+	hits, ok := o.ac.scanAll(text, nil, maxHits(len(text)))
+	if !ok {
+		return nil, 0, errTooComplex
+	}
+	if len(hits) == 0 {
+		return nil, 0, nil
+	}
+	var (
+		kw    []acHit
+		spans []span
+		esc   escKind
+	)
+	for _, h := range hits {
+		if h.Pattern < o.nKw {
+			kw = append(kw, h)
+			continue
+		}
+		if h.Pattern >= o.nEsc {
+			esc |= o.escKind[h.Pattern-o.nEsc]
+			continue
+		}
+		v := &o.variants[h.Pattern-o.nKw]
+		start := h.End - len(v.Value)
+		if v.verify(text[start:h.End]) {
+			spans = append(spans, span{Start: start, End: h.End, Finding: Finding{
+				Detector:    DetectorKnownSecrets,
+				Rule:        o.secrets[v.Secret].Name,
+				Where:       where,
+				Fingerprint: o.secretPrints[v.Secret],
+			}})
+		}
+	}
+	if o.rules != nil {
+		found, err := o.rules.findTokens(text, kw)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, m := range found {
+			spans = append(spans, span{Start: m.SecStart, End: m.SecEnd, Finding: Finding{
+				Detector:    DetectorTokenPatterns,
+				Rule:        o.rules.rules[m.Rule].rule.RuleID,
+				Where:       where,
+				Fingerprint: fingerprint(text[m.SecStart:m.SecEnd]),
+			}})
+		}
+	}
+	for i := range spans {
+		spans[i].Finding.Redacted = excerpt(text, spans, i)
+	}
+	return spans, esc, nil
+}
+
+const excerptContext = 16
+
+// excerpt shows a little context around spans[i] with every span in view
+// replaced by ***. Only printable ASCII is kept.
+func excerpt(text []byte, spans []span, i int) string {
+	lo := max(0, spans[i].Start-excerptContext)
+	hi := min(len(text), spans[i].End+excerptContext)
+	var b strings.Builder
+	for p := lo; p < hi; {
+		in := -1
+		for j, sp := range spans {
+			if sp.Start <= p && p < sp.End {
+				in = j
+				break
+			}
+		}
+		if in >= 0 {
+			b.WriteString("***")
+			p = spans[in].End
+			continue
+		}
+		c := text[p]
+		if c < 0x20 || c >= 0x7f {
+			c = '.'
+		}
+		b.WriteByte(c)
+		p++
+	}
+	return b.String()
 }
 
 // Redact returns r with every match scrubbed (body re-encoded with its
 // Content-Encoding, Content-Length fixed) and the findings that survived
-// redaction (non-empty: the caller refuses).
+// redaction (non-empty: the caller refuses). Matches that only show up
+// once the text is decoded (percent-escapes, \u escapes, a base64 part)
+// cannot be scrubbed in place and survive.
 func (o *Outbound) Redact(r Request) (Request, []Finding, error) {
-	res, err := o.Scan(r)
+	out := r
+	out.Header = r.Header.Clone()
+	if r.URL != nil {
+		u := *r.URL
+		out.URL = &u
+		for _, part := range []struct {
+			where        string
+			escaped      string
+			plus         bool
+			raw, decoded *string // decoded nil: keep only the raw form
+		}{
+			{"path", u.EscapedPath(), false, &out.URL.RawPath, &out.URL.Path},
+			{"query", u.RawQuery, true, &out.URL.RawQuery, nil},
+			{"fragment", u.EscapedFragment(), false, &out.URL.RawFragment, &out.URL.Fragment},
+		} {
+			red, changed, err := o.redactText(part.where, []byte(part.escaped), part.plus)
+			if err != nil {
+				return r, nil, err
+			}
+			if !changed {
+				continue
+			}
+			if part.decoded != nil {
+				dec, err := url.PathUnescape(string(red))
+				if err != nil {
+					continue // cannot happen: redaction only removes bytes of valid escapes' text
+				}
+				*part.decoded = dec
+			}
+			*part.raw = string(red)
+		}
+	}
+	for k, vs := range out.Header {
+		for i, v := range vs {
+			line := k + ": " + v
+			red, changed, err := o.redactText("header:"+k, []byte(line), false)
+			if err != nil {
+				return r, nil, err
+			}
+			if changed {
+				if rest, ok := strings.CutPrefix(string(red), k+": "); ok {
+					out.Header[k][i] = rest
+				}
+			}
+		}
+	}
+	if len(r.Body) > 0 {
+		codings, err := contentEncodings(r.Header)
+		if err != nil {
+			return r, nil, err
+		}
+		body, err := decodeBody(r.Body, codings, o.maxBody)
+		if err != nil {
+			return r, nil, err
+		}
+		red, changed, err := o.redactText("body", body, isForm(r.Header.Get("Content-Type")))
+		if err != nil {
+			return r, nil, err
+		}
+		if changed {
+			enc, err := encodeBody(red, codings)
+			if err != nil {
+				return r, nil, err
+			}
+			out.Body = enc
+			if out.Header == nil {
+				out.Header = make(map[string][]string)
+			}
+			out.Header.Set("Content-Length", strconv.Itoa(len(enc)))
+		}
+	}
+	res, err := o.Scan(out)
 	if err != nil {
 		return r, nil, err
 	}
-	return r, res.Findings, nil
+	return out, res.Findings, nil
+}
+
+// Redaction is what replaces a scrubbed value: plain ASCII that is safe in
+// a path, a query, a header and a JSON string.
+const Redaction = "REDACTED"
+
+func (o *Outbound) redactText(where string, text []byte, plus bool) ([]byte, bool, error) {
+	spans, _, err := o.scanText(where, text)
+	if err != nil || len(spans) == 0 {
+		return text, false, err
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.Start - b.Start })
+	var out bytes.Buffer
+	p := 0
+	for _, sp := range spans {
+		if sp.End <= p {
+			continue
+		}
+		if sp.Start > p {
+			out.Write(text[p:sp.Start])
+		}
+		out.WriteString(Redaction)
+		p = sp.End
+	}
+	out.Write(text[p:])
+	return out.Bytes(), true, nil
 }

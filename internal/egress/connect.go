@@ -187,7 +187,12 @@ type peekedConn struct {
 	r *bufio.Reader
 }
 
-func (c *peekedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+func (c *peekedConn) Read(p []byte) (int, error) {
+	if c.r.Buffered() > 0 {
+		return c.r.Read(p)
+	}
+	return c.Conn.Read(p)
+}
 
 // oneConnListener hands one connection to an http.Server and reports the
 // listener closed once that connection is.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/policy"
@@ -67,8 +66,7 @@ func (s *Server) dial(ctx context.Context, network, addr string) (net.Conn, erro
 	if err != nil {
 		return nil, err
 	}
-	port, _ := strconv.Atoi(portStr)
-	allowPrivate := s.cfg.UnsafeAllowPrivateRanges || s.state.Load().pol.AllowsPrivate(host, port)
+	allowPrivate := s.cfg.UnsafeAllowPrivateRanges || s.state.Load().pol.AllowsPrivate(host)
 	var addrs []netip.Addr
 	if ip, err := netip.ParseAddr(host); err == nil {
 		addrs = []netip.Addr{ip}

@@ -59,7 +59,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 	scanner := st.scanners[route]
 	var body []byte
 	if scanner != nil && r.Body != nil {
-		b, err := io.ReadAll(io.LimitReader(r.Body, MaxScanBody+1))
+		b, err := readBody(r.Body, r.ContentLength, MaxScanBody)
 		if err != nil {
 			s.refuse(w, r, t, policy.Decision{Code: policy.CodeBadRequest, Reason: "reading the request body: " + err.Error()}, nil)
 			return
@@ -103,13 +103,12 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 				}
 				d.Reason += "; redacted " + summarize(found)
 			case policy.OnMatchSupervise:
-				ok, why := s.hold(r.Context(), st, r, t, found)
+				ok, why := s.holdOnce(r.Context(), st, r, t, found)
 				if !ok {
 					refusal.Reason += "; held for a human: " + why
 					s.refuse(w, r, t, refusal, found)
 					return
 				}
-				s.approve(found)
 				d.Reason += "; " + why
 			default:
 				s.refuse(w, r, t, refusal, found)
@@ -146,7 +145,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 			out.Header.Set("Authorization", route.Auth.Scheme+" "+st.tokens[route.Auth.TokenRef])
 		}
 	}
-	if route.Inbound {
+	if route.Inbound || route.Auth != nil {
 		// Let the transport ask for gzip and decode it, so what is scanned
 		// is the text the agent reads.
 		out.Header.Del("Accept-Encoding")
@@ -215,10 +214,38 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 	var res inboundResult
 	copyHeader := func() {
 		h := cleanHeader(resp.Header)
+		h.Del(RefusalHeader) // only the proxy refuses
 		for k, vs := range h {
 			w.Header()[k] = vs
 		}
 	}
+	// The token injected into this request must not come back to the agent
+	// (an upstream that echoes request headers).
+	var token string
+	if route.Auth != nil && t.scheme == "https" {
+		token = st.tokens[route.Auth.TokenRef]
+	}
+	echo := func(streamed bool) {
+		d := policy.Decision{Code: policy.CodeTokenEcho, Reason: fmt.Sprintf("the response from %s carries the token the proxy injected; it was withheld", t.host), Route: route}
+		res.refused = true
+		if !streamed {
+			s.refuse(w, r, t, d, nil)
+			return
+		}
+		s.logDecision(st, r, t, d, resp.StatusCode, nil)
+		panic(http.ErrAbortHandler) // headers are gone: cut the connection
+	}
+	if token != "" {
+		for _, vs := range resp.Header {
+			for _, v := range vs {
+				if strings.Contains(v, token) {
+					echo(false)
+					return 0, res
+				}
+			}
+		}
+	}
+	body := newEchoGuard(resp.Body, token)
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	encoded := resp.Header.Get("Content-Encoding") != "" && !strings.EqualFold(resp.Header.Get("Content-Encoding"), "identity")
 	scan := route.Inbound && r.Method != http.MethodHead
@@ -228,12 +255,15 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		w.Header().Del("Content-Length")
 		w.WriteHeader(resp.StatusCode)
 		http.NewResponseController(w).Flush()
-		rd := dlp.NewSSEScanner(resp.Body, func(v dlp.InjectionVerdict) {
+		rd := dlp.NewSSEScanner(body, func(v dlp.InjectionVerdict) {
 			if v.Level > res.verdict.Level {
 				res.verdict = v
 			}
 		})
-		n, err := copyFlush(w, rd, true)
+		n, err := s.copyFlush(w, rd, true)
+		if errors.Is(err, errTokenEcho) {
+			echo(true)
+		}
 		if errors.Is(err, dlp.ErrInjection) {
 			// Headers are gone: cut the stream so the agent never sees the
 			// event, and log the refusal.
@@ -243,7 +273,11 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		}
 		return n, res
 	case scan && textual(mt) && !encoded:
-		prefix, err := io.ReadAll(io.LimitReader(resp.Body, MaxInboundScan+1))
+		prefix, err := readBody(body, resp.ContentLength, MaxInboundScan)
+		if errors.Is(err, errTokenEcho) {
+			echo(false)
+			return 0, res
+		}
 		if err != nil {
 			s.refuse(w, r, t, policy.Decision{Code: policy.CodeUpstream, Reason: "reading the upstream response: " + err.Error(), Route: route}, nil)
 			res.refused = true
@@ -257,14 +291,19 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		}
 		copyHeader()
 		if len(prefix) <= MaxInboundScan {
-			w.Header().Set("Content-Length", strconv.Itoa(len(prefix)))
+			if resp.StatusCode != http.StatusNotModified && resp.StatusCode != http.StatusNoContent {
+				w.Header().Set("Content-Length", strconv.Itoa(len(prefix)))
+			}
 		} else {
 			w.Header().Del("Content-Length")
 			res.note = fmt.Sprintf("response larger than %d MiB: only the first part was scanned", MaxInboundScan>>20)
 		}
 		w.WriteHeader(resp.StatusCode)
 		n, _ := w.Write(prefix)
-		m, _ := copyFlush(w, resp.Body, false)
+		m, err := s.copyFlush(w, body, false)
+		if errors.Is(err, errTokenEcho) {
+			echo(true)
+		}
 		return int64(n) + m, res
 	default:
 		if scan && textual(mt) && encoded {
@@ -275,21 +314,51 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 			w.Header().Del("Content-Length")
 		}
 		w.WriteHeader(resp.StatusCode)
-		n, _ := copyFlush(w, resp.Body, resp.ContentLength < 0)
+		n, err := s.copyFlush(w, body, resp.ContentLength < 0)
+		if errors.Is(err, errTokenEcho) {
+			echo(true)
+		}
 		return n, res
 	}
 }
 
+// textual types are buffered and scanned whole. Streams of JSON lines
+// (application/x-ndjson) are not: buffering would stall them.
 func textual(mt string) bool {
 	return strings.HasPrefix(mt, "text/") || mt == "application/json" || strings.HasSuffix(mt, "+json") ||
-		mt == "application/xml" || strings.HasSuffix(mt, "+xml") || mt == "application/x-ndjson" || mt == "application/javascript"
+		mt == "application/xml" || strings.HasSuffix(mt, "+xml") || mt == "application/javascript"
+}
+
+// readBody reads at most limit+1 bytes (so the caller sees "too large"),
+// in one allocation when the length is known.
+func readBody(r io.Reader, length, limit int64) ([]byte, error) {
+	if length < 0 || length > limit {
+		return io.ReadAll(io.LimitReader(r, limit+1))
+	}
+	b := make([]byte, length, length+1)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	// A body longer than it said is an error upstream of us; read one more
+	// byte to notice it.
+	var one [1]byte
+	if n, _ := r.Read(one[:]); n > 0 {
+		return nil, errors.New("body longer than its Content-Length")
+	}
+	return b, nil
 }
 
 // copyFlush copies src to w, flushing after every read when flush is set
 // (event streams and bodies of unknown length: no added delay).
-func copyFlush(w http.ResponseWriter, src io.Reader, flush bool) (int64, error) {
+func (s *Server) copyFlush(w http.ResponseWriter, src io.Reader, flush bool) (int64, error) {
 	rc := http.NewResponseController(w)
-	buf := make([]byte, 32<<10)
+	bp, _ := s.bufs.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, 32<<10)
+		bp = &b
+	}
+	defer s.bufs.Put(bp)
+	buf := *bp
 	var n int64
 	for {
 		m, err := src.Read(buf)

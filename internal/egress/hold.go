@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -26,21 +28,68 @@ type heldLine struct {
 	URL    string `yaml:"url"`
 }
 
+// holdCall is one hold in progress; requests with the same findings to the
+// same host wait on it instead of raising another proposal.
+type holdCall struct {
+	done    chan struct{}
+	waiters int // guarded by Server.holdMu
+	ok      bool
+	why     string
+}
+
+// holdOnce holds the request for an operator's answer, sharing one
+// proposal among identical requests. The hold outlives a client that goes
+// away, so an approval still counts for its retry.
+func (s *Server) holdOnce(ctx context.Context, st *state, r *http.Request, t target, findings []dlp.Finding) (bool, string) {
+	keys := make([]string, 0, len(findings)+1)
+	for _, f := range findings {
+		keys = append(keys, findingKey(f))
+	}
+	slices.Sort(keys)
+	key := t.host + "\x01" + strings.Join(keys, "\x01")
+	s.holdMu.Lock()
+	c, waiting := s.holds[key]
+	if !waiting {
+		c = &holdCall{done: make(chan struct{})}
+		s.holds[key] = c
+	}
+	c.waiters++
+	s.holdMu.Unlock()
+	if !waiting {
+		method, path := r.Method, r.URL.Path
+		go func() {
+			c.ok, c.why = s.hold(context.WithoutCancel(ctx), st, method, path, t, findings)
+			if c.ok {
+				s.approve(findings)
+			}
+			s.holdMu.Lock()
+			delete(s.holds, key)
+			s.holdMu.Unlock()
+			close(c.done)
+		}()
+	}
+	select {
+	case <-c.done:
+		return c.ok, c.why
+	case <-ctx.Done():
+		return false, "the client went away"
+	}
+}
+
 // hold raises an egress-token-allow proposal and waits for the operator.
 // Only an approval lets the request go; a rejection, a timeout, a
 // malformed answer or a missing queue refuse it.
-func (s *Server) hold(ctx context.Context, st *state, r *http.Request, t target, findings []dlp.Finding) (bool, string) {
+func (s *Server) hold(ctx context.Context, st *state, method, path string, t target, findings []dlp.Finding) (bool, string) {
 	if s.cfg.QueueDir == "" {
 		return false, "no supervise queue is configured, so nobody can approve it"
 	}
-	path := r.URL.Path
 	for _, f := range findings {
 		if f.Where == "path" || f.Where == "method" {
 			path = "/…"
 		}
 	}
 	doc := heldRequest{
-		Request:  heldLine{Method: r.Method, URL: t.scheme + "://" + t.urlHost() + path},
+		Request:  heldLine{Method: method, URL: t.scheme + "://" + t.urlHost() + path},
 		Findings: findingsLog(findings),
 		Approve:  "forwards this request and lets these values through for the rest of this proxy's life",
 	}
@@ -53,7 +102,7 @@ func (s *Server) hold(ctx context.Context, st *state, r *http.Request, t target,
 		BottleSlug:      s.cfg.BottleSlug,
 		Tool:            queue.ToolEgressTokenAllow,
 		ProposedFile:    string(b),
-		Justification:   fmt.Sprintf("egress held %s %s: %s", r.Method, t.host, summarize(findings)),
+		Justification:   fmt.Sprintf("egress held %s %s: %s", method, t.host, summarize(findings)),
 		CurrentFileHash: st.hash,
 	})
 	if err != nil {
@@ -69,8 +118,6 @@ func (s *Server) hold(ctx context.Context, st *state, r *http.Request, t target,
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return false, fmt.Sprintf("no answer to proposal %s within %s", p.ID, s.cfg.TokenAllowTimeout)
-	case errors.Is(err, context.Canceled):
-		return false, "the client went away"
 	case err != nil:
 		return false, fmt.Sprintf("answer to proposal %s is malformed: %v", p.ID, err)
 	case resp.Status == queue.StatusApproved:
@@ -81,12 +128,11 @@ func (s *Server) hold(ctx context.Context, st *state, r *http.Request, t target,
 	return false, fmt.Sprintf("rejected by the operator (proposal %s): %s", p.ID, resp.Notes)
 }
 
-// findingKey identifies an approved value. dlp.Finding never carries the
-// raw value; for known_secrets the rule is the secret's name, which names
-// the value exactly.
+// findingKey identifies an approved value: its fingerprint (an HMAC the
+// dlp package keys per process), never the value itself.
 func findingKey(f dlp.Finding) string {
-	if f.Detector == dlp.DetectorKnownSecrets {
-		return f.Detector + "\x00" + f.Rule
+	if f.Fingerprint != "" {
+		return f.Detector + "\x00" + f.Fingerprint
 	}
 	return f.Detector + "\x00" + f.Rule + "\x00" + f.Redacted
 }

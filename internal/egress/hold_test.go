@@ -12,7 +12,7 @@ import (
 
 const supervisePolicy = `egress:
   routes:
-    - host: up.example.com:PORT
+    - host: up.example.com
       auth: {scheme: Bearer, token_ref: UP_TOKEN}
 `
 
@@ -25,7 +25,7 @@ func operator(t *testing.T, dir string, answer func(q *queue.Queue, id string)) 
 	out := make(chan queue.Proposal, 1)
 	go func() {
 		q := queue.New(dir)
-		for i := 0; i < 2000; i++ {
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 			ps, _ := q.Pending()
 			if len(ps) > 0 {
 				if answer != nil {
@@ -95,6 +95,68 @@ func TestSuperviseHold(t *testing.T) {
 		}
 	})
 
+	t.Run("identical requests share one proposal", func(t *testing.T) {
+		dir := t.TempDir()
+		p := startProxy(t, up, supervisePolicy, withQueue(dir, time.Minute))
+		c := p.client(t)
+		results := make(chan int, 2)
+		for range 2 {
+			go func() {
+				st, _, _, _ := do(t, c, newReq(t, "POST", "https://up.example.com:"+up.port+"/v1/x", strings.NewReader(leak)))
+				results <- st
+			}()
+		}
+		// Answer only once both requests wait on the hold and its proposal
+		// is written (the write is fsynced: slow on a busy disk).
+		q := queue.New(dir)
+		var ps []queue.Proposal
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if ps, _ = q.Pending(); len(ps) > 0 && p.srv.holdWaiters() >= 2 {
+				break
+			}
+		}
+		if len(ps) != 1 || p.srv.holdWaiters() != 2 {
+			t.Fatalf("%d proposals pending, want 1 (%d waiting)\n%s", len(ps), p.srv.holdWaiters(), p.logText())
+		}
+		q.Respond(ps[0].ID, queue.Response{Status: queue.StatusApproved, Notes: "ok"})
+		for range 2 {
+			if st := <-results; st != 200 {
+				t.Errorf("status %d", st)
+			}
+		}
+	})
+
+	t.Run("approval remembers that value only", func(t *testing.T) {
+		dir := t.TempDir()
+		p := startProxy(t, up, "egress:\n  routes:\n    - host: up.example.com\n", withQueue(dir, time.Minute))
+		send := func(tok string) int {
+			st, _, _, err := do(t, p.client(t), newReq(t, "POST", "https://up.example.com:"+up.port+"/v1/x", strings.NewReader("use "+tok+" here")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}
+		approveNext := func(q *queue.Queue, id string) {
+			q.Respond(id, queue.Response{Status: queue.StatusApproved, Notes: "fixture"})
+		}
+		operator(t, dir, approveNext)
+		if st := send("ghp_R7kQ2mXw9Lp4TzB8vN3cJ6hY1dF5sG0aE2uK"); st != 200 {
+			t.Fatalf("approved request: %d", st)
+		}
+		if st := send("ghp_R7kQ2mXw9Lp4TzB8vN3cJ6hY1dF5sG0aE2uK"); st != 200 {
+			t.Fatalf("the approved value was held again: %d", st)
+		}
+		seen := operator(t, dir, func(q *queue.Queue, id string) {
+			q.Respond(id, queue.Response{Status: queue.StatusRejected, Notes: "no"})
+		})
+		if st := send("ghp_Z3nM8qW1eR5tY7uI9oP2aS4dF6gH8jK0lX1c"); st != 403 {
+			t.Fatalf("another value of the same rule passed: %d", st)
+		}
+		if prop := <-seen; !strings.Contains(prop.ProposedFile, "github-pat") || strings.Contains(prop.ProposedFile, "ghp_Z3nM8") {
+			t.Errorf("proposal:\n%s", prop.ProposedFile)
+		}
+	})
+
 	cases := []struct {
 		name, want string
 		answer     func(q *queue.Queue, id string)
@@ -122,4 +184,14 @@ func TestSuperviseHold(t *testing.T) {
 			}
 		})
 	}
+}
+
+func (s *Server) holdWaiters() int {
+	s.holdMu.Lock()
+	defer s.holdMu.Unlock()
+	n := 0
+	for _, c := range s.holds {
+		n += c.waiters
+	}
+	return n
 }

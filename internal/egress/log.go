@@ -31,14 +31,20 @@ func (s *Server) logDecision(st *state, r *http.Request, t target, d policy.Deci
 	attrs := []slog.Attr{
 		slog.String("decision", decision),
 		slog.String("code", string(d.Code)),
-		slog.String("reason", d.Reason),
+		slog.String("reason", scrub(d.Reason, st.secrets)),
 		slog.String("method", r.Method),
 		slog.String("scheme", t.scheme),
 		slog.String("host", t.host),
 		slog.Int("port", t.port),
 	}
 	if r.Method != http.MethodConnect {
-		attrs = append(attrs, slog.String("path", r.URL.Path))
+		path := scrub(r.URL.Path, st.secrets)
+		for _, f := range findings {
+			if f.Where == "path" {
+				path = "(redacted: a finding is in the path)"
+			}
+		}
+		attrs = append(attrs, slog.String("path", path))
 	}
 	if d.Route != nil {
 		attrs = append(attrs, slog.String("route", d.Route.Name()))
@@ -103,6 +109,17 @@ func safeHeaders(h http.Header, secrets []dlp.Secret) map[string][]string {
 		}
 	}
 	return out
+}
+
+// scrub replaces every held value in s with ***: reasons and paths come
+// from the agent and may carry one.
+func scrub(s string, secrets []dlp.Secret) string {
+	for _, sec := range secrets {
+		if sec.Value != "" {
+			s = strings.ReplaceAll(s, sec.Value, "***")
+		}
+	}
+	return s
 }
 
 func holdsSecret(v string, secrets []dlp.Secret) bool {

@@ -13,16 +13,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/policy"
 )
 
 const basePolicy = `egress:
   log: 2
   routes:
-    - host: up.example.com:PORT
+    - host: up.example.com
       auth: {scheme: Bearer, token_ref: UP_TOKEN}
       dlp: {outbound_on_match: block}
       matches:
-        - paths: [{type: prefix, value: /v1/}, {type: exact, value: /inject}, {type: exact, value: /sse}]
+        - paths: [{type: prefix, value: /v1/}, {type: exact, value: /inject}, {type: exact, value: /medium}, {type: exact, value: /sse}]
         - paths: [{type: prefix, value: /repo.git/}]
 `
 
@@ -102,11 +104,13 @@ func connect(t *testing.T, p *proxy, hostport string) net.Conn {
 func TestRefusals(t *testing.T) {
 	up := newUpstream(t, true)
 	plain := newUpstream(t, false)
-	p := startProxy(t, up, basePolicy+`    - host: up.example.com:`+plain.port+`
-      auth: {scheme: token, token_ref: UP_TOKEN}
-    - host: other.example.com:PORT
+	closed := freePort(t)
+	p := startProxy(t, up, basePolicy+`    - host: other.example.com
       git: {fetch: false}
-`, nil)
+    - host: unresolvable.example.com
+    - host: off.example.com
+      dlp: {outbound_detectors: false}
+`, func(c *Config) { c.ExtraPorts = append(c.ExtraPorts, atoi(t, plain.port), closed) })
 	c := p.client(t)
 	base := "https://up.example.com:" + up.port
 	cases := []struct {
@@ -124,9 +128,15 @@ func TestRefusals(t *testing.T) {
 		{"doh", "doh", newReq(t, "POST", base+"/v1/q", strings.NewReader("x"), "Content-Type", "application/dns-message")},
 		{"doh path", "doh", newReq(t, "GET", "https://other.example.com:"+up.port+"/dns-query?dns=AAAB", nil)},
 		{"websocket", "upgrade", newReq(t, "GET", base+"/v1/ws", nil, "Connection", "Upgrade", "Upgrade", "websocket")},
-		{"token over plain http", "insecure-auth", newReq(t, "GET", "http://up.example.com:"+plain.port+"/", nil)},
+		{"token over plain http", "insecure-auth", newReq(t, "GET", "http://up.example.com:"+plain.port+"/v1/x", nil)},
 		{"held token in body", "dlp", newReq(t, "POST", base+"/v1/x", strings.NewReader("leak real-upstream-token-0123456789abcdef"))},
 		{"held token to another host", "dlp", newReq(t, "GET", "https://other.example.com:"+up.port+"/?q=real-upstream-token-0123456789abcdef", nil)},
+		{"held token in path of a refused request", "no-match", newReq(t, "GET", base+"/x/real-upstream-token-0123456789abcdef", nil)},
+		{"name does not resolve", "resolve", newReq(t, "GET", "https://unresolvable.example.com:"+up.port+"/", nil)},
+		{"port not allowed", "port", newReq(t, "GET", "https://up.example.com:1/v1/x", nil)},
+		{"upstream down", "upstream", newReq(t, "GET", fmt.Sprintf("https://other.example.com:%d/", closed), nil)},
+		{"undecodable body", "dlp-unscannable", newReq(t, "POST", base+"/v1/x", strings.NewReader("not gzip at all"), "Content-Encoding", "gzip")},
+		{"held token where scanning is off", "dlp", newReq(t, "POST", "https://off.example.com:"+up.port+"/", strings.NewReader("x real-upstream-token-0123456789abcdef"))},
 		{"body too large to scan", "dlp-unscannable", newReq(t, "POST", base+"/v1/x", strings.NewReader(strings.Repeat("a", MaxScanBody+1)))},
 		{"injection in response", "injection", newReq(t, "GET", base+"/inject", nil)},
 		{"host header disagrees with CONNECT", "host-mismatch", func() *http.Request {
@@ -146,8 +156,8 @@ func TestRefusals(t *testing.T) {
 					t.Fatalf("error %v does not name %s", err, tc.code)
 				}
 			} else {
-				if st != 403 || code != tc.code {
-					t.Fatalf("status %d code %q, want 403 %s; body:\n%s", st, code, tc.code, body)
+				if st != status(policy.Code(tc.code)) || code != tc.code {
+					t.Fatalf("status %d code %q, want %d %s; body:\n%s", st, code, status(policy.Code(tc.code)), tc.code, body)
 				}
 				if !strings.Contains(body, "reason ("+tc.code+")") {
 					t.Errorf("body does not give the reason:\n%s", body)
@@ -234,14 +244,14 @@ func TestPrivateAddresses(t *testing.T) {
 		}
 	})
 	t.Run("route allows", func(t *testing.T) {
-		p := startProxy(t, up, "egress:\n  routes:\n    - host: up.example.com:PORT\n      unsafe_allow_private: true\n", noUnsafe)
+		p := startProxy(t, up, "egress:\n  routes:\n    - host: up.example.com\n      unsafe_allow_private: true\n", noUnsafe)
 		st, code, _, err := do(t, p.client(t), newReq(t, "GET", "https://up.example.com:"+up.port+"/x", nil))
 		if err != nil || st != 200 {
 			t.Fatalf("status %d code %q err %v", st, code, err)
 		}
 	})
 	t.Run("ip literal named by a route is still checked", func(t *testing.T) {
-		p := startProxy(t, up, "egress:\n  routes:\n    - host: 127.0.0.1:PORT\n", noUnsafe)
+		p := startProxy(t, up, "egress:\n  routes:\n    - host: 127.0.0.1\n", noUnsafe)
 		st, code, _, err := do(t, p.client(t), newReq(t, "GET", "https://127.0.0.1:"+up.port+"/x", nil))
 		if err != nil || st != 403 || code != "private-address" {
 			t.Fatalf("status %d code %q err %v", st, code, err)
@@ -265,7 +275,7 @@ func TestIsPrivate(t *testing.T) {
 
 func TestAbsoluteFormHTTP(t *testing.T) {
 	plain := newUpstream(t, false)
-	p := startProxy(t, plain, "egress:\n  routes:\n    - host: up.example.com:PORT\n", nil)
+	p := startProxy(t, plain, "egress:\n  routes:\n    - host: up.example.com\n", nil)
 	st, _, body, err := do(t, p.client(t), newReq(t, "GET", "http://up.example.com:"+plain.port+"/hello", nil))
 	if err != nil || st != 200 || !strings.Contains(body, `"/hello"`) {
 		t.Fatalf("status %d err %v body %s", st, err, body)
@@ -300,7 +310,7 @@ func TestAllowlistEndpoint(t *testing.T) {
 
 func TestReloadKeepsLastGoodAndAppliesToOpenTunnels(t *testing.T) {
 	up := newUpstream(t, true)
-	p := startProxy(t, up, "egress:\n  routes:\n    - host: up.example.com:PORT\n", nil)
+	p := startProxy(t, up, "egress:\n  routes:\n    - host: up.example.com\n", nil)
 	c := p.client(t) // keep-alive: one tunnel for every request below
 	get := func(path string) (int, string) {
 		st, code, _, err := do(t, c, newReq(t, "GET", "https://up.example.com:"+up.port+path, nil))
@@ -312,7 +322,7 @@ func TestReloadKeepsLastGoodAndAppliesToOpenTunnels(t *testing.T) {
 	if st, _ := get("/a"); st != 200 {
 		t.Fatalf("status %d", st)
 	}
-	writePolicy(t, p.policy, "egress:\n  routes:\n    - host: up.example.com:PORT\n      matches: [{paths: [{type: prefix, value: /b}]}]\n", up.port)
+	writePolicy(t, p.policy, "egress:\n  routes:\n    - host: up.example.com\n      matches: [{paths: [{type: prefix, value: /b}]}]\n", up.port)
 	p.srv.reloadIfChanged()
 	if st, code := get("/a"); st != 403 || code != "no-match" {
 		t.Fatalf("narrowed policy not applied to the open tunnel: %d %s", st, code)
@@ -320,13 +330,18 @@ func TestReloadKeepsLastGoodAndAppliesToOpenTunnels(t *testing.T) {
 	if st, _ := get("/b"); st != 200 {
 		t.Fatalf("status %d", st)
 	}
-	writePolicy(t, p.policy, "egress:\n  routes:\n    - host: up.example.com:PORT\n      hosts: typo\n", up.port)
+	writePolicy(t, p.policy, "egress:\n  routes:\n    - host: up.example.com\n      hosts: typo\n", up.port)
 	p.srv.reloadIfChanged()
 	if st, _ := get("/b"); st != 200 {
 		t.Fatalf("invalid policy replaced the good one: %d", st)
 	}
 	if !strings.Contains(p.logText(), "keeping the last good policy") || !strings.Contains(p.logText(), "hosts") {
 		t.Errorf("reload failure not logged with its cause:\n%s", p.logText())
+	}
+	// Keep-alive: every request above went through one tunnel, which the
+	// reloads did not drop.
+	if n := strings.Count(p.logText(), `"method":"CONNECT"`); n != 1 {
+		t.Errorf("%d CONNECTs for one keep-alive client, want 1", n)
 	}
 }
 
@@ -388,5 +403,92 @@ func TestStateDirCAReused(t *testing.T) {
 	st, err := os.Stat(p.stateDir + "/ca-key.pem")
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("ca-key.pem: %v %v", err, st)
+	}
+}
+
+func TestMediumInjectionIsLoggedAndPassed(t *testing.T) {
+	up := newUpstream(t, true)
+	p := startProxy(t, up, basePolicy, nil)
+	st, code, body, err := do(t, p.client(t), newReq(t, "GET", "https://up.example.com:"+up.port+"/medium", nil))
+	if err != nil || st != 200 || !strings.Contains(body, "Note to the AI") {
+		t.Fatalf("%d %s %v\n%s", st, code, err, body)
+	}
+	if !strings.Contains(p.logText(), `"injection":"medium: `) {
+		t.Errorf("medium verdict not logged:\n%s", p.logText())
+	}
+}
+
+func TestInboundScanningOff(t *testing.T) {
+	up := newUpstream(t, true)
+	p := startProxy(t, up, "egress:\n  routes:\n    - host: up.example.com\n      dlp: {inbound_detectors: false}\n", nil)
+	st, code, body, err := do(t, p.client(t), newReq(t, "GET", "https://up.example.com:"+up.port+"/inject", nil))
+	if err != nil || st != 200 || !strings.Contains(body, "IGNORE ALL PREVIOUS") {
+		t.Fatalf("%d %s %v\n%s", st, code, err, body)
+	}
+}
+
+func TestShutdownLetsRequestsInFlightFinish(t *testing.T) {
+	up := newUpstream(t, true)
+	p := startProxy(t, up, basePolicy, nil)
+	resp, err := p.client(t).Get("https://up.example.com:" + up.port + "/sse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	p.cancel() // the stream is in flight
+	up.sse <- "after shutdown began"
+	close(up.sse)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || string(b) != "data: after shutdown began\n\n" {
+		t.Fatalf("in-flight stream cut: %q %v", b, err)
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err // for the cleanup
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after shutdown")
+	}
+}
+
+func TestInjectedTokenNeverEchoedBack(t *testing.T) {
+	up := newUpstream(t, true)
+	p := startProxy(t, up, basePolicy, nil)
+	c := p.client(t)
+	for _, in := range []string{"body", "header"} {
+		st, code, body, err := do(t, c, newReq(t, "GET", "https://up.example.com:"+up.port+"/v1/echo?in="+in, nil))
+		if err != nil || st != 403 || code != "token-echo" || strings.Contains(body, "real-upstream-token") {
+			t.Errorf("%s: %d %s %v\n%s", in, st, code, err, body)
+		}
+	}
+	// Streamed: the headers are gone when the token shows up, so the
+	// connection is cut before it.
+	st, _, body, err := do(t, c, newReq(t, "GET", "https://up.example.com:"+up.port+"/v1/echo?in=stream", nil))
+	if err == nil || strings.Contains(body, "real-upstream-token") {
+		t.Errorf("stream: %d %v\n%q", st, err, body)
+	}
+	if !strings.Contains(p.logText(), `"code":"token-echo"`) {
+		t.Error("token echo not logged")
+	}
+}
+
+func TestPolicyFileWatched(t *testing.T) {
+	up := newUpstream(t, true)
+	p := startProxy(t, up, "egress:\n  routes:\n    - host: up.example.com\n", func(c *Config) { c.PollInterval = 10 * time.Millisecond })
+	c := p.client(t)
+	u := "https://other.example.com:" + up.port + "/"
+	if st, code, _, _ := do(t, c, newReq(t, "GET", u, nil)); st == 200 {
+		t.Fatalf("allowed before the change: %s", code)
+	}
+	writePolicy(t, p.policy, "egress:\n  routes:\n    - host: up.example.com\n    - host: other.example.com\n", up.port)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if strings.Contains(p.logText(), "egress policy reloaded") {
+			break
+		}
+	}
+	if st, code, body, err := do(t, c, newReq(t, "GET", u, nil)); err != nil || st != 200 {
+		t.Fatalf("new route not in force: %d %s %v\n%s", st, code, err, body)
 	}
 }

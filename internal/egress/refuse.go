@@ -29,12 +29,13 @@ func status(c policy.Code) int {
 // and tells the agent what was refused, why, and how to ask.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, t target, d policy.Decision, findings []dlp.Finding) {
 	code := status(d.Code)
-	s.logDecision(s.state.Load(), r, t, d, code, findings)
+	st := s.state.Load()
+	s.logDecision(st, r, t, d, code, findings)
 	w.Header().Set(RefusalHeader, string(d.Code))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	io.WriteString(w, refusalBody(r.Method, t, r.URL.Path, d))
+	io.WriteString(w, scrub(refusalBody(r.Method, t, r.URL.Path, d), st.secrets))
 }
 
 // refusalBody is what the agent reads. It never echoes the query string

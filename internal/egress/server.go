@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +61,9 @@ type Config struct {
 	// link-local addresses. For local testing only: it lets the agent reach
 	// whatever listens on the sidecar's networks.
 	UnsafeAllowPrivateRanges bool
+	// ExtraPorts are ports every route allows besides 443 and 80 (the
+	// manifest has no port): local tests, self-hosted services.
+	ExtraPorts []int
 	// QueueDir is the supervise queue; empty means a DLP hold is refused.
 	QueueDir string
 	// BottleSlug names the bottle in proposals.
@@ -90,6 +94,10 @@ type Server struct {
 	transport *http.Transport
 	ln        net.Listener
 	ready     chan struct{}
+	holdMu    sync.Mutex
+	holds     map[string]*holdCall
+	// bufs recycles response copy buffers.
+	bufs sync.Pool
 	// approved are findings an operator allowed for the proxy's life.
 	approved sync.Map
 
@@ -113,7 +121,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.StateDir == "" {
 		return nil, errors.New("starting egress: no state dir for the CA")
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, resolver: cfg.Resolver, ready: make(chan struct{}), tunnels: map[*http.Server]struct{}{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, resolver: cfg.Resolver, ready: make(chan struct{}), tunnels: map[*http.Server]struct{}{}, holds: map[string]*holdCall{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -141,11 +149,22 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("starting egress: %w", err)
 	}
 	s.state.Store(st)
+	// Building the scanners allocates tens of MB that are garbage at once
+	// (the gitleaks config); hand it back rather than carry it as RSS.
+	debug.FreeOSMemory()
 	s.transport = &http.Transport{
-		Proxy:                 nil, // the sidecar's own traffic goes direct
-		DialContext:           s.dial,
-		DialTLSContext:        s.dialTLS,
-		ForceAttemptHTTP2:     true, // a custom DialTLSContext turns HTTP/2 off otherwise
+		Proxy:             nil, // the sidecar's own traffic goes direct
+		DialContext:       s.dial,
+		DialTLSContext:    s.dialTLS,
+		ForceAttemptHTTP2: true, // a custom DialTLSContext turns HTTP/2 off otherwise
+		// Bound what an HTTP/2 upstream may push ahead of the agent reading
+		// it (Go's defaults are 4 MiB a stream, 1 GiB a connection): enough
+		// for 10 MB/s a stream at 100 ms round trip, and the memory of a
+		// busy proxy stays small.
+		HTTP2: &http.HTTP2Config{
+			MaxReceiveBufferPerStream:     1 << 20,
+			MaxReceiveBufferPerConnection: 4 << 20,
+		},
 		MaxIdleConns:          256,
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
@@ -160,11 +179,18 @@ func (s *Server) CACertPEM() []byte { return s.ca.CertPEM() }
 // Ready is closed once the proxy listens.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
-// Addr is the listening address; valid after Ready.
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+// Addr is the listening address once Ready is closed, nil before.
+func (s *Server) Addr() net.Addr {
+	select {
+	case <-s.ready:
+		return s.ln.Addr()
+	default:
+		return nil
+	}
+}
 
 // Run serves until ctx ends, then shuts down gracefully: requests in
-// flight get up to 10 seconds to finish.
+// flight get up to 10 seconds to finish. Call it once.
 func (s *Server) Run(ctx context.Context) error {
 	ln := s.cfg.Listener
 	if ln == nil {
@@ -180,6 +206,7 @@ func (s *Server) Run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	close(s.ready)
+	s.log.Info("egress listening", "addr", ln.Addr().String(), "routes", len(s.state.Load().pol.Routes))
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go s.watch(wctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -61,7 +62,8 @@ func (s *Server) loadState() (*state, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading policy: %w", err)
 	}
-	st, err := buildState(pol, s.cfg.Getenv, s.cfg.SecretEnv)
+	pol.ExtraPorts = s.cfg.ExtraPorts
+	st, err := buildState(pol, s.cfg.Getenv, s.cfg.SecretEnv, true)
 	if err != nil {
 		return nil, err
 	}
@@ -69,8 +71,9 @@ func (s *Server) loadState() (*state, error) {
 	return st, nil
 }
 
-// buildState reads the tokens a policy names and builds its scanners.
-func buildState(pol *policy.Policy, getenv func(string) string, secretEnv []string) (*state, error) {
+// buildState reads the tokens a policy names and builds its scanners. With
+// needTokens, a token_ref that is not set is an error.
+func buildState(pol *policy.Policy, getenv func(string) string, secretEnv []string, needTokens bool) (*state, error) {
 	st := &state{pol: pol, tokens: map[string]string{}, scanners: map[*policy.Route]*dlp.Outbound{}}
 	seen := map[string]bool{}
 	hold := func(name string) (string, error) {
@@ -89,7 +92,7 @@ func buildState(pol *policy.Policy, getenv func(string) string, secretEnv []stri
 			continue
 		}
 		v, err := hold(r.Auth.TokenRef)
-		if err != nil {
+		if err != nil && needTokens {
 			return nil, fmt.Errorf("loading policy: route %s: %w", r.Name(), err)
 		}
 		st.tokens[r.Auth.TokenRef] = v
@@ -158,6 +161,7 @@ func (s *Server) reloadIfChanged() {
 		return
 	}
 	if s.state.CompareAndSwap(cur, st) {
+		debug.FreeOSMemory()
 		s.log.Info("egress policy reloaded", "path", s.cfg.PolicyPath, "routes", len(st.pol.Routes), "sha256", st.hash)
 	}
 }

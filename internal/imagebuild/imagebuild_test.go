@@ -9,7 +9,6 @@ import (
 
 	"github.com/moby/moby/client"
 
-	"github.com/bot-bottle/bot-bottle/internal/testenv"
 	"github.com/bot-bottle/bot-bottle/test/e2e/harness"
 )
 
@@ -18,8 +17,7 @@ const testBase = "bot-bottle/base:bookworm"
 func engine(t *testing.T) *client.Client {
 	t.Helper()
 	c := harness.Engine(t)
-	_, err := c.ImageInspect(context.Background(), testBase)
-	testenv.Require(t, "docker base image", err == nil, testBase+" missing: run scripts/seed-base-image.sh")
+	harness.Base(t, c)
 	return c
 }
 

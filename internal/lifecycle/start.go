@@ -45,6 +45,9 @@ type StartOptions struct {
 	Progress io.Writer
 	// Now is the clock for metadata (nil: time.Now).
 	Now func() time.Time
+	// Workspace is copied into the agent's /workspace before it runs
+	// (nil: nothing is).
+	Workspace *Workspace
 }
 
 // Start prepares the bottle's state, launches it, provisions the agent,
@@ -76,30 +79,46 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 	if err := WriteMetadata(p.StateDir, meta); err != nil {
 		return -1, err
 	}
+	if err := noteRun(p, progress); err != nil {
+		return -1, err
+	}
 
 	lo := o.Launch
 	lo.Progress = progress
 	if lo.AgentDockerfile == "" && o.Provision.Dockerfile != "" {
 		lo.AgentDockerfile, lo.AgentContext = o.Provision.Dockerfile, o.Provision.Context
 	}
+	var err error
+	if lo.AgentImage, err = applyCapabilities(ctx, o.Backend, p, lo, progress, o.Session.Stderr); err != nil {
+		return -1, err
+	}
 	b, err := o.Backend.Launch(ctx, *p, lo)
 	if err != nil {
 		return -1, err
 	}
-	if !o.Keep {
-		defer func() {
-			fmt.Fprintf(progress, "• removing bottle %s (state kept in %s)\n", p.Slug, p.StateDir)
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer cancel()
-			if err := o.Backend.Remove(cctx, p.Slug); err != nil {
-				fmt.Fprintf(o.Session.Stderr, "bot-bottle: %v\n", err)
-			}
-		}()
-	}
+	running := false // a failure before the agent runs removes even a kept bottle
+	defer func() {
+		if o.Keep && running {
+			return
+		}
+		if running && (o.Workspace != nil || o.Launch.AgentImage != "") {
+			saveWorkspace(context.WithoutCancel(ctx), o.Backend, p.Slug, p.StateDir, progress, o.Session.Stderr)
+		}
+		fmt.Fprintf(progress, "• removing bottle %s (state kept in %s)\n", p.Slug, p.StateDir)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if err := o.Backend.Remove(cctx, p.Slug); err != nil {
+			fmt.Fprintf(progress, "bot-bottle: %v\n", err)
+		}
+	}()
 	if err := provision(ctx, o.Backend, b, o.Provision, o.Session.Stderr, progress); err != nil {
 		return -1, err
 	}
+	if err := copyWorkspace(ctx, o.Backend, b, p.StateDir, o.Workspace, progress); err != nil {
+		return -1, err
+	}
 	fmt.Fprintf(progress, "• running %s in bottle %s\n", o.Provision.Template, p.Slug)
+	running = true
 	if o.Session.Enter != nil {
 		defer o.Session.Enter()()
 	}

@@ -125,12 +125,27 @@ func Prepare(p *plan.Bottle, makeCA CAMaker) error {
 		if err := os.MkdirAll(m.Source, 0o700); err != nil {
 			return fmt.Errorf("preparing state: %w", err)
 		}
+		// The agent may run as another uid than the state's owner (the
+		// image's user when bot-bottle runs as root): what it mounts holds
+		// no secret (the CA certificate, the policy without token values)
+		// and must be readable.
+		if m.Container == "agent" {
+			if err := os.Chmod(m.Source, 0o755); err != nil {
+				return fmt.Errorf("preparing state: %w", err)
+			}
+		}
 	}
 	dir := func(parts ...string) string { return filepath.Join(append([]string{p.StateDir}, parts...)...) }
 	for _, d := range []string{dir("sidecar"), dir("egress"), dir("ssh"), dir("ca"), dir("agent-ca"), dir("logs"), dir("supervise", "queue"), dir("supervise", "current-config")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("preparing state: %w", err)
 		}
+	}
+
+	// The agent may run as another uid than the user: its read-only view
+	// must be readable by it (it holds no secret).
+	if err := os.Chmod(dir("supervise", "current-config"), 0o755); err != nil {
+		return fmt.Errorf("preparing state: %w", err)
 	}
 
 	sc, err := json.MarshalIndent(p.Sidecar, "", "  ")

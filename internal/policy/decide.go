@@ -35,6 +35,7 @@ const (
 	CodeDLP           Code = "dlp"
 	CodeDLPUnscanable Code = "dlp-unscannable"
 	CodeInjection     Code = "injection"
+	CodeTokenEcho     Code = "token-echo"
 	CodeBadRequest    Code = "bad-request"
 	CodeUpstream      Code = "upstream"
 )
@@ -96,12 +97,12 @@ func (p *Policy) DecideConnect(host string, port int) Decision {
 			continue
 		}
 		hostKnown = true
-		if r.allowsPort("https", port) {
+		if p.allowsPort("https", port) {
 			return Decision{Allow: true, Code: CodeAllowed, Reason: fmt.Sprintf("route %s allows CONNECT", r.Name()), Route: r}
 		}
 	}
 	if hostKnown {
-		return refuse(CodePort, "port %d is not allowed for %s (routes allow 443 for https and 80 for http unless the route host names a port)", port, host)
+		return refuse(CodePort, "port %d is not allowed for %s: routes allow 443 for https and 80 for http", port, host)
 	}
 	return p.noRoute(host)
 }
@@ -123,23 +124,15 @@ func (p *Policy) hostRefusal(host string) (Decision, bool) {
 	return Decision{}, true
 }
 
-func (r *Route) allowsPort(scheme string, port int) bool {
-	if r.Port != 0 {
-		return port == r.Port
+func (p *Policy) allowsPort(scheme string, port int) bool {
+	if scheme == "https" && port == PortHTTPS || scheme == "http" && port == PortHTTP {
+		return true
 	}
-	if scheme == "https" {
-		return port == PortHTTPS
-	}
-	return port == PortHTTP
+	return slices.Contains(p.ExtraPorts, port)
 }
 
-// Name is the route as written: host[:port].
-func (r *Route) Name() string {
-	if r.Port == 0 {
-		return r.Host
-	}
-	return net.JoinHostPort(r.Host, fmt.Sprint(r.Port))
-}
+// Name names the route in logs and messages.
+func (r *Route) Name() string { return r.Host }
 
 // Decide decides one HTTP request (absolute-form, or decrypted inside an
 // allowed tunnel). The first route for the host whose matches accept the
@@ -174,7 +167,7 @@ func (p *Policy) Decide(req Request) Decision {
 			continue
 		}
 		candidates = true
-		if !r.allowsPort(req.Scheme, req.Port) {
+		if !p.allowsPort(req.Scheme, req.Port) {
 			continue
 		}
 		portOK = true
@@ -193,7 +186,7 @@ func (p *Policy) Decide(req Request) Decision {
 	case !candidates:
 		return p.noRoute(req.Host)
 	case !portOK:
-		return refuse(CodePort, "port %d is not allowed for %s over %s (routes allow 443 for https and 80 for http unless the route host names a port)", req.Port, req.Host, req.Scheme)
+		return refuse(CodePort, "port %d is not allowed for %s over %s: routes allow 443 for https and 80 for http", req.Port, req.Host, req.Scheme)
 	}
 	return refuse(CodeNoMatch, "no route for %s matches %s %s", req.Host, req.Method, req.Path)
 }
@@ -210,12 +203,12 @@ func (r *Route) matchesRequest(req Request) bool {
 	return false
 }
 
-// AllowsPrivate reports whether host:port may resolve to a private address:
+// AllowsPrivate reports whether host may resolve to a private address:
 // some route for it says unsafe_allow_private.
-func (p *Policy) AllowsPrivate(host string, port int) bool {
+func (p *Policy) AllowsPrivate(host string) bool {
 	host = NormalizeHost(host)
 	for _, r := range p.Routes {
-		if r.Host == host && r.UnsafeAllowPrivate && (r.Port == 0 || r.Port == port) {
+		if r.Host == host && r.UnsafeAllowPrivate {
 			return true
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
@@ -44,6 +43,10 @@ const DefaultLog = 1
 // Policy is a compiled, validated route table.
 type Policy struct {
 	Routes []*Route
+	// ExtraPorts are ports every route allows besides 443 (https) and 80
+	// (http): set by the proxy's operator (--allow-port), for local tests
+	// and self-hosted services; the manifest has no port.
+	ExtraPorts []int
 	// Log is 0 (refusals only), 1 (every decision) or 2 (every decision
 	// with request headers, never a token).
 	Log int
@@ -51,11 +54,8 @@ type Policy struct {
 
 // Route is one compiled route.
 type Route struct {
-	// Host is the lower-case host name or IP literal, without port.
+	// Host is the lower-case host name or IP literal.
 	Host string
-	// Port is the one port the route allows; 0 means 443 for HTTPS and 80
-	// for HTTP.
-	Port int
 	// Auth is the token injected into the route's HTTPS requests.
 	Auth *Auth
 	// Outbound are the outbound DLP detectors; empty means scanning is off.
@@ -122,13 +122,12 @@ func Compile(e *manifest.Egress) (*Policy, error) {
 }
 
 func compileRoute(w manifest.Route) (*Route, error) {
-	host, port, err := ParseRouteHost(w.Host)
+	host, err := ParseRouteHost(w.Host)
 	if err != nil {
 		return nil, err
 	}
 	r := &Route{
 		Host:               host,
-		Port:               port,
 		Outbound:           []string{DetectorTokenPatterns, DetectorKnownSecrets},
 		Inbound:            true,
 		OnMatch:            OnMatchSupervise,
@@ -188,35 +187,27 @@ func compileRoute(w manifest.Route) (*Route, error) {
 	return r, nil
 }
 
-// ParseRouteHost splits a route's host into a lower-case name (or IP
-// literal) and an optional port. "api.example.com", "10.0.0.5",
-// "[::1]:8443" and "git.internal:8443" are valid; schemes, paths, wildcards
-// and user info are not.
-func ParseRouteHost(s string) (string, int, error) {
+// ParseRouteHost checks a route's host and returns it normalized:
+// "api.example.com" or an IP literal such as "10.0.0.5" or "::1". Schemes,
+// paths, ports, wildcards and user info are refused.
+func ParseRouteHost(s string) (string, error) {
 	if s == "" {
-		return "", 0, errors.New("host is empty")
+		return "", errors.New("host is empty")
 	}
 	if strings.ContainsAny(s, "/@*?# \t") {
-		return "", 0, fmt.Errorf("host %q must be a bare host name or IP address (no scheme, path or wildcard)", s)
+		return "", fmt.Errorf("host %q must be a bare host name or IP address (no scheme, path or wildcard)", s)
 	}
-	host, port := s, 0
-	if h, p, err := net.SplitHostPort(s); err == nil {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return "", 0, fmt.Errorf("host %q: bad port", s)
-		}
-		host, port = h, n
-	} else if strings.HasPrefix(s, "[") {
-		host = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
-	}
-	host = NormalizeHost(host)
+	host := NormalizeHost(s)
 	if ip := net.ParseIP(host); ip != nil {
-		return ip.String(), port, nil
+		return ip.String(), nil
 	}
-	if strings.Contains(host, ":") || !validName(host) {
-		return "", 0, fmt.Errorf("host %q is not a valid host name", s)
+	if strings.Contains(host, ":") {
+		return "", fmt.Errorf("host %q: a route has no port (443 and 80 are allowed)", s)
 	}
-	return host, port, nil
+	if !validName(host) {
+		return "", fmt.Errorf("host %q is not a valid host name", s)
+	}
+	return host, nil
 }
 
 // NormalizeHost lower-cases a host and strips a trailing dot and IPv6

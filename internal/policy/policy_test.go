@@ -18,12 +18,12 @@ const testPolicy = `egress:
           methods: [GET, POST]
         - paths: [{type: regex, value: "/items/[0-9]+"}]
           headers: [{name: X-Mode, value: read}]
-    - host: Docs.Example.com.
+    - host: docs.example.com
     - host: github.com
       git: {fetch: true}
     - host: gitlab.com
     - host: 10.0.0.5
-    - host: internal.test:8443
+    - host: internal.test
       unsafe_allow_private: true
     - host: plain.example.com
       auth: {scheme: token, token_ref: PLAIN}
@@ -31,7 +31,12 @@ const testPolicy = `egress:
 
 func mustPolicy(t testing.TB, src string) *Policy {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "policy.yaml")
+	return mustPolicyFile(t, "policy.yaml", src)
+}
+
+func mustPolicyFile(t testing.TB, name, src string) *Policy {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -77,8 +82,6 @@ func TestDecide(t *testing.T) {
 		{"port not allowed", get("https", "docs.example.com", 8443, "/"), CodePort},
 		{"http on 80", get("http", "docs.example.com", 80, "/"), CodeAllowed},
 		{"http on 443", get("http", "docs.example.com", 443, "/"), CodePort},
-		{"named port", get("https", "internal.test", 8443, "/"), CodeAllowed},
-		{"named port only", get("https", "internal.test", 443, "/"), CodePort},
 		{"token never over http", get("http", "plain.example.com", 80, "/"), CodeInsecureAuth},
 	}
 	for _, c := range cases {
@@ -109,15 +112,19 @@ func TestDecideConnect(t *testing.T) {
 		{"evil.example.net", 443, CodeNoRoute},
 		{"127.0.0.1", 443, CodeIPLiteral},
 		{"cloudflare-dns.com", 443, CodeDoH},
-		{"internal.test", 8443, CodeAllowed},
+		{"internal.test", 8443, CodePort},
 	}
 	for _, c := range cases {
 		if d := p.DecideConnect(c.host, c.port); d.Code != c.code {
 			t.Errorf("DecideConnect(%s, %d) = %s (%s), want %s", c.host, c.port, d.Code, d.Reason, c.code)
 		}
 	}
-	if !p.AllowsPrivate("internal.test", 8443) || p.AllowsPrivate("api.example.com", 443) {
+	if !p.AllowsPrivate("internal.test") || p.AllowsPrivate("api.example.com") {
 		t.Error("AllowsPrivate does not follow unsafe_allow_private")
+	}
+	p.ExtraPorts = []int{8443}
+	if d := p.DecideConnect("internal.test", 8443); !d.Allow {
+		t.Errorf("extra port refused: %s", d.Reason)
 	}
 }
 
@@ -134,6 +141,7 @@ func TestCompileRejects(t *testing.T) {
 		"bad on_match":     "egress: {routes: [{host: x.com, dlp: {outbound_on_match: ignore}}]}",
 		"bad log":          "egress: {log: 3}",
 		"unknown key":      "egress: {routes: [{host: x.com, hosts: y}]}",
+		"port":             "egress: {routes: [{host: 'x.com:8443'}]}",
 	}
 	for name, src := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -156,7 +164,7 @@ func TestTableHasNoValuesOnlyNames(t *testing.T) {
 
 func TestLoadFrontmatter(t *testing.T) {
 	src := "---\negress:\n  routes:\n    - host: x.com\n---\n# my bottle\n"
-	p := mustPolicy(t, src)
+	p := mustPolicyFile(t, "my-bottle.md", src)
 	if len(p.Routes) != 1 || !strings.EqualFold(p.Routes[0].Host, "x.com") {
 		t.Fatalf("routes = %+v", p.Routes)
 	}

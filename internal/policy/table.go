@@ -35,15 +35,12 @@ func (p *Policy) Table() []RouteView {
 	for _, r := range p.Routes {
 		v := RouteView{
 			Host:               r.Host,
-			Ports:              []int{PortHTTPS, PortHTTP},
+			Ports:              append([]int{PortHTTPS, PortHTTP}, p.ExtraPorts...),
 			OutboundDetectors:  append([]string{}, r.Outbound...),
 			InboundDetectors:   []string{},
 			OutboundOnMatch:    r.OnMatch,
 			GitFetch:           r.GitFetch,
 			UnsafeAllowPrivate: r.UnsafeAllowPrivate,
-		}
-		if r.Port != 0 {
-			v.Ports = []int{r.Port}
 		}
 		if r.Inbound {
 			v.InboundDetectors = []string{DetectorNaiveInjection}

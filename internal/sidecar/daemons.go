@@ -38,6 +38,7 @@ func NewEgress(cfg Config) (Daemon, error) {
 		TokenAllowTimeout: cfg.Settings.EgressTokenAllowTimeout,
 		Getenv:            cfg.Getenv,
 		Logger:            log,
+		ExtraPorts:        cfg.EgressExtraPorts,
 	}
 	if up := filepath.Join(cfg.Dir("ca"), UpstreamCAFile); fileExists(up) {
 		ec.UpstreamCAFile = up

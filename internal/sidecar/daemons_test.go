@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -172,7 +173,7 @@ func TestEgressRunsInTheBundle(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "ca", UpstreamCAFile), certPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	policy := "egress:\n  routes:\n    - host: 127.0.0.1:" + port +
+	policy := "egress:\n  routes:\n    - host: 127.0.0.1" +
 		"\n      auth: {scheme: Bearer, token_ref: UPSTREAM_TOKEN}\n      unsafe_allow_private: true\n"
 	if err := os.WriteFile(filepath.Join(root, "egress", "policy.yaml"), []byte(policy), 0o600); err != nil {
 		t.Fatal(err)
@@ -181,7 +182,9 @@ func TestEgressRunsInTheBundle(t *testing.T) {
 		Root: root,
 		Settings: Settings{Daemons: []string{DaemonEgress, DaemonSupervise, DaemonDNS}, Slug: "impl-k3x9q",
 			QueueDir: filepath.Join(root, "queue"), EgressTokenAllowTimeout: time.Minute},
-		Listen: map[string]string{DaemonEgress: "127.0.0.1:0", DaemonSupervise: "127.0.0.1:0", DaemonDNS: "127.0.0.1:0"},
+		// egress on a fixed port, as in a bottle: supervise finds it there.
+		Listen:           map[string]string{DaemonEgress: freeLoopbackAddr(t), DaemonSupervise: "127.0.0.1:0", DaemonDNS: "127.0.0.1:0"},
+		EgressExtraPorts: []int{portNumber(t, port)},
 		Getenv: func(k string) string {
 			if k == "UPSTREAM_TOKEN" {
 				return "s3cret-token"
@@ -237,7 +240,7 @@ func TestEgressRunsInTheBundle(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := res.Content[0].(*mcp.TextContent).Text
-	if res.IsError || !strings.Contains(text, "127.0.0.1:"+port) || strings.Contains(text, "s3cret-token") {
+	if res.IsError || !strings.HasPrefix(text, "egress daemon") || !strings.Contains(text, "127.0.0.1") || strings.Contains(text, "s3cret-token") {
 		t.Errorf("list-egress-routes: %s", text)
 	}
 }
@@ -265,4 +268,24 @@ func TestEgressWithoutTheHostsCAFailsAtBuild(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "ca", ca.KeyFile)); err == nil {
 		t.Error("the sidecar made a CA of its own")
 	}
+}
+
+func portNumber(t *testing.T, port string) int {
+	t.Helper()
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// freeLoopbackAddr is a loopback address no one listens on now.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

@@ -29,6 +29,9 @@ type Config struct {
 	Listen map[string]string
 	// Getenv reads the sidecar's environment: secret values by token_ref.
 	Getenv func(string) string
+	// EgressExtraPorts are ports every egress route allows besides 443 and
+	// 80: for tests whose upstream listens on a random loopback port.
+	EgressExtraPorts []int
 	// Environ lists the environment (without proxy variables), for the
 	// git and ssh children of git-gate.
 	Environ func() []string

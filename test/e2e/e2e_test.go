@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -52,14 +51,7 @@ func TestDNSOnlyThroughTheSidecar(t *testing.T) {
 	if err := lifecycle.Prepare(p, nil); err != nil {
 		t.Fatal(err)
 	}
-	uid, gid := os.Getuid(), os.Getgid()
-	if uid == 0 {
-		// Run the sidecar as an ordinary user, as on a laptop.
-		uid, gid = 1000, 1000
-		if out, err := exec.Command("chown", "-R", "1000:1000", p.StateDir).CombinedOutput(); err != nil {
-			t.Fatalf("chown: %v %s", err, out)
-		}
-	}
+	uid, gid := harness.OrdinaryUser(t, p.StateDir)
 	b := harness.Launch(t, e.be, *p, backend.LaunchOptions{UID: uid, GID: gid})
 
 	r := harness.Sh(t, e.be, p.Slug, "getent hosts exfil-probe.example.com; echo rc=$?; getent hosts egress | cut -d' ' -f1")

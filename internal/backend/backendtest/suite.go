@@ -47,6 +47,20 @@ func Run(t *testing.T, c Config) {
 		}
 	})
 
+	t.Run("ExecTTY", func(t *testing.T) {
+		var out strings.Builder
+		resize := make(chan backend.TermSize, 1)
+		resize <- backend.TermSize{Rows: 33, Cols: 101}
+		close(resize)
+		code, err := be.Exec(context.Background(), p.Slug, backend.ExecSpec{
+			Cmd: []string{"bash", "--norc", "-i"}, TTY: true, Resize: resize,
+			Stdin: strings.NewReader("sleep 1; stty size; test -t 0 && echo on-a-tty; exit 5\n"), Stdout: &out,
+		})
+		if err != nil || code != 5 || !strings.Contains(out.String(), "33 101") || !strings.Contains(out.String(), "on-a-tty") {
+			t.Errorf("interactive exec: code %d, err %v, output %q", code, err, out.String())
+		}
+	})
+
 	t.Run("NotRoot", func(t *testing.T) {
 		r := harness.Sh(t, be, p.Slug, "id -u; grep CapEff /proc/self/status")
 		lines := strings.Fields(r.Stdout)

@@ -29,6 +29,7 @@ type Engine interface {
 
 	ImageInspect(ctx context.Context, image string, opts ...client.ImageInspectOption) (client.ImageInspectResult, error)
 	ImageBuild(ctx context.Context, context io.Reader, options client.ImageBuildOptions) (client.ImageBuildResult, error)
+	ImageTag(ctx context.Context, options client.ImageTagOptions) (client.ImageTagResult, error)
 
 	NetworkCreate(ctx context.Context, name string, options client.NetworkCreateOptions) (client.NetworkCreateResult, error)
 	NetworkConnect(ctx context.Context, network string, options client.NetworkConnectOptions) (client.NetworkConnectResult, error)
@@ -228,6 +229,7 @@ func (d *Docker) List(ctx context.Context) ([]backend.Summary, error) {
 			s.Image = c.Image
 			s.Agent = c.Labels[backend.LabelAgent]
 			s.Label = c.Labels[backend.LabelLabel]
+			s.StateDir = c.Labels[backend.LabelStateDir]
 			if t, err := time.Parse(time.RFC3339, c.Labels[backend.LabelCreated]); err == nil {
 				s.Created = t
 			}
@@ -240,7 +242,10 @@ func (d *Docker) List(ctx context.Context) ([]backend.Summary, error) {
 		return nil, fmt.Errorf("listing bottles: %w", err)
 	}
 	for _, n := range ns.Items {
-		get(n.Labels[backend.LabelSlug])
+		s := get(n.Labels[backend.LabelSlug])
+		if s.StateDir == "" {
+			s.StateDir = n.Labels[backend.LabelStateDir]
+		}
 	}
 	out := make([]backend.Summary, 0, len(order))
 	for _, slug := range order {
@@ -258,7 +263,7 @@ func (d *Docker) Commit(ctx context.Context, slug, image string) (string, error)
 	if image == "" {
 		image = "bot-bottle/commit-" + slug + ":" + time.Now().UTC().Format("20060102-150405")
 	}
-	res, err := d.eng.ContainerCommit(ctx, id, client.ContainerCommitOptions{
+	_, err = d.eng.ContainerCommit(ctx, id, client.ContainerCommitOptions{
 		Reference: image,
 		Comment:   "bot-bottle commit of " + slug,
 		Config:    &container.Config{Labels: map[string]string{backend.LabelSlug + ".committed-from": slug}},
@@ -266,6 +271,5 @@ func (d *Docker) Commit(ctx context.Context, slug, image string) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("committing %s: %w", slug, err)
 	}
-	_ = res
 	return image, nil
 }

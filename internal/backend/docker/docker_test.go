@@ -12,9 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
@@ -101,7 +99,7 @@ func TestAgentReachesOnlyTheSidecar(t *testing.T) {
 
 	// The same probes work from a container on an ordinary network, so the
 	// refusals above are the bottle's doing.
-	out := execIn(t, eng, "bot-bottle-"+p.Slug+"-sidecar", "sh", "-c",
+	out := harness.ExecContainer(t, eng, "bot-bottle-"+p.Slug+"-sidecar", "sh", "-c",
 		fmt.Sprintf("timeout 3 bash -c 'exec 3<>/dev/tcp/%s/%s' && echo open-host; timeout 3 bash -c 'exec 3<>/dev/tcp/%s/8080' && echo open-neighbour", egress.Gateway, hostPort, neighbour))
 	if !strings.Contains(out, "open-host") || !strings.Contains(out, "open-neighbour") {
 		t.Errorf("positive control from the sidecar's egress leg failed: %q", out)
@@ -147,7 +145,7 @@ func TestNetworksAndLabels(t *testing.T) {
 	if sc.Config.User != fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()) {
 		t.Errorf("sidecar user = %q", sc.Config.User)
 	}
-	if got := execIn(t, eng, sc.ID, "sh", "-c", "getent passwd $(id -u) | cut -d: -f6; env | grep -ci proxy"); got != "/root\n0\n" && !strings.HasPrefix(got, "/home/bot-bottle\n0") {
+	if got := harness.ExecContainer(t, eng, sc.ID, "sh", "-c", "getent passwd $(id -u) | cut -d: -f6; env | grep -ci proxy"); got != "/root\n0\n" && !strings.HasPrefix(got, "/home/bot-bottle\n0") {
 		t.Errorf("sidecar passwd home / proxy env: %q", got)
 	}
 }
@@ -190,48 +188,13 @@ func inspect(t *testing.T, eng *client.Client, name string) container.InspectRes
 	return res.Container
 }
 
-// runFixture runs the fixture binary (mounted from the host) on network
-// with args and returns the container's address there.
+// runFixture runs the fixture binary with args on network and returns
+// its address there.
 func runFixture(t *testing.T, eng *client.Client, networkName string, args ...string) string {
 	t.Helper()
-	ctx := context.Background()
 	bin := harness.BuildStatic(t, "./test/e2e/fixture")
-	res, err := eng.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Config: &container.Config{Image: harness.Base(t, eng), Entrypoint: append([]string{"/fixture/fixture"}, args...),
-			Labels: map[string]string{"bot-bottle.test": "1"}},
-		HostConfig: &container.HostConfig{Binds: []string{dirOf(bin) + ":/fixture:ro"}},
-		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-			networkName: {},
-		}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		eng.ContainerRemove(context.Background(), res.ID, client.ContainerRemoveOptions{Force: true})
-	})
-	if _, err := eng.ContainerStart(ctx, res.ID, client.ContainerStartOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	c := inspect(t, eng, res.ID)
-	return c.NetworkSettings.Networks[networkName].IPAddress.String()
-}
-
-func execIn(t *testing.T, eng *client.Client, id string, cmd ...string) string {
-	t.Helper()
-	ctx := context.Background()
-	ex, err := eng.ExecCreate(ctx, id, client.ExecCreateOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	att, err := eng.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer att.Close()
-	var out, errb strings.Builder
-	stdcopyAll(&out, &errb, att.Reader)
-	return out.String()
+	_, ip := harness.RunOn(t, eng, harness.Base(t, eng), networkName, "fixture", filepath.Dir(bin), append([]string{"/srv/fixture"}, args...)...)
+	return ip
 }
 
 func keys[V any](m map[string]V) []string {
@@ -243,9 +206,3 @@ func keys[V any](m map[string]V) []string {
 }
 
 func contains(list []string, v string) bool { return slices.Contains(list, v) }
-
-func dirOf(path string) string { return filepath.Dir(path) }
-
-func stdcopyAll(stdout, stderr *strings.Builder, r interface{ Read([]byte) (int, error) }) {
-	stdcopy.StdCopy(stdout, stderr, r)
-}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
@@ -34,7 +35,7 @@ func (d *Docker) execIn(ctx context.Context, id string, spec backend.ExecSpec) (
 		AttachStdin: spec.Stdin != nil, AttachStdout: true, AttachStderr: true,
 	})
 	if err != nil {
-		return -1, fmt.Errorf("exec in %s: %w", id[:12], err)
+		return -1, fmt.Errorf("exec in %.12s: %w", id, err)
 	}
 	att, err := d.eng.ExecAttach(ctx, created.ID, client.ExecAttachOptions{TTY: spec.TTY})
 	if err != nil {
@@ -52,7 +53,11 @@ func (d *Docker) execIn(ctx context.Context, id string, spec backend.ExecSpec) (
 	if spec.Stdin != nil {
 		go func() {
 			io.Copy(att.Conn, spec.Stdin)
-			att.CloseWrite()
+			// On a terminal the engine drops the output once stdin is
+			// half-closed (Engine 20.10): let the process end the session.
+			if !spec.TTY {
+				att.CloseWrite()
+			}
 		}()
 	}
 	var wg sync.WaitGroup
@@ -78,11 +83,17 @@ func (d *Docker) execIn(ctx context.Context, id string, spec backend.ExecSpec) (
 	if copyErr != nil {
 		return -1, fmt.Errorf("reading exec output: %w", copyErr)
 	}
-	res, err := d.eng.ExecInspect(ctx, created.ID, client.ExecInspectOptions{})
-	if err != nil {
-		return -1, fmt.Errorf("reading exec status: %w", err)
+	// The streams can close a moment before the engine records the exit.
+	for i := 0; ; i++ {
+		res, err := d.eng.ExecInspect(ctx, created.ID, client.ExecInspectOptions{})
+		if err != nil {
+			return -1, fmt.Errorf("reading exec status: %w", err)
+		}
+		if !res.Running || i == 200 {
+			return res.ExitCode, nil
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	return res.ExitCode, nil
 }
 
 // CopyInto unpacks tarball into dir in the agent container.

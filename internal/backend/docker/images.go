@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/moby/moby/client"
+
 	"github.com/bot-bottle/bot-bottle/images"
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/imagebuild"
@@ -34,12 +36,21 @@ func (d *Docker) ensureImages(ctx context.Context, b plan.Bottle, opts backend.L
 		return "", "", fmt.Errorf("sidecar image: %w", err)
 	}
 	sidecar = res.Ref
+	if err := d.alias(ctx, sidecar, b.Images.Sidecar); err != nil {
+		return "", "", fmt.Errorf("sidecar image: %w", err)
+	}
+	agent, err = d.AgentImage(ctx, b, opts, progress)
+	return sidecar, agent, err
+}
 
+// AgentImage is the image the agent of b boots from: opts.AgentImage when
+// set (it must exist), else the template's or plugin's, built if missing.
+func (d *Docker) AgentImage(ctx context.Context, b plan.Bottle, opts backend.LaunchOptions, progress io.Writer) (string, error) {
 	if opts.AgentImage != "" {
 		if _, err := d.eng.ImageInspect(ctx, opts.AgentImage); err != nil {
-			return "", "", fmt.Errorf("agent image %s: %w", opts.AgentImage, err)
+			return "", fmt.Errorf("agent image %s: %w", opts.AgentImage, err)
 		}
-		return sidecar, opts.AgentImage, nil
+		return opts.AgentImage, nil
 	}
 	dockerfile, contextDir := opts.AgentDockerfile, opts.AgentContext
 	if dockerfile == "" {
@@ -47,13 +58,29 @@ func (d *Docker) ensureImages(ctx context.Context, b plan.Bottle, opts backend.L
 	}
 	spec, err := AgentImageSpec(b.Provider.Template, dockerfile, contextDir, d.opts.Base)
 	if err != nil {
-		return "", "", fmt.Errorf("agent image: %w", err)
+		return "", fmt.Errorf("agent image: %w", err)
 	}
-	res, err = imagebuild.Ensure(ctx, d.eng, spec, progress)
+	res, err := imagebuild.Ensure(ctx, d.eng, spec, progress)
 	if err != nil {
-		return "", "", fmt.Errorf("agent image: %w", err)
+		return "", fmt.Errorf("agent image: %w", err)
 	}
-	return sidecar, res.Ref, nil
+	if err := d.alias(ctx, res.Ref, b.Images.Agent); err != nil {
+		return "", fmt.Errorf("agent image: %w", err)
+	}
+	return res.Ref, nil
+}
+
+// alias tags ref with the name the plan shows (bot-bottle/agent-shell:latest),
+// so that name is the image the last start built. The bottle runs ref, the
+// content-hash tag, whatever the alias later points to.
+func (d *Docker) alias(ctx context.Context, ref, name string) error {
+	if name == "" || name == ref {
+		return nil
+	}
+	if _, err := d.eng.ImageTag(ctx, client.ImageTagOptions{Source: ref, Target: name}); err != nil {
+		return fmt.Errorf("tagging %s as %s: %w", ref, name, err)
+	}
+	return nil
 }
 
 // AgentImageSpec is how an agent image is built: from dockerfile (a host

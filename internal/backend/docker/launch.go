@@ -159,9 +159,6 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 	}); err != nil {
 		return backend.Bottle{}, err
 	}
-	if err := l.step("waiting for the sidecar", func() error { return d.waitReady(ctx, sidecarID) }); err != nil {
-		return backend.Bottle{}, err
-	}
 
 	var agentID string
 	if err := l.step("creating the agent", func() (err error) {
@@ -186,6 +183,11 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 		_, err := d.eng.ContainerStart(ctx, agentID, client.ContainerStartOptions{})
 		return err
 	}); err != nil {
+		return backend.Bottle{}, err
+	}
+	// The agent idles (sleep) until its command runs, so it may boot while
+	// the sidecar does; nothing runs in it before the sidecar is ready.
+	if err := l.step("waiting for the sidecar", func() error { return d.waitReady(ctx, sidecarID) }); err != nil {
 		return backend.Bottle{}, err
 	}
 	if len(b.GitConfig) > 0 {
@@ -213,11 +215,12 @@ func (d *Docker) runtime(ctx context.Context) (string, error) {
 
 func (l *launch) labels(role string) map[string]string {
 	return map[string]string{
-		backend.LabelSlug:    l.b.Slug,
-		backend.LabelRole:    role,
-		backend.LabelAgent:   l.b.Agent.Name,
-		backend.LabelLabel:   l.b.Label,
-		backend.LabelCreated: l.created,
+		backend.LabelSlug:     l.b.Slug,
+		backend.LabelRole:     role,
+		backend.LabelAgent:    l.b.Agent.Name,
+		backend.LabelLabel:    l.b.Label,
+		backend.LabelCreated:  l.created,
+		backend.LabelStateDir: l.b.StateDir,
 	}
 }
 
@@ -446,7 +449,13 @@ func (l *launch) createAgent(ctx context.Context, out backend.Bottle, runtime st
 	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
 		internalName(l.b.Slug): {},
 	}}
-	return l.createContainer(ctx, agentName(l.b.Slug), cfg, hc, nc)
+	id, err := l.createContainer(ctx, agentName(l.b.Slug), cfg, hc, nc)
+	if err != nil && strings.Contains(err.Error(), "disable_ipv6") {
+		// A kernel without IPv6 has no such sysctl, and no IPv6 to turn off.
+		delete(hc.Sysctls, "net.ipv6.conf.all.disable_ipv6")
+		return l.createContainer(ctx, agentName(l.b.Slug), cfg, hc, nc)
+	}
+	return id, err
 }
 
 // waitReady follows the sidecar's output until the ready line, the

@@ -14,10 +14,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 
 	"github.com/bot-bottle/bot-bottle/images"
@@ -46,16 +47,12 @@ func Engine(t testing.TB) *client.Client {
 	return c
 }
 
-// seedMu serialises seeding within one test binary.
-var seedMu sync.Mutex
-
 // Base makes sure the seeded base image exists, running
 // scripts/seed-base-image.sh when it does not (that needs root and
 // debootstrap), and returns its tag.
 func Base(t testing.TB, eng *client.Client) string {
 	t.Helper()
-	seedMu.Lock()
-	defer seedMu.Unlock()
+	defer seedLock(t)()
 	tag := images.DefaultBase
 	if _, err := eng.ImageInspect(context.Background(), tag); err == nil {
 		return tag
@@ -68,6 +65,25 @@ func Base(t testing.TB, eng *client.Client) string {
 		t.Fatalf("seeding %s: %v\n%s", tag, err, out)
 	}
 	return tag
+}
+
+// seedLock serialises seeding across test binaries (go test runs packages
+// in parallel, and two debootstraps would share one package cache). It
+// returns the unlock.
+func seedLock(t testing.TB) func() {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "bot-bottle-seed.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}
 }
 
 // RepoRoot is the repository's top directory.
@@ -214,4 +230,38 @@ func RealPlan(t testing.TB, home string) *plan.Bottle {
 func OnlyDaemons(p *plan.Bottle, daemons ...string) {
 	p.Sidecar.Daemons = daemons
 	p.SidecarEnv["BOT_BOTTLE_SIDECAR_DAEMONS"] = strings.Join(daemons, ",")
+}
+
+// ExecContainer runs cmd in container id (any container, not only an
+// agent) and returns stdout and stderr together.
+func ExecContainer(t testing.TB, eng *client.Client, id string, cmd ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	ex, err := eng.ExecCreate(ctx, id, client.ExecCreateOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	att, err := eng.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer att.Close()
+	var out strings.Builder
+	stdcopy.StdCopy(&out, &out, att.Reader)
+	return out.String()
+}
+
+// OrdinaryUser returns the uid and gid a sidecar should run as in a test:
+// the test's own, or 1000:1000 when the test runs as root (the state under
+// stateDir is then handed to 1000), so the sidecar runs unprivileged as it
+// does on a laptop.
+func OrdinaryUser(t testing.TB, stateDir string) (int, int) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		return os.Getuid(), os.Getgid()
+	}
+	if out, err := exec.Command("chown", "-R", "1000:1000", stateDir).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v %s", err, out)
+	}
+	return 1000, 1000
 }

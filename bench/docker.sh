@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# bench/docker.sh: the Docker backend's figures for docs/benchmarks.md.
+#   1. seeding the base image from Debian packages (cold: --force)
+#   2. time from a headless start to the agent's first command, images
+#      cached, and the sidecar's idle memory (BenchmarkStartHeadless)
+# Needs root (debootstrap) and a Docker engine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "== seed base image (cold)"
+/usr/bin/time -f "%e s wall, %M KiB max RSS" scripts/seed-base-image.sh --force
+echo "== seed base image (up to date)"
+/usr/bin/time -f "%e s wall" scripts/seed-base-image.sh
+echo "== start --headless to first command, sidecar idle memory"
+go test -run '^$' -bench StartHeadless -benchtime "${BENCHTIME:-5x}" ./test/e2e/

@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bot-bottle/bot-bottle/internal/egress"
+)
+
+// DefaultEgressListen is the sidecar's egress port (DESIGN.md).
+const DefaultEgressListen = ":9099"
+
+func newEgressServeCmd(env Env) *cobra.Command {
+	cfg := egress.Config{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the egress proxy",
+		Long: `serve runs the egress proxy on --listen with the routes in --policy (a bottle
+manifest, or YAML with a top-level egress: key). The policy file is watched:
+a valid change applies to the next request, an invalid one is logged and the
+last good policy stays.
+
+The bottle CA is created in --state-dir (ca.pem, ca-key.pem) or reused from
+there; clients must trust DIR/ca.pem. Tokens come from the environment
+variables the routes' token_ref name. --upstream-ca adds trusted roots for
+upstreams. Decisions are logged to stderr as JSON lines.
+
+A request held by outbound_on_match: supervise waits for an answer in
+--queue-dir (env SUPERVISE_QUEUE_DIR) for EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS
+(default 300); without a queue it is refused.
+
+--unsafe-allow-private-ranges lets every route reach loopback, private and
+link-local addresses, and --allow-port lets every route use another port
+besides 443 and 80: for local testing only.`,
+		Example: `  bot-bottle egress serve --policy policy.yaml --listen 127.0.0.1:9099 --state-dir ./ca
+  curl --proxy http://127.0.0.1:9099 --cacert ./ca/ca.pem https://api.github.com/zen`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.PolicyPath == "" || cfg.StateDir == "" {
+				return usageError(errors.New("egress serve: --policy and --state-dir are required"))
+			}
+			var err error
+			if cfg.TokenAllowTimeout, err = egress.ParseTokenAllowTimeout(env.Getenv(egress.TokenAllowTimeoutEnv)); err != nil {
+				return usageError(err)
+			}
+			if cfg.QueueDir == "" {
+				cfg.QueueDir = env.Getenv("SUPERVISE_QUEUE_DIR")
+			}
+			if cfg.BottleSlug == "" {
+				cfg.BottleSlug = env.Getenv("SUPERVISE_BOTTLE_SLUG")
+			}
+			cfg.Getenv = env.Getenv
+			cfg.Logger = env.logger()
+			s, err := egress.New(cfg)
+			if err != nil {
+				return usageError(err)
+			}
+			return s.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.PolicyPath, "policy", "", "policy file: a bottle manifest or YAML with egress:")
+	f.StringVar(&cfg.Listen, "listen", DefaultEgressListen, "address to listen on")
+	f.StringVar(&cfg.StateDir, "state-dir", "", "directory holding the bottle CA (created when missing)")
+	f.StringVar(&cfg.UpstreamCAFile, "upstream-ca", "", "PEM bundle of extra roots trusted for upstreams")
+	f.BoolVar(&cfg.UnsafeAllowPrivateRanges, "unsafe-allow-private-ranges", false, "let every route reach private, loopback and link-local addresses (testing only)")
+	f.IntSliceVar(&cfg.ExtraPorts, "allow-port", nil, "another port every route may use besides 443 and 80 (repeatable; testing only)")
+	f.StringVar(&cfg.QueueDir, "queue-dir", "", "supervise queue for egress-token-allow holds (env SUPERVISE_QUEUE_DIR)")
+	f.StringVar(&cfg.BottleSlug, "slug", "", "the bottle's slug, for proposals (env SUPERVISE_BOTTLE_SLUG)")
+	return cmd
+}

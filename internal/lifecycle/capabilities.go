@@ -1,0 +1,117 @@
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/bot-bottle/bot-bottle/internal/atomicfile"
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/plan"
+)
+
+// CapabilityBuilder is what a backend offers to apply approved
+// capability-block lines to a bottle's image.
+type CapabilityBuilder interface {
+	// AgentImage is the image the agent would boot from.
+	AgentImage(ctx context.Context, b plan.Bottle, opts backend.LaunchOptions, progress io.Writer) (string, error)
+	// BuildCapabilities builds approved onto base with no network.
+	BuildCapabilities(ctx context.Context, base string, approved []byte, progress io.Writer) (string, error)
+}
+
+// CapabilitiesFile holds the approved capability-block lines of the bottle
+// whose state is dir (the operator's side appends to it).
+func CapabilitiesFile(dir string) string {
+	return filepath.Join(dir, "capabilities", "approved.Dockerfile")
+}
+
+// builtFile records, per base image, the last image the approved lines
+// built on it.
+func builtFile(dir string) string { return filepath.Join(dir, "capabilities", "built.json") }
+
+type built struct {
+	Images map[string]string `json:"images"`
+}
+
+func readBuilt(dir string) built {
+	var b built
+	if data, err := os.ReadFile(builtFile(dir)); err == nil {
+		json.Unmarshal(data, &b)
+	}
+	if b.Images == nil {
+		b.Images = map[string]string{}
+	}
+	return b
+}
+
+// applyCapabilities returns the agent image to launch: lo.AgentImage when
+// the bottle has no approved image changes, else that image with the
+// changes built on. The lines are shown before the build. A failing build
+// is not fatal: the previous image (the last one the approved lines built
+// on the same base, else the base) is used and the failure is said loudly.
+func applyCapabilities(ctx context.Context, be backend.Backend, p *plan.Bottle, lo backend.LaunchOptions, progress, warn io.Writer) (string, error) {
+	if warn == nil {
+		warn = io.Discard
+	}
+	file := CapabilitiesFile(p.StateDir)
+	approved, err := os.ReadFile(file)
+	if os.IsNotExist(err) {
+		return lo.AgentImage, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading approved image changes: %w", err)
+	}
+	lines := instructions(approved)
+	if len(lines) == 0 {
+		return lo.AgentImage, nil
+	}
+	cb, ok := be.(CapabilityBuilder)
+	if !ok {
+		fmt.Fprintf(warn, "bot-bottle: warning: the %s backend cannot apply the approved image changes in %s; starting without them\n", be.Name(), file)
+		return lo.AgentImage, nil
+	}
+	fmt.Fprintf(progress, "• approved image changes (%s), built as root with no network:\n", file)
+	for _, l := range lines {
+		fmt.Fprintf(progress, "    %s\n", l)
+	}
+	base, err := cb.AgentImage(ctx, *p, lo, progress)
+	if err != nil {
+		return "", err
+	}
+	img, err := cb.BuildCapabilities(ctx, base, approved, progress)
+	record := readBuilt(p.StateDir)
+	if err != nil {
+		prev := base
+		if last := record.Images[base]; last != "" {
+			prev = last
+		}
+		fmt.Fprintf(warn, "bot-bottle: the approved image changes did not build: %v\n", err)
+		fmt.Fprintf(warn, "bot-bottle: starting from the previous image %s; fix or remove the failing lines in %s\n", prev, file)
+		return prev, nil
+	}
+	if img == base {
+		return img, nil // it carries every line already
+	}
+	record.Images[base] = img
+	data, _ := json.MarshalIndent(record, "", "  ")
+	if err := atomicfile.Write(builtFile(p.StateDir), append(data, '\n'), 0o600); err != nil {
+		return "", fmt.Errorf("recording the image build: %w", err)
+	}
+	return img, nil
+}
+
+// instructions are the lines of a Dockerfile that are not blank or
+// comments.
+func instructions(df []byte) []string {
+	var out []string
+	for _, l := range strings.Split(string(df), "\n") {
+		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "#") {
+			out = append(out, strings.TrimRight(l, " \t\r"))
+		}
+	}
+	return out
+}

@@ -1,0 +1,106 @@
+package lifecycle
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
+	"github.com/bot-bottle/bot-bottle/internal/plan"
+)
+
+func TestChanges(t *testing.T) {
+	old := Run{Bottles: []string{"default"}, Routes: []string{"a.example"}, Repos: []string{"app git@h:app"}, Env: []string{"A", "B"}, Template: "shell"}
+	cur := Run{Bottles: []string{"default", "github"}, Routes: []string{"b.example (token $GH)"}, Env: []string{"B", "C"}, SecretEnv: []string{"GH"}, Template: "claude"}
+	want := []string{
+		"~ template shell → claude",
+		"+ bottle github",
+		"+ route b.example (token $GH)",
+		"- route a.example",
+		"- repo app git@h:app",
+		"+ env C",
+		"- env A",
+		"+ secret env GH",
+	}
+	if diff := cmp.Diff(want, Changes(old, cur)); diff != "" {
+		t.Errorf("Changes (-want +got):\n%s", diff)
+	}
+	if got := Changes(cur, cur); len(got) != 0 {
+		t.Errorf("no change gave %v", got)
+	}
+}
+
+func TestNoteRunOnResume(t *testing.T) {
+	p := &plan.Bottle{StateDir: t.TempDir(), Bottles: []string{"default"}, Egress: plan.Egress{Routes: []manifest.Route{{Host: "a.example"}}}}
+	var out bytes.Buffer
+	if err := noteRun(p, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("a first run printed %q", out.String())
+	}
+	os.MkdirAll(filepath.Join(p.StateDir, "egress"), 0o700)
+	os.WriteFile(filepath.Join(p.StateDir, "egress", "approved.yaml"), []byte("egress:\n  routes:\n    - host: approved.example\n"), 0o600)
+	p.Egress.Routes = append(p.Egress.Routes, manifest.Route{Host: "new.example"})
+	if err := noteRun(p, &out); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); !strings.Contains(s, "+ route new.example") || !strings.Contains(s, "keeping 1 route(s) approved") {
+		t.Errorf("resume note:\n%s", s)
+	}
+}
+
+// capBackend is a backend that builds capability images by name.
+type capBackend struct {
+	backend.Backend
+	fail   bool
+	builds int
+}
+
+func (c *capBackend) Name() string { return "fake" }
+func (c *capBackend) AgentImage(context.Context, plan.Bottle, backend.LaunchOptions, io.Writer) (string, error) {
+	return "agent:base", nil
+}
+func (c *capBackend) BuildCapabilities(_ context.Context, base string, approved []byte, _ io.Writer) (string, error) {
+	c.builds++
+	if c.fail {
+		return "", errors.New("RUN exit 7: returned a non-zero code: 7")
+	}
+	return "agent:caps" + string(rune('0'+c.builds)), nil
+}
+
+func TestApplyCapabilities(t *testing.T) {
+	p := &plan.Bottle{StateDir: t.TempDir()}
+	be := &capBackend{}
+	var progress, warn bytes.Buffer
+	img, err := applyCapabilities(context.Background(), be, p, backend.LaunchOptions{AgentImage: "committed"}, &progress, &warn)
+	if err != nil || img != "committed" || be.builds != 0 {
+		t.Fatalf("no approved lines: %q %v builds=%d", img, err, be.builds)
+	}
+	file := CapabilitiesFile(p.StateDir)
+	os.MkdirAll(filepath.Dir(file), 0o700)
+	os.WriteFile(file, []byte("# proposal 1 (x)\nRUN useradd bob\n"), 0o600)
+	img, err = applyCapabilities(context.Background(), be, p, backend.LaunchOptions{}, &progress, &warn)
+	if err != nil || img != "agent:caps1" {
+		t.Fatalf("build: %q %v", img, err)
+	}
+	if !strings.Contains(progress.String(), "    RUN useradd bob\n") || strings.Contains(progress.String(), "# proposal") {
+		t.Errorf("the lines were not shown as they are built:\n%s", progress.String())
+	}
+	be.fail = true
+	img, err = applyCapabilities(context.Background(), be, p, backend.LaunchOptions{}, &progress, &warn)
+	if err != nil || img != "agent:caps1" {
+		t.Errorf("failing build: %q %v, want the previous image agent:caps1", img, err)
+	}
+	if !strings.Contains(warn.String(), "did not build: RUN exit 7") || !strings.Contains(warn.String(), file) {
+		t.Errorf("no clear message:\n%s", warn.String())
+	}
+}
