@@ -258,6 +258,7 @@ func TestReadsWhatTheSidecarWrites(t *testing.T) {
 	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	defer up.Close()
 	_, port, _ := net.SplitHostPort(up.Listener.Addr().String())
+	upPort := up.Listener.Addr().(*net.TCPAddr).Port
 	root := t.TempDir()
 	for _, d := range []string{"logs", "egress", "queue", "ca"} {
 		os.MkdirAll(filepath.Join(root, d), 0o700)
@@ -266,13 +267,14 @@ func TestReadsWhatTheSidecarWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(root, "ca", sidecar.UpstreamCAFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: up.Certificate().Raw}), 0o600)
-	policy := "egress:\n  log: 2\n  routes:\n    - host: 127.0.0.1:" + port + "\n      auth: {scheme: Bearer, token_ref: UPSTREAM_TOKEN}\n      unsafe_allow_private: true\n"
+	policy := "egress:\n  log: 2\n  routes:\n    - host: 127.0.0.1\n      auth: {scheme: Bearer, token_ref: UPSTREAM_TOKEN}\n      unsafe_allow_private: true\n"
 	os.WriteFile(filepath.Join(root, "egress", "policy.yaml"), []byte(policy), 0o600)
 	daemons, err := sidecar.Builtin().Build(sidecar.Config{
 		Root: root,
 		Settings: sidecar.Settings{Daemons: []string{sidecar.DaemonEgress, sidecar.DaemonDNS}, Slug: "impl-k3x9q",
 			QueueDir: filepath.Join(root, "queue"), EgressTokenAllowTimeout: time.Minute},
-		Listen: map[string]string{sidecar.DaemonEgress: "127.0.0.1:0", sidecar.DaemonDNS: "127.0.0.1:0"},
+		Listen:           map[string]string{sidecar.DaemonEgress: "127.0.0.1:0", sidecar.DaemonDNS: "127.0.0.1:0"},
+		EgressExtraPorts: []int{upPort},
 		Getenv: func(k string) string {
 			if k == "UPSTREAM_TOKEN" {
 				return "s3cret-injected-token"
