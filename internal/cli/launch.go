@@ -10,6 +10,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
 	"github.com/bot-bottle/bot-bottle/internal/ca"
+	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 	"github.com/bot-bottle/bot-bottle/internal/provider"
@@ -74,6 +75,7 @@ func launch(ctx context.Context, env Env, p *plan.Bottle, o startOptions, agentI
 		Keep:      o.keep,
 		Progress:  env.Stderr,
 		Workspace: workspaceOf(env, o),
+		Attest:    attestBeforeAgent(env, be, hoststate.Bottle(p.StateDir).Logs()),
 	})
 	if err != nil {
 		var step *docker.StepError

@@ -49,10 +49,12 @@ The manifest reference is docs/manifest.md.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(
+		newAttestProbeCmd(env),
 		newAuditCmd(env),
 		newCleanupCmd(env),
 		newCommitCmd(env),
 		newDiffCmd(env),
+		newDoctorCmd(env),
 		newEgressCmd(env),
 		newExportCmd(env),
 		newGateCmd(env),

@@ -48,6 +48,9 @@ type StartOptions struct {
 	// Workspace is copied into the agent's /workspace before it runs
 	// (nil: nothing is).
 	Workspace *Workspace
+	// Attest runs after provisioning, before the agent's command; an error
+	// refuses to hand the bottle over (nil: none, for tests).
+	Attest func(context.Context, backend.Bottle) error
 }
 
 // Start prepares the bottle's state, launches it, provisions the agent,
@@ -116,6 +119,12 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 	}
 	if err := copyWorkspace(ctx, o.Backend, b, p.StateDir, o.Workspace, progress); err != nil {
 		return -1, err
+	}
+	if o.Attest != nil {
+		fmt.Fprintln(progress, "• attesting that the bottle is sealed")
+		if err := o.Attest(ctx, b); err != nil {
+			return -1, err
+		}
 	}
 	fmt.Fprintf(progress, "• running %s in bottle %s\n", o.Provision.Template, p.Slug)
 	running = true

@@ -52,6 +52,44 @@ func bearerAuth(env, placeholder, host string) *AuthSpec {
 	}
 }
 
+// claudeEnv turns off Claude Code's traffic beyond model calls. The
+// umbrella switch covers the others today; each is set as well so a
+// release that narrows it changes nothing here. images/claude/Dockerfile
+// sets the same.
+func claudeEnv() map[string]string {
+	return map[string]string{
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+		"DISABLE_AUTOUPDATER":                      "1",
+		"DISABLE_TELEMETRY":                        "1",
+		"DISABLE_ERROR_REPORTING":                  "1",
+		"DISABLE_BUG_COMMAND":                      "1",
+		"CLAUDE_CODE_DISABLE_FEEDBACK_SURVEY":      "1",
+	}
+}
+
+// codexSettings are config.toml defaults: no approvals and no Codex
+// sandbox (the bottle is the sandbox; Codex's own needs namespaces a
+// container rarely grants), no update check, no analytics, /workspace
+// trusted.
+func codexSettings() map[string]any {
+	return map[string]any{
+		"approval_policy":             "never",
+		"sandbox_mode":                "danger-full-access",
+		"check_for_update_on_startup": false,
+		"analytics":                   map[string]any{"enabled": false},
+		"projects":                    map[string]any{AgentWorkdir: map[string]any{"trust_level": "trusted"}},
+	}
+}
+
+// piEnv turns off pi's startup network calls (update and package checks,
+// install telemetry). images/pi/Dockerfile sets the same.
+func piEnv() map[string]string {
+	return map[string]string{
+		"PI_OFFLINE":            "1",
+		"PI_SKIP_VERSION_CHECK": "1",
+	}
+}
+
 // Builtin returns the built-in template called name.
 func Builtin(name string) (Spec, bool) {
 	home := AgentHome
@@ -69,13 +107,10 @@ func Builtin(name string) (Spec, bool) {
 			MCPRegister: [][]string{{
 				"claude", "mcp", "add", "--scope", "user", "--transport", "http", "supervise", ArgURL,
 			}},
-			Env: map[string]string{
-				// Keep Claude Code off hosts the bottle does not declare.
-				"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-				"DISABLE_AUTOUPDATER":                      "1",
-				"DISABLE_TELEMETRY":                        "1",
-				"DISABLE_ERROR_REPORTING":                  "1",
-			},
+			// Hardening (docs/providers.md, "Hardening"): nothing leaves the
+			// bottle but model calls, and no prompt waits for a human the
+			// bottle replaces.
+			Env: claudeEnv(),
 			// Skip the first-run screens and the folder trust prompt (the
 			// bottle is the boundary); `claude mcp add` merges into it.
 			Files: []File{{
@@ -83,6 +118,13 @@ func Builtin(name string) (Spec, bool) {
 				Content: `{"hasCompletedOnboarding":true,"projects":{"` + AgentWorkdir + `":{"hasTrustDialogAccepted":true}}}` + "\n",
 				Mode:    0o600,
 			}},
+			// The bottle, not Claude Code's prompts, is the boundary: a
+			// headless run cannot answer them, and an interactive one would
+			// train the user to click yes.
+			DefaultSettings: map[string]any{
+				"permissions":                       map[string]any{"defaultMode": "bypassPermissions"},
+				"skipDangerousModePermissionPrompt": true,
+			},
 			SettingsFile: home + "/.claude/settings.json",
 			// An OAuth token (`claude setup-token`) goes in the Authorization
 			// header, which is what the route injects.
@@ -101,6 +143,7 @@ func Builtin(name string) (Spec, bool) {
 			MCPRegister:      [][]string{{"codex", "mcp", "add", "supervise", "--url", ArgURL}},
 			// `codex mcp add` merges into the same file afterwards.
 			SettingsFile:    home + "/.codex/config.toml",
+			DefaultSettings: codexSettings(),
 			Auth:            bearerAuth("OPENAI_API_KEY", "sk-proj-bot-bottle-placeholder-the-sidecar-injects-the-real-key", "api.openai.com"),
 			HostCredentials: &HostCredentialsSpec{Kind: Codex, File: ".codex/auth.json"},
 		}, true
@@ -115,7 +158,14 @@ func Builtin(name string) (Spec, bool) {
 			SkillsDir:        home + "/.pi/agent/skills",
 			HostSkillsDirs:   []string{".bot-bottle/skills", ".pi/agent/skills"},
 			SettingsFile:     home + "/.pi/agent/settings.json",
-			Auth:             bearerAuth("ANTHROPIC_OAUTH_TOKEN", anthropicPlaceholder, "api.anthropic.com"),
+			Env:              piEnv(),
+			DefaultSettings: map[string]any{
+				// The install/update ping to pi.dev.
+				"enableInstallTelemetry": false,
+				// /workspace is the bottle's own; no trust prompt.
+				"defaultProjectTrust": "always",
+			},
+			Auth: bearerAuth("ANTHROPIC_OAUTH_TOKEN", anthropicPlaceholder, "api.anthropic.com"),
 		}, true
 	case Shell:
 		return Spec{

@@ -230,6 +230,11 @@ func (a PluginAuth) spec() (*AuthSpec, error) {
 	if strings.TrimSpace(a.Placeholder) == "" {
 		return nil, errors.New("auth.placeholder: required")
 	}
+	// The agent's token must be worthless anywhere: say so in the value
+	// itself, so it is never a real token pasted in by mistake.
+	if !strings.Contains(strings.ToLower(a.Placeholder), "placeholder") {
+		return nil, errors.New(`auth.placeholder: must contain the word "placeholder" (it is what the agent sees instead of the token)`)
+	}
 	if len(a.Routes) == 0 {
 		return nil, errors.New("auth.routes: at least one route is required")
 	}
@@ -245,7 +250,19 @@ func (a PluginAuth) spec() (*AuthSpec, error) {
 			return nil, fmt.Errorf("auth.routes[%d]: unsafe_allow_private belongs in a bottle, not a plugin", i)
 		}
 	}
-	return &AuthSpec{Env: a.Env, Placeholder: a.Placeholder, Routes: a.Routes}, nil
+	routes := make([]manifest.Route, len(a.Routes))
+	for i, r := range a.Routes {
+		// A provider API route redacts by default, like the built-ins'.
+		if r.DLP == nil {
+			r.DLP = redact()
+		} else if r.DLP.OutboundOnMatch == "" {
+			d := *r.DLP
+			d.OutboundOnMatch = "redact"
+			r.DLP = &d
+		}
+		routes[i] = r
+	}
+	return &AuthSpec{Env: a.Env, Placeholder: a.Placeholder, Routes: routes}, nil
 }
 
 // checkArgv: non-empty, no empty program, and when placeholder is set,

@@ -82,6 +82,10 @@ type Spec struct {
 	// SettingsFile is where agent_provider.settings are written: TOML when
 	// it ends in .toml, else JSON ("": settings are refused).
 	SettingsFile string
+	// DefaultSettings are the template's own settings (hardening: no
+	// telemetry, no prompts the bottle makes pointless). They are always
+	// written; agent_provider.settings are merged over them, key by key.
+	DefaultSettings map[string]any
 	// Auth is how agent_provider.auth_token reaches the agent's provider
 	// API; nil: auth_token is refused.
 	Auth *AuthSpec
@@ -220,8 +224,8 @@ func (s Spec) Provision(in Input) (Provision, error) {
 		}
 	}
 
-	if len(in.Settings) > 0 {
-		f, err := s.settingsFile(in.Settings)
+	if len(in.Settings) > 0 || len(s.DefaultSettings) > 0 {
+		f, err := s.settingsFile(mergeSettings(s.DefaultSettings, in.Settings))
 		if err != nil {
 			return Provision{}, err
 		}
@@ -259,6 +263,27 @@ func (s Spec) Provision(in Input) (Provision, error) {
 		p.Routes = append(p.Routes, hostCredentialRoutes(hc)...)
 	}
 	return p, nil
+}
+
+// mergeSettings returns over laid on base: maps merge key by key, any
+// other value in over replaces base's. Neither argument is changed.
+func mergeSettings(base, over map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(over))
+	for k, v := range base {
+		if m, ok := v.(map[string]any); ok {
+			v = mergeSettings(m, nil)
+		}
+		out[k] = v
+	}
+	for k, v := range over {
+		om, ok1 := v.(map[string]any)
+		bm, ok2 := out[k].(map[string]any)
+		if ok1 && ok2 {
+			v = mergeSettings(bm, om)
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // command builds the agent's argv.

@@ -188,14 +188,49 @@ func TestSupervisionRegistration(t *testing.T) {
 }
 
 func TestSettingsFile(t *testing.T) {
-	p, err := builtin(t, Claude).Provision(Input{Settings: map[string]any{"permissions": map[string]any{"defaultMode": "bypassPermissions"}}})
+	p, err := builtin(t, Claude).Provision(Input{Settings: map[string]any{
+		"model":       "opus",
+		"permissions": map[string]any{"allow": []any{"Bash"}},
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "{\n  \"permissions\": {\n    \"defaultMode\": \"bypassPermissions\"\n  }\n}\n"
+	// The user's settings merge over the template's: both survive.
+	want := `{
+  "model": "opus",
+  "permissions": {
+    "allow": [
+      "Bash"
+    ],
+    "defaultMode": "bypassPermissions"
+  },
+  "skipDangerousModePermissionPrompt": true
+}
+`
 	if !hasFile(p, AgentHome+"/.claude/settings.json", want) {
-		t.Errorf("settings file missing: %+v", p.Files)
+		t.Errorf("settings file missing or different: %+v", p.Files)
 	}
+	// A user value replaces the template's.
+	p, err = builtin(t, Claude).Provision(Input{Settings: map[string]any{"permissions": map[string]any{"defaultMode": "acceptEdits"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(fileContent(p, AgentHome+"/.claude/settings.json"), `"defaultMode": "acceptEdits"`) {
+		t.Errorf("user defaultMode lost: %+v", p.Files)
+	}
+	// The template itself is not changed by merging.
+	if builtin(t, Claude).DefaultSettings["permissions"].(map[string]any)["defaultMode"] != "bypassPermissions" {
+		t.Error("Provision changed the template's default settings")
+	}
+}
+
+func fileContent(p Provision, path string) string {
+	for _, f := range p.Files {
+		if f.Path == path {
+			return f.Content
+		}
+	}
+	return ""
 }
 
 func TestCodexSettingsAreTOML(t *testing.T) {
@@ -213,12 +248,21 @@ func TestCodexSettingsAreTOML(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `approval_policy = "never"
+check_for_update_on_startup = false
 max_turns = 40
 model = "gpt-5-codex"
 model_reasoning = 1.5
 notify = ["a", "b\"c"]
 quiet = true
 sandbox_mode = "danger-full-access"
+
+[analytics]
+enabled = false
+
+[projects]
+
+[projects."/workspace"]
+trust_level = "trusted"
 
 [tools]
 web_search = false

@@ -1,0 +1,105 @@
+package attest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/moby/moby/client"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+)
+
+// Engine is the part of the Docker client that finding targets needs.
+type Engine interface {
+	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
+	ContainerInspect(ctx context.Context, container string, options client.ContainerInspectOptions) (client.ContainerInspectResult, error)
+	NetworkList(ctx context.Context, options client.NetworkListOptions) (client.NetworkListResult, error)
+}
+
+// DockerTargets finds what the agent of slug must not reach on a Docker
+// engine: the host's addresses (this machine's interfaces and the gateway
+// of every engine network but the bottles' sealed ones), the gateways of
+// every network the agent is on, and its proxy.
+func DockerTargets(ctx context.Context, eng Engine, slug string) (Targets, error) {
+	var t Targets
+	f := client.Filters{}.Add("label", backend.LabelSlug+"="+slug).Add("label", backend.LabelRole+"="+backend.RoleAgent)
+	cs, err := eng.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return t, fmt.Errorf("finding the agent of %s: %w", slug, err)
+	}
+	if len(cs.Items) == 0 {
+		return t, fmt.Errorf("agent container of %s: %w", slug, backend.ErrNotFound)
+	}
+	in, err := eng.ContainerInspect(ctx, cs.Items[0].ID, client.ContainerInspectOptions{})
+	if err != nil {
+		return t, fmt.Errorf("inspecting the agent of %s: %w", slug, err)
+	}
+	ctr := in.Container
+	if ctr.State == nil || !ctr.State.Running {
+		return t, fmt.Errorf("the agent of %s is not running", slug)
+	}
+	if ctr.Config != nil {
+		for _, kv := range ctr.Config.Env {
+			if k, v, ok := strings.Cut(kv, "="); ok && (k == "HTTPS_PROXY" || k == "https_proxy") && v != "" {
+				t.Proxy = v
+			}
+		}
+	}
+	agentNets := map[string]bool{}
+	if ctr.NetworkSettings != nil {
+		for _, ep := range ctr.NetworkSettings.Networks {
+			if ep == nil {
+				continue
+			}
+			agentNets[ep.NetworkID] = true
+			t.Gateways = append(t.Gateways, ep.Gateway, ep.IPv6Gateway)
+			t.AgentAddrs = append(t.AgentAddrs, ep.IPAddress, ep.GlobalIPv6Address)
+		}
+	}
+	ns, err := eng.NetworkList(ctx, client.NetworkListOptions{})
+	if err != nil {
+		return t, fmt.Errorf("listing networks: %w", err)
+	}
+	for _, n := range ns.Items {
+		sealed := n.Labels[backend.LabelRole] == backend.RoleInternal
+		for _, c := range n.IPAM.Config {
+			switch {
+			case agentNets[n.ID]:
+				t.Gateways = append(t.Gateways, c.Gateway)
+			case !sealed:
+				t.HostAddrs = append(t.HostAddrs, c.Gateway)
+			}
+		}
+	}
+	t.HostAddrs = append(t.HostAddrs, localAddrs()...)
+	t.Gateways, t.AgentAddrs = uniq(t.Gateways), uniq(t.AgentAddrs)
+	var host []netip.Addr
+	for _, a := range uniq(t.HostAddrs) {
+		if !slices.Contains(t.Gateways, a) {
+			host = append(host, a)
+		}
+	}
+	t.HostAddrs = host
+	return t, nil
+}
+
+// localAddrs are this machine's addresses, for an engine on this machine.
+func localAddrs() []netip.Addr {
+	ifs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, a := range ifs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && !ip.IsLinkLocalUnicast() {
+				out = append(out, ip.Unmap())
+			}
+		}
+	}
+	return out
+}
