@@ -16,7 +16,8 @@ import (
 // TestLogsShowsARefusedRequest starts the built-in shell bottle headless
 // through the CLI, as a user would, with a prompt that asks the proxy for
 // a host no route names; "bot-bottle logs SLUG egress" then shows the
-// refusal, and list shows the bottle's --label and --color.
+// refusal, "logs SLUG attest" the probes start ran, and list shows the
+// bottle's --label and --color.
 func TestLogsShowsARefusedRequest(t *testing.T) {
 	e := setup(t)
 	base := harness.Base(t, e.eng)
@@ -60,6 +61,12 @@ func TestLogsShowsARefusedRequest(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dirs[0], "logs", "egress.jsonl")); !bytes.Contains(b, []byte(`"host":"exfil.example"`)) {
 		t.Errorf("egress.jsonl lacks the refusal:\n%s", b)
+	}
+
+	// start attested the bottle first: the probes are in the same view.
+	out, errOut, rc = run("logs", slug, "attest")
+	if rc != 0 || !strings.Contains(out, "attest    closed start: ") || strings.Contains(out, "LEAKED") {
+		t.Errorf("logs attest: exit %d\nstdout %s\nstderr %s", rc, out, errOut)
 	}
 
 	out, errOut, rc = run("list", "--json")
