@@ -10,5 +10,8 @@ echo "== seed base image (cold)"
 /usr/bin/time -f "%e s wall, %M KiB max RSS" scripts/seed-base-image.sh --force
 echo "== seed base image (up to date)"
 /usr/bin/time -f "%e s wall" scripts/seed-base-image.sh
+echo "== seed the sidecar's base (cold), image sizes"
+/usr/bin/time -f "%e s wall, %M KiB max RSS" scripts/seed-base-image.sh --sidecar --force
+docker image inspect -f '{{index .RepoTags 0}} {{.Size}}' bot-bottle/base:bookworm bot-bottle/base-sidecar:bookworm
 echo "== start --headless to first command, sidecar idle memory"
 go test -run '^$' -bench StartHeadless -benchtime "${BENCHTIME:-5x}" ./test/e2e/

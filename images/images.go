@@ -15,6 +15,20 @@ var files embed.FS
 // argument BASE). scripts/seed-base-image.sh makes it without a registry.
 const DefaultBase = "bot-bottle/base:bookworm"
 
+// SidecarBase is the sidecar's own, smaller base (build argument BASE of
+// sidecar/Dockerfile): ca-certificates, git and openssh-client only, so the
+// image holding every secret carries no curl, less or procps.
+// `scripts/seed-base-image.sh --sidecar` makes it without a registry.
+const SidecarBase = "bot-bottle/base-sidecar:bookworm"
+
+// Base is the default base image of image name.
+func Base(name string) string {
+	if name == "sidecar" {
+		return SidecarBase
+	}
+	return DefaultBase
+}
+
 // Names returns the image names this package has a Dockerfile for.
 func Names() []string { return []string{"claude", "codex", "pi", "shell", "sidecar"} }
 

@@ -26,8 +26,8 @@ func TestDockerfiles(t *testing.T) {
 			if err := imagebuild.CheckNoRegistry(df); err != nil {
 				t.Fatalf("%s/Dockerfile: %v", name, err)
 			}
-			if first := df.Instructions[0]; first.Cmd != "ARG" || first.Args != "BASE="+DefaultBase {
-				t.Errorf("first instruction = %s %s, want ARG BASE=%s", first.Cmd, first.Args, DefaultBase)
+			if first := df.Instructions[0]; first.Cmd != "ARG" || first.Args != "BASE="+Base(name) {
+				t.Errorf("first instruction = %s %s, want ARG BASE=%s", first.Cmd, first.Args, Base(name))
 			}
 			if name != "sidecar" {
 				if u := imagebuild.FinalUser(df); u == "" || u == "root" || u == "0" {

@@ -41,6 +41,7 @@ command -v go >/dev/null 2>&1 || { echo "ci-setup: go is not installed (need Go 
 # (there is no registry). Quick when they are up to date.
 if docker info >/dev/null 2>&1; then
 	scripts/seed-base-image.sh
+	scripts/seed-base-image.sh --sidecar
 	scripts/seed-base-image.sh --tag bot-bottle/e2e-upstream:bookworm --extra openssh-server
 else
 	echo "ci-setup: no Docker engine answers; the end-to-end tests will say so" >&2

@@ -9,15 +9,17 @@
 # engine; the Debian mirror defaults to the one apt uses on this machine.
 #
 # usage: scripts/seed-base-image.sh [--tag TAG] [--suite SUITE] [--mirror URL]
-#                                   [--extra "PKG ..."] [--force]
+#                                   [--extra "PKG ..."] [--sidecar] [--force]
 #   --tag     image to produce (default $BOT_BOTTLE_BASE_IMAGE or bot-bottle/base:bookworm)
 #   --suite   Debian suite (default bookworm)
 #   --mirror  Debian mirror (default: from /etc/apt/sources.list*, else deb.debian.org)
 #   --extra   packages on top of the base set (the e2e upstream image adds openssh-server)
+#   --sidecar seed the sidecar's smaller base instead (default tag
+#             $BOT_BOTTLE_SIDECAR_BASE_IMAGE or bot-bottle/base-sidecar:bookworm)
 #   --force   rebuild even when the tag is up to date
 set -euo pipefail
 
-tag="${BOT_BOTTLE_BASE_IMAGE:-bot-bottle/base:bookworm}"
+tag=""
 suite="bookworm"
 mirror="${BOT_BOTTLE_DEBIAN_MIRROR:-}"
 extra=""
@@ -27,6 +29,10 @@ force=0
 # is a plain Debian shell with git and curl. Keep this list short: it is in
 # every image.
 base_packages="bash ca-certificates curl git less netbase openssh-client procps"
+# The sidecar runs only the static bot-bottle, git (git-gate's http-backend,
+# receive-pack, fetch) and ssh (git-gate's upstream): no curl, less or procps.
+sidecar_packages="ca-certificates git netbase openssh-client"
+sidecar=0
 
 die() { echo "seed-base-image: $*" >&2; exit 2; }
 
@@ -36,11 +42,18 @@ while [ $# -gt 0 ]; do
 	--suite) suite="${2:?--suite needs a value}"; shift 2 ;;
 	--mirror) mirror="${2:?--mirror needs a value}"; shift 2 ;;
 	--extra) extra="${2:?--extra needs a value}"; shift 2 ;;
+	--sidecar) sidecar=1; shift ;;
 	--force) force=1; shift ;;
-	-h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
 	*) die "unknown argument: $1" ;;
 	esac
 done
+
+if [ "$sidecar" = 1 ]; then
+	base_packages="$sidecar_packages"
+	tag="${tag:-${BOT_BOTTLE_SIDECAR_BASE_IMAGE:-bot-bottle/base-sidecar:bookworm}}"
+fi
+tag="${tag:-${BOT_BOTTLE_BASE_IMAGE:-bot-bottle/base:bookworm}}"
 
 command -v docker >/dev/null || die "docker not found"
 
@@ -75,7 +88,10 @@ security_mirror="${BOT_BOTTLE_DEBIAN_SECURITY_MIRROR:-${mirror%/debian}/debian-s
 
 packages="$(printf '%s\n' $base_packages $extra | sort -u | tr '\n' ' ')"
 packages="${packages% }"
-seed_hash="$(printf 'v1\n%s\n%s\n%s\n%s\n' "$suite" "$mirror" "$security_mirror" "$packages" | sha256sum | cut -c1-16)"
+# The sidecar's trimmed tree hashes apart; the shared base's hash is as before.
+variant=""
+[ "$sidecar" = 1 ] && variant="sidecar-trim"
+seed_hash="$(printf 'v1\n%s\n%s\n%s\n%s\n' "$suite" "$mirror" "$security_mirror" "$packages" | { cat; [ -z "$variant" ] || printf '%s\n' "$variant"; } | sha256sum | cut -c1-16)"
 
 have="$(docker image inspect -f '{{index .Config.Labels "bot-bottle.seed-hash"}}' "$tag" 2>/dev/null || true)"
 if [ "$force" = 0 ] && [ "$have" = "$seed_hash" ]; then
@@ -119,6 +135,12 @@ umount "$work/rootfs/proc"
 # Leave no package lists, caches or host identity in the image.
 rm -rf "$work/rootfs/var/lib/apt/lists/"* "$work/rootfs/var/cache/apt/"*.bin \
 	"$work/rootfs/var/log/"*.log "$work/rootfs/var/log/apt/"* "$work/rootfs/tmp/"*
+if [ "$sidecar" = 1 ]; then
+	# Nobody reads manuals or translations in the sidecar (git falls back to
+	# English); keep each package's copyright file.
+	rm -rf "$work/rootfs/usr/share/man" "$work/rootfs/usr/share/info" "$work/rootfs/usr/share/locale"
+	find "$work/rootfs/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+fi
 : >"$work/rootfs/etc/hostname"
 : >"$work/rootfs/etc/resolv.conf"
 

@@ -13,6 +13,8 @@ import (
 const (
 	// envBaseImage replaces the base image the Dockerfiles start FROM.
 	envBaseImage = "BOT_BOTTLE_BASE_IMAGE"
+	// envSidecarBaseImage replaces the sidecar image's base.
+	envSidecarBaseImage = "BOT_BOTTLE_SIDECAR_BASE_IMAGE"
 	// envSidecarBinary is a static bot-bottle for the sidecar image when
 	// the running one is not static.
 	envSidecarBinary = "BOT_BOTTLE_SIDECAR_BINARY"
@@ -26,6 +28,7 @@ func openDocker(ctx context.Context, env Env) (*docker.Docker, func(), error) {
 	}
 	d := docker.New(c, docker.Options{
 		Base:          env.Getenv(envBaseImage),
+		SidecarBase:   env.Getenv(envSidecarBaseImage),
 		SidecarBinary: env.Getenv(envSidecarBinary),
 	})
 	return d, func() { c.Close() }, nil

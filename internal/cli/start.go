@@ -39,12 +39,13 @@ func newStartCmd(env Env) *cobra.Command {
 "bottle:" key, or the bottles given with --bottle, merged in order like
 extends, or the "default" bottle.
 
-bot-bottle builds the images it needs (offline, from the base image
-scripts/seed-base-image.sh makes), starts the sidecar and the agent on the
-Docker engine, and attaches your terminal to the agent: every key, Ctrl-C
-included, goes to the agent. When the agent exits the bottle's containers
-are removed (--keep leaves them for "bot-bottle commit"); its state stays
-in ~/.bot-bottle/state/<slug> for "bot-bottle resume".
+bot-bottle builds the images it needs (offline, from the base images
+scripts/seed-base-image.sh makes, with and without --sidecar), starts the
+sidecar and the agent on the Docker engine, and attaches your terminal to
+the agent: every key, Ctrl-C included, goes to the agent. When the agent
+exits the bottle's containers are removed (--keep leaves them for
+"bot-bottle commit"); its state stays in ~/.bot-bottle/state/<slug> for
+"bot-bottle resume".
 
 With --headless --prompt TEXT the agent runs its one-shot mode with TEXT
 (for the shell bottle TEXT is a bash command line) and bot-bottle exits 1

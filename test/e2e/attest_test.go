@@ -320,7 +320,7 @@ func runBottleBottle(t *testing.T, e env, home string, args ...string) (string, 
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	vars := map[string]string{"BOT_BOTTLE_SIDECAR_BINARY": e.bin, "BOT_BOTTLE_BASE_IMAGE": harness.Base(t, e.eng)}
+	vars := map[string]string{"BOT_BOTTLE_SIDECAR_BINARY": e.bin, "BOT_BOTTLE_BASE_IMAGE": harness.Base(t, e.eng), "BOT_BOTTLE_SIDECAR_BASE_IMAGE": harness.SidecarBase(t, e.eng)}
 	rc := cli.Run(ctx, args, cli.Env{
 		Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
 		Getenv:  func(k string) string { return vars[k] },

@@ -37,7 +37,7 @@ func setup(t testing.TB) env {
 	eng := harness.Engine(t)
 	base := harness.Base(t, eng)
 	bin := harness.BuildStatic(t, "./cmd/bot-bottle")
-	return env{eng: eng, bin: bin, be: docker.New(eng, docker.Options{Base: base, SidecarBinary: bin})}
+	return env{eng: eng, bin: bin, be: docker.New(eng, docker.Options{Base: base, SidecarBase: harness.SidecarBase(t, eng), SidecarBinary: bin})}
 }
 
 // TestDNSOnlyThroughTheSidecar: the agent's resolver forwards to the

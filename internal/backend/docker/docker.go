@@ -62,6 +62,9 @@ type Options struct {
 	// Base is the base image the Dockerfiles start FROM (default
 	// images.DefaultBase).
 	Base string
+	// SidecarBase is the base of the sidecar image (default
+	// images.SidecarBase: only what git-gate needs besides the binary).
+	SidecarBase string
 	// SidecarBinary is a static bot-bottle binary on the host for the
 	// sidecar image ("" = the running executable, which must be static).
 	SidecarBinary string
@@ -91,6 +94,9 @@ type Docker struct {
 func New(eng Engine, opts Options) *Docker {
 	if opts.Base == "" {
 		opts.Base = images.DefaultBase
+	}
+	if opts.SidecarBase == "" {
+		opts.SidecarBase = images.SidecarBase
 	}
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 60 * time.Second

@@ -30,6 +30,7 @@ func newBackend(t *testing.T) (*docker.Docker, *client.Client) {
 	base := harness.Base(t, eng)
 	return docker.New(eng, docker.Options{
 		Base:              base,
+		SidecarBase:       harness.SidecarBase(t, eng),
 		SidecarBinary:     harness.BuildStatic(t, "./test/e2e/fixture"),
 		SidecarEntrypoint: []string{"/usr/local/bin/bot-bottle", "fake-sidecar"},
 	}), eng
@@ -155,6 +156,7 @@ func TestLaunchFailureTearsDown(t *testing.T) {
 	base := harness.Base(t, eng)
 	d := docker.New(eng, docker.Options{
 		Base:              base,
+		SidecarBase:       harness.SidecarBase(t, eng),
 		SidecarBinary:     harness.BuildStatic(t, "./test/e2e/fixture"),
 		SidecarEntrypoint: []string{"sh", "-c", "echo sidecar failing on purpose; exit 7"},
 		ReadyTimeout:      20 * time.Second,

@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,9 +30,12 @@ func (d *Docker) ensureImages(ctx context.Context, b plan.Bottle, opts backend.L
 		return "", "", err
 	}
 	res, err := imagebuild.Ensure(ctx, d.eng, imagebuild.Spec{
-		Repo: "bot-bottle/sidecar", Dockerfile: df, Base: d.opts.Base,
+		Repo: "bot-bottle/sidecar", Dockerfile: df, Base: d.opts.SidecarBase,
 		Files: map[string]imagebuild.File{"bot-bottle": {Path: bin, Mode: 0o755}},
 	}, progress)
+	if errors.Is(err, imagebuild.ErrBaseMissing) {
+		return "", "", fmt.Errorf("sidecar image: %w (the sidecar has its own base: scripts/seed-base-image.sh --sidecar)", err)
+	}
 	if err != nil {
 		return "", "", fmt.Errorf("sidecar image: %w", err)
 	}

@@ -52,15 +52,27 @@ func Engine(t testing.TB) *client.Client {
 // debootstrap), and returns its tag.
 func Base(t testing.TB, eng *client.Client) string {
 	t.Helper()
+	return seed(t, eng, images.DefaultBase)
+}
+
+// SidecarBase is Base for the sidecar's own smaller base
+// (scripts/seed-base-image.sh --sidecar).
+func SidecarBase(t testing.TB, eng *client.Client) string {
+	t.Helper()
+	return seed(t, eng, images.SidecarBase, "--sidecar")
+}
+
+func seed(t testing.TB, eng *client.Client, tag string, args ...string) string {
+	t.Helper()
 	defer seedLock(t)()
-	tag := images.DefaultBase
 	if _, err := eng.ImageInspect(context.Background(), tag); err == nil {
 		return tag
 	}
+	script := strings.Join(append([]string{"scripts/seed-base-image.sh"}, args...), " ")
 	_, lookErr := exec.LookPath("debootstrap")
 	testenv.Require(t, "debootstrap", lookErr == nil && os.Geteuid() == 0,
-		tag+" is missing and seeding it needs root and debootstrap: run scripts/seed-base-image.sh")
-	cmd := exec.Command(filepath.Join(RepoRoot(t), "scripts", "seed-base-image.sh"), "--tag", tag)
+		tag+" is missing and seeding it needs root and debootstrap: run "+script)
+	cmd := exec.Command(filepath.Join(RepoRoot(t), "scripts", "seed-base-image.sh"), append(args, "--tag", tag)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("seeding %s: %v\n%s", tag, err, out)
 	}
