@@ -38,7 +38,7 @@ func main() {
 	dur := flag.Duration("duration", 5*time.Second, "time per scenario")
 	conc := flag.Int("c", 8, "concurrency")
 	only := flag.String("only", "", "comma-separated scenarios to run (small,small1,fresh,big,post,sse); empty: all")
-	memLimit := flag.String("gomemlimit", "", "GOMEMLIMIT for the bot-bottle process (empty: Go's default, none)")
+	memLimit := flag.String("gomemlimit", "", "GOMEMLIMIT for the bot-bottle process (empty: unset, so bot-bottle's own 32 MiB soft limit; off: none)")
 	flag.Parse()
 	if err := run(*bin, *mitm, *dur, *conc, *only, *memLimit); err != nil {
 		fmt.Fprintln(os.Stderr, "egress-bench:", err)

@@ -6,7 +6,7 @@
 #
 #   bench/egress/run.sh                 5 s per scenario
 #   DURATION=10s bench/egress/run.sh
-#   GOMEMLIMIT_BOT_BOTTLE=30MiB bench/egress/run.sh   (a soft memory limit for the proxy)
+#   GOMEMLIMIT_BOT_BOTTLE=off bench/egress/run.sh   (GOMEMLIMIT for the proxy; unset: its own 32 MiB soft limit)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=$(mktemp -d)

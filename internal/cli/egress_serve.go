@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bot-bottle/bot-bottle/internal/egress"
+	"github.com/bot-bottle/bot-bottle/internal/sidecar"
 )
 
 // DefaultEgressListen is the sidecar's egress port (DESIGN.md).
@@ -51,6 +52,7 @@ besides 443 and 80: for local testing only.`,
 				cfg.BottleSlug = env.Getenv("SUPERVISE_BOTTLE_SLUG")
 			}
 			cfg.Getenv = env.Getenv
+			defer sidecar.SetSoftMemoryLimit(env.Getenv)() // as in the sidecar, which runs the same proxy
 			cfg.Logger = env.logger()
 			s, err := egress.New(cfg)
 			if err != nil {

@@ -1,14 +1,13 @@
 package cli
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/bot-bottle/bot-bottle/internal/gitgate"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
@@ -25,7 +24,7 @@ func newGateCmd(env Env) *cobra.Command {
 }
 
 func newGateServeCmd(env Env) *cobra.Command {
-	var config, listen, stateDir string
+	var config, listen, stateDir, hookLog string
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE --listen ADDR --state-dir DIR",
 		Short: "Serve the git-gate for the repos in a bottle manifest or git-gate YAML",
@@ -42,9 +41,17 @@ SUPERVISE_GITLEAKS_ALLOW_TIMEOUT_SECONDS (default 300).`,
 			if config == "" || stateDir == "" {
 				return usageError(errors.New("gate serve needs --config and --state-dir"))
 			}
-			gg, err := loadGitGateFile(config)
+			gg, err := manifest.LoadGitGateFile(config)
 			if err != nil {
 				return usageError(err)
+			}
+			if len(gg.Repos) == 0 {
+				return usageError(fmt.Errorf("%s declares no git-gate.repos", config))
+			}
+			if hookLog != "" {
+				if hookLog, err = filepath.Abs(hookLog); err != nil {
+					return usageError(err)
+				}
 			}
 			bin, err := os.Executable()
 			if err != nil {
@@ -53,7 +60,7 @@ SUPERVISE_GITLEAKS_ALLOW_TIMEOUT_SECONDS (default 300).`,
 			srv, err := gitgate.New(gitgate.Config{
 				Listen:       listen,
 				StateDir:     stateDir,
-				Repos:        resolveKeyPaths(gg.Repos, filepath.Dir(config)),
+				Repos:        gg.Repos,
 				User:         gg.User,
 				QueueDir:     env.Getenv(gitgate.EnvQueueDir),
 				Slug:         env.Getenv(gitgate.EnvSlug),
@@ -61,6 +68,7 @@ SUPERVISE_GITLEAKS_ALLOW_TIMEOUT_SECONDS (default 300).`,
 				Logger:       env.logger(),
 				BinaryPath:   bin,
 				Environ:      env.Environ(),
+				HookLog:      hookLog,
 			})
 			if err != nil {
 				return err
@@ -71,6 +79,7 @@ SUPERVISE_GITLEAKS_ALLOW_TIMEOUT_SECONDS (default 300).`,
 	cmd.Flags().StringVar(&config, "config", "", "bottle manifest (.md) or YAML file with a git-gate: block")
 	cmd.Flags().StringVar(&listen, "listen", ":9420", "address to listen on")
 	cmd.Flags().StringVar(&stateDir, "state-dir", "", "directory for the mirrors and known_hosts files")
+	cmd.Flags().StringVar(&hookLog, "push-log", "", "file to append one JSON line per push decision to")
 	return cmd
 }
 
@@ -86,6 +95,16 @@ func newGateHookCmd(env Env) *cobra.Command {
 				return usageError(fmt.Errorf("unknown hook %q", args[0]))
 			}
 			h := gitgate.HookFromEnv(env.Getenv, env.Environ())
+			if path := env.Getenv(gitgate.EnvHookLog); path != "" {
+				f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+				if err != nil {
+					// Refuse: a decision that cannot be logged is not taken.
+					fmt.Fprintf(env.Stderr, "git-gate: opening the push log: %v; refusing push\n", err)
+					return found(nil)
+				}
+				defer f.Close()
+				h.Log = slog.New(slog.NewJSONHandler(f, nil))
+			}
 			if err := h.PreReceive(cmd.Context(), env.Stdin, env.Stderr); err != nil {
 				if errors.Is(err, gitgate.ErrRefused) {
 					return found(nil)
@@ -95,62 +114,4 @@ func newGateHookCmd(env Env) *cobra.Command {
 			return nil
 		},
 	}
-}
-
-// resolveKeyPaths makes relative key paths relative to the config file.
-func resolveKeyPaths(repos map[string]manifest.Repo, dir string) map[string]manifest.Repo {
-	out := make(map[string]manifest.Repo, len(repos))
-	for name, r := range repos {
-		if r.Key.Path != "" && !filepath.IsAbs(r.Key.Path) {
-			r.Key.Path = filepath.Join(dir, r.Key.Path)
-		}
-		out[name] = r
-	}
-	return out
-}
-
-// loadGitGateFile reads the git-gate block of a bottle manifest (YAML
-// frontmatter between --- lines) or of a YAML file whose only top-level key
-// is git-gate. Unknown keys fail.
-// TODO: replace with manifest.LoadGitGateFile once the foundation lands.
-func loadGitGateFile(path string) (*manifest.GitGate, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading git-gate config: %w", err)
-	}
-	var gg *manifest.GitGate
-	if front, ok := frontmatter(b); ok {
-		var bf manifest.BottleFile
-		if err := decodeStrict(front, &bf); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", path, err)
-		}
-		gg = bf.GitGate
-	} else {
-		var f struct {
-			GitGate *manifest.GitGate `yaml:"git-gate"`
-		}
-		if err := decodeStrict(b, &f); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", path, err)
-		}
-		gg = f.GitGate
-	}
-	if gg == nil || len(gg.Repos) == 0 {
-		return nil, fmt.Errorf("reading %s: no git-gate.repos declared", path)
-	}
-	return gg, nil
-}
-
-func frontmatter(b []byte) ([]byte, bool) {
-	rest, ok := bytes.CutPrefix(b, []byte("---\n"))
-	if !ok {
-		return nil, false
-	}
-	front, _, ok := bytes.Cut(rest, []byte("\n---"))
-	return front, ok
-}
-
-func decodeStrict(b []byte, v any) error {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	return dec.Decode(v)
 }

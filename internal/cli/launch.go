@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
@@ -16,17 +15,17 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/provider"
 )
 
-// launch provisions and starts plan p on the Docker backend and runs the
-// agent on the user's terminal. agentImage boots a committed image
-// (resume).
-func launch(ctx context.Context, env Env, p *plan.Bottle, o startOptions, agentImage string) error {
-	spec, err := provider.Lookup(p.Provider.Template, filepath.Join(env.Home, ".bot-bottle", "contrib"))
+// provisionPlan looks up the plan's provider template, resolves the
+// agent's skills and folds the provider's routes, secret env names and env
+// into p, so that start --dry-run prints what launch uses.
+func provisionPlan(env Env, p *plan.Bottle, o startOptions) (provider.Provision, error) {
+	spec, err := provider.Lookup(p.Provider.Template, hoststate.New(env.Home).Contrib())
 	if err != nil {
-		return found(err)
+		return provider.Provision{}, found(err)
 	}
 	skills, err := provider.ResolveSkills(spec, env.Home, p.Agent.Skills)
 	if err != nil {
-		return found(err)
+		return provider.Provision{}, found(err)
 	}
 	prov, err := spec.Provision(provider.Input{
 		Headless:               o.headless,
@@ -40,7 +39,23 @@ func launch(ctx context.Context, env Env, p *plan.Bottle, o startOptions, agentI
 		CAFile:                 plan.AgentCADir + "/ca.pem",
 	})
 	if err != nil {
-		return found(err)
+		return provider.Provision{}, found(err)
+	}
+	plan.ApplyProvision(p, prov)
+	return prov, nil
+}
+
+// launch starts plan p, provisioned by provisionPlan, on the Docker
+// backend and runs the agent on the user's terminal. agentImage boots a
+// committed image (resume).
+func launch(ctx context.Context, env Env, p *plan.Bottle, prov provider.Provision, o startOptions, agentImage string) error {
+	// Checked before anything is made: go run and a plain go build give a
+	// dynamic binary the sidecar image cannot carry.
+	if _, err := docker.SidecarBinary(env.Getenv(envSidecarBinary)); err != nil {
+		if errors.Is(err, docker.ErrNotStatic) {
+			return fmt.Errorf("%w; or run scripts/bot-bottle from the bot-bottle source tree, which builds a static bin/bot-bottle and seeds the base images", err)
+		}
+		return err
 	}
 	getenv := env.Getenv
 	if prov.HostCredentials != nil {

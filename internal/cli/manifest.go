@@ -80,7 +80,18 @@ func checkSummary(set *manifest.Set) string {
 	if set.Builtin {
 		return "ok: no ~/.bot-bottle, so the built-in shell agent and default bottle are used (bot-bottle init writes a starter)"
 	}
-	na, nb := len(set.Agents), len(set.Bottles)
+	// Count the user's files; the built-ins are always there.
+	na, nb := 0, 0
+	for _, a := range set.Agents {
+		if !a.Builtin {
+			na++
+		}
+	}
+	for _, b := range set.Bottles {
+		if !b.Builtin {
+			nb++
+		}
+	}
 	return fmt.Sprintf("ok: %d %s, %d %s, no problems", na, plural(na, "agent", "agents"), nb, plural(nb, "bottle", "bottles"))
 }
 

@@ -55,6 +55,10 @@ printed and the exit status is 1.`,
 			if err := trustRepoAgent(env, p, o); err != nil {
 				return err
 			}
+			prov, err := provisionPlan(env, p, o)
+			if err != nil {
+				return err
+			}
 			be, closeEngine, err := openDocker(cmd.Context(), env)
 			if err != nil {
 				return err
@@ -70,7 +74,7 @@ printed and the exit status is 1.`,
 			if err != nil {
 				return err
 			}
-			return launch(cmd.Context(), env, p, o, meta.Image)
+			return launch(cmd.Context(), env, p, prov, o, meta.Image)
 		},
 	}
 	f := cmd.Flags()

@@ -39,6 +39,7 @@ What a bottle may do is written in Markdown manifests: bottles in
 ~/.bot-bottle/bottles/ (only there: a repository you clone cannot define
 one) and agents in ~/.bot-bottle/agents/ or ./.bot-bottle/agents/.
 
+  bot-bottle start                 a shell in the built-in bottle
   bot-bottle init                  write a commented starter ~/.bot-bottle
   bot-bottle manifest check        report every problem in your manifests
   bot-bottle start --dry-run       see what a bottle would get

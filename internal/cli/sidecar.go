@@ -79,6 +79,7 @@ func runSidecar(ctx context.Context, env Env, o sidecarOptions) error {
 		}
 		listen[name] = addr
 	}
+	defer sidecar.SetSoftMemoryLimit(getenv)() // keeps the sidecar under its memory budget; see the function
 	settings, err := sidecar.ParseSettings(getenv)
 	if err != nil {
 		return err

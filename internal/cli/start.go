@@ -45,7 +45,9 @@ sidecar and the agent on the Docker engine, and attaches your terminal to
 the agent: every key, Ctrl-C included, goes to the agent. When the agent
 exits the bottle's containers are removed (--keep leaves them for
 "bot-bottle commit"); its state stays in ~/.bot-bottle/state/<slug> for
-"bot-bottle resume".
+"bot-bottle resume". This binary must be static (the sidecar image carries
+it): from the source tree, scripts/bot-bottle builds one and seeds the base
+images first.
 
 With --headless --prompt TEXT the agent runs its one-shot mode with TEXT
 (for the shell bottle TEXT is a bash command line) and bot-bottle exits 1
@@ -60,8 +62,9 @@ git-gate upstreams, the env and mounts of both containers. Token values never
 appear: a route shows the env var that holds its token ($NAME), and the plan
 fails if that variable is not set.
 
-With no ~/.bot-bottle at all, the built-in shell agent runs in the built-in
-default bottle: supervised, no egress routes.`,
+The built-in shell agent and the built-in default bottle (supervised, no
+egress routes) are always there; an agent or bottle of yours with the same
+name replaces them.`,
 		Example: `  bot-bottle start
   bot-bottle start impl --cwd --respect-gitignore
   bot-bottle start --headless --prompt 'git --version'
@@ -118,8 +121,12 @@ func runStart(ctx context.Context, env Env, agent string, o startOptions) error 
 	if err := trustRepoAgent(env, p, o); err != nil {
 		return err
 	}
+	prov, err := provisionPlan(env, p, o)
+	if err != nil {
+		return err
+	}
 	if !o.dryRun {
-		return launch(ctx, env, p, o, "")
+		return launch(ctx, env, p, prov, o, "")
 	}
 	if o.format == "json" {
 		enc := json.NewEncoder(env.Stdout)

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"debug/elf"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -25,6 +28,49 @@ func TestStartDryRunOnAFreshMachine(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// The first start makes ~/.bot-bottle/state; the second must still find
+// the built-in shell agent and default bottle.
+func TestStartBuiltinAfterStateExists(t *testing.T) {
+	home := t.TempDir()
+	writeFile(t, filepath.Join(home, ".bot-bottle/state/shell-abc123/metadata.json"), `{"slug":"shell-abc123","agent":"shell","bottles":["default"]}`)
+	out, errOut, code := execCLI(t, home, home, nil, "start", "--dry-run")
+	if code != 0 || errOut != "" || !strings.Contains(out, "agent       shell (built-in)") {
+		t.Fatalf("code=%d stderr=%q stdout:\n%s", code, errOut, out)
+	}
+}
+
+// --dry-run shows what launch uses: the provider's own API route, its
+// token slot and its agent env, not only the manifest's.
+func TestStartDryRunShowsProviderRoute(t *testing.T) {
+	home := t.TempDir()
+	writeFile(t, filepath.Join(home, ".bot-bottle/bottles/claude.md"), "---\nagent_provider:\n  template: claude\n  auth_token: ANTHROPIC_API_KEY\n---\n")
+	environ := []string{"ANTHROPIC_API_KEY=sk-ant-api03-theSecretValue"}
+	out, errOut, code := execCLI(t, home, home, environ, "start", "--bottle", "claude", "--dry-run")
+	if code != 0 {
+		t.Fatalf("code=%d stderr=%q", code, errOut)
+	}
+	for _, want := range []string{
+		"1. api.anthropic.com, auth Bearer $ANTHROPIC_API_KEY, on match redact",
+		"secrets $ANTHROPIC_API_KEY",
+		"SSL_CERT_FILE=/etc/bot-bottle/ca/ca.pem",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text plan lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, code = execCLI(t, home, home, environ, "start", "--bottle", "claude", "--dry-run", "--format", "json")
+	var p plan.Bottle
+	if err := json.Unmarshal([]byte(out), &p); code != 0 || err != nil {
+		t.Fatalf("code=%d json: %v", code, err)
+	}
+	if len(p.Egress.Routes) != 1 || p.Egress.Routes[0].Host != "api.anthropic.com" || len(p.Sidecar.Routes) != 1 {
+		t.Errorf("json routes = %+v, sidecar %+v; want the provider's api.anthropic.com", p.Egress.Routes, p.Sidecar.Routes)
+	}
+	if strings.Contains(out, "theSecretValue") {
+		t.Error("the token value appears in the plan")
 	}
 }
 
@@ -114,5 +160,29 @@ func TestStartPrintsOneLinePerProblem(t *testing.T) {
 		"bot-bottle: egress route 1 (api.github.com) token_ref: env var GITHUB_TOKEN is not set; export it before start (its value goes only to the sidecar)\n"
 	if code != 1 || errOut != want {
 		t.Errorf("code=%d stderr=%q\nwant %q", code, errOut, want)
+	}
+}
+
+// A dynamically linked bot-bottle (go run, a plain go build) cannot be the
+// sidecar: start says so before making anything, and points at
+// scripts/bot-bottle.
+func TestStartNeedsAStaticBinary(t *testing.T) {
+	f, err := elf.Open("/bin/sh")
+	if err != nil {
+		t.Skipf("needs an ELF /bin/sh: %v", err)
+	}
+	dynamic := slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP })
+	f.Close()
+	if !dynamic {
+		t.Skip("needs a dynamically linked /bin/sh")
+	}
+	home := t.TempDir()
+	environ := []string{"BOT_BOTTLE_SIDECAR_BINARY=/bin/sh"}
+	_, errOut, code := execCLI(t, home, home, environ, "start", "--headless", "--prompt", "true")
+	if code == 0 || !strings.Contains(errOut, "/bin/sh is dynamically linked") || !strings.Contains(errOut, "run scripts/bot-bottle") {
+		t.Fatalf("code=%d stderr=%q, want the dynamic-binary error with the scripts/bot-bottle hint", code, errOut)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(home, ".bot-bottle", "state")); len(entries) > 0 {
+		t.Errorf("state made before the check: %v", entries)
 	}
 }

@@ -2,7 +2,6 @@ package dlp
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"maps"
 	"slices"
@@ -22,11 +21,13 @@ type sseScanner struct {
 	r         io.Reader
 	in        *injection
 	onVerdict func(InjectionVerdict)
-	chunk     []byte // read buffer
-	buf       []byte // read but not yet emitted: complete events first
-	out       []byte // scanned, waiting for the caller
-	ctx       []byte // extracted text of recent events
-	err       error  // sticky: from r, or ErrInjection
+	chunk     []byte              // read buffer
+	buf       []byte              // read but not yet emitted: complete events first
+	out       []byte              // scanned, waiting for the caller
+	ctx       []byte              // extracted text of recent events
+	err       error               // sticky: from r, or ErrInjection
+	end       func([]byte) int    // length of the first complete event, or -1
+	text      func([]byte) []byte // what a model reads from an event
 }
 
 // NewSSEScanner returns a reader that yields r's text/event-stream bytes
@@ -38,7 +39,7 @@ type sseScanner struct {
 // reported and the event passes; on a High verdict the event is withheld,
 // onVerdict is called, and Read returns ErrInjection from then on.
 func NewSSEScanner(r io.Reader, onVerdict func(InjectionVerdict)) io.Reader {
-	return &sseScanner{r: r, in: sharedInjection().in, onVerdict: onVerdict}
+	return &sseScanner{r: r, in: sharedInjection().in, onVerdict: onVerdict, end: eventEnd, text: eventText}
 }
 
 func (s *sseScanner) Read(p []byte) (int, error) {
@@ -65,7 +66,7 @@ func (s *sseScanner) fill() {
 	n, err := s.r.Read(s.chunk)
 	s.buf = append(s.buf, s.chunk[:n]...)
 	for {
-		end := eventEnd(s.buf)
+		end := s.end(s.buf)
 		if end < 0 {
 			break
 		}
@@ -92,7 +93,7 @@ func (s *sseScanner) fill() {
 
 // release scans ev and queues it, or stops the stream on High.
 func (s *sseScanner) release(ev []byte) bool {
-	text := eventText(ev)
+	text := s.text(ev)
 	scan := append(s.ctx[:len(s.ctx):len(s.ctx)], text...)
 	var hits []injectionHit
 	for _, h := range s.in.find(scan) {
@@ -161,23 +162,14 @@ func eventText(ev []byte) []byte {
 			data = append(data, rest...)
 		}
 	}
-	if len(data) == 0 || (data[0] != '{' && data[0] != '[') {
-		return data
-	}
-	var v any
-	if json.Unmarshal(data, &v) != nil {
-		return data
-	}
-	var out []byte
-	collectText(v, "", &out)
-	return out
+	return modelText(data)
 }
 
 // isTextKey: JSON fields that carry model-visible text in the streaming
 // formats of the common providers.
 func isTextKey(k string) bool {
 	switch k {
-	case "text", "content", "partial_json", "thinking", "value", "delta", "output", "arguments", "message":
+	case "text", "content", "partial_json", "thinking", "value", "delta", "output", "arguments", "message", "response":
 		return true
 	}
 	return false

@@ -39,6 +39,7 @@ var blockedPrefixes = func() []netip.Prefix {
 		"198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
 		"::/96", "::1/128", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64",
 		"2001::/32", "2001:db8::/32", "2002::/16", "fc00::/7", "fe80::/10", "ff00::/8",
+		"::ffff:0:0:0/96", "fec0::/10", // IPv4-translated (SIIT), deprecated site-local
 	} {
 		out = append(out, netip.MustParsePrefix(s))
 	}
@@ -94,6 +95,9 @@ func (s *Server) dial(ctx context.Context, network, addr string) (net.Conn, erro
 	for _, a := range addrs {
 		c, err := d.DialContext(ctx, network, net.JoinHostPort(a.String(), portStr))
 		if err == nil {
+			if isPrivate(a) && !s.cfg.UnsafeAllowPrivateRanges {
+				c = &privateConn{Conn: c, s: s, host: host}
+			}
 			return c, nil
 		}
 		lastErr = err
@@ -125,4 +129,22 @@ func (s *Server) dialTLS(ctx context.Context, network, addr string) (net.Conn, e
 		return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
 	}
 	return tc, nil
+}
+
+// privateConn is a connection to a private address that a route's
+// unsafe_allow_private let through. A pooled connection outlives a policy
+// reload; once no route allows the host any more it carries no further
+// request, so the next one is dialed (and checked) afresh.
+type privateConn struct {
+	net.Conn
+	s    *Server
+	host string
+}
+
+func (c *privateConn) Write(b []byte) (int, error) {
+	if !c.s.state.Load().pol.AllowsPrivate(c.host) {
+		c.Conn.Close()
+		return 0, &refusalError{policy.CodePrivate, fmt.Sprintf("%s is a private address and no route allows it any more (unsafe_allow_private)", c.host)}
+	}
+	return c.Conn.Write(b)
 }

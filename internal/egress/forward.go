@@ -125,6 +125,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 	out.URL = &url.URL{Scheme: t.scheme, Host: t.urlHost(), Path: path, RawPath: rawPath, RawQuery: rawQuery}
 	out.Host = out.URL.Host
 	out.Header = cleanHeader(header)
+	// Request trailers are not part of what DLP scans, so none are sent:
+	// out.Trailer stays nil whatever the agent declared (the Trailer
+	// header is hop-by-hop and dropped above).
+	out.Trailer = nil
 	switch {
 	case scanner != nil:
 		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
@@ -147,7 +151,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 	}
 	if route.Inbound || route.Auth != nil {
 		// Let the transport ask for gzip and decode it, so what is scanned
-		// is the text the agent reads.
+		// is the text the agent reads; an agent asking for codings of its
+		// own would invite ones a stream scanner cannot read. A coding the
+		// upstream sends anyway is decoded for the scan, or the response is
+		// withheld (respond).
 		out.Header.Del("Accept-Encoding")
 	}
 	if _, ok := out.Header["User-Agent"]; !ok {
@@ -247,19 +254,35 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 	}
 	body := newEchoGuard(resp.Body, token)
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	encoded := resp.Header.Get("Content-Encoding") != "" && !strings.EqualFold(resp.Header.Get("Content-Encoding"), "identity")
 	scan := route.Inbound && r.Method != http.MethodHead
+	// The transport asked for gzip and undid it; any coding still on the
+	// response is one the upstream chose by itself, and could hide an
+	// injection (or an echoed token) from a scan of the raw bytes.
+	encoded := encodedResponse(resp.Header)
+	withhold := func(code policy.Code, reason string) (int64, inboundResult) {
+		s.refuse(w, r, t, policy.Decision{Code: code, Reason: reason, Route: route}, nil)
+		res.refused = true
+		return 0, res
+	}
 	switch {
-	case scan && mt == "text/event-stream":
+	case scan && streamed(mt) && encoded:
+		return withhold(policy.CodeInboundUnscannable, fmt.Sprintf("the %s stream from %s came with content-encoding %q, which the proxy does not decode as it streams; it was withheld, not passed unscanned", mt, t.host, resp.Header.Get("Content-Encoding")))
+	case scan && streamed(mt):
 		copyHeader()
 		w.Header().Del("Content-Length")
 		w.WriteHeader(resp.StatusCode)
 		http.NewResponseController(w).Flush()
-		rd := dlp.NewSSEScanner(body, func(v dlp.InjectionVerdict) {
+		onVerdict := func(v dlp.InjectionVerdict) {
 			if v.Level > res.verdict.Level {
 				res.verdict = v
 			}
-		})
+		}
+		var rd io.Reader
+		if mt == "text/event-stream" {
+			rd = dlp.NewSSEScanner(body, onVerdict)
+		} else {
+			rd = dlp.NewNDJSONScanner(body, onVerdict)
+		}
 		n, err := s.copyFlush(w, rd, true)
 		if errors.Is(err, errTokenEcho) {
 			echo(true)
@@ -267,27 +290,59 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		if errors.Is(err, dlp.ErrInjection) {
 			// Headers are gone: cut the stream so the agent never sees the
 			// event, and log the refusal.
-			s.logDecision(st, r, t, policy.Decision{Code: policy.CodeInjection, Reason: "prompt injection in the event stream (" + res.verdict.Reason + "); stream cut", Route: route}, resp.StatusCode, nil)
+			s.logDecision(st, r, t, policy.Decision{Code: policy.CodeInjection, Reason: "prompt injection in the " + mt + " stream (" + res.verdict.Reason + "); stream cut", Route: route}, resp.StatusCode, nil)
 			res.refused = true
 			panic(http.ErrAbortHandler)
 		}
 		return n, res
-	case scan && textual(mt) && !encoded:
+	case (scan || token != "") && textual(mt) && encoded:
+		// Decode a copy to scan; the agent gets the bytes as sent.
+		raw, err := readBody(body, resp.ContentLength, MaxInboundScan)
+		if errors.Is(err, errTokenEcho) {
+			echo(false)
+			return 0, res
+		}
+		if err != nil {
+			return withhold(policy.CodeUpstream, "reading the upstream response: "+err.Error())
+		}
+		if len(raw) > MaxInboundScan {
+			return withhold(policy.CodeInboundUnscannable, fmt.Sprintf("the compressed response from %s is larger than %d MiB, the most that can be decoded and scanned; it was withheld", t.host, MaxInboundScan>>20))
+		}
+		if len(raw) > 0 { // 204, 304 and empty bodies carry the header but nothing to decode
+			text, err := dlp.DecodeContent(resp.Header, raw, MaxInboundScan)
+			if err != nil {
+				return withhold(policy.CodeInboundUnscannable, fmt.Sprintf("the response from %s (content-encoding %q) cannot be decoded for scanning (%v); it was withheld, not passed unscanned", t.host, resp.Header.Get("Content-Encoding"), err))
+			}
+			if token != "" && bytes.Contains(text, []byte(token)) {
+				echo(false)
+				return 0, res
+			}
+			if scan {
+				res.verdict = dlp.DetectInjection(text)
+			}
+		}
+		if res.verdict.Level == dlp.High {
+			return withhold(policy.CodeInjection, fmt.Sprintf("the response from %s looks like a prompt injection (%s) and was withheld", t.host, res.verdict.Reason))
+		}
+		copyHeader()
+		if resp.StatusCode != http.StatusNotModified && resp.StatusCode != http.StatusNoContent {
+			w.Header().Set("Content-Length", strconv.Itoa(len(raw)))
+		}
+		w.WriteHeader(resp.StatusCode)
+		n, _ := w.Write(raw)
+		return int64(n), res
+	case scan && textual(mt):
 		prefix, err := readBody(body, resp.ContentLength, MaxInboundScan)
 		if errors.Is(err, errTokenEcho) {
 			echo(false)
 			return 0, res
 		}
 		if err != nil {
-			s.refuse(w, r, t, policy.Decision{Code: policy.CodeUpstream, Reason: "reading the upstream response: " + err.Error(), Route: route}, nil)
-			res.refused = true
-			return 0, res
+			return withhold(policy.CodeUpstream, "reading the upstream response: "+err.Error())
 		}
 		res.verdict = dlp.DetectInjection(prefix)
 		if res.verdict.Level == dlp.High {
-			s.refuse(w, r, t, policy.Decision{Code: policy.CodeInjection, Reason: fmt.Sprintf("the response from %s looks like a prompt injection (%s) and was withheld", t.host, res.verdict.Reason), Route: route}, nil)
-			res.refused = true
-			return 0, res
+			return withhold(policy.CodeInjection, fmt.Sprintf("the response from %s looks like a prompt injection (%s) and was withheld", t.host, res.verdict.Reason))
 		}
 		copyHeader()
 		if len(prefix) <= MaxInboundScan {
@@ -306,14 +361,15 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		}
 		return int64(n) + m, res
 	default:
-		if scan && textual(mt) && encoded {
-			res.note = "response not scanned: content-encoding " + resp.Header.Get("Content-Encoding")
-		}
 		copyHeader()
 		if resp.ContentLength < 0 || resp.Uncompressed {
 			w.Header().Del("Content-Length")
 		}
 		w.WriteHeader(resp.StatusCode)
+		if resp.ContentLength < 0 {
+			// A stream that starts with a pause still shows its headers.
+			http.NewResponseController(w).Flush()
+		}
 		n, err := s.copyFlush(w, body, resp.ContentLength < 0)
 		if errors.Is(err, errTokenEcho) {
 			echo(true)
@@ -322,8 +378,29 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 	}
 }
 
-// textual types are buffered and scanned whole. Streams of JSON lines
-// (application/x-ndjson) are not: buffering would stall them.
+// encodedResponse reports a Content-Encoding other than identity.
+func encodedResponse(h http.Header) bool {
+	for _, v := range h.Values("Content-Encoding") {
+		for _, c := range strings.Split(v, ",") {
+			if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "identity") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// streamed types are scanned as they pass, one event or line at a time:
+// buffering them whole would stall the agent.
+func streamed(mt string) bool {
+	switch mt {
+	case "text/event-stream", "application/x-ndjson", "application/jsonl", "application/jsonlines", "application/x-jsonlines":
+		return true
+	}
+	return false
+}
+
+// textual types are buffered and scanned whole.
 func textual(mt string) bool {
 	return strings.HasPrefix(mt, "text/") || mt == "application/json" || strings.HasSuffix(mt, "+json") ||
 		mt == "application/xml" || strings.HasSuffix(mt, "+xml") || mt == "application/javascript"

@@ -42,14 +42,22 @@ type holdCall struct {
 // away, so an approval still counts for its retry.
 func (s *Server) holdOnce(ctx context.Context, st *state, r *http.Request, t target, findings []dlp.Finding) (bool, string) {
 	keys := make([]string, 0, len(findings)+1)
+	shared := true
 	for _, f := range findings {
-		keys = append(keys, findingKey(f))
+		k, ok := findingKey(f)
+		shared = shared && ok
+		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	key := t.host + "\x01" + strings.Join(keys, "\x01")
 	s.holdMu.Lock()
 	c, waiting := s.holds[key]
-	if !waiting {
+	if !shared {
+		// No fingerprint to tell values apart: this request gets its own
+		// proposal, never another's answer.
+		c, waiting = &holdCall{done: make(chan struct{})}, false
+		key = ""
+	} else if !waiting {
 		c = &holdCall{done: make(chan struct{})}
 		s.holds[key] = c
 	}
@@ -62,9 +70,11 @@ func (s *Server) holdOnce(ctx context.Context, st *state, r *http.Request, t tar
 			if c.ok {
 				s.approve(findings)
 			}
-			s.holdMu.Lock()
-			delete(s.holds, key)
-			s.holdMu.Unlock()
+			if key != "" {
+				s.holdMu.Lock()
+				delete(s.holds, key)
+				s.holdMu.Unlock()
+			}
 			close(c.done)
 		}()
 	}
@@ -129,24 +139,34 @@ func (s *Server) hold(ctx context.Context, st *state, method, path string, t tar
 }
 
 // findingKey identifies an approved value: its fingerprint (an HMAC the
-// dlp package keys per process), never the value itself.
-func findingKey(f dlp.Finding) string {
-	if f.Fingerprint != "" {
-		return f.Detector + "\x00" + f.Fingerprint
+// dlp package keys per process), never the value itself nor its redacted
+// excerpt, which two different tokens of one rule in one place share. A
+// finding without a fingerprint has no key (ok false): it is never
+// remembered as approved and never shares another request's hold.
+func findingKey(f dlp.Finding) (string, bool) {
+	if f.Fingerprint == "" {
+		return "", false
 	}
-	return f.Detector + "\x00" + f.Rule + "\x00" + f.Redacted
+	return f.Detector + "\x00" + f.Fingerprint, true
 }
 
 func (s *Server) approve(fs []dlp.Finding) {
 	for _, f := range fs {
-		s.approved.Store(findingKey(f), true)
+		if k, ok := findingKey(f); ok {
+			s.approved.Store(k, true)
+		}
 	}
 }
 
 func (s *Server) unapproved(fs []dlp.Finding) []dlp.Finding {
 	var out []dlp.Finding
 	for _, f := range fs {
-		if _, ok := s.approved.Load(findingKey(f)); !ok {
+		k, ok := findingKey(f)
+		if !ok {
+			out = append(out, f)
+			continue
+		}
+		if _, approved := s.approved.Load(k); !approved {
 			out = append(out, f)
 		}
 	}

@@ -370,11 +370,7 @@ func TestSSEStreamsEventByEvent(t *testing.T) {
 		t.Fatalf("injected event passed: %q err %v", rest, err)
 	}
 	close(up.sse)
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(p.logText(), `"code":"injection"`) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !strings.Contains(p.logText(), `"code":"injection"`) {
+	if !p.waitLog(`"code":"injection"`) {
 		t.Error("stream cut not logged")
 	}
 }

@@ -161,6 +161,9 @@ func (s *Server) reloadIfChanged() {
 		return
 	}
 	if s.state.CompareAndSwap(cur, st) {
+		// Pooled upstream connections were checked against the old policy
+		// (a private address it allowed): new requests dial afresh.
+		s.transport.CloseIdleConnections()
 		debug.FreeOSMemory()
 		s.log.Info("egress policy reloaded", "path", s.cfg.PolicyPath, "routes", len(st.pol.Routes), "sha256", st.hash)
 	}

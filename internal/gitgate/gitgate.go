@@ -37,6 +37,8 @@ const (
 	EnvQueueDir     = "SUPERVISE_QUEUE_DIR"
 	EnvSlug         = "SUPERVISE_BOTTLE_SLUG"
 	EnvAllowTimeout = "SUPERVISE_GITLEAKS_ALLOW_TIMEOUT_SECONDS"
+	// EnvHookLog is the file the hook appends its decisions to.
+	EnvHookLog = "BOT_BOTTLE_GATE_HOOK_LOG"
 )
 
 // keptEnv are the process variables git and ssh children keep. Nothing
@@ -69,6 +71,10 @@ type Config struct {
 	// Environ is the process environment; only PATH, HOME and a few locale
 	// variables are passed on. Nil reads os.Environ.
 	Environ []string
+	// HookLog is a file the pre-receive hook appends one JSON line to per
+	// push decision (repo, refs, outcome, reason; never a secret). Empty
+	// keeps no such log.
+	HookLog string
 }
 
 // Server serves the mirrors.
@@ -324,6 +330,7 @@ func (s *Server) hookEnv(m *mirror) []string {
 		EnvQueueDir+"="+s.cfg.QueueDir,
 		EnvSlug+"="+s.cfg.Slug,
 		EnvAllowTimeout+"="+s.cfg.AllowTimeout,
+		EnvHookLog+"="+s.cfg.HookLog,
 	)
 	return env
 }
@@ -383,6 +390,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) cgi(w http.ResponseWriter, r *http.Request, m *mirror, logger *slog.Logger) {
+	if r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody {
+		// net/http/cgi refuses chunked bodies, and git sends every pack
+		// over http.postBuffer (1 MiB) chunked: spool it to learn its length.
+		f, n, err := s.spool(r.Body)
+		if err != nil {
+			logger.Error("spooling request body", "err", err)
+			http.Error(w, "git-gate: reading the request failed\n", http.StatusBadRequest)
+			return
+		}
+		defer os.Remove(f.Name())
+		defer f.Close()
+		r.Body, r.ContentLength, r.TransferEncoding = f, n, nil
+	}
 	h := &cgi.Handler{
 		Path:   s.gitBin,
 		Args:   []string{"http-backend"},
@@ -393,6 +413,34 @@ func (s *Server) cgi(w http.ResponseWriter, r *http.Request, m *mirror, logger *
 	}
 	h.ServeHTTP(w, r)
 	logger.Info("served")
+}
+
+// maxRequest bounds one spooled request body.
+const maxRequest = 4 << 30
+
+// spool copies body into a temp file under the state dir and rewinds it.
+func (s *Server) spool(body io.Reader) (*os.File, int64, error) {
+	dir := filepath.Join(s.cfg.StateDir, "tmp")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, 0, err
+	}
+	f, err := os.CreateTemp(dir, "request-*")
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := io.Copy(f, io.LimitReader(body, maxRequest+1))
+	if err == nil && n > maxRequest {
+		err = fmt.Errorf("request larger than %d bytes", int64(maxRequest))
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, 0, err
+	}
+	return f, n, nil
 }
 
 // writeAdvertisementError answers info/refs with a protocol ERR packet, which

@@ -2,6 +2,7 @@ package gitgate_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,11 +45,20 @@ func TestCleanPushLandsUpstream(t *testing.T) {
 	s := startSSHD(t)
 	f := newFixture(t, s, "app", nil)
 	work := f.gate.clone(t, "app")
-	sha := commitFile(t, work, "main.go", "package main\n", "add main")
+	commitFile(t, work, "main.go", "package main\n", "add main")
+	// Over http.postBuffer (1 MiB): git sends the pack chunked.
+	// Seeded, so the content (and whether it trips a rule) never changes.
+	rng := rand.New(rand.NewPCG(1, 2))
+	big := make([]byte, 2<<20)
+	for i := range big {
+		big[i] = byte(rng.Uint32())
+	}
+	sha := commitFile(t, work, "asset.bin", string(big), "add asset")
 	out, err := push(t, work, "main", "HEAD:refs/heads/feature")
 	if err != nil {
 		t.Fatalf("push: %v\n%s", err, out)
 	}
+	t.Logf("push output:\n%s", out)
 	for _, ref := range []string{"refs/heads/main", "refs/heads/feature"} {
 		if got := refOf(t, f.bare, ref); got != sha {
 			t.Errorf("upstream %s = %q, want %s\n%s", ref, got, sha, out)
@@ -56,6 +66,9 @@ func TestCleanPushLandsUpstream(t *testing.T) {
 		if !strings.Contains(out, ref+": ok") {
 			t.Errorf("push output does not report %s ok:\n%s", ref, out)
 		}
+	}
+	if log := f.gate.pushLog(t); !strings.Contains(log, `"outcome":"forwarded"`) || !strings.Contains(log, `"refs/heads/feature"`) {
+		t.Errorf("push log = %s", log)
 	}
 	// The mirror follows: a fresh clone sees the pushed commit.
 	again := f.gate.clone(t, "app")
@@ -131,6 +144,9 @@ func TestSecretsRefused(t *testing.T) {
 			}
 			if refOf(t, f.bare, "refs/tags/v1") != "" || refOf(t, f.bare, "refs/heads/topic") != "" {
 				t.Error("refused ref reached the upstream")
+			}
+			if log := f.gate.pushLog(t); !strings.Contains(log, `"outcome":"refused","reason":"gitleaks found 1 secret(s)"`) || strings.Contains(log, secret) {
+				t.Errorf("push log = %s", log)
 			}
 			if got := refOf(t, filepath.Join(f.gate.state, "mirrors", name+".git"), "refs/heads/main"); got != before {
 				t.Errorf("mirror main moved to %s", got)
@@ -433,14 +449,13 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	good := manifest.Repo{URL: "git@example.com:a/b.git", HostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl", Key: manifest.RepoKey{Provider: "static", Path: key}}
 	cases := map[string]func(r *manifest.Repo) string{
-		"https url":     func(r *manifest.Repo) string { r.URL = "https://example.com/a.git"; return "a" },
-		"no host key":   func(r *manifest.Repo) string { r.HostKey = ""; return "a" },
-		"bad provider":  func(r *manifest.Repo) string { r.Key.Provider = "vault"; return "a" },
-		"missing key":   func(r *manifest.Repo) string { r.Key.Path = key + ".missing"; return "a" },
-		"bad name":      func(r *manifest.Repo) string { return "../x" },
-		"git suffix":    func(r *manifest.Repo) string { return "x.git" },
-		"option host":   func(r *manifest.Repo) string { r.URL = "ssh://-oProxyCommand=x/a"; return "a" },
-		"quote in path": func(r *manifest.Repo) string { r.URL = "git@h:a'b"; return "a" },
+		"https url":    func(r *manifest.Repo) string { r.URL = "https://example.com/a.git"; return "a" },
+		"no host key":  func(r *manifest.Repo) string { r.HostKey = ""; return "a" },
+		"bad provider": func(r *manifest.Repo) string { r.Key.Provider = "vault"; return "a" },
+		"missing key":  func(r *manifest.Repo) string { r.Key.Path = key + ".missing"; return "a" },
+		"bad name":     func(r *manifest.Repo) string { return "../x" },
+		"git suffix":   func(r *manifest.Repo) string { return "x.git" },
+		"option host":  func(r *manifest.Repo) string { r.URL = "ssh://-oProxyCommand=x/a"; return "a" },
 	}
 	for name, mod := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -231,6 +231,7 @@ type gate struct {
 	srv   *gitgate.Server
 	base  string
 	state string
+	log   string
 }
 
 func startGate(t *testing.T, cfg gitgate.Config) *gate {
@@ -240,6 +241,9 @@ func startGate(t *testing.T, cfg gitgate.Config) *gate {
 		cfg.StateDir = t.TempDir()
 	}
 	cfg.BinaryPath = binPath
+	if cfg.HookLog == "" {
+		cfg.HookLog = filepath.Join(cfg.StateDir, "push.jsonl")
+	}
 	srv, err := gitgate.New(cfg)
 	if err != nil {
 		t.Fatalf("gitgate.New: %v", err)
@@ -253,7 +257,17 @@ func startGate(t *testing.T, cfg gitgate.Config) *gate {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	return &gate{srv: srv, base: "http://" + srv.Addr().String(), state: cfg.StateDir}
+	return &gate{srv: srv, base: "http://" + srv.Addr().String(), state: cfg.StateDir, log: cfg.HookLog}
+}
+
+// pushLog is the hook's decision log so far.
+func (g *gate) pushLog(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(g.log)
+	if err != nil {
+		t.Fatalf("reading push log: %v", err)
+	}
+	return string(b)
 }
 
 func (g *gate) url(name string) string { return g.base + "/" + name + ".git" }

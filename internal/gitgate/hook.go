@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -21,6 +22,10 @@ var ErrRefused = errors.New("push refused")
 
 // zeroID is git's "no object" id (SHA-1 repositories).
 const zeroID = "0000000000000000000000000000000000000000"
+
+// ScanTimeout bounds the scan of one push; a push that takes longer is
+// refused rather than let through unscanned.
+const ScanTimeout = 15 * time.Minute
 
 // DefaultAllowTimeout is how long a push waits for a gitleaks-allow answer.
 const DefaultAllowTimeout = 300 * time.Second
@@ -44,6 +49,9 @@ type Hook struct {
 	Rules *scan.Rules
 	// Poll is how often the queue is checked; zero means 200ms.
 	Poll time.Duration
+	// Log receives one line per push decision (never a secret); nil logs
+	// nothing. The client sees the reasons on its terminal either way.
+	Log *slog.Logger
 }
 
 // HookFromEnv reads the hook's configuration from its environment.
@@ -124,11 +132,34 @@ func (h Hook) allowTimeout() (time.Duration, error) {
 // error, to refuse the push. Returning nil lets git update the mirror's
 // refs: only after the upstream accepted every ref.
 func (h Hook) PreReceive(ctx context.Context, in io.Reader, out io.Writer) error {
+	rec := &pushRecord{}
+	start := time.Now()
+	err := h.preReceive(ctx, in, out, rec)
+	if h.Log != nil {
+		outcome := "forwarded"
+		if err != nil {
+			outcome = "refused"
+		}
+		h.Log.Info("push", "repo", h.Repo, "outcome", outcome, "reason", rec.reason,
+			"refs", rec.refs, "findings", rec.findings, "ms", time.Since(start).Milliseconds())
+	}
+	return err
+}
+
+// pushRecord is what the log keeps of one push decision.
+type pushRecord struct {
+	refs     []string
+	findings int
+	reason   string
+}
+
+func (h Hook) preReceive(ctx context.Context, in io.Reader, out io.Writer, rec *pushRecord) error {
 	say := func(format string, args ...any) {
 		fmt.Fprintf(out, "git-gate: "+format+"\n", args...)
 	}
 	refuse := func(format string, args ...any) error {
 		say(format, args...)
+		rec.reason = fmt.Sprintf(format, args...)
 		return ErrRefused
 	}
 	if h.Upstream == "" {
@@ -144,6 +175,9 @@ func (h Hook) PreReceive(ctx context.Context, in io.Reader, out io.Writer) error
 	}
 	if len(updates) == 0 {
 		return nil
+	}
+	for _, u := range updates {
+		rec.refs = append(rec.refs, u.ref)
 	}
 
 	// Force pushes and deletions can lose work upstream.
@@ -181,30 +215,50 @@ func (h Hook) PreReceive(ctx context.Context, in io.Reader, out io.Writer) error
 			tips = append(tips, u.new)
 		}
 	}
-	findings, err := rules.Scan(ctx, scan.Push{GitDir: ".", Env: h.Environ, Tips: tips})
+	sctx, cancel := context.WithTimeout(ctx, ScanTimeout)
+	findings, err := rules.Scan(sctx, scan.Push{GitDir: ".", Env: h.Environ, Tips: tips})
+	cancel()
 	if err != nil {
 		return refuse("scanning the push failed: %v; refusing push", err)
 	}
+	rec.findings = len(findings)
 	blocking, suppressed := scan.Blocking(findings)
 	if len(blocking) > 0 {
 		say("push refused: gitleaks found %d secret(s):", len(blocking))
-		for _, f := range blocking {
-			say("  %s", f)
-		}
+		listFindings(say, blocking)
 		say("remove each secret from every commit that adds it (rewrite the commits, e.g. git rebase -i), then push again")
+		rec.reason = fmt.Sprintf("gitleaks found %d secret(s)", len(blocking))
 		return ErrRefused
 	}
 	if len(suppressed) > 0 {
 		say("%d finding(s) are hidden only by # gitleaks:allow; asking the supervisor:", len(suppressed))
-		for _, f := range suppressed {
-			say("  %s", f)
-		}
+		listFindings(say, suppressed)
 		if err := h.askSupervisor(ctx, updates, suppressed, timeout); err != nil {
 			return refuse("%v; refusing push", err)
 		}
 		say("supervisor approved # gitleaks:allow")
 	}
-	return h.forward(ctx, updates, forced, say)
+	if err := h.forward(ctx, updates, forced, say); err != nil {
+		rec.reason = "not every ref reached the upstream"
+		return err
+	}
+	if len(suppressed) > 0 {
+		rec.reason = "supervisor approved # gitleaks:allow"
+	}
+	return nil
+}
+
+// maxListed bounds the findings a refusal lists.
+const maxListed = 20
+
+func listFindings(say func(string, ...any), fs []scan.Finding) {
+	for i, f := range fs {
+		if i == maxListed {
+			say("  … and %d more", len(fs)-maxListed)
+			return
+		}
+		say("  %s", f)
+	}
 }
 
 func (h Hook) git(ctx context.Context, args ...string) *exec.Cmd {

@@ -4,45 +4,36 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
-	"regexp"
 	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 )
 
-// namePattern is what a repo name may be: it becomes a URL path segment and
-// a directory name.
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
-
 // upstream is one declared repo, validated.
 type upstream struct {
 	name       string
 	url        string // as declared; git understands both forms
-	host, port string
+	khName     string // how known_hosts names the server
 	keyPath    string
 	hostKey    string // "TYPE BASE64"
 	allowForce bool
 }
 
 func parseUpstream(name string, r manifest.Repo) (*upstream, error) {
-	if !namePattern.MatchString(name) || strings.HasSuffix(name, ".git") {
-		return nil, fmt.Errorf("repo name %q: use letters, digits, '.', '_' and '-', without a .git suffix", name)
+	if err := manifest.ValidateRepo(name, r); err != nil {
+		return nil, fmt.Errorf("repo %s: %w", name, err)
 	}
-	host, port, err := parseSSHURL(r.URL)
+	u, err := manifest.ParseSSHURL(r.URL)
 	if err != nil {
 		return nil, fmt.Errorf("repo %s: url: %w", name, err)
+	}
+	if strings.HasPrefix(u.Host, "-") {
+		return nil, fmt.Errorf("repo %s: url %q: a host may not start with '-'", name, r.URL)
 	}
 	key, err := parseHostKey(r.HostKey)
 	if err != nil {
 		return nil, fmt.Errorf("repo %s: host_key: %w", name, err)
-	}
-	if r.Key.Provider != "static" {
-		return nil, fmt.Errorf("repo %s: key.provider %q: only \"static\" exists", name, r.Key.Provider)
-	}
-	if r.Key.Path == "" {
-		return nil, fmt.Errorf("repo %s: key.path is empty", name)
 	}
 	f, err := os.Open(r.Key.Path)
 	if err != nil {
@@ -50,49 +41,9 @@ func parseUpstream(name string, r manifest.Repo) (*upstream, error) {
 	}
 	f.Close()
 	return &upstream{
-		name: name, url: r.URL, host: host, port: port,
+		name: name, url: r.URL, khName: u.KnownHostsName(),
 		keyPath: r.Key.Path, hostKey: key, allowForce: r.AllowForcePush,
 	}, nil
-}
-
-// parseSSHURL accepts ssh://[user@]host[:port]/path and the scp form
-// [user@]host:path, and returns the host and port ssh will dial.
-func parseSSHURL(s string) (host, port string, err error) {
-	if s == "" {
-		return "", "", errors.New("empty")
-	}
-	if strings.ContainsAny(s, " \t\r\n'\"\\") {
-		return "", "", fmt.Errorf("%q has white space or quotes", s)
-	}
-	if strings.Contains(s, "://") {
-		u, err := url.Parse(s)
-		if err != nil {
-			return "", "", err
-		}
-		if u.Scheme != "ssh" && u.Scheme != "git+ssh" {
-			return "", "", fmt.Errorf("%q: only ssh:// or user@host:path upstreams are supported", s)
-		}
-		host, port = u.Hostname(), u.Port()
-		if port == "" {
-			port = "22"
-		}
-		if u.Path == "" || u.Path == "/" {
-			return "", "", fmt.Errorf("%q has no repository path", s)
-		}
-	} else {
-		hostPart, path, ok := strings.Cut(s, ":")
-		if !ok || path == "" || strings.Contains(hostPart, "/") {
-			return "", "", fmt.Errorf("%q is neither ssh://host/path nor user@host:path", s)
-		}
-		if i := strings.LastIndexByte(hostPart, '@'); i >= 0 {
-			hostPart = hostPart[i+1:]
-		}
-		host, port = strings.Trim(hostPart, "[]"), "22"
-	}
-	if host == "" || strings.HasPrefix(host, "-") {
-		return "", "", fmt.Errorf("%q has no valid host", s)
-	}
-	return host, port, nil
 }
 
 // parseHostKey accepts a known_hosts line ("HOSTS TYPE BASE64 [comment]")
@@ -127,11 +78,7 @@ func isKeyType(s string) bool {
 // knownHostsLine pins the key for the host ssh dials ([host]:port when the
 // port is not 22).
 func (u *upstream) knownHostsLine() string {
-	h := u.host
-	if u.port != "22" {
-		h = "[" + u.host + "]:" + u.port
-	}
-	return h + " " + u.hostKey + "\n"
+	return u.khName + " " + u.hostKey + "\n"
 }
 
 // sshCommand is GIT_SSH_COMMAND for this upstream: only the repo's key, the

@@ -67,7 +67,7 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 	if o.Now != nil {
 		now = o.Now
 	}
-	ApplyProvision(p, o.Provision)
+	plan.ApplyProvision(p, o.Provision) // a no-op when the caller applied it already
 	fmt.Fprintf(progress, "• preparing state in %s\n", p.StateDir)
 	if err := Prepare(p, o.MakeCA); err != nil {
 		return -1, err

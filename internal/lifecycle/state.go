@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,7 +18,6 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/atomicfile"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
-	"github.com/bot-bottle/bot-bottle/internal/provider"
 )
 
 // Files in a bottle's state directory.
@@ -84,31 +82,6 @@ func StateDirs(root string) (map[string]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// ApplyProvision folds the provider's part into the plan: its routes (the
-// provider API, first so a bottle route cannot shadow its DLP), its secret
-// env names and its agent environment (the plan's proxy and CA settings
-// win).
-func ApplyProvision(p *plan.Bottle, prov provider.Provision) {
-	if len(prov.Routes) > 0 {
-		p.Egress.Routes = append(slices.Clone(prov.Routes), p.Egress.Routes...)
-		p.Sidecar.Routes = p.Egress.Routes
-	}
-	secrets := slices.Clone(p.SidecarSecretEnv)
-	for _, s := range prov.SidecarSecretEnv {
-		if !slices.Contains(secrets, s) {
-			secrets = append(secrets, s)
-		}
-	}
-	slices.Sort(secrets)
-	p.SidecarSecretEnv = secrets
-	env := maps.Clone(prov.Env)
-	if env == nil {
-		env = map[string]string{}
-	}
-	maps.Copy(env, p.AgentEnv)
-	p.AgentEnv = env
 }
 
 // CAMaker makes (or loads) the bottle CA in dir and returns its

@@ -105,25 +105,6 @@ func TestPrepareMissingKey(t *testing.T) {
 	}
 }
 
-func TestApplyProvision(t *testing.T) {
-	p := testPlan(t)
-	p.SidecarSecretEnv = []string{"GITHUB_TOKEN"}
-	ApplyProvision(p, provider.Provision{
-		Routes:           []manifest.Route{{Host: "api.anthropic.com"}},
-		SidecarSecretEnv: []string{"ANTHROPIC_API_KEY", "GITHUB_TOKEN"},
-		Env:              map[string]string{"ANTHROPIC_AUTH_TOKEN": "placeholder", "HTTPS_PROXY": "http://elsewhere"},
-	})
-	if p.Egress.Routes[0].Host != "api.anthropic.com" || len(p.Sidecar.Routes) != 2 {
-		t.Errorf("routes: %+v / sidecar %+v", p.Egress.Routes, p.Sidecar.Routes)
-	}
-	if diff := cmp.Diff([]string{"ANTHROPIC_API_KEY", "GITHUB_TOKEN"}, p.SidecarSecretEnv); diff != "" {
-		t.Errorf("secret env (-want +got):\n%s", diff)
-	}
-	if p.AgentEnv["HTTPS_PROXY"] != plan.DefaultProxyURL || p.AgentEnv["ANTHROPIC_AUTH_TOKEN"] != "placeholder" {
-		t.Errorf("agent env = %v", p.AgentEnv)
-	}
-}
-
 func TestMetadataRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	m := Metadata{Slug: "a-b", Agent: "a", Bottles: []string{"default"}, Backend: "docker", Created: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -64,15 +65,19 @@ func FuzzParse(f *testing.F) {
 }
 
 // FuzzSSHURL checks that every spelling Forms writes for an upstream parses
-// back to the same upstream: git-gate's insteadOf rules depend on it.
+// back to the same upstream, and that an scp-form upstream is among its own
+// forms as written: git-gate's insteadOf rules depend on both.
 func FuzzSSHURL(f *testing.F) {
-	for _, s := range []string{"git@github.com:org/app.git", "ssh://git@h:2222/a/b", "ssh://[::1]:22/r.git", "h:r", "ssh://u@h/x.git"} {
+	for _, s := range []string{"git@github.com:org/app.git", "ssh://git@h:2222/a/b", "ssh://[::1]:22/r.git", "h:r", "ssh://u@h/x.git", "root@h:/repos/x.git", "h:/srv/app", "git@10.0.0.5:/r.git"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		u, err := ParseSSHURL(s)
 		if err != nil {
 			return
+		}
+		if !strings.Contains(s, "://") && !slices.Contains(u.Forms(), s) {
+			t.Fatalf("%q: not among its forms %q", s, u.Forms())
 		}
 		for _, form := range u.Forms() {
 			v, err := ParseSSHURL(form)
@@ -82,6 +87,9 @@ func FuzzSSHURL(f *testing.F) {
 			if v.User != u.User || v.Host != u.Host || v.Port != u.Port ||
 				strings.TrimSuffix(v.Path, ".git") != strings.TrimSuffix(u.Path, ".git") {
 				t.Fatalf("%q: form %q parses to %+v, want %+v", s, form, v, u)
+			}
+			if !slices.Contains(v.Forms(), form) {
+				t.Fatalf("%q: form %q is not among its own forms %q", s, form, v.Forms())
 			}
 		}
 	})

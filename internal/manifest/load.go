@@ -54,8 +54,9 @@ type Agent struct {
 type Set struct {
 	// Root is ~/.bot-bottle.
 	Root string
-	// Builtin is true when there is no ~/.bot-bottle: the set then holds
-	// the built-in shell agent and default bottle.
+	// Builtin is true when there is no ~/.bot-bottle. The built-in shell
+	// agent and default bottle are in every set, unless the user has an
+	// agent or bottle of that name.
 	Builtin bool
 	// Agents by name. A ./.bot-bottle/agents/ agent replaces the home one.
 	Agents map[string]*Agent
@@ -70,7 +71,7 @@ type Set struct {
 	Problems Problems
 }
 
-// Names of the built-ins used when there is no ~/.bot-bottle.
+// Names of the built-ins: there unless the user defines the same name.
 const (
 	BuiltinAgent  = "shell"
 	BuiltinBottle = "default"
@@ -92,8 +93,6 @@ func Load(home, cwd string) *Set {
 	}
 	if st, err := os.Stat(s.Root); s.Root == "" || errors.Is(err, fs.ErrNotExist) {
 		s.Builtin = true
-		s.Agents[BuiltinAgent] = builtinAgent()
-		s.Bottles[BuiltinBottle] = builtinBottle()
 	} else if err != nil {
 		s.Problems = append(s.Problems, Problem{File: show(s.Root), Message: fmt.Sprintf("cannot read: %v", err)})
 	} else if !st.IsDir() {
@@ -113,6 +112,13 @@ func Load(home, cwd string) *Set {
 			}
 		}
 	}
+	// Added after the user's own: theirs win, silently.
+	if s.Agents[BuiltinAgent] == nil {
+		s.Agents[BuiltinAgent] = builtinAgent()
+	}
+	if s.Bottles[BuiltinBottle] == nil {
+		s.Bottles[BuiltinBottle] = builtinBottle()
+	}
 	if cwd == "" || sameDir(cwd, home) {
 		return s
 	}
@@ -128,19 +134,12 @@ func Load(home, cwd string) *Set {
 	for name, path := range s.scan(agentsDir, show) {
 		a := readAgent(name, show(path), path)
 		a.FromCwd = true
-		if prev, ok := s.Agents[name]; ok {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("agent %q: using %s over %s", name, a.File, displayOr(prev)))
+		if prev, ok := s.Agents[name]; ok && !prev.Builtin {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("agent %q: using %s over %s", name, a.File, prev.File))
 		}
 		s.Agents[name] = a
 	}
 	return s
-}
-
-func displayOr(a *Agent) string {
-	if a.Builtin {
-		return "the built-in agent"
-	}
-	return a.File
 }
 
 // scan lists NAME.md files in dir. Names that break the file-name rule
@@ -348,7 +347,7 @@ type Resolved struct {
 
 // Resolve picks an agent and its bottles. bottles, when given (--bottle),
 // replace the agent's own bottle key and merge in order; otherwise the
-// agent's bottle, else "default" when it exists. The error is Problems (a
+// agent's bottle, else "default" (the user's, or the built-in one). The error is Problems (a
 // user mistake) or a plain error.
 func (s *Set) Resolve(agent string, bottles []string) (*Resolved, error) {
 	a, ok := s.Agents[agent]
@@ -359,13 +358,10 @@ func (s *Set) Resolve(agent string, bottles []string) (*Resolved, error) {
 		return nil, a.Problems
 	}
 	if len(bottles) == 0 {
-		switch {
-		case a.Spec.Bottle != "":
+		// "default" is the user's or the built-in one: always there.
+		bottles = []string{BuiltinBottle}
+		if a.Spec.Bottle != "" {
 			bottles = []string{a.Spec.Bottle}
-		case s.Bottles[BuiltinBottle] != nil:
-			bottles = []string{BuiltinBottle}
-		default:
-			return nil, Problems{{File: a.File, Message: fmt.Sprintf("agent %q names no bottle and there is no %q bottle; add bottle: NAME to the agent or pass --bottle NAME (%s)", agent, BuiltinBottle, s.available("bottles", s.BottleNames()))}}
 		}
 	}
 	r := newResolver(s)

@@ -96,6 +96,9 @@ func TestSSHURLForms(t *testing.T) {
 		{"ssh://git@[::1]:2222/r.git", []string{"ssh://git@[::1]:2222/r.git", "ssh://git@[::1]:2222/r"}, "[::1]:2222"},
 		{"host:org/a@b", []string{"host:org/a@b.git", "ssh://host/org/a@b.git", "host:org/a@b", "ssh://host/org/a@b"}, "host"},
 		{"host:repo", []string{"host:repo.git", "ssh://host/repo.git", "host:repo", "ssh://host/repo"}, "host"},
+		{"root@h:/repos/x.git", []string{"root@h:/repos/x.git", "ssh://root@h/repos/x.git", "root@h:/repos/x", "ssh://root@h/repos/x"}, "h"},
+		{"h:/srv/git/app", []string{"h:/srv/git/app.git", "ssh://h/srv/git/app.git", "h:/srv/git/app", "ssh://h/srv/git/app"}, "h"},
+		{"git@10.0.0.5:/r.git", []string{"git@10.0.0.5:/r.git", "ssh://git@10.0.0.5/r.git", "git@10.0.0.5:/r", "ssh://git@10.0.0.5/r"}, "10.0.0.5"},
 	}
 	for _, tt := range tests {
 		u, err := ParseSSHURL(tt.in)
@@ -109,7 +112,7 @@ func TestSSHURLForms(t *testing.T) {
 			t.Errorf("KnownHostsName(%q) = %q, want %q", tt.in, got, tt.known)
 		}
 	}
-	for _, bad := range []string{"https://github.com/org/app", "github.com", "ssh://host", "ssh://host:99999/x", "git@:x", "a b:c", "ssh://[::1/x", "host:.git", "/:0", "ssh://@h/x", "@h:x", "a/b:c", "ssh://h_x/r"} {
+	for _, bad := range []string{"https://github.com/org/app", "github.com", "ssh://host", "ssh://host:99999/x", "git@:x", "a b:c", "ssh://[::1/x", "host:.git", "/:0", "ssh://@h/x", "@h:x", "a/b:c", "ssh://h_x/r", "h:/", "h:/.git"} {
 		if _, err := ParseSSHURL(bad); err == nil {
 			t.Errorf("ParseSSHURL(%q) accepted", bad)
 		}

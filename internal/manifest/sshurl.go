@@ -24,6 +24,9 @@ type SSHURL struct {
 	// Path is the repository path without a leading "/" (for scp form it is
 	// what follows the colon), with its .git suffix if the user wrote one.
 	Path string
+	// AbsSCP is true for the scp form with an absolute path
+	// (host:/srv/x.git): its scp spellings keep the "/".
+	AbsSCP bool
 }
 
 // ParseSSHURL parses ssh://[user@]host[:port]/path or the scp form
@@ -89,6 +92,7 @@ func ParseSSHURL(s string) (SSHURL, error) {
 			u.User, hostPart = user, host
 		}
 		u.Host, u.Path = hostPart, strings.TrimPrefix(path, "/")
+		u.AbsSCP = strings.HasPrefix(path, "/")
 	}
 	if u.Host == "" {
 		return bad("no host")
@@ -130,16 +134,21 @@ func (u SSHURL) KnownHostsName() string {
 // Forms lists every spelling of this upstream a user may type: scp form
 // (when the port is 22) and ssh:// form, each with and without ".git".
 // git's insteadOf matches URL strings exactly, so each needs its own rule.
+// The scp form keeps an absolute path's "/", as written: host:/srv/x.git.
 func (u SSHURL) Forms() []string {
 	base := strings.TrimSuffix(u.Path, ".git")
 	userAt := ""
 	if u.User != "" {
 		userAt = u.User + "@"
 	}
+	scpPath := ""
+	if u.AbsSCP {
+		scpPath = "/"
+	}
 	var forms []string
 	for _, p := range []string{base + ".git", base} {
 		if u.Port == 0 && !strings.Contains(u.Host, ":") {
-			forms = append(forms, userAt+u.Host+":"+p)
+			forms = append(forms, userAt+u.Host+":"+scpPath+p)
 		}
 		forms = append(forms, "ssh://"+userAt+u.urlHost()+"/"+p)
 	}

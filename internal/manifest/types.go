@@ -163,9 +163,14 @@ type Auth struct {
 type Match struct {
 	// Paths: the request path must match one of them.
 	Paths []PathMatch `yaml:"paths,omitempty" json:"paths,omitempty"`
-	// Methods: the request method must be one of them.
+	// Methods: the request method must be one of them, and so must any
+	// method the request asks the upstream to run instead
+	// (`X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`,
+	// `?_method=`).
 	Methods []string `yaml:"methods,omitempty" json:"methods,omitempty"`
-	// Headers: every header listed must be present and match.
+	// Headers: every header listed must be present and match: every value
+	// of it (a repeated header, its `_` spelling), and not named in
+	// `Connection` (which would drop it before the upstream).
 	Headers []HeaderMatch `yaml:"headers,omitempty" json:"headers,omitempty"`
 }
 
@@ -174,7 +179,9 @@ type PathMatch struct {
 	// Type is prefix, exact or regex.
 	Type string `yaml:"type" json:"type,omitempty"`
 	// Value is the prefix, the path, or the regular expression (RE2,
-	// anchored).
+	// anchored), compared with the percent-decoded path. A prefix is a
+	// string prefix: write `/v1/`, not `/v1` (which also matches
+	// `/v1-admin`).
 	Value string `yaml:"value" json:"value,omitempty"`
 }
 

@@ -15,10 +15,10 @@ func TestValidSetLoadsWithoutProblems(t *testing.T) {
 	if ps := set.Check(); len(ps) > 0 {
 		t.Fatalf("problems in testdata/valid:\n%v", ps)
 	}
-	if diff := cmp.Diff([]string{"impl", "plain"}, set.AgentNames()); diff != "" {
+	if diff := cmp.Diff([]string{"impl", "plain", "shell"}, set.AgentNames()); diff != "" {
 		t.Errorf("agents (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"base", "claude", "empty", "github"}, set.BottleNames()); diff != "" {
+	if diff := cmp.Diff([]string{"base", "claude", "default", "empty", "github"}, set.BottleNames()); diff != "" {
 		t.Errorf("bottles (-want +got):\n%s", diff)
 	}
 	if set.Builtin || len(set.Warnings) > 0 {
@@ -91,12 +91,11 @@ func TestResolveErrors(t *testing.T) {
 		bottles []string
 		want    string
 	}{
-		{"plain", nil, `~/.bot-bottle/agents/plain.md: agent "plain" names no bottle and there is no "default" bottle; add bottle: NAME to the agent or pass --bottle NAME (known bottles: base, claude, empty, github)`},
-		{"nobody", nil, `no agent "nobody"; known agents: impl, plain`},
+		{"nobody", nil, `no agent "nobody"; known agents: impl, plain, shell`},
 		{"plain", []string{"gihub"}, `no bottle "gihub"; did you mean "github"?`},
 		{"plain", []string{"github", "base"}, `--bottle: "base" is reached twice (through "github" and "base"); give it once`},
 		{"plain", []string{"empty", "empty"}, `--bottle: "empty" is reached twice (through "empty" and "empty"); give it once`},
-		{"plain", []string{"nothing-like-it"}, `no bottle "nothing-like-it"; known bottles: base, claude, empty, github`},
+		{"plain", []string{"nothing-like-it"}, `no bottle "nothing-like-it"; known bottles: base, claude, default, empty, github`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.agent, func(t *testing.T) {
@@ -127,12 +126,60 @@ func TestBuiltinWhenNoBotBottleFolder(t *testing.T) {
 	if res.Bottles[0].Spec.Egress != nil {
 		t.Errorf("built-in bottle has egress %+v, want no routes", res.Bottles[0].Spec.Egress)
 	}
-	// Once ~/.bot-bottle exists, the built-ins are gone.
-	if err := os.MkdirAll(filepath.Join(home, ".bot-bottle"), 0o700); err != nil {
+	// The first start makes ~/.bot-bottle/state: the built-ins must stay.
+	if err := os.MkdirAll(filepath.Join(home, ".bot-bottle", "state"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if set := Load(home, home); set.Builtin || len(set.Agents) != 0 {
-		t.Errorf("with ~/.bot-bottle present: builtin=%v agents=%v", set.Builtin, set.AgentNames())
+	set = Load(home, home)
+	if set.Builtin {
+		t.Error("with ~/.bot-bottle present: Builtin = true, want false")
+	}
+	if _, err := set.Resolve(BuiltinAgent, nil); err != nil {
+		t.Errorf("with ~/.bot-bottle present: %v", err)
+	}
+	if ps := set.Check(); len(ps) > 0 {
+		t.Errorf("with ~/.bot-bottle present: problems: %v", ps)
+	}
+}
+
+func TestAgentWithoutBottleRunsInDefault(t *testing.T) {
+	set := Load(homeFrom(t, "testdata/valid"), "")
+	res, err := set.Resolve("plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Bottles) != 1 || res.Bottles[0].Name != BuiltinBottle || len(res.Bottles[0].Files) != 0 {
+		t.Errorf("bottles = %+v, want the built-in default", res.Bottles)
+	}
+}
+
+func TestUserShellAndDefaultWinOverBuiltins(t *testing.T) {
+	home, cwd := t.TempDir(), t.TempDir()
+	write(t, filepath.Join(home, ".bot-bottle", "bottles", "default.md"), "---\nenv: {MINE: \"1\"}\n---\n")
+	write(t, filepath.Join(home, ".bot-bottle", "agents", "shell.md"), "---\nskills: []\n---\nhome shell\n")
+	set := Load(home, cwd)
+	if len(set.Warnings) > 0 {
+		t.Errorf("warnings %v, want none", set.Warnings)
+	}
+	res, err := set.Resolve(BuiltinAgent, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Agent.Builtin || res.Agent.Prompt != "home shell\n" {
+		t.Errorf("agent = %+v, want the user's shell.md", res.Agent)
+	}
+	if b := res.Bottles[0]; b.Spec.Env["MINE"] != "1" {
+		t.Errorf("bottle = %+v, want the user's default.md", b)
+	}
+	// A working-directory shell agent replaces the built-in silently.
+	home2 := t.TempDir()
+	write(t, filepath.Join(cwd, ".bot-bottle", "agents", "shell.md"), "---\nskills: []\n---\ncwd shell\n")
+	set = Load(home2, cwd)
+	if len(set.Warnings) > 0 {
+		t.Errorf("warnings %v, want none", set.Warnings)
+	}
+	if a := set.Agents[BuiltinAgent]; a.Builtin || !a.FromCwd {
+		t.Errorf("agent = %+v, want the working directory's shell.md", a)
 	}
 }
 

@@ -35,9 +35,13 @@ const (
 	CodeDLP           Code = "dlp"
 	CodeDLPUnscanable Code = "dlp-unscannable"
 	CodeInjection     Code = "injection"
-	CodeTokenEcho     Code = "token-echo"
-	CodeBadRequest    Code = "bad-request"
-	CodeUpstream      Code = "upstream"
+	// CodeInboundUnscannable: a response on a route that scans responses
+	// came in an encoding (or at a size) that cannot be decoded for
+	// scanning; it is withheld, never passed unscanned.
+	CodeInboundUnscannable Code = "inbound-unscannable"
+	CodeTokenEcho          Code = "token-echo"
+	CodeBadRequest         Code = "bad-request"
+	CodeUpstream           Code = "upstream"
 )
 
 // Request is what the policy sees of one request. Host is normalized
@@ -149,16 +153,28 @@ func (p *Policy) Decide(req Request) Decision {
 	if req.Method == "TRACE" || req.Method == "TRACK" || req.Method == "CONNECT" {
 		return refuse(CodeMethod, "method %s is never forwarded", req.Method)
 	}
-	if hasDotSegment(req.Path) {
-		return refuse(CodePath, "path %q has . or .. segments; send the normalized path", req.Path)
+	for _, m := range methodOverrides(req) {
+		if m == "TRACE" || m == "TRACK" || m == "CONNECT" {
+			return refuse(CodeMethod, "method %s (asked for in a method-override) is never forwarded", m)
+		}
+	}
+	for _, name := range pathOverrideHeaders {
+		if len(headerValues(req.Header, name)) > 0 {
+			return refuse(CodePath, "header %s would have the upstream serve another path than the one checked; it is refused", name)
+		}
+	}
+	pv := viewPath(req.Path)
+	if pv.hasDotSegment() {
+		return refuse(CodePath, "path %q has . or .. segments (also percent-encoded, twice-encoded, before a ;parameter or between backslashes); send the normalized path", req.Path)
 	}
 	if isUpgrade(req.Header) {
 		return refuse(CodeUpgrade, "protocol upgrade (%s) would become an unscanned tunnel", req.Header.Get("Upgrade"))
 	}
-	if isDoH(req) {
+	if isDoH(req, pv) {
 		return refuse(CodeDoH, "DNS-over-HTTPS is refused on every host; DNS goes through the bottle's resolver only")
 	}
-	if svc := gitService(req); svc == "git-receive-pack" {
+	svc := gitService(req, pv)
+	if svc == "git-receive-pack" {
 		return refuse(CodeGitPush, "git push over HTTP(S) is refused; push through git-gate")
 	}
 	var candidates, portOK bool
@@ -177,7 +193,7 @@ func (p *Policy) Decide(req Request) Decision {
 		if r.Auth != nil && req.Scheme != "https" {
 			return refuse(CodeInsecureAuth, "route %s injects a token; plain http is refused, use https", r.Name())
 		}
-		if gitService(req) == "git-upload-pack" && !r.GitFetch {
+		if svc == "git-upload-pack" && !r.GitFetch {
 			return refuse(CodeGitFetch, "git fetch from %s is not allowed: the route needs git: {fetch: true}", r.Name())
 		}
 		return Decision{Allow: true, Code: CodeAllowed, Reason: "route " + r.Name() + " allows " + req.Method + " " + req.Path, Route: r}
@@ -215,13 +231,111 @@ func (p *Policy) AllowsPrivate(host string) bool {
 	return false
 }
 
-func hasDotSegment(path string) bool {
-	for _, seg := range strings.Split(path, "/") {
-		if seg == "." || seg == ".." {
-			return true
+// methodOverrideHeaders and the _method query parameter make many
+// frameworks (Rails, Laravel, Express's method-override, Google APIs) run
+// another method than the request line's: a methods list must hold for
+// them too.
+var methodOverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
+
+// pathOverrideHeaders make IIS and Symfony serve the path they name
+// instead of the request line's.
+var pathOverrideHeaders = []string{"X-Original-Url", "X-Rewrite-Url"}
+
+// methodOverrides are the methods, upper-cased, that req asks an upstream
+// to run instead of its own.
+func methodOverrides(req Request) []string {
+	var out []string
+	for _, name := range methodOverrideHeaders {
+		for _, v := range headerValues(req.Header, name) {
+			for _, m := range strings.Split(v, ",") {
+				out = append(out, strings.ToUpper(strings.TrimSpace(m)))
+			}
+		}
+	}
+	if strings.Contains(req.Query, "_method") {
+		q, _ := url.ParseQuery(req.Query)
+		for _, m := range q["_method"] {
+			out = append(out, strings.ToUpper(strings.TrimSpace(m)))
+		}
+	}
+	return out
+}
+
+// pathView is a path as upstreams might read it: the segments of each
+// decoded form (see pathForms).
+type pathView struct {
+	forms [][]string
+	// deep: still encoded after four rounds; no honest client does that.
+	deep bool
+}
+
+func viewPath(path string) pathView {
+	forms, ok := pathForms(path)
+	v := pathView{forms: make([][]string, len(forms)), deep: !ok}
+	for i, f := range forms {
+		v.forms[i] = pathSegments(f)
+	}
+	return v
+}
+
+func (v pathView) hasDotSegment() bool {
+	if v.deep {
+		return true
+	}
+	for _, segs := range v.forms {
+		for _, seg := range segs {
+			if isDotSegment(seg) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// dotLookalikes are read as "." by servers that normalize Unicode (NFKC:
+// fullwidth, small and one-dot-leader full stops) or decode overlong UTF-8.
+var dotLookalikes = strings.NewReplacer("\uff0e", ".", "\ufe52", ".", "\u2024", ".", "\xc0\xae", ".", "\xe0\x80\xae", ".")
+
+func isDotSegment(seg string) bool {
+	if len(seg) >= 2 && len(seg) <= 6 && !isASCII(seg) { // a lookalike is 2 or 3 bytes
+		seg = dotLookalikes.Replace(seg)
+	}
+	return seg == "." || seg == ".."
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// pathForms is the path as upstreams might read it: as Go decoded it, and
+// decoded again up to three times (a server that decodes twice). ok is
+// false when a fourth round would still change it.
+func pathForms(path string) (forms []string, ok bool) {
+	forms = []string{path}
+	for range 4 {
+		u, err := url.PathUnescape(path)
+		if err != nil || u == path {
+			return forms, true
+		}
+		path = u
+		forms = append(forms, path)
+	}
+	return forms[:4], false
+}
+
+// pathSegments splits a path on / and \ (IIS, some Node and Java servers)
+// and cuts each segment's ;parameters (Tomcat, Jetty: /a/..;/b).
+func pathSegments(path string) []string {
+	segs := strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '\\' })
+	for i, seg := range segs {
+		segs[i], _, _ = strings.Cut(seg, ";")
+	}
+	return segs
 }
 
 func isUpgrade(h http.Header) bool {
@@ -238,9 +352,13 @@ func isUpgrade(h http.Header) bool {
 	return false
 }
 
-func isDoH(req Request) bool {
-	if req.Path == "/dns-query" || strings.HasPrefix(req.Path, "/dns-query/") {
-		return true
+func isDoH(req Request, pv pathView) bool {
+	// Any spelling a server may route to /dns-query: nginx merges //, and
+	// ;params and case are often ignored.
+	for _, segs := range pv.forms {
+		if len(segs) > 0 && strings.EqualFold(segs[0], "dns-query") {
+			return true
+		}
 	}
 	for _, k := range []string{"Content-Type", "Accept"} {
 		for _, v := range req.Header.Values(k) {
@@ -259,17 +377,31 @@ func isDoH(req Request) bool {
 }
 
 // gitService names the git smart-HTTP service a request is part of, or "".
-func gitService(req Request) string {
+// Any spelling an upstream might route is counted: the service as any path
+// segment (a trailing slash, a ;parameter, decoded again), any case, and
+// every Content-Type line.
+func gitService(req Request, pv pathView) string {
+	q, qerr := url.ParseQuery(req.Query)
 	for _, s := range []string{"git-receive-pack", "git-upload-pack"} {
-		if strings.HasSuffix(req.Path, "/"+s) {
+		for _, segs := range pv.forms {
+			for _, seg := range segs {
+				if strings.EqualFold(seg, s) {
+					return s
+				}
+			}
+		}
+		for _, v := range q["service"] {
+			if strings.EqualFold(v, s) {
+				return s
+			}
+		}
+		if qerr != nil && strings.Contains(strings.ToLower(req.Query), s) {
 			return s
 		}
-		q, err := url.ParseQuery(req.Query)
-		if slices.Contains(q["service"], s) || err != nil && strings.Contains(req.Query, s) {
-			return s
-		}
-		if strings.HasPrefix(strings.ToLower(req.Header.Get("Content-Type")), "application/x-"+s) {
-			return s
+		for _, ct := range req.Header.Values("Content-Type") {
+			if strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "application/x-"+s) {
+				return s
+			}
 		}
 	}
 	return ""

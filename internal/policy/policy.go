@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
@@ -270,7 +271,7 @@ func compileMatch(m manifest.Match) (match, error) {
 		if h.Name == "" {
 			return out, fmt.Errorf("headers[%d]: name is empty", i)
 		}
-		hm := headerMatch{name: http.CanonicalHeaderKey(h.Name)}
+		hm := headerMatch{name: http.CanonicalHeaderKey(strings.ReplaceAll(h.Name, "_", "-"))}
 		switch h.Type {
 		case "", "exact":
 			hm.exact = h.Value
@@ -309,32 +310,51 @@ func (m match) ok(r Request) bool {
 		}
 	}
 	if len(m.methods) > 0 {
-		hit := false
-		for _, meth := range m.methods {
-			if meth == r.Method {
-				hit = true
-				break
+		// The request line's method and any the request asks the upstream
+		// to run instead must all be listed.
+		for _, meth := range append(methodOverrides(r), r.Method) {
+			if !slices.Contains(m.methods, meth) {
+				return false
 			}
-		}
-		if !hit {
-			return false
 		}
 	}
 	for _, h := range m.headers {
-		vs := r.Header.Values(h.name)
+		// Every value must match: an upstream may read any one of them.
+		vs := headerValues(r.Header, h.name)
 		if len(vs) == 0 {
 			return false
 		}
-		hit := false
 		for _, v := range vs {
-			if h.re != nil && h.re.MatchString(v) || h.re == nil && v == h.exact {
-				hit = true
-				break
+			if h.re != nil && !h.re.MatchString(v) || h.re == nil && v != h.exact {
+				return false
 			}
-		}
-		if !hit {
-			return false
 		}
 	}
 	return true
+}
+
+// headerValues are the values an upstream may read for the canonical name:
+// every line of it, also spelled with _ for - (CGI and WSGI servers fold
+// the two), and none when Connection names it (the proxy drops it before
+// forwarding, so the upstream would not see what was matched).
+func headerValues(h http.Header, name string) []string {
+	fold := func(k string) string {
+		return http.CanonicalHeaderKey(strings.ReplaceAll(strings.TrimSpace(k), "_", "-"))
+	}
+	for _, v := range h.Values("Connection") {
+		for _, tok := range strings.Split(v, ",") {
+			if fold(tok) == name {
+				return nil
+			}
+		}
+	}
+	out := h[name]
+	for k, vs := range h {
+		// Keys from the wire are canonical already; only others can fold
+		// onto name.
+		if k != name && (strings.Contains(k, "_") || http.CanonicalHeaderKey(k) != k) && fold(k) == name {
+			out = append(out[:len(out):len(out)], vs...)
+		}
+	}
+	return out
 }

@@ -175,6 +175,8 @@ func FuzzDecide(f *testing.F) {
 	f.Add("GET", "api.example.com", "/v1/x", "service=git-upload-pack", "application/json")
 	f.Add("POST", "github.com", "/a/../git-receive-pack", "", "application/x-git-receive-pack-request")
 	f.Add("TRACE", "[::1]", "/dns-query", "%zz", "application/dns-message, text/html")
+	f.Add("POST", "github.com", "/o/r.git/git-receive-pack;x/", "_method=DELETE", "text/plain")
+	f.Add("GET", "api.example.com", "/v1/..;/%252e%252e\\admin", "service=GIT-RECEIVE-PACK", "")
 	f.Fuzz(func(t *testing.T, method, host, path, query, ct string) {
 		h := http.Header{}
 		h.Set("Content-Type", ct)

@@ -152,6 +152,9 @@ func NewGitGate(cfg Config) (Daemon, error) {
 		Logger:       log,
 		BinaryPath:   cfg.Executable,
 		Environ:      environ,
+		// The hook's push decisions go beside the daemon's own lines, so
+		// `bot-bottle logs SLUG gate` shows both.
+		HookLog: filepath.Join(cfg.Dir("logs"), DaemonGitGate+".jsonl"),
 	})
 	if err != nil {
 		closer.Close()

@@ -123,8 +123,16 @@ func AgentImageSpec(template, dockerfile, contextDir, base string) (imagebuild.S
 }
 
 // sidecarBinary is the static bot-bottle copied into the sidecar image.
-func (d *Docker) sidecarBinary() (string, error) {
-	path := d.opts.SidecarBinary
+func (d *Docker) sidecarBinary() (string, error) { return SidecarBinary(d.opts.SidecarBinary) }
+
+// ErrNotStatic is returned (wrapped) for a dynamically linked sidecar
+// binary.
+var ErrNotStatic = errors.New("dynamically linked")
+
+// SidecarBinary returns the bot-bottle binary the sidecar image carries:
+// path, or the running executable when path is "". It must be static; a
+// caller can check this before making anything.
+func SidecarBinary(path string) (string, error) {
 	if path == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -148,7 +156,7 @@ func checkStatic(path string) error {
 	defer f.Close()
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("sidecar binary %s is dynamically linked: build it with CGO_ENABLED=0 (or set BOT_BOTTLE_SIDECAR_BINARY)", path)
+			return fmt.Errorf("sidecar binary %s is %w: build it with CGO_ENABLED=0 (or set BOT_BOTTLE_SIDECAR_BINARY)", path, ErrNotStatic)
 		}
 	}
 	if f.Machine != elf.EM_X86_64 && f.Machine != elf.EM_AARCH64 {

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -66,9 +67,9 @@ type Rules struct {
 	cfg config.Config
 }
 
-// DefaultRules parses gitleaks' default configuration, minus its global
-// path allowlist: that list skips vendor/, lock files and the like, which an
-// agent could otherwise use to carry a secret past the gate.
+// DefaultRules parses gitleaks' default configuration, minus every path
+// allowlist: the global one skips vendor/, lock files and the like, which
+// an agent could otherwise use to carry a secret past the gate.
 func DefaultRules() (*Rules, error) {
 	v := viper.New()
 	v.SetConfigType("toml")
@@ -83,10 +84,29 @@ func DefaultRules() (*Rules, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading gitleaks default config: %w", err)
 	}
+	if cfg.Allowlists, err = withoutPaths(cfg.Allowlists); err != nil {
+		return nil, err
+	}
+	rules := make(map[string]config.Rule, len(cfg.Rules))
+	for id, r := range cfg.Rules {
+		if r.Allowlists, err = withoutPaths(r.Allowlists); err != nil {
+			return nil, err
+		}
+		rules[id] = r
+	}
+	cfg.Rules = rules
+	return &Rules{cfg: cfg}, nil
+}
+
+// withoutPaths rebuilds allowlists without their path conditions: a path
+// is the agent's to choose (github-pat is allowed in any file named
+// @octokit/auth-token/README.md). A list that needs a path AND something
+// else is dropped whole; without its path it would allow more.
+func withoutPaths(lists []*config.Allowlist) ([]*config.Allowlist, error) {
 	var kept []*config.Allowlist
-	for _, a := range cfg.Allowlists {
+	for _, a := range lists {
 		if len(a.Paths) > 0 && a.MatchCondition == config.AllowlistMatchAnd {
-			continue // without its paths an AND list would allow more
+			continue
 		}
 		if len(a.Regexes) == 0 && len(a.StopWords) == 0 && len(a.Commits) == 0 {
 			continue
@@ -104,8 +124,7 @@ func DefaultRules() (*Rules, error) {
 		}
 		kept = append(kept, b)
 	}
-	cfg.Allowlists = kept
-	return &Rules{cfg: cfg}, nil
+	return kept, nil
 }
 
 // Push is what one push brings.
@@ -142,9 +161,14 @@ func (r *Rules) Scan(ctx context.Context, p Push) ([]Finding, error) {
 	d := detect.NewDetectorContext(ctx, r.cfg)
 	d.IgnoreGitleaksAllow = true
 	d.MaxDecodeDepth = 3 // gitleaks' CLI default: base64/hex/percent-encoded secrets
-	s := &scanner{push: p, det: d, parents: map[string]int{}, seen: map[string]int{}}
+	s := &scanner{push: p, det: d, parents: map[string]int{},
+		inPass: map[string]bool{}, seen: map[string]int{}, all: map[string]Finding{}}
 	if err := s.run(ctx); err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		// The detector stops quietly on a cancelled context.
+		return nil, fmt.Errorf("scan cut short: %w", err)
 	}
 	return s.result(), nil
 }
@@ -155,9 +179,11 @@ type scanner struct {
 
 	parents map[string]int // commit → number of parents
 
-	mu   sync.Mutex
-	seen map[string]int // finding key → times seen (once per parent diff)
-	all  map[string]Finding
+	mu     sync.Mutex
+	passes int
+	inPass map[string]bool    // pass and finding key → seen in that pass
+	seen   map[string]int     // finding key → passes that showed it
+	all    map[string]Finding // findings that count
 }
 
 func (s *scanner) run(ctx context.Context) error {
@@ -229,7 +255,7 @@ func (s *scanner) scanTags(ctx context.Context) error {
 					return fmt.Errorf("reading tag %s: %w", obj, err)
 				}
 				header, msg, _ := bytes.Cut(body, []byte("\n\n"))
-				s.detect(ctx, obj, TagMessage, string(msg), 1, 1)
+				s.detectOne(ctx, obj, TagMessage, string(msg))
 				target, _, _ := bytes.Cut(header, []byte("\n"))
 				t, ok := bytes.CutPrefix(target, []byte("object "))
 				if !ok {
@@ -275,7 +301,7 @@ func (s *scanner) scanObjects(ctx context.Context, obj string) error {
 		if name == "" {
 			name = "(blob " + id + ")"
 		}
-		s.detect(ctx, obj, name, string(b), 1, 1)
+		s.detectOne(ctx, obj, name, string(b))
 	}
 	return nil
 }
@@ -291,7 +317,7 @@ func (s *scanner) scanMessages(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		s.detect(ctx, string(sha), CommitMessage, string(msg), 1, 1)
+		s.detectOne(ctx, string(sha), CommitMessage, string(msg))
 	}
 	return nil
 }
@@ -320,65 +346,156 @@ func (s *scanner) scanDiffs(ctx context.Context) error {
 		return fmt.Errorf("parsing git log: %w", err)
 	}
 
-	type job struct {
-		commit string
-		f      *gitdiff.File
-	}
-	jobs := make(chan job)
+	// Workers scan chunks; this goroutine reads diffs and blobs.
+	jobs := make(chan piece, 64)
 	var wg sync.WaitGroup
-	errs := make(chan error, 1)
 	for range max(1, runtime.GOMAXPROCS(0)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				if err := s.scanFile(ctx, j.commit, j.f); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-				}
+		wg.Go(func() {
+			for p := range jobs {
+				s.detect(ctx, p)
 			}
-		}()
+		})
 	}
+	var readErr error
+	parsed := map[string]bool{}
 	for f := range files {
-		if f.PatchHeader == nil || f.IsDelete {
+		if f.PatchHeader == nil || f.IsDelete || readErr != nil {
+			continue // drain, so git can finish
+		}
+		commit, path := f.PatchHeader.SHA, f.NewName
+		parsed[commit+"\x00"+path] = true
+		pass := s.newPass()
+		if f.IsBinary {
+			// Binary, or marked binary by attributes: scan the whole blob.
+			b, err := s.output(ctx, "cat-file", "blob", commit+":"+path)
+			if err != nil {
+				readErr = fmt.Errorf("reading %s:%s: %w", short(commit), path, err)
+				continue
+			}
+			s.send(jobs, pass, commit, path, string(b), 1)
 			continue
 		}
-		jobs <- job{commit: f.PatchHeader.SHA, f: f}
+		for _, tf := range f.TextFragments {
+			if raw := tf.Raw(gitdiff.OpAdd); raw != "" {
+				s.send(jobs, pass, commit, path, raw, int(tf.NewPosition))
+			}
+		}
 	}
 	close(jobs)
 	wg.Wait()
 	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("running git log: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	select {
-	case err := <-errs:
-		return err
-	default:
+	if readErr != nil {
+		return readErr
+	}
+	return s.checkParsed(ctx, parsed)
+}
+
+// checkParsed fails the scan when the diff parser skipped a file git lists:
+// go-gitdiff passes over what it cannot parse without an error.
+func (s *scanner) checkParsed(ctx context.Context, parsed map[string]bool) error {
+	out, err := s.output(ctx, append([]string{"log", "-z", "-m", "--full-history", "--no-renames",
+		"--name-only", "--format=%x00%H", "--diff-filter=AMTC"}, s.push.revs()...)...)
+	if err != nil {
+		return fmt.Errorf("listing changed files: %w", err)
+	}
+	// Records: NUL SHA NUL NUL? then NUL-terminated paths; a field that is
+	// 40 or 64 hex digits after an empty field starts a commit.
+	commit := ""
+	fields := strings.Split(string(out), "\x00")
+	for i := 0; i < len(fields); i++ {
+		f := strings.TrimPrefix(fields[i], "\n")
+		if f == "" {
+			if i+1 < len(fields) && isHexID(strings.TrimPrefix(fields[i+1], "\n")) {
+				commit = strings.TrimPrefix(fields[i+1], "\n")
+				i++
+			}
+			continue
+		}
+		if commit != "" && !parsed[commit+"\x00"+f] {
+			return fmt.Errorf("the diff of %s in commit %s could not be read; refusing to pass it unscanned", strconv.Quote(f), short(commit))
+		}
 	}
 	return nil
 }
 
-func (s *scanner) scanFile(ctx context.Context, commit string, f *gitdiff.File) error {
-	path := f.NewName
-	if f.IsBinary {
-		// Binary or marked binary by attributes: scan the whole blob.
-		b, err := s.output(ctx, "cat-file", "blob", commit+":"+path)
-		if err != nil {
-			return fmt.Errorf("reading %s:%s: %w", short(commit), path, err)
-		}
-		s.detect(ctx, commit, path, string(b), 1, s.need(commit))
-		return nil
+func isHexID(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
 	}
-	for _, tf := range f.TextFragments {
-		raw := tf.Raw(gitdiff.OpAdd)
-		if raw == "" {
-			continue
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
 		}
-		s.detect(ctx, commit, path, raw, int(tf.NewPosition), s.need(commit))
 	}
-	return nil
+	return true
+}
+
+// piece is one chunk of one diff (or message) to scan.
+type piece struct {
+	pass         int // one file diff against one parent
+	commit, path string
+	raw          string
+	line         int // line number of raw's first line
+	need         int // parent diffs that must show a finding
+}
+
+func (s *scanner) newPass() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.passes++
+	return s.passes
+}
+
+func (s *scanner) send(jobs chan<- piece, pass int, commit, path, raw string, line int) {
+	for _, c := range chunks(raw, line) {
+		jobs <- piece{pass: pass, commit: commit, path: path, raw: c.raw, line: c.line, need: s.need(commit)}
+	}
+}
+
+// Chunking keeps gitleaks fast: each rule whose keyword appears anywhere in
+// a fragment runs its regular expression over the whole fragment, so on a
+// large file nearly every rule runs over everything (one 50 MB file took
+// minutes). Small chunks see few keywords. Chunks overlap so a multi-line
+// secret (a PEM key up to RSA-4096) at a seam is whole in one of them;
+// findings are counted once per pass. BenchmarkDetect chose the sizes.
+const (
+	chunkSize    = 8 << 10
+	chunkOverlap = 4 << 10
+)
+
+type chunk struct {
+	raw  string
+	line int
+}
+
+// chunks splits raw into pieces of about chunkSize, ending at a line end
+// when one is near, each starting chunkOverlap bytes (at a line start when
+// one is near) before the previous end.
+func chunks(raw string, line int) []chunk {
+	if len(raw) <= chunkSize {
+		return []chunk{{raw, line}}
+	}
+	var out []chunk
+	start, startLine := 0, line
+	for start < len(raw) {
+		end := min(start+chunkSize, len(raw))
+		if i := strings.IndexByte(raw[end:min(end+chunkSize, len(raw))], '\n'); i >= 0 {
+			end += i + 1
+		}
+		out = append(out, chunk{raw[start:end], startLine})
+		if end == len(raw) {
+			break
+		}
+		next := max(start+1, end-chunkOverlap)
+		if i := strings.IndexByte(raw[next:end], '\n'); i >= 0 && next+i+1 < end {
+			next += i + 1
+		}
+		startLine += strings.Count(raw[start:next], "\n")
+		start = next
+	}
+	return out
 }
 
 // need is how many parent diffs must show a finding for it to be new.
@@ -386,27 +503,36 @@ func (s *scanner) need(commit string) int {
 	return max(1, s.parents[commit])
 }
 
-func (s *scanner) detect(ctx context.Context, commit, path, raw string, startLine, need int) {
-	frag := detect.Fragment{Raw: raw, FilePath: path, CommitSHA: commit, StartLine: startLine}
+func (s *scanner) detect(ctx context.Context, p piece) {
+	frag := detect.Fragment{Raw: p.raw, FilePath: p.path, CommitSHA: p.commit, StartLine: p.line}
 	for _, rf := range s.det.DetectContext(ctx, frag) {
 		f := Finding{
-			Commit:       commit,
-			File:         path,
+			Commit:       p.commit,
+			File:         p.path,
 			Line:         rf.StartLine,
 			Rule:         rf.RuleID,
 			RedactedLine: redactLine(rf),
 			Suppressed:   strings.Contains(rf.Line, allowSignature),
 		}
-		key := fmt.Sprintf("%s\x00%s\x00%d\x00%s\x00%s", commit, path, rf.StartLine, rf.RuleID, rf.Secret)
+		key := fmt.Sprintf("%s\x00%s\x00%d\x00%s\x00%s", p.commit, p.path, rf.StartLine, rf.RuleID, rf.Secret)
+		passKey := fmt.Sprintf("%d\x00%s", p.pass, key)
 		s.mu.Lock()
-		if s.all == nil {
-			s.all = map[string]Finding{}
-		}
-		s.seen[key]++
-		if s.seen[key] == need {
-			s.all[key] = f
+		if !s.inPass[passKey] {
+			s.inPass[passKey] = true
+			s.seen[key]++
+			if s.seen[key] == p.need {
+				s.all[key] = f
+			}
 		}
 		s.mu.Unlock()
+	}
+}
+
+// detectOne scans one message or object outside the diff stream.
+func (s *scanner) detectOne(ctx context.Context, commit, path, raw string) {
+	pass := s.newPass()
+	for _, c := range chunks(raw, 1) {
+		s.detect(ctx, piece{pass: pass, commit: commit, path: path, raw: c.raw, line: c.line, need: 1})
 	}
 }
 
@@ -431,6 +557,11 @@ func redactLine(f report.Finding) string {
 		return "(line withheld)"
 	}
 	line = strings.ReplaceAll(line, f.Secret, "REDACTED")
+	if strings.Contains(line, f.Secret) { // the replacement formed it anew
+		return "(line withheld)"
+	}
+	// A finding may span lines; a message line must not.
+	line = strings.NewReplacer("\r\n", " ⏎ ", "\n", " ⏎ ", "\r", " ⏎ ").Replace(line)
 	if len(line) <= maxLine {
 		return line
 	}

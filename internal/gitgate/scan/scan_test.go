@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/report"
 )
 
@@ -59,7 +60,7 @@ func (r *repo) commit(name, content, msg string) string {
 	return r.git("rev-parse", "HEAD")
 }
 
-// scanNew scans tip as a push against every ref but the scratch branch.
+// scan scans tips as a push to an upstream that has main.
 func (r *repo) scan(tips ...string) []Finding {
 	r.t.Helper()
 	rules, err := DefaultRules()
@@ -153,6 +154,25 @@ func TestScan(t *testing.T) {
 			r.branch("work")
 			return r.commit("vendor/github.com/x/y/k.go", line, "vendored")
 		}, []string{"vendor/github.com/x/y/k.go:1"}, nil},
+		{"odd file name", func(r *repo) string {
+			r.branch("work")
+			r.commit("sp ace\"quote é\ttab.txt", "fine\n", "odd")
+			return r.commit("a dir/new\nline.py", line, "odd leak")
+		}, []string{"a dir/new\nline.py:1"}, nil},
+		{"empty file and mode change", func(r *repo) string {
+			r.branch("work")
+			r.commit("empty", "", "empty")
+			if err := os.Chmod(filepath.Join(r.dir, "README"), 0o755); err != nil {
+				r.t.Fatal(err)
+			}
+			r.git("add", "README")
+			r.git("commit", "-q", "-m", "mode")
+			return r.git("rev-parse", "HEAD")
+		}, nil, nil},
+		{"rule path allowlist", func(r *repo) string {
+			r.branch("work")
+			return r.commit("x/@octokit/auth-token/README.md", "see "+secret+"\n", "allowlisted path")
+		}, []string{"x/@octokit/auth-token/README.md:1"}, nil},
 		{"gitleaks allow", func(r *repo) string {
 			r.branch("work")
 			return r.commit("fixture.py", "token = \""+secret+"\" # gitleaks:allow\n", "fixture")
@@ -209,8 +229,135 @@ func TestRedactLineWithholdsEncoded(t *testing.T) {
 	if got := redactLine(reportFinding("x = Z2hwX1I4c1hx", secret)); got != "(line withheld)" {
 		t.Errorf("redactLine of encoded = %q", got)
 	}
+	if got := redactLine(reportFinding("a = [\n  \""+secret+"\"]", secret)); strings.Contains(got, "\n") {
+		t.Errorf("redactLine of a multi-line finding = %q", got)
+	}
 	long := strings.Repeat("a", 500) + secret + strings.Repeat("b", 500)
 	if got := redactLine(reportFinding(long, secret)); !strings.Contains(got, "REDACTED") || len(got) > maxLine+10 {
 		t.Errorf("redactLine of long line = %q", got)
+	}
+}
+
+// FuzzRedactLine: lines are the agent's; the secret must never come out.
+func FuzzRedactLine(f *testing.F) {
+	f.Add("token = "+secret, secret)
+	f.Add(strings.Repeat("é", 300)+secret, secret)
+	f.Fuzz(func(t *testing.T, line, sec string) {
+		if sec == "" || len(sec) < 8 {
+			return
+		}
+		got := redactLine(reportFinding(line, sec))
+		if strings.Contains(got, sec) {
+			t.Fatalf("redactLine(%q, %q) = %q shows the secret", line, sec, got)
+		}
+		if strings.ContainsAny(got, "\r\n") {
+			t.Fatalf("redactLine(%q, %q) = %q spans lines", line, sec, got)
+		}
+	})
+}
+
+func TestChunksCoverEveryLine(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	for i := range 20000 {
+		b.WriteString("line " + strconv.Itoa(i+10) + " " + strings.Repeat("x", i%70) + "\n")
+	}
+	raw := b.String()
+	cs := chunks(raw, 10)
+	if len(cs) < 2 {
+		t.Fatalf("%d chunks", len(cs))
+	}
+	covered := map[int]bool{}
+	for _, c := range cs {
+		for i, l := range strings.Split(strings.TrimSuffix(c.raw, "\n"), "\n") {
+			if want := "line " + strconv.Itoa(c.line+i) + " "; !strings.HasPrefix(l, want) {
+				t.Fatalf("chunk at line %d: line %d is %q", c.line, c.line+i, l[:min(len(l), 20)])
+			}
+			covered[c.line+i] = true
+		}
+	}
+	if len(covered) != 20000 {
+		t.Errorf("covered %d lines, want 20000", len(covered))
+	}
+}
+
+// A PEM key across a chunk seam is still found, once.
+func TestScanLargeFile(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	r.branch("work")
+	var b strings.Builder
+	for b.Len() < chunkSize-100 {
+		b.WriteString("filler text line\n")
+	}
+	b.WriteString("x = \"" + secret + "\"\n")
+	for b.Len() < 3*chunkSize {
+		b.WriteString("more filler\n")
+	}
+	tip := r.commit("big.txt", b.String(), "big")
+	r.git("checkout", "-q", "main")
+	fs := r.scan(tip)
+	if len(fs) != 1 || fs[0].Rule != "github-pat" {
+		t.Fatalf("findings = %v", fs)
+	}
+	want := strings.Count(b.String()[:strings.Index(b.String(), secret)], "\n") + 1
+	if fs[0].Line != want {
+		t.Errorf("line = %d, want %d", fs[0].Line, want)
+	}
+}
+
+func TestChunksWithoutNewlines(t *testing.T) {
+	t.Parallel()
+	raw := strings.Repeat("a", 10*chunkSize) + secret + strings.Repeat("b", 10*chunkSize)
+	found := false
+	for _, c := range chunks(raw, 1) {
+		if len(c.raw) > 2*chunkSize {
+			t.Fatalf("chunk of %d bytes", len(c.raw))
+		}
+		found = found || strings.Contains(c.raw, secret)
+	}
+	if !found {
+		t.Error("the secret is split across every chunk")
+	}
+}
+
+// A PEM key that straddles a chunk seam is found.
+func TestScanPEMAtSeam(t *testing.T) {
+	t.Parallel()
+	rules, err := DefaultRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := benchData(2400, true) // ~3.2 KB of base64 lines, like RSA-4096
+	pem := "-----BEGIN RSA PRIVATE KEY-----\n" + body + "-----END RSA PRIVATE KEY-----\n"
+	for _, at := range []int{chunkSize - 1500, chunkSize - 200, chunkSize + 100} {
+		var b strings.Builder
+		for b.Len() < at {
+			b.WriteString("filler line\n")
+		}
+		b.WriteString(pem)
+		for b.Len() < 4*chunkSize {
+			b.WriteString("more filler\n")
+		}
+		s := &scanner{det: detect.NewDetector(rules.cfg), inPass: map[string]bool{}, seen: map[string]int{}, all: map[string]Finding{}}
+		s.detectOne(context.Background(), "c", "k.pem", b.String())
+		if fs := s.result(); len(fs) != 1 || fs[0].Rule != "private-key" {
+			t.Errorf("PEM at %d: findings %v", at, fs)
+		}
+	}
+}
+
+// A file the diff parser skipped fails the scan instead of passing unscanned.
+func TestCheckParsedFailsClosed(t *testing.T) {
+	t.Parallel()
+	r := newRepo(t)
+	r.branch("work")
+	tip := r.commit("x y.txt", "x\n", "x")
+	s := &scanner{push: Push{GitDir: r.dir, Tips: []string{tip}, Exclude: []string{"main"}}}
+	if err := s.checkParsed(context.Background(), map[string]bool{}); err == nil || !strings.Contains(err.Error(), `"x y.txt"`) {
+		t.Errorf("checkParsed with nothing parsed = %v", err)
+	}
+	if err := s.checkParsed(context.Background(), map[string]bool{tip + "\x00x y.txt": true}); err != nil {
+		t.Errorf("checkParsed with everything parsed = %v", err)
 	}
 }

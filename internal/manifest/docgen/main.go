@@ -276,8 +276,10 @@ commented starter; ` + "`bot-bottle manifest check`" + ` reports every problem a
   without a ` + "`.git`" + ` suffix: the agent clones ` + "`http://git-gate:9420/NAME.git`" + `.
 - A broken agent does not stop the others from loading; it fails when it is
   started. A broken bottle fails every bottle that extends it.
-- With no ` + "`~/.bot-bottle`" + ` at all, a built-in ` + "`shell`" + ` agent runs in a built-in
-  ` + "`default`" + ` bottle (shell template, supervised, no egress routes).
+- A built-in ` + "`shell`" + ` agent and a built-in ` + "`default`" + ` bottle (shell template,
+  supervised, no egress routes) are always there, so ` + "`bot-bottle start`" + ` works
+  with no manifests at all. An agent or bottle of yours with the same name
+  replaces it. An agent that names no bottle runs in ` + "`default`" + `.
 
 ## Strictness
 
