@@ -67,6 +67,18 @@ func describe(source string, m map[string]any) string {
 			head[len(head)-1] += ":"
 			head = append(head, r)
 		}
+	case source == Gate && m["outcome"] != nil:
+		head = append(head, strings.ToUpper(take("outcome")), take("msg"), take("repo"))
+		if refs, ok := m["refs"].([]any); ok {
+			used["refs"] = true
+			for _, r := range refs {
+				head = append(head, value(r))
+			}
+		}
+		if r := take("reason"); r != "" {
+			head[len(head)-1] += ":"
+			head = append(head, r)
+		}
 	case source == Attest:
 		verdict := "closed"
 		switch {

@@ -109,6 +109,19 @@ func TestMergedByTimeOneLineEach(t *testing.T) {
 	}
 }
 
+func TestGatePushDecision(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "git-gate.jsonl")
+	write(t, path, `{"time":"2026-11-26T12:00:00Z","level":"INFO","msg":"push","repo":"app","outcome":"refused","reason":"gitleaks found 1 secret(s)","refs":["refs/heads/main"],"findings":1,"ms":42}`+"\n")
+	lines, err := NewTail([]Source{{Gate, path}}).Poll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `Nov 26 12:00:00.000 gate      REFUSED push app refs/heads/main: gitleaks found 1 secret(s) findings=1 ms=42`
+	if got := formatAll(lines); len(got) != 1 || got[0] != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
 func TestOnlyTheKindsAsked(t *testing.T) {
 	logs, audit := fixture(t)
 	for kind, want := range map[string]int{Egress: 2, DNS: 1, Gate: 0, Supervise: 2, Attest: 2} {
