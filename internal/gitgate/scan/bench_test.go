@@ -57,3 +57,47 @@ func BenchmarkDetect(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPrefiltered measures what Scan spends per chunk: the prefilter,
+// and the detector on the chunks it passes on (the fraction is reported).
+func BenchmarkPrefiltered(b *testing.B) {
+	rules, err := DefaultRules()
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := ""
+	for _, c := range goSource(b, benchSize) {
+		src += c
+	}
+	inputs := map[string]string{"gosource": src[:min(len(src), benchSize)],
+		"text": benchData(benchSize, true), "binary": benchData(benchSize, false)}
+	for _, name := range []string{"gosource", "text", "binary"} {
+		for _, pre := range []bool{false, true} {
+			b.Run(name+map[bool]string{false: "/detector", true: "/prefiltered"}[pre], func(b *testing.B) {
+				data := inputs[name]
+				d := detect.NewDetector(rules.cfg)
+				d.IgnoreGitleaksAllow = true
+				d.MaxDecodeDepth = decodeDepth
+				b.SetBytes(int64(len(data)))
+				s := &scanner{det: d, pre: rules.pre, cfg: rules.cfg, dets: map[string]*detect.Detector{}}
+				passed, total := 0, 0
+				for b.Loop() {
+					for _, c := range chunks(data, 1) {
+						total++
+						det := d
+						if pre {
+							v := rules.pre.candidate(c.raw, "f", decodeDepth)
+							if !v.any() {
+								continue
+							}
+							det = s.detectorFor(context.Background(), v)
+						}
+						passed++
+						det.DetectContext(context.Background(), detect.Fragment{Raw: c.raw, FilePath: "f", StartLine: c.line})
+					}
+				}
+				b.ReportMetric(float64(passed)/float64(total), "passed/chunk")
+			})
+		}
+	}
+}

@@ -65,6 +65,7 @@ func short(sha string) string {
 // Scan builds a new detector from it.
 type Rules struct {
 	cfg config.Config
+	pre *prefilter // nil: the detector reads every chunk
 }
 
 // DefaultRules parses gitleaks' default configuration, minus every path
@@ -95,7 +96,7 @@ func DefaultRules() (*Rules, error) {
 		rules[id] = r
 	}
 	cfg.Rules = rules
-	return &Rules{cfg: cfg}, nil
+	return &Rules{cfg: cfg, pre: newPrefilter(cfg)}, nil
 }
 
 // withoutPaths rebuilds allowlists without their path conditions: a path
@@ -126,6 +127,9 @@ func withoutPaths(lists []*config.Allowlist) ([]*config.Allowlist, error) {
 	}
 	return kept, nil
 }
+
+// decodeDepth is gitleaks' CLI default: base64/hex/percent-encoded secrets.
+const decodeDepth = 3
 
 // Push is what one push brings.
 type Push struct {
@@ -160,8 +164,8 @@ func (r *Rules) Scan(ctx context.Context, p Push) ([]Finding, error) {
 	}
 	d := detect.NewDetectorContext(ctx, r.cfg)
 	d.IgnoreGitleaksAllow = true
-	d.MaxDecodeDepth = 3 // gitleaks' CLI default: base64/hex/percent-encoded secrets
-	s := &scanner{push: p, det: d, parents: map[string]int{},
+	d.MaxDecodeDepth = decodeDepth
+	s := &scanner{push: p, det: d, pre: r.pre, cfg: r.cfg, dets: map[string]*detect.Detector{}, parents: map[string]int{},
 		inPass: map[string]bool{}, seen: map[string]int{}, all: map[string]Finding{}}
 	if err := s.run(ctx); err != nil {
 		return nil, err
@@ -176,6 +180,11 @@ func (r *Rules) Scan(ctx context.Context, p Push) ([]Finding, error) {
 type scanner struct {
 	push Push
 	det  *detect.Detector
+	pre  *prefilter
+	cfg  config.Config
+
+	detMu sync.Mutex
+	dets  map[string]*detect.Detector // by rule subset and depth
 
 	parents map[string]int // commit → number of parents
 
@@ -504,8 +513,16 @@ func (s *scanner) need(commit string) int {
 }
 
 func (s *scanner) detect(ctx context.Context, p piece) {
+	det := s.det
+	if s.pre != nil {
+		v := s.pre.candidate(p.raw, p.path, decodeDepth)
+		if !v.any() {
+			return
+		}
+		det = s.detectorFor(ctx, v)
+	}
 	frag := detect.Fragment{Raw: p.raw, FilePath: p.path, CommitSHA: p.commit, StartLine: p.line}
-	for _, rf := range s.det.DetectContext(ctx, frag) {
+	for _, rf := range det.DetectContext(ctx, frag) {
 		f := Finding{
 			Commit:       p.commit,
 			File:         p.path,
@@ -526,6 +543,43 @@ func (s *scanner) detect(ctx context.Context, p piece) {
 		}
 		s.mu.Unlock()
 	}
+}
+
+// detectorFor returns a detector with only the rules the prefilter could
+// not rule out, decoding only as deep as one of them could match. Its
+// findings are the full detector's: the detector runs each rule on its own
+// (its keywords, its matches, the allowlists) and the rules left out match
+// nothing here at any layer, so they would add no finding (nor remove one
+// in gitleaks' generic-versus-specific dedupe).
+func (s *scanner) detectorFor(ctx context.Context, v verdict) *detect.Detector {
+	var key strings.Builder
+	rules := map[string]config.Rule{}
+	for i, on := range v.rules {
+		if !on {
+			continue
+		}
+		id := s.pre.rules[i].id
+		key.WriteString(id + ",")
+		rules[id] = s.cfg.Rules[id]
+		for _, req := range s.cfg.Rules[id].RequiredRules {
+			if r, ok := s.cfg.Rules[req.RuleID]; ok {
+				rules[req.RuleID] = r
+			}
+		}
+	}
+	key.WriteString(strconv.Itoa(v.depth))
+	s.detMu.Lock()
+	defer s.detMu.Unlock()
+	if d, ok := s.dets[key.String()]; ok {
+		return d
+	}
+	cfg := s.cfg
+	cfg.Rules = rules
+	d := detect.NewDetectorContext(ctx, cfg)
+	d.IgnoreGitleaksAllow = true
+	d.MaxDecodeDepth = v.depth
+	s.dets[key.String()] = d
+	return d
 }
 
 // detectOne scans one message or object outside the diff stream.
