@@ -21,6 +21,7 @@ type bottleRow struct {
 	Slug      string    `json:"slug"`
 	Agent     string    `json:"agent"`
 	Label     string    `json:"label"`
+	Color     string    `json:"color,omitempty"`
 	State     string    `json:"state"`
 	Sidecar   string    `json:"sidecar_state"`
 	Created   time.Time `json:"created"`
@@ -50,13 +51,13 @@ SLUG" starts it again.`,
 				return enc.Encode(rows)
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SLUG\tAGENT\tSTATE\tCREATED\tLABEL")
+			fmt.Fprintln(tw, "SLUG\tAGENT\tSTATE\tCREATED\tCOLOR\tLABEL")
 			for _, r := range rows {
 				created := ""
 				if !r.Created.IsZero() {
 					created = r.Created.Local().Format("2006-01-02 15:04")
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Slug, r.Agent, r.State, created, r.Label)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Slug, r.Agent, r.State, created, cmp.Or(printable(r.Color), "-"), printable(r.Label))
 			}
 			return tw.Flush()
 		},
@@ -110,6 +111,7 @@ func joinRows(engine []backend.Summary, dirs map[string]string) []bottleRow {
 		if m, err := lifecycle.ReadMetadata(dir); err == nil {
 			r.Agent = cmp.Or(r.Agent, m.Agent)
 			r.Label = cmp.Or(r.Label, m.Label)
+			r.Color = m.Color
 			r.Committed = m.Image
 			if r.Created.IsZero() {
 				r.Created = m.Created

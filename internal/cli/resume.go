@@ -51,7 +51,10 @@ printed and the exit status is 1.`,
 				fmt.Fprintf(env.Stderr, "bot-bottle: not resuming %s: agent %s in %s no longer plans (fix the manifests and try again)\n", slug, meta.Agent, strings.Join(meta.Bottles, "+"))
 				return err
 			}
-			p.Label = meta.Label
+			p.Label, p.Color = meta.Label, meta.Color
+			if err := trustRepoAgent(env, p, o); err != nil {
+				return err
+			}
 			prov, err := provisionPlan(env, p, o)
 			if err != nil {
 				return err
@@ -75,6 +78,7 @@ printed and the exit status is 1.`,
 		},
 	}
 	f := cmd.Flags()
+	trustFlag(cmd, &o)
 	f.BoolVar(&o.headless, "headless", false, "run the agent's one-shot mode with --prompt, no terminal")
 	f.StringVar(&o.prompt, "prompt", "", "the prompt of a --headless resume")
 	f.BoolVar(&o.keep, "keep", false, "keep the containers when the agent exits")

@@ -11,6 +11,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
+	"github.com/bot-bottle/bot-bottle/internal/tui"
 	"github.com/spf13/cobra"
 )
 
@@ -19,6 +20,8 @@ type startOptions struct {
 	bottles  []string
 	format   string
 	label    string
+	color    string
+	trust    bool // --trust-repo-agent
 	headless bool
 	prompt   string
 	keep     bool
@@ -80,14 +83,17 @@ name replaces them.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and launch nothing")
+	trustFlag(cmd, &o)
 	f.StringArrayVar(&o.bottles, "bottle", nil, "bottle to run in (repeat to merge several, in order)")
 	f.StringVar(&o.format, "format", "text", "plan output: text or json")
-	f.StringVar(&o.label, "label", "", "a one-line description shown by list")
+	f.StringVar(&o.label, "label", "", "a one-line description shown by list and supervise")
+	f.StringVar(&o.color, "color", "", "the bottle's colour in list and supervise: "+strings.Join(tui.BottleColors(), ", "))
 	f.BoolVar(&o.headless, "headless", false, "run the agent's one-shot mode with --prompt, no terminal")
 	f.StringVar(&o.prompt, "prompt", "", "the prompt of a --headless start")
 	f.BoolVar(&o.keep, "keep", false, "keep the containers when the agent exits")
 	workspaceFlags(cmd, &o)
 	_ = cmd.RegisterFlagCompletionFunc("bottle", completeBottles(env))
+	_ = cmd.RegisterFlagCompletionFunc("color", cobra.FixedCompletions(tui.BottleColors(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -109,8 +115,11 @@ func runStart(ctx context.Context, env Env, agent string, o startOptions) error 
 	if err != nil {
 		return err
 	}
-	if o.label != "" {
-		p.Label = o.label
+	if err := applyLabel(p, o); err != nil {
+		return err
+	}
+	if err := trustRepoAgent(env, p, o); err != nil {
+		return err
 	}
 	prov, err := provisionPlan(env, p, o)
 	if err != nil {

@@ -74,7 +74,7 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 	}
 	meta := Metadata{
 		Slug: p.Slug, Agent: p.Agent.Name, Bottles: p.Bottles, Backend: o.Backend.Name(),
-		Label: p.Label, Image: o.Launch.AgentImage, Created: now().UTC(),
+		Label: p.Label, Color: p.Color, Image: o.Launch.AgentImage, Created: now().UTC(),
 	}
 	if old, err := ReadMetadata(p.StateDir); err == nil {
 		meta.Created = old.Created // resume keeps the bottle's birth

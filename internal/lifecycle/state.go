@@ -34,6 +34,8 @@ type Metadata struct {
 	Bottles []string `json:"bottles"`
 	Backend string   `json:"backend"`
 	Label   string   `json:"label"`
+	// Color is the colour name start --color gave ("" if none).
+	Color string `json:"color,omitempty"`
 	// Image is the committed agent image resume boots from ("" if none).
 	Image   string    `json:"image,omitempty"`
 	Created time.Time `json:"created"`

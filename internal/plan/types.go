@@ -68,6 +68,9 @@ type Bottle struct {
 	Slug string `json:"slug"`
 	// Label is a one-line human description ("shell in default").
 	Label string `json:"label"`
+	// Color is the bottle's colour name for people (start --color), ""
+	// when none.
+	Color string `json:"color,omitempty"`
 	// Agent is who runs in the bottle.
 	Agent Agent `json:"agent"`
 	// Bottles are the bottle names merged for this plan, in order, each

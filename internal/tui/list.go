@@ -95,9 +95,14 @@ func (l List) View(st styles, now time.Time, w, h int) []string {
 		line := row(bottleName(it), clean(it.Proposal.Tool), age(now, it.Proposal.ArrivalTimestamp), clean(it.Summary))
 		if i == l.cursor {
 			out = append(out, st.selected.Render(fit("> "+line, w, true)))
-		} else {
-			out = append(out, fit("  "+line, w, false))
+			continue
 		}
+		full := fit("  "+line, w, false)
+		// The bottle's colour, on the cell only when the cell fits whole.
+		if cell := "  " + fit(bottleName(it), bw, true); it.Color != "" && strings.HasPrefix(full, cell) {
+			full = "  " + st.bottle(it.Color).Render(cell[2:]) + full[len(cell):]
+		}
+		out = append(out, full)
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import "github.com/charmbracelet/lipgloss"
 // styles are built from one renderer so tests can pin the colour profile.
 type styles struct {
 	title, header, selected, add, del, notice, errText, help, faint lipgloss.Style
+	renderer                                                        *lipgloss.Renderer
 }
 
 func newStyles(r *lipgloss.Renderer) styles {
@@ -18,5 +19,6 @@ func newStyles(r *lipgloss.Renderer) styles {
 		errText:  r.NewStyle().Foreground(lipgloss.Color("1")).Bold(true),
 		help:     r.NewStyle().Faint(true),
 		faint:    r.NewStyle().Faint(true),
+		renderer: r,
 	}
 }

@@ -45,6 +45,9 @@ type Item struct {
 	Slug string
 	// Label is the bottle's label from metadata.json, "" when none.
 	Label string
+	// Color is the bottle's colour name from metadata.json (start --color),
+	// "" when none.
+	Color string
 	// Summary is one line saying what the proposal asks for.
 	Summary string
 	// Stale is true when the file the proposal was made against has
@@ -106,10 +109,10 @@ func (o *Operator) Pending() ([]Item, []error) {
 		if len(ps) == 0 {
 			continue
 		}
-		label := o.label(slug)
+		label, color := o.label(slug)
 		paths := o.paths(slug)
 		for _, p := range ps {
-			items = append(items, Item{Proposal: p, Slug: slug, Label: label, Summary: Summarize(p), Stale: stale(paths, p)})
+			items = append(items, Item{Proposal: p, Slug: slug, Label: label, Color: color, Summary: Summarize(p), Stale: stale(paths, p)})
 		}
 	}
 	sort.SliceStable(items, func(i, j int) bool {
@@ -139,19 +142,21 @@ func (o *Operator) Find(id string) (Item, error) {
 	return Item{}, fmt.Errorf("finding %s: %w", id, ErrNotFound)
 }
 
-// label reads metadata.json's label; the file may not exist yet.
-func (o *Operator) label(slug string) string {
+// label reads metadata.json's label and colour; the file may not exist
+// yet.
+func (o *Operator) label(slug string) (label, color string) {
 	b, err := os.ReadFile(o.paths(slug).Metadata())
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	var m struct {
 		Label string `json:"label"`
+		Color string `json:"color"`
 	}
 	if json.Unmarshal(b, &m) != nil {
-		return ""
+		return "", ""
 	}
-	return m.Label
+	return m.Label, m.Color
 }
 
 // Editable reports whether a proposal of this tool may be modified. The

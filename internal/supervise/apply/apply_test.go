@@ -320,7 +320,7 @@ func TestCapabilityBlockKeptForNextStart(t *testing.T) {
 func TestPendingAcrossBottles(t *testing.T) {
 	f := newFixture(t)
 	g := fixture{op: f.op, home: f.home, slug: "review-a1b2c"}
-	meta, _ := json.Marshal(map[string]any{"agent": "review", "label": "docs review"})
+	meta, _ := json.Marshal(map[string]any{"agent": "review", "label": "docs review", "color": "cyan"})
 	if err := os.MkdirAll(g.paths().State(), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -336,10 +336,10 @@ func TestPendingAcrossBottles(t *testing.T) {
 	}
 	got := []Item{}
 	for _, it := range items {
-		got = append(got, Item{Slug: it.Slug, Label: it.Label, Summary: it.Summary, Proposal: queue.Proposal{ID: it.Proposal.ID}})
+		got = append(got, Item{Slug: it.Slug, Label: it.Label, Color: it.Color, Summary: it.Summary, Proposal: queue.Proposal{ID: it.Proposal.ID}})
 	}
 	want := []Item{
-		{Slug: "review-a1b2c", Label: "docs review", Summary: "allow b.example", Proposal: queue.Proposal{ID: p1.ID}},
+		{Slug: "review-a1b2c", Label: "docs review", Color: "cyan", Summary: "allow b.example", Proposal: queue.Proposal{ID: p1.ID}},
 		{Slug: "impl-k3x9q", Summary: "RUN a (+1 lines)", Proposal: queue.Proposal{ID: p2.ID}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
