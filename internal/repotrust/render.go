@@ -15,7 +15,7 @@ import (
 // characters is said aloud.
 func Render(w io.Writer, a Agent) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "\nAgent %q comes from this working directory, not from ~/.bot-bottle:\n", a.Name)
+	fmt.Fprintf(bw, "\nAgent \"%s\" comes from this working directory, not from ~/.bot-bottle:\n", Escape(a.Name))
 	fmt.Fprintf(bw, "  file:     %s (sha256 %s)\n", Escape(a.File), Hash(a.Content)[:12])
 	asks := "(none: the default or --bottle)"
 	if a.AsksFor != "" {
