@@ -65,7 +65,9 @@ func targetOf(scheme, hostport string) (target, error) {
 	host, port, err := net.SplitHostPort(hostport)
 	if err != nil {
 		host = hostport
-	} else if t.port, err = strconv.Atoi(port); err != nil || t.port < 1 || t.port > 65535 {
+	} else if t.port, err = strconv.Atoi(port); err != nil || t.port < 1 || t.port > 65535 || strconv.Itoa(t.port) != port {
+		// Only the canonical spelling: "01" or "+443" would name a port
+		// one way here and another in the Host header check.
 		return t, fmt.Errorf("bad port in %q", hostport)
 	}
 	t.host = policy.NormalizeHost(host)
