@@ -44,6 +44,10 @@ func ParseSSHURL(s string) (SSHURL, error) {
 		if !ok || path == "" {
 			return bad("no repository path")
 		}
+		if strings.HasPrefix(path, "/") {
+			// ssh://host//x has no scp spelling that names the same path.
+			return bad("the path starts with //")
+		}
 		if user, host, ok := strings.Cut(hostPart, "@"); ok {
 			if user == "" {
 				return bad("empty user")
@@ -103,7 +107,9 @@ func ParseSSHURL(s string) (SSHURL, error) {
 	if u.User != "" && !sshUserRE.MatchString(u.User) {
 		return bad("bad user")
 	}
-	if u.Path == "" || u.Path == ".git" {
+	if strings.Trim(strings.TrimSuffix(u.Path, ".git"), "/") == "" {
+		// "/" or "/.git" names no repository, and its scp spelling would
+		// not parse back.
 		return bad("no repository path")
 	}
 	return u, nil
