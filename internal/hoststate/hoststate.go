@@ -69,6 +69,22 @@ func (b Bottle) CurrentConfig() string {
 	return filepath.Join(string(b), "supervise", "current-config")
 }
 
+// Capabilities holds the approved capability-block lines, applied to the
+// bottle's image at its next start.
+func (b Bottle) Capabilities() string {
+	return filepath.Join(string(b), "capabilities", "approved.Dockerfile")
+}
+
+// CapabilitiesBuilt records the last good capability build per base image.
+func (b Bottle) CapabilitiesBuilt() string {
+	return filepath.Join(string(b), "capabilities", "built.json")
+}
+
+// OperatorLock serialises operator decisions on one bottle.
+func (b Bottle) OperatorLock() string {
+	return filepath.Join(string(b), "supervise", ".operator.lock")
+}
+
 // Sidecar holds sidecar.json.
 func (b Bottle) Sidecar() string { return filepath.Join(string(b), "sidecar") }
 

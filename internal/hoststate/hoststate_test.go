@@ -24,6 +24,9 @@ func TestPaths(t *testing.T) {
 		b.SidecarConfig():     "/home/u/.bot-bottle/state/impl-k3x9q/sidecar/sidecar.json",
 		b.SSH():               "/home/u/.bot-bottle/state/impl-k3x9q/ssh",
 		b.Logs():              "/home/u/.bot-bottle/state/impl-k3x9q/logs",
+		b.Capabilities():      "/home/u/.bot-bottle/state/impl-k3x9q/capabilities/approved.Dockerfile",
+		b.CapabilitiesBuilt(): "/home/u/.bot-bottle/state/impl-k3x9q/capabilities/built.json",
+		b.OperatorLock():      "/home/u/.bot-bottle/state/impl-k3x9q/supervise/.operator.lock",
 	} {
 		if got != want {
 			t.Errorf("got %s, want %s", got, want)

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/atomicfile"
 	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 )
 
@@ -26,12 +26,12 @@ type CapabilityBuilder interface {
 // CapabilitiesFile holds the approved capability-block lines of the bottle
 // whose state is dir (the operator's side appends to it).
 func CapabilitiesFile(dir string) string {
-	return filepath.Join(dir, "capabilities", "approved.Dockerfile")
+	return hoststate.Bottle(dir).Capabilities()
 }
 
 // builtFile records, per base image, the last image the approved lines
 // built on it.
-func builtFile(dir string) string { return filepath.Join(dir, "capabilities", "built.json") }
+func builtFile(dir string) string { return hoststate.Bottle(dir).CapabilitiesBuilt() }
 
 type built struct {
 	Images map[string]string `json:"images"`

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/atomicfile"
+	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 )
@@ -140,7 +141,7 @@ func noteRun(p *plan.Bottle, w io.Writer) error {
 				fmt.Fprintf(w, "    %s\n", c)
 			}
 		}
-		approved := filepath.Join(p.StateDir, "egress", "approved.yaml")
+		approved := hoststate.Bottle(p.StateDir).Approved()
 		if _, err := os.Stat(approved); err == nil {
 			e, err := manifest.LoadEgressFile(approved)
 			if err != nil {
