@@ -97,8 +97,6 @@ type headerMatch struct {
 	re    *regexp.Regexp
 }
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
 // Compile validates the manifest's egress block and builds a Policy. A nil
 // block is the empty policy: everything refused.
 func Compile(e *manifest.Egress) (*Policy, error) {
@@ -139,7 +137,7 @@ func compileRoute(w manifest.Route) (*Route, error) {
 		if w.Auth.Scheme != "Bearer" && w.Auth.Scheme != "token" {
 			return nil, fmt.Errorf("auth.scheme %q is not Bearer or token", w.Auth.Scheme)
 		}
-		if !envName.MatchString(w.Auth.TokenRef) {
+		if !manifest.ValidEnvName(w.Auth.TokenRef) {
 			return nil, fmt.Errorf("auth.token_ref %q is not an environment variable name", w.Auth.TokenRef)
 		}
 		r.Auth = &Auth{Scheme: w.Auth.Scheme, TokenRef: w.Auth.TokenRef}

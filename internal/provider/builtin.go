@@ -3,7 +3,6 @@ package provider
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -24,8 +23,6 @@ const (
 // access token when forward_host_credentials is on. Set at launch from
 // ~/.codex/auth.json; never in the agent.
 const CodexAccessTokenEnv = "BOT_BOTTLE_CODEX_ACCESS_TOKEN"
-
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // BuiltinNames lists the built-in templates.
 func BuiltinNames() []string { return []string{Claude, Codex, Pi, Shell} }

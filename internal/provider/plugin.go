@@ -198,7 +198,7 @@ func (w PluginFileSpec) spec(name string) (Spec, error) {
 	}
 	s.MCPRegister = w.MCPRegister
 	for k, v := range w.Env {
-		if !envNameRE.MatchString(k) {
+		if !manifest.ValidEnvName(k) {
 			return Spec{}, fmt.Errorf("env: %q is not an environment variable name", k)
 		}
 		if reservedEnv(k) {
@@ -224,7 +224,7 @@ func (w PluginFileSpec) spec(name string) (Spec, error) {
 }
 
 func (a PluginAuth) spec() (*AuthSpec, error) {
-	if !envNameRE.MatchString(a.Env) || reservedEnv(a.Env) {
+	if !manifest.ValidEnvName(a.Env) || reservedEnv(a.Env) {
 		return nil, fmt.Errorf("auth.env: %q is not a usable environment variable name", a.Env)
 	}
 	if strings.TrimSpace(a.Placeholder) == "" {

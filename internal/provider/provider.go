@@ -245,7 +245,7 @@ func (s Spec) Provision(in Input) (Provision, error) {
 		if s.Auth == nil {
 			return Provision{}, fmt.Errorf("provisioning %s: agent_provider.auth_token is not supported by this template", s.Name)
 		}
-		if !envNameRE.MatchString(in.AuthTokenEnv) {
+		if !manifest.ValidEnvName(in.AuthTokenEnv) {
 			return Provision{}, fmt.Errorf("provisioning %s: auth_token %q is not an environment variable name", s.Name, in.AuthTokenEnv)
 		}
 		p.Env[s.Auth.Env] = s.Auth.Placeholder

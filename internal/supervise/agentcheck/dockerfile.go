@@ -3,8 +3,9 @@ package agentcheck
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
 )
 
 // Limits on a capability proposal.
@@ -12,8 +13,6 @@ const (
 	MaxDockerfileBytes        = 16 << 10
 	MaxDockerfileInstructions = 64
 )
-
-var envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // reservedEnv are variables the bottle sets itself: the proxy and the CA the
 // agent must trust. An image that set them would only break the bottle, so a
@@ -150,7 +149,7 @@ func checkEnv(args string) error {
 		}
 	}
 	for _, k := range keys {
-		if !envKeyRE.MatchString(k) {
+		if !manifest.ValidEnvName(k) {
 			return fmt.Errorf("ENV: %q is not a variable name", k)
 		}
 		if reservedEnv(k) {
