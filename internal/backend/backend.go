@@ -43,7 +43,7 @@ var ErrNotFound = errors.New("no such bottle")
 type Endpoints struct {
 	// ProxyURL is the agent's HTTP(S)_PROXY, e.g. http://egress:9099.
 	ProxyURL string
-	// SuperviseURL is the supervise MCP server, e.g. http://supervise:9100/mcp.
+	// SuperviseURL is the supervise MCP server, e.g. http://supervise:9100/ (MCP answers at the root path).
 	SuperviseURL string
 	// GitGateURL is the base of the gate's repos, e.g. http://git-gate:9420.
 	GitGateURL string

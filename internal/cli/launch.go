@@ -35,7 +35,7 @@ func provisionPlan(env Env, p *plan.Bottle, o startOptions) (provider.Provision,
 		ForwardHostCredentials: p.Provider.ForwardHostCredentials,
 		Settings:               p.Provider.Settings,
 		Skills:                 skills,
-		SuperviseURL:           fmt.Sprintf("http://%s:%d/mcp", plan.SuperviseAlias, plan.SupervisePort),
+		SuperviseURL:           plan.SuperviseURL(),
 		CAFile:                 plan.AgentCADir + "/ca.pem",
 	})
 	if err != nil {

@@ -3,6 +3,8 @@
 // does no I/O beyond what it is handed, so every decision is testable.
 package plan
 
+import "strconv"
+
 import "github.com/bot-bottle/bot-bottle/internal/manifest"
 
 // Sidecar ports and aliases (DESIGN.md, the sidecar contract).
@@ -249,4 +251,10 @@ type Ports struct {
 	Supervise int `json:"supervise"`
 	GitGate   int `json:"git_gate"`
 	DNS       int `json:"dns"`
+}
+
+// SuperviseURL is where an agent on the Docker backend reaches the supervise
+// MCP server: the root path of its port (DESIGN.md, the sidecar contract).
+func SuperviseURL() string {
+	return "http://" + SuperviseAlias + ":" + strconv.Itoa(SupervisePort) + "/"
 }

@@ -88,7 +88,7 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 	}()
 	out := backend.Bottle{Slug: b.Slug, Endpoints: backend.Endpoints{
 		ProxyURL:     plan.DefaultProxyURL,
-		SuperviseURL: fmt.Sprintf("http://%s:%d/mcp", plan.SuperviseAlias, plan.SupervisePort),
+		SuperviseURL: plan.SuperviseURL(),
 		GitGateURL:   plan.DefaultGitGateURL,
 		NoProxy:      "localhost,127.0.0.1," + plan.SuperviseAlias + "," + plan.GitGateAlias,
 	}}
