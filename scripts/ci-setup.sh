@@ -4,6 +4,7 @@
 # Parts add their packages to the list below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib-stage.sh
 
 # command  debian-package
 needs=(
@@ -19,6 +20,7 @@ needs=(
 	"openssl openssl"           # bench/sidecar-idle.sh
 )
 
+install_missing() {
 missing=()
 for pair in "${needs[@]}"; do
 	read -r cmd pkg <<<"$pair"
@@ -35,14 +37,27 @@ if [ ${#missing[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+}
+stage "setup: debian packages" install_missing
+
 command -v go >/dev/null 2>&1 || { echo "ci-setup: go is not installed (need Go $(sed -n 's/^go //p' go.mod))" >&2; exit 2; }
 
 # The Docker images the end-to-end tests run: seeded from Debian packages
 # (there is no registry). Quick when they are up to date.
-if docker info >/dev/null 2>&1; then
+seed_images() {
 	scripts/seed-base-image.sh
 	scripts/seed-base-image.sh --sidecar
 	scripts/seed-base-image.sh --tag bot-bottle/e2e-upstream:bookworm --extra openssh-server
+}
+if docker info >/dev/null 2>&1; then
+	stage "setup: base images" seed_images
 else
 	echo "ci-setup: no Docker engine answers; the end-to-end tests will say so" >&2
 fi
+
+# Further setup stages (runtimes, engines, a cluster): scripts/ci-setup.d.
+for f in scripts/ci-setup.d/*.sh; do
+	[ -e "$f" ] || continue
+	stage "setup: $(basename "$f" .sh)" bash "$f"
+done
+stage_summary

@@ -9,27 +9,31 @@
 #                                   instead of skipping (CI sets it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib-stage.sh
 
 fuzztime=${FUZZTIME:-5s}
 
-echo "== gofmt"
-unformatted=$(gofmt -l .)
-if [ -n "$unformatted" ]; then
-	echo "these files need gofmt -w:" >&2
-	echo "$unformatted" >&2
-	exit 1
-fi
-
-echo "== go vet"
-go vet ./...
-
-echo "== go test -race"
-go test -race -count=1 ./...
-
-echo "== go test (tests too slow under -race)"
+gofmt_check() {
+	local unformatted
+	unformatted=$(gofmt -l .)
+	if [ -n "$unformatted" ]; then
+		echo "these files need gofmt -w:" >&2
+		echo "$unformatted" >&2
+		return 1
+	fi
+}
+stage gofmt gofmt_check
+stage "go vet" go vet ./...
+stage "go test -race" go test -race -count=1 ./...
 # git-gate's prefilter must find exactly what gitleaks' detector finds; the
 # check runs the detector over a megabyte, which -race makes take minutes.
-go test -count=1 -run '^TestPrefilter' ./internal/gitgate/scan
+stage "go test (too slow under -race)" go test -count=1 -run '^TestPrefilter' ./internal/gitgate/scan
+
+# Further stages: the walls on other runtimes, engines and clusters.
+for f in scripts/test.d/*.sh; do
+	[ -e "$f" ] || continue
+	stage "$(basename "$f" .sh)" bash "$f"
+done
 
 # fuzz_one runs one target. A run that fails with the engine's own
 # "context deadline exceeded" and no failing input (the coordinator timing
@@ -51,8 +55,7 @@ fuzz_one() {
 	return 1
 }
 
-if [ "$fuzztime" != "0" ]; then
-	echo "== fuzz ($fuzztime each)"
+fuzz_all() {
 	# Each FuzzXxx in each package, one at a time (go test -fuzz takes one).
 	grep -rl --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*\(' . | sort | while read -r file; do
 		pkg=./$(dirname "${file#./}")
@@ -61,5 +64,9 @@ if [ "$fuzztime" != "0" ]; then
 			fuzz_one "$pkg" "$target"
 		done
 	done
+}
+if [ "$fuzztime" != "0" ]; then
+	stage "fuzz ($fuzztime each)" fuzz_all
 fi
+stage_summary
 echo "== ok"
