@@ -224,9 +224,17 @@ func (f *fakeRunner) Exec(ctx context.Context, _ string, spec backend.ExecSpec) 
 
 // hostAddr is a non-loopback IPv4 address of this machine.
 func hostAddr(t *testing.T) netip.Addr {
-	for _, a := range localAddrs() {
-		if a.Is4() && !a.IsLoopback() {
-			return a
+	ifs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ia := range ifs {
+		n, ok := ia.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		if a, ok := netip.AddrFromSlice(n.IP); ok && a.Unmap().Is4() && !a.IsLoopback() && !a.IsLinkLocalUnicast() {
+			return a.Unmap()
 		}
 	}
 	t.Skip("no non-loopback IPv4 address on this machine")

@@ -19,6 +19,7 @@ import (
 	"strconv"
 
 	"github.com/bot-bottle/bot-bottle/internal/attest/probe"
+	"github.com/bot-bottle/bot-bottle/internal/backend"
 )
 
 // Category groups checks that share a cause and a fix.
@@ -60,21 +61,9 @@ func Fix(c Category) string {
 	return ""
 }
 
-// Targets is what the host knows about the places the agent must not reach.
-type Targets struct {
-	// HostAddrs are the host's addresses as the engine sees them.
-	HostAddrs []netip.Addr
-	// Gateways are the gateways of the agent's networks.
-	Gateways []netip.Addr
-	// Proxy is the agent's proxy URL ("" skips the proxy probes).
-	Proxy string
-	// AgentAddrs are the agent's own addresses: the host listener counts
-	// connections from these (none: from anyone).
-	AgentAddrs []netip.Addr
-	// ExtraTCP are more host:port targets that must stay closed (a test's
-	// own listeners).
-	ExtraTCP []string
-}
+// Targets is what the host knows about the places the agent must not
+// reach; the backend finds them (backend.Backend.Targets).
+type Targets = backend.Targets
 
 // Defaults for the outside world. The probes only ever try to reach these
 // from inside a bottle, where there is no route to them: one that gets an

@@ -48,12 +48,19 @@ type Options struct {
 	ExtraTCP []string
 }
 
-// BeforeAgent attests the bottle slug on a Docker engine: nil when every
-// probe stayed closed, a *LeakError naming each leak and its fix when one
-// did not, another error when the probes could not run. Either error
-// means the agent must not get the bottle.
-func BeforeAgent(ctx context.Context, eng Engine, be Runner, slug string, o Options) (Report, error) {
-	t, err := DockerTargets(ctx, eng, slug)
+// Backend is what BeforeAgent needs of a backend: running the probes and
+// finding what they must not reach.
+type Backend interface {
+	Runner
+	Targets(ctx context.Context, slug string) (Targets, error)
+}
+
+// BeforeAgent attests the bottle slug: nil when every probe stayed
+// closed, a *LeakError naming each leak and its fix when one did not,
+// another error when the probes could not run. Either error means the
+// agent must not get the bottle.
+func BeforeAgent(ctx context.Context, be Backend, slug string, o Options) (Report, error) {
+	t, err := be.Targets(ctx, slug)
 	if err != nil {
 		return Report{Slug: slug}, fmt.Errorf("attesting %s: %w", slug, err)
 	}

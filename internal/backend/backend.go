@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/netip"
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/plan"
@@ -25,6 +26,9 @@ const (
 	// takes only bottles whose state lives under its user's state root,
 	// never another user's on a shared engine.
 	LabelStateDir = "bot-bottle.state-dir"
+	// LabelRuntime is the OCI runtime the agent runs under ("runsc",
+	// "runc", ...), as the backend chose it at launch.
+	LabelRuntime = "bot-bottle.runtime"
 )
 
 // Roles of a bottle's parts.
@@ -37,6 +41,15 @@ const (
 
 // ErrNotFound is returned for a slug the backend has no bottle for.
 var ErrNotFound = errors.New("no such bottle")
+
+// StepError is a failed launch step: Launch's error names the step.
+type StepError struct {
+	Step string
+	Err  error
+}
+
+func (e *StepError) Error() string { return e.Step + ": " + e.Err.Error() }
+func (e *StepError) Unwrap() error { return e.Err }
 
 // Endpoints is where the agent reaches the sidecar. Only the backend knows:
 // Docker uses network aliases, other backends an IP or a published port.
@@ -114,6 +127,28 @@ type Summary struct {
 	Image    string    `json:"image"`
 	Created  time.Time `json:"created"`
 	StateDir string    `json:"state_dir"`
+	// Backend is the Name of the backend that runs the bottle.
+	Backend string `json:"backend"`
+	// Runtime is the agent's OCI runtime ("runsc" for gVisor, "runc");
+	// "" when the backend does not know.
+	Runtime string `json:"runtime,omitempty"`
+}
+
+// Targets is what the host knows about the places the agent of a bottle
+// must not reach: attestation probes each of them from inside.
+type Targets struct {
+	// HostAddrs are the host's addresses as the engine sees them.
+	HostAddrs []netip.Addr
+	// Gateways are the gateways of the agent's networks.
+	Gateways []netip.Addr
+	// Proxy is the agent's proxy URL ("" skips the proxy probes).
+	Proxy string
+	// AgentAddrs are the agent's own addresses: the host listener counts
+	// connections from these (none: from anyone).
+	AgentAddrs []netip.Addr
+	// ExtraTCP are more host:port targets that must stay closed (a test's
+	// own listeners).
+	ExtraTCP []string
 }
 
 // Backend runs bottles.
@@ -138,4 +173,8 @@ type Backend interface {
 	// Commit snapshots the agent container as image (a generated name when
 	// ""), and returns the image reference.
 	Commit(ctx context.Context, slug, image string) (string, error)
+	// Targets finds what the running agent of slug must not reach (the
+	// host's addresses, its networks' gateways) and where its proxy is,
+	// for attestation. Only the backend knows how its networks are built.
+	Targets(ctx context.Context, slug string) (Targets, error)
 }

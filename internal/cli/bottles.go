@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
-	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
+	"github.com/spf13/cobra"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/backend/engines"
 	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 )
 
-// Environment variables that tune the Docker backend.
+// Environment variables that tune the engine backends.
 const (
 	// envBaseImage replaces the base image the Dockerfiles start FROM.
 	envBaseImage = "BOT_BOTTLE_BASE_IMAGE"
@@ -20,18 +24,43 @@ const (
 	envSidecarBinary = "BOT_BOTTLE_SIDECAR_BINARY"
 )
 
-// openDocker connects to the engine the environment names.
-func openDocker(ctx context.Context, env Env) (*docker.Docker, func(), error) {
-	c, err := docker.Connect(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	d := docker.New(c, docker.Options{
+// engineConfig is what every backend takes from the environment.
+func engineConfig(env Env) engines.Config {
+	return engines.Config{
 		Base:          env.Getenv(envBaseImage),
 		SidecarBase:   env.Getenv(envSidecarBaseImage),
 		SidecarBinary: env.Getenv(envSidecarBinary),
-	})
-	return d, func() { c.Close() }, nil
+		Getenv:        env.Getenv,
+	}
+}
+
+// openDocker connects to every configured engine (Docker, Podman) as one
+// backend: a slug's calls go to the engine that runs it, List shows all.
+func openDocker(ctx context.Context, env Env) (backend.Backend, func(), error) {
+	return openEngines(ctx, env, false)
+}
+
+// openEngines is openDocker; strict fails when a configured engine does
+// not answer (cleanup must see every engine before it removes state).
+func openEngines(ctx context.Context, env Env, strict bool) (backend.Backend, func(), error) {
+	a, closeAll, err := engines.OpenAll(ctx, engineConfig(env), strict)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range a.Unreachable {
+		fmt.Fprintf(env.Stderr, "bot-bottle: warning: %v\n", e)
+	}
+	return a, closeAll, nil
+}
+
+// openBackend connects to the backend a start runs on: name (--backend),
+// else $BOT_BOTTLE_BACKEND, else docker.
+func openBackend(ctx context.Context, env Env, name string) (backend.Backend, func(), error) {
+	name, err := engines.Choose(name, env.Getenv)
+	if err != nil {
+		return nil, nil, usageError(err)
+	}
+	return engines.Open(ctx, name, engineConfig(env))
 }
 
 // stateRoot is ~/.bot-bottle/state.
@@ -44,3 +73,9 @@ func stateRootDir(env Env) (string, error) {
 
 // ids are the uid and gid the sidecar runs as: the invoking user's.
 func ids() (int, int) { return os.Getuid(), os.Getgid() }
+
+// backendFlag adds --backend to start.
+func backendFlag(cmd *cobra.Command, o *startOptions) {
+	cmd.Flags().StringVar(&o.backend, "backend", "", "the engine to run the bottle on: "+strings.Join(engines.Names(), ", ")+" (default $"+engines.EnvBackend+", else "+engines.Default+")")
+	_ = cmd.RegisterFlagCompletionFunc("backend", cobra.FixedCompletions(engines.Names(), cobra.ShellCompDirectiveNoFileComp))
+}

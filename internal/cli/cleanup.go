@@ -31,7 +31,7 @@ logs (~/.bot-bottle/audit) and committed images are never removed.`,
 			if err != nil {
 				return err
 			}
-			be, closeEngine, err := openDocker(ctx, env)
+			be, closeEngine, err := openEngines(ctx, env, true)
 			if err != nil {
 				return err
 			}

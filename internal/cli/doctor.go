@@ -11,7 +11,6 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/attest"
 	"github.com/bot-bottle/bot-bottle/internal/backend"
-	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
 )
 
 func newDoctorCmd(env Env) *cobra.Command {
@@ -49,13 +48,12 @@ func runDoctor(ctx context.Context, env Env, slug string) error {
 	if err != nil {
 		return err
 	}
-	c, err := docker.Connect(ctx)
+	be, closeEngine, err := openDocker(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	be := docker.New(c, docker.Options{})
-	t, err := attest.DockerTargets(ctx, c, slug)
+	defer closeEngine()
+	t, err := be.Targets(ctx, slug)
 	if errors.Is(err, backend.ErrNotFound) {
 		return found(err)
 	}
@@ -103,18 +101,13 @@ func probeBinary(env Env) (string, error) {
 
 // attestBeforeAgent is start's check, run after provisioning and before
 // the agent's command: a bottle whose walls leak is not handed over.
-func attestBeforeAgent(env Env, be attest.Runner, logsDir string) func(context.Context, backend.Bottle) error {
+func attestBeforeAgent(env Env, be attest.Backend, logsDir string) func(context.Context, backend.Bottle) error {
 	return func(ctx context.Context, b backend.Bottle) error {
-		c, err := docker.Connect(ctx)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
 		bin, err := probeBinary(env)
 		if err != nil {
 			return err
 		}
-		rep, err := attest.BeforeAgent(ctx, c, be, b.Slug, attest.Options{Binary: bin, Phase: "start", LogsDir: logsDir})
+		rep, err := attest.BeforeAgent(ctx, be, b.Slug, attest.Options{Binary: bin, Phase: "start", LogsDir: logsDir})
 		var le *attest.LeakError
 		if errors.As(err, &le) {
 			return found(err) // a failed check: exit 1

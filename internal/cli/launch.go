@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
-	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
+	"github.com/bot-bottle/bot-bottle/internal/backend/engines"
 	"github.com/bot-bottle/bot-bottle/internal/ca"
 	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
@@ -45,14 +45,14 @@ func provisionPlan(env Env, p *plan.Bottle, o startOptions) (provider.Provision,
 	return prov, nil
 }
 
-// launch starts plan p, provisioned by provisionPlan, on the Docker
-// backend and runs the agent on the user's terminal. agentImage boots a
+// launch starts plan p, provisioned by provisionPlan, on the backend
+// o.backend names (openBackend) and runs the agent on the user's terminal. agentImage boots a
 // committed image (resume).
 func launch(ctx context.Context, env Env, p *plan.Bottle, prov provider.Provision, o startOptions, agentImage string) error {
 	// Checked before anything is made: go run and a plain go build give a
 	// dynamic binary the sidecar image cannot carry.
-	if _, err := docker.SidecarBinary(env.Getenv(envSidecarBinary)); err != nil {
-		if errors.Is(err, docker.ErrNotStatic) {
+	if err := engines.CheckSidecarBinary(env.Getenv(envSidecarBinary)); err != nil {
+		if engines.IsNotStatic(err) {
 			return fmt.Errorf("%w; or run scripts/bot-bottle from the bot-bottle source tree, which builds a static bin/bot-bottle and seeds the base images", err)
 		}
 		return err
@@ -75,7 +75,7 @@ func launch(ctx context.Context, env Env, p *plan.Bottle, prov provider.Provisio
 		}
 	}
 
-	be, closeEngine, err := openDocker(ctx, env)
+	be, closeEngine, err := openBackend(ctx, env, o.backend)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func launch(ctx context.Context, env Env, p *plan.Bottle, prov provider.Provisio
 		Attest:    attestBeforeAgent(env, be, hoststate.Bottle(p.StateDir).Logs()),
 	})
 	if err != nil {
-		var step *docker.StepError
+		var step *backend.StepError
 		if errors.As(err, &step) {
 			return fmt.Errorf("starting bottle %s failed while %s (everything it made is removed): %w", p.Slug, step.Step, step.Err)
 		}

@@ -78,7 +78,7 @@ func listBottles(ctx context.Context, env Env, needEngine bool) ([]bottleRow, er
 	if err != nil {
 		return nil, err
 	}
-	be, closeEngine, err := openDocker(ctx, env)
+	be, closeEngine, err := openEngines(ctx, env, needEngine)
 	if err != nil {
 		if needEngine {
 			return nil, err

@@ -54,12 +54,13 @@ func TestListWithoutEngineShowsSavedState(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(home, "no-such.sock"))
-	out, errOut, code := execCLI(t, home, home, nil, "list")
+	noPodman := []string{"CONTAINER_HOST=unix://" + filepath.Join(home, "no-such-podman.sock")}
+	out, errOut, code := execCLI(t, home, home, noPodman, "list")
 	if code != 0 || !strings.Contains(out, "impl-abcde") || !strings.Contains(out, "saved") || !strings.Contains(errOut, "showing saved state only") {
 		t.Errorf("list without an engine: code %d\n%s\n%s", code, out, errOut)
 	}
 	// cleanup must not remove state it cannot check is not running.
-	if _, _, code := execCLI(t, home, home, nil, "cleanup"); code == 0 {
+	if _, _, code := execCLI(t, home, home, noPodman, "cleanup"); code == 0 {
 		t.Error("cleanup without an engine succeeded")
 	}
 	if _, err := os.Stat(dir); err != nil {

@@ -74,6 +74,9 @@ printed and the exit status is 1.`,
 			if err != nil {
 				return err
 			}
+			if o.backend == "" {
+				o.backend = meta.Backend // where it ran, where its committed image is
+			}
 			return launch(cmd.Context(), env, p, prov, o, meta.Image)
 		},
 	}

@@ -28,6 +28,8 @@ type startOptions struct {
 	// cwd copies the working directory into /workspace (workspace.go).
 	cwd              bool
 	respectGitignore bool
+	// backend is --backend: the engine to start on ("" = $BOT_BOTTLE_BACKEND, else docker).
+	backend string
 }
 
 func newStartCmd(env Env) *cobra.Command {
@@ -91,6 +93,7 @@ name replaces them.`,
 	f.BoolVar(&o.headless, "headless", false, "run the agent's one-shot mode with --prompt, no terminal")
 	f.StringVar(&o.prompt, "prompt", "", "the prompt of a --headless start")
 	f.BoolVar(&o.keep, "keep", false, "keep the containers when the agent exits")
+	backendFlag(cmd, &o)
 	workspaceFlags(cmd, &o)
 	_ = cmd.RegisterFlagCompletionFunc("bottle", completeBottles(env))
 	_ = cmd.RegisterFlagCompletionFunc("color", cobra.FixedCompletions(tui.BottleColors(), cobra.ShellCompDirectiveNoFileComp))

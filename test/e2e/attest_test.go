@@ -65,7 +65,7 @@ func startWithAttestation(t *testing.T, e env, p *plan.Bottle, before func(slug 
 			}
 			began := time.Now()
 			defer func() { took = time.Since(began) }()
-			_, err := attest.BeforeAgent(ctx, e.eng, e.be, b.Slug, attest.Options{
+			_, err := attest.BeforeAgent(ctx, e.be, b.Slug, attest.Options{
 				Binary: e.bin, Phase: "start", LogsDir: filepath.Join(p.StateDir, "logs"),
 				ExtraTCP: hostTargets(t, listener),
 			})
@@ -369,7 +369,7 @@ func BenchmarkAttestation(b *testing.B) {
 	harness.Launch(b, e.be, *p, backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid()})
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := attest.BeforeAgent(context.Background(), e.eng, e.be, p.Slug, attest.Options{Binary: e.bin}); err != nil {
+		if _, err := attest.BeforeAgent(context.Background(), e.be, p.Slug, attest.Options{Binary: e.bin}); err != nil {
 			b.Fatal(err)
 		}
 	}

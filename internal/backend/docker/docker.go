@@ -82,6 +82,18 @@ type Options struct {
 	// SubnetPool is where per-bottle internal /28 subnets are taken from
 	// (default 10.213.0.0/16).
 	SubnetPool netip.Prefix
+
+	// Engines that speak the Docker API but differ (package podman sets
+	// these; each difference is documented in docs/runtimes.md).
+
+	// Name is the backend's name (default "docker").
+	Name string
+	// Ulimits are set on every container (nil: the engine's defaults).
+	Ulimits []*container.Ulimit
+	// NoDefaultRunsc keeps the agent on the engine's default runtime
+	// unless Runtime asks for runsc: for an engine whose runtime list is
+	// its configuration, not what is installed and works.
+	NoDefaultRunsc bool
 }
 
 // Docker is the Docker backend.
@@ -107,6 +119,9 @@ func New(eng Engine, opts Options) *Docker {
 	if opts.MemoryBytes == 0 {
 		opts.MemoryBytes = 4 << 30
 	}
+	if opts.Name == "" {
+		opts.Name = "docker"
+	}
 	if !opts.SubnetPool.IsValid() {
 		opts.SubnetPool = netip.MustParsePrefix("10.213.0.0/16")
 	}
@@ -130,8 +145,8 @@ func Connect(ctx context.Context) (*client.Client, error) {
 	return c, nil
 }
 
-// Name is "docker".
-func (d *Docker) Name() string { return "docker" }
+// Name is "docker", or the name Options gave.
+func (d *Docker) Name() string { return d.opts.Name }
 
 // Names of a bottle's parts.
 func sidecarName(slug string) string  { return "bot-bottle-" + slug + "-sidecar" }
@@ -221,7 +236,7 @@ func (d *Docker) List(ctx context.Context) ([]backend.Summary, error) {
 	get := func(slug string) *backend.Summary {
 		s, ok := bySlug[slug]
 		if !ok {
-			s = &backend.Summary{Slug: slug, State: "missing", Sidecar: "missing"}
+			s = &backend.Summary{Slug: slug, State: "missing", Sidecar: "missing", Backend: d.Name()}
 			bySlug[slug] = s
 			order = append(order, slug)
 		}
@@ -236,6 +251,7 @@ func (d *Docker) List(ctx context.Context) ([]backend.Summary, error) {
 			s.Agent = c.Labels[backend.LabelAgent]
 			s.Label = c.Labels[backend.LabelLabel]
 			s.StateDir = c.Labels[backend.LabelStateDir]
+			s.Runtime = c.Labels[backend.LabelRuntime]
 			if t, err := time.Parse(time.RFC3339, c.Labels[backend.LabelCreated]); err == nil {
 				s.Created = t
 			}

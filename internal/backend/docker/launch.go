@@ -37,13 +37,7 @@ const imageAgentID = 1000
 const inhibitIPv4 = "com.docker.network.bridge.inhibit_ipv4"
 
 // StepError is a failed launch step.
-type StepError struct {
-	Step string
-	Err  error
-}
-
-func (e *StepError) Error() string { return e.Step + ": " + e.Err.Error() }
-func (e *StepError) Unwrap() error { return e.Err }
+type StepError = backend.StepError
 
 // launch is one Launch in progress: what it made, to undo on failure.
 type launch struct {
@@ -198,7 +192,8 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 	return out, nil
 }
 
-// runtime picks the agent's OCI runtime.
+// runtime picks the agent's OCI runtime: the one asked for, else runsc
+// when the engine has it, else the engine's default, by name.
 func (d *Docker) runtime(ctx context.Context) (string, error) {
 	if d.opts.Runtime != "" {
 		return d.opts.Runtime, nil
@@ -207,10 +202,10 @@ func (d *Docker) runtime(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("reading engine info: %w", err)
 	}
-	if _, ok := info.Info.Runtimes["runsc"]; ok {
+	if _, ok := info.Info.Runtimes["runsc"]; ok && !d.opts.NoDefaultRunsc {
 		return "runsc", nil
 	}
-	return "", nil
+	return info.Info.DefaultRuntime, nil
 }
 
 func (l *launch) labels(role string) map[string]string {
@@ -372,7 +367,7 @@ func (l *launch) createSidecar(ctx context.Context, image string, ip netip.Addr)
 		SecurityOpt: hardened(),
 		Sysctls:     map[string]string{"net.ipv4.ip_unprivileged_port_start": "0"},
 		Mounts:      mountsFor(l.b.Mounts, backend.RoleSidecar),
-		Resources:   container.Resources{PidsLimit: &pids},
+		Resources:   container.Resources{PidsLimit: &pids, Ulimits: l.d.opts.Ulimits},
 	}
 	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
 		internalName(l.b.Slug): {
@@ -429,6 +424,9 @@ func (l *launch) createAgent(ctx context.Context, out backend.Bottle, runtime st
 		Entrypoint: []string{"sleep"},
 		Cmd:        []string{"infinity"},
 	}
+	if runtime != "" {
+		cfg.Labels[backend.LabelRuntime] = runtime
+	}
 	if l.opts.UID != 0 {
 		cfg.User = fmt.Sprintf("%d:%d", l.opts.UID, l.opts.GID)
 	}
@@ -444,6 +442,7 @@ func (l *launch) createAgent(ctx context.Context, out backend.Bottle, runtime st
 		Resources: container.Resources{
 			PidsLimit: &l.d.opts.PidsLimit,
 			Memory:    l.d.opts.MemoryBytes,
+			Ulimits:   l.d.opts.Ulimits,
 		},
 	}
 	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{

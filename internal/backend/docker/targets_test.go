@@ -1,4 +1,4 @@
-package attest
+package docker
 
 import (
 	"context"
@@ -13,15 +13,18 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 )
 
-// fakeEngine is one agent on a sealed internal network and an extra one,
-// among the engine's other networks.
-type fakeEngine struct{ running bool }
+// targetsEngine is one agent on a sealed internal network and an extra
+// one, among the engine's other networks.
+type targetsEngine struct {
+	Engine  // nil: any other call panics
+	running bool
+}
 
-func (f fakeEngine) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
+func (f targetsEngine) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
 	return client.ContainerListResult{Items: []container.Summary{{ID: "agent1234567890"}}}, nil
 }
 
-func (f fakeEngine) ContainerInspect(context.Context, string, client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
+func (f targetsEngine) ContainerInspect(context.Context, string, client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
 	a := netip.MustParseAddr
 	return client.ContainerInspectResult{Container: container.InspectResponse{
 		State:  &container.State{Running: f.running},
@@ -33,7 +36,7 @@ func (f fakeEngine) ContainerInspect(context.Context, string, client.ContainerIn
 	}}, nil
 }
 
-func (f fakeEngine) NetworkList(context.Context, client.NetworkListOptions) (client.NetworkListResult, error) {
+func (f targetsEngine) NetworkList(context.Context, client.NetworkListOptions) (client.NetworkListResult, error) {
 	n := func(id, gw string, labels map[string]string) network.Summary {
 		var s network.Summary
 		s.ID, s.Labels = id, labels
@@ -49,8 +52,8 @@ func (f fakeEngine) NetworkList(context.Context, client.NetworkListOptions) (cli
 	}}, nil
 }
 
-func TestDockerTargets(t *testing.T) {
-	tg, err := DockerTargets(context.Background(), fakeEngine{running: true}, "x")
+func TestTargets(t *testing.T) {
+	tg, err := New(targetsEngine{running: true}, Options{}).Targets(context.Background(), "x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +67,7 @@ func TestDockerTargets(t *testing.T) {
 	if !slices.Equal(tg.AgentAddrs, []netip.Addr{a("10.213.0.3"), a("172.30.0.2")}) || tg.Proxy != "http://egress:9099" {
 		t.Errorf("agent addrs %v, proxy %q", tg.AgentAddrs, tg.Proxy)
 	}
-	if _, err := DockerTargets(context.Background(), fakeEngine{running: false}, "x"); err == nil {
+	if _, err := New(targetsEngine{running: false}, Options{}).Targets(context.Background(), "x"); err == nil {
 		t.Error("a stopped agent was attested")
 	}
 }

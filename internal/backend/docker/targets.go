@@ -1,4 +1,4 @@
-package attest
+package docker
 
 import (
 	"context"
@@ -13,28 +13,17 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 )
 
-// Engine is the part of the Docker client that finding targets needs.
-type Engine interface {
-	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
-	ContainerInspect(ctx context.Context, container string, options client.ContainerInspectOptions) (client.ContainerInspectResult, error)
-	NetworkList(ctx context.Context, options client.NetworkListOptions) (client.NetworkListResult, error)
-}
-
-// DockerTargets finds what the agent of slug must not reach on a Docker
-// engine: the host's addresses (this machine's interfaces and the gateway
-// of every engine network but the bottles' sealed ones), the gateways of
-// every network the agent is on, and its proxy.
-func DockerTargets(ctx context.Context, eng Engine, slug string) (Targets, error) {
-	var t Targets
-	f := client.Filters{}.Add("label", backend.LabelSlug+"="+slug).Add("label", backend.LabelRole+"="+backend.RoleAgent)
-	cs, err := eng.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+// Targets finds what the agent of slug must not reach on this engine: the
+// host's addresses (this machine's interfaces and the gateway of every
+// engine network but the bottles' sealed ones), the gateways of every
+// network the agent is on, and its proxy.
+func (d *Docker) Targets(ctx context.Context, slug string) (backend.Targets, error) {
+	var t backend.Targets
+	id, err := d.agentID(ctx, slug)
 	if err != nil {
 		return t, fmt.Errorf("finding the agent of %s: %w", slug, err)
 	}
-	if len(cs.Items) == 0 {
-		return t, fmt.Errorf("agent container of %s: %w", slug, backend.ErrNotFound)
-	}
-	in, err := eng.ContainerInspect(ctx, cs.Items[0].ID, client.ContainerInspectOptions{})
+	in, err := d.eng.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
 		return t, fmt.Errorf("inspecting the agent of %s: %w", slug, err)
 	}
@@ -51,16 +40,17 @@ func DockerTargets(ctx context.Context, eng Engine, slug string) (Targets, error
 	}
 	agentNets := map[string]bool{}
 	if ctr.NetworkSettings != nil {
-		for _, ep := range ctr.NetworkSettings.Networks {
+		for name, ep := range ctr.NetworkSettings.Networks {
 			if ep == nil {
 				continue
 			}
 			agentNets[ep.NetworkID] = true
+			agentNets[name] = true
 			t.Gateways = append(t.Gateways, ep.Gateway, ep.IPv6Gateway)
 			t.AgentAddrs = append(t.AgentAddrs, ep.IPAddress, ep.GlobalIPv6Address)
 		}
 	}
-	ns, err := eng.NetworkList(ctx, client.NetworkListOptions{})
+	ns, err := d.eng.NetworkList(ctx, client.NetworkListOptions{})
 	if err != nil {
 		return t, fmt.Errorf("listing networks: %w", err)
 	}
@@ -68,7 +58,7 @@ func DockerTargets(ctx context.Context, eng Engine, slug string) (Targets, error
 		sealed := n.Labels[backend.LabelRole] == backend.RoleInternal
 		for _, c := range n.IPAM.Config {
 			switch {
-			case agentNets[n.ID]:
+			case agentNets[n.ID] || agentNets[n.Name]:
 				t.Gateways = append(t.Gateways, c.Gateway)
 			case !sealed:
 				t.HostAddrs = append(t.HostAddrs, c.Gateway)
@@ -85,6 +75,19 @@ func DockerTargets(ctx context.Context, eng Engine, slug string) (Targets, error
 	}
 	t.HostAddrs = host
 	return t, nil
+}
+
+// uniq drops invalid, loopback and unspecified addresses and repeats,
+// sorted.
+func uniq(as []netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range as {
+		if a.IsValid() && !a.IsLoopback() && !a.IsUnspecified() {
+			out = append(out, a.Unmap())
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.Addr) int { return a.Compare(b) })
+	return slices.Compact(out)
 }
 
 // localAddrs are this machine's addresses, for an engine on this machine.

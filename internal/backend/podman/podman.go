@@ -1,0 +1,92 @@
+// Package podman runs bottles on Podman, rootful or rootless, through
+// Podman's API socket (`podman system service`). Podman's Docker-compatible
+// API takes the same container and network requests as Docker's, so the
+// bottle is built by the Docker backend's code over a moby client on
+// Podman's socket; what Podman does differently is set here, each a
+// documented difference (docs/runtimes.md) with a test:
+//
+//   - explicit ulimits (nofile 20000:20000): Podman as root otherwise
+//     asks for an RLIMIT_NOFILE above the machine's hard limit and every
+//     container fails with "error setting rlimit type 7";
+//   - gVisor is never picked by default: Podman lists every runtime its
+//     configuration names, installed or not, and Debian's runsc cannot set
+//     up a network namespace under Podman (docs/runtimes.md);
+//   - the internal network is sealed from the host by netavark's internal
+//     bridge, which holds no route out; the host listener probe proves it.
+package podman
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
+)
+
+// EnvHost is Podman's own variable for its API socket (unix:///path).
+const EnvHost = "CONTAINER_HOST"
+
+// NoFile is the open-files limit every container gets.
+const NoFile = 20000
+
+// Socket is where Podman's API listens for this user: $CONTAINER_HOST, else
+// /run/podman/podman.sock for root, else $XDG_RUNTIME_DIR/podman/podman.sock
+// (/run/user/UID when unset).
+func Socket(getenv func(string) string, uid int) string {
+	if h := getenv(EnvHost); h != "" {
+		return h
+	}
+	if uid == 0 {
+		return "unix:///run/podman/podman.sock"
+	}
+	dir := getenv("XDG_RUNTIME_DIR")
+	if dir == "" {
+		dir = "/run/user/" + strconv.Itoa(uid)
+	}
+	return "unix://" + filepath.Join(dir, "podman", "podman.sock")
+}
+
+// Present reports whether the socket exists (a unix socket) or an address
+// is set.
+func Present(getenv func(string) string, uid int) bool {
+	if getenv(EnvHost) != "" {
+		return true
+	}
+	_, err := os.Stat(Socket(getenv, uid)[len("unix://"):])
+	return err == nil
+}
+
+// Connect opens a moby client on Podman's socket and checks that it
+// answers.
+func Connect(ctx context.Context, host string) (*client.Client, error) {
+	c, err := client.New(client.WithHost(host), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("connecting to podman at %s: %w", host, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("connecting to podman at %s (start it with `podman system service --time=0 %s`): %w", host, host, err)
+	}
+	return c, nil
+}
+
+// Options adapts Docker backend options to Podman.
+func Options(o docker.Options) docker.Options {
+	o.Name = "podman"
+	o.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: NoFile, Hard: NoFile}}
+	o.NoDefaultRunsc = true
+	return o
+}
+
+// New is a backend on Podman's engine eng.
+func New(eng docker.Engine, o docker.Options) *docker.Docker {
+	return docker.New(eng, Options(o))
+}
