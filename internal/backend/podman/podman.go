@@ -11,8 +11,11 @@
 //   - gVisor is never picked by default: Podman lists every runtime its
 //     configuration names, installed or not, and Debian's runsc cannot set
 //     up a network namespace under Podman (docs/runtimes.md);
-//   - the internal network is sealed from the host by netavark's internal
-//     bridge, which holds no route out; the host listener probe proves it.
+//   - NOT YET SEALED: netavark (Podman 4.3) gives an internal network's
+//     bridge a host address and has no inhibit_ipv4, so a host listener on
+//     0.0.0.0 is reachable from the agent. start's attestation finds that
+//     and refuses the bottle (fail closed); docs/runtimes.md says what
+//     closes it.
 package podman
 
 import (
@@ -32,8 +35,14 @@ import (
 // EnvHost is Podman's own variable for its API socket (unix:///path).
 const EnvHost = "CONTAINER_HOST"
 
-// NoFile is the open-files limit every container gets.
-const NoFile = 20000
+// NoFile and NProc are the open-files and processes limits every
+// container gets: Podman as root otherwise asks for limits above the
+// machine's hard ones (crun: "setrlimit RLIMIT_NPROC: Operation not
+// permitted", "error setting rlimit type 7").
+const (
+	NoFile = 20000
+	NProc  = 4096
+)
 
 // Socket is where Podman's API listens for this user: $CONTAINER_HOST, else
 // /run/podman/podman.sock for root, else $XDG_RUNTIME_DIR/podman/podman.sock
@@ -81,7 +90,10 @@ func Connect(ctx context.Context, host string) (*client.Client, error) {
 // Options adapts Docker backend options to Podman.
 func Options(o docker.Options) docker.Options {
 	o.Name = "podman"
-	o.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: NoFile, Hard: NoFile}}
+	o.Ulimits = []*container.Ulimit{
+		{Name: "nofile", Soft: NoFile, Hard: NoFile},
+		{Name: "nproc", Soft: NProc, Hard: NProc},
+	}
 	o.NoDefaultRunsc = true
 	return o
 }
