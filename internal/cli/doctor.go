@@ -72,6 +72,7 @@ func runDoctor(ctx context.Context, env Env, slug string) error {
 	if err != nil {
 		return err
 	}
+	printRuntime(ctx, env, be, slug)
 	if err := rep.WriteTable(env.Stdout); err != nil {
 		return err
 	}
@@ -116,5 +117,23 @@ func attestBeforeAgent(env Env, be attest.Backend, logsDir string) func(context.
 			fmt.Fprintf(env.Stderr, "  %s; each result is in %s\n", rep.Summary(), filepath.Join(logsDir, attest.LogFile))
 		}
 		return err
+	}
+}
+
+// printRuntime says which engine and OCI runtime the agent of slug runs on
+// (runsc is gVisor).
+func printRuntime(ctx context.Context, env Env, be backend.Backend, slug string) {
+	list, err := be.List(ctx)
+	if err != nil {
+		return
+	}
+	for _, s := range list {
+		if s.Slug == slug {
+			rt := s.Runtime
+			if rt == "" {
+				rt = "the engine's default"
+			}
+			fmt.Fprintf(env.Stdout, "backend %s, agent runtime %s\n\n", s.Backend, rt)
+		}
 	}
 }
