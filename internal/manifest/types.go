@@ -164,12 +164,12 @@ type Route struct {
 // cookies, credential-named query parameters) is removed first; tokens
 // never go over plain http.
 type Auth struct {
-	// TokenRef names the env var that holds the token. Only the name is
-	// read at load; the value reaches only the sidecar.
-	TokenRef string `yaml:"token_ref" json:"token_ref,omitempty"`
 	// Scheme is the Authorization scheme: Bearer or token
 	// (`Authorization: <scheme> <value>`).
 	Scheme string `yaml:"scheme,omitempty" json:"scheme,omitempty"`
+	// TokenRef names the env var that holds the token. Only the name is
+	// read at load; the value reaches only the sidecar.
+	TokenRef string `yaml:"token_ref" json:"token_ref,omitempty"`
 	// Header sends the value in a header of its own: `NAME: <value>`
 	// (x-api-key, X-Goog-Api-Key, Private-Token, api-key).
 	Header string `yaml:"header,omitempty" json:"header,omitempty"`
