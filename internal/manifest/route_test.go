@@ -30,7 +30,7 @@ func TestValidateRoute(t *testing.T) {
 	}{
 		{"role", Route{Host: "a.com", Role: "admin"}, `role: "role" is reserved and takes no value: delete it; a route's access is set by matches and auth`},
 		{"no host", Route{}, "host: missing: give the host name, such as api.github.com"},
-		{"scheme", Route{Host: "a.com", Auth: &Auth{Scheme: "Basic", TokenRef: "X"}}, `auth.scheme: "Basic" is not a scheme; use Bearer or token`},
+		{"scheme", Route{Host: "a.com", Auth: &Auth{Scheme: "Basic", TokenRef: "X"}}, `auth.scheme: "Basic" is not a scheme; for HTTP Basic write basic_user: USER instead of scheme`},
 		{"token value", Route{Host: "a.com", Auth: &Auth{Scheme: "Bearer", TokenRef: "ghp_secretvalue"}}, "auth.token_ref: not an env var name (upper case letters, digits and _); give the name of the variable that holds the token, such as GITHUB_TOKEN, never the token itself"},
 		{"regex", Route{Host: "a.com", Matches: []Match{{Paths: []PathMatch{{Type: "regex", Value: "("}}}}}, "matches[0].paths[0].value: invalid regular expression: error parsing regexp: missing closing ): `(`"},
 		{"header regex", Route{Host: "a.com", Matches: []Match{{Headers: []HeaderMatch{{Name: "A", Value: "[", Type: "regex"}}}}}, "matches[0].headers[0].value: invalid regular expression: error parsing regexp: missing closing ]: `[`"},
@@ -67,13 +67,13 @@ func TestParseRoutes(t *testing.T) {
 	}
 	bad := []struct{ in, want string }{
 		{"- host: a.com\n  role: writer\n", `proposal:2: [0].role: "role" is reserved and takes no value: delete it; a route's access is set by matches and auth`},
-		{"routes:\n  - host: a.com\n    rolle: x\n", `proposal:3: routes[0]: unknown key "rolle" in egress route; allowed keys: auth, dlp, git, host, matches, unsafe_allow_private`},
+		{"routes:\n  - host: a.com\n    rolle: x\n", `proposal:3: routes[0]: unknown key "rolle" in egress route; allowed keys: auth, dlp, git, host, matches, ports, unsafe_allow_private`},
 		{"", "proposal: no routes given"},
 		{"- host: a.com\n---\n- host: b.com\n", "proposal:2: more than one YAML document; keep one"},
 		{"log: 2\nroutes:\n  - host: a.com\n", `proposal:1: unknown key "log": a route proposal holds only routes`},
 		{"routes: []\n", "proposal: no routes given"},
 		{"- host: [a]\n", "proposal:1: [0].host: expected a string, got a list"},
-		{"- host: a.com\n  auth: {scheme: Bearer, token_ref: T}\n  bogus: 1\n", `proposal:3: [0]: unknown key "bogus" in egress route; allowed keys: auth, dlp, git, host, matches, unsafe_allow_private`},
+		{"- host: a.com\n  auth: {scheme: Bearer, token_ref: T}\n  bogus: 1\n", `proposal:3: [0]: unknown key "bogus" in egress route; allowed keys: auth, dlp, git, host, matches, ports, unsafe_allow_private`},
 	}
 	for _, tt := range bad {
 		_, err := ParseRoutes("proposal", []byte(tt.in))
@@ -184,7 +184,7 @@ func TestLoadEgressFile(t *testing.T) {
 	bad := filepath.Join(dir, "bad.yaml")
 	write(t, bad, "egress:\n  routes:\n    - host: a.com\n      methods: [GET]\n")
 	_, err = LoadEgressFile(bad)
-	if want := bad + `:4: egress.routes[0]: unknown key "methods" in egress route; allowed keys: auth, dlp, git, host, matches, unsafe_allow_private`; err == nil || err.Error() != want {
+	if want := bad + `:4: egress.routes[0]: unknown key "methods" in egress route; allowed keys: auth, dlp, git, host, matches, ports, unsafe_allow_private`; err == nil || err.Error() != want {
 		t.Errorf("err = %v\nwant  %s", err, want)
 	}
 	empty := filepath.Join(dir, "empty.yaml")

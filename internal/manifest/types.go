@@ -131,8 +131,15 @@ type Egress struct {
 
 // Route allows requests to one host.
 type Route struct {
-	// Host is the exact host name (or IP literal) the route allows.
+	// Host is the exact lower-case host name (or IP literal) the route
+	// allows, or `*.suffix`: any name of one or more labels under suffix
+	// (`*.example.test` matches `a.example.test` and `a.b.example.test`,
+	// not `example.test`). A wildcard route may not carry auth.
 	Host string `yaml:"host" json:"host"`
+	// Ports the route allows (1-65535). Default: 443 for https and 80 for
+	// plain http. Listing ports replaces the default: `ports: [8443]`
+	// allows 8443 and nothing else.
+	Ports []int `yaml:"ports,omitempty" json:"ports,omitempty"`
 	// Auth injects a token the agent never sees.
 	Auth *Auth `yaml:"auth,omitempty" json:"auth,omitempty"`
 	// Matches narrows the route: a request must match at least one entry
@@ -150,13 +157,38 @@ type Route struct {
 	Role string `yaml:"role,omitempty" json:"role,omitempty"`
 }
 
-// Auth is a token injected into requests of a route.
+// Auth is a token injected into requests of a route. At most one of
+// scheme, header, basic_user and query says where the value goes (scheme
+// Bearer when none is given and no placeholder is). Whatever the agent
+// sent as a credential (any credential-named header in any spelling,
+// cookies, credential-named query parameters) is removed first; tokens
+// never go over plain http.
 type Auth struct {
-	// Scheme is the Authorization scheme: Bearer or token.
-	Scheme string `yaml:"scheme" json:"scheme,omitempty"`
+	// Scheme is the Authorization scheme: Bearer or token
+	// (`Authorization: <scheme> <value>`).
+	Scheme string `yaml:"scheme,omitempty" json:"scheme,omitempty"`
 	// TokenRef names the env var that holds the token. Only the name is
 	// read at load; the value reaches only the sidecar.
 	TokenRef string `yaml:"token_ref" json:"token_ref,omitempty"`
+	// Header sends the value in a header of its own: `NAME: <value>`
+	// (x-api-key, X-Goog-Api-Key, Private-Token, api-key).
+	Header string `yaml:"header,omitempty" json:"header,omitempty"`
+	// BasicUser sends HTTP Basic: `Authorization: Basic
+	// base64(USER:<value>)` (git over HTTPS, package registries).
+	BasicUser string `yaml:"basic_user,omitempty" json:"basic_user,omitempty"`
+	// Query sends the value as the query parameter PARAM (`?PARAM=<value>`),
+	// replacing any value the agent sent.
+	Query string `yaml:"query,omitempty" json:"query,omitempty"`
+	// Placeholder is an env var NAME the agent gets, holding a per-bottle
+	// sentinel (never the real value) for tools that refuse to run
+	// without a token. The proxy swaps the sentinel for the real value in
+	// the request line and headers, only on requests this route allows;
+	// a sentinel headed anywhere else is refused. May be used with one of
+	// the placements above, or alone.
+	Placeholder string `yaml:"placeholder,omitempty" json:"placeholder,omitempty"`
+	// PlaceholderInBody swaps the sentinel in request bodies too (needs
+	// placeholder).
+	PlaceholderInBody bool `yaml:"placeholder_in_body,omitempty" json:"placeholder_in_body,omitempty"`
 }
 
 // Match is one way a request may match a route.
@@ -176,8 +208,8 @@ type Match struct {
 
 // PathMatch matches the request path.
 type PathMatch struct {
-	// Type is prefix, exact or regex.
-	Type string `yaml:"type" json:"type,omitempty"`
+	// Type is prefix (the default), exact or regex.
+	Type string `yaml:"type,omitempty" json:"type,omitempty"`
 	// Value is the prefix, the path, or the regular expression (RE2,
 	// anchored), compared with the percent-decoded path. A prefix is a
 	// string prefix: write `/v1/`, not `/v1` (which also matches

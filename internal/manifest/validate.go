@@ -89,19 +89,12 @@ func validateRoute(r Route, path string) FieldErrors {
 	if msg := checkHost(r.Host); msg != "" {
 		add("host", "%s", msg)
 	}
+	validatePorts(r.Ports, add)
 	if r.Role != "" {
 		add("role", `"role" is reserved and takes no value: delete it; a route's access is set by matches and auth`)
 	}
-	if a := r.Auth; a != nil {
-		if a.Scheme != "Bearer" && a.Scheme != "token" {
-			add("auth.scheme", "%s is not a scheme; use Bearer or token", quoteOrMissing(a.Scheme))
-		}
-		if a.TokenRef == "" {
-			add("auth.token_ref", "missing: name the env var that holds the token, such as GITHUB_TOKEN")
-		} else if !tokenEnvRE.MatchString(a.TokenRef) {
-			// Not quoted: it may be a pasted token.
-			add("auth.token_ref", "not an env var name (upper case letters, digits and _); give the name of the variable that holds the token, such as GITHUB_TOKEN, never the token itself")
-		}
+	if r.Auth != nil {
+		validateAuth(r.Auth, r.Host, add)
 	}
 	for i, m := range r.Matches {
 		mp := fmt.Sprintf("matches[%d]", i)
@@ -111,7 +104,7 @@ func validateRoute(r Route, path string) FieldErrors {
 		for j, p := range m.Paths {
 			pp := fmt.Sprintf("%s.paths[%d]", mp, j)
 			switch p.Type {
-			case "prefix", "exact":
+			case "", "prefix", "exact":
 				if !strings.HasPrefix(p.Value, "/") {
 					add(pp+".value", "%s must start with /", quoteOrMissing(p.Value))
 				}
@@ -178,12 +171,14 @@ func checkHost(h string) string {
 		return "missing: give the host name, such as api.github.com"
 	case strings.Contains(h, "://") || strings.Contains(h, "/"):
 		return fmt.Sprintf("%q is a URL; give only the host name, such as api.github.com", h)
+	case IsWildcardHost(h):
+		return checkWildcardHost(h)
 	case strings.Contains(h, "*"):
-		return fmt.Sprintf("%q: wildcards are not supported; list each host", h)
+		return fmt.Sprintf("%q: a wildcard is one leading *. (*.example.com matches its sub-domains, not example.com itself)", h)
 	case net.ParseIP(strings.Trim(h, "[]")) != nil:
 		return ""
 	case strings.Contains(h, ":"):
-		return fmt.Sprintf("%q: a route has no port; give only the host name (ports 443 and 80 are allowed)", h)
+		return fmt.Sprintf("%q: give only the host name and list the port under ports, such as ports: [8443]", h)
 	case strings.ToLower(h) != h:
 		return fmt.Sprintf("%q: write host names in lower case", h)
 	case !hostRE.MatchString(h):

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 )
 
@@ -95,18 +94,18 @@ func (p *Policy) DecideConnect(host string, port int) Decision {
 	if d, ok := p.hostRefusal(host); !ok {
 		return d
 	}
-	var hostKnown bool
+	var known *Route
 	for _, r := range p.Routes {
-		if r.Host != host {
+		if !r.MatchesHost(host) {
 			continue
 		}
-		hostKnown = true
-		if p.allowsPort("https", port) {
+		known = r
+		if p.allowsPort(r, "https", port) {
 			return Decision{Allow: true, Code: CodeAllowed, Reason: fmt.Sprintf("route %s allows CONNECT", r.Name()), Route: r}
 		}
 	}
-	if hostKnown {
-		return refuse(CodePort, "port %d is not allowed for %s: routes allow 443 for https and 80 for http", port, host)
+	if known != nil {
+		return refuse(CodePort, "port %d is not allowed for %s: route %s allows %s (add the port to its ports list)", port, host, known.Name(), portList(p.portsOf(known)))
 	}
 	return p.noRoute(host)
 }
@@ -128,11 +127,12 @@ func (p *Policy) hostRefusal(host string) (Decision, bool) {
 	return Decision{}, true
 }
 
-func (p *Policy) allowsPort(scheme string, port int) bool {
-	if scheme == "https" && port == PortHTTPS || scheme == "http" && port == PortHTTP {
-		return true
+func portList(ports []int) string {
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = fmt.Sprint(p)
 	}
-	return slices.Contains(p.ExtraPorts, port)
+	return strings.Join(s, ", ")
 }
 
 // Name names the route in logs and messages.
@@ -177,13 +177,14 @@ func (p *Policy) Decide(req Request) Decision {
 	if svc == "git-receive-pack" {
 		return refuse(CodeGitPush, "git push over HTTP(S) is refused; push through git-gate")
 	}
-	var candidates, portOK bool
+	var candidate *Route
+	var portOK bool
 	for _, r := range p.Routes {
-		if r.Host != req.Host {
+		if !r.MatchesHost(req.Host) {
 			continue
 		}
-		candidates = true
-		if !p.allowsPort(req.Scheme, req.Port) {
+		candidate = r
+		if !p.allowsPort(r, req.Scheme, req.Port) {
 			continue
 		}
 		portOK = true
@@ -199,10 +200,10 @@ func (p *Policy) Decide(req Request) Decision {
 		return Decision{Allow: true, Code: CodeAllowed, Reason: "route " + r.Name() + " allows " + req.Method + " " + req.Path, Route: r}
 	}
 	switch {
-	case !candidates:
+	case candidate == nil:
 		return p.noRoute(req.Host)
 	case !portOK:
-		return refuse(CodePort, "port %d is not allowed for %s over %s: routes allow 443 for https and 80 for http", req.Port, req.Host, req.Scheme)
+		return refuse(CodePort, "port %d is not allowed for %s over %s: route %s allows %s (443 for https and 80 for http unless it lists ports)", req.Port, req.Host, req.Scheme, candidate.Name(), portList(p.portsOf(candidate)))
 	}
 	return refuse(CodeNoMatch, "no route for %s matches %s %s", req.Host, req.Method, req.Path)
 }
@@ -224,7 +225,7 @@ func (r *Route) matchesRequest(req Request) bool {
 func (p *Policy) AllowsPrivate(host string) bool {
 	host = NormalizeHost(host)
 	for _, r := range p.Routes {
-		if r.Host == host && r.UnsafeAllowPrivate {
+		if r.MatchesHost(host) && r.UnsafeAllowPrivate {
 			return true
 		}
 	}

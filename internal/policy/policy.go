@@ -44,9 +44,9 @@ const DefaultLog = 1
 // Policy is a compiled, validated route table.
 type Policy struct {
 	Routes []*Route
-	// ExtraPorts are ports every route allows besides 443 (https) and 80
-	// (http): set by the proxy's operator (--allow-port), for local tests
-	// and self-hosted services; the manifest has no port.
+	// ExtraPorts are ports every route allows besides its own (443 for
+	// https and 80 for http unless the route lists ports): set by the
+	// proxy's operator (--allow-port), for local tests.
 	ExtraPorts []int
 	// Log is 0 (refusals only), 1 (every decision) or 2 (every decision
 	// with request headers, never a token).
@@ -55,8 +55,10 @@ type Policy struct {
 
 // Route is one compiled route.
 type Route struct {
-	// Host is the lower-case host name or IP literal.
+	// Host is the lower-case host name or IP literal, or *.suffix.
 	Host string
+	// Ports the route allows; empty means 443 for https and 80 for http.
+	Ports []int
 	// Auth is the token injected into the route's HTTPS requests.
 	Auth *Auth
 	// Outbound are the outbound DLP detectors; empty means scanning is off.
@@ -72,12 +74,25 @@ type Route struct {
 
 	matches []match
 	wire    manifest.Route
+	// suffix is ".example.test" for a *.example.test route, else "".
+	suffix string
 }
 
-// Auth names the injected token. The value is never held here.
+// Auth names the injected token and where it goes. The value is never
+// held here.
 type Auth struct {
-	Scheme   string // Bearer or token
-	TokenRef string // env var holding the value
+	// Placement is manifest.PlaceScheme, PlaceHeader, PlaceBasic,
+	// PlaceQuery or PlacePlaceholder (the sentinel swap only).
+	Placement string
+	Scheme    string // Bearer or token, for PlaceScheme
+	Header    string // canonical header name, for PlaceHeader
+	BasicUser string // for PlaceBasic
+	Query     string // for PlaceQuery
+	// Placeholder is the agent env var holding this route's sentinel;
+	// InBody swaps it in request bodies too.
+	Placeholder string
+	InBody      bool
+	TokenRef    string // env var holding the value
 }
 
 type match struct {
@@ -121,12 +136,19 @@ func Compile(e *manifest.Egress) (*Policy, error) {
 }
 
 func compileRoute(w manifest.Route) (*Route, error) {
-	host, err := ParseRouteHost(w.Host)
+	host, suffix, err := parseRouteHostOrWildcard(w.Host)
 	if err != nil {
 		return nil, err
 	}
+	for _, p := range w.Ports {
+		if p < 1 || p > 65535 {
+			return nil, fmt.Errorf("ports: %d is not a port (1-65535)", p)
+		}
+	}
 	r := &Route{
 		Host:               host,
+		Ports:              slices.Clone(w.Ports),
+		suffix:             suffix,
 		Outbound:           []string{DetectorTokenPatterns, DetectorKnownSecrets},
 		Inbound:            true,
 		OnMatch:            OnMatchSupervise,
@@ -134,13 +156,12 @@ func compileRoute(w manifest.Route) (*Route, error) {
 		wire:               w,
 	}
 	if w.Auth != nil {
-		if w.Auth.Scheme != "Bearer" && w.Auth.Scheme != "token" {
-			return nil, fmt.Errorf("auth.scheme %q is not Bearer or token", w.Auth.Scheme)
+		if suffix != "" {
+			return nil, errors.New("auth on a wildcard host is refused: every sub-domain would receive the token")
 		}
-		if !manifest.ValidEnvName(w.Auth.TokenRef) {
-			return nil, fmt.Errorf("auth.token_ref %q is not an environment variable name", w.Auth.TokenRef)
+		if r.Auth, err = compileAuth(*w.Auth); err != nil {
+			return nil, err
 		}
-		r.Auth = &Auth{Scheme: w.Auth.Scheme, TokenRef: w.Auth.TokenRef}
 	}
 	if w.Git != nil {
 		r.GitFetch = w.Git.Fetch
@@ -241,7 +262,7 @@ func compileMatch(m manifest.Match) (match, error) {
 	var out match
 	for i, p := range m.Paths {
 		switch p.Type {
-		case "prefix":
+		case "", "prefix":
 			out.paths = append(out.paths, pathMatch{prefix: p.Value})
 		case "exact":
 			out.paths = append(out.paths, pathMatch{exact: p.Value})

@@ -131,7 +131,10 @@ func TestDecideConnect(t *testing.T) {
 func TestCompileRejects(t *testing.T) {
 	cases := map[string]string{
 		"scheme in host":   "egress: {routes: [{host: 'https://x.com'}]}",
-		"wildcard":         "egress: {routes: [{host: '*.x.com'}]}",
+		"wildcard":         "egress: {routes: [{host: '*.com'}]}",
+		"wildcard auth":    "egress: {routes: [{host: '*.x.com', auth: {token_ref: T}}]}",
+		"two placements":   "egress: {routes: [{host: x.com, auth: {token_ref: T, header: x-api-key, query: key}}]}",
+		"port zero":        "egress: {routes: [{host: x.com, ports: [0]}]}",
 		"bad auth scheme":  "egress: {routes: [{host: x.com, auth: {scheme: Basic, token_ref: T}}]}",
 		"bad token_ref":    "egress: {routes: [{host: x.com, auth: {scheme: Bearer, token_ref: 'a b'}}]}",
 		"bad regex":        "egress: {routes: [{host: x.com, matches: [{paths: [{type: regex, value: '('}]}]}]}",

@@ -16,10 +16,16 @@ type RouteView struct {
 	UnsafeAllowPrivate bool        `json:"unsafe_allow_private,omitempty"`
 }
 
-// AuthView is the injected token's scheme and env var name.
+// AuthView is where the injected token goes and its env var name.
 type AuthView struct {
-	Scheme   string `json:"scheme"`
-	TokenRef string `json:"token_ref"`
+	Placement   string `json:"placement"`
+	Scheme      string `json:"scheme,omitempty"`
+	Header      string `json:"header,omitempty"`
+	BasicUser   string `json:"basic_user,omitempty"`
+	Query       string `json:"query,omitempty"`
+	Placeholder string `json:"placeholder,omitempty"`
+	InBody      bool   `json:"placeholder_in_body,omitempty"`
+	TokenRef    string `json:"token_ref"`
 }
 
 // MatchView mirrors manifest.Match.
@@ -35,7 +41,7 @@ func (p *Policy) Table() []RouteView {
 	for _, r := range p.Routes {
 		v := RouteView{
 			Host:               r.Host,
-			Ports:              append([]int{PortHTTPS, PortHTTP}, p.ExtraPorts...),
+			Ports:              p.portsOf(r),
 			OutboundDetectors:  append([]string{}, r.Outbound...),
 			InboundDetectors:   []string{},
 			OutboundOnMatch:    r.OnMatch,
@@ -46,7 +52,8 @@ func (p *Policy) Table() []RouteView {
 			v.InboundDetectors = []string{DetectorNaiveInjection}
 		}
 		if r.Auth != nil {
-			v.Auth = &AuthView{Scheme: r.Auth.Scheme, TokenRef: r.Auth.TokenRef}
+			a := r.Auth
+			v.Auth = &AuthView{Placement: a.Placement, Scheme: a.Scheme, Header: a.Header, BasicUser: a.BasicUser, Query: a.Query, Placeholder: a.Placeholder, InBody: a.InBody, TokenRef: a.TokenRef}
 		}
 		for _, m := range r.wire.Matches {
 			v.Matches = append(v.Matches, MatchView{Paths: m.Paths, Methods: m.Methods, Headers: m.Headers})
