@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"html"
 	"math"
 	"regexp"
 	"strings"
@@ -140,6 +139,7 @@ type injectionHit struct {
 	Level   Level
 	Reason  string
 	Excerpt string
+	Start   int // -1 for a finding about the whole text
 	End     int
 }
 
@@ -174,14 +174,14 @@ func (in *injection) find(text []byte) []injectionHit {
 				// Text built to wake the phrases everywhere could hide one
 				// behind its cost: fail closed.
 				return append(out, injectionHit{Rule: "too-dense-to-scan", Level: High,
-					Reason: "the text holds too many trigger words to check them all", End: len(text)})
+					Reason: "the text holds too many trigger words to check them all", Start: -1, End: len(text)})
 			}
 			r := &injectionRules[ri]
 			end := min(len(text), start+injectionWindow)
 			if m := r.Re.FindIndex(text[start:end]); m != nil {
 				fired[ri] = true
 				out = append(out, injectionHit{Rule: r.ID, Level: r.Level, Reason: r.Reason,
-					Excerpt: printable(text[start : start+m[1]]), End: start + m[1]})
+					Excerpt: printable(text[start : start+m[1]]), Start: start, End: start + m[1]})
 			}
 		}
 	}
@@ -195,12 +195,12 @@ func (in *injection) find(text []byte) []injectionHit {
 				lvl = High
 			}
 			out = append(out, injectionHit{Rule: "zero-width-smuggling", Level: lvl,
-				Reason: fmt.Sprintf("hides data in a run of %d zero-width characters", run), End: end})
+				Reason: fmt.Sprintf("hides data in a run of %d zero-width characters", run), Start: -1, End: end})
 		}
 	}
 	if marks[markBidi] {
 		out = append(out, injectionHit{Rule: "bidi-override", Level: Medium,
-			Reason: "contains bidirectional override characters that reorder what a human sees", End: len(text)})
+			Reason: "contains bidirectional override characters that reorder what a human sees", Start: -1, End: len(text)})
 	}
 	return out
 }
@@ -237,10 +237,10 @@ func tagHits(text []byte, in *injection) []injectionHit {
 		return nil
 	}
 	out := []injectionHit{{Rule: "hidden-tag-characters", Level: High,
-		Reason: fmt.Sprintf("hides %d characters of text in invisible Unicode tag characters: %q", len(hidden), printable(hidden)), End: end}}
+		Reason: fmt.Sprintf("hides %d characters of text in invisible Unicode tag characters: %q", len(hidden), printable(hidden)), Start: -1, End: end}}
 	for _, h := range in.find(hidden) {
 		h.Reason = "in hidden tag characters: " + h.Reason
-		h.End = end
+		h.Start, h.End = -1, end
 		out = append(out, h)
 	}
 	return out
@@ -283,21 +283,20 @@ func printable(b []byte) string {
 	return s.String()
 }
 
-// views of an inbound text that the phrases may hide behind: HTML entities
-// and JSON escapes.
-func inboundViews(text []byte) [][]byte {
-	views := [][]byte{text}
-	// Any backslash: JSON escapes a phrase's line breaks (\n) as well as
-	// its letters (\u0069).
-	if v := jsonView(text); v != nil {
-		views = append(views, v)
-	}
-	if bytes.IndexByte(text, '&') >= 0 {
-		if v := html.UnescapeString(string(text)); v != string(text) {
-			views = append(views, []byte(v))
+// read is every scored hit in every view of text a model may read
+// (readViews).
+func (in *injection) read(text []byte) []injectionHit {
+	var hits []injectionHit
+	for i, v := range readViews(text) {
+		vh := score(v, in.find(v))
+		if i > 0 && !bytes.Equal(v, text) {
+			for j := range vh {
+				vh[j].Start = -1 // not an offset in text
+			}
 		}
+		hits = append(hits, vh...)
 	}
-	return views
+	return hits
 }
 
 // verdictOf picks the strongest hit.
@@ -324,11 +323,7 @@ func NewInjection() *Injection { return &Injection{in: newInjection()} }
 // Detect scans text (HTML, JSON or plain text) and returns the strongest
 // verdict.
 func (d *Injection) Detect(text []byte) InjectionVerdict {
-	var hits []injectionHit
-	for _, v := range inboundViews(text) {
-		hits = append(hits, d.in.find(v)...)
-	}
-	return verdictOf(hits)
+	return verdictOf(d.in.read(text))
 }
 
 // sharedInjection is built once and never changes.
