@@ -2,6 +2,7 @@ package dlp
 
 import (
 	"bytes"
+	"encoding/json"
 	"html"
 	"strings"
 	"unicode/utf8"
@@ -19,22 +20,25 @@ import (
 // b's own offsets when b is plain text, so the SSE scanner can tell which
 // hits are new.
 func readViews(b []byte) [][]byte {
-	var views [][]byte
+	var base []byte
 	switch first := firstNonSpace(b); {
 	case first == '{' || first == '[':
-		views = append(views, jsonStrings(b, 0))
+		base = jsonStrings(b, 0)
 	case first == '<':
-		views = append(views, htmlText(b))
+		base = htmlText(b)
 	default:
-		views = append(views, b)
-		if bytes.IndexByte(b, '\\') >= 0 {
-			if v := jsonView(b); v != nil {
-				views = append(views, v)
-			}
+		base = b
+	}
+	views := [][]byte{base}
+	// What is left of escapes and markup inside the text (a JSON string
+	// holding HTML, a page quoting \u escapes).
+	if bytes.IndexByte(base, '\\') >= 0 {
+		if v := jsonView(base); v != nil {
+			views = append(views, v)
 		}
-		if hasTag(b) || bytes.IndexByte(b, '&') >= 0 {
-			views = append(views, htmlText(b))
-		}
+	}
+	if hasTag(base) || bytes.IndexByte(base, '&') >= 0 {
+		views = append(views, htmlText(base))
 	}
 	// Folding and dropping invisible characters only matter for non-ASCII
 	// text; ASCII is its own NFKC form.
@@ -202,7 +206,7 @@ func jsonStrings(b []byte, depth int) []byte {
 				s = v
 			}
 		}
-		if f := firstNonSpace(s); depth < 4 && (f == '{' || f == '[') {
+		if f := firstNonSpace(s); depth < 4 && (f == '{' || f == '[') && json.Valid(s) {
 			s = jsonStrings(s, depth+1)
 		}
 		out = append(out, s...)

@@ -16,11 +16,10 @@ const scoreWindow = 160 // bytes around a hit searched for context
 
 // discussionMarkers introduce an example rather than an instruction.
 var discussionMarkers = []string{
-	"for example", "for instance", "e.g.", "such as", "a common attack", "an attacker",
-	"attackers ", "attacker's", "example of", "example payload", "might look like",
-	"looks like this", "like this:", "could say", "might say", "phrases like", "strings like",
-	"known as", "called", "classic", "the phrase", "payloads", "injection attack",
-	"prompt injection", "jailbreak", "red team", "detect", "filter", "blocklist",
+	"for example", "for instance", "e.g.", "a common attack", "an attacker", "attackers ",
+	"attacker's", "example of", "example payload", "might look like", "looks like this",
+	"phrases like", "strings like", "the phrase", "payloads", "injection attack",
+	"prompt injection", "jailbreak", "red team", "blocklist", "such as the",
 }
 
 // aboutInjection names the subject of a page that discusses attacks.
@@ -35,7 +34,8 @@ var addressMarkers = []string{
 	"before you answer", "before continuing", "before doing anything",
 	"ai assistant", "ai agent", "dear ai", "dear assistant", "if you are an ai",
 	"attention ai", "assistant:", "agent:", "to the ai", "to any ai", "coding agent",
-	"language model", "as an ai",
+	"language model", "as an ai", "the assistant must", "the agent must", "the model must",
+	"the ai must", "after you finish", "when you are done",
 }
 
 // The marker automata are built once and never change.
@@ -59,15 +59,20 @@ func score(text []byte, hits []injectionHit) []injectionHit {
 			continue
 		}
 		lvl := int(h.Level)
-		quoted := insideQuote(text, h.Start) || insideCode(text, h.Start)
-		marked := countMatches(discussionAC(), text[max(0, h.Start-scoreWindow):h.Start], 1) > 0
-		addressed := countMatches(addressAC(), text[max(0, h.Start-scoreWindow):min(len(text), h.End+scoreWindow)], 1) > 0
-		discussed := marked || (quoted && (about || !addressed))
-		if discussed {
+		quoted, fenced := insideQuote(text, h.Start), insideCode(text, h.Start)
+		before := text[max(0, h.Start-scoreWindow):h.Start]
+		around := text[max(0, h.Start-scoreWindow):min(len(text), h.End+scoreWindow)]
+		marked := countMatches(discussionAC(), before, 1) > 0
+		addressed := countMatches(addressAC(), around, 1) > 0 && h.Rule != "addresses-the-model"
+		// A quotation or a code block lowers the score on a page about
+		// attacks, or when nothing in it speaks to the reader (a string
+		// literal in a test, an install command in the docs).
+		discussed := marked || ((quoted || fenced) && (about || !addressed))
+		switch {
+		case discussed:
 			lvl--
 			h.Reason += " (quoted or discussed)"
-		}
-		if addressed && !quoted && h.Rule != "addresses-the-model" {
+		case addressed && !fenced:
 			lvl++
 		}
 		lvl = max(0, min(lvl, int(High)))
