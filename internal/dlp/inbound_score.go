@@ -2,6 +2,7 @@ package dlp
 
 import (
 	"bytes"
+	"slices"
 	"sync"
 )
 
@@ -51,6 +52,7 @@ func score(text []byte, hits []injectionHit) []injectionHit {
 		return hits
 	}
 	about := countMatches(aboutAC(), text, 2) >= 2
+	fences := fenceOffsets(text)
 	distinct := map[string]bool{}
 	out := make([]injectionHit, 0, len(hits))
 	for _, h := range hits {
@@ -59,7 +61,7 @@ func score(text []byte, hits []injectionHit) []injectionHit {
 			continue
 		}
 		lvl := int(h.Level)
-		quoted, fenced := insideQuote(text, h.Start), insideCode(text, h.Start)
+		quoted, fenced := insideQuote(text, h.Start), insideCode(fences, h.Start)
 		before := text[max(0, h.Start-scoreWindow):h.Start]
 		around := text[max(0, h.Start-scoreWindow):min(len(text), h.End+scoreWindow)]
 		marked := countMatches(discussionAC(), before, 1) > 0
@@ -120,24 +122,25 @@ func insideQuote(text []byte, i int) bool {
 	return len(t) > 0 && (t[len(t)-1] == '\'' || bytes.HasSuffix(t, []byte("‘")))
 }
 
-// insideCode reports a fenced code block or a <pre>/<code> element open at
-// i.
-func insideCode(text []byte, i int) bool {
-	before := text[:i]
-	if bytes.Count(before, []byte("```"))%2 == 1 || bytes.Count(before, []byte("~~~"))%2 == 1 {
-		return true
-	}
-	for _, tag := range [][2]string{{"<pre", "</pre"}, {"<code", "</code"}} {
-		if o := lastIndexFold(before, tag[0]); o >= 0 && o > lastIndexFold(before, tag[1]) {
-			return true
-		}
-	}
-	return false
+// insideCode reports a fenced code block open at i (htmlText turns
+// <pre> and <code> into fences); fences are the sorted fence offsets.
+func insideCode(fences []int, i int) bool {
+	n, _ := slices.BinarySearch(fences, i)
+	return n%2 == 1
 }
 
-func lastIndexFold(b []byte, s string) int {
-	if i := bytes.LastIndex(b, []byte(s)); i >= 0 {
-		return i
+func fenceOffsets(text []byte) []int {
+	var out []int
+	for _, f := range [][]byte{[]byte("```"), []byte("~~~")} {
+		for off := 0; ; {
+			j := bytes.Index(text[off:], f)
+			if j < 0 {
+				break
+			}
+			out = append(out, off+j)
+			off += j + len(f)
+		}
 	}
-	return bytes.LastIndex(b, bytes.ToUpper([]byte(s)))
+	slices.Sort(out)
+	return out
 }
