@@ -37,8 +37,8 @@ func readViews(b []byte) [][]byte {
 			views = append(views, v)
 		}
 	}
-	if hasTag(base) || bytes.IndexByte(base, '&') >= 0 {
-		views = append(views, htmlText(base))
+	if first := firstNonSpace(b); first != '<' && (hasTag(base) || bytes.IndexByte(base, '&') >= 0) {
+		views = append(views, htmlText(base)) // markup inside text, or text of JSON strings
 	}
 	// Folding and dropping invisible characters only matter for non-ASCII
 	// text; ASCII is its own NFKC form.
@@ -224,33 +224,40 @@ func opensTag(rest []byte) bool {
 	return (c >= 'a' && c <= 'z') || rest[0] == '/' || rest[0] == '!'
 }
 
-// tagName is the lowercase name of the tag whose text (after '<') is rest.
-func tagName(rest []byte) string {
+// tagName is the name of the tag whose text (after '<') is rest, as
+// written.
+func tagName(rest []byte) []byte {
 	name := bytes.TrimPrefix(rest, []byte("/"))
 	end := 0
 	for end < len(name) && end < 16 && (name[end]|0x20 >= 'a' && name[end]|0x20 <= 'z' || name[end] >= '0' && name[end] <= '9' || name[end] == '_' || name[end] == '-') {
 		end++
 	}
-	return string(bytes.ToLower(name[:end]))
+	return name[:end]
+}
+
+func tagIs(rest []byte, names ...string) bool {
+	n := tagName(rest)
+	for _, x := range names {
+		if len(n) == len(x) && bytes.EqualFold(n, []byte(x)) {
+			return true
+		}
+	}
+	return false
 }
 
 // spoofTag: no HTML element, but the markup of a chat turn or a system
 // prompt, which the phrases look for.
 func spoofTag(rest []byte) bool {
-	switch tagName(rest) {
-	case "system", "system_prompt", "system-prompt", "systemprompt", "developer", "instruction", "instructions", "admin", "sys":
-		return true
-	}
-	return false
+	return tagIs(rest, "system", "system_prompt", "system-prompt", "systemprompt", "developer", "instruction", "instructions", "admin", "sys")
 }
 
 // tagMark is what a tag leaves in the text besides a space: a fence for
 // code, a quotation mark for a quotation.
 func tagMark(rest []byte) string {
-	switch tagName(rest) {
-	case "pre", "code", "kbd", "samp":
+	switch {
+	case tagIs(rest, "pre", "code", "kbd", "samp"):
 		return " ``` "
-	case "q", "blockquote":
+	case tagIs(rest, "q", "blockquote"):
 		return ` " `
 	}
 	return ""
