@@ -148,6 +148,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 		if t.scheme == "https" { // never a token over plain http (the policy refuses it too)
 			out.Header.Set("Authorization", route.Auth.Scheme+" "+st.tokens[route.Auth.TokenRef])
 		}
+		wholeBodies(out.Header) // echo.go: no Range slices of a response that may echo the token
 	}
 	if route.Inbound || route.Auth != nil {
 		// Let the transport ask for gzip and decode it, so what is scanned
@@ -245,7 +246,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 	if token != "" {
 		for _, vs := range resp.Header {
 			for _, v := range vs {
-				if strings.Contains(v, token) {
+				if echoesToken([]byte(v), token) {
 					echo(false)
 					return 0, res
 				}
@@ -295,7 +296,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 			panic(http.ErrAbortHandler)
 		}
 		return n, res
-	case (scan || token != "") && textual(mt) && encoded:
+	case (scan && textual(mt) || token != "") && encoded: // with a token, any type: it could be compressed around it
 		// Decode a copy to scan; the agent gets the bytes as sent.
 		raw, err := readBody(body, resp.ContentLength, MaxInboundScan)
 		if errors.Is(err, errTokenEcho) {
@@ -313,11 +314,11 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 			if err != nil {
 				return withhold(policy.CodeInboundUnscannable, fmt.Sprintf("the response from %s (content-encoding %q) cannot be decoded for scanning (%v); it was withheld, not passed unscanned", t.host, resp.Header.Get("Content-Encoding"), err))
 			}
-			if token != "" && bytes.Contains(text, []byte(token)) {
+			if echoesToken(text, token) {
 				echo(false)
 				return 0, res
 			}
-			if scan {
+			if scan && textual(mt) {
 				res.verdict = dlp.DetectInjection(text)
 			}
 		}
