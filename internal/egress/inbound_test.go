@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -416,4 +417,43 @@ func TestRedTeamTokenEchoInEveryForm(t *testing.T) {
 			t.Fatalf("token reassembled from slices (upstream saw Range: %v): %q", sawRange.Load(), got)
 		}
 	})
+}
+
+// TestRedTeamLogCanaries: at log level 2 no token-shaped header value,
+// and no held token in any encoding, reaches a log line or a refusal
+// body.
+func TestRedTeamLogCanaries(t *testing.T) {
+	const tok = "real-upstream-token-0123456789abcdef"
+	canaries := map[string]string{
+		"X-Custom":   "ghp_" + strings.Repeat("aB3", 12),
+		"X-Vendor":   "Zq8vN2kLp0XwR7tY4mB9cD1eF6gH3jK5",
+		"X-Held-B64": base64.StdEncoding.EncodeToString([]byte(tok)),
+		"X-Held-Hex": hex.EncodeToString([]byte(tok)),
+		"X-Note":     "see sk_live_" + strings.Repeat("x7Y", 8),
+		"X-Held-Pct": strings.ReplaceAll(url.QueryEscape(tok), "-", "%2D"),
+	}
+	up := newUpstream(t, true)
+	p := startProxy(t, up, basePolicy, nil) // log: 2
+	c := p.client(t)
+	var hdr []string
+	for k, v := range canaries {
+		hdr = append(hdr, k, v)
+	}
+	var bodies []string
+	for _, path := range []string{"/v1/ok", "/not-a-route"} {
+		_, _, body, _ := do(t, c, newReq(t, "GET", "https://up.example.com:"+up.port+path, nil, hdr...))
+		bodies = append(bodies, body)
+	}
+	if !p.waitLog(`"path":"/not-a-route"`) {
+		t.Fatalf("no log line for the refusal:\n%s", p.logText())
+	}
+	all := p.logText() + strings.Join(bodies, "\n")
+	for k, v := range canaries {
+		if strings.Contains(all, v) {
+			t.Errorf("%s value in clear in the log or a refusal:\n%s", k, all)
+		}
+	}
+	if !strings.Contains(p.logText(), `"X-Custom":["***"]`) {
+		t.Errorf("headers not logged at level 2:\n%s", p.logText())
+	}
 }
