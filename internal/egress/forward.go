@@ -70,6 +70,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 		}
 		body = b
 	}
+	if why := dohRequest(r, body); why != "" { // doh.go: shapes the policy cannot see
+		s.refuse(w, r, t, policy.Decision{Code: policy.CodeDoH, Reason: "DNS-over-HTTPS is refused on every host (" + why + "); DNS goes through the bottle's resolver only", Route: route}, nil)
+		return
+	}
 	method, header, path, rawQuery := r.Method, r.Header, r.URL.Path, r.URL.RawQuery
 	rawPath := r.URL.RawPath
 	var warnings []dlp.Finding
@@ -265,6 +269,10 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		res.refused = true
 		return 0, res
 	}
+	ct := resp.Header.Get("Content-Type")
+	if code, why := inboundWall(resp.Header, nil, scan); code != "" { // inbound_walls.go
+		return withhold(code, why+"; it was withheld")
+	}
 	switch {
 	case scan && streamed(mt) && encoded:
 		return withhold(policy.CodeInboundUnscannable, fmt.Sprintf("the %s stream from %s came with content-encoding %q, which the proxy does not decode as it streams; it was withheld, not passed unscanned", mt, t.host, resp.Header.Get("Content-Encoding")))
@@ -296,7 +304,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 			panic(http.ErrAbortHandler)
 		}
 		return n, res
-	case (scan && textual(mt) || token != "") && encoded: // with a token, any type: it could be compressed around it
+	case (scan && scannedInbound(ct) || token != "") && encoded: // with a token, any type: it could be compressed around it
 		// Decode a copy to scan; the agent gets the bytes as sent.
 		raw, err := readBody(body, resp.ContentLength, MaxInboundScan)
 		if errors.Is(err, errTokenEcho) {
@@ -318,8 +326,11 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 				echo(false)
 				return 0, res
 			}
-			if scan && textual(mt) {
-				res.verdict = dlp.DetectInjection(text)
+			if code, why := inboundWall(resp.Header, text, scan); code != "" {
+				return withhold(code, why+"; it was withheld")
+			}
+			if scan && scannedInbound(ct) {
+				res.verdict = dlp.DetectInjection(dlp.InboundText(ct, text))
 			}
 		}
 		if res.verdict.Level == dlp.High {
@@ -332,7 +343,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		w.WriteHeader(resp.StatusCode)
 		n, _ := w.Write(raw)
 		return int64(n), res
-	case scan && textual(mt):
+	case scan && scannedInbound(ct):
 		prefix, err := readBody(body, resp.ContentLength, MaxInboundScan)
 		if errors.Is(err, errTokenEcho) {
 			echo(false)
@@ -341,7 +352,10 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		if err != nil {
 			return withhold(policy.CodeUpstream, "reading the upstream response: "+err.Error())
 		}
-		res.verdict = dlp.DetectInjection(prefix)
+		if code, why := inboundWall(resp.Header, prefix, scan); code != "" {
+			return withhold(code, why+"; it was withheld")
+		}
+		res.verdict = dlp.DetectInjection(dlp.InboundText(ct, prefix))
 		if res.verdict.Level == dlp.High {
 			return withhold(policy.CodeInjection, fmt.Sprintf("the response from %s looks like a prompt injection (%s) and was withheld", t.host, res.verdict.Reason))
 		}

@@ -461,8 +461,10 @@ func TestInjectedTokenNeverEchoedBack(t *testing.T) {
 	}
 	// Streamed: the headers are gone when the token shows up, so the
 	// connection is cut before it.
-	st, _, body, err := do(t, c, newReq(t, "GET", "https://up.example.com:"+up.port+"/v1/echo?in=stream", nil))
-	if err == nil || strings.Contains(body, "real-upstream-token") {
+	// (An octet-stream body is now read whole for the injection scan, so
+	// the token is found before the headers go: a 403.)
+	st, code, body, err := do(t, c, newReq(t, "GET", "https://up.example.com:"+up.port+"/v1/echo?in=stream", nil))
+	if (err == nil && code != "token-echo") || strings.Contains(body, "real-upstream-token") {
 		t.Errorf("stream: %d %v\n%q", st, err, body)
 	}
 	if !strings.Contains(p.logText(), `"code":"token-echo"`) {
