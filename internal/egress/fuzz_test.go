@@ -88,3 +88,13 @@ func FuzzTarget(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDoHShapes: DNS-message and JSON-answer detection take any bytes.
+func FuzzDoHShapes(f *testing.F) {
+	f.Add([]byte("\x00\x07\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01a\x07example\x00\x00\x01\x00\x01"))
+	f.Add([]byte(`{"Status":0,"Question":[{}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		isDNSMessage(b)
+		dohJSONAnswer(b)
+	})
+}
