@@ -31,13 +31,6 @@ var hopHeaders = []string{
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
 }
 
-// credentialHeaders are removed from a route with auth: the proxy's token
-// is the only credential that reaches the upstream.
-var credentialHeaders = []string{
-	"Authorization", "X-Api-Key", "Api-Key", "X-Goog-Api-Key", "Private-Token",
-	"X-Auth-Token", "X-Access-Token", "Openai-Api-Key", "Anthropic-Api-Key",
-}
-
 // forward runs one request through the pipeline: policy, outbound DLP (on
 // what the agent sent), token injection, upstream, inbound scanning.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
@@ -142,12 +135,8 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 		out.Body = http.NoBody
 	}
 	if route.Auth != nil {
-		for _, h := range credentialHeaders {
-			out.Header.Del(h)
-		}
-		if t.scheme == "https" { // never a token over plain http (the policy refuses it too)
-			out.Header.Set("Authorization", route.Auth.Scheme+" "+st.tokens[route.Auth.TokenRef])
-		}
+		// Never a token over plain http (the policy refuses it too).
+		injectAuth(out, route.Auth, st.tokens[route.Auth.TokenRef], t.scheme == "https")
 	}
 	if route.Inbound || route.Auth != nil {
 		// Let the transport ask for gzip and decode it, so what is scanned
@@ -227,10 +216,10 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		}
 	}
 	// The token injected into this request must not come back to the agent
-	// (an upstream that echoes request headers).
-	var token string
+	// (an upstream that echoes request headers), in any form it was sent.
+	var forms []string
 	if route.Auth != nil && t.scheme == "https" {
-		token = st.tokens[route.Auth.TokenRef]
+		forms = sentForms(route.Auth, st.tokens[route.Auth.TokenRef])
 	}
 	echo := func(streamed bool) {
 		d := policy.Decision{Code: policy.CodeTokenEcho, Reason: fmt.Sprintf("the response from %s carries the token the proxy injected; it was withheld", t.host), Route: route}
@@ -242,17 +231,18 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		s.logDecision(st, r, t, d, resp.StatusCode, nil)
 		panic(http.ErrAbortHandler) // headers are gone: cut the connection
 	}
-	if token != "" {
-		for _, vs := range resp.Header {
-			for _, v := range vs {
-				if strings.Contains(v, token) {
-					echo(false)
-					return 0, res
-				}
+	for _, vs := range resp.Header {
+		for _, v := range vs {
+			if containsAny(v, forms) {
+				echo(false)
+				return 0, res
 			}
 		}
 	}
-	body := newEchoGuard(resp.Body, token)
+	var body io.Reader = resp.Body
+	for _, f := range forms {
+		body = newEchoGuard(body, f)
+	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	scan := route.Inbound && r.Method != http.MethodHead
 	// The transport asked for gzip and undid it; any coding still on the
@@ -295,7 +285,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 			panic(http.ErrAbortHandler)
 		}
 		return n, res
-	case (scan || token != "") && textual(mt) && encoded:
+	case (scan || len(forms) > 0) && textual(mt) && encoded:
 		// Decode a copy to scan; the agent gets the bytes as sent.
 		raw, err := readBody(body, resp.ContentLength, MaxInboundScan)
 		if errors.Is(err, errTokenEcho) {
@@ -313,7 +303,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 			if err != nil {
 				return withhold(policy.CodeInboundUnscannable, fmt.Sprintf("the response from %s (content-encoding %q) cannot be decoded for scanning (%v); it was withheld, not passed unscanned", t.host, resp.Header.Get("Content-Encoding"), err))
 			}
-			if token != "" && bytes.Contains(text, []byte(token)) {
+			if containsAny(string(text), forms) {
 				echo(false)
 				return 0, res
 			}
@@ -376,6 +366,15 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		}
 		return n, res
 	}
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // encodedResponse reports a Content-Encoding other than identity.
