@@ -122,6 +122,13 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 	// out.Trailer stays nil whatever the agent declared (the Trailer
 	// header is hop-by-hop and dropped above).
 	out.Trailer = nil
+	var sentinel string
+	if route.Auth != nil {
+		sentinel = st.sentinels[route.Auth.Placeholder]
+		if route.Auth.InBody && sentinel != "" && t.scheme == "https" {
+			body = bytes.ReplaceAll(body, []byte(sentinel), []byte(st.tokens[route.Auth.TokenRef]))
+		}
+	}
 	switch {
 	case scanner != nil:
 		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
@@ -136,7 +143,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 	}
 	if route.Auth != nil {
 		// Never a token over plain http (the policy refuses it too).
-		injectAuth(out, route.Auth, st.tokens[route.Auth.TokenRef], t.scheme == "https")
+		injectAuth(out, route.Auth, st.tokens[route.Auth.TokenRef], sentinel, t.scheme == "https")
 	}
 	if route.Inbound || route.Auth != nil {
 		// Let the transport ask for gzip and decode it, so what is scanned

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
@@ -90,11 +91,14 @@ func stripQuery(raw string, a *policy.Auth) string {
 }
 
 // injectAuth strips the agent's own credentials from out and puts the
-// route's value where the route says. value is the real token; it is
-// only ever placed on https requests (the policy refuses auth over http).
-func injectAuth(out *http.Request, a *policy.Auth, value string, https bool) {
-	for k := range out.Header {
-		if credentialHeader(k, a) {
+// route's value where the route says, and in place of the route's
+// sentinel in the request line and headers. value is the real token; it
+// is only ever placed on https requests (the policy refuses auth over
+// http). A header holding the sentinel is the agent's tool using it, and
+// is kept to be swapped.
+func injectAuth(out *http.Request, a *policy.Auth, value, sentinel string, https bool) {
+	for k, vs := range out.Header {
+		if credentialHeader(k, a) && !(sentinel != "" && slices.ContainsFunc(vs, func(v string) bool { return strings.Contains(v, sentinel) })) {
 			delete(out.Header, k)
 		}
 	}
@@ -103,6 +107,9 @@ func injectAuth(out *http.Request, a *policy.Auth, value string, https bool) {
 	}
 	if !https {
 		return
+	}
+	if sentinel != "" {
+		swapSentinel(out, sentinel, value)
 	}
 	switch a.Placement {
 	case manifest.PlaceScheme:
@@ -118,6 +125,22 @@ func injectAuth(out *http.Request, a *policy.Auth, value string, https bool) {
 		}
 		out.URL.RawQuery = q
 	}
+}
+
+// swapSentinel puts value wherever the sentinel is in the request line and
+// headers. Sentinels are letters and digits: escaping never hides one.
+func swapSentinel(out *http.Request, sentinel, value string) {
+	for _, vs := range out.Header {
+		for i, v := range vs {
+			vs[i] = strings.ReplaceAll(v, sentinel, value)
+		}
+	}
+	u := out.URL
+	u.Path = strings.ReplaceAll(u.Path, sentinel, value)
+	if u.RawPath != "" {
+		u.RawPath = strings.ReplaceAll(u.RawPath, sentinel, url.PathEscape(value))
+	}
+	u.RawQuery = strings.ReplaceAll(u.RawQuery, sentinel, url.QueryEscape(value))
 }
 
 func basicCredential(user, value string) string {

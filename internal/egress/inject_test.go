@@ -183,3 +183,75 @@ func FuzzCredentialHeader(f *testing.F) {
 		}
 	})
 }
+
+const testSentinel = "bbsentinel0123456789abcdefghijklmnop"
+
+func withSentinel(c *Config) {
+	get := c.Getenv
+	c.Getenv = func(k string) string {
+		if k == SentinelEnvPrefix+"NPM_TOKEN" {
+			return testSentinel
+		}
+		return get(k)
+	}
+}
+
+const sentinelPolicy = `egress:
+  log: 2
+  routes:
+    - host: up.example.com
+      auth: {token_ref: UP_TOKEN, placeholder: NPM_TOKEN, placeholder_in_body: true}
+      dlp: {outbound_on_match: block}
+    - host: other.example.com
+`
+
+func TestSentinelSwappedForItsHostOnly(t *testing.T) {
+	up := authUpstream(t)
+	p := startProxy(t, up, sentinelPolicy, withSentinel)
+	c := p.client(t)
+	st, code, body, err := do(t, c, newReq(t, "PUT", "https://up.example.com:"+up.port+"/pkg?t="+testSentinel, strings.NewReader(`{"token":"`+testSentinel+`"}`),
+		"Authorization", "Bearer "+testSentinel, "X_Api_Key", "attacker-key"))
+	if err != nil || st != 200 {
+		t.Fatalf("status %d code %q err %v body %s", st, code, err, body)
+	}
+	r, b := up.seen.last(t)
+	if msg := want(r.Header.Get("Authorization"), "Bearer "+upToken) + want(r.URL.RawQuery, "t="+upToken) + want(string(b), `{"token":"`+upToken+`"}`); msg != "" {
+		t.Error(msg)
+	}
+	if r.Header.Get("X-Api-Key") != "" || r.Header.Get("X_Api_Key") != "" {
+		t.Error("the agent's own key reached the upstream")
+	}
+	// The same sentinel to a host that does not swap it is a held secret.
+	n := up.seen.count()
+	for _, req := range []*http.Request{
+		newReq(t, "GET", "https://other.example.com:"+up.port+"/x", nil, "Authorization", "Bearer "+testSentinel),
+		newReq(t, "POST", "https://other.example.com:"+up.port+"/x", strings.NewReader("npm "+testSentinel)),
+		newReq(t, "GET", "https://other.example.com:"+up.port+"/x?k="+testSentinel, nil),
+	} {
+		st, code, body, err := do(t, c, req)
+		if err != nil || st != 403 || code != "dlp" || strings.Contains(body, upToken) {
+			t.Errorf("sentinel to another host: %d %q %v %s", st, code, err, body)
+		}
+	}
+	if up.seen.count() != n {
+		t.Error("a sentinel reached a host that does not swap it")
+	}
+	if strings.Contains(p.logText(), upToken) {
+		t.Error("the token reached the log")
+	}
+}
+
+func TestPlaceholderWithoutSentinelFailsTheLoad(t *testing.T) {
+	dir := t.TempDir()
+	pol := dir + "/policy.yaml"
+	writePolicy(t, pol, sentinelPolicy, "")
+	_, err := New(Config{PolicyPath: pol, StateDir: dir + "/ca", Getenv: func(k string) string {
+		if k == "UP_TOKEN" {
+			return upToken
+		}
+		return ""
+	}})
+	if err == nil || !strings.Contains(err.Error(), SentinelEnvPrefix+"NPM_TOKEN") {
+		t.Fatalf("New = %v, want a refusal naming the missing sentinel", err)
+	}
+}
