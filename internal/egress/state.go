@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/dlp"
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
 )
@@ -138,7 +139,7 @@ func buildState(pol *policy.Policy, getenv func(string) string, secretEnv []stri
 
 // SentinelEnvPrefix + a placeholder name is the sidecar env var holding
 // the sentinel the agent was given for it (the plan sets both).
-const SentinelEnvPrefix = "BOT_BOTTLE_SENTINEL_"
+const SentinelEnvPrefix = manifest.SentinelEnvPrefix
 
 // minSentinel is the shortest sentinel the proxy swaps: a short one could
 // turn up in a request by chance.

@@ -115,11 +115,36 @@ func WriteText(w io.Writer, p *Bottle, short func(string) string) error {
 	return bw.Flush()
 }
 
+// describeAuth says where the route's value goes, by name only.
+func describeAuth(a manifest.Auth) string {
+	v := "$" + a.TokenRef
+	var out string
+	switch a.Placement() {
+	case manifest.PlaceHeader:
+		out = fmt.Sprintf("auth %s: %s", a.Header, v)
+	case manifest.PlaceBasic:
+		out = fmt.Sprintf("auth Authorization: Basic base64(%s:%s)", a.BasicUser, v)
+	case manifest.PlaceQuery:
+		out = fmt.Sprintf("auth ?%s=%s", a.Query, v)
+	case manifest.PlacePlaceholder:
+		out = "auth " + v
+	default:
+		out = fmt.Sprintf("auth Authorization: %s %s", a.EffectiveScheme(), v)
+	}
+	if a.Placeholder != "" {
+		out += fmt.Sprintf(" in place of the sentinel in $%s", a.Placeholder)
+		if a.PlaceholderInBody {
+			out += " (body too)"
+		}
+	}
+	return out
+}
+
 // describeRoute is one route on one line.
 func describeRoute(r manifest.Route) string {
 	parts := []string{r.Host}
 	if r.Auth != nil {
-		parts = append(parts, fmt.Sprintf("auth %s $%s", r.Auth.Scheme, r.Auth.TokenRef))
+		parts = append(parts, describeAuth(*r.Auth))
 	}
 	for _, m := range r.Matches {
 		var ms []string
