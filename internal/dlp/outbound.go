@@ -13,11 +13,13 @@ import (
 // Outbound scans requests leaving the bottle. It is immutable once built
 // and safe for concurrent use.
 type Outbound struct {
-	maxBody  int64
-	secrets  []Secret
-	rules    *ruleSet // nil: token_patterns off
-	entropy  bool
-	variants []variant
+	maxBody int64
+	secrets []Secret
+	rules   *ruleSet // nil: token_patterns off
+	entropy bool
+	// financial: cards, IBANs, wallet keys and addresses (financial.go).
+	financial bool
+	variants  []variant
 	// secretPrints[i] is the fingerprint of secrets[i].
 	secretPrints []string
 	nKw          int32 // pattern ids below nKw are rule keywords
@@ -48,6 +50,8 @@ func NewOutbound(cfg OutboundConfig) (*Outbound, error) {
 			o.variants = secretVariants(o.secrets)
 		case DetectorEntropy:
 			o.entropy = true
+		case DetectorFinancial:
+			o.financial = true
 		default:
 			return nil, fmt.Errorf("building outbound dlp: unknown detector %q", d)
 		}
@@ -257,9 +261,6 @@ func (o *Outbound) scanText(where string, text []byte) ([]span, escKind, error) 
 	if !ok {
 		return nil, 0, errTooComplex
 	}
-	if len(hits) == 0 {
-		return nil, 0, nil
-	}
 	var (
 		kw    []acHit
 		spans []span
@@ -296,6 +297,16 @@ func (o *Outbound) scanText(where string, text []byte) ([]span, escKind, error) 
 				Rule:        o.rules.rules[m.Rule].rule.RuleID,
 				Where:       where,
 				Fingerprint: fingerprint(text[m.SecStart:m.SecEnd]),
+			}})
+		}
+	}
+	if o.financial {
+		for _, m := range findFinancial(text) {
+			spans = append(spans, span{Start: m.Start, End: m.End, Finding: Finding{
+				Detector:    DetectorFinancial,
+				Rule:        m.Rule,
+				Where:       where,
+				Fingerprint: fingerprint(text[m.Start:m.End]),
 			}})
 		}
 	}
