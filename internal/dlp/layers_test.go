@@ -18,11 +18,13 @@ import (
 // Encoders an exfiltrating agent can wrap a value in; the corpus
 // generator uses them too.
 var encoders = map[string]func(string) string{
-	"percent":          func(s string) string { return fullyPercent(s) },
-	"percent×4":        func(s string) string { return nestPercent(s, 4) },
-	"base64":           func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) },
-	"base64url-raw":    func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) },
-	"base64-wrapped":   func(s string) string { return wrap(base64.StdEncoding.EncodeToString([]byte("data: "+s+"\n")), 8, "\r\n") },
+	"percent":       func(s string) string { return fullyPercent(s) },
+	"percent×4":     func(s string) string { return nestPercent(s, 4) },
+	"base64":        func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) },
+	"base64url-raw": func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) },
+	"base64-wrapped": func(s string) string {
+		return wrap(base64.StdEncoding.EncodeToString([]byte("data: "+s+"\n")), 8, "\r\n")
+	},
 	"base64-in-pct":    func(s string) string { return url.QueryEscape(base64.StdEncoding.EncodeToString([]byte(s))) },
 	"pct-in-base64":    func(s string) string { return base64.StdEncoding.EncodeToString([]byte(fullyPercent(s))) },
 	"base32":           func(s string) string { return base32.StdEncoding.EncodeToString([]byte(s)) },
