@@ -100,8 +100,12 @@ func (v *view) rootOffset(p int) int {
 	return p
 }
 
-// layerBudget counts the decoded bytes of one request.
-type layerBudget struct{ left int64 }
+// layerBudget counts the decoded bytes of one request, and notes whether
+// any layer showed a piece of a held secret.
+type layerBudget struct {
+	left      int64
+	fragments bool
+}
 
 func (b *layerBudget) spend(n int) error {
 	b.left -= int64(n)
@@ -191,6 +195,7 @@ func (o *Outbound) scanLayers(where string, v *view, esc escKind, depth int, b *
 		if err != nil {
 			return err
 		}
+		b.fragments = b.fragments || kesc&escFragment != 0
 		if len(spans) > 0 {
 			found(k, spans)
 		}

@@ -187,3 +187,60 @@ func TestTooManyLayersRefused(t *testing.T) {
 		t.Fatalf("err = %v, want ErrUnscannable", err)
 	}
 }
+
+// TestHeldSecretForms: a held secret reversed, case-changed, rot13'd or
+// UTF-16-encoded is still the secret.
+func TestHeldSecretForms(t *testing.T) {
+	o := knownScanner(t, DetectorKnownSecrets)
+	for name, v := range map[string]string{
+		"reversed":     string(reverseBytes([]byte(heldToken))),
+		"upper":        strings.ToUpper(heldToken),
+		"rot13":        string(rot13([]byte(heldToken))),
+		"utf16le":      string(utf16Bytes(heldToken, false)),
+		"utf16be-b64":  base64.StdEncoding.EncodeToString(utf16Bytes(heldToken, true)),
+		"rot13-in-hex": hex.EncodeToString(rot13([]byte(heldToken))),
+	} {
+		res, err := o.Scan(post("x " + v + " y"))
+		if err != nil || !hasRule(res.Findings, "GITHUB_TOKEN") {
+			t.Errorf("%s: not found: %v %v", name, res.Findings, err)
+		}
+	}
+}
+
+// TestHeldSecretSplit: halves in two headers, in two JSON fields, in two
+// form fields, and over two requests to one host.
+func TestHeldSecretSplit(t *testing.T) {
+	o := knownScanner(t, DetectorKnownSecrets)
+	a, b := heldToken[:11], heldToken[11:]
+	headers := post("")
+	headers.Header.Set("X-Part-A", a)
+	headers.Header.Set("X-Part-B", b)
+	reversed := post("")
+	reversed.Header.Set("X-A", b)
+	reversed.Header.Set("X-B", a)
+	for name, r := range map[string]Request{
+		"headers":          headers,
+		"headers reversed": reversed,
+		"json":             post(`{"k1":"`+a+`","k2":"`+b+`"}`, "Content-Type", "application/json"),
+		"form":             post("a="+a+"&b="+b, "Content-Type", "application/x-www-form-urlencoded"),
+	} {
+		res, err := o.Scan(r)
+		if err != nil || !hasRule(res.Findings, "GITHUB_TOKEN") {
+			t.Errorf("%s: not found: %v %v", name, res.Findings, err)
+		}
+	}
+	var h History
+	first, second := post(""), post("")
+	first.URL, _ = url.Parse("https://paste.example.com/a?part=" + a)
+	second.URL, _ = url.Parse("https://paste.example.com/b?part=" + b)
+	if res, _ := o.ScanWith(&h, first); len(res.Findings) != 0 {
+		t.Fatalf("first half alone is a finding: %v", res.Findings)
+	}
+	res, err := o.ScanWith(&h, second)
+	if err != nil || !hasRule(res.Findings, "GITHUB_TOKEN") {
+		t.Fatalf("split over two requests not found: %v %v", res.Findings, err)
+	}
+	if res.Findings[0].Place != "split across requests to this host" {
+		t.Errorf("place %q", res.Findings[0].Place)
+	}
+}

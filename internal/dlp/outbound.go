@@ -80,10 +80,17 @@ func NewOutbound(cfg OutboundConfig) (*Outbound, error) {
 			o.escKind = append(o.escKind, escJSON)
 		}
 	}
+	var frags []string
+	for _, sec := range o.secrets {
+		if n := len(sec.Value); n >= MinSecretLen && o.variants != nil {
+			f := fragmentLen(n)
+			frags = append(frags, sec.Value[:f], sec.Value[n-f:])
+		}
+	}
 	for _, group := range []struct {
 		k  escKind
 		ps []string
-	}{{escHTML, htmlMarkers}, {escQP, qpMarkers()}, {escInvisible, invisibles}, {escCompat, compatLeads}} {
+	}{{escHTML, htmlMarkers}, {escQP, qpMarkers()}, {escInvisible, invisibles}, {escCompat, compatLeads}, {escFragment, frags}} {
 		for _, m := range group.ps {
 			patterns = append(patterns, m)
 			o.escKind = append(o.escKind, group.k)
@@ -103,6 +110,7 @@ const (
 	escQP
 	escInvisible
 	escCompat
+	escFragment // the start or end of a held secret: it may be split
 )
 
 // segment is one part of a request scanned on its own.
@@ -124,7 +132,11 @@ type span struct {
 
 // Scan reports every finding in r. An error (ErrTooLarge, ErrUndecodable)
 // means r could not be scanned and must be refused.
-func (o *Outbound) Scan(r Request) (Result, error) {
+func (o *Outbound) Scan(r Request) (Result, error) { return o.ScanWith(nil, r) }
+
+// ScanWith is Scan that also finds held secrets split across consecutive
+// requests to r's host, remembered in h (one History per bottle).
+func (o *Outbound) ScanWith(h *History, r Request) (Result, error) {
 	segs, err := o.segments(r)
 	if err != nil {
 		return Result{}, err
@@ -143,6 +155,19 @@ func (o *Outbound) Scan(r Request) (Result, error) {
 		if o.entropy {
 			res.Warnings = append(res.Warnings, entropyWarnings(s)...)
 		}
+	}
+	if b.fragments {
+		host := ""
+		if r.URL != nil {
+			host = r.URL.Hostname()
+		}
+		fields := fieldValues(r, segs)
+		for _, f := range o.splitFindings(h.get(host), fields) {
+			if !slices.ContainsFunc(res.Findings, func(g Finding) bool { return g.Detector == f.Detector && g.Fingerprint == f.Fingerprint }) {
+				res.Findings = append(res.Findings, f)
+			}
+		}
+		h.add(host, fields)
 	}
 	res.Findings = dedupeFindings(res.Findings)
 	res.Warnings = dedupeFindings(res.Warnings)
@@ -248,6 +273,7 @@ func (o *Outbound) scanSegment(s segment, b *layerBudget) ([]span, []Finding, er
 	if err != nil {
 		return nil, nil, err
 	}
+	b.fragments = b.fragments || esc&escFragment != 0
 	for i := range spans {
 		spans[i].Finding.Place = placeOf(s, spans[i].Start)
 	}
