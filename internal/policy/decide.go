@@ -39,8 +39,11 @@ const (
 	// scanning; it is withheld, never passed unscanned.
 	CodeInboundUnscannable Code = "inbound-unscannable"
 	CodeTokenEcho          Code = "token-echo"
-	CodeBadRequest         Code = "bad-request"
-	CodeUpstream           Code = "upstream"
+	// CodeHostName: the requested host name looks like it carries data
+	// (encoded labels, a deep chain) on a route that does not name it.
+	CodeHostName   Code = "host-name"
+	CodeBadRequest Code = "bad-request"
+	CodeUpstream   Code = "upstream"
 )
 
 // Request is what the policy sees of one request. Host is normalized
@@ -214,6 +217,18 @@ func (r *Route) matchesRequest(req Request) bool {
 	}
 	for _, m := range r.matches {
 		if m.ok(req) {
+			return true
+		}
+	}
+	return false
+}
+
+// NamesExactly reports whether some route names host itself, not by a
+// wildcard: the name is the operator's, not the agent's.
+func (p *Policy) NamesExactly(host string) bool {
+	host = NormalizeHost(host)
+	for _, r := range p.Routes {
+		if r.suffix == "" && r.Host == host {
 			return true
 		}
 	}
