@@ -28,6 +28,8 @@ type state struct {
 	sentinels map[string]string
 	// secrets are every value the sidecar holds, sentinels included.
 	secrets []dlp.Secret
+	// hosts searches requested host names for tokens and held secrets.
+	hosts *dlp.HostCheck
 	// scanners by route; nil when the route scans nothing.
 	scanners map[*policy.Route]*dlp.Outbound
 	// hash is the policy file's SHA-256, for proposals.
@@ -108,6 +110,10 @@ func buildState(pol *policy.Policy, getenv func(string) string, secretEnv []stri
 		if getenv(name) != "" {
 			hold(name)
 		}
+	}
+	var err error
+	if st.hosts, err = dlp.NewHostCheck(st.secrets); err != nil {
+		return nil, fmt.Errorf("loading policy: %w", err)
 	}
 	byKey := map[string]*dlp.Outbound{}
 	for _, r := range pol.Routes {
