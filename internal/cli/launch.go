@@ -42,7 +42,9 @@ func provisionPlan(env Env, p *plan.Bottle, o startOptions) (provider.Provision,
 	if err != nil {
 		return provider.Provision{}, found(err)
 	}
-	plan.ApplyProvision(p, prov)
+	if err := plan.ApplyProvision(p, prov); err != nil {
+		return provider.Provision{}, found(err)
+	}
 	return prov, nil
 }
 
