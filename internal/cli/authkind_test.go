@@ -21,3 +21,39 @@ func TestStartDryRunAuthKindFromTheValue(t *testing.T) {
 		}
 	}
 }
+
+// egress check --bottle evaluates the policy start builds: the starter's
+// POST /v1/messages narrowing holds with the provider's route composed in.
+func TestEgressCheckBottleAgreesWithTheRunningPolicy(t *testing.T) {
+	home := t.TempDir()
+	writeFile(t, filepath.Join(home, ".bot-bottle/bottles/claude.md"), `---
+agent_provider:
+  template: claude
+  auth_token: ANTHROPIC_API_KEY
+egress:
+  routes:
+    - host: api.anthropic.com
+      matches:
+        - methods: [POST]
+          paths: [{type: prefix, value: /v1/messages}]
+---
+`)
+	environ := []string{"ANTHROPIC_API_KEY=sk-ant-api03-theSecretValue"}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-X", "DELETE", "https://api.anthropic.com/v1/files/x"}, 1, "refuse (no-match)"},
+		{[]string{"-X", "POST", "https://api.anthropic.com/v1/messages"}, 0, "allow (allowed)"},
+	} {
+		out, errOut, code := execCLI(t, home, home, environ, append([]string{"egress", "check", "--bottle", "claude"}, tc.args...)...)
+		if code != tc.code || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: code=%d stdout=%q stderr=%q, want %d %q", tc.args, code, out, errOut, tc.code, tc.want)
+		}
+	}
+	_, errOut, code := execCLI(t, home, home, environ, "egress", "check", "https://api.anthropic.com/")
+	if code != 2 || !strings.Contains(errOut, "--bottle NAME") {
+		t.Errorf("no policy on the host: code=%d stderr=%q", code, errOut)
+	}
+}

@@ -102,7 +102,7 @@ func buildState(pol *policy.Policy, getenv func(string) string, secretEnv []stri
 			return nil, fmt.Errorf("loading policy: route %s: %w", r.Name(), err)
 		}
 		st.tokens[r.Auth.TokenRef] = v
-		if err := st.holdSentinel(r, getenv); err != nil {
+		if err := st.holdSentinel(r, getenv); err != nil && needTokens {
 			return nil, err
 		}
 	}
