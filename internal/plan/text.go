@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
@@ -143,6 +144,13 @@ func describeAuth(a manifest.Auth) string {
 // describeRoute is one route on one line.
 func describeRoute(r manifest.Route) string {
 	parts := []string{r.Host}
+	if len(r.Ports) > 0 {
+		ps := make([]string, len(r.Ports))
+		for i, n := range r.Ports {
+			ps[i] = strconv.Itoa(n)
+		}
+		parts = append(parts, "ports "+strings.Join(ps, ","))
+	}
 	if r.Auth != nil {
 		parts = append(parts, describeAuth(*r.Auth))
 	}
@@ -152,7 +160,11 @@ func describeRoute(r manifest.Route) string {
 			ms = append(ms, strings.Join(m.Methods, "|"))
 		}
 		for _, p := range m.Paths {
-			ms = append(ms, p.Type+" "+p.Value)
+			typ := p.Type
+			if typ == "" {
+				typ = "prefix"
+			}
+			ms = append(ms, typ+" "+p.Value)
 		}
 		for _, h := range m.Headers {
 			ms = append(ms, "header "+h.Name)
