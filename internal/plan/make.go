@@ -23,8 +23,9 @@ type Input struct {
 	// EnvSet holds the names of the host env vars that are set (and not
 	// empty). Values are never handed to Make.
 	EnvSet map[string]bool
-	// Rand is read for the slug's random suffix (crypto/rand.Reader in
-	// production, a fixed reader in tests). Ignored when Slug is set.
+	// Rand is read for the slug's random suffix (unless Slug is set) and
+	// for each placeholder's sentinel (crypto/rand.Reader in production, a
+	// fixed reader in tests); a placeholder without it fails the plan.
 	Rand io.Reader
 	// Slug, when set, is used as is (resume).
 	Slug string
