@@ -47,6 +47,8 @@ func newWorld(t *testing.T) *world {
 	testCA := harness.NewTestCA(t)
 	harness.HTTPSServer(t, e.eng, testCA, netName, "api.e2e.test")
 	harness.HTTPSServer(t, e.eng, testCA, netName, "other.e2e.test")
+	harness.HTTPSServer(t, e.eng, testCA, netName, "a.wild.e2e.test")
+	harness.HTTPSServerOn(t, e.eng, testCA, netName, "ports.e2e.test", ":8443")
 	gs := harness.NewGitServer(t, e.eng, netName, "git.e2e.test", "project")
 
 	writeFile(t, filepath.Join(home, ".bot-bottle", "bottles", "e2e.md"), fmt.Sprintf(`---
@@ -74,6 +76,11 @@ egress:
       unsafe_allow_private: true
     - host: api.e2e.test
       auth: {scheme: Bearer, token_ref: E2E_TOKEN}
+      unsafe_allow_private: true
+    - host: "*.wild.e2e.test"
+      unsafe_allow_private: true
+    - host: ports.e2e.test
+      ports: [8443]
       unsafe_allow_private: true
 git-gate:
   user: {name: e2e, email: e2e@example.com}
@@ -166,6 +173,22 @@ func TestBottleEndToEnd(t *testing.T) {
 		r := harness.Sh(t, be, slug, `printenv E2E_SENTINEL; curl -sS --max-time 20 -o /dev/null -w '%{http_code}' -H "X-Note: $E2E_SENTINEL" https://api.e2e.test/plain/x`)
 		if !strings.HasPrefix(r.Stdout, "bbsentinel") || !strings.HasSuffix(strings.TrimSpace(r.Stdout), "403") {
 			t.Errorf("the sentinel on a route that does not swap it: %s", r)
+		}
+	})
+
+	t.Run("WildcardAndPorts", func(t *testing.T) {
+		for _, tc := range []struct{ url, want string }{
+			{"https://a.wild.e2e.test/w", "200"},
+			{"https://wild.e2e.test/w", "403"},
+			{"https://ports.e2e.test:8443/p", "200"},
+			{"https://ports.e2e.test/p", "403"},
+			{"https://ports.e2e.test:8444/p", "403"},
+		} {
+			// A refused CONNECT shows as http_connect 403 and no response.
+			r := harness.Sh(t, be, slug, "curl -sS --max-time 20 -o /dev/null -w '%{http_connect} %{http_code}' "+tc.url+" 2>/dev/null; true")
+			if !strings.Contains(r.Stdout, tc.want) || tc.want == "403" && strings.Contains(r.Stdout, "200") {
+				t.Errorf("%s: want %s, got %s", tc.url, tc.want, r)
+			}
 		}
 	})
 
