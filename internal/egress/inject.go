@@ -98,7 +98,7 @@ func stripQuery(raw string, a *policy.Auth) string {
 // is kept to be swapped.
 func injectAuth(out *http.Request, a *policy.Auth, value, sentinel string, https bool) {
 	for k, vs := range out.Header {
-		if credentialHeader(k, a) && !(sentinel != "" && slices.ContainsFunc(vs, func(v string) bool { return strings.Contains(v, sentinel) })) {
+		if credentialHeader(k, a) && !(sentinel != "" && slices.ContainsFunc(vs, func(v string) bool { return holdsSentinel(v, sentinel) })) {
 			delete(out.Header, k)
 		}
 	}
@@ -132,7 +132,7 @@ func injectAuth(out *http.Request, a *policy.Auth, value, sentinel string, https
 func swapSentinel(out *http.Request, sentinel, value string) {
 	for _, vs := range out.Header {
 		for i, v := range vs {
-			vs[i] = strings.ReplaceAll(v, sentinel, value)
+			vs[i] = swapBasic(strings.ReplaceAll(v, sentinel, value), sentinel, value)
 		}
 	}
 	u := out.URL
@@ -141,6 +141,37 @@ func swapSentinel(out *http.Request, sentinel, value string) {
 		u.RawPath = strings.ReplaceAll(u.RawPath, sentinel, url.PathEscape(value))
 	}
 	u.RawQuery = strings.ReplaceAll(u.RawQuery, sentinel, url.QueryEscape(value))
+}
+
+// swapBasic swaps the sentinel inside a Basic credential, where tools
+// put it from a URL's user:password (pip's index URL): Base64 hides it
+// from a plain replace.
+func swapBasic(v, sentinel, value string) string {
+	scheme, raw, ok := basicRaw(v)
+	if !ok || !strings.Contains(raw, sentinel) {
+		return v
+	}
+	return scheme + " " + base64.StdEncoding.EncodeToString([]byte(strings.ReplaceAll(raw, sentinel, value)))
+}
+
+// basicRaw decodes a "Basic <base64>" header value.
+func basicRaw(v string) (scheme, raw string, ok bool) {
+	scheme, cred, ok := strings.Cut(v, " ")
+	if !ok || !strings.EqualFold(scheme, "basic") {
+		return "", "", false
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	return scheme, string(b), err == nil
+}
+
+// holdsSentinel reports whether a header value carries the sentinel, as
+// is or inside a Basic credential.
+func holdsSentinel(v, sentinel string) bool {
+	if strings.Contains(v, sentinel) {
+		return true
+	}
+	_, raw, ok := basicRaw(v)
+	return ok && strings.Contains(raw, sentinel)
 }
 
 func basicCredential(user, value string) string {
@@ -171,5 +202,32 @@ func sentForms(a *policy.Auth, value string) []string {
 		add(url.QueryEscape(value))
 		add(url.PathEscape(value))
 	}
+	if a.Placeholder != "" {
+		// The agent's tool chose the form (a Basic user:sentinel, say):
+		// look for the value in Base64 at any alignment.
+		for _, f := range base64Cores(value) {
+			add(f)
+		}
+	}
 	return forms
+}
+
+// base64Cores are, for each of the three alignments, the Base64 characters
+// that encode only bytes of value: they appear in the Base64 of any text
+// holding value at that alignment, whatever surrounds it. Too short a
+// value gives none (a short core would match by chance).
+func base64Cores(value string) []string {
+	var out []string
+	for k := range 3 {
+		enc := base64.StdEncoding.EncodeToString(append(make([]byte, k), value...))
+		start := 0
+		if k > 0 {
+			start = 4 // the group that holds the filler bytes
+		}
+		end := (k + len(value)) / 3 * 4 // a partial last group depends on what follows
+		if end-start >= 16 {
+			out = append(out, enc[start:end])
+		}
+	}
+	return out
 }

@@ -255,3 +255,51 @@ func TestPlaceholderWithoutSentinelFailsTheLoad(t *testing.T) {
 		t.Fatalf("New = %v, want a refusal naming the missing sentinel", err)
 	}
 }
+
+// pip puts an index URL's user:password in a Basic header: the sentinel
+// inside the Base64 is swapped too, and the swapped credential is never
+// echoed back.
+func TestSentinelInsideBasicSwappedAndNotEchoed(t *testing.T) {
+	up := authUpstream(t)
+	p := startProxy(t, up, sentinelPolicy, withSentinel)
+	c := p.client(t)
+	basic := func(v string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte("__token__:"+v)) }
+	st, code, body, err := do(t, c, newReq(t, "GET", "https://up.example.com:"+up.port+"/simple/", nil, "Authorization", basic(testSentinel)))
+	if err != nil || st != 200 {
+		t.Fatalf("status %d code %q err %v body %s", st, code, err, body)
+	}
+	r, _ := up.seen.last(t)
+	if msg := want(r.Header.Get("Authorization"), basic(upToken)); msg != "" {
+		t.Error(msg)
+	}
+	for _, in := range []string{"body", "header"} {
+		st, code, body, _ := do(t, c, newReq(t, "GET", "https://up.example.com:"+up.port+"/simple/?echo="+in, nil, "Authorization", basic(testSentinel)))
+		if st != 403 || code != "token-echo" || strings.Contains(body, basic(upToken)[6:]) {
+			t.Errorf("echoed in %s: %d %s %s", in, st, code, body)
+		}
+	}
+}
+
+func TestBase64CoresFoundAtEveryAlignment(t *testing.T) {
+	cores := base64Cores(upToken)
+	for pre := range 5 {
+		for post := range 4 {
+			enc := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("u", pre) + upToken + strings.Repeat("x", post)))
+			if !containsAny(enc, cores) {
+				t.Errorf("prefix %d suffix %d: no core in %s", pre, post, enc)
+			}
+		}
+	}
+}
+
+func FuzzSwapBasic(f *testing.F) {
+	for _, s := range []string{"Basic " + base64.StdEncoding.EncodeToString([]byte("u:"+testSentinel)), "basic !!", "Bearer x", "Basic", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		out := swapBasic(v, testSentinel, upToken)
+		if holdsSentinel(out, testSentinel) && !strings.Contains(out, testSentinel) {
+			t.Fatalf("swapBasic(%q) left the sentinel inside the credential: %q", v, out)
+		}
+	})
+}
