@@ -18,6 +18,9 @@ import (
 // engine's default.
 const envRuntime = "BOT_BOTTLE_E2E_RUNTIME"
 
+// underGVisor: this run gives the agent runsc.
+func underGVisor() bool { return os.Getenv(envRuntime) == "runsc" }
+
 // TestAgentRuntime: with no runtime asked for, the agent runs under runsc
 // exactly when the engine has it (the sidecar stays on the default), the
 // agent's kernel is gVisor's and not the host's, and list and doctor name
