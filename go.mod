@@ -18,6 +18,11 @@ require (
 )
 
 require (
+	github.com/mr-tron/base58 v1.2.0 // indirect
+	github.com/tyler-smith/go-bip39 v1.1.0 // indirect
+)
+
+require (
 	dario.cat/mergo v1.0.1 // indirect
 	github.com/BobuSumisu/aho-corasick v1.0.3
 	github.com/Masterminds/goutils v1.1.1 // indirect
