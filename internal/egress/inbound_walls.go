@@ -71,5 +71,10 @@ func scannedInbound(contentType string) bool {
 	case "application/zip", "application/gzip", "application/x-gzip", "application/zstd", "application/x-tar", "application/pdf", "application/wasm", "application/x-git-upload-pack-result", "application/x-git-receive-pack-result":
 		return false
 	}
+	for _, suf := range []string{"gzip", "zip", "zstd", "tar", "bzip2", "xz", "7z-compressed", "rar"} {
+		if strings.HasSuffix(mt, suf) { // registry layers, release archives
+			return false
+		}
+	}
 	return strings.HasPrefix(mt, "application/")
 }
