@@ -26,16 +26,41 @@ func lineEnd(b []byte) int {
 func lineText(line []byte) []byte { return modelText(bytes.TrimSpace(line)) }
 
 // modelText is what a model reads from a piece of a stream: for JSON, the
-// string values of text-bearing fields; anything else as it is.
+// string values of text-bearing fields (isTextKey) in document order;
+// anything else as it is.
 func modelText(data []byte) []byte {
-	if len(data) == 0 || (data[0] != '{' && data[0] != '[') {
-		return data
-	}
-	var v any
-	if json.Unmarshal(data, &v) != nil {
+	if len(data) == 0 || (data[0] != '{' && data[0] != '[') || !json.Valid(data) {
 		return data
 	}
 	var out []byte
-	collectText(v, "", &out)
+	key := ""
+	for i := 0; i < len(data); i++ {
+		if data[i] != '"' {
+			continue
+		}
+		j, esc := i+1, false
+		for ; j < len(data) && data[j] != '"'; j++ {
+			if data[j] == '\\' {
+				esc = true
+				j++
+			}
+		}
+		str := data[i+1 : j]
+		if esc {
+			if v := jsonView(str); v != nil {
+				str = v
+			}
+		}
+		k := j + 1
+		for k < len(data) && (data[k] == ' ' || data[k] == '\t' || data[k] == '\n' || data[k] == '\r') {
+			k++
+		}
+		if k < len(data) && data[k] == ':' {
+			key = string(str) // a key names the values after it
+		} else if isTextKey(key) {
+			out = append(out, str...)
+		}
+		i = j
+	}
 	return out
 }

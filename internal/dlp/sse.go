@@ -3,8 +3,6 @@ package dlp
 import (
 	"bytes"
 	"io"
-	"maps"
-	"slices"
 )
 
 // SSE limits. An event longer than maxSSEEvent is scanned and passed on in
@@ -185,21 +183,4 @@ func isTextKey(k string) bool {
 		return false
 	}
 	return true
-}
-
-func collectText(v any, key string, out *[]byte) {
-	switch t := v.(type) {
-	case string:
-		if isTextKey(key) {
-			*out = append(*out, t...)
-		}
-	case map[string]any:
-		for _, k := range slices.Sorted(maps.Keys(t)) {
-			collectText(t[k], k, out)
-		}
-	case []any:
-		for _, x := range t {
-			collectText(x, key, out)
-		}
-	}
 }
