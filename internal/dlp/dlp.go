@@ -64,10 +64,16 @@ func (s Secret) GoString() string { return "dlp.Secret{Name:" + s.Name + ", Valu
 
 // Finding is one match. It never carries the raw matched value.
 type Finding struct {
-	Detector string // token_patterns | known_secrets | entropy | naive_injection_detection
+	Detector string // token_patterns | known_secrets | financial | entropy | naive_injection_detection
 	Rule     string // gitleaks rule id, or secret NAME for known_secrets (never the value)
 	Where    string // "method", "path", "query", "header:Name", "body", "body:part:NAME"
 	Redacted string // a short excerpt with the secret replaced by ***; never the raw value
+	// Place names where in the request the value sits, as a person reads
+	// it: "query q", "header Cookie pair token", "body $.config.key".
+	Place string
+	// Decoded is the decoding path that showed the value, outermost
+	// first ("percent ×2 → base64"); empty when it was in the raw text.
+	Decoded string
 	// Fingerprint identifies the matched value without revealing it: an
 	// HMAC-SHA-256 under a key made at process start, so equal values have
 	// equal fingerprints within one process and nothing outside it can test
@@ -95,7 +101,7 @@ func fingerprint(v []byte) string {
 
 // OutboundConfig selects the outbound detectors.
 type OutboundConfig struct {
-	Detectors []string // subset of token_patterns, known_secrets, entropy; empty = none
+	Detectors []string // subset of token_patterns, known_secrets, financial, entropy; empty = none
 	Secrets   []Secret
 	MaxBody   int64 // max decoded body bytes scanned; larger -> ErrTooLarge (0 = DefaultMaxBody)
 }

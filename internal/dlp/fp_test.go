@@ -112,7 +112,7 @@ func TestFalsePositivesOnCleanTraffic(t *testing.T) {
 	if len(corpus) < 20 {
 		t.Skip("GOROOT sources not available for the clean corpus")
 	}
-	o, err := NewOutbound(OutboundConfig{Detectors: []string{DetectorTokenPatterns}, MaxBody: 64 << 20})
+	o, err := NewOutbound(OutboundConfig{Detectors: []string{DetectorTokenPatterns, DetectorFinancial}, MaxBody: 64 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"strings"
+	"unicode/utf16"
 )
 
 // MinSecretLen: held secrets shorter than this are not searched for. A
@@ -44,7 +45,14 @@ func secretVariants(secrets []Secret) []variant {
 			seen[key] = true
 			out = append(out, variant{Secret: i, Form: form, Value: val, Fold: fold})
 		}
-		add("raw", v, false)
+		// Held secrets are few, so they can afford more forms: any case
+		// (the automaton and verify fold ASCII case), reversed, rot13,
+		// UTF-16 in either byte order.
+		add("raw", v, true)
+		add("reversed", reverseBytes(v), true)
+		add("rot13", rot13(v), true)
+		add("utf16le", utf16Bytes(s.Value, false), true)
+		add("utf16be", utf16Bytes(s.Value, true), true)
 		for _, enc := range []struct {
 			name string
 			e    *base64.Encoding
@@ -97,4 +105,48 @@ func (v *variant) verify(b []byte) bool {
 		diff |= foldByte(b[i]) ^ foldByte(v.Value[i])
 	}
 	return diff == 0
+}
+
+func reverseBytes(v []byte) []byte {
+	out := make([]byte, len(v))
+	for i, c := range v {
+		out[len(v)-1-i] = c
+	}
+	return out
+}
+
+func rot13(v []byte) []byte {
+	out := make([]byte, len(v))
+	for i, c := range v {
+		switch {
+		case 'a' <= c && c <= 'z':
+			c = 'a' + (c-'a'+13)%26
+		case 'A' <= c && c <= 'Z':
+			c = 'A' + (c-'A'+13)%26
+		}
+		out[i] = c
+	}
+	return out
+}
+
+func utf16Bytes(s string, bigEndian bool) []byte {
+	var out []byte
+	for _, u := range utf16.Encode([]rune(s)) {
+		if bigEndian {
+			out = append(out, byte(u>>8), byte(u))
+		} else {
+			out = append(out, byte(u), byte(u>>8))
+		}
+	}
+	return out
+}
+
+// fragmentLen is the length of the start and end pieces of a held secret
+// searched for on their own: a hit on one means the secret may have been
+// split across fields, and the request's fields are joined and searched.
+func fragmentLen(n int) int {
+	if n < 24 {
+		return 6
+	}
+	return 8
 }

@@ -13,11 +13,13 @@ import (
 // Outbound scans requests leaving the bottle. It is immutable once built
 // and safe for concurrent use.
 type Outbound struct {
-	maxBody  int64
-	secrets  []Secret
-	rules    *ruleSet // nil: token_patterns off
-	entropy  bool
-	variants []variant
+	maxBody int64
+	secrets []Secret
+	rules   *ruleSet // nil: token_patterns off
+	entropy bool
+	// financial: cards, IBANs, wallet keys and addresses (financial.go).
+	financial bool
+	variants  []variant
 	// secretPrints[i] is the fingerprint of secrets[i].
 	secretPrints []string
 	nKw          int32 // pattern ids below nKw are rule keywords
@@ -48,6 +50,8 @@ func NewOutbound(cfg OutboundConfig) (*Outbound, error) {
 			o.variants = secretVariants(o.secrets)
 		case DetectorEntropy:
 			o.entropy = true
+		case DetectorFinancial:
+			o.financial = true
 		default:
 			return nil, fmt.Errorf("building outbound dlp: unknown detector %q", d)
 		}
@@ -68,8 +72,30 @@ func NewOutbound(cfg OutboundConfig) (*Outbound, error) {
 			o.escKind = append(o.escKind, escPercent, escJSON)
 		}
 	}
-	patterns = append(patterns, `\/`)
-	o.escKind = append(o.escKind, escJSON)
+	patterns = append(patterns, `\/`, "%25")
+	o.escKind = append(o.escKind, escJSON, escPercent)
+	for c := 0x21; c < 0x7f; c++ {
+		if hidesToken(byte(c)) {
+			patterns = append(patterns, fmt.Sprintf(`\x%02x`, c))
+			o.escKind = append(o.escKind, escJSON)
+		}
+	}
+	var frags []string
+	for _, sec := range o.secrets {
+		if n := len(sec.Value); n >= MinSecretLen && o.variants != nil {
+			f := fragmentLen(n)
+			frags = append(frags, sec.Value[:f], sec.Value[n-f:])
+		}
+	}
+	for _, group := range []struct {
+		k  escKind
+		ps []string
+	}{{escHTML, htmlMarkers}, {escQP, qpMarkers()}, {escInvisible, invisibles}, {escCompat, compatLeads}, {escFragment, frags}} {
+		for _, m := range group.ps {
+			patterns = append(patterns, m)
+			o.escKind = append(o.escKind, group.k)
+		}
+	}
 	o.ac = newACMatcher(patterns)
 	return o, nil
 }
@@ -80,13 +106,21 @@ type escKind uint8
 const (
 	escPercent escKind = 1 << iota
 	escJSON
+	escHTML
+	escQP
+	escInvisible
+	escCompat
+	escFragment // the start or end of a held secret: it may be split
 )
 
 // segment is one part of a request scanned on its own.
 type segment struct {
 	Where string
 	Text  []byte
-	Plus  bool // '+' means space here (query strings, form bodies)
+	Plus  bool   // '+' means space here (query strings, form bodies)
+	Kind  string // bodies: kindJSON, kindForm or ""
+	// NameLen: a header line's name and ": " are Text[:NameLen].
+	NameLen int
 }
 
 // span is a match in a segment's raw text: [Start, End) is what redaction
@@ -98,14 +132,19 @@ type span struct {
 
 // Scan reports every finding in r. An error (ErrTooLarge, ErrUndecodable)
 // means r could not be scanned and must be refused.
-func (o *Outbound) Scan(r Request) (Result, error) {
+func (o *Outbound) Scan(r Request) (Result, error) { return o.ScanWith(nil, r) }
+
+// ScanWith is Scan that also finds held secrets split across consecutive
+// requests to r's host, remembered in h (one History per bottle).
+func (o *Outbound) ScanWith(h *History, r Request) (Result, error) {
 	segs, err := o.segments(r)
 	if err != nil {
 		return Result{}, err
 	}
 	var res Result
+	b := o.newBudget()
 	for _, s := range segs {
-		spans, views, err := o.scanSegment(s)
+		spans, views, err := o.scanSegment(s, b)
 		if err != nil {
 			return Result{}, err
 		}
@@ -116,6 +155,19 @@ func (o *Outbound) Scan(r Request) (Result, error) {
 		if o.entropy {
 			res.Warnings = append(res.Warnings, entropyWarnings(s)...)
 		}
+	}
+	if b.fragments {
+		host := ""
+		if r.URL != nil {
+			host = r.URL.Hostname()
+		}
+		fields := fieldValues(r, segs)
+		for _, f := range o.splitFindings(h.get(host), fields) {
+			if !slices.ContainsFunc(res.Findings, func(g Finding) bool { return g.Detector == f.Detector && g.Fingerprint == f.Fingerprint }) {
+				res.Findings = append(res.Findings, f)
+			}
+		}
+		h.add(host, fields)
 	}
 	res.Findings = dedupeFindings(res.Findings)
 	res.Warnings = dedupeFindings(res.Warnings)
@@ -163,7 +215,7 @@ func (o *Outbound) segments(r Request) ([]segment, error) {
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.Header)) {
 		for _, v := range r.Header[k] {
-			segs = append(segs, segment{Where: "header:" + k, Text: []byte(k + ": " + v)})
+			segs = append(segs, segment{Where: "header:" + k, Text: []byte(k + ": " + v), NameLen: len(k) + 2})
 		}
 	}
 	if len(r.Body) == 0 {
@@ -177,8 +229,14 @@ func (o *Outbound) segments(r Request) ([]segment, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(codings) > 0 {
+		// Bytes outside the decoded stream (gzip name, comment and extra
+		// fields, data after the end of a deflate stream, zstd skippable
+		// frames) reach the upstream too: scan what is sent as well.
+		segs = append(segs, segment{Where: "body:raw", Text: r.Body})
+	}
 	ct := r.Header.Get("Content-Type")
-	segs = append(segs, segment{Where: "body", Text: body, Plus: isForm(ct)})
+	segs = append(segs, segment{Where: "body", Text: body, Plus: isForm(ct), Kind: bodyKind(ct, body)})
 	parts, isMultipart, err := multipartParts(ct, body, o.maxBody)
 	if err != nil {
 		return nil, err
@@ -191,60 +249,61 @@ func (o *Outbound) segments(r Request) ([]segment, error) {
 	return segs, nil
 }
 
+// bodyKind says how places inside a body are named.
+func bodyKind(ct string, body []byte) string {
+	if isForm(ct) {
+		return kindForm
+	}
+	t := bytes.TrimLeft(body, " \t\r\n")
+	if strings.Contains(strings.ToLower(ct), "json") || len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		return kindJSON
+	}
+	return ""
+}
+
 func isForm(ct string) bool {
 	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "application/x-www-form-urlencoded")
 }
 
 // scanSegment finds matches in the raw text (as spans that redaction can
-// replace) and in the decoded views of it (percent- and JSON-unescaped),
-// which redaction cannot reach.
-func (o *Outbound) scanSegment(s segment) ([]span, []Finding, error) {
+// replace) and in every decoded layer below it (layers.go), which
+// redaction cannot reach. b bounds the decoded bytes of the request.
+func (o *Outbound) scanSegment(s segment, b *layerBudget) ([]span, []Finding, error) {
 	spans, esc, err := o.scanText(s.Where, s.Text)
 	if err != nil {
 		return nil, nil, err
 	}
-	var b64 []byte
-	if o.rules != nil {
-		b64 = base64View(s.Text)
-	}
-	if esc == 0 && b64 == nil {
-		return spans, nil, nil
+	b.fragments = b.fragments || esc&escFragment != 0
+	for i := range spans {
+		spans[i].Finding.Place = placeOf(s, spans[i].Start)
 	}
 	var extra []Finding
 	seen := map[[3]string]bool{}
 	for _, sp := range spans {
 		seen[[3]string{sp.Finding.Detector, sp.Finding.Rule, sp.Finding.Fingerprint}] = true
 	}
-	addView := func(where string, v []byte) escKind {
-		vs, vesc, verr := o.scanText(where, v)
-		if verr != nil {
-			err = verr
-		}
+	root := &view{text: s.Text, plus: s.Plus}
+	err = o.scanLayers(s.Where, root, esc, 0, b, func(v *view, vs []span) {
 		for _, sp := range vs {
 			k := [3]string{sp.Finding.Detector, sp.Finding.Rule, sp.Finding.Fingerprint}
-			if !seen[k] {
-				seen[k] = true
-				extra = append(extra, sp.Finding)
+			if seen[k] {
+				continue
 			}
+			seen[k] = true
+			f := sp.Finding
+			f.Decoded = v.path()
+			f.Place = placeOf(s, v.rootOffset(sp.Start))
+			extra = append(extra, f)
 		}
-		return vesc
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	base := s.Text
-	if esc&escPercent != 0 {
-		if pv := percentView(s.Text, s.Plus); pv != nil {
-			esc |= addView(s.Where, pv)
-			base = pv
-		}
-	}
-	if esc&escJSON != 0 {
-		if jv := jsonView(base); jv != nil {
-			addView(s.Where, jv)
-		}
-	}
-	if b64 != nil {
-		addView(s.Where+":base64", b64)
-	}
-	return spans, extra, err
+	return spans, extra, nil
+}
+
+func (o *Outbound) newBudget() *layerBudget {
+	return &layerBudget{left: layerBudgetFactor * o.maxBody}
 }
 
 // scanText is one pass of the automaton over text, then the checks the
@@ -256,9 +315,6 @@ func (o *Outbound) scanText(where string, text []byte) ([]span, escKind, error) 
 	hits, ok := o.ac.scanAll(text, nil, maxHits(len(text)))
 	if !ok {
 		return nil, 0, errTooComplex
-	}
-	if len(hits) == 0 {
-		return nil, 0, nil
 	}
 	var (
 		kw    []acHit
@@ -296,6 +352,16 @@ func (o *Outbound) scanText(where string, text []byte) ([]span, escKind, error) 
 				Rule:        o.rules.rules[m.Rule].rule.RuleID,
 				Where:       where,
 				Fingerprint: fingerprint(text[m.SecStart:m.SecEnd]),
+			}})
+		}
+	}
+	if o.financial {
+		for _, m := range findFinancial(text) {
+			spans = append(spans, span{Start: m.Start, End: m.End, Finding: Finding{
+				Detector:    DetectorFinancial,
+				Rule:        m.Rule,
+				Where:       where,
+				Fingerprint: fingerprint(text[m.Start:m.End]),
 			}})
 		}
 	}

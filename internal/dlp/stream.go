@@ -59,7 +59,7 @@ func (s *Stream) Close() (release []byte, findings []Finding) {
 // scan reports matches in buf that end after from (earlier ones were
 // reported by the previous call).
 func (s *Stream) scan(buf []byte, from int) error {
-	spans, extra, err := s.o.scanSegment(segment{Where: s.where, Text: buf})
+	spans, extra, err := s.o.scanSegment(segment{Where: s.where, Text: buf}, s.o.newBudget())
 	if err != nil {
 		return err
 	}

@@ -205,6 +205,12 @@ func asciiFoldEqual(b []byte, lower string) bool {
 	return true
 }
 
+// keepHeuristics are the rules whose shape alone fires on ordinary
+// prose or code, so gitleaks' entropy floor and allowlists still apply
+// (measured on the clean corpus: TestFalsePositivesOnCleanTraffic and
+// the benign half of testdata/outbound). docs/dlp.md lists why for each.
+var keepHeuristics = map[string]bool{}
+
 // accept applies gitleaks' per-finding checks (secret group, entropy,
 // allowlists) to a match m found at base in text. The "gitleaks:allow"
 // comment is deliberately not honoured: the agent writes the traffic.
@@ -240,6 +246,13 @@ func (rs *ruleSet) accept(ri int32, text []byte, base int, m []int) (tokenMatch,
 		}
 	}
 	secret := string(text[tm.SecStart:tm.SecEnd])
+	// Egress mode: the agent chooses what it sends, so a value of the
+	// rule's shape is a finding even where gitleaks' code-scanning
+	// heuristics (entropy floors, allowlists, stopwords) would excuse it
+	// as a placeholder. Only the rules in keepHeuristics keep them.
+	if !keepHeuristics[r.RuleID] {
+		return tm, true
+	}
 	if r.Entropy != 0 && shannonEntropy(secret) <= r.Entropy {
 		return tm, false
 	}

@@ -95,6 +95,17 @@ func jsonView(b []byte) []byte {
 			continue
 		}
 		switch e {
+		case 'x', 'X': // JavaScript \xHH
+			if i+3 < len(b) {
+				hi, ok1 := unhex(b[i+2])
+				lo, ok2 := unhex(b[i+3])
+				if ok1 && ok2 {
+					out = append(out, hi<<4|lo)
+					i += 3
+					continue
+				}
+			}
+			out = append(out, c)
 		case 'u', 'U':
 			r, n := hex4(b[i+2:])
 			if n == 0 {

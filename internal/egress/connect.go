@@ -39,6 +39,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, target{}, policy.Decision{Code: policy.CodeBadRequest, Reason: err.Error()}, nil)
 		return
 	}
+	if d, rt, ok := s.checkHost(s.state.Load(), r.URL.Host, t); !ok {
+		s.refuse(w, r, rt, d, nil)
+		return
+	}
 	s.forward(w, r, t)
 }
 
@@ -98,6 +102,8 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request) {
 	var d policy.Decision
 	if err != nil {
 		d = policy.Decision{Code: policy.CodeBadRequest, Reason: "CONNECT target: " + err.Error()}
+	} else if hd, rt, ok := s.checkHost(st, r.Host, t); !ok {
+		d, t = hd, rt
 	} else {
 		d = st.pol.DecideConnect(t.host, t.port)
 	}

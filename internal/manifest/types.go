@@ -235,8 +235,8 @@ type HeaderMatch struct {
 // DLP configures a route's data-loss scanning.
 type DLP struct {
 	// OutboundDetectors scan what the agent sends: false, or a list of
-	// token_patterns, known_secrets, entropy. Default: token_patterns and
-	// known_secrets.
+	// token_patterns, known_secrets, financial, entropy. Default:
+	// token_patterns, known_secrets and financial.
 	OutboundDetectors *Detectors `yaml:"outbound_detectors,omitempty" json:"outbound_detectors,omitempty"`
 	// InboundDetectors scan what comes back: false, or a list of
 	// naive_injection_detection. Default: naive_injection_detection.

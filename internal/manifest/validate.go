@@ -42,6 +42,7 @@ const (
 	DetectorTokenPatterns  = "token_patterns"
 	DetectorKnownSecrets   = "known_secrets"
 	DetectorEntropy        = "entropy"
+	DetectorFinancial      = "financial"
 	DetectorNaiveInjection = "naive_injection_detection"
 )
 
@@ -153,7 +154,7 @@ func validateRoute(r Route, path string) FieldErrors {
 				}
 			}
 		}
-		checkDetectors("outbound_detectors", dl.OutboundDetectors, DetectorTokenPatterns, DetectorKnownSecrets, DetectorEntropy)
+		checkDetectors("outbound_detectors", dl.OutboundDetectors, DetectorTokenPatterns, DetectorKnownSecrets, DetectorFinancial, DetectorEntropy)
 		checkDetectors("inbound_detectors", dl.InboundDetectors, DetectorNaiveInjection)
 		switch dl.OutboundOnMatch {
 		case "", OnMatchSupervise, OnMatchRedact, OnMatchBlock:

@@ -39,8 +39,11 @@ const (
 	// scanning; it is withheld, never passed unscanned.
 	CodeInboundUnscannable Code = "inbound-unscannable"
 	CodeTokenEcho          Code = "token-echo"
-	CodeBadRequest         Code = "bad-request"
-	CodeUpstream           Code = "upstream"
+	// CodeHostName: the requested host name looks like it carries data
+	// (encoded labels, a deep chain) on a route that does not name it.
+	CodeHostName   Code = "host-name"
+	CodeBadRequest Code = "bad-request"
+	CodeUpstream   Code = "upstream"
 )
 
 // Request is what the policy sees of one request. Host is normalized
@@ -220,6 +223,18 @@ func (r *Route) matchesRequest(req Request) bool {
 	return false
 }
 
+// NamesExactly reports whether some route names host itself, not by a
+// wildcard: the name is the operator's, not the agent's.
+func (p *Policy) NamesExactly(host string) bool {
+	host = NormalizeHost(host)
+	for _, r := range p.Routes {
+		if r.suffix == "" && r.Host == host {
+			return true
+		}
+	}
+	return false
+}
+
 // AllowsPrivate reports whether host may resolve to a private address:
 // some route for it says unsafe_allow_private.
 func (p *Policy) AllowsPrivate(host string) bool {
@@ -253,17 +268,11 @@ func methodOverrides(req Request) []string {
 			}
 		}
 	}
-	if strings.Contains(req.Query, "_method") {
-		q, _ := url.ParseQuery(req.Query)
-		for _, m := range q["_method"] {
-			out = append(out, strings.ToUpper(strings.TrimSpace(m)))
-		}
-	}
-	return out
+	return append(out, queryMethodOverrides(req.Query)...)
 }
 
 // pathView is a path as upstreams might read it: the segments of each
-// decoded form (see pathForms).
+// decoded form (see lenientForms).
 type pathView struct {
 	forms [][]string
 	// deep: still encoded after four rounds; no honest client does that.
@@ -271,7 +280,7 @@ type pathView struct {
 }
 
 func viewPath(path string) pathView {
-	forms, ok := pathForms(path)
+	forms, ok := lenientForms(path, false)
 	v := pathView{forms: make([][]string, len(forms)), deep: !ok}
 	for i, f := range forms {
 		v.forms[i] = pathSegments(f)
@@ -293,48 +302,32 @@ func (v pathView) hasDotSegment() bool {
 	return false
 }
 
-// dotLookalikes are read as "." by servers that normalize Unicode (NFKC:
-// fullwidth, small and one-dot-leader full stops) or decode overlong UTF-8.
-var dotLookalikes = strings.NewReplacer("\uff0e", ".", "\ufe52", ".", "\u2024", ".", "\xc0\xae", ".", "\xe0\x80\xae", ".")
-
+// isDotSegment: "." or "..", also with trailing spaces (Windows drops
+// them). Look-alikes are folded already (lenientForms).
 func isDotSegment(seg string) bool {
-	if len(seg) >= 2 && len(seg) <= 6 && !isASCII(seg) { // a lookalike is 2 or 3 bytes
-		seg = dotLookalikes.Replace(seg)
-	}
+	seg = strings.TrimRight(seg, " \t")
 	return seg == "." || seg == ".."
 }
 
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
+// slashLike are read as / or \ by servers with "best fit" Unicode
+// mapping (IIS): division and fraction slashes, and their mirror images.
+func slashLike(r rune) bool {
+	switch r {
+	case '/', '\\', '\u2215', '\u2044', '\u29f8', '\u2216', '\u29f9':
+		return true
 	}
-	return true
-}
-
-// pathForms is the path as upstreams might read it: as Go decoded it, and
-// decoded again up to three times (a server that decodes twice). ok is
-// false when a fourth round would still change it.
-func pathForms(path string) (forms []string, ok bool) {
-	forms = []string{path}
-	for range 4 {
-		u, err := url.PathUnescape(path)
-		if err != nil || u == path {
-			return forms, true
-		}
-		path = u
-		forms = append(forms, path)
-	}
-	return forms[:4], false
+	return false
 }
 
 // pathSegments splits a path on / and \ (IIS, some Node and Java servers)
-// and cuts each segment's ;parameters (Tomcat, Jetty: /a/..;/b).
+// and their look-alikes (slashLike)
+// and cuts each segment at a ;parameter (Tomcat, Jetty: /a/..;/b) or a NUL
+// (C servers stop there).
 func pathSegments(path string) []string {
-	segs := strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '\\' })
+	segs := strings.FieldsFunc(path, slashLike)
 	for i, seg := range segs {
-		segs[i], _, _ = strings.Cut(seg, ";")
+		seg, _, _ = strings.Cut(seg, ";")
+		segs[i], _, _ = strings.Cut(seg, "\x00")
 	}
 	return segs
 }

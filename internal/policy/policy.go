@@ -21,6 +21,7 @@ const (
 	DetectorTokenPatterns  = "token_patterns"
 	DetectorKnownSecrets   = "known_secrets"
 	DetectorEntropy        = "entropy"
+	DetectorFinancial      = "financial"
 	DetectorNaiveInjection = "naive_injection_detection"
 )
 
@@ -149,7 +150,7 @@ func compileRoute(w manifest.Route) (*Route, error) {
 		Host:               host,
 		Ports:              slices.Clone(w.Ports),
 		suffix:             suffix,
-		Outbound:           []string{DetectorTokenPatterns, DetectorKnownSecrets},
+		Outbound:           []string{DetectorTokenPatterns, DetectorKnownSecrets, DetectorFinancial},
 		Inbound:            true,
 		OnMatch:            OnMatchSupervise,
 		UnsafeAllowPrivate: w.UnsafeAllowPrivate,
@@ -171,7 +172,7 @@ func compileRoute(w manifest.Route) (*Route, error) {
 			r.Outbound = nil
 			if !o.Off {
 				for _, n := range o.Names {
-					if n != DetectorTokenPatterns && n != DetectorKnownSecrets && n != DetectorEntropy {
+					if n != DetectorTokenPatterns && n != DetectorKnownSecrets && n != DetectorEntropy && n != DetectorFinancial {
 						return nil, fmt.Errorf("dlp.outbound_detectors: unknown detector %q", n)
 					}
 					r.Outbound = append(r.Outbound, n)
