@@ -19,6 +19,9 @@ func MergeBottles(bs ...*BottleFile) *BottleFile {
 }
 
 func mergeInto(dst, src *BottleFile) {
+	if src.Runtime != "" {
+		dst.Runtime = src.Runtime
+	}
 	if len(src.Env) > 0 {
 		if dst.Env == nil {
 			dst.Env = map[string]string{}

@@ -24,6 +24,11 @@ type BottleFile struct {
 	GitGate *GitGate `yaml:"git-gate,omitempty" json:"git-gate,omitempty"`
 	// Egress declares where the agent may connect.
 	Egress *Egress `yaml:"egress,omitempty" json:"egress,omitempty"`
+	// Runtime is the agent's OCI runtime: runsc requires gVisor (start
+	// refuses when the engine has none), runc forbids it. Unset: gVisor
+	// when the engine has it. The last bottle along extends that sets it
+	// wins.
+	Runtime string `yaml:"runtime,omitempty" json:"runtime,omitempty"`
 }
 
 // AgentFile is the frontmatter of an agent manifest, in

@@ -216,6 +216,9 @@ func validateBottle(b *BottleFile) FieldErrors {
 		}
 	}
 	errs = append(errs, validateEnv(b.Env, "env")...)
+	if b.Runtime != "" && b.Runtime != "runsc" && b.Runtime != "runc" {
+		add("runtime", "%q is not runsc (require gVisor) or runc (forbid it)", b.Runtime)
+	}
 	if ap := b.AgentProvider; ap != nil {
 		if ap.Template != "" && !BuiltinTemplate(ap.Template) && !ValidName(ap.Template) {
 			add("agent_provider.template", "%q is not claude, codex, pi, shell or a plugin name", ap.Template)

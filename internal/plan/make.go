@@ -85,6 +85,7 @@ func Make(in Input) (*Bottle, error) {
 		Provider: provider(merged.AgentProvider),
 		Egress:   egress(merged.Egress),
 		GitGate:  gitGate(merged.GitGate, r.Agent.Spec.GitGate),
+		Runtime:  merged.Runtime,
 	}
 	if !r.Agent.Builtin {
 		p.Agent.File = r.Agent.File

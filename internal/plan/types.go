@@ -70,6 +70,9 @@ type Bottle struct {
 	Slug string `json:"slug"`
 	// Label is a one-line human description ("shell in default").
 	Label string `json:"label"`
+	// Runtime is the bottle's runtime key: "runsc" requires gVisor for
+	// the agent, "runc" forbids it, "" takes gVisor when the engine has it.
+	Runtime string `json:"runtime,omitempty"`
 	// Color is the bottle's colour name for people (start --color), ""
 	// when none.
 	Color string `json:"color,omitempty"`

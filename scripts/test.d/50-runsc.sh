@@ -21,5 +21,5 @@ bash "$setup" register
 # The walls: attestation probes and a host listener, DNS, the token the
 # agent never holds and push scanning (TestBottleEndToEnd), the stand-in
 # internet, commit and resume, and the runtime itself.
-walls='^(TestAgentRuntime|TestAttestationSealedBottle|TestAttestationRefusesAHole|TestDoctor|TestStartCommandAttests|TestDNSOnlyThroughTheSidecar|TestSidecarReachesTheInternetTheAgentDoesNot|TestBottleEndToEnd|TestCommitThenResume)$'
+walls='^(TestAgentRuntime|TestRuntimeKey|TestAttestationSealedBottle|TestAttestationRefusesAHole|TestDoctor|TestStartCommandAttests|TestDNSOnlyThroughTheSidecar|TestSidecarReachesTheInternetTheAgentDoesNot|TestBottleEndToEnd|TestCommitThenResume)$'
 BOT_BOTTLE_E2E_RUNTIME=runsc go test -count=1 -run "$walls" ./test/e2e/

@@ -89,3 +89,36 @@ func sidecarContainer(t *testing.T, eng *client.Client, slug string) string {
 	}
 	return l.Items[0].ID
 }
+
+// TestRuntimeKey: a bottle with runtime: runsc starts only where the
+// engine has gVisor and refuses, saying why, where it has not; runtime:
+// runc keeps the agent on the host kernel even when runsc is there.
+func TestRuntimeKey(t *testing.T) {
+	e := setup(t)
+	info, err := e.eng.Info(context.Background(), client.InfoOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, hasRunsc := info.Info.Runtimes["runsc"]
+	host, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	for _, key := range []string{"runsc", "runc"} {
+		t.Run(key, func(t *testing.T) {
+			home := t.TempDir()
+			writeFile(t, home+"/.bot-bottle/bottles/default.md", "---\nruntime: "+key+"\n---\n")
+			stdout, stderr, rc := runBottleBottle(t, e, home, "start", "--headless", "--prompt", "uname -r")
+			if key == "runsc" && !hasRunsc {
+				if rc == 0 || !strings.Contains(stderr, "requires runtime runsc") {
+					t.Fatalf("runtime: runsc on an engine without it: exit %d\n%s", rc, stderr)
+				}
+				return
+			}
+			if rc != 0 {
+				t.Fatalf("start: exit %d\n%s", rc, stderr)
+			}
+			onHost := strings.TrimSpace(stdout) == strings.TrimSpace(string(host))
+			if onHost != (key == "runc") {
+				t.Errorf("runtime: %s ran the agent on kernel %q (host %q)", key, strings.TrimSpace(stdout), strings.TrimSpace(string(host)))
+			}
+		})
+	}
+}

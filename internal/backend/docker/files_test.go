@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/moby/moby/api/types/system"
@@ -70,16 +71,30 @@ func TestRuntimePicksGVisor(t *testing.T) {
 	for _, tt := range []struct {
 		runtimes []string
 		opt      string
+		key      string // the bottle's runtime key
 		want     string
+		refused  string
 	}{
-		{[]string{"runc"}, "", ""},
-		{[]string{"runc", "runsc"}, "", "runsc"},
-		{[]string{"runc", "runsc"}, "kata", "kata"},
+		{runtimes: []string{"runc"}, want: ""},
+		{runtimes: []string{"runc", "runsc"}, want: "runsc"},
+		{runtimes: []string{"runc", "runsc"}, opt: "kata", want: "kata"},
+		{runtimes: []string{"runc", "runsc"}, key: "runsc", want: "runsc"},
+		{runtimes: []string{"runc"}, key: "runsc", refused: "requires runtime runsc"},
+		{runtimes: []string{"runc", "runsc"}, key: "runc", want: "runc"},
+		{runtimes: []string{"runsc"}, key: "runc", refused: "forbids runsc"},
+		{runtimes: []string{"runc", "runsc"}, opt: "runsc", key: "runc", refused: "engine is set"},
+		{runtimes: []string{"runc"}, key: "kata", refused: "unknown runtime"},
 	} {
 		d := New(infoEngine{runtimes: tt.runtimes}, Options{Runtime: tt.opt})
-		got, err := d.runtime(context.Background())
+		got, err := d.runtime(context.Background(), tt.key)
+		if tt.refused != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.refused) {
+				t.Errorf("runtimes %v, option %q, key %q: got %q, %v; want refused (%s)", tt.runtimes, tt.opt, tt.key, got, err, tt.refused)
+			}
+			continue
+		}
 		if err != nil || got != tt.want {
-			t.Errorf("runtimes %v, option %q: got %q, %v; want %q", tt.runtimes, tt.opt, got, err, tt.want)
+			t.Errorf("runtimes %v, option %q, key %q: got %q, %v; want %q", tt.runtimes, tt.opt, tt.key, got, err, tt.want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package docker
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -99,7 +100,7 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 		} else if len(existing.Items) > 0 {
 			return fmt.Errorf("bottle %s already has containers", b.Slug)
 		}
-		runtime, err = d.runtime(ctx)
+		runtime, err = d.runtime(ctx, b.Runtime)
 		return err
 	}); err != nil {
 		return backend.Bottle{}, err
@@ -192,17 +193,41 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 	return out, nil
 }
 
-// runtime picks the agent's OCI runtime: the one asked for, else runsc
-// when the engine has it, else the engine's default, by name.
-func (d *Docker) runtime(ctx context.Context) (string, error) {
-	if d.opts.Runtime != "" {
+// runtime picks the agent's OCI runtime. want is the bottle's runtime
+// key: "runsc" requires gVisor, "runc" forbids it (fail closed: a bottle
+// whose key cannot be met is refused); "" takes the engine option, else
+// runsc when the engine has it, else the engine's default, by name.
+func (d *Docker) runtime(ctx context.Context, want string) (string, error) {
+	if want == "" && d.opts.Runtime != "" {
 		return d.opts.Runtime, nil
+	}
+	if want != "" && d.opts.Runtime != "" && want != d.opts.Runtime {
+		return "", fmt.Errorf("the bottle's runtime is %s and the engine is set to run agents under %s", want, d.opts.Runtime)
 	}
 	info, err := d.eng.Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return "", fmt.Errorf("reading engine info: %w", err)
 	}
-	if _, ok := info.Info.Runtimes["runsc"]; ok && !d.opts.NoDefaultRunsc {
+	_, hasRunsc := info.Info.Runtimes["runsc"]
+	switch want {
+	case "runsc":
+		if !hasRunsc {
+			return "", errors.New("the bottle requires runtime runsc (gVisor) and the engine has none; register runsc with the engine (docs/runtimes.md)")
+		}
+		return "runsc", nil
+	case "runc":
+		if _, ok := info.Info.Runtimes["runc"]; ok {
+			return "runc", nil
+		}
+		if info.Info.DefaultRuntime == "runsc" || info.Info.DefaultRuntime == "" {
+			return "", errors.New("the bottle forbids runsc (runtime: runc) and the engine has no runc")
+		}
+		return info.Info.DefaultRuntime, nil
+	case "":
+	default:
+		return "", fmt.Errorf("unknown runtime %q (runsc or runc)", want)
+	}
+	if hasRunsc && !d.opts.NoDefaultRunsc {
 		return "runsc", nil
 	}
 	return info.Info.DefaultRuntime, nil

@@ -9,8 +9,9 @@
 //     asks for an RLIMIT_NOFILE above the machine's hard limit and every
 //     container fails with "error setting rlimit type 7";
 //   - gVisor is never picked by default: Podman lists every runtime its
-//     configuration names, installed or not, and Debian's runsc cannot set
-//     up a network namespace under Podman (docs/runtimes.md);
+//     configuration names, installed or not; Debian's runsc needs the
+//     wrapper scripts/ci-setup.d installs to pass its root-netns check on
+//     Linux 6.x, under Podman as under Docker (docs/runtimes.md);
 //   - NOT YET SEALED: netavark (Podman 4.3) gives an internal network's
 //     bridge a host address and has no inhibit_ipv4, so a host listener on
 //     0.0.0.0 is reachable from the agent. start's attestation finds that
