@@ -144,6 +144,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 	if route.Auth != nil {
 		// Never a token over plain http (the policy refuses it too).
 		injectAuth(out, route.Auth, st.tokens[route.Auth.TokenRef], sentinel, t.scheme == "https")
+		wholeBodies(out.Header) // echo.go: no Range slices of a response that may echo the token
 	}
 	if route.Inbound || route.Auth != nil {
 		// Let the transport ask for gzip and decode it, so what is scanned
@@ -240,7 +241,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 	}
 	for _, vs := range resp.Header {
 		for _, v := range vs {
-			if containsAny(v, forms) {
+			if echoesAny([]byte(v), forms) {
 				echo(false)
 				return 0, res
 			}
@@ -292,7 +293,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 			panic(http.ErrAbortHandler)
 		}
 		return n, res
-	case (scan || len(forms) > 0) && textual(mt) && encoded:
+	case (scan && textual(mt) || len(forms) > 0) && encoded: // with a token, any type: it could be compressed around it
 		// Decode a copy to scan; the agent gets the bytes as sent.
 		raw, err := readBody(body, resp.ContentLength, MaxInboundScan)
 		if errors.Is(err, errTokenEcho) {
@@ -310,11 +311,11 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 			if err != nil {
 				return withhold(policy.CodeInboundUnscannable, fmt.Sprintf("the response from %s (content-encoding %q) cannot be decoded for scanning (%v); it was withheld, not passed unscanned", t.host, resp.Header.Get("Content-Encoding"), err))
 			}
-			if containsAny(string(text), forms) {
+			if echoesAny(text, forms) {
 				echo(false)
 				return 0, res
 			}
-			if scan {
+			if scan && textual(mt) {
 				res.verdict = dlp.DetectInjection(text)
 			}
 		}
@@ -375,9 +376,11 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 	}
 }
 
-func containsAny(s string, subs []string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
+// echoesAny reports whether b carries any sent form of the token, in any
+// encoding the guard knows (echo.go).
+func echoesAny(b []byte, forms []string) bool {
+	for _, f := range forms {
+		if echoesToken(b, f) {
 			return true
 		}
 	}

@@ -303,3 +303,12 @@ func FuzzSwapBasic(f *testing.F) {
 		}
 	})
 }
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
