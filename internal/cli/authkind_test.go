@@ -57,3 +57,21 @@ egress:
 		t.Errorf("no policy on the host: code=%d stderr=%q", code, errOut)
 	}
 }
+
+// The claude starter `init` writes: its narrowing holds in the composed
+// policy, and an API key is sent as x-api-key.
+func TestClaudeStarterNarrowingHolds(t *testing.T) {
+	home := t.TempDir()
+	if _, errOut, code := execCLI(t, home, home, nil, "init"); code != 0 {
+		t.Fatalf("init: %d %s", code, errOut)
+	}
+	environ := []string{"ANTHROPIC_API_KEY=sk-ant-api03-theSecretValue"}
+	out, errOut, code := execCLI(t, home, home, environ, "egress", "check", "--bottle", "claude", "-X", "DELETE", "https://api.anthropic.com/v1/files/x")
+	if code != 1 || !strings.HasPrefix(out, "refuse") {
+		t.Errorf("DELETE through the starter: code=%d %q %q", code, out, errOut)
+	}
+	out, _, code = execCLI(t, home, home, environ, "start", "--bottle", "claude", "--dry-run")
+	if code != 0 || !strings.Contains(out, "api.anthropic.com, auth x-api-key: $ANTHROPIC_API_KEY, match POST prefix /v1/messages") {
+		t.Errorf("dry run: code=%d\n%s", code, out)
+	}
+}

@@ -52,25 +52,42 @@ var credentialQueryNames = map[string]bool{
 	"secret": true, "password": true, "sig": true, "signature": true,
 }
 
+// foldQuery is a raw parameter name as servers that fold them read it:
+// unescaped, lower case, - as _, no [] suffix; ok false when it cannot be
+// unescaped.
+func foldQuery(raw string) (string, bool) {
+	name, err := url.QueryUnescape(raw)
+	return strings.TrimSuffix(strings.ToLower(strings.ReplaceAll(strings.TrimSpace(name), "-", "_")), "[]"), err == nil
+}
+
 // credentialQuery reports whether a query parameter name (still escaped)
 // could carry a credential.
 func credentialQuery(raw string, a *policy.Auth) bool {
-	name, err := url.QueryUnescape(raw)
-	if err != nil {
+	name, ok := foldQuery(raw)
+	if !ok || credentialQueryNames[name] || ownQuery(raw, a) {
 		return true // what cannot be read is dropped
-	}
-	name = strings.TrimSuffix(strings.ToLower(strings.ReplaceAll(strings.TrimSpace(name), "-", "_")), "[]")
-	if credentialQueryNames[name] || strings.EqualFold(name, strings.ReplaceAll(a.Query, "-", "_")) {
-		return true
 	}
 	return strings.Contains(name, "token") || strings.Contains(name, "api_key") || strings.Contains(name, "apikey") ||
 		strings.Contains(name, "secret") || strings.HasSuffix(name, "_key")
 }
 
+// ownQuery reports whether a raw parameter name is the route's query
+// placement, in any spelling a server may fold into it.
+func ownQuery(raw string, a *policy.Auth) bool {
+	if a.Query == "" {
+		return false
+	}
+	name, ok := foldQuery(raw)
+	own, _ := foldQuery(a.Query)
+	return !ok || name == own
+}
+
 // stripQuery drops every credential-named parameter from a raw query,
 // keeping the rest in order and as sent. A piece with a ';' is judged by
-// each of its parts: some servers split on ';' too.
-func stripQuery(raw string, a *policy.Auth) string {
+// each of its parts: some servers split on ';' too. A parameter holding
+// the route's sentinel is the agent's tool using it, and is kept to be
+// swapped, unless it is the route's own query placement (set afresh).
+func stripQuery(raw string, a *policy.Auth, sentinel string) string {
 	if raw == "" {
 		return ""
 	}
@@ -79,7 +96,8 @@ func stripQuery(raw string, a *policy.Auth) string {
 		drop := false
 		for _, part := range strings.Split(piece, ";") {
 			name, _, _ := strings.Cut(part, "=")
-			if credentialQuery(name, a) {
+			swapped := sentinel != "" && strings.Contains(part, sentinel) && !ownQuery(name, a)
+			if credentialQuery(name, a) && !swapped {
 				drop = true
 			}
 		}
@@ -102,9 +120,7 @@ func injectAuth(out *http.Request, a *policy.Auth, value, sentinel string, https
 			delete(out.Header, k)
 		}
 	}
-	if a.Placement == manifest.PlaceQuery {
-		out.URL.RawQuery = stripQuery(out.URL.RawQuery, a)
-	}
+	out.URL.RawQuery = stripQuery(out.URL.RawQuery, a, sentinel)
 	if !https {
 		return
 	}

@@ -244,12 +244,21 @@ func (a PluginAuth) spec() (*AuthSpec, error) {
 			return nil, fmt.Errorf("auth.routes[%d]: host is required", i)
 		case r.Auth == nil || r.Auth.Placement() == manifest.PlacePlaceholder || r.Auth.Placeholder != "":
 			return nil, fmt.Errorf("auth.routes[%d]: auth needs one of scheme (Bearer or token), header, basic_user or query, and no placeholder (the template's placeholder is what the agent holds)", i)
-		case r.Auth.Placement() == manifest.PlaceScheme && r.Auth.Scheme != "Bearer" && r.Auth.Scheme != "token":
+		case r.Auth.Scheme != "" && r.Auth.Scheme != "Bearer" && r.Auth.Scheme != "token":
 			return nil, fmt.Errorf("auth.routes[%d]: auth.scheme must be Bearer or token", i)
 		case r.Auth.TokenRef != "":
 			return nil, fmt.Errorf("auth.routes[%d]: leave token_ref out: it is agent_provider.auth_token", i)
 		case r.UnsafeAllowPrivate:
 			return nil, fmt.Errorf("auth.routes[%d]: unsafe_allow_private belongs in a bottle, not a plugin", i)
+		}
+		// The rest as a bottle's route is checked (header names, wildcards),
+		// with a stand-in for the token_ref the bottle fills in.
+		check := r
+		a := *r.Auth
+		a.TokenRef = "AUTH_TOKEN"
+		check.Auth = &a
+		if err := manifest.ValidateRoute(check); err != nil {
+			return nil, fmt.Errorf("auth.routes[%d]: %w", i, err)
 		}
 	}
 	routes := make([]manifest.Route, len(a.Routes))

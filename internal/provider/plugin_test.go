@@ -99,6 +99,9 @@ func TestParsePluginRejects(t *testing.T) {
 		"empty":                    {"", "empty file"},
 		"two docs":                 {"command: [x]\n---\ncommand: [y]\n", "more than one"},
 		"settings outside":         {"command: [x]\nsettings_file: /etc/passwd\n", "under /home/agent"},
+		"placeholder in route":     {"command: [x]\nauth: {env: K, placeholder: p-placeholder, routes: [{host: h, auth: {placeholder: K}}]}\n", "no placeholder"},
+		"forbidden header":         {"command: [x]\nauth: {env: K, placeholder: p-placeholder, routes: [{host: h.example, auth: {header: Host}}]}\n", "set or dropped by the proxy"},
+		"wildcard auth":            {"command: [x]\nauth: {env: K, placeholder: p-placeholder, routes: [{host: '*.h.example', auth: {header: x-api-key}}]}\n", "wildcard"},
 		"route unknown key":        {"command: [x]\nauth: {env: K, placeholder: p-placeholder, routes: [{hots: h}]}\n", "field hots not found"},
 	}
 	for name, tt := range tests {
@@ -108,6 +111,17 @@ func TestParsePluginRejects(t *testing.T) {
 				t.Fatalf("error %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestPluginHeaderPlacement(t *testing.T) {
+	s, err := ParsePlugin("p", []byte("command: [x]\nauth: {env: K, placeholder: k-placeholder, routes: [{host: api.example.com, auth: {header: x-api-key}}]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Provision(Input{AuthTokenEnv: "MY_KEY"})
+	if err != nil || len(p.Routes) != 1 || p.Routes[0].Auth.Header != "x-api-key" || p.Routes[0].Auth.TokenRef != "MY_KEY" {
+		t.Fatalf("routes %+v, err %v", p.Routes, err)
 	}
 }
 
