@@ -161,6 +161,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 		out.Header["User-Agent"] = nil
 	}
 
+	if policy.IsWebSocketUpgrade(r.Method, r.Header) { // allowed: the route has websocket: true
+		s.serveWebSocket(w, r, t, st, d, out)
+		return
+	}
 	resp, err := s.transport.RoundTrip(out)
 	if err != nil {
 		var re *refusalError
