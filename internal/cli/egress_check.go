@@ -21,6 +21,8 @@ const sidecarPolicy = "/run/bot-bottle/egress/policy.yaml"
 func newEgressCheckCmd(env Env) *cobra.Command {
 	var (
 		policyPath, method, data string
+		agent                    string
+		bottles                  []string
 		headers                  []string
 		ports                    []int
 		asJSON                   bool
@@ -34,12 +36,29 @@ the tokens set in this environment) and prints the decision and its reason.
 It does not resolve or connect: the private-address check happens only in
 the proxy. Exit 0: allowed; 1: refused; 2: an error.
 
---policy defaults to the sidecar's live policy, ` + sidecarPolicy + `.`,
-		Example: `  bot-bottle egress check --policy policy.yaml https://api.github.com/repos/o/r
+--bottle NAME (with --agent NAME) checks the policy that bottle's sidecar
+would load: its routes composed with the provider's, as start builds them.
+--policy defaults to the sidecar's live policy, ` + sidecarPolicy + `, inside a bottle.`,
+		Example: `  bot-bottle egress check --bottle claude -X DELETE https://api.anthropic.com/v1/files/x
+  bot-bottle egress check --policy policy.yaml https://api.github.com/repos/o/r
   bot-bottle egress check --policy policy.yaml -X POST -H 'Content-Type: text/plain' --data @prompt.txt --json https://api.anthropic.com/v1/messages`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if policyPath == "" {
+			getenv := env.Getenv
+			switch {
+			case len(bottles) > 0 && policyPath != "":
+				return usageError(fmt.Errorf("egress check: give --bottle or --policy, not both"))
+			case len(bottles) > 0:
+				path, sidecarEnv, done, err := bottlePolicy(env, agent, bottles)
+				if err != nil {
+					return err
+				}
+				defer done()
+				policyPath, getenv = path, withEnv(sidecarEnv, env.Getenv)
+			case policyPath == "":
+				if _, err := os.Stat(sidecarPolicy); err != nil {
+					return usageError(fmt.Errorf("egress check: no %s here (it exists only inside a bottle's sidecar); give --bottle NAME for the policy that bottle would run, or --policy FILE", sidecarPolicy))
+				}
 				policyPath = sidecarPolicy
 			}
 			u, err := url.Parse(args[0])
@@ -71,7 +90,7 @@ the proxy. Exit 0: allowed; 1: refused; 2: an error.
 					method = http.MethodPost
 				}
 			}
-			res, err := egress.Check(policyPath, ports, env.Getenv, strings.ToUpper(method), u, h, body)
+			res, err := egress.Check(policyPath, ports, getenv, strings.ToUpper(method), u, h, body)
 			if err != nil {
 				return usageError(err)
 			}
@@ -97,6 +116,8 @@ the proxy. Exit 0: allowed; 1: refused; 2: an error.
 	}
 	f := cmd.Flags()
 	f.StringVar(&policyPath, "policy", "", "policy file: a bottle manifest or YAML with egress: (default "+sidecarPolicy+")")
+	f.StringArrayVar(&bottles, "bottle", nil, "check the policy this bottle would run (repeatable, as for start)")
+	f.StringVar(&agent, "agent", "", "with --bottle: the agent to plan it for (as for start)")
 	f.StringVarP(&method, "request", "X", "", "request method (default GET, or POST with --data)")
 	f.StringArrayVarP(&headers, "header", "H", nil, "request header 'Name: value' (repeatable)")
 	f.StringVar(&data, "data", "", "request body, or @FILE to read it from a file")

@@ -32,6 +32,7 @@ func provisionPlan(env Env, p *plan.Bottle, o startOptions) (provider.Provision,
 		Prompt:                 o.prompt,
 		SystemPrompt:           p.Agent.Prompt,
 		AuthTokenEnv:           p.Provider.AuthTokenEnv,
+		AuthKind:               provider.AuthKindOf(env.Getenv(p.Provider.AuthTokenEnv)),
 		ForwardHostCredentials: p.Provider.ForwardHostCredentials,
 		Settings:               p.Provider.Settings,
 		Skills:                 skills,
@@ -41,7 +42,9 @@ func provisionPlan(env Env, p *plan.Bottle, o startOptions) (provider.Provision,
 	if err != nil {
 		return provider.Provision{}, found(err)
 	}
-	plan.ApplyProvision(p, prov)
+	if err := plan.ApplyProvision(p, prov); err != nil {
+		return provider.Provision{}, found(err)
+	}
 	return prov, nil
 }
 

@@ -53,7 +53,7 @@ func TestStartDryRunShowsProviderRoute(t *testing.T) {
 		t.Fatalf("code=%d stderr=%q", code, errOut)
 	}
 	for _, want := range []string{
-		"1. api.anthropic.com, auth Bearer $ANTHROPIC_API_KEY, on match redact",
+		"1. api.anthropic.com, auth x-api-key: $ANTHROPIC_API_KEY, on match redact",
 		"secrets $ANTHROPIC_API_KEY",
 		"SSL_CERT_FILE=/etc/bot-bottle/ca/ca.pem",
 	} {
@@ -115,7 +115,7 @@ func TestStartDryRunNeverShowsSecretValues(t *testing.T) {
 		if strings.Contains(out+errOut, "thisIsTheSecretValue") {
 			t.Errorf("%s: the token value appears in the output", format)
 		}
-		if format == "text" && !strings.Contains(out, "auth Bearer $GITHUB_TOKEN") {
+		if format == "text" && !strings.Contains(out, "auth Authorization: Bearer $GITHUB_TOKEN") {
 			t.Errorf("text plan does not name the slot $GITHUB_TOKEN:\n%s", out)
 		}
 	}

@@ -54,7 +54,7 @@ func fieldValues(r Request, segs []segment) [][]byte {
 		case strings.HasPrefix(s.Where, "body:part:"):
 			out = append(out, s.Text)
 		case s.Where == "body" && s.Kind == kindJSON:
-			out = append(out, jsonStrings(s.Text)...)
+			out = append(out, jsonStringValues(s.Text)...)
 		case s.Where == "body" && s.Kind == kindForm:
 			if q, err := url.ParseQuery(string(s.Text)); err == nil {
 				for _, k := range slices.Sorted(maps.Keys(q)) {
@@ -70,9 +70,9 @@ func fieldValues(r Request, segs []segment) [][]byte {
 	return out
 }
 
-// jsonStrings is every string value of a JSON body, unescaped, in
+// jsonStringValues is every string value of a JSON body, unescaped, in
 // document order; what does not parse is taken whole.
-func jsonStrings(b []byte) [][]byte {
+func jsonStringValues(b []byte) [][]byte {
 	var (
 		out   [][]byte
 		stack []bool // true: inside an object

@@ -25,6 +25,7 @@ type sseScanner struct {
 	buf       []byte              // read but not yet emitted: complete events first
 	out       []byte              // scanned, waiting for the caller
 	ctx       []byte              // extracted text of recent events
+	pieceTail []byte              // end of the last piece of an over-long event
 	err       error               // sticky: from r, or ErrInjection
 	end       func([]byte) int    // length of the first complete event, or -1
 	text      func([]byte) []byte // what a model reads from an event
@@ -70,19 +71,19 @@ func (s *sseScanner) fill() {
 		if end < 0 {
 			break
 		}
-		if !s.release(s.buf[:end]) {
+		if !s.release(s.buf[:end], true) {
 			return
 		}
 		s.buf = s.buf[end:]
 	}
 	if len(s.buf) > maxSSEEvent {
-		if !s.release(s.buf) {
+		if !s.release(s.buf, false) {
 			return
 		}
 		s.buf = nil
 	}
 	if err != nil {
-		if len(s.buf) > 0 && s.release(s.buf) {
+		if len(s.buf) > 0 && s.release(s.buf, true) {
 			s.buf = nil
 		}
 		if s.err == nil {
@@ -91,19 +92,23 @@ func (s *sseScanner) fill() {
 	}
 }
 
-// release scans ev and queues it, or stops the stream on High.
-func (s *sseScanner) release(ev []byte) bool {
+// release scans ev and queues it, or stops the stream on High. A piece of
+// an over-long event (whole false) is scanned with the end of the piece
+// before it, so a phrase cut at the piece boundary is still whole.
+func (s *sseScanner) release(ev []byte, whole bool) bool {
 	text := s.text(ev)
 	scan := append(s.ctx[:len(s.ctx):len(s.ctx)], text...)
 	var hits []injectionHit
-	for _, h := range s.in.find(scan) {
+	for _, h := range score(scan, s.in.find(scan)) {
 		if h.End > len(s.ctx) { // not already reported for an earlier event
 			hits = append(hits, h)
 		}
 	}
-	for _, v := range inboundViews(ev) {
-		hits = append(hits, s.in.find(v)...)
+	raw := ev
+	if len(s.pieceTail) > 0 {
+		raw = append(s.pieceTail[:len(s.pieceTail):len(s.pieceTail)], ev...)
 	}
+	hits = append(hits, s.in.read(raw)...)
 	v := verdictOf(hits)
 	if v.Level != None && s.onVerdict != nil {
 		s.onVerdict(v)
@@ -114,6 +119,10 @@ func (s *sseScanner) release(ev []byte) bool {
 		return false
 	}
 	s.out = append(s.out, ev...)
+	s.pieceTail = s.pieceTail[:0]
+	if !whole {
+		s.pieceTail = append(s.pieceTail, raw[max(0, len(raw)-sseContext):]...)
+	}
 	if len(scan) > sseContext {
 		scan = scan[len(scan)-sseContext:]
 	}
@@ -165,14 +174,17 @@ func eventText(ev []byte) []byte {
 	return modelText(data)
 }
 
-// isTextKey: JSON fields that carry model-visible text in the streaming
-// formats of the common providers.
+// isTextKey: every string field a model may be shown, which is every
+// field but the few that only name the event's shape (a new provider
+// field such as reasoning_content, refusal or summary is read without a
+// change here).
 func isTextKey(k string) bool {
 	switch k {
-	case "text", "content", "partial_json", "thinking", "value", "delta", "output", "arguments", "message", "response":
-		return true
+	case "type", "id", "object", "model", "role", "finish_reason", "stop_reason", "event",
+		"system_fingerprint", "created", "index", "status", "service_tier", "logprobs", "signature":
+		return false
 	}
-	return false
+	return true
 }
 
 func collectText(v any, key string, out *[]byte) {

@@ -92,3 +92,25 @@ func BenchmarkScan64KiB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkInjectAuth is the per-request cost of stripping the agent's
+// credentials and placing the token (a typical SDK request's headers),
+// for each placement.
+func BenchmarkInjectAuth(b *testing.B) {
+	for _, a := range []*policy.Auth{
+		{Placement: manifest.PlaceScheme, Scheme: "Bearer"},
+		{Placement: manifest.PlaceHeader, Header: "X-Api-Key"},
+		{Placement: manifest.PlaceBasic, BasicUser: "x-access-token"},
+		{Placement: manifest.PlaceQuery, Query: "key"},
+		{Placement: manifest.PlacePlaceholder, Placeholder: "NPM_TOKEN"},
+	} {
+		b.Run(a.Placement, func(b *testing.B) {
+			h := http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}, "User-Agent": {"sdk/1.0"},
+				"Anthropic-Version": {"2023-06-01"}, "X-Stainless-Lang": {"js"}, "Authorization": {"Bearer " + testSentinel}}
+			for b.Loop() {
+				out := &http.Request{Header: h.Clone(), URL: &url.URL{Path: "/v1/messages", RawQuery: "page=2&key=x&beta=true"}}
+				injectAuth(out, a, upToken, testSentinel, true)
+			}
+		})
+	}
+}

@@ -2,8 +2,15 @@ package egress
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf16"
 )
 
 // errTokenEcho is returned by an echoGuard that saw the injected token.
@@ -17,8 +24,9 @@ var errTokenEcho = errors.New("the response carries the token the proxy injected
 // Reads go straight into the caller's buffer: no copy of the body is kept.
 type echoGuard struct {
 	r       io.Reader
-	token   []byte
-	held    []byte // tail that may be the start of the token (< len(token))
+	forms   [][]byte // the token and every encoding of it an agent could undo
+	longest int
+	held    []byte // tail that may be the start of a form (< longest)
 	out     []byte // checked bytes not yet returned (small reads only)
 	scratch []byte
 	err     error
@@ -28,7 +36,11 @@ func newEchoGuard(r io.Reader, token string) io.Reader {
 	if token == "" {
 		return r
 	}
-	return &echoGuard{r: r, token: []byte(token)}
+	g := &echoGuard{r: r, forms: tokenForms(token)}
+	for _, f := range g.forms {
+		g.longest = max(g.longest, len(f))
+	}
+	return g
 }
 
 func (g *echoGuard) Read(p []byte) (int, error) {
@@ -46,10 +58,10 @@ func (g *echoGuard) Read(p []byte) (int, error) {
 			}
 			return 0, g.err
 		}
-		buf, direct := p, len(p) > 2*len(g.token)
+		buf, direct := p, len(p) > 2*g.longest
 		if !direct {
 			if g.scratch == nil {
-				g.scratch = make([]byte, 4*len(g.token))
+				g.scratch = make([]byte, 4*g.longest)
 			}
 			buf = g.scratch
 		}
@@ -57,11 +69,14 @@ func (g *echoGuard) Read(p []byte) (int, error) {
 		n, err := g.r.Read(buf[k:])
 		g.err = err
 		data := buf[:k+n]
-		if bytes.Contains(data, g.token) {
+		if containsForm(data, g.forms) {
 			g.held, g.err = nil, errTokenEcho
 			return 0, errTokenEcho
 		}
-		h := heldBack(data, g.token)
+		h := 0
+		for _, f := range g.forms {
+			h = max(h, heldBack(data, f))
+		}
 		g.held = append(g.held[:0], data[len(data)-h:]...)
 		ready := data[:len(data)-h]
 		if len(ready) == 0 {
@@ -83,4 +98,78 @@ func heldBack(b, token []byte) int {
 		}
 	}
 	return 0
+}
+
+// tokenForms is the token as sent and in every encoding an upstream might
+// reflect it in and an agent could undo: base64 (both alphabets, at any
+// alignment inside a longer encoded text), hex in either case, UTF-16 in
+// either byte order, JSON \u escapes and full percent-encoding.
+func tokenForms(token string) [][]byte {
+	forms := []string{token}
+	add := func(f string) {
+		for _, g := range forms {
+			if g == f {
+				return
+			}
+		}
+		if len(f) >= 8 { // shorter cores would match by chance
+			forms = append(forms, f)
+		}
+	}
+	for off := 0; off < 3; off++ {
+		enc := base64.StdEncoding.EncodeToString(append(make([]byte, off), token...))
+		whole := (off + len(token)) / 3 * 4 // groups the token fills
+		core := enc[[]int{0, 2, 3}[off]:whole]
+		add(core)
+		add(strings.NewReplacer("+", "-", "/", "_").Replace(core))
+	}
+	h := hex.EncodeToString([]byte(token))
+	add(h)
+	add(strings.ToUpper(h))
+	var le, be, jl, ju, pl, pu strings.Builder
+	for _, u := range utf16.Encode([]rune(token)) {
+		le.WriteByte(byte(u))
+		le.WriteByte(byte(u >> 8))
+		be.WriteByte(byte(u >> 8))
+		be.WriteByte(byte(u))
+		fmt.Fprintf(&jl, "\\u%04x", u)
+		fmt.Fprintf(&ju, "\\u%04X", u)
+	}
+	for i := 0; i < len(token); i++ {
+		fmt.Fprintf(&pl, "%%%02x", token[i])
+		fmt.Fprintf(&pu, "%%%02X", token[i])
+	}
+	for _, f := range []string{le.String(), be.String(), jl.String(), ju.String(), pl.String(), pu.String(), url.QueryEscape(token), url.PathEscape(token)} {
+		add(f)
+	}
+	out := make([][]byte, len(forms))
+	for i, f := range forms {
+		out[i] = []byte(f)
+	}
+	return out
+}
+
+func containsForm(b []byte, forms [][]byte) bool {
+	for _, f := range forms {
+		if bytes.Contains(b, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// echoesToken reports whether s (a header value, a decoded body) carries
+// the token in any of its forms.
+func echoesToken(b []byte, token string) bool {
+	return token != "" && containsForm(b, tokenForms(token))
+}
+
+// wholeBodies drops the request headers that ask for part of a response:
+// Range slices fetched one by one would each pass the guard and
+// reassemble the token, and Go's transport asks for no gzip (so decodes
+// none) on a range request. On a route with auth the agent gets whole
+// bodies (200, not 206).
+func wholeBodies(h http.Header) {
+	h.Del("Range")
+	h.Del("If-Range")
 }

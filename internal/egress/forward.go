@@ -31,13 +31,6 @@ var hopHeaders = []string{
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
 }
 
-// credentialHeaders are removed from a route with auth: the proxy's token
-// is the only credential that reaches the upstream.
-var credentialHeaders = []string{
-	"Authorization", "X-Api-Key", "Api-Key", "X-Goog-Api-Key", "Private-Token",
-	"X-Auth-Token", "X-Access-Token", "Openai-Api-Key", "Anthropic-Api-Key",
-}
-
 // forward runs one request through the pipeline: policy, outbound DLP (on
 // what the agent sent), token injection, upstream, inbound scanning.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
@@ -129,6 +122,13 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 	// out.Trailer stays nil whatever the agent declared (the Trailer
 	// header is hop-by-hop and dropped above).
 	out.Trailer = nil
+	var sentinel string
+	if route.Auth != nil {
+		sentinel = st.sentinels[route.Auth.Placeholder]
+		if route.Auth.InBody && sentinel != "" && t.scheme == "https" {
+			body = bytes.ReplaceAll(body, []byte(sentinel), []byte(st.tokens[route.Auth.TokenRef]))
+		}
+	}
 	switch {
 	case scanner != nil:
 		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
@@ -142,12 +142,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 		out.Body = http.NoBody
 	}
 	if route.Auth != nil {
-		for _, h := range credentialHeaders {
-			out.Header.Del(h)
-		}
-		if t.scheme == "https" { // never a token over plain http (the policy refuses it too)
-			out.Header.Set("Authorization", route.Auth.Scheme+" "+st.tokens[route.Auth.TokenRef])
-		}
+		// Never a token over plain http (the policy refuses it too).
+		injectAuth(out, route.Auth, st.tokens[route.Auth.TokenRef], sentinel, t.scheme == "https")
+		wholeBodies(out.Header) // echo.go: no Range slices of a response that may echo the token
 	}
 	if route.Inbound || route.Auth != nil {
 		// Let the transport ask for gzip and decode it, so what is scanned
@@ -231,10 +228,10 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		}
 	}
 	// The token injected into this request must not come back to the agent
-	// (an upstream that echoes request headers).
-	var token string
+	// (an upstream that echoes request headers), in any form it was sent.
+	var forms []string
 	if route.Auth != nil && t.scheme == "https" {
-		token = st.tokens[route.Auth.TokenRef]
+		forms = sentForms(route.Auth, st.tokens[route.Auth.TokenRef])
 	}
 	echo := func(streamed bool) {
 		d := policy.Decision{Code: policy.CodeTokenEcho, Reason: fmt.Sprintf("the response from %s carries the token the proxy injected; it was withheld", t.host), Route: route}
@@ -246,17 +243,18 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		s.logDecision(st, r, t, d, resp.StatusCode, nil)
 		panic(http.ErrAbortHandler) // headers are gone: cut the connection
 	}
-	if token != "" {
-		for _, vs := range resp.Header {
-			for _, v := range vs {
-				if strings.Contains(v, token) {
-					echo(false)
-					return 0, res
-				}
+	for _, vs := range resp.Header {
+		for _, v := range vs {
+			if echoesAny([]byte(v), forms) {
+				echo(false)
+				return 0, res
 			}
 		}
 	}
-	body := newEchoGuard(resp.Body, token)
+	var body io.Reader = resp.Body
+	for _, f := range forms {
+		body = newEchoGuard(body, f)
+	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	scan := route.Inbound && r.Method != http.MethodHead
 	// The transport asked for gzip and undid it; any coding still on the
@@ -299,7 +297,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 			panic(http.ErrAbortHandler)
 		}
 		return n, res
-	case (scan || token != "") && textual(mt) && encoded:
+	case (scan && textual(mt) || len(forms) > 0) && encoded: // with a token, any type: it could be compressed around it
 		// Decode a copy to scan; the agent gets the bytes as sent.
 		raw, err := readBody(body, resp.ContentLength, MaxInboundScan)
 		if errors.Is(err, errTokenEcho) {
@@ -317,11 +315,11 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 			if err != nil {
 				return withhold(policy.CodeInboundUnscannable, fmt.Sprintf("the response from %s (content-encoding %q) cannot be decoded for scanning (%v); it was withheld, not passed unscanned", t.host, resp.Header.Get("Content-Encoding"), err))
 			}
-			if token != "" && bytes.Contains(text, []byte(token)) {
+			if echoesAny(text, forms) {
 				echo(false)
 				return 0, res
 			}
-			if scan {
+			if scan && textual(mt) {
 				res.verdict = dlp.DetectInjection(text)
 			}
 		}
@@ -380,6 +378,17 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		}
 		return n, res
 	}
+}
+
+// echoesAny reports whether b carries any sent form of the token, in any
+// encoding the guard knows (echo.go).
+func echoesAny(b []byte, forms []string) bool {
+	for _, f := range forms {
+		if echoesToken(b, f) {
+			return true
+		}
+	}
+	return false
 }
 
 // encodedResponse reports a Content-Encoding other than identity.

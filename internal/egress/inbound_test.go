@@ -4,13 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"compress/zlib"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,6 +42,8 @@ func encode(t testing.TB, coding string, b []byte) []byte {
 		w = gzip.NewWriter(&buf)
 	case "br":
 		w = brotli.NewWriter(&buf)
+	case "deflate":
+		w = zlib.NewWriter(&buf)
 	case "zstd":
 		zw, err := zstd.NewWriter(&buf)
 		if err != nil {
@@ -340,4 +347,113 @@ func (p *proxy) waitLog(s string) bool {
 		}
 	}
 	return false
+}
+
+// TestRedTeamTokenEchoInEveryForm: on a route with auth, an upstream that
+// reflects the injected Authorization header does not hand the agent the
+// token in any encoding the agent could undo, compressed in any coding,
+// or one Range slice at a time.
+func TestRedTeamTokenEchoInEveryForm(t *testing.T) {
+	const tok = "real-upstream-token-0123456789abcdef"
+	var sawRange atomic.Bool
+	up := &upstream{seen: &seen{}}
+	up.start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Range") != "" {
+			sawRange.Store(true)
+		}
+		auth := []byte(r.Header.Get("Authorization"))
+		tokb := bytes.TrimPrefix(auth, []byte("Bearer "))
+		var body []byte
+		switch form := r.URL.Query().Get("form"); form {
+		case "base64":
+			body = []byte(base64.StdEncoding.EncodeToString(append([]byte("headers: "), auth...)))
+		case "base64url":
+			body = []byte(base64.RawURLEncoding.EncodeToString(append([]byte("x"), tokb...)))
+		case "hex":
+			body = []byte(hex.EncodeToString(tokb))
+		case "HEX":
+			body = []byte(strings.ToUpper(hex.EncodeToString(tokb)))
+		case "utf16":
+			for _, c := range tokb {
+				body = append(body, c, 0)
+			}
+		case "json":
+			for _, c := range tokb {
+				body = fmt.Appendf(body, `\u%04x`, c)
+			}
+		case "url":
+			for _, c := range tokb {
+				body = fmt.Appendf(body, "%%%02X", c)
+			}
+		case "br", "deflate", "zstd", "gzip":
+			body = encode(t, form, auth)
+			w.Header().Set("Content-Encoding", form)
+		case "range":
+			http.ServeContent(w, r, "f.bin", time.Time{}, bytes.NewReader(append([]byte("prefix "), auth...)))
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(body)
+	}), true)
+	p := startProxy(t, up, basePolicy, nil)
+	c := p.client(t)
+	c.Transport.(*http.Transport).DisableCompression = true
+	for _, form := range []string{"base64", "base64url", "hex", "HEX", "utf16", "json", "url", "br", "deflate", "zstd", "gzip"} {
+		t.Run(form, func(t *testing.T) {
+			// Refused, or (headers already sent) cut before any byte.
+			st, code, body, _ := do(t, c, newReq(t, "GET", "https://up.example.com:"+up.port+"/v1/r?form="+form, nil))
+			if !(st == 403 && code == "token-echo") && body != "" {
+				t.Fatalf("%s-reflected token: %d %q\n%q", form, st, code, body)
+			}
+		})
+	}
+	t.Run("range slices", func(t *testing.T) {
+		var got string
+		for off := 0; off < 60; off += 10 {
+			_, _, body, _ := do(t, c, newReq(t, "GET", "https://up.example.com:"+up.port+"/v1/r?form=range", nil, "Range", fmt.Sprintf("bytes=%d-%d", off, off+9)))
+			got += body
+		}
+		if strings.Contains(got, tok) || strings.Contains(got, tok[:16]) || sawRange.Load() {
+			t.Fatalf("token reassembled from slices (upstream saw Range: %v): %q", sawRange.Load(), got)
+		}
+	})
+}
+
+// TestRedTeamLogCanaries: at log level 2 no token-shaped header value,
+// and no held token in any encoding, reaches a log line or a refusal
+// body.
+func TestRedTeamLogCanaries(t *testing.T) {
+	const tok = "real-upstream-token-0123456789abcdef"
+	canaries := map[string]string{
+		"X-Custom":   "ghp_" + strings.Repeat("aB3", 12),
+		"X-Vendor":   "Zq8vN2kLp0XwR7tY4mB9cD1eF6gH3jK5",
+		"X-Held-B64": base64.StdEncoding.EncodeToString([]byte(tok)),
+		"X-Held-Hex": hex.EncodeToString([]byte(tok)),
+		"X-Note":     "see sk_live_" + strings.Repeat("x7Y", 8),
+		"X-Held-Pct": strings.ReplaceAll(url.QueryEscape(tok), "-", "%2D"),
+	}
+	up := newUpstream(t, true)
+	p := startProxy(t, up, basePolicy, nil) // log: 2
+	c := p.client(t)
+	var hdr []string
+	for k, v := range canaries {
+		hdr = append(hdr, k, v)
+	}
+	var bodies []string
+	for _, path := range []string{"/v1/ok", "/not-a-route"} {
+		_, _, body, _ := do(t, c, newReq(t, "GET", "https://up.example.com:"+up.port+path, nil, hdr...))
+		bodies = append(bodies, body)
+	}
+	if !p.waitLog(`"path":"/not-a-route"`) {
+		t.Fatalf("no log line for the refusal:\n%s", p.logText())
+	}
+	all := p.logText() + strings.Join(bodies, "\n")
+	for k, v := range canaries {
+		if strings.Contains(all, v) {
+			t.Errorf("%s value in clear in the log or a refusal:\n%s", k, all)
+		}
+	}
+	if !strings.Contains(p.logText(), `"X-Custom":["***"]`) {
+		t.Errorf("headers not logged at level 2:\n%s", p.logText())
+	}
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/dlp"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
+	"github.com/bot-bottle/bot-bottle/internal/secretshape"
 )
 
 // sensitiveHeaders are never logged with their values.
@@ -102,31 +104,81 @@ func safeHeaders(h http.Header, secrets []dlp.Secret) map[string][]string {
 	out := make(map[string][]string, len(h))
 	for k, vs := range h {
 		for _, v := range vs {
-			if sensitiveHeaders[http.CanonicalHeaderKey(k)] || holdsSecret(v, secrets) {
+			if sensitiveHeaders[http.CanonicalHeaderKey(k)] || holdsSecret(v, secrets) || tokenShaped(v) {
 				v = "***"
 			}
+			v = secretshape.Redact(v, "***")
 			out[k] = append(out[k], v)
 		}
 	}
 	return out
 }
 
-// scrub replaces every held value in s with ***: reasons and paths come
-// from the agent and may carry one.
+// scrub replaces every held value in s, in every form the token-echo
+// guard knows (base64, hex, escapes), and credential-shaped text with
+// ***: reasons and paths come from the agent and may carry one.
 func scrub(s string, secrets []dlp.Secret) string {
 	for _, sec := range secrets {
 		if sec.Value != "" {
-			s = strings.ReplaceAll(s, sec.Value, "***")
+			for _, f := range tokenForms(sec.Value) {
+				s = strings.ReplaceAll(s, string(f), "***")
+			}
 		}
 	}
-	return s
+	return secretshape.Redact(s, "***")
 }
 
 func holdsSecret(v string, secrets []dlp.Secret) bool {
+	// Percent-encoding a few bytes of a value makes a form of its own:
+	// undo it (a few layers) before looking.
+	forms := []string{v}
+	for i := 0; i < 3 && strings.Contains(forms[len(forms)-1], "%"); i++ {
+		u, err := url.PathUnescape(forms[len(forms)-1])
+		if err != nil {
+			break
+		}
+		forms = append(forms, u)
+	}
 	for _, s := range secrets {
-		if s.Value != "" && strings.Contains(v, s.Value) {
+		for _, f := range forms {
+			if s.Value != "" && echoesToken([]byte(f), s.Value) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// tokenShaped: a header value holding one long run of letters, digits and
+// token punctuation that mixes digits with letters (both cases, or 32
+// long), the shape of an API key whatever its vendor. Custom headers carry
+// them under any name.
+func tokenShaped(v string) bool {
+	run, upper, lower, digit := 0, false, false, false
+	for i := 0; i <= len(v); i++ {
+		if i < len(v) {
+			c := v[i]
+			tokenByte := true
+			switch {
+			case c >= 'A' && c <= 'Z':
+				upper = true
+			case c >= 'a' && c <= 'z':
+				lower = true
+			case c >= '0' && c <= '9':
+				digit = true
+			case c == '_' || c == '-' || c == '+' || c == '/' || c == '=' || c == '.':
+			default:
+				tokenByte = false
+			}
+			if tokenByte {
+				run++
+				continue
+			}
+		}
+		if run >= 20 && digit && (upper && lower || run >= 32) {
 			return true
 		}
+		run, upper, lower, digit = 0, false, false, false
 	}
 	return false
 }

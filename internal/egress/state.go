@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/dlp"
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
 )
@@ -22,7 +23,10 @@ type state struct {
 	pol *policy.Policy
 	// tokens maps token_ref to the value injected.
 	tokens map[string]string
-	// secrets are every value the sidecar holds.
+	// sentinels maps a placeholder env name to the sentinel the agent
+	// holds in its place.
+	sentinels map[string]string
+	// secrets are every value the sidecar holds, sentinels included.
 	secrets []dlp.Secret
 	// hosts searches requested host names for tokens and held secrets.
 	hosts *dlp.HostCheck
@@ -76,7 +80,7 @@ func (s *Server) loadState() (*state, error) {
 // buildState reads the tokens a policy names and builds its scanners. With
 // needTokens, a token_ref that is not set is an error.
 func buildState(pol *policy.Policy, getenv func(string) string, secretEnv []string, needTokens bool) (*state, error) {
-	st := &state{pol: pol, tokens: map[string]string{}, scanners: map[*policy.Route]*dlp.Outbound{}}
+	st := &state{pol: pol, tokens: map[string]string{}, sentinels: map[string]string{}, scanners: map[*policy.Route]*dlp.Outbound{}}
 	seen := map[string]bool{}
 	hold := func(name string) (string, error) {
 		v := getenv(name)
@@ -98,6 +102,9 @@ func buildState(pol *policy.Policy, getenv func(string) string, secretEnv []stri
 			return nil, fmt.Errorf("loading policy: route %s: %w", r.Name(), err)
 		}
 		st.tokens[r.Auth.TokenRef] = v
+		if err := st.holdSentinel(r, getenv); err != nil && needTokens {
+			return nil, err
+		}
 	}
 	for _, name := range secretEnv {
 		if getenv(name) != "" {
@@ -110,21 +117,22 @@ func buildState(pol *policy.Policy, getenv func(string) string, secretEnv []stri
 	}
 	byKey := map[string]*dlp.Outbound{}
 	for _, r := range pol.Routes {
+		secrets, key := st.secretsFor(r)
 		dets := slices.Clone(r.Outbound)
 		// Every value the sidecar holds is a match on every route: a token
 		// must never leave except where the proxy injects it.
-		if len(st.secrets) > 0 && !slices.Contains(dets, dlp.DetectorKnownSecrets) {
+		if len(secrets) > 0 && !slices.Contains(dets, dlp.DetectorKnownSecrets) {
 			dets = append(dets, dlp.DetectorKnownSecrets)
 		}
 		if len(dets) == 0 {
 			continue
 		}
 		slices.Sort(dets)
-		key := strings.Join(dets, ",")
+		key = strings.Join(dets, ",") + key
 		o, ok := byKey[key]
 		if !ok {
 			var err error
-			o, err = dlp.NewOutbound(dlp.OutboundConfig{Detectors: dets, Secrets: st.secrets, MaxBody: dlp.DefaultMaxBody})
+			o, err = dlp.NewOutbound(dlp.OutboundConfig{Detectors: dets, Secrets: secrets, MaxBody: dlp.DefaultMaxBody})
 			if err != nil {
 				return nil, fmt.Errorf("loading policy: %w", err)
 			}
@@ -133,6 +141,44 @@ func buildState(pol *policy.Policy, getenv func(string) string, secretEnv []stri
 		st.scanners[r] = o
 	}
 	return st, nil
+}
+
+// SentinelEnvPrefix + a placeholder name is the sidecar env var holding
+// the sentinel the agent was given for it (the plan sets both).
+const SentinelEnvPrefix = manifest.SentinelEnvPrefix
+
+// minSentinel is the shortest sentinel the proxy swaps: a short one could
+// turn up in a request by chance.
+const minSentinel = 24
+
+// holdSentinel reads the sentinel of a placeholder route. A placeholder
+// without one fails the load: the agent would hold a value that is never
+// swapped, or worse, one the proxy cannot tell from any other text.
+func (st *state) holdSentinel(r *policy.Route, getenv func(string) string) error {
+	name := r.Auth.Placeholder
+	if name == "" {
+		return nil
+	}
+	v := getenv(SentinelEnvPrefix + name)
+	if len(v) < minSentinel {
+		return fmt.Errorf("loading policy: route %s: placeholder %s has no sentinel (%s%s is unset or shorter than %d characters); the plan sets it, so run the bottle through bot-bottle start", r.Name(), name, SentinelEnvPrefix, name, minSentinel)
+	}
+	if _, ok := st.sentinels[name]; !ok {
+		st.sentinels[name] = v
+		st.secrets = append(st.secrets, dlp.Secret{Name: "sentinel " + name, Value: v})
+	}
+	return nil
+}
+
+// secretsFor is what route r's scanner matches: every held value except
+// the sentinel r swaps (it is allowed out there, and only there), and a
+// key that tells scanners with different sets apart.
+func (st *state) secretsFor(r *policy.Route) ([]dlp.Secret, string) {
+	if r.Auth == nil || r.Auth.Placeholder == "" {
+		return st.secrets, ""
+	}
+	own := "sentinel " + r.Auth.Placeholder
+	return slices.DeleteFunc(slices.Clone(st.secrets), func(s dlp.Secret) bool { return s.Name == own }), ";-" + own
 }
 
 // watch reloads the policy when the file changes (mtime, size or inode:

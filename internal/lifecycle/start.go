@@ -67,7 +67,9 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 	if o.Now != nil {
 		now = o.Now
 	}
-	plan.ApplyProvision(p, o.Provision) // a no-op when the caller applied it already
+	if err := plan.ApplyProvision(p, o.Provision); err != nil { // a no-op when the caller applied it already
+		return -1, err
+	}
 	fmt.Fprintf(progress, "• preparing state in %s\n", p.StateDir)
 	if err := Prepare(p, o.MakeCA); err != nil {
 		return -1, err

@@ -1,9 +1,9 @@
 package logview
 
 import (
-	"regexp"
-	"slices"
 	"strings"
+
+	"github.com/bot-bottle/bot-bottle/internal/secretshape"
 )
 
 // Masked replaces a redacted value.
@@ -25,46 +25,9 @@ func sensitiveKey(k string) bool {
 	return false
 }
 
-// secretPattern finds credential-shaped text in any value: an
-// Authorization-style scheme and its credential, and token formats whose
-// prefixes make them unambiguous.
-var secretPattern = regexp.MustCompile(`(?i)\b(?:bearer|basic|digest)\s+[a-z0-9._~+/=-]{8,}` +
-	`|\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}` +
-	`|sk-ant-[A-Za-z0-9_-]{20,}|sk-(?:proj-)?[A-Za-z0-9_-]{32,}|xox[abprs]-[A-Za-z0-9-]{10,}` +
-	`|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35})` +
-	`|-----BEGIN [A-Z ]*PRIVATE KEY-----`)
-
-// secretKeywords are what secretPattern cannot match without (lower
-// case): a string holding none of them skips the regular expression, which
-// is most of the cost of reading a log.
-func secretKeywords() []string {
-	return []string{"bearer", "basic", "digest", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "sk-", "xox", "akia", "aiza", "-----begin"}
-}
-
-// redactString masks credential-shaped text in s.
-func redactString(s string) string {
-	if len(s) < 8 {
-		return s
-	}
-	lower := strings.ToLower(s)
-	if !slices.ContainsFunc(secretKeywords(), func(k string) bool { return strings.Contains(lower, k) }) {
-		return s
-	}
-	return secretPattern.ReplaceAllStringFunc(s, func(m string) string {
-		if strings.HasPrefix(m, "-----") {
-			return Masked
-		}
-		if i := strings.IndexAny(m, " \t"); i > 0 {
-			// "Basic authentication" is prose: a credential has a digit or
-			// a symbol.
-			if !strings.ContainsAny(m[i:], "0123456789._~+/=-") {
-				return m
-			}
-			return m[:i] + " " + Masked
-		}
-		return Masked
-	})
-}
+// redactString masks credential-shaped text in s (secretshape is the
+// one definition, shared with egress's own log lines).
+func redactString(s string) string { return secretshape.Redact(s, Masked) }
 
 // redact masks, in place, the values of sensitive keys and
 // credential-shaped text anywhere in v; it reports whether it changed

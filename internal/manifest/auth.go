@@ -15,6 +15,15 @@ const (
 	PlacePlaceholder = "placeholder" // the sentinel swap only
 )
 
+// A placeholder's sentinel: SentinelPrefix and 32 random lower-case
+// letters and digits (tokens of that shape pass the checks tools make),
+// in the agent's env under the placeholder's name and in the sidecar's
+// under SentinelEnvPrefix + name.
+const (
+	SentinelPrefix    = "bbsentinel"
+	SentinelEnvPrefix = "BOT_BOTTLE_SENTINEL_"
+)
+
 // Placement says where a's value goes: scheme, header, basic_user, query,
 // or placeholder (a sentinel swap and nothing else). It assumes a
 // validated Auth; with none of the keys it is scheme (Bearer).

@@ -23,8 +23,9 @@ type Input struct {
 	// EnvSet holds the names of the host env vars that are set (and not
 	// empty). Values are never handed to Make.
 	EnvSet map[string]bool
-	// Rand is read for the slug's random suffix (crypto/rand.Reader in
-	// production, a fixed reader in tests). Ignored when Slug is set.
+	// Rand is read for the slug's random suffix (unless Slug is set) and
+	// for each placeholder's sentinel (crypto/rand.Reader in production, a
+	// fixed reader in tests); a placeholder without it fails the plan.
 	Rand io.Reader
 	// Slug, when set, is used as is (resume).
 	Slug string
@@ -112,8 +113,35 @@ func Make(in Input) (*Bottle, error) {
 		"EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS":       strconv.Itoa(p.Supervise.EgressTokenAllowTimeoutSeconds),
 	}
 	p.AgentEnv = agentEnv(merged.Env, slug)
+	if err := sentinels(p, in.Rand); err != nil {
+		return nil, err
+	}
 	p.Mounts = mounts(st)
 	return p, nil
+}
+
+// sentinels gives each auth.placeholder a fresh value for this bottle: in
+// the agent's env under the placeholder's name, and in the sidecar's env
+// (manifest.SentinelEnvPrefix + name) so the proxy knows what to swap. A
+// sentinel is worth nothing: the real value never leaves the sidecar.
+func sentinels(p *Bottle, r io.Reader) error {
+	for _, rt := range p.Egress.Routes {
+		if rt.Auth == nil || rt.Auth.Placeholder == "" {
+			continue
+		}
+		name := rt.Auth.Placeholder
+		if _, done := p.SidecarEnv[manifest.SentinelEnvPrefix+name]; done {
+			continue
+		}
+		v, err := randomString(r, 32)
+		if err != nil {
+			return fmt.Errorf("making the sentinel for %s: %w", name, err)
+		}
+		v = manifest.SentinelPrefix + v
+		p.AgentEnv[name] = v
+		p.SidecarEnv[manifest.SentinelEnvPrefix+name] = v
+	}
+	return nil
 }
 
 func provider(ap *manifest.AgentProvider) Provider {
@@ -292,11 +320,13 @@ const NoProxy = "localhost,127.0.0.1,supervise,git-gate"
 
 // randomSuffix draws five characters from slugAlphabet without modulo
 // bias.
-func randomSuffix(r io.Reader) (string, error) {
+func randomSuffix(r io.Reader) (string, error) { return randomString(r, 5) }
+
+// randomString is n characters of slugAlphabet drawn evenly from r.
+func randomString(r io.Reader, n int) (string, error) {
 	if r == nil {
 		return "", errors.New("no random source")
 	}
-	const n = 5
 	out := make([]byte, 0, n)
 	buf := make([]byte, 16)
 	limit := byte(256 - 256%len(slugAlphabet))

@@ -1,9 +1,11 @@
 package plan
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
+	"github.com/bot-bottle/bot-bottle/internal/policy"
 	agentprovider "github.com/bot-bottle/bot-bottle/internal/provider"
 	"github.com/google/go-cmp/cmp"
 )
@@ -35,5 +37,43 @@ func TestApplyProvision(t *testing.T) {
 	ApplyProvision(p, prov)
 	if diff := cmp.Diff(once.Egress.Routes, p.Egress.Routes); diff != "" {
 		t.Errorf("a second ApplyProvision changed the routes (-once +twice):\n%s", diff)
+	}
+}
+
+// The claude starter narrows the provider's api.anthropic.com route to
+// POST /v1/messages: the composed plan has one route for the host, with
+// the provider's auth and the bottle's matches, so a DELETE is refused.
+func TestBottleRouteNarrowsProviderRoute(t *testing.T) {
+	provAuth := &manifest.Auth{Header: "x-api-key", TokenRef: "ANTHROPIC_API_KEY"}
+	own := manifest.Route{Host: "api.anthropic.com", Matches: []manifest.Match{{Methods: []string{"POST"}, Paths: []manifest.PathMatch{{Type: "prefix", Value: "/v1/messages"}}}}}
+	p := &Bottle{Egress: Egress{Routes: []manifest.Route{own}}, AgentEnv: map[string]string{}}
+	prov := agentprovider.Provision{Template: "claude", Routes: []manifest.Route{{Host: "api.anthropic.com", Auth: provAuth, DLP: &manifest.DLP{OutboundOnMatch: "redact"}}}}
+	if err := ApplyProvision(p, prov); err != nil {
+		t.Fatal(err)
+	}
+	want := own
+	want.Auth, want.DLP = provAuth, &manifest.DLP{OutboundOnMatch: "redact"}
+	if diff := cmp.Diff([]manifest.Route{want}, p.Egress.Routes); diff != "" {
+		t.Fatalf("composed routes (-want +got):\n%s", diff)
+	}
+	pol, err := policy.Compile(&manifest.Egress{Routes: p.Egress.Routes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for method, allow := range map[string]bool{"POST": true, "DELETE": false} {
+		d := pol.Decide(policy.Request{Method: method, Scheme: "https", Host: "api.anthropic.com", Port: 443, Path: "/v1/messages"})
+		if d.Allow != allow {
+			t.Errorf("%s /v1/messages: allow=%v (%s), want %v", method, d.Allow, d.Reason, allow)
+		}
+	}
+	if err := ApplyProvision(p, prov); err != nil || len(p.Egress.Routes) != 1 {
+		t.Errorf("a second ApplyProvision: %v, %d routes", err, len(p.Egress.Routes))
+	}
+	// Auth of the bottle's own there would be silently dropped or would
+	// fight the provider's: refused, saying what to write.
+	p.Egress.Routes = []manifest.Route{{Host: "api.anthropic.com", Auth: &manifest.Auth{TokenRef: "MY_KEY"}}}
+	err = ApplyProvision(p, prov)
+	if err == nil || !strings.Contains(err.Error(), "remove auth from this route") {
+		t.Errorf("conflicting auth: %v", err)
 	}
 }

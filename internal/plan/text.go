@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
@@ -115,11 +116,43 @@ func WriteText(w io.Writer, p *Bottle, short func(string) string) error {
 	return bw.Flush()
 }
 
+// describeAuth says where the route's value goes, by name only.
+func describeAuth(a manifest.Auth) string {
+	v := "$" + a.TokenRef
+	var out string
+	switch a.Placement() {
+	case manifest.PlaceHeader:
+		out = fmt.Sprintf("auth %s: %s", a.Header, v)
+	case manifest.PlaceBasic:
+		out = fmt.Sprintf("auth Authorization: Basic base64(%s:%s)", a.BasicUser, v)
+	case manifest.PlaceQuery:
+		out = fmt.Sprintf("auth ?%s=%s", a.Query, v)
+	case manifest.PlacePlaceholder:
+		out = "auth " + v
+	default:
+		out = fmt.Sprintf("auth Authorization: %s %s", a.EffectiveScheme(), v)
+	}
+	if a.Placeholder != "" {
+		out += fmt.Sprintf(" in place of the sentinel in $%s", a.Placeholder)
+		if a.PlaceholderInBody {
+			out += " (body too)"
+		}
+	}
+	return out
+}
+
 // describeRoute is one route on one line.
 func describeRoute(r manifest.Route) string {
 	parts := []string{r.Host}
+	if len(r.Ports) > 0 {
+		ps := make([]string, len(r.Ports))
+		for i, n := range r.Ports {
+			ps[i] = strconv.Itoa(n)
+		}
+		parts = append(parts, "ports "+strings.Join(ps, ","))
+	}
 	if r.Auth != nil {
-		parts = append(parts, fmt.Sprintf("auth %s $%s", r.Auth.Scheme, r.Auth.TokenRef))
+		parts = append(parts, describeAuth(*r.Auth))
 	}
 	for _, m := range r.Matches {
 		var ms []string
@@ -127,7 +160,11 @@ func describeRoute(r manifest.Route) string {
 			ms = append(ms, strings.Join(m.Methods, "|"))
 		}
 		for _, p := range m.Paths {
-			ms = append(ms, p.Type+" "+p.Value)
+			typ := p.Type
+			if typ == "" {
+				typ = "prefix"
+			}
+			ms = append(ms, typ+" "+p.Value)
 		}
 		for _, h := range m.Headers {
 			ms = append(ms, "header "+h.Name)

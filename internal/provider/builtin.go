@@ -32,21 +32,52 @@ func BuiltinNames() []string { return []string{Claude, Codex, Pi, Shell} }
 // found on the way out is masked rather than held.
 func redact() *manifest.DLP { return &manifest.DLP{OutboundOnMatch: "redact"} }
 
-// anthropicPlaceholder is shaped like an Anthropic OAuth token.
-const anthropicPlaceholder = "sk-ant-oat01-bot-bottle-placeholder-the-sidecar-injects-the-real-token"
+// Anthropic placeholders, shaped like an OAuth token and an API key.
+const (
+	anthropicPlaceholder       = "sk-ant-oat01-bot-bottle-placeholder-the-sidecar-injects-the-real-token"
+	anthropicAPIKeyPlaceholder = "sk-ant-api03-bot-bottle-placeholder-the-sidecar-injects-the-real-key"
+)
 
 // bearerAuth is a provider login whose token the sidecar injects as
 // "Authorization: Bearer" on host, the agent holding placeholder in env.
 func bearerAuth(env, placeholder, host string) *AuthSpec {
+	return headerAuth(env, placeholder, host, manifest.Auth{Scheme: "Bearer"})
+}
+
+// headerAuth is a provider login whose token the sidecar puts where a says.
+func headerAuth(env, placeholder, host string, a manifest.Auth) *AuthSpec {
 	return &AuthSpec{
 		Env:         env,
 		Placeholder: placeholder,
 		Routes: []manifest.Route{{
 			Host: host,
-			Auth: &manifest.Auth{Scheme: "Bearer"},
+			Auth: &a,
 			DLP:  redact(),
 		}},
 	}
+}
+
+// anthropicAPIKey is an Anthropic API key: the agent's client reads
+// ANTHROPIC_API_KEY and sends x-api-key, which is where the route puts it.
+func anthropicAPIKey() *AuthSpec {
+	return headerAuth("ANTHROPIC_API_KEY", anthropicAPIKeyPlaceholder, "api.anthropic.com", manifest.Auth{Header: "x-api-key"})
+}
+
+// Kinds of provider credential (Input.AuthKind).
+const (
+	AuthKindAPIKey = "api_key"
+	AuthKindOAuth  = "oauth"
+)
+
+// AuthKindOf tells an OAuth token from an API key by its shape, so the
+// token goes where the provider reads that kind: Anthropic's OAuth tokens
+// (claude setup-token) start sk-ant-oat; anything else is an API key.
+// Only the kind is returned, never any part of the value.
+func AuthKindOf(value string) string {
+	if strings.HasPrefix(value, "sk-ant-oat") {
+		return AuthKindOAuth
+	}
+	return AuthKindAPIKey
 }
 
 // claudeEnv turns off Claude Code's traffic beyond model calls. The
@@ -111,8 +142,11 @@ func Builtin(name string) (Spec, bool) {
 			// Skip the first-run screens and the folder trust prompt (the
 			// bottle is the boundary); `claude mcp add` merges into it.
 			Files: []File{{
-				Path:    home + "/.claude.json",
-				Content: `{"hasCompletedOnboarding":true,"projects":{"` + AgentWorkdir + `":{"hasTrustDialogAccepted":true}}}` + "\n",
+				Path: home + "/.claude.json",
+				// customApiKeyResponses approves the API-key placeholder (by
+				// its last 20 characters, as Claude Code records it), so an
+				// interactive start does not stop to ask about it.
+				Content: `{"hasCompletedOnboarding":true,"customApiKeyResponses":{"approved":["` + anthropicAPIKeyPlaceholder[len(anthropicAPIKeyPlaceholder)-20:] + `"],"rejected":[]},"projects":{"` + AgentWorkdir + `":{"hasTrustDialogAccepted":true}}}` + "\n",
 				Mode:    0o600,
 			}},
 			// The bottle, not Claude Code's prompts, is the boundary: a
@@ -123,9 +157,10 @@ func Builtin(name string) (Spec, bool) {
 				"skipDangerousModePermissionPrompt": true,
 			},
 			SettingsFile: home + "/.claude/settings.json",
-			// An OAuth token (`claude setup-token`) goes in the Authorization
-			// header, which is what the route injects.
-			Auth: bearerAuth("CLAUDE_CODE_OAUTH_TOKEN", anthropicPlaceholder, "api.anthropic.com"),
+			// An API key goes in x-api-key; an OAuth token (`claude
+			// setup-token`) in Authorization: Bearer.
+			Auth:  anthropicAPIKey(),
+			OAuth: bearerAuth("CLAUDE_CODE_OAUTH_TOKEN", anthropicPlaceholder, "api.anthropic.com"),
 		}, true
 	case Codex:
 		return Spec{
@@ -162,7 +197,8 @@ func Builtin(name string) (Spec, bool) {
 				// /workspace is the bottle's own; no trust prompt.
 				"defaultProjectTrust": "always",
 			},
-			Auth: bearerAuth("ANTHROPIC_OAUTH_TOKEN", anthropicPlaceholder, "api.anthropic.com"),
+			Auth:  anthropicAPIKey(),
+			OAuth: bearerAuth("ANTHROPIC_OAUTH_TOKEN", anthropicPlaceholder, "api.anthropic.com"),
 		}, true
 	case Shell:
 		return Spec{

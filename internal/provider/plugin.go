@@ -242,7 +242,9 @@ func (a PluginAuth) spec() (*AuthSpec, error) {
 		switch {
 		case r.Host == "":
 			return nil, fmt.Errorf("auth.routes[%d]: host is required", i)
-		case r.Auth == nil || (r.Auth.Scheme != "Bearer" && r.Auth.Scheme != "token"):
+		case r.Auth == nil || r.Auth.Placement() == manifest.PlacePlaceholder || r.Auth.Placeholder != "":
+			return nil, fmt.Errorf("auth.routes[%d]: auth needs one of scheme (Bearer or token), header, basic_user or query, and no placeholder (the template's placeholder is what the agent holds)", i)
+		case r.Auth.Placement() == manifest.PlaceScheme && r.Auth.Scheme != "Bearer" && r.Auth.Scheme != "token":
 			return nil, fmt.Errorf("auth.routes[%d]: auth.scheme must be Bearer or token", i)
 		case r.Auth.TokenRef != "":
 			return nil, fmt.Errorf("auth.routes[%d]: leave token_ref out: it is agent_provider.auth_token", i)

@@ -89,6 +89,9 @@ type Spec struct {
 	// Auth is how agent_provider.auth_token reaches the agent's provider
 	// API; nil: auth_token is refused.
 	Auth *AuthSpec
+	// OAuth, when set, is the login used instead of Auth for an OAuth
+	// token (Input.AuthKind): the provider reads that kind elsewhere.
+	OAuth *AuthSpec
 	// HostCredentials names the credential file forward_host_credentials
 	// reads; nil: forward_host_credentials is refused.
 	HostCredentials *HostCredentialsSpec
@@ -124,6 +127,9 @@ type Input struct {
 	// AuthTokenEnv is agent_provider.auth_token: the host env var holding
 	// the provider token.
 	AuthTokenEnv string
+	// AuthKind is AuthKindOf the token's value (AuthKindAPIKey when
+	// unknown): which of the template's logins to use.
+	AuthKind string
 	// ForwardHostCredentials is agent_provider.forward_host_credentials.
 	ForwardHostCredentials bool
 	// Settings is agent_provider.settings.
@@ -248,8 +254,12 @@ func (s Spec) Provision(in Input) (Provision, error) {
 		if !manifest.ValidEnvName(in.AuthTokenEnv) {
 			return Provision{}, fmt.Errorf("provisioning %s: auth_token %q is not an environment variable name", s.Name, in.AuthTokenEnv)
 		}
-		p.Env[s.Auth.Env] = s.Auth.Placeholder
-		for _, r := range s.Auth.Routes {
+		auth := s.Auth
+		if in.AuthKind == AuthKindOAuth && s.OAuth != nil {
+			auth = s.OAuth
+		}
+		p.Env[auth.Env] = auth.Placeholder
+		for _, r := range auth.Routes {
 			p.Routes = append(p.Routes, withToken(r, in.AuthTokenEnv))
 		}
 		p.SidecarSecretEnv = append(p.SidecarSecretEnv, in.AuthTokenEnv)

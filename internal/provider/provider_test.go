@@ -95,21 +95,39 @@ func TestCATrustEnv(t *testing.T) {
 
 func TestClaudeAuthToken(t *testing.T) {
 	spec := builtin(t, Claude)
-	p, err := spec.Provision(Input{AuthTokenEnv: "ANTHROPIC_TOKEN"})
+	// The common case: an API key goes in x-api-key, the agent holding a
+	// placeholder in ANTHROPIC_API_KEY (Claude Code sends that as x-api-key).
+	p, err := spec.Provision(Input{AuthTokenEnv: "ANTHROPIC_TOKEN", AuthKind: AuthKindOf("sk-ant-api03-abc")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ph := p.Env["ANTHROPIC_API_KEY"]; !strings.Contains(ph, "placeholder") || p.Env["CLAUDE_CODE_OAUTH_TOKEN"] != "" {
+		t.Errorf("agent env = %v, want only an API-key placeholder", p.Env)
+	}
+	want := []manifest.Route{{
+		Host: "api.anthropic.com",
+		Auth: &manifest.Auth{Header: "x-api-key", TokenRef: "ANTHROPIC_TOKEN"},
+		DLP:  &manifest.DLP{OutboundOnMatch: "redact"},
+	}}
+	if diff := cmp.Diff(want, p.Routes); diff != "" {
+		t.Errorf("api key routes (-want +got):\n%s", diff)
+	}
+	// An OAuth token from claude setup-token goes as Bearer.
+	p, err = spec.Provision(Input{AuthTokenEnv: "ANTHROPIC_TOKEN", AuthKind: AuthKindOf("sk-ant-oat01-abc")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	placeholder := p.Env["CLAUDE_CODE_OAUTH_TOKEN"]
-	if !strings.Contains(placeholder, "placeholder") {
-		t.Errorf("agent token %q is not the placeholder", placeholder)
+	if !strings.Contains(placeholder, "placeholder") || p.Env["ANTHROPIC_API_KEY"] != "" {
+		t.Errorf("agent env = %v, want only an OAuth placeholder", p.Env)
 	}
-	want := []manifest.Route{{
+	want = []manifest.Route{{
 		Host: "api.anthropic.com",
 		Auth: &manifest.Auth{Scheme: "Bearer", TokenRef: "ANTHROPIC_TOKEN"},
 		DLP:  &manifest.DLP{OutboundOnMatch: "redact"},
 	}}
 	if diff := cmp.Diff(want, p.Routes); diff != "" {
-		t.Errorf("routes (-want +got):\n%s", diff)
+		t.Errorf("oauth routes (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"ANTHROPIC_TOKEN"}, p.SidecarSecretEnv); diff != "" {
 		t.Errorf("sidecar secrets (-want +got):\n%s", diff)

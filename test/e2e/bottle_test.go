@@ -3,7 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,13 +47,40 @@ func newWorld(t *testing.T) *world {
 	testCA := harness.NewTestCA(t)
 	harness.HTTPSServer(t, e.eng, testCA, netName, "api.e2e.test")
 	harness.HTTPSServer(t, e.eng, testCA, netName, "other.e2e.test")
+	harness.HTTPSServer(t, e.eng, testCA, netName, "a.wild.e2e.test")
+	harness.HTTPSServerOn(t, e.eng, testCA, netName, "ports.e2e.test", ":8443")
 	gs := harness.NewGitServer(t, e.eng, netName, "git.e2e.test", "project")
 
 	writeFile(t, filepath.Join(home, ".bot-bottle", "bottles", "e2e.md"), fmt.Sprintf(`---
 egress:
   routes:
     - host: api.e2e.test
+      auth: {token_ref: E2E_TOKEN, header: x-api-key}
+      matches: [{paths: [{value: /header/}]}]
+      unsafe_allow_private: true
+    - host: api.e2e.test
+      auth: {token_ref: E2E_TOKEN, basic_user: x-access-token}
+      matches: [{paths: [{value: /basic/}]}]
+      unsafe_allow_private: true
+    - host: api.e2e.test
+      auth: {token_ref: E2E_TOKEN, query: key}
+      matches: [{paths: [{value: /query/}]}]
+      unsafe_allow_private: true
+    - host: api.e2e.test
+      auth: {token_ref: E2E_TOKEN, placeholder: E2E_SENTINEL}
+      matches: [{paths: [{value: /sentinel/}]}]
+      unsafe_allow_private: true
+    - host: api.e2e.test
+      matches: [{paths: [{value: /plain/}]}]
+      dlp: {outbound_on_match: block}
+      unsafe_allow_private: true
+    - host: api.e2e.test
       auth: {scheme: Bearer, token_ref: E2E_TOKEN}
+      unsafe_allow_private: true
+    - host: "*.wild.e2e.test"
+      unsafe_allow_private: true
+    - host: ports.e2e.test
+      ports: [8443]
       unsafe_allow_private: true
 git-gate:
   user: {name: e2e, email: e2e@example.com}
@@ -68,7 +97,7 @@ The e2e bottle.
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := plan.Make(plan.Input{Resolved: res, EnvSet: map[string]bool{"E2E_TOKEN": true}, Slug: harness.Slug("e2e"),
+	p, err := plan.Make(plan.Input{Resolved: res, EnvSet: map[string]bool{"E2E_TOKEN": true}, Slug: harness.Slug("e2e"), Rand: rand.Reader,
 		StateRoot: filepath.Join(home, ".bot-bottle", "state")})
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +153,42 @@ func TestBottleEndToEnd(t *testing.T) {
 		r = harness.Sh(t, be, slug, "printenv; cat /etc/bot-bottle/current-config/* /etc/bot-bottle/ca/* 2>/dev/null")
 		if strings.Contains(r.Stdout, w.token) {
 			t.Errorf("the agent can read the token:\n%s", r.Stdout)
+		}
+	})
+
+	t.Run("EveryAuthPlacement", func(t *testing.T) {
+		sum := func(v string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(v))) }
+		basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("x-access-token:"+w.token))
+		for _, tc := range []struct{ name, cmd, want string }{
+			{"header", `curl -sS --max-time 20 -H 'X_Api_Key: attacker-key' -H 'Authorization: Bearer attacker-key' https://api.e2e.test/header/x`, `"x_api_key_sha256":"` + sum(w.token) + `"`},
+			{"basic", `curl -sS --max-time 20 -H 'Authorization_: Bearer attacker-key' https://api.e2e.test/basic/x`, `"authorization_sha256":"` + sum(basic) + `"`},
+			{"query", `curl -sS --max-time 20 'https://api.e2e.test/query/x?key=attacker-key&api_key=attacker-key&page=2'`, `"query":"page=2","query_key_sha256":"` + sum(w.token) + `"`},
+			{"sentinel", `curl -sS --max-time 20 -H "Authorization: Bearer $E2E_SENTINEL" https://api.e2e.test/sentinel/x`, `"authorization_sha256":"` + sum("Bearer "+w.token) + `"`},
+		} {
+			r := harness.Sh(t, be, slug, tc.cmd)
+			if r.Code != 0 || !strings.Contains(r.Stdout, tc.want) || strings.Contains(r.Stdout, "attacker") || strings.Contains(r.Stdout, w.token) {
+				t.Errorf("%s: want %s and no agent credential: %s", tc.name, tc.want, r)
+			}
+		}
+		r := harness.Sh(t, be, slug, `printenv E2E_SENTINEL; curl -sS --max-time 20 -o /dev/null -w '%{http_code}' -H "X-Note: $E2E_SENTINEL" https://api.e2e.test/plain/x`)
+		if !strings.HasPrefix(r.Stdout, "bbsentinel") || !strings.HasSuffix(strings.TrimSpace(r.Stdout), "403") {
+			t.Errorf("the sentinel on a route that does not swap it: %s", r)
+		}
+	})
+
+	t.Run("WildcardAndPorts", func(t *testing.T) {
+		for _, tc := range []struct{ url, want string }{
+			{"https://a.wild.e2e.test/w", "200"},
+			{"https://wild.e2e.test/w", "403"},
+			{"https://ports.e2e.test:8443/p", "200"},
+			{"https://ports.e2e.test/p", "403"},
+			{"https://ports.e2e.test:8444/p", "403"},
+		} {
+			// A refused CONNECT shows as http_connect 403 and no response.
+			r := harness.Sh(t, be, slug, "curl -sS --max-time 20 -o /dev/null -w '%{http_connect} %{http_code}' "+tc.url+" 2>/dev/null; true")
+			if !strings.Contains(r.Stdout, tc.want) || tc.want == "403" && strings.Contains(r.Stdout, "200") {
+				t.Errorf("%s: want %s, got %s", tc.url, tc.want, r)
+			}
 		}
 	})
 

@@ -168,15 +168,27 @@ func (d *Docker) agentID(ctx context.Context, slug string) (string, error) {
 }
 
 func (d *Docker) roleID(ctx context.Context, slug, role string) (string, error) {
+	c, err := d.roleContainer(ctx, slug, role)
+	return c.ID, err
+}
+
+// agent is the agent container's ID and the OCI runtime it was created
+// with (its bot-bottle.runtime label).
+func (d *Docker) agent(ctx context.Context, slug string) (id, runtime string, err error) {
+	c, err := d.roleContainer(ctx, slug, backend.RoleAgent)
+	return c.ID, c.Labels[backend.LabelRuntime], err
+}
+
+func (d *Docker) roleContainer(ctx context.Context, slug, role string) (container.Summary, error) {
 	f := slugFilter(slug).Add("label", backend.LabelRole+"="+role)
 	res, err := d.eng.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {
-		return "", fmt.Errorf("listing containers of %s: %w", slug, err)
+		return container.Summary{}, fmt.Errorf("listing containers of %s: %w", slug, err)
 	}
 	if len(res.Items) == 0 {
-		return "", fmt.Errorf("%s container of %s: %w", role, slug, backend.ErrNotFound)
+		return container.Summary{}, fmt.Errorf("%s container of %s: %w", role, slug, backend.ErrNotFound)
 	}
-	return res.Items[0].ID, nil
+	return res.Items[0], nil
 }
 
 // Stop stops the agent, then the sidecar.

@@ -1,9 +1,11 @@
 package docker
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -98,11 +100,36 @@ func (d *Docker) execIn(ctx context.Context, id string, spec backend.ExecSpec) (
 
 // CopyInto unpacks tarball into dir in the agent container.
 func (d *Docker) CopyInto(ctx context.Context, slug, dir string, tarball io.Reader) error {
-	id, err := d.agentID(ctx, slug)
+	id, runtime, err := d.agent(ctx, slug)
 	if err != nil {
 		return err
 	}
+	if runtime == "runsc" {
+		return d.untarInside(ctx, id, slug, dir, tarball)
+	}
 	if _, err := d.eng.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: dir, Content: tarball}); err != nil {
+		return fmt.Errorf("copying into %s:%s: %w", slug, dir, err)
+	}
+	return nil
+}
+
+// untarInside unpacks tarball at dir with tar run inside the agent, as
+// root, keeping the archive's owners and modes. gVisor keeps its own view
+// of the container's files: what the engine writes into the rootfs of a
+// running runsc container behind the sandbox's back is not seen inside it
+// (the probe binary ran as "exit 126").
+func (d *Docker) untarInside(ctx context.Context, id, slug, dir string, tarball io.Reader) error {
+	var stderr bytes.Buffer
+	code, err := d.execIn(ctx, id, backend.ExecSpec{
+		Cmd:    []string{"tar", "-x", "-p", "--same-owner", "--numeric-owner", "-C", dir},
+		User:   "0:0",
+		Stdin:  tarball,
+		Stderr: &stderr,
+	})
+	if err == nil && code != 0 {
+		err = fmt.Errorf("tar exited %d: %s", code, strings.TrimSpace(stderr.String()))
+	}
+	if err != nil {
 		return fmt.Errorf("copying into %s:%s: %w", slug, dir, err)
 	}
 	return nil

@@ -445,6 +445,13 @@ func (l *launch) createAgent(ctx context.Context, out backend.Bottle, runtime st
 			Ulimits:   l.d.opts.Ulimits,
 		},
 	}
+	if runtime == "runsc" {
+		m, err := l.sidecarResolvConf(sidecarIP)
+		if err != nil {
+			return "", err
+		}
+		hc.Mounts = append(hc.Mounts, m)
+	}
 	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
 		internalName(l.b.Slug): {},
 	}}
@@ -455,6 +462,19 @@ func (l *launch) createAgent(ctx context.Context, out backend.Bottle, runtime st
 		return l.createContainer(ctx, agentName(l.b.Slug), cfg, hc, nc)
 	}
 	return id, err
+}
+
+// sidecarResolvConf is a read-only /etc/resolv.conf naming the sidecar as
+// the only nameserver, for an agent under gVisor: the engine's resolver
+// (127.0.0.11) is reached through NAT rules in the container's network
+// namespace, which gVisor's own network stack does not run, so there the
+// agent asks the sidecar directly (it answers the aliases itself).
+func (l *launch) sidecarResolvConf(sidecarIP netip.Addr) (mount.Mount, error) {
+	path := filepath.Join(l.b.StateDir, "agent-resolv.conf")
+	if err := os.WriteFile(path, []byte("nameserver "+sidecarIP.String()+"\noptions ndots:0\n"), 0o644); err != nil {
+		return mount.Mount{}, fmt.Errorf("writing the agent's resolv.conf: %w", err)
+	}
+	return mount.Mount{Type: mount.TypeBind, Source: path, Target: "/etc/resolv.conf", ReadOnly: true}, nil
 }
 
 // waitReady follows the sidecar's output until the ready line, the

@@ -318,8 +318,16 @@ names them; ` + "`~/`" + ` is your home.
 const footer = `
 ## Routes in detail
 
-- A route allows one exact host (or IP literal). No wildcards, no scheme,
-  no port: ports 443 and 80 are allowed.
+- A route allows one exact host (or IP literal), or ` + "`*.suffix`" + ` (one or more
+  labels under suffix, never the suffix itself; no auth on a wildcard).
+  Ports are 443 for https and 80 for http unless the route lists ` + "`ports`" + `.
+- ` + "`paths[].type`" + ` defaults to ` + "`prefix`" + `.
+- ` + "`auth`" + ` puts the value where the service reads it (` + "`scheme`" + `, ` + "`header`" + `,
+  ` + "`basic_user`" + `, ` + "`query`" + `, or a ` + "`placeholder`" + ` sentinel swapped on the way
+  out); docs/egress.md, "Token placements", shows what the upstream gets.
+- A bottle route for a host the provider template provisions narrows the
+  provider's route (takes its auth, keeps its own matches); it never
+  silently loses to it.
 - With no ` + "`matches`" + `, every request to the host is allowed. With
   ` + "`matches`" + `, a request must satisfy at least one entry; within an entry,
   every part given (paths, methods, headers) must match.

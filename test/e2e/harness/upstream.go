@@ -138,6 +138,12 @@ func writePEM(t testing.TB, path, typ string, der []byte) {
 // the request as JSON (method, host, path, headers, body).
 func HTTPSServer(t testing.TB, eng *client.Client, ca *TestCA, networkName, host string) string {
 	t.Helper()
+	return HTTPSServerOn(t, eng, ca, networkName, host, ":443")
+}
+
+// HTTPSServerOn is HTTPSServer listening on addr (":8443").
+func HTTPSServerOn(t testing.TB, eng *client.Client, ca *TestCA, networkName, host, addr string) string {
+	t.Helper()
 	dir := ca.Leaf(t, host)
 	bin := BuildStatic(t, "./test/e2e/fixture")
 	data, err := os.ReadFile(bin)
@@ -147,7 +153,7 @@ func HTTPSServer(t testing.TB, eng *client.Client, ca *TestCA, networkName, host
 	if err := os.WriteFile(filepath.Join(dir, "fixture"), data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, ip := RunOn(t, eng, Base(t, eng), networkName, host, dir, "/srv/fixture", "https", ":443", "/srv/cert.pem", "/srv/key.pem")
+	_, ip := RunOn(t, eng, Base(t, eng), networkName, host, dir, "/srv/fixture", "https", addr, "/srv/cert.pem", "/srv/key.pem")
 	return ip
 }
 

@@ -1,0 +1,233 @@
+package egress
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
+	"github.com/bot-bottle/bot-bottle/internal/policy"
+)
+
+// credentialHeaders are removed from a route with auth (names folded by
+// foldHeader): the proxy's value is the only credential that reaches the
+// upstream.
+var credentialHeaders = map[string]bool{
+	"authorization": true, "x-api-key": true, "api-key": true, "apikey": true, "x-apikey": true,
+	"x-goog-api-key": true, "private-token": true, "x-auth-token": true, "x-access-token": true,
+	"openai-api-key": true, "anthropic-api-key": true, "x-auth": true, "auth": true,
+	"x-token": true, "token": true, "access-token": true, "x-auth-key": true, "cookie": true, "cookie2": true,
+	"x-amz-security-token": true,
+}
+
+// foldHeader is a header name as servers that fold them see it: lower
+// case, _ as -, and no - at either end (CGI and WSGI turn
+// "Authorization_" and "X_Api_Key" into names they match as the real ones).
+func foldHeader(name string) string {
+	return strings.Trim(strings.ToLower(strings.ReplaceAll(name, "_", "-")), "-")
+}
+
+// credentialHeader reports whether an agent's header could carry a
+// credential to the upstream: a known name in any folded spelling, the
+// route's own header, or a name that says it is a key, token or secret.
+func credentialHeader(name string, a *policy.Auth) bool {
+	f := foldHeader(name)
+	if credentialHeaders[f] || a.Header != "" && f == foldHeader(a.Header) {
+		return true
+	}
+	for _, w := range []string{"api-key", "apikey", "auth-token", "access-token", "private-token", "secret", "password"} {
+		if strings.Contains(f, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// credentialQueryNames are query parameters stripped on a query route.
+var credentialQueryNames = map[string]bool{
+	"key": true, "api_key": true, "apikey": true, "access_token": true, "token": true,
+	"auth": true, "auth_token": true, "private_token": true, "client_secret": true,
+	"secret": true, "password": true, "sig": true, "signature": true,
+}
+
+// credentialQuery reports whether a query parameter name (still escaped)
+// could carry a credential.
+func credentialQuery(raw string, a *policy.Auth) bool {
+	name, err := url.QueryUnescape(raw)
+	if err != nil {
+		return true // what cannot be read is dropped
+	}
+	name = strings.TrimSuffix(strings.ToLower(strings.ReplaceAll(strings.TrimSpace(name), "-", "_")), "[]")
+	if credentialQueryNames[name] || strings.EqualFold(name, strings.ReplaceAll(a.Query, "-", "_")) {
+		return true
+	}
+	return strings.Contains(name, "token") || strings.Contains(name, "api_key") || strings.Contains(name, "apikey") ||
+		strings.Contains(name, "secret") || strings.HasSuffix(name, "_key")
+}
+
+// stripQuery drops every credential-named parameter from a raw query,
+// keeping the rest in order and as sent. A piece with a ';' is judged by
+// each of its parts: some servers split on ';' too.
+func stripQuery(raw string, a *policy.Auth) string {
+	if raw == "" {
+		return ""
+	}
+	var kept []string
+	for _, piece := range strings.Split(raw, "&") {
+		drop := false
+		for _, part := range strings.Split(piece, ";") {
+			name, _, _ := strings.Cut(part, "=")
+			if credentialQuery(name, a) {
+				drop = true
+			}
+		}
+		if !drop && piece != "" {
+			kept = append(kept, piece)
+		}
+	}
+	return strings.Join(kept, "&")
+}
+
+// injectAuth strips the agent's own credentials from out and puts the
+// route's value where the route says, and in place of the route's
+// sentinel in the request line and headers. value is the real token; it
+// is only ever placed on https requests (the policy refuses auth over
+// http). A header holding the sentinel is the agent's tool using it, and
+// is kept to be swapped.
+func injectAuth(out *http.Request, a *policy.Auth, value, sentinel string, https bool) {
+	for k, vs := range out.Header {
+		if credentialHeader(k, a) && !(sentinel != "" && slices.ContainsFunc(vs, func(v string) bool { return holdsSentinel(v, sentinel) })) {
+			delete(out.Header, k)
+		}
+	}
+	if a.Placement == manifest.PlaceQuery {
+		out.URL.RawQuery = stripQuery(out.URL.RawQuery, a)
+	}
+	if !https {
+		return
+	}
+	if sentinel != "" {
+		swapSentinel(out, sentinel, value)
+	}
+	switch a.Placement {
+	case manifest.PlaceScheme:
+		out.Header.Set("Authorization", a.Scheme+" "+value)
+	case manifest.PlaceHeader:
+		out.Header.Set(a.Header, value)
+	case manifest.PlaceBasic:
+		out.Header.Set("Authorization", "Basic "+basicCredential(a.BasicUser, value))
+	case manifest.PlaceQuery:
+		q := url.QueryEscape(a.Query) + "=" + url.QueryEscape(value)
+		if out.URL.RawQuery != "" {
+			q = out.URL.RawQuery + "&" + q
+		}
+		out.URL.RawQuery = q
+	}
+}
+
+// swapSentinel puts value wherever the sentinel is in the request line and
+// headers. Sentinels are letters and digits: escaping never hides one.
+func swapSentinel(out *http.Request, sentinel, value string) {
+	for _, vs := range out.Header {
+		for i, v := range vs {
+			vs[i] = swapBasic(strings.ReplaceAll(v, sentinel, value), sentinel, value)
+		}
+	}
+	u := out.URL
+	u.Path = strings.ReplaceAll(u.Path, sentinel, value)
+	if u.RawPath != "" {
+		u.RawPath = strings.ReplaceAll(u.RawPath, sentinel, url.PathEscape(value))
+	}
+	u.RawQuery = strings.ReplaceAll(u.RawQuery, sentinel, url.QueryEscape(value))
+}
+
+// swapBasic swaps the sentinel inside a Basic credential, where tools
+// put it from a URL's user:password (pip's index URL): Base64 hides it
+// from a plain replace.
+func swapBasic(v, sentinel, value string) string {
+	scheme, raw, ok := basicRaw(v)
+	if !ok || !strings.Contains(raw, sentinel) {
+		return v
+	}
+	return scheme + " " + base64.StdEncoding.EncodeToString([]byte(strings.ReplaceAll(raw, sentinel, value)))
+}
+
+// basicRaw decodes a "Basic <base64>" header value.
+func basicRaw(v string) (scheme, raw string, ok bool) {
+	scheme, cred, ok := strings.Cut(v, " ")
+	if !ok || !strings.EqualFold(scheme, "basic") {
+		return "", "", false
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	return scheme, string(b), err == nil
+}
+
+// holdsSentinel reports whether a header value carries the sentinel, as
+// is or inside a Basic credential.
+func holdsSentinel(v, sentinel string) bool {
+	if strings.Contains(v, sentinel) {
+		return true
+	}
+	_, raw, ok := basicRaw(v)
+	return ok && strings.Contains(raw, sentinel)
+}
+
+func basicCredential(user, value string) string {
+	return base64.StdEncoding.EncodeToString([]byte(user + ":" + value))
+}
+
+// sentForms are the spellings of the value the request carried to the
+// upstream: the token-echo guard looks for each one in the response.
+func sentForms(a *policy.Auth, value string) []string {
+	if value == "" {
+		return nil
+	}
+	forms := []string{value}
+	add := func(s string) {
+		for _, f := range forms {
+			if f == s {
+				return
+			}
+		}
+		forms = append(forms, s)
+	}
+	switch a.Placement {
+	case manifest.PlaceBasic:
+		// Unpadded: the padded spelling contains it.
+		add(base64.RawStdEncoding.EncodeToString([]byte(a.BasicUser + ":" + value)))
+		add(base64.RawURLEncoding.EncodeToString([]byte(a.BasicUser + ":" + value)))
+	case manifest.PlaceQuery:
+		add(url.QueryEscape(value))
+		add(url.PathEscape(value))
+	}
+	if a.Placeholder != "" {
+		// The agent's tool chose the form (a Basic user:sentinel, say):
+		// look for the value in Base64 at any alignment.
+		for _, f := range base64Cores(value) {
+			add(f)
+		}
+	}
+	return forms
+}
+
+// base64Cores are, for each of the three alignments, the Base64 characters
+// that encode only bytes of value: they appear in the Base64 of any text
+// holding value at that alignment, whatever surrounds it. Too short a
+// value gives none (a short core would match by chance).
+func base64Cores(value string) []string {
+	var out []string
+	for k := range 3 {
+		enc := base64.StdEncoding.EncodeToString(append(make([]byte, k), value...))
+		start := 0
+		if k > 0 {
+			start = 4 // the group that holds the filler bytes
+		}
+		end := (k + len(value)) / 3 * 4 // a partial last group depends on what follows
+		if end-start >= 16 {
+			out = append(out, enc[start:end])
+		}
+	}
+	return out
+}
