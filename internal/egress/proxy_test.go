@@ -79,7 +79,7 @@ func TestLeafCertificateForAgent(t *testing.T) {
 }
 
 // connect opens a tunnel by hand and returns the raw connection.
-func connect(t *testing.T, p *proxy, hostport string) net.Conn {
+func connect(t testing.TB, p *proxy, hostport string) net.Conn {
 	t.Helper()
 	conn, err := net.Dial("tcp", p.url.Host)
 	if err != nil {
