@@ -59,7 +59,9 @@ func BenchmarkH2SmallGET(b *testing.B) {
 	roots := x509.NewCertPool()
 	roots.AddCert(up.srv.Certificate())
 	direct := &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "up.example.com"},
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) { return net.Dial(network, "127.0.0.1:"+up.port) }}}
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return net.Dial(network, "127.0.0.1:"+up.port)
+		}}}
 	for _, via := range []struct {
 		name string
 		c    *http.Client
