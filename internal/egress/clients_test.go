@@ -45,7 +45,7 @@ func TestCurlThroughProxy(t *testing.T) {
 	}
 	// A refusal inside the tunnel: body and header reach curl.
 	out, stderr, _ = curl("https://up.example.com:" + up.port + "/admin")
-	if !strings.Contains(out, "reason (no-match)") || !strings.Contains(stderr, "X-Bot-Bottle-Refusal: no-match") {
+	if !strings.Contains(out, "reason (no-match)") || !strings.Contains(strings.ToLower(stderr), "x-bot-bottle-refusal: no-match") {
 		t.Fatalf("refusal not shown:\n%s\n%s", out, stderr)
 	}
 }

@@ -148,7 +148,7 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) serveTunnel(conn net.Conn, connectReq *http.Request, t target) {
 	tconn := tls.Server(conn, &tls.Config{
-		NextProtos: []string{"http/1.1"},
+		NextProtos: tunnelProtos(),
 		MinVersion: tls.VersionTLS12,
 		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 			// The name the client verifies must be the name the policy
@@ -183,7 +183,7 @@ func (s *Server) serveTunnel(conn net.Conn, connectReq *http.Request, t target) 
 	}
 	s.tunnels[hs] = struct{}{}
 	s.mu.Unlock()
-	hs.Serve(newOneConnListener(tconn))
+	s.serveTunnelConn(hs, tconn)
 	s.mu.Lock()
 	delete(s.tunnels, hs)
 	s.mu.Unlock()

@@ -51,7 +51,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 	route := d.Route
 	scanner := st.scanners[route]
 	var body []byte
-	if scanner != nil && r.Body != nil {
+	if scanner != nil && r.Body != nil && !isGRPC(r.Header) { // gRPC bodies are scanned as they stream (serveGRPC)
 		b, err := readBody(r.Body, r.ContentLength, MaxScanBody)
 		if err != nil {
 			s.refuse(w, r, t, policy.Decision{Code: policy.CodeBadRequest, Reason: "reading the request body: " + err.Error()}, nil)
@@ -162,6 +162,14 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 		out.Header["User-Agent"] = nil
 	}
 
+	if policy.IsWebSocketUpgrade(r.Method, r.Header) { // allowed: the route has websocket: true
+		s.serveWebSocket(w, r, t, st, d, out)
+		return
+	}
+	if isGRPC(r.Header) {
+		s.serveGRPC(w, r, t, st, d, out)
+		return
+	}
 	resp, err := s.transport.RoundTrip(out)
 	if err != nil {
 		var re *refusalError

@@ -69,8 +69,8 @@ func TestLeafCertificateForAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs := tc.ConnectionState()
-	if cs.NegotiatedProtocol != "http/1.1" {
-		t.Errorf("ALPN = %q, want http/1.1", cs.NegotiatedProtocol)
+	if cs.NegotiatedProtocol != "h2" {
+		t.Errorf("ALPN = %q, want h2 (offered first)", cs.NegotiatedProtocol)
 	}
 	if d := time.Until(cs.PeerCertificates[0].NotAfter); d > 25*time.Hour {
 		t.Errorf("leaf valid for %v", d)
@@ -79,7 +79,7 @@ func TestLeafCertificateForAgent(t *testing.T) {
 }
 
 // connect opens a tunnel by hand and returns the raw connection.
-func connect(t *testing.T, p *proxy, hostport string) net.Conn {
+func connect(t testing.TB, p *proxy, hostport string) net.Conn {
 	t.Helper()
 	conn, err := net.Dial("tcp", p.url.Host)
 	if err != nil {

@@ -268,8 +268,7 @@ func TestRedTeamHostConfusion(t *testing.T) {
 }
 
 // TestRedTeamTLSClientHello: no SNI is allowed (the CONNECT host decides)
-// but the Host header must still agree; ALPN h2 is never negotiated, so no
-// HTTP/2 framing can hide a request from the HTTP/1.1 parser.
+// but the Host header (or HTTP/2 :authority) must still agree.
 func TestRedTeamTLSClientHello(t *testing.T) {
 	up := newUpstream(t, true)
 	p := startProxy(t, up, redTeamPolicy+"    - host: other.example.com\n", nil)
@@ -281,10 +280,11 @@ func TestRedTeamTLSClientHello(t *testing.T) {
 			t.Fatalf("got %q", got)
 		}
 	})
-	t.Run("ALPN h2 only", func(t *testing.T) {
+	t.Run("h2 :authority of another host", func(t *testing.T) {
 		tc := tls.Client(connect(t, p, hp), &tls.Config{ServerName: "up.example.com", RootCAs: bottleRoots(p), NextProtos: []string{"h2"}})
-		if err := tc.Handshake(); err == nil && tc.ConnectionState().NegotiatedProtocol == "h2" {
-			t.Fatal("proxy negotiated h2 with the agent")
+		st, code := h2Get(t, tc, "https://other.example.com:"+up.port+"/v1/x")
+		if st != 403 || code != "host-mismatch" {
+			t.Fatalf("got %d %q, want 403 host-mismatch", st, code)
 		}
 	})
 }

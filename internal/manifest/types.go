@@ -157,6 +157,15 @@ type Route struct {
 	// UnsafeAllowPrivate lets the host resolve to a private or loopback
 	// address: a self-hosted service on the local network.
 	UnsafeAllowPrivate bool `yaml:"unsafe_allow_private,omitempty" json:"unsafe_allow_private,omitempty"`
+	// WebSocket lets requests of this route upgrade to WebSocket. The
+	// upgrade request goes through the route like any other; then every
+	// message is scanned by the route's detectors (outbound ones on what
+	// the agent sends, the injection detector on text it receives).
+	WebSocket bool `yaml:"websocket,omitempty" json:"websocket,omitempty"`
+	// WebSocketMaxMessage is the largest WebSocket message (in bytes,
+	// after decompression) either side may send; a larger one closes the
+	// connection with 1009. Default 16 MiB; at most 256 MiB.
+	WebSocketMaxMessage int `yaml:"websocket_max_message,omitempty" json:"websocket_max_message,omitempty"`
 	// Role is reserved: any value is rejected. A route's access is set by
 	// matches and auth, not by a role.
 	Role string `yaml:"role,omitempty" json:"role,omitempty"`

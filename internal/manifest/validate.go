@@ -70,6 +70,13 @@ func BuiltinTemplate(t string) bool {
 // problem as FieldErrors (paths relative to the route), or nil. The loader
 // runs it on each manifest route; the supervise server runs it on routes an
 // agent proposes.
+// WebSocket message limits: the default a route gets, and the most one
+// may raise it to (a message is held whole while it is scanned).
+const (
+	DefaultWebSocketMessage = 16 << 20
+	MaxWebSocketMessage     = 256 << 20
+)
+
 func ValidateRoute(r Route) error {
 	return validateRoute(r, "").err()
 }
@@ -96,6 +103,12 @@ func validateRoute(r Route, path string) FieldErrors {
 	}
 	if r.Auth != nil {
 		validateAuth(r.Auth, r.Host, add)
+	}
+	switch {
+	case r.WebSocketMaxMessage != 0 && !r.WebSocket:
+		add("websocket_max_message", "set without websocket: true; add websocket: true or drop it")
+	case r.WebSocketMaxMessage < 0 || r.WebSocketMaxMessage > MaxWebSocketMessage:
+		add("websocket_max_message", "%d is not between 1 and %d bytes", r.WebSocketMaxMessage, MaxWebSocketMessage)
 	}
 	for i, m := range r.Matches {
 		mp := fmt.Sprintf("matches[%d]", i)

@@ -170,7 +170,8 @@ func (p *Policy) Decide(req Request) Decision {
 	if pv.hasDotSegment() {
 		return refuse(CodePath, "path %q has . or .. segments (also percent-encoded, twice-encoded, before a ;parameter or between backslashes); send the normalized path", req.Path)
 	}
-	if isUpgrade(req.Header) {
+	upgrade := isUpgrade(req.Header)
+	if upgrade && !IsWebSocketUpgrade(req.Method, req.Header) {
 		return refuse(CodeUpgrade, "protocol upgrade (%s) would become an unscanned tunnel", req.Header.Get("Upgrade"))
 	}
 	if isDoH(req, pv) {
@@ -196,6 +197,9 @@ func (p *Policy) Decide(req Request) Decision {
 		}
 		if r.Auth != nil && req.Scheme != "https" {
 			return refuse(CodeInsecureAuth, "route %s injects a token; plain http is refused, use https", r.Name())
+		}
+		if upgrade && !r.WebSocket {
+			return refuse(CodeUpgrade, "WebSocket upgrade to %s: route %s does not allow it (websocket: true lets it, with every message scanned)", req.Host, r.Name())
 		}
 		if svc == "git-upload-pack" && !r.GitFetch {
 			return refuse(CodeGitFetch, "git fetch from %s is not allowed: the route needs git: {fetch: true}", r.Name())
@@ -330,6 +334,13 @@ func pathSegments(path string) []string {
 		segs[i], _, _ = strings.Cut(seg, "\x00")
 	}
 	return segs
+}
+
+// IsWebSocketUpgrade reports a WebSocket opening handshake (RFC 6455
+// 4.1): GET with Upgrade: websocket, and no other protocol offered.
+func IsWebSocketUpgrade(method string, h http.Header) bool {
+	up := h.Values("Upgrade")
+	return method == http.MethodGet && len(up) == 1 && strings.EqualFold(strings.TrimSpace(up[0]), "websocket")
 }
 
 func isUpgrade(h http.Header) bool {

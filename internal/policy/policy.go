@@ -72,6 +72,10 @@ type Route struct {
 	GitFetch bool
 	// UnsafeAllowPrivate lets the host resolve to private addresses.
 	UnsafeAllowPrivate bool
+	// WebSocket lets the route's requests upgrade to WebSocket (frames
+	// scanned by the proxy); MaxMessage bounds one message in bytes.
+	WebSocket  bool
+	MaxMessage int64
 
 	matches []match
 	wire    manifest.Route
@@ -154,7 +158,12 @@ func compileRoute(w manifest.Route) (*Route, error) {
 		Inbound:            true,
 		OnMatch:            OnMatchSupervise,
 		UnsafeAllowPrivate: w.UnsafeAllowPrivate,
+		WebSocket:          w.WebSocket,
+		MaxMessage:         manifest.DefaultWebSocketMessage,
 		wire:               w,
+	}
+	if w.WebSocketMaxMessage > 0 {
+		r.MaxMessage = int64(w.WebSocketMaxMessage)
 	}
 	if w.Auth != nil {
 		if suffix != "" {
