@@ -49,8 +49,8 @@ type pendingJSON struct {
 	// Provenance, for egress-block: "proxy" when the proxy's log holds the
 	// refusal, else "agent's claim".
 	Provenance    string `json:"provenance,omitempty"`
-	Justification    string    `json:"justification"`
-	ProposedFile     string    `json:"proposed_file"`
+	Justification string `json:"justification"`
+	ProposedFile  string `json:"proposed_file"`
 }
 
 func writePendingJSON(w io.Writer, items []apply.Item) error {
