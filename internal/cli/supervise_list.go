@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bot-bottle/bot-bottle/internal/supervise/apply"
+	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
 )
 
 func newSuperviseListCmd(env Env) *cobra.Command {
@@ -45,8 +46,11 @@ type pendingJSON struct {
 	Tool             string    `json:"tool"`
 	ArrivalTimestamp time.Time `json:"arrival_timestamp"`
 	Summary          string    `json:"summary"`
-	Justification    string    `json:"justification"`
-	ProposedFile     string    `json:"proposed_file"`
+	// Provenance, for egress-block: "proxy" when the proxy's log holds the
+	// refusal, else "agent's claim".
+	Provenance    string `json:"provenance,omitempty"`
+	Justification string `json:"justification"`
+	ProposedFile  string `json:"proposed_file"`
 }
 
 func writePendingJSON(w io.Writer, items []apply.Item) error {
@@ -57,11 +61,22 @@ func writePendingJSON(w io.Writer, items []apply.Item) error {
 			ID: p.ID, Bottle: it.Slug, Label: it.Label, Tool: p.Tool,
 			ArrivalTimestamp: p.ArrivalTimestamp, Summary: it.Summary,
 			Justification: p.Justification, ProposedFile: p.ProposedFile,
+			Provenance: provenance(p),
 		})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+func provenance(p queue.Proposal) string {
+	switch {
+	case p.Tool != queue.ToolEgressBlock:
+		return ""
+	case queue.Unproven(p):
+		return "agent's claim"
+	}
+	return "proxy"
 }
 
 // printPending writes a table of the pending proposals, with each one's

@@ -50,6 +50,7 @@ SUPERVISE_WAIT_SECONDS. An invalid value is an error, never a default.`,
 	f.StringVar(&cfg.PolicyPath, "policy", "", "the live egress policy.yaml: hashed into proposals, listed when --proxy is not given")
 	f.StringVar(&cfg.CapabilityPath, "capability", "", "the bottle's approved image additions: hashed into capability proposals")
 	f.StringVar(&cfg.ProxyURL, "proxy", "", "the egress proxy URL, asked for the live route table (http://_egress.local/allowlist)")
+	f.StringVar(&cfg.EgressLog, "egress-log", "", "the proxy's log (logs/egress.jsonl): egress-block proves a refusal ID against it")
 	f.DurationVar(&wait, "wait", supervise.DefaultWait, "how long a call waits for the operator before answering pending (env SUPERVISE_WAIT_SECONDS)")
 	return cmd
 }

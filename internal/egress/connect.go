@@ -117,8 +117,7 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !d.Allow {
-		s.logDecision(st, r, t, d, http.StatusForbidden, nil)
-		writeConnectRefusal(conn, t, d)
+		s.refuseConnect(conn, st, r, t, d)
 		conn.Close()
 		return
 	}
@@ -138,8 +137,7 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	if first[0] != 0x16 { // not a TLS handshake record
 		d := policy.Decision{Code: policy.CodeOpaqueTunnel, Reason: "only TLS may be sent through CONNECT; plain HTTP goes as absolute-form requests"}
-		s.logDecision(st, r, t, d, http.StatusForbidden, nil)
-		writeConnectRefusal(conn, t, d)
+		s.refuseConnect(conn, st, r, t, d)
 		conn.Close()
 		return
 	}

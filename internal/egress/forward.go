@@ -231,6 +231,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 	copyHeader := func() {
 		h := cleanHeader(resp.Header)
 		h.Del(RefusalHeader) // only the proxy refuses
+		h.Del(RefusalIDHeader)
 		for k, vs := range h {
 			w.Header()[k] = vs
 		}

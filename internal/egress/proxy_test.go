@@ -490,3 +490,31 @@ func TestPolicyFileWatched(t *testing.T) {
 		t.Fatalf("new route not in force: %d %s %v\n%s", st, code, err, body)
 	}
 }
+
+// Every refusal carries one ID, the same in the header, the body and the
+// log line: the supervisor proves an egress-block against that line.
+func TestRefusalIDInHeaderBodyAndLog(t *testing.T) {
+	up := newUpstream(t, true)
+	p := startProxy(t, up, basePolicy, nil)
+	conn, err := net.Dial("tcp", p.url.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: "CONNECT"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := resp.Header.Get(RefusalIDHeader)
+	if !strings.HasPrefix(id, "rf-") || len(id) != 19 {
+		t.Fatalf("refusal ID header %q", id)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(b), "refusal ID: "+id) {
+		t.Errorf("body lacks the refusal ID:\n%s", b)
+	}
+	if !strings.Contains(p.logText(), `"refusal_id":"`+id+`"`) {
+		t.Errorf("log line lacks the refusal ID %s:\n%s", id, p.logText())
+	}
+}

@@ -100,6 +100,7 @@ func NewSupervise(cfg Config) (Daemon, error) {
 	}
 	if cfg.Settings.Has(DaemonEgress) {
 		sc.ProxyURL = "http://" + loopback(cfg.ListenAddr(DaemonEgress, cfg.File.Ports.Egress, plan.EgressPort))
+		sc.EgressLog = filepath.Join(cfg.Dir("logs"), DaemonEgress+".jsonl")
 	}
 	srv, err := supervise.NewServer(sc)
 	if err != nil {

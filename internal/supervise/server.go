@@ -62,6 +62,10 @@ type Config struct {
 	// ProxyURL is the egress proxy ("http://127.0.0.1:9099" in the sidecar):
 	// list-egress-routes asks it for the live table.
 	ProxyURL string
+	// EgressLog is the proxy's log (logs/egress.jsonl): egress-block looks
+	// the agent's refusal ID up in it. Empty means no proxy log: every
+	// cited refusal is shown as the agent's claim.
+	EgressLog string
 	// Wait bounds a filing tool's wait for the answer; 0 means DefaultWait.
 	Wait time.Duration
 	// KeepAlive is the interval of stream keep-alives and progress

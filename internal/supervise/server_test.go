@@ -310,7 +310,10 @@ func TestEgressBlockCarriesTheRequest(t *testing.T) {
 	if o.Status != queue.StatusApproved || p.Tool != queue.ToolEgressBlock {
 		t.Fatalf("outcome %+v, proposal %+v", o, p)
 	}
-	for _, want := range []string{"Refused request: GET https://user:xxxxx@api.example.com/v1/items?q=1", "Proxy's reason: no route for host", "listing items"} {
+	if !queue.Unproven(p) || !strings.HasPrefix(p.Justification, queue.UnprovenMark) {
+		t.Errorf("a request with no refusal ID is not marked as the agent's claim: %q", p.Justification)
+	}
+	for _, want := range []string{"Refused request (agent's claim): GET https://user:xxxxx@api.example.com/v1/items?q=1", "Reason (agent's claim): no route for host", queue.AgentWords + " listing items"} {
 		if !strings.Contains(p.Justification, want) {
 			t.Errorf("justification %q lacks %q", p.Justification, want)
 		}

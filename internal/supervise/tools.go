@@ -55,9 +55,10 @@ type EgressAllowInput struct {
 
 // EgressBlockInput is the input of egress-block.
 type EgressBlockInput struct {
-	Method        string `json:"method" jsonschema:"the HTTP method of the refused request, such as GET"`
-	URL           string `json:"url" jsonschema:"the full URL of the refused request, such as https://api.example.com/v1/items"`
-	Reason        string `json:"reason" jsonschema:"the proxy's reason for refusing, from the status line, body or X-Bot-Bottle-Refusal header; write unknown if none was shown"`
+	RefusalID     string `json:"refusal_id,omitempty" jsonschema:"the refusal ID the proxy returned (X-Bot-Bottle-Refusal-Id header, or 'refusal ID:' in the body), such as rf-0123456789abcdef; with it the operator sees the proxy's own record of the request"`
+	Method        string `json:"method,omitempty" jsonschema:"the HTTP method of the refused request, such as GET (needed only without a refusal_id)"`
+	URL           string `json:"url,omitempty" jsonschema:"the full URL of the refused request, such as https://api.example.com/v1/items (needed only without a refusal_id)"`
+	Reason        string `json:"reason,omitempty" jsonschema:"the proxy's reason for refusing (needed only without a refusal_id); write unknown if none was shown"`
 	Routes        string `json:"routes" jsonschema:"YAML routes that would allow the request (see the tool description)"`
 	Justification string `json:"justification" jsonschema:"why you need this, for the human who decides"`
 }
@@ -143,7 +144,8 @@ func (s *Server) addTools() {
 		Name:  queue.ToolEgressBlock,
 		Title: "Report a refused request and ask for a route",
 		Description: `Use this when the egress proxy refused one of your requests (HTTP 403 from the proxy, or a failed CONNECT): ` +
-			`give the request (method, url), the proxy's reason, and the route that would allow it; the operator sees all of it. ` +
+			`give the refusal ID the proxy returned (refusal_id, from the X-Bot-Bottle-Refusal-Id header or the body) and the route that would allow it; ` +
+			`the operator sees the proxy's own record of the request. Without a refusal ID (method, url and reason instead), the operator is told the proxy never confirmed it. ` +
 			`A route must be for the host in the url. Checked, filed and answered like egress-allow: approved routes are live at once; ` +
 			`on "pending", call proposal-status later. Do not try other ways around the proxy.`,
 		Annotations: filing,
@@ -202,26 +204,14 @@ func (s *Server) egressBlock(ctx context.Context, req *mcp.CallToolRequest, in E
 	if err != nil {
 		return nil, Outcome{}, err
 	}
-	method := strings.TrimSpace(in.Method)
-	if method == "" || len(method) > 32 || strings.ToUpper(method) != method || strings.ContainsAny(method, " \t\r\n") {
-		return nil, Outcome{}, fmt.Errorf("method %q is not an HTTP method; write it in capitals, such as GET", in.Method)
-	}
-	u, err := url.Parse(strings.TrimSpace(in.URL))
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || len(in.URL) > 4096 {
-		return nil, Outcome{}, fmt.Errorf("url %q is not a full http(s) URL of the refused request", in.URL)
-	}
-	reason := strings.Join(strings.Fields(in.Reason), " ")
-	if reason == "" {
-		return nil, Outcome{}, errors.New("reason is empty: give the proxy's reason, or write unknown")
-	}
-	if len(reason) > 1024 {
-		reason = reason[:1024] + "..."
+	host, header, err := s.refusedRequest(in)
+	if err != nil {
+		return nil, Outcome{}, err
 	}
 	routes, err := agentcheck.AgentRoutes(in.Routes)
 	if err != nil {
 		return nil, Outcome{}, err
 	}
-	host := strings.ToLower(u.Hostname())
 	covered := false
 	for _, r := range routes {
 		covered = covered || r.Host == host
@@ -234,9 +224,43 @@ func (s *Server) egressBlock(ctx context.Context, req *mcp.CallToolRequest, in E
 		return nil, Outcome{}, err
 	}
 	// The proposal file format is fixed (DESIGN.md), so the refused request
-	// rides at the top of the justification, where the operator reads it.
-	just = fmt.Sprintf("Refused request: %s %s\nProxy's reason: %s\n\n%s", method, u.Redacted(), reason, just)
-	return s.file(ctx, req, queue.ToolEgressBlock, file, just, s.cfg.PolicyPath)
+	// rides at the top of the justification, where the operator reads it;
+	// the sidecar writes that header, the agent only what follows.
+	return s.file(ctx, req, queue.ToolEgressBlock, file, header+"\n"+queue.AgentWords+" "+just, s.cfg.PolicyPath)
+}
+
+// refusedRequest is the host a route must cover and the header the
+// operator reads: the proxy's record of refusal_id when its log holds it,
+// else the agent's claim, marked as such.
+func (s *Server) refusedRequest(in EgressBlockInput) (host, header string, err error) {
+	id := strings.TrimSpace(in.RefusalID)
+	if id != "" {
+		if !refusalIDRE.MatchString(id) {
+			return "", "", fmt.Errorf("refusal_id %q is not a refusal ID (rf- and 16 hex digits, from the X-Bot-Bottle-Refusal-Id header)", clean(in.RefusalID, 64))
+		}
+		r, ok, err := findRefusal(s.cfg.EgressLog, id)
+		if err != nil {
+			s.log.Error("reading the egress log", "path", s.cfg.EgressLog, "err", err)
+			return "", "", errors.New("the supervisor cannot read the proxy's log; nothing was filed, try again later")
+		}
+		if ok {
+			return r.Host, provenHeader(r), nil
+		}
+		s.log.Warn("refusal ID not in the proxy log", "refusal_id", id, "bottle", s.cfg.Slug)
+	}
+	method := strings.TrimSpace(in.Method)
+	if method == "" || len(method) > 32 || strings.ToUpper(method) != method || strings.ContainsAny(method, " \t\r\n") {
+		return "", "", fmt.Errorf("method %q is not an HTTP method; write it in capitals, such as GET (or give the refusal_id the proxy returned)", in.Method)
+	}
+	u, err := url.Parse(strings.TrimSpace(in.URL))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || len(in.URL) > 4096 {
+		return "", "", fmt.Errorf("url %q is not a full http(s) URL of the refused request (or give the refusal_id the proxy returned)", in.URL)
+	}
+	reason := strings.Join(strings.Fields(in.Reason), " ")
+	if reason == "" {
+		return "", "", errors.New("reason is empty: give the proxy's reason, or write unknown")
+	}
+	return strings.ToLower(u.Hostname()), unprovenHeader(id, method, u.Redacted(), reason), nil
 }
 
 func proposedRoutes(text string) (string, error) {

@@ -98,7 +98,14 @@ func (d *Detail) View(st styles, now time.Time, w, h int) []string {
 		}
 	}
 	body = append(body, st.header.Render("Justification"))
-	for _, para := range cleanLines(p.Justification) {
+	for i, para := range cleanLines(p.Justification) {
+		if i == 0 && queue.Unproven(p) {
+			// The sidecar's first line says the proxy never saw it: red.
+			for _, l := range wrap(para, w) {
+				body = append(body, st.errText.Render(l))
+			}
+			continue
+		}
 		body = append(body, wrap(para, w)...)
 	}
 	body = append(body, "")

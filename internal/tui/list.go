@@ -8,6 +8,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/bot-bottle/bot-bottle/internal/supervise/apply"
+	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
 )
 
 // List is the pending proposals of every bottle, one a row.
@@ -98,6 +99,10 @@ func (l List) View(st styles, now time.Time, w, h int) []string {
 			continue
 		}
 		full := fit("  "+line, w, false)
+		if queue.Unproven(it.Proposal) {
+			out = append(out, st.errText.Render(full)) // the agent's claim, in red
+			continue
+		}
 		// The bottle's colour, on the cell only when the cell fits whole.
 		if cell := "  " + fit(bottleName(it), bw, true); it.Color != "" && strings.HasPrefix(full, cell) {
 			full = "  " + st.bottle(it.Color).Render(cell[2:]) + full[len(cell):]

@@ -197,6 +197,10 @@ func (o *Operator) Preview(it Item, file string) (before, after string, err erro
 }
 
 // Summarize says in one line what a proposal asks for.
+// ClaimPrefix begins the summary of an egress-block whose refused request
+// the proxy never recorded.
+const ClaimPrefix = "[not seen by the proxy — the agent's claim] "
+
 func Summarize(p queue.Proposal) string {
 	switch p.Tool {
 	case queue.ToolEgressAllow, queue.ToolEgressBlock:
@@ -207,6 +211,9 @@ func Summarize(p queue.Proposal) string {
 		hosts := make([]string, 0, len(routes))
 		for _, r := range routes {
 			hosts = append(hosts, r.Host)
+		}
+		if queue.Unproven(p) {
+			return ClaimPrefix + "allow " + strings.Join(hosts, ", ")
 		}
 		return "allow " + strings.Join(hosts, ", ")
 	case queue.ToolCapabilityBlock:

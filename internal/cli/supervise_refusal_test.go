@@ -1,0 +1,117 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/bot-bottle/bot-bottle/internal/hoststate"
+)
+
+// A real proxy refuses a request; a real MCP client files egress-block
+// with that refusal ID and with a made-up one. The operator's listing
+// shows the proxy's record for the first and marks the second as the
+// agent's claim.
+func TestEgressBlockRefusalProvenance(t *testing.T) {
+	home := t.TempDir()
+	const slug = "impl-k3x9q"
+	b := hoststate.New(home).Bottle(slug)
+	os.MkdirAll(filepath.Dir(b.Policy()), 0o700)
+	os.WriteFile(b.Policy(), []byte("egress:\n  routes:\n    - host: pypi.org\n"), 0o600)
+	logPath := filepath.Join(home, "egress.jsonl")
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	proxyAddr := freeAddr(t)
+	go Run(ctx, []string{"egress", "serve", "--policy", b.Policy(), "--listen", proxyAddr, "--state-dir", filepath.Join(home, "ca")}, egressEnv(home, logFile, nil))
+	supAddr := freeAddr(t)
+	var supLog lockedBuffer
+	go Run(ctx, []string{"supervise", "serve", "--slug", slug, "--queue-dir", b.Queue(), "--listen", supAddr,
+		"--policy", b.Policy(), "--egress-log", logPath, "--wait", "1s"}, egressEnv(home, &supLog, nil))
+
+	// The agent's request, refused by the proxy.
+	c := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: proxyAddr})}}
+	var resp *http.Response
+	for range 100 {
+		if resp, err = c.Get("http://api.example.com/v1/items?q=secret"); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	id := resp.Header.Get("X-Bot-Bottle-Refusal-Id")
+	if resp.StatusCode != 403 || id == "" {
+		t.Fatalf("proxy answered %s, refusal ID %q", resp.Status, id)
+	}
+
+	mc := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, nil)
+	var cs *mcp.ClientSession
+	for range 100 {
+		if cs, err = mc.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: "http://" + supAddr + "/", MaxRetries: -1}, nil); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	file := func(args map[string]any) {
+		t.Helper()
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "egress-block", Arguments: args})
+		if err != nil || res.IsError {
+			t.Fatalf("egress-block: %v %+v", err, res)
+		}
+	}
+	file(map[string]any{"refusal_id": id, "routes": "- host: api.example.com\n", "justification": "listing items"})
+	file(map[string]any{"refusal_id": "rf-0123456789abcdef", "method": "GET", "url": "https://evil.example/x",
+		"reason": "no-route", "routes": "- host: evil.example\n", "justification": "trust me"})
+
+	var out strings.Builder
+	if code := Run(ctx, []string{"supervise", "list", "--json"}, egressEnv(home, &out, nil)); code != ExitOK {
+		t.Fatalf("supervise list: %d %s", code, out.String())
+	}
+	var items []pendingJSON
+	if err := json.Unmarshal([]byte(out.String()), &items); err != nil || len(items) != 2 {
+		t.Fatalf("list --json: %v %s", err, out.String())
+	}
+	byHost := map[string]pendingJSON{}
+	for _, it := range items {
+		byHost[strings.TrimPrefix(strings.TrimPrefix(it.Summary, "[not seen by the proxy — the agent's claim] "), "allow ")] = it
+	}
+	real, fake := byHost["api.example.com"], byHost["evil.example"]
+	if real.Provenance != "proxy" || !strings.HasPrefix(real.Justification, "Proxy's record (refusal "+id+"): GET http://api.example.com/v1/items refused at ") ||
+		!strings.Contains(real.Justification, "Proxy's reason (no-route)") || !strings.Contains(real.Justification, "The agent's words: listing items") {
+		t.Errorf("the proxy's record is not shown:\n%+v", real)
+	}
+	if strings.Contains(real.Justification, "secret") {
+		t.Errorf("the query string reached the operator's record: %q", real.Justification)
+	}
+	if fake.Provenance != "agent's claim" || !strings.HasPrefix(fake.Summary, "[not seen by the proxy — the agent's claim]") ||
+		!strings.HasPrefix(fake.Justification, "Not seen by the proxy — the agent's claim (refusal ID rf-0123456789abcdef is not in this bottle's proxy log)") {
+		t.Errorf("a made-up refusal is not marked as the agent's claim:\n%+v", fake)
+	}
+	var table strings.Builder
+	Run(ctx, []string{"supervise", "list"}, egressEnv(home, &table, nil))
+	if !strings.Contains(table.String(), "[not seen by the proxy — the agent's claim] allow evil.example") {
+		t.Errorf("supervise list does not mark the agent's claim:\n%s", table.String())
+	}
+}

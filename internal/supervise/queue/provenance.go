@@ -1,0 +1,20 @@
+package queue
+
+import "strings"
+
+// An egress-block proposal's justification begins with lines the sidecar
+// writes, never the agent: ProvenMark when the proxy's log holds the
+// refusal the agent cited, UnprovenMark otherwise. The agent's own text
+// follows AgentWords.
+const (
+	ProvenMark   = "Proxy's record"
+	UnprovenMark = "Not seen by the proxy — the agent's claim"
+	AgentWords   = "The agent's words:"
+)
+
+// Unproven reports an egress-block proposal whose refused request the
+// proxy never recorded (or that cites none). Anything that does not begin
+// with the sidecar's proven line counts as unproven: fail closed.
+func Unproven(p Proposal) bool {
+	return p.Tool == ToolEgressBlock && !strings.HasPrefix(p.Justification, ProvenMark)
+}

@@ -1,0 +1,46 @@
+package tui
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"github.com/bot-bottle/bot-bottle/internal/supervise/apply"
+	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
+)
+
+// An egress-block the proxy never saw is drawn in red (list row and the
+// first justification line); one the proxy recorded is not.
+func TestAgentsClaimInRed(t *testing.T) {
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.ANSI256)
+	st := newStyles(r)
+	red := st.errText.Render("X")
+	redStart := red[:strings.Index(red, "X")]
+	mk := func(just string) apply.Item {
+		p := queue.Proposal{ID: "a", Tool: queue.ToolEgressBlock, ProposedFile: "- host: evil.example\n", Justification: just, ArrivalTimestamp: time.Now()}
+		return apply.Item{Proposal: p, Slug: "impl-k3x9q", Summary: apply.Summarize(p)}
+	}
+	claim := mk(queue.UnprovenMark + " (no refusal ID given)\nRefused request (agent's claim): GET https://evil.example/x\n\n" + queue.AgentWords + " trust me")
+	proven := mk(queue.ProvenMark + " (refusal rf-0123456789abcdef): GET https://evil.example/x refused\n\n" + queue.AgentWords + " ok")
+	for _, tc := range []struct {
+		it      apply.Item
+		wantRed bool
+	}{{claim, true}, {proven, false}} {
+		var l List
+		l.SetItems([]apply.Item{tc.it, tc.it})
+		row := l.View(st, time.Now(), 120, 5)[2] // not the selected row
+		if strings.Contains(row, redStart) != tc.wantRed {
+			t.Errorf("list row red=%v, want %v: %q", !tc.wantRed, tc.wantRed, row)
+		}
+		d := NewDetail(tc.it)
+		view := strings.Join(d.View(st, time.Now(), 120, 40), "\n")
+		if strings.Contains(view, red[:strings.Index(red, "X")]+"Not seen by the proxy") != tc.wantRed {
+			t.Errorf("detail red=%v, want %v:\n%s", !tc.wantRed, tc.wantRed, view)
+		}
+	}
+}
