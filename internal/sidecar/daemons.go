@@ -96,6 +96,7 @@ func NewSupervise(cfg Config) (Daemon, error) {
 		Slug:       cfg.Settings.Slug,
 		QueueDir:   cfg.Settings.QueueDir,
 		PolicyPath: cfg.policyPath(),
+		Getenv:     cfg.Getenv,
 		Logger:     log,
 	}
 	if cfg.Settings.Has(DaemonEgress) {

@@ -73,6 +73,10 @@ type Config struct {
 	KeepAlive time.Duration
 	// Poll is how often a waiting call checks the queue; 0 means DefaultPoll.
 	Poll time.Duration
+	// Getenv reads the sidecar's environment: the values of the live
+	// policy's token_refs, which no proposed host name may carry. Nil
+	// means only token patterns are searched for.
+	Getenv func(string) string
 	// Logger receives one line per proposal filed and answered; nil
 	// discards.
 	Logger *slog.Logger

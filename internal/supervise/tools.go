@@ -12,6 +12,7 @@ import (
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/agentcheck"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
 )
@@ -192,7 +193,14 @@ func (s *Server) egressAllow(ctx context.Context, req *mcp.CallToolRequest, in E
 	if err != nil {
 		return nil, Outcome{}, err
 	}
-	file, err := proposedRoutes(in.Routes)
+	routes, err := agentcheck.AgentRoutes(in.Routes)
+	if err != nil {
+		return nil, Outcome{}, err
+	}
+	if err := s.checkHosts(routeHosts(routes)...); err != nil {
+		return nil, Outcome{}, err
+	}
+	file, err := agentcheck.MarshalRoutes(routes)
 	if err != nil {
 		return nil, Outcome{}, err
 	}
@@ -218,6 +226,9 @@ func (s *Server) egressBlock(ctx context.Context, req *mcp.CallToolRequest, in E
 	}
 	if !covered {
 		return nil, Outcome{}, fmt.Errorf("none of the routes is for %s, the host of the refused request", host)
+	}
+	if err := s.checkHosts(append(routeHosts(routes), u.Hostname())...); err != nil {
+		return nil, Outcome{}, err
 	}
 	file, err := agentcheck.MarshalRoutes(routes)
 	if err != nil {
@@ -263,12 +274,12 @@ func (s *Server) refusedRequest(in EgressBlockInput) (host, header string, err e
 	return strings.ToLower(u.Hostname()), unprovenHeader(id, method, u.Redacted(), reason), nil
 }
 
-func proposedRoutes(text string) (string, error) {
-	routes, err := agentcheck.AgentRoutes(text)
-	if err != nil {
-		return "", err
+func routeHosts(routes []manifest.Route) []string {
+	out := make([]string, len(routes))
+	for i, r := range routes {
+		out[i] = r.Host
 	}
-	return agentcheck.MarshalRoutes(routes)
+	return out
 }
 
 func (s *Server) capabilityBlock(ctx context.Context, req *mcp.CallToolRequest, in CapabilityBlockInput) (*mcp.CallToolResult, Outcome, error) {
