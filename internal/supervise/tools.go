@@ -227,7 +227,7 @@ func (s *Server) egressBlock(ctx context.Context, req *mcp.CallToolRequest, in E
 	if !covered {
 		return nil, Outcome{}, fmt.Errorf("none of the routes is for %s, the host of the refused request", host)
 	}
-	if err := s.checkHosts(append(routeHosts(routes), u.Hostname())...); err != nil {
+	if err := s.checkHosts(append(routeHosts(routes), host)...); err != nil {
 		return nil, Outcome{}, err
 	}
 	file, err := agentcheck.MarshalRoutes(routes)
