@@ -6,6 +6,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/bot-bottle/bot-bottle/internal/supervise/agentcheck"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/apply"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
 )
@@ -97,6 +98,7 @@ func (d *Detail) View(st styles, now time.Time, w, h int) []string {
 			body = append(body, st.notice.Render(l))
 		}
 	}
+	body = append(body, hostWarnings(st, p, w)...)
 	body = append(body, st.header.Render("Justification"))
 	for i, para := range cleanLines(p.Justification) {
 		if i == 0 && queue.Unproven(p) {
@@ -141,6 +143,22 @@ func (d *Detail) View(st styles, now time.Time, w, h int) []string {
 		body = body[:room]
 	}
 	return append(head, body...)
+}
+
+// hostWarnings are red lines for proposed host names that look like they
+// carry data (encoded labels, deep chains), computed here from the file,
+// not taken from the agent's words.
+func hostWarnings(st styles, p queue.Proposal, w int) []string {
+	if p.Tool != queue.ToolEgressAllow && p.Tool != queue.ToolEgressBlock {
+		return nil
+	}
+	var out []string
+	for _, warn := range agentcheck.HostWarnings(p.ProposedFile) {
+		for _, l := range wrap(clean("WARNING: "+warn+". Approving it lets the agent send that data in DNS queries."), w) {
+			out = append(out, st.errText.Render(l))
+		}
+	}
+	return out
 }
 
 func diffHeading(tool string) string {

@@ -44,3 +44,22 @@ func TestAgentsClaimInRed(t *testing.T) {
 		}
 	}
 }
+
+// A proposed host that looks like it carries data gets a red warning the
+// operator's side computed itself; an ordinary host gets none.
+func TestEncodedHostWarnedInRed(t *testing.T) {
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.ANSI256)
+	st := newStyles(r)
+	red := st.errText.Render("X")
+	redStart := red[:strings.Index(red, "X")]
+	hx := "726f6f743a783a303a303a726f6f743a2f726f6f743a2f62696e2f626173680a"
+	for host, want := range map[string]bool{hx + ".t.example.com": true, "api.github.com": false} {
+		p := queue.Proposal{ID: "a", Tool: queue.ToolEgressAllow, ProposedFile: "- host: " + host + "\n", Justification: "need it", ArrivalTimestamp: time.Now()}
+		d := NewDetail(apply.Item{Proposal: p, Slug: "impl-k3x9q", Summary: apply.Summarize(p)})
+		view := strings.Join(d.View(st, time.Now(), 200, 40), "\n")
+		if got := strings.Contains(view, redStart+"WARNING: host"); got != want {
+			t.Errorf("%s: warned=%v, want %v:\n%s", host, got, want, view)
+		}
+	}
+}
