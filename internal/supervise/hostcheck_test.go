@@ -26,6 +26,7 @@ func labels(s string, n int) string {
 // operator, and an approval would have sent it in every DNS query.
 func TestRedTeamProposalHostCarriesSecret(t *testing.T) {
 	f := start(t, func(c *Config) {
+		c.Wait = 50 * time.Millisecond // a regression files and answers pending, fast
 		c.Getenv = func(k string) string {
 			if k == "GITHUB_TOKEN" {
 				return heldGitHubToken

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
 	"sort"
 	"strings"
 	"syscall"
@@ -36,6 +37,23 @@ type Operator struct {
 	Home string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// User names the operator in the audit log; "" means the host user
+	// running this process.
+	User string
+}
+
+// user is the operator's name for the audit log.
+func (o *Operator) user() string {
+	if o.User != "" {
+		return o.User
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if n := os.Getenv("USER"); n != "" {
+		return n
+	}
+	return fmt.Sprintf("uid %d", os.Getuid())
 }
 
 // Item is one pending proposal and the bottle it came from.
@@ -259,6 +277,9 @@ func (o *Operator) Decide(it Item, d Decision) error {
 		Notes:      d.Notes,
 		BeforeHash: ch.before,
 		AfterHash:  ch.after,
+		Operator:   o.user(),
+		Content:    file,
+		RefusalID:  queue.RefusalID(p),
 	}
 	if err := audit.Append(audit.Path(o.Home, it.Slug), e); err != nil {
 		return fmt.Errorf("recording %s: %w", p.ID, err)

@@ -35,7 +35,7 @@ type fixture struct {
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	home := t.TempDir()
-	f := fixture{op: &Operator{Home: home, Now: func() time.Time { return t0 }}, home: home, slug: "impl-k3x9q"}
+	f := fixture{op: &Operator{Home: home, Now: func() time.Time { return t0 }, User: "alice"}, home: home, slug: "impl-k3x9q"}
 	if err := os.MkdirAll(filepath.Dir(f.paths().Policy()), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -131,6 +131,7 @@ func TestApproveEgressAllowMergesLive(t *testing.T) {
 	wantE := []audit.Entry{{
 		Time: t0, Bottle: f.slug, ProposalID: it.Proposal.ID, Tool: queue.ToolEgressAllow,
 		Action: queue.StatusApproved, Notes: "ok", BeforeHash: before, AfterHash: queue.HashFile([]byte(want)),
+		Operator: "alice", Content: exampleRoute,
 	}}
 	if diff := cmp.Diff(wantE, es); diff != "" {
 		t.Errorf("audit (-want +got):\n%s", diff)
@@ -463,5 +464,36 @@ func TestRefreshCurrentConfig(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(f.paths().CurrentConfig(), "capabilities.Dockerfile")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("capabilities.Dockerfile written with no approved changes: %v", err)
+	}
+}
+
+// The audit line of a proven egress-block names the proxy's refusal, the
+// operator and the route; a rejected one holds what was rejected.
+func TestAuditRecordsWhatAndWho(t *testing.T) {
+	f := newFixture(t)
+	p, err := queue.New(f.paths().Queue()).Submit(queue.Proposal{
+		BottleSlug: f.slug, Tool: queue.ToolEgressBlock, ProposedFile: exampleRoute, ArrivalTimestamp: t0,
+		Justification: queue.ProvenMark + " (refusal rf-0123456789abcdef): GET https://example.com/v1/x refused at 2026-12-07T06:00:00Z\n\n" + queue.AgentWords + " need it",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, _ := f.op.Find(p.ID)
+	if err := f.op.Decide(it, Decision{Status: queue.StatusApproved}); err != nil {
+		t.Fatal(err)
+	}
+	rej := f.submit(t, queue.ToolCapabilityBlock, "RUN apt-get install -y jq\n")
+	if err := f.op.Decide(rej, Decision{Status: queue.StatusRejected, Notes: "no"}); err != nil {
+		t.Fatal(err)
+	}
+	es := auditEntries(t, f)
+	if len(es) != 2 || es[0].RefusalID != "rf-0123456789abcdef" || es[0].Operator != "alice" || es[0].Content != exampleRoute {
+		t.Errorf("approved egress-block audit: %+v", es)
+	}
+	if es[1].Content != "RUN apt-get install -y jq\n" || es[1].Operator != "alice" || es[1].RefusalID != "" {
+		t.Errorf("rejected capability audit: %+v", es[1])
+	}
+	if rep, err := audit.Verify(audit.Path(f.home, f.slug)); err != nil || !rep.OK {
+		t.Errorf("verify: %+v %v", rep, err)
 	}
 }

@@ -43,6 +43,14 @@ type Entry struct {
 	Notes      string `json:"notes"`
 	BeforeHash string `json:"before_hash"`
 	AfterHash  string `json:"after_hash"`
+	// Operator is the host user who decided.
+	Operator string `json:"operator,omitempty"`
+	// Content is what was decided on: the route YAML, the capability
+	// lines, or the findings a hold showed (redacted by the raiser; never
+	// a secret value).
+	Content string `json:"content,omitempty"`
+	// RefusalID is the proxy's refusal an egress-block proved, if any.
+	RefusalID string `json:"refusal_id,omitempty"`
 	// PrevHash is the SHA-256 hex of the previous line's bytes (without its
 	// newline), "" on the first line. Append sets it.
 	PrevHash string `json:"prev_hash"`

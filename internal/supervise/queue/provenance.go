@@ -1,6 +1,9 @@
 package queue
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 // An egress-block proposal's justification begins with lines the sidecar
 // writes, never the agent: ProvenMark when the proxy's log holds the
@@ -17,4 +20,18 @@ const (
 // with the sidecar's proven line counts as unproven: fail closed.
 func Unproven(p Proposal) bool {
 	return p.Tool == ToolEgressBlock && !strings.HasPrefix(p.Justification, ProvenMark)
+}
+
+var provenIDRE = regexp.MustCompile(`^` + regexp.QuoteMeta(ProvenMark) + ` \(refusal (rf-[0-9a-f]{16})\)`)
+
+// RefusalID is the proxy refusal a proven egress-block cites, "" for any
+// other proposal.
+func RefusalID(p Proposal) string {
+	if p.Tool != ToolEgressBlock {
+		return ""
+	}
+	if m := provenIDRE.FindStringSubmatch(p.Justification); m != nil {
+		return m[1]
+	}
+	return ""
 }
