@@ -36,7 +36,7 @@ install_runsc() {
 	if ! cmp -s "$(dirname "$0")/runsc-netns" "$wrapper"; then
 		$sudo install -D -m 0755 "$(dirname "$0")/runsc-netns" "$wrapper"
 	fi
-	"$wrapper" --version | head -1
+	"$wrapper" --version | sed -n 1p # sed reads it all: head would SIGPIPE runsc under pipefail
 }
 
 # config is the file the running dockerd reads (--config-file, else the
@@ -47,7 +47,7 @@ config() {
 	if [ -n "$pid" ]; then
 		args=$(tr '\0' '\n' <"/proc/$pid/cmdline")
 		if grep -q -- '^--config-file' <<<"$args"; then
-			grep -A1 -- '^--config-file' <<<"$args" | sed -n 's/^--config-file=//p; 2p' | head -1
+			grep -A1 -- '^--config-file' <<<"$args" | sed -n 's/^--config-file=//p; 2p' | sed -n 1p
 			return
 		fi
 	fi
