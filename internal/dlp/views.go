@@ -185,84 +185,15 @@ const minBase64Run = 28
 // enough to hold a token, one decoded run a line, so a token uploaded
 // base64-encoded (a file through an API, a data: URL) is still seen. It
 // returns nil when there is no such run. Runs that are not really base64
-// decode to noise, which matches nothing.
+// decode to noise, which matches nothing. The runs are the outbound
+// layers' (base64Runs), so both walls read the same base64.
 func base64View(b []byte) []byte {
 	var out []byte
-	const l = minBase64Run
-	// Skip ahead: if the byte l-1 ahead cannot be in a run, no long run
-	// starts before it. Prose and code are mostly skipped this way.
-	for i := 0; i+l <= len(b); {
-		if b64Class[b[i+l-1]] == 0 {
-			i += l
-			continue
+	for _, r := range base64Runs(b) {
+		if d := decodeB64Wrapped(b[r.start:r.end]); len(d) > 0 {
+			out = append(out, d...)
+			out = append(out, '\n')
 		}
-		j := i + l - 1
-		for j > i && b64Class[b[j-1]] != 0 {
-			j--
-		}
-		k := i + l
-		for k < len(b) && b64Class[b[k]] != 0 {
-			k++
-		}
-		if k-j >= l {
-			out = appendRuns(out, b[j:k])
-		}
-		i = k + 1
-	}
-	return out
-}
-
-// appendRuns decodes the base64 runs of b; line breaks (CR, LF, JSON \n
-// and \r) inside a run are skipped, anything else ends it.
-func appendRuns(out, b []byte) []byte {
-	start, n := 0, 0
-	for i := 0; i <= len(b); i++ {
-		if i < len(b) {
-			c := b64Class[b[i]]
-			if c == 1 {
-				if n == 0 {
-					start = i
-				}
-				n++
-				continue
-			}
-			if n == 0 {
-				continue
-			}
-			if c == 2 && b[i] != '\\' {
-				continue // a line break inside a wrapped run
-			}
-			if c == 2 && i+1 < len(b) && (b[i+1] == 'n' || b[i+1] == 'r') {
-				i++
-				continue
-			}
-		}
-		if n >= minBase64Run {
-			out = appendB64Run(out, b[start:i], n)
-		}
-		n = 0
-	}
-	return out
-}
-
-// appendB64Run decodes one run (n alphabet bytes among line breaks) onto
-// out, one line a run.
-func appendB64Run(out, run []byte, n int) []byte {
-	if n != len(run) { // wrapped: drop the line breaks
-		clean := make([]byte, 0, n)
-		for i := 0; i < len(run); i++ {
-			switch {
-			case b64Class[run[i]] == 1:
-				clean = append(clean, run[i])
-			case run[i] == '\\':
-				i++ // the n or r of a JSON escape
-			}
-		}
-		run = clean
-	}
-	if dec := decodeB64Run(run); len(dec) > 0 {
-		out = append(out, dec...)
-		out = append(out, '\n')
 	}
 	return out
 }

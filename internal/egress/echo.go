@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"unicode/utf16"
 )
 
@@ -32,11 +33,14 @@ type echoGuard struct {
 	err     error
 }
 
-func newEchoGuard(r io.Reader, token string) io.Reader {
-	if token == "" {
+// newEchoGuard guards r against every form of each token (the forms a
+// request sent it in: the value, a Basic credential, ...).
+func newEchoGuard(r io.Reader, tokens ...string) io.Reader {
+	forms := formsOf(tokens...)
+	if len(forms) == 0 {
 		return r
 	}
-	g := &echoGuard{r: r, forms: tokenForms(token)}
+	g := &echoGuard{r: r, forms: forms}
 	for _, f := range g.forms {
 		g.longest = max(g.longest, len(f))
 	}
@@ -158,10 +162,34 @@ func containsForm(b []byte, forms [][]byte) bool {
 	return false
 }
 
-// echoesToken reports whether s (a header value, a decoded body) carries
-// the token in any of its forms.
-func echoesToken(b []byte, token string) bool {
-	return token != "" && containsForm(b, tokenForms(token))
+// echoesToken reports whether b (a header value, a decoded body) carries
+// any of the tokens in any of its forms.
+func echoesToken(b []byte, tokens ...string) bool {
+	return containsForm(b, formsOf(tokens...))
+}
+
+// formsMemo holds tokenForms of each value asked for. The values are only
+// ever the sidecar's few held tokens, and their forms are wanted on every
+// response and every log line: build them once.
+var formsMemo sync.Map // string -> [][]byte
+
+// formsOf is the forms of every non-empty token.
+func formsOf(tokens ...string) [][]byte {
+	var out [][]byte
+	for _, t := range tokens {
+		if t == "" {
+			continue
+		}
+		f, ok := formsMemo.Load(t)
+		if !ok {
+			f, _ = formsMemo.LoadOrStore(t, tokenForms(t))
+		}
+		if len(tokens) == 1 {
+			return f.([][]byte) // shared and read-only: no copy
+		}
+		out = append(out, f.([][]byte)...)
+	}
+	return out
 }
 
 // wholeBodies drops the request headers that ask for part of a response:

@@ -254,16 +254,14 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 	}
 	for _, vs := range resp.Header {
 		for _, v := range vs {
-			if echoesAny([]byte(v), forms) {
+			if echoesToken([]byte(v), forms...) {
 				echo(false)
 				return 0, res
 			}
 		}
 	}
 	var body io.Reader = resp.Body
-	for _, f := range forms {
-		body = newEchoGuard(body, f)
-	}
+	body = newEchoGuard(body, forms...)
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	scan := route.Inbound && r.Method != http.MethodHead
 	// The transport asked for gzip and undid it; any coding still on the
@@ -328,7 +326,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 			if err != nil {
 				return withhold(policy.CodeInboundUnscannable, fmt.Sprintf("the response from %s (content-encoding %q) cannot be decoded for scanning (%v); it was withheld, not passed unscanned", t.host, resp.Header.Get("Content-Encoding"), err))
 			}
-			if echoesAny(text, forms) {
+			if echoesToken(text, forms...) {
 				echo(false)
 				return 0, res
 			}
@@ -397,17 +395,6 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		}
 		return n, res
 	}
-}
-
-// echoesAny reports whether b carries any sent form of the token, in any
-// encoding the guard knows (echo.go).
-func echoesAny(b []byte, forms []string) bool {
-	for _, f := range forms {
-		if echoesToken(b, f) {
-			return true
-		}
-	}
-	return false
 }
 
 // encodedResponse reports a Content-Encoding other than identity.

@@ -194,56 +194,17 @@ func basicCredential(user, value string) string {
 	return base64.StdEncoding.EncodeToString([]byte(user + ":" + value))
 }
 
-// sentForms are the spellings of the value the request carried to the
-// upstream: the token-echo guard looks for each one in the response.
+// sentForms are the values the request carried to the upstream: the
+// token, and for Basic the credential it is inside. The token-echo guard
+// looks for each in every encoding it knows (echo.go's tokenForms: the
+// query escapes, and Base64 at any alignment for the form an agent's tool
+// chose around a sentinel).
 func sentForms(a *policy.Auth, value string) []string {
 	if value == "" {
 		return nil
 	}
-	forms := []string{value}
-	add := func(s string) {
-		for _, f := range forms {
-			if f == s {
-				return
-			}
-		}
-		forms = append(forms, s)
+	if a.Placement == manifest.PlaceBasic {
+		return []string{value, a.BasicUser + ":" + value}
 	}
-	switch a.Placement {
-	case manifest.PlaceBasic:
-		// Unpadded: the padded spelling contains it.
-		add(base64.RawStdEncoding.EncodeToString([]byte(a.BasicUser + ":" + value)))
-		add(base64.RawURLEncoding.EncodeToString([]byte(a.BasicUser + ":" + value)))
-	case manifest.PlaceQuery:
-		add(url.QueryEscape(value))
-		add(url.PathEscape(value))
-	}
-	if a.Placeholder != "" {
-		// The agent's tool chose the form (a Basic user:sentinel, say):
-		// look for the value in Base64 at any alignment.
-		for _, f := range base64Cores(value) {
-			add(f)
-		}
-	}
-	return forms
-}
-
-// base64Cores are, for each of the three alignments, the Base64 characters
-// that encode only bytes of value: they appear in the Base64 of any text
-// holding value at that alignment, whatever surrounds it. Too short a
-// value gives none (a short core would match by chance).
-func base64Cores(value string) []string {
-	var out []string
-	for k := range 3 {
-		enc := base64.StdEncoding.EncodeToString(append(make([]byte, k), value...))
-		start := 0
-		if k > 0 {
-			start = 4 // the group that holds the filler bytes
-		}
-		end := (k + len(value)) / 3 * 4 // a partial last group depends on what follows
-		if end-start >= 16 {
-			out = append(out, enc[start:end])
-		}
-	}
-	return out
+	return []string{value}
 }

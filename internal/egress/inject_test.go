@@ -143,11 +143,7 @@ func TestTokenNeverEchoedInAnyForm(t *testing.T) {
 // for as sent.
 func TestSentFormsCoverEscapedQuery(t *testing.T) {
 	u := &url.URL{RawQuery: "key=" + url.QueryEscape("a+b/c=d")}
-	found := false
-	for _, f := range sentForms(&policy.Auth{Placement: manifest.PlaceQuery, Query: "key", TokenRef: "T"}, "a+b/c=d") {
-		found = found || strings.Contains(u.RawQuery, f)
-	}
-	if !found {
+	if !echoesToken([]byte(u.RawQuery), sentForms(&policy.Auth{Placement: manifest.PlaceQuery, Query: "key", TokenRef: "T"}, "a+b/c=d")...) {
 		t.Errorf("no form of the token matches the query %q", u.RawQuery)
 	}
 }
@@ -283,11 +279,10 @@ func TestSentinelInsideBasicSwappedAndNotEchoed(t *testing.T) {
 }
 
 func TestBase64CoresFoundAtEveryAlignment(t *testing.T) {
-	cores := base64Cores(upToken)
 	for pre := range 5 {
 		for post := range 4 {
 			enc := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("u", pre) + upToken + strings.Repeat("x", post)))
-			if !containsAny(enc, cores) {
+			if !echoesToken([]byte(enc), upToken) {
 				t.Errorf("prefix %d suffix %d: no core in %s", pre, post, enc)
 			}
 		}
@@ -304,13 +299,4 @@ func FuzzSwapBasic(f *testing.F) {
 			t.Fatalf("swapBasic(%q) left the sentinel inside the credential: %q", v, out)
 		}
 	})
-}
-
-func containsAny(s string, subs []string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
 }
