@@ -111,6 +111,16 @@ func (s *Server) dial(ctx context.Context, network, addr string) (net.Conn, erro
 // dialTLS dials like dial and verifies the upstream against the system
 // roots plus the extra CA, offering h2 so the transport can use HTTP/2.
 func (s *Server) dialTLS(ctx context.Context, network, addr string) (net.Conn, error) {
+	return s.dialTLSOffering(ctx, network, addr, "h2", "http/1.1")
+}
+
+// dialTLSHTTP1 is dialTLS offering only http/1.1: a WebSocket handshake
+// is an HTTP/1.1 Upgrade.
+func (s *Server) dialTLSHTTP1(ctx context.Context, network, addr string) (net.Conn, error) {
+	return s.dialTLSOffering(ctx, network, addr, "http/1.1")
+}
+
+func (s *Server) dialTLSOffering(ctx context.Context, network, addr string, protos ...string) (net.Conn, error) {
 	raw, err := s.dial(ctx, network, addr)
 	if err != nil {
 		return nil, err
@@ -119,7 +129,7 @@ func (s *Server) dialTLS(ctx context.Context, network, addr string) (net.Conn, e
 	tc := tls.Client(raw, &tls.Config{
 		ServerName: host,
 		RootCAs:    s.roots,
-		NextProtos: []string{"h2", "http/1.1"},
+		NextProtos: protos,
 		MinVersion: tls.VersionTLS12,
 	})
 	hctx, cancel := context.WithTimeout(ctx, 15*time.Second)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf16"
+
+	"github.com/bot-bottle/bot-bottle/internal/policy"
 )
 
 // errTokenEcho is returned by an echoGuard that saw the injected token.
@@ -166,6 +168,30 @@ func containsForm(b []byte, forms [][]byte) bool {
 // any of the tokens in any of its forms.
 func echoesToken(b []byte, tokens ...string) bool {
 	return containsForm(b, formsOf(tokens...))
+}
+
+// sentTokens are the values a request on route carried upstream (the
+// token, and for Basic the credential around it): none off https or
+// without auth. Every protocol's echo check starts from these.
+func sentTokens(st *state, route *policy.Route, t target) []string {
+	if route == nil || route.Auth == nil || t.scheme != "https" {
+		return nil
+	}
+	return sentForms(route.Auth, st.tokens[route.Auth.TokenRef])
+}
+
+// headerEchoes reports whether any value of h carries one of the tokens
+// in any form.
+func headerEchoes(h http.Header, tokens []string) bool {
+	forms := formsOf(tokens...)
+	for _, vs := range h {
+		for _, v := range vs {
+			if containsForm([]byte(v), forms) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // formsMemo holds tokenForms of each value asked for. The values are only

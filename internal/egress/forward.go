@@ -238,10 +238,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 	}
 	// The token injected into this request must not come back to the agent
 	// (an upstream that echoes request headers), in any form it was sent.
-	var forms []string
-	if route.Auth != nil && t.scheme == "https" {
-		forms = sentForms(route.Auth, st.tokens[route.Auth.TokenRef])
-	}
+	forms := sentTokens(st, route, t)
 	echo := func(streamed bool) {
 		d := policy.Decision{Code: policy.CodeTokenEcho, Reason: fmt.Sprintf("the response from %s carries the token the proxy injected; it was withheld", t.host), Route: route}
 		res.refused = true
@@ -252,13 +249,9 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		s.logDecision(st, r, t, d, resp.StatusCode, nil)
 		panic(http.ErrAbortHandler) // headers are gone: cut the connection
 	}
-	for _, vs := range resp.Header {
-		for _, v := range vs {
-			if echoesToken([]byte(v), forms...) {
-				echo(false)
-				return 0, res
-			}
-		}
+	if headerEchoes(resp.Header, forms) {
+		echo(false)
+		return 0, res
 	}
 	var body io.Reader = resp.Body
 	body = newEchoGuard(body, forms...)

@@ -54,6 +54,11 @@ func (s *Server) serveGRPC(w http.ResponseWriter, r *http.Request, t target, st 
 		return
 	}
 	defer resp.Body.Close()
+	sent := sentTokens(st, route, t)
+	if headerEchoes(resp.Header, sent) {
+		s.grpcRefuse(w, r, t, st, route, &wsRefusal{code: policy.CodeTokenEcho, reason: "the response from " + t.host + " carries the token the proxy injected"}, false)
+		return
+	}
 	h := cleanHeader(resp.Header)
 	h.Del(RefusalHeader)
 	for k, vs := range h {
@@ -61,12 +66,12 @@ func (s *Server) serveGRPC(w http.ResponseWriter, r *http.Request, t target, st 
 	}
 	w.WriteHeader(resp.StatusCode)
 	http.NewResponseController(w).Flush()
-	n, cerr := s.copyFlush(w, newEchoGuard(resp.Body, injectedToken(st, route, t)), true)
+	n, cerr := s.copyFlush(w, newEchoGuard(resp.Body, sent...), true)
 	if ref := gs.refusal(); ref != nil {
 		s.grpcRefuse(w, r, t, st, route, ref, true)
 		return
 	}
-	if errors.Is(cerr, errTokenEcho) {
+	if errors.Is(cerr, errTokenEcho) || headerEchoes(resp.Trailer, sent) {
 		s.grpcRefuse(w, r, t, st, route, &wsRefusal{code: policy.CodeTokenEcho, reason: "the response from " + t.host + " carries the token the proxy injected"}, true)
 		return
 	}

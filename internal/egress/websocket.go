@@ -1,13 +1,10 @@
 package egress
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -71,8 +68,8 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t target
 		return
 	}
 	defer up.CloseNow()
-	token := injectedToken(st, route, t)
-	if token != "" && headerHas(resp.Header, token) {
+	sent := sentTokens(st, route, t)
+	if headerEchoes(resp.Header, sent) {
 		s.refuse(w, r, t, policy.Decision{Code: policy.CodeTokenEcho, Reason: fmt.Sprintf("the WebSocket handshake from %s carries the token the proxy injected; it was withheld", t.host), Route: route}, nil)
 		up.Close(websocket.StatusPolicyViolation, "refused by the proxy")
 		return
@@ -96,7 +93,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request, t target
 	}
 	defer agent.CloseNow()
 	s.logDecision(st, r, t, d, http.StatusSwitchingProtocols, nil, slog.String("websocket", "open"))
-	p := &wsPipe{s: s, st: st, r: r, t: t, route: route, agent: agent, up: up, token: token}
+	p := &wsPipe{s: s, st: st, r: r, t: t, route: route, agent: agent, up: up, sent: sent}
 	p.run(ctx)
 }
 
@@ -108,7 +105,7 @@ type wsPipe struct {
 	t         target
 	route     *policy.Route
 	agent, up *websocket.Conn
-	token     string
+	sent      []string // what the upgrade carried upstream (sentTokens)
 	once      sync.Once
 }
 
@@ -178,7 +175,7 @@ func (p *wsPipe) outbound() func(websocket.MessageType, []byte) *wsRefusal {
 // inbound checks what the upstream sends: the injected token never comes
 // back, and text messages are read by the injection detector.
 func (p *wsPipe) inbound(typ websocket.MessageType, msg []byte) *wsRefusal {
-	if p.token != "" && bytes.Contains(msg, []byte(p.token)) {
+	if echoesToken(msg, p.sent...) {
 		return &wsRefusal{code: policy.CodeTokenEcho, reason: "a WebSocket message from " + p.t.host + " carries the token the proxy injected"}
 	}
 	if typ != websocket.MessageText || !p.route.Inbound {
@@ -239,41 +236,4 @@ func subprotocols(h http.Header) []string {
 		}
 	}
 	return out
-}
-
-// injectedToken is the token this route's requests carry, if any.
-func injectedToken(st *state, route *policy.Route, t target) string {
-	if route.Auth == nil || t.scheme != "https" {
-		return ""
-	}
-	return st.tokens[route.Auth.TokenRef]
-}
-
-func headerHas(h http.Header, v string) bool {
-	for _, vs := range h {
-		for _, x := range vs {
-			if bytes.Contains([]byte(x), []byte(v)) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// dialTLSHTTP1 is dialTLS offering only http/1.1: a WebSocket handshake
-// is an HTTP/1.1 upgrade.
-func (s *Server) dialTLSHTTP1(ctx context.Context, network, addr string) (net.Conn, error) {
-	raw, err := s.dial(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	host, _, _ := net.SplitHostPort(addr)
-	tc := tls.Client(raw, &tls.Config{ServerName: host, RootCAs: s.roots, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12})
-	hctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := tc.HandshakeContext(hctx); err != nil {
-		raw.Close()
-		return nil, fmt.Errorf("tls handshake with %s: %w", addr, err)
-	}
-	return tc, nil
 }

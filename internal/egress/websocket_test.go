@@ -3,6 +3,7 @@ package egress
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"strings"
@@ -58,6 +59,9 @@ func newWSUpstream(t testing.TB) *wsUpstream {
 			u.mu.Unlock()
 			if s, ok := strings.CutPrefix(string(msg), "say:"); ok {
 				msg = []byte(s)
+			}
+			if string(msg) == "reflect-auth-base64" { // an upstream that reflects the request, encoded
+				msg = []byte(base64.StdEncoding.EncodeToString([]byte(r.Header.Get("Authorization"))))
 			}
 			if err := c.Write(r.Context(), typ, msg); err != nil {
 				return
@@ -283,5 +287,31 @@ func TestWebSocketMessageOverMaximum(t *testing.T) {
 	}
 	if code := <-up.closes; code != websocket.StatusMessageTooBig {
 		t.Errorf("upstream saw close %d, want 1009", code)
+	}
+}
+
+// The token the proxy injected into the upgrade never comes back in a
+// message, not even Base64-encoded: the connection closes with 1008.
+func TestWebSocketTokenEchoEncodedCloses(t *testing.T) {
+	up := newWSUpstream(t)
+	p := startProxy(t, up.upstream, wsPolicy, nil)
+	c, _, err := dialWS(t, p, "wss://up.example.com:"+up.port+"/ws/chat", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(wsCtx(t), websocket.MessageText, []byte("reflect-auth-base64")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, msg, err := c.Read(wsCtx(t))
+		if err != nil {
+			if code := websocket.CloseStatus(err); code != websocket.StatusPolicyViolation {
+				t.Fatalf("closed with %v, want 1008 (token echo)", code)
+			}
+			return
+		}
+		if echoesToken(msg, upToken) {
+			t.Fatalf("the agent received the injected token (encoded): %d bytes", len(msg))
+		}
 	}
 }
