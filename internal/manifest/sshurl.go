@@ -48,6 +48,10 @@ func ParseSSHURL(s string) (SSHURL, error) {
 			// ssh://host//x has no scp spelling that names the same path.
 			return bad("the path starts with //")
 		}
+		if strings.Contains(path, "://") {
+			// Its scp spelling would read as a URL of another scheme.
+			return bad("the path holds ://")
+		}
 		if user, host, ok := strings.Cut(hostPart, "@"); ok {
 			if user == "" {
 				return bad("empty user")
