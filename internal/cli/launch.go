@@ -78,7 +78,7 @@ func launch(ctx context.Context, env Env, p *plan.Bottle, prov provider.Provisio
 		}
 	}
 
-	be, closeEngine, err := openBackend(ctx, env, o.backend)
+	be, closeEngine, err := openBackend(ctx, env, &o)
 	if err != nil {
 		return err
 	}
