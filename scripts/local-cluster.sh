@@ -8,6 +8,7 @@
 #                            controller-manager, scheduler, containerd, kubelet
 #   local-cluster.sh down    stop them (pidfiles under the state dir)
 #   local-cluster.sh env     print `export KUBECONFIG=...`
+#   local-cluster.sh import IMAGE...  copy images from Docker into the node
 #
 # The Kubernetes binaries come from a build module of our own
 # (scripts/local-cluster/go.mod.in): k8s.io/kubernetes cannot be
@@ -26,6 +27,10 @@ build=$cache/k8s/build-$KUBE_VERSION
 bin=$cache/k8s/$KUBE_VERSION/bin
 state=${BOT_BOTTLE_CLUSTER_STATE:-/var/lib/bot-bottle/cluster}
 binaries="kube-apiserver kube-controller-manager kube-scheduler kubelet"
+node=bot-bottle-node
+apiport=${BOT_BOTTLE_CLUSTER_PORT:-16443}
+etcdport=${BOT_BOTTLE_ETCD_PORT:-12379}
+pause_image=bot-bottle-pause:local
 
 log() { echo "local-cluster: $*" >&2; }
 
@@ -68,10 +73,212 @@ build_binaries() {
 	fi
 }
 
+pidfile() { echo "$state/run/$1.pid"; }
+
+# start runs one daemon in the background, its log and pidfile in $state.
+start() {
+	local name=$1
+	shift
+	if [ -f "$(pidfile "$name")" ] && kill -0 "$(cat "$(pidfile "$name")")" 2>/dev/null; then return; fi
+	"$@" >"$state/log/$name.log" 2>&1 &
+	echo $! >"$(pidfile "$name")"
+	log "$name started (log $state/log/$name.log)"
+}
+
+need() {
+	local missing=()
+	command -v etcd >/dev/null || missing+=(etcd-server)
+	[ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+	command -v openssl >/dev/null || missing+=(openssl)
+	if [ ${#missing[@]} -gt 0 ]; then
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	fi
+}
+
+# pki makes a CA of our own, the API server's serving cert, the admin's and
+# the components' client certs, and the service-account key pair.
+pki() {
+	local d=$state/pki
+	[ -f "$d/.ready" ] && return
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=bot-bottle-local-ca" -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+	cert apiserver "/CN=kube-apiserver" "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc"
+	cert admin "/O=system:masters/CN=admin"
+	cert controller-manager "/CN=system:kube-controller-manager"
+	cert scheduler "/CN=system:kube-scheduler"
+	cert kubelet "/O=system:nodes/CN=system:node:$node" "subjectAltName=IP:127.0.0.1,DNS:$node"
+	cert apiserver-kubelet "/O=system:masters/CN=kube-apiserver-kubelet-client"
+	openssl genrsa -out "$d/sa.key" 2048 2>/dev/null
+	openssl rsa -in "$d/sa.key" -pubout -out "$d/sa.pub" 2>/dev/null
+	touch "$d/.ready"
+}
+
+cert() {
+	local d=$state/pki name=$1 subj=$2 ext=${3:-}
+	openssl req -newkey rsa:2048 -nodes -subj "$subj" -keyout "$d/$name.key" -out "$d/$name.csr" 2>/dev/null
+	openssl x509 -req -in "$d/$name.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 3650 \
+		${ext:+-extfile <(echo "$ext")} -out "$d/$name.crt" 2>/dev/null
+}
+
+kubeconfig() {
+	local who=$1 d=$state/pki
+	cat >"$state/$who.kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster: {server: "https://127.0.0.1:$apiport", certificate-authority: "$d/ca.crt"}
+users:
+- name: $who
+  user: {client-certificate: "$d/$who.crt", client-key: "$d/$who.key"}
+contexts:
+- name: bot-bottle-local
+  context: {cluster: local, user: $who, namespace: default}
+current-context: bot-bottle-local
+KC
+}
+
+configs() {
+	mkdir -p "$state/cni" "$state/containerd"
+	cat >"$state/cni/10-bot-bottle.conflist" <<CNI
+{"cniVersion": "1.0.0", "name": "bot-bottle", "plugins": [
+ {"type": "bridge", "bridge": "bbk8s0", "isGateway": true, "ipMasq": false,
+  "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.0.0/24"}]]}},
+ {"type": "loopback"}]}
+CNI
+	cat >"$state/containerd/config.toml" <<CT
+version = 2
+root = "$state/containerd/root"
+state = "$state/containerd/state"
+[grpc]
+  address = "$state/containerd.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$pause_image"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$state/cni"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+CT
+	cat >"$state/kubelet.yaml" <<KL
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: 127.0.0.1
+healthzBindAddress: 127.0.0.1
+cgroupDriver: cgroupfs
+failSwapOn: false
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: false}
+  x509: {clientCAFile: "$state/pki/ca.crt"}
+authorization: {mode: AlwaysAllow}
+tlsCertFile: "$state/pki/kubelet.crt"
+tlsPrivateKeyFile: "$state/pki/kubelet.key"
+containerRuntimeEndpoint: "unix://$state/containerd.sock"
+resolvConf: /etc/resolv.conf
+evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%"}
+KL
+}
+
+ctr_() { ctr -a "$state/containerd.sock" -n k8s.io "$@"; }
+
+# pause_import builds the pod sandbox image from pause.go (no registry).
+pause_import() {
+	ctr_ images ls -q | grep -qx "docker.io/library/$pause_image" && return
+	local t
+	t=$(mktemp -d)
+	cp "$bin/pause" "$t/pause"
+	tar -C "$t" -c pause | docker import -c 'ENTRYPOINT ["/pause"]' - "$pause_image" >/dev/null
+	docker save "$pause_image" | ctr_ images import - >/dev/null
+	rm -rf "$t"
+}
+
+# import_images copies images from the Docker engine into the node.
+import_images() {
+	local i
+	for i in "$@"; do
+		docker save "$i" | ctr_ images import - >/dev/null
+		log "imported $i"
+	done
+}
+
+wait_for() {
+	local what=$1
+	shift
+	for _ in $(seq 120); do
+		if "$@" >/dev/null 2>&1; then return; fi
+		sleep 1
+	done
+	log "$what did not come up (logs under $state/log)"
+	exit 1
+}
+
+# api GETs path from the API server as the admin.
+api() {
+	local p=$state/pki
+	curl -sf --cacert "$p/ca.crt" --cert "$p/admin.crt" --key "$p/admin.key" "https://127.0.0.1:$apiport$1"
+}
+
+node_ready() { api "/api/v1/nodes/$node" | grep -q '"reason": "KubeletReady"'; }
+
+up() {
+	need
+	build_binaries
+	mkdir -p "$state/run" "$state/log" "$state/etcd"
+	pki
+	for w in admin controller-manager scheduler kubelet; do kubeconfig "$w"; done
+	configs
+	start etcd etcd --data-dir "$state/etcd" --listen-client-urls "http://127.0.0.1:$etcdport" \
+		--advertise-client-urls "http://127.0.0.1:$etcdport" --listen-peer-urls "http://127.0.0.1:$((etcdport + 1))"
+	start containerd containerd --config "$state/containerd/config.toml"
+	wait_for containerd test -S "$state/containerd.sock"
+	local p=$state/pki
+	start kube-apiserver "$bin/kube-apiserver" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
+		--secure-port "$apiport" --etcd-servers "http://127.0.0.1:$etcdport" \
+		--client-ca-file "$p/ca.crt" --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" \
+		--kubelet-client-certificate "$p/apiserver-kubelet.crt" --kubelet-client-key "$p/apiserver-kubelet.key" \
+		--kubelet-certificate-authority "$p/ca.crt" --kubelet-preferred-address-types InternalIP \
+		--service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
+		--service-account-issuer https://kubernetes.default.svc --service-cluster-ip-range 10.96.0.0/24 \
+		--authorization-mode Node,RBAC
+	wait_for kube-apiserver api /readyz
+	start kube-controller-manager "$bin/kube-controller-manager" --kubeconfig "$state/controller-manager.kubeconfig" \
+		--bind-address 127.0.0.1 --service-account-private-key-file "$p/sa.key" --root-ca-file "$p/ca.crt" \
+		--cluster-signing-cert-file "$p/ca.crt" --cluster-signing-key-file "$p/ca.key" --use-service-account-credentials
+	start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$state/scheduler.kubeconfig" --bind-address 127.0.0.1
+	start kubelet "$bin/kubelet" --kubeconfig "$state/kubelet.kubeconfig" --config "$state/kubelet.yaml" \
+		--hostname-override "$node" --node-ip 127.0.0.1 --root-dir "$state/kubelet"
+	wait_for containerd-cri ctr_ version
+	pause_import
+	wait_for "the node" node_ready
+	log "up: $(env_line)"
+}
+
+down() {
+	local n f
+	for n in kubelet kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do
+		f=$(pidfile "$n")
+		[ -f "$f" ] || continue
+		kill "$(cat "$f")" 2>/dev/null || true
+		rm -f "$f"
+		log "$n stopped"
+	done
+}
+
+env_line() { echo "export KUBECONFIG=$state/admin.kubeconfig"; }
+
 case "${1:-}" in
 build) build_binaries ;;
+up) up ;;
+down) down ;;
+env) env_line ;;
+import)
+	shift
+	import_images "$@"
+	;;
 *)
-	echo "usage: $0 build|up|down|env" >&2
+	echo "usage: $0 build|up|down|env|import IMAGE..." >&2
 	exit 2
 	;;
 esac
