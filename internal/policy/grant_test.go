@@ -1,0 +1,82 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func grantPolicy(t *testing.T, grant string) *Policy {
+	t.Helper()
+	return mustPolicy(t, `egress:
+  routes:
+    - host: api.example.com
+      matches: [{methods: [GET], paths: [{type: prefix, value: /v1/}]}]
+      grant: `+grant+`
+`)
+}
+
+func getV1(p *Policy) Decision {
+	return p.Decide(Request{Method: "GET", Scheme: "https", Host: "api.example.com", Port: 443, Path: "/v1/x"})
+}
+
+// A --ttl grant allows until its expiry, then refuses naming the grant,
+// with no reload in between.
+func TestGrantExpires(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	p := grantPolicy(t, `{id: g-ttl-test, expires: "2026-01-02T03:04:08Z"}`)
+	p.Now = func() time.Time { return now }
+	if d := getV1(p); !d.Allow || !strings.Contains(d.Reason, "grant g-ttl-test") {
+		t.Fatalf("before expiry: %+v", d)
+	}
+	now = now.Add(3 * time.Second)
+	d := getV1(p)
+	if d.Allow || d.Code != CodeGrantSpent || !strings.Contains(d.Reason, "grant g-ttl-test expired at 2026-01-02T03:04:08Z") {
+		t.Fatalf("after expiry: %+v", d)
+	}
+	if tb := p.Table(); tb[0].Grant == nil || tb[0].Grant.Expires != "2026-01-02T03:04:08Z" {
+		t.Fatalf("allowlist does not show the expiry: %+v", tb[0].Grant)
+	}
+}
+
+// A --uses 2 grant allows exactly two requests, also across a reload.
+func TestGrantUses(t *testing.T) {
+	p := grantPolicy(t, `{id: g-uses-test, uses: 2}`)
+	for i := 0; i < 2; i++ {
+		if d := getV1(p); !d.Allow {
+			t.Fatalf("use %d refused: %+v", i+1, d)
+		}
+	}
+	d := getV1(p)
+	if d.Allow || !strings.Contains(d.Reason, "grant g-uses-test has used all its 2 uses") {
+		t.Fatalf("third use: %+v", d)
+	}
+	reloaded := grantPolicy(t, `{id: g-uses-test, uses: 2}`)
+	if d := getV1(reloaded); d.Allow {
+		t.Fatalf("a reload gave the spent grant its uses back: %+v", d)
+	}
+	if v := reloaded.Table()[0].Grant; v.Used != 2 || v.Uses != 2 {
+		t.Fatalf("allowlist: %+v", v)
+	}
+}
+
+// What the grant's route does not match is refused as before.
+func TestGrantNarrowed(t *testing.T) {
+	p := grantPolicy(t, `{id: g-narrow-test, uses: 5}`)
+	d := p.Decide(Request{Method: "POST", Scheme: "https", Host: "api.example.com", Port: 443, Path: "/v1/x"})
+	if d.Allow || d.Code != CodeNoMatch {
+		t.Fatalf("POST: %+v", d)
+	}
+}
+
+func BenchmarkDecideGrant(b *testing.B) {
+	p := mustPolicy(b, `egress:
+  routes:
+    - host: api.example.com
+      grant: {id: g-bench, expires: "2999-01-01T00:00:00Z"}
+`)
+	req := Request{Method: "GET", Scheme: "https", Host: "api.example.com", Port: 443, Path: "/v1/x"}
+	for i := 0; i < b.N; i++ {
+		p.Decide(req)
+	}
+}
