@@ -83,6 +83,8 @@ type Decision struct {
 	Notes string
 	// FinalFile replaces the proposed file when Status is modified.
 	FinalFile string
+	// Limits scope an approved route (Scope); empty keeps it for good.
+	Limits Limits
 }
 
 func (o *Operator) now() time.Time {
@@ -258,6 +260,9 @@ func (o *Operator) Decide(it Item, d Decision) error {
 	}
 	var ch change
 	if d.Status != queue.StatusRejected {
+		if file, err = Scope(p.Tool, file, p.ID, d.Limits, o.now()); err != nil {
+			return err
+		}
 		ch, err = o.apply(paths, p, file, d.Status == queue.StatusModified)
 		if err != nil {
 			return fmt.Errorf("applying %s: %w", p.ID, err)
@@ -280,6 +285,9 @@ func (o *Operator) Decide(it Item, d Decision) error {
 		Operator:   o.user(),
 		Content:    file,
 		RefusalID:  queue.RefusalID(p),
+	}
+	if d.Status != queue.StatusRejected {
+		e.Limits = d.Limits.String()
 	}
 	if err := audit.Append(audit.Path(o.Home, it.Slug), e); err != nil {
 		return fmt.Errorf("recording %s: %w", p.ID, err)
