@@ -121,3 +121,27 @@ func TestPrintPendingQuotesAgentText(t *testing.T) {
 		t.Errorf("--once printed %q", out.String())
 	}
 }
+
+// supervise approve --ttl --uses --method --path-prefix scopes the route
+// in the live policy and the audit line records the limits.
+func TestSuperviseApproveLimits(t *testing.T) {
+	home := t.TempDir()
+	pol := filepath.Join(home, ".bot-bottle", "state", "impl-k3x9q", "egress", "policy.yaml")
+	mustWrite(t, pol, "egress:\n  routes: []\n")
+	p := submit(t, home, "impl-k3x9q", queue.ToolEgressAllow, "- host: example.com\n")
+	env, out, errb := testEnv(home)
+	code := Run(context.Background(), []string{"supervise", "approve", p.ID, "--ttl", "1h", "--uses", "10", "--session", "--method", "GET", "--path-prefix", "/v1/"}, env)
+	if code != 0 {
+		t.Fatalf("approve = %d %q %q", code, out, errb)
+	}
+	b, _ := os.ReadFile(pol)
+	for _, want := range []string{"id: g-" + p.ID[:8], "expires:", "uses: 10", "session: true", "- GET", "value: /v1/"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("live policy lacks %q:\n%s", want, b)
+		}
+	}
+	es, err := audit.Read(audit.Path(home, "impl-k3x9q"))
+	if err != nil || len(es) != 1 || es[0].Limits != "ttl 1h0m0s; 10 uses; this run only; methods GET; path prefixes /v1/" {
+		t.Errorf("audit: %+v %v", es, err)
+	}
+}
