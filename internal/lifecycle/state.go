@@ -18,6 +18,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/atomicfile"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
+	"github.com/bot-bottle/bot-bottle/internal/policy"
 )
 
 // Files in a bottle's state directory.
@@ -166,7 +167,7 @@ func livePolicy(p *plan.Bottle, approvedFile string) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading approved routes: %w", err)
 		}
-		e.Routes = append(e.Routes, approved.Routes...)
+		e.Routes = append(e.Routes, policy.CarriedGrants(approved.Routes, time.Now())...)
 	}
 	b, err := manifest.MarshalPolicy(e)
 	if err != nil {

@@ -88,3 +88,16 @@ func Spent(g *manifest.Grant, now time.Time) bool {
 	t, err := time.Parse(time.RFC3339, g.Expires)
 	return err != nil || !now.Before(t)
 }
+
+// CarriedGrants are the approved routes a new run starts with: a session
+// grant lasted for its own run, and a spent grant allows nothing.
+func CarriedGrants(routes []manifest.Route, now time.Time) []manifest.Route {
+	var out []manifest.Route
+	for _, r := range routes {
+		if r.Grant != nil && (r.Grant.Session || Spent(r.Grant, now)) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
 )
 
 func grantPolicy(t *testing.T, grant string) *Policy {
@@ -78,5 +80,25 @@ func BenchmarkDecideGrant(b *testing.B) {
 	req := Request{Method: "GET", Scheme: "https", Host: "api.example.com", Port: 443, Path: "/v1/x"}
 	for i := 0; i < b.N; i++ {
 		p.Decide(req)
+	}
+}
+
+// A new run keeps a ttl grant with time left, drops an expired one and a
+// session one.
+func TestCarriedGrants(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	routes := []manifest.Route{
+		{Host: "kept.test"},
+		{Host: "ttl.test", Grant: &manifest.Grant{ID: "g-1", Expires: "2026-01-02T04:00:00Z"}},
+		{Host: "expired.test", Grant: &manifest.Grant{ID: "g-2", Expires: "2026-01-02T02:00:00Z"}},
+		{Host: "session.test", Grant: &manifest.Grant{ID: "g-3", Session: true}},
+		{Host: "spent.test", Grant: &manifest.Grant{ID: "g-4", Uses: 2, Used: 2}},
+	}
+	var hosts []string
+	for _, r := range CarriedGrants(routes, now) {
+		hosts = append(hosts, r.Host)
+	}
+	if strings.Join(hosts, ",") != "kept.test,ttl.test" {
+		t.Fatalf("carried %v", hosts)
 	}
 }
