@@ -37,7 +37,7 @@ other side: the MCP server the agent calls, which files the proposals.`,
 				return errors.New("supervise: no home directory")
 			}
 			if once {
-				items, errs := op.Pending()
+				items, errs := sweeping{op}.Pending()
 				printPending(env.Stdout, items, time.Now())
 				return pendingErrors(errs)
 			}
@@ -54,7 +54,7 @@ func runSuperviseUI(cmd *cobra.Command, env Env, op *apply.Operator, poll time.D
 		return usageError(errors.New("--poll must be positive"))
 	}
 	m := tui.New(tui.Options{
-		Service:  op,
+		Service:  sweeping{op},
 		Poll:     poll,
 		Editor:   editorCommand(env),
 		Bell:     func() { io.WriteString(env.Stdout, "\a") },
@@ -80,4 +80,14 @@ func editorCommand(env Env) []string {
 		}
 	}
 	return []string{"vi"}
+}
+
+// sweeping drops spent grants from the policy files (audited) each time
+// the UI reads the queues, so an expired grant leaves the files at once.
+type sweeping struct{ *apply.Operator }
+
+func (s sweeping) Pending() ([]apply.Item, []error) {
+	errs := s.ExpireAll()
+	items, perrs := s.Operator.Pending()
+	return items, append(errs, perrs...)
 }

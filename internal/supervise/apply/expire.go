@@ -91,3 +91,18 @@ func (o *Operator) auditExpired(slug string, r manifest.Route, before, after []b
 	}
 	return audit.Append(audit.Path(o.Home, slug), e)
 }
+
+// ExpireAll runs Expire for every bottle.
+func (o *Operator) ExpireAll() []error {
+	slugs, err := o.Slugs()
+	if err != nil {
+		return []error{err}
+	}
+	var errs []error
+	for _, s := range slugs {
+		if _, err := o.Expire(s); err != nil {
+			errs = append(errs, fmt.Errorf("%s: dropping spent grants: %w", s, err))
+		}
+	}
+	return errs
+}
