@@ -16,6 +16,10 @@ func TestGrantTTLThroughProxy(t *testing.T) {
 	writePolicy(t, p.policy, "egress:\n  routes:\n    - host: up.example.com\n      grant: {id: g-ttl3s, expires: \""+exp.Format(time.RFC3339)+"\"}\n", up.port)
 	p.srv.reloadIfChanged()
 	c := p.client(t)
+	_, _, table, err := do(t, c, newReq(t, "GET", "http://_egress.local/allowlist", nil))
+	if err != nil || !strings.Contains(table, `"id": "g-ttl3s"`) || !strings.Contains(table, `"expires": "`+exp.Format(time.RFC3339)+`"`) {
+		t.Fatalf("allowlist does not show the grant and its expiry: %v\n%s", err, table)
+	}
 	u := "https://up.example.com:" + up.port + "/v1/x"
 	if st, code, _, err := do(t, c, newReq(t, "GET", u, nil)); err != nil || st != 200 {
 		t.Fatalf("within the grant: %d %s %v", st, code, err)
