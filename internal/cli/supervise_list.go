@@ -123,3 +123,22 @@ func pendingErrors(errs []error) error {
 	}
 	return fmt.Errorf("some proposals could not be read: %w", errors.New(strings.Join(msgs, "; ")))
 }
+
+// countPending fills each row's count of proposals waiting for the
+// operator; a queue that cannot be read is warned about, never hidden.
+func countPending(env Env, rows []bottleRow) {
+	if env.Home == "" {
+		return
+	}
+	items, errs := (&apply.Operator{Home: env.Home}).Pending()
+	n := map[string]int{}
+	for _, it := range items {
+		n[it.Slug]++
+	}
+	for i := range rows {
+		rows[i].Pending = n[rows[i].Slug]
+	}
+	for _, err := range errs {
+		fmt.Fprintf(env.Stderr, "bot-bottle: warning: %v\n", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/audit"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
 )
@@ -143,5 +144,27 @@ func TestSuperviseApproveLimits(t *testing.T) {
 	es, err := audit.Read(audit.Path(home, "impl-k3x9q"))
 	if err != nil || len(es) != 1 || es[0].Limits != "ttl 1h0m0s; 10 uses; this run only; methods GET; path prefixes /v1/" {
 		t.Errorf("audit: %+v %v", es, err)
+	}
+}
+
+// list shows how many proposals wait per bottle.
+func TestListShowsPendingCount(t *testing.T) {
+	home := t.TempDir()
+	dir := filepath.Join(home, ".bot-bottle", "state", "impl-abcde")
+	if err := lifecycle.WriteMetadata(dir, lifecycle.Metadata{Slug: "impl-abcde", Agent: "impl"}); err != nil {
+		t.Fatal(err)
+	}
+	submit(t, home, "impl-abcde", queue.ToolEgressAllow, "- host: a.example\n")
+	submit(t, home, "impl-abcde", queue.ToolEgressAllow, "- host: b.example\n")
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(home, "no-such.sock"))
+	noPodman := []string{"CONTAINER_HOST=unix://" + filepath.Join(home, "no-such-podman.sock")}
+	out, errOut, code := execCLI(t, home, home, noPodman, "list", "--json")
+	var rows []bottleRow
+	if code != 0 || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 1 || rows[0].Pending != 2 {
+		t.Fatalf("list --json: %d %s %s", code, out, errOut)
+	}
+	out, _, _ = execCLI(t, home, home, noPodman, "list")
+	if !strings.Contains(out, "PENDING") || !strings.Contains(out, " 2 ") {
+		t.Errorf("list table lacks the pending count:\n%s", out)
 	}
 }
