@@ -23,7 +23,7 @@ func newSuperviseListCmd(env Env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			op := &apply.Operator{Home: env.Home}
-			items, errs := sweeping{op}.Pending()
+			items, errs := sweeping{Operator: op}.Pending()
 			if asJSON {
 				if err := writePendingJSON(env.Stdout, items); err != nil {
 					return err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
+	"github.com/bot-bottle/bot-bottle/internal/supervise/apply"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/audit"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
 )
@@ -166,5 +167,44 @@ func TestListShowsPendingCount(t *testing.T) {
 	out, _, _ = execCLI(t, home, home, noPodman, "list")
 	if !strings.Contains(out, "PENDING") || !strings.Contains(out, " 2 ") {
 		t.Errorf("list table lacks the pending count:\n%s", out)
+	}
+}
+
+// --notify runs its command once per new proposal with the summary as
+// JSON on stdin.
+func TestSuperviseNotify(t *testing.T) {
+	home := t.TempDir()
+	got := filepath.Join(home, "notified.jsonl")
+	a := submit(t, home, "impl-k3x9q", queue.ToolEgressAllow, "- host: a.example\n")
+	n := newNotifier("cat >> " + got)
+	s := sweeping{&apply.Operator{Home: home}, n}
+	s.Pending()
+	s.Pending() // no new proposal: no second run
+	b := submit(t, home, "impl-k3x9q", queue.ToolEgressAllow, "- host: b.example\n")
+	if _, errs := s.Pending(); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	raw, err := os.ReadFile(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d notifications, want 2:\n%s", len(lines), raw)
+	}
+	for i, id := range []string{a.ID, b.ID} {
+		var doc notifyJSON
+		if err := json.Unmarshal([]byte(lines[i]), &doc); err != nil || doc.ID != id || doc.Bottle != "impl-k3x9q" || doc.Tool != queue.ToolEgressAllow || !strings.Contains(doc.Summary, ".example") {
+			t.Errorf("notification %d: %s (%v)", i, lines[i], err)
+		}
+	}
+	// The flag reaches the command: --once with --notify.
+	c := submit(t, home, "impl-k3x9q", queue.ToolEgressAllow, "- host: c.example\n")
+	env, _, errb := testEnv(home)
+	if code := Run(context.Background(), []string{"supervise", "--once", "--notify", "cat >> " + got + ".once"}, env); code != 0 {
+		t.Fatalf("--once --notify = %d %s", code, errb)
+	}
+	if raw, _ := os.ReadFile(got + ".once"); strings.Count(string(raw), "\n") != 3 || !strings.Contains(string(raw), c.ID) {
+		t.Errorf("--once --notify wrote:\n%s", raw)
 	}
 }

@@ -18,6 +18,7 @@ import (
 func newSuperviseUICmd(env Env) *cobra.Command {
 	var once bool
 	var poll time.Duration
+	var notify string
 	cmd := &cobra.Command{
 		Use:   "supervise",
 		Short: "Approve, modify or reject what bottled agents ask for",
@@ -27,7 +28,10 @@ sidecar holds. Approve, modify (in $EDITOR, validated before it is accepted)
 or reject each one; approved routes apply to the running bottle at once and
 every decision is written to the bottle's audit log.
 
---once prints the pending proposals and exits; the list, approve and reject
+--notify CMD runs CMD (with /bin/sh -c) once for each proposal the UI has not
+seen before, the proposal's summary as one JSON document on stdin: a desktop
+notifier or a chat webhook script. --once prints the pending proposals and
+exits; the list, approve and reject
 subcommands do the same work without a terminal. "supervise serve" is the
 other side: the MCP server the agent calls, which files the proposals.`,
 		Args: cobra.NoArgs,
@@ -37,24 +41,25 @@ other side: the MCP server the agent calls, which files the proposals.`,
 				return errors.New("supervise: no home directory")
 			}
 			if once {
-				items, errs := sweeping{op}.Pending()
+				items, errs := sweeping{op, newNotifier(notify)}.Pending()
 				printPending(env.Stdout, items, time.Now())
 				return pendingErrors(errs)
 			}
-			return runSuperviseUI(cmd, env, op, poll)
+			return runSuperviseUI(cmd, env, sweeping{op, newNotifier(notify)}, poll)
 		},
 	}
 	cmd.Flags().BoolVar(&once, "once", false, "print the pending proposals and exit")
 	cmd.Flags().DurationVar(&poll, "poll", time.Second, "how often to read the queues")
+	cmd.Flags().StringVar(&notify, "notify", "", "run this shell command once per new proposal, its summary as JSON on stdin")
 	return cmd
 }
 
-func runSuperviseUI(cmd *cobra.Command, env Env, op *apply.Operator, poll time.Duration) error {
+func runSuperviseUI(cmd *cobra.Command, env Env, op sweeping, poll time.Duration) error {
 	if poll <= 0 {
 		return usageError(errors.New("--poll must be positive"))
 	}
 	m := tui.New(tui.Options{
-		Service:  sweeping{op},
+		Service:  op,
 		Poll:     poll,
 		Editor:   editorCommand(env),
 		Bell:     func() { io.WriteString(env.Stdout, "\a") },
@@ -83,11 +88,16 @@ func editorCommand(env Env) []string {
 }
 
 // sweeping drops spent grants from the policy files (audited) each time
-// the UI reads the queues, so an expired grant leaves the files at once.
-type sweeping struct{ *apply.Operator }
+// the UI reads the queues, so an expired grant leaves the files at once,
+// and runs the --notify command for each new proposal.
+type sweeping struct {
+	*apply.Operator
+	notify *notifier
+}
 
 func (s sweeping) Pending() ([]apply.Item, []error) {
 	errs := s.ExpireAll()
 	items, perrs := s.Operator.Pending()
-	return items, append(errs, perrs...)
+	errs = append(errs, perrs...)
+	return items, append(errs, s.notify.notify(items)...)
 }
