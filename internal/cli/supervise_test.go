@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -207,4 +208,35 @@ func TestSuperviseNotify(t *testing.T) {
 	if raw, _ := os.ReadFile(got + ".once"); strings.Count(string(raw), "\n") != 3 || !strings.Contains(string(raw), c.ID) {
 		t.Errorf("--once --notify wrote:\n%s", raw)
 	}
+}
+
+// A headless start prints one line per proposal its agent files.
+func TestHeadlessStartAnnouncesProposals(t *testing.T) {
+	home := t.TempDir()
+	var buf syncBuffer
+	stop := watchProposals(context.Background(), &buf, home, "impl-k3x9q", time.Hour)
+	submit(t, home, "impl-k3x9q", queue.ToolEgressAllow, "- host: a.example\n")
+	submit(t, home, "other-b1b2c", queue.ToolEgressAllow, "- host: other.example\n")
+	stop() // the last look finds it
+	out := buf.String()
+	if strings.Count(out, "\n") != 1 || !strings.Contains(out, "impl-k3x9q: allow a.example") || !strings.Contains(out, "waiting for a human: bot-bottle supervise") {
+		t.Errorf("stderr:\n%s", out)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
