@@ -147,6 +147,22 @@ func TestSuperviseApproveLimits(t *testing.T) {
 	if err != nil || len(es) != 1 || es[0].Limits != "ttl 1h0m0s; 10 uses; this run only; methods GET; path prefixes /v1/" {
 		t.Errorf("audit: %+v %v", es, err)
 	}
+	env, out, _ = testEnv(home)
+	if code := Run(context.Background(), []string{"audit", "show", "impl-k3x9q"}, env); code != 0 {
+		t.Fatalf("audit show = %d", code)
+	}
+	for _, want := range []string{"approved egress-allow", "operator: " + es[0].Operator, "limits:   ttl 1h0m0s; 10 uses", "    - host: example.com", "        id: g-" + p.ID[:8]} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("audit show lacks %q:\n%s", want, out)
+		}
+	}
+	if es[0].Operator == "" {
+		t.Error("no operator recorded")
+	}
+	env, out, _ = testEnv(home)
+	if code := Run(context.Background(), []string{"audit", "--verify", "impl-k3x9q"}, env); code != 0 || !strings.Contains(out.String(), "ok, 1 lines") {
+		t.Errorf("audit --verify = %d %s", code, out)
+	}
 }
 
 // list shows how many proposals wait per bottle.
