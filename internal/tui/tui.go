@@ -59,6 +59,9 @@ type Model struct {
 	detail *Detail
 	prompt *Prompt
 	asking asking
+	// menu scopes an egress approval (menuItem is what it approves).
+	menu     *Menu
+	menuItem apply.Item
 	// edits keeps the operator's last edit per proposal, so an invalid
 	// edit is reopened rather than lost.
 	edits  map[string]string
@@ -177,6 +180,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // key routes a key to the component in front and carries out its action.
 func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 	var a Action
+	if m.menu != nil {
+		return m.menuKey(k)
+	}
 	switch {
 	case m.prompt != nil:
 		a = m.prompt.HandleMsg(k)
@@ -203,6 +209,10 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 			m.ask(it, queue.StatusApproved, "", "Reason to approve "+it.Proposal.Tool+" (required)", true)
 			return nil
 		}
+		if t := it.Proposal.Tool; t == queue.ToolEgressAllow || t == queue.ToolEgressBlock {
+			m.menu, m.menuItem = &Menu{Choices: grantChoices(it.Proposal)}, it
+			return nil
+		}
 		return m.decide(it, apply.Decision{Status: queue.StatusApproved})
 	case Reject:
 		it := m.current()
@@ -220,6 +230,21 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		return m.decide(as.item, apply.Decision{Status: as.status, Notes: a.Text, FinalFile: as.final})
 	case Cancel:
 		m.prompt = nil
+	}
+	return nil
+}
+
+// menuKey answers the scope menu: a pick approves with its limits.
+func (m *Model) menuKey(k tea.KeyMsg) tea.Cmd {
+	a, l := m.menu.HandleMsg(k)
+	switch a.Kind {
+	case Quit:
+		return tea.Quit
+	case Cancel:
+		m.menu = nil
+	case Submit:
+		m.menu = nil
+		return m.decide(m.menuItem, apply.Decision{Status: queue.StatusApproved, Limits: l})
 	}
 	return nil
 }
@@ -265,6 +290,9 @@ func (m *Model) setPending(msg pendingMsg) tea.Cmd {
 	}
 	if m.prompt != nil && !present[m.asking.item.Proposal.ID] {
 		m.prompt = nil
+	}
+	if m.menu != nil && !present[m.menuItem.Proposal.ID] {
+		m.menu = nil
 	}
 	if first || fresh == 0 {
 		return nil
@@ -406,6 +434,11 @@ func (m *Model) View() string {
 	}
 	lines := []string{m.st.title.Render(fit(clean(title), w, false))}
 	bodyH := h - 3
+	var menu []string
+	if m.menu != nil {
+		menu = m.menu.View(m.st, w)
+		bodyH = max(h-1-len(menu), 1)
+	}
 	var body []string
 	help := listHelp
 	if m.detail != nil {
@@ -419,6 +452,8 @@ func (m *Model) View() string {
 	}
 	lines = append(lines, body[:bodyH]...)
 	switch {
+	case m.menu != nil:
+		lines = append(lines, menu...)
 	case m.prompt != nil:
 		lines = append(lines, m.prompt.View(m.st, w)...)
 	default:
