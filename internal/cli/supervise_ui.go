@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bot-bottle/bot-bottle/internal/supervise/apply"
+	"github.com/bot-bottle/bot-bottle/internal/supervise/inspect"
 	"github.com/bot-bottle/bot-bottle/internal/tui"
 )
 
@@ -27,6 +28,13 @@ machine: routes an agent asks to reach, image changes, pushes and requests the
 sidecar holds. Approve, modify (in $EDITOR, validated before it is accepted)
 or reject each one; approved routes apply to the running bottle at once and
 every decision is written to the bottle's audit log.
+
+Press i for the inspector: every bottle's egress decisions as they happen
+(time, method, host, path, status, decision, reason), refusals in red; f shows
+refusals only, b steps through the bottles. On a refusal, n opens the
+narrowest route that would allow it in $EDITOR; saving files it as your
+proposal (validated; emptying the file abandons it), and approving it from
+the list applies it live and writes it to the audit log.
 
 --notify CMD runs CMD (with /bin/sh -c) once for each proposal the UI has not
 seen before, the proposal's summary as one JSON document on stdin: a desktop
@@ -64,6 +72,11 @@ func runSuperviseUI(cmd *cobra.Command, env Env, op sweeping, poll time.Duration
 		Editor:   editorCommand(env),
 		Bell:     func() { io.WriteString(env.Stdout, "\a") },
 		Renderer: lipgloss.NewRenderer(env.Stdout),
+		Events:   inspect.NewWatcher(env.Home),
+		File: func(slug, text, refusalID string) error {
+			_, err := inspect.File(env.Home, slug, text, refusalID)
+			return err
+		},
 	})
 	p := tea.NewProgram(m,
 		tea.WithAltScreen(),

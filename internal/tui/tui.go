@@ -16,6 +16,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"github.com/bot-bottle/bot-bottle/internal/supervise/apply"
+	"github.com/bot-bottle/bot-bottle/internal/supervise/inspect"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
 )
 
@@ -43,6 +44,10 @@ type Options struct {
 	Bell func()
 	// Renderer styles the output; nil means the default renderer.
 	Renderer *lipgloss.Renderer
+	// Events feeds the inspector pane (key i); nil means no pane.
+	Events Source
+	// File files the operator's drafted route in slug's queue.
+	File func(slug, text, refusalID string) error
 }
 
 // Model is the root model.
@@ -62,6 +67,10 @@ type Model struct {
 	// menu scopes an egress approval (menuItem is what it approves).
 	menu     *Menu
 	menuItem apply.Item
+	// inspector is the live egress pane; shown while inspecting.
+	inspector  Inspector
+	inspecting bool
+	eventErr   error
 	// edits keeps the operator's last edit per proposal, so an invalid
 	// edit is reopened rather than lost.
 	edits  map[string]string
@@ -108,6 +117,19 @@ type (
 		text string
 		err  error
 	}
+	eventsMsg struct {
+		events []inspect.Event
+		err    error
+	}
+	draftDoneMsg struct {
+		event inspect.Event
+		path  string
+		err   error
+	}
+	filedMsg struct {
+		event inspect.Event
+		err   error
+	}
 )
 
 // New returns the root model.
@@ -137,10 +159,18 @@ func (m *Model) tick() tea.Cmd {
 
 func (m *Model) load() tea.Cmd {
 	svc := m.opt.Service
-	return func() tea.Msg {
+	load := func() tea.Msg {
 		items, errs := svc.Pending()
 		return pendingMsg{items, errs}
 	}
+	src := m.opt.Events
+	if src == nil {
+		return load
+	}
+	return tea.Batch(load, func() tea.Msg {
+		evs, err := src.Poll()
+		return eventsMsg{evs, err}
+	})
 }
 
 // Update handles one message.
@@ -171,6 +201,20 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, readEdit(msg)
 	case editedMsg:
 		return m, m.edited(msg)
+	case eventsMsg:
+		m.inspector.Add(msg.events)
+		m.eventErr = msg.err
+		return m, nil
+	case draftDoneMsg:
+		return m, m.fileDraft(msg)
+	case filedMsg:
+		if msg.err != nil {
+			m.say(true, "route not filed: %s", firstLineOf(msg.err.Error()))
+			return m, nil
+		}
+		m.inspecting = false
+		m.say(false, "your route for %s is filed: approve it below (a) to apply it live", msg.event.Bottle)
+		return m, m.load()
 	case tea.KeyMsg:
 		return m, m.key(msg)
 	}
@@ -182,6 +226,9 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 	var a Action
 	if m.menu != nil {
 		return m.menuKey(k)
+	}
+	if m.prompt == nil && m.detail == nil && m.opt.Events != nil && (m.inspecting || k.String() == "i") {
+		return m.inspectKey(k)
 	}
 	switch {
 	case m.prompt != nil:
@@ -232,6 +279,60 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		m.prompt = nil
 	}
 	return nil
+}
+
+// inspectKey opens the pane or carries out its action.
+func (m *Model) inspectKey(k tea.KeyMsg) tea.Cmd {
+	if !m.inspecting {
+		m.inspecting = true
+		return nil
+	}
+	switch a := m.inspector.HandleMsg(k); a.Kind {
+	case Quit:
+		return tea.Quit
+	case Back:
+		m.inspecting = false
+	case Draft:
+		e, _ := m.inspector.Selected()
+		return m.startDraft(e)
+	}
+	return nil
+}
+
+// startDraft opens the narrowest route for refusal e in the editor.
+func (m *Model) startDraft(e inspect.Event) tea.Cmd {
+	f, err := os.CreateTemp(m.opt.TempDir, "bot-bottle-route-*.yaml")
+	if err == nil {
+		_, err = f.WriteString(inspect.Draft(e))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		m.say(true, "cannot draft: %v", err)
+		return nil
+	}
+	c := exec.Command(m.opt.Editor[0], append(m.opt.Editor[1:], f.Name())...)
+	return tea.ExecProcess(c, func(err error) tea.Msg { return draftDoneMsg{e, f.Name(), err} })
+}
+
+// fileDraft files the saved draft as the operator's proposal; an emptied
+// file abandons it.
+func (m *Model) fileDraft(msg draftDoneMsg) tea.Cmd {
+	defer os.Remove(msg.path)
+	if msg.err != nil {
+		m.say(true, "draft abandoned: editor: %v", msg.err)
+		return nil
+	}
+	b, err := os.ReadFile(msg.path)
+	if err != nil || strings.TrimSpace(string(b)) == "" {
+		m.say(false, "draft abandoned")
+		return nil
+	}
+	file := m.opt.File
+	return func() tea.Msg {
+		return filedMsg{msg.event, file(msg.event.Bottle, string(b), msg.event.RefusalID)}
+	}
 }
 
 // menuKey answers the scope menu: a pick approves with its limits.
@@ -449,6 +550,16 @@ func (m *Model) View() string {
 	}
 	for len(body) < bodyH {
 		body = append(body, "")
+	}
+	if m.inspecting {
+		body = m.inspector.View(m.st, w, bodyH)
+		help = inspectorHelp
+		if m.eventErr != nil {
+			body[0] += m.st.errText.Render(" · " + clean(firstLineOf(m.eventErr.Error())))
+		}
+		for len(body) < bodyH {
+			body = append(body, "")
+		}
 	}
 	lines = append(lines, body[:bodyH]...)
 	switch {
