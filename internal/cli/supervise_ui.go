@@ -73,9 +73,9 @@ func runSuperviseUI(cmd *cobra.Command, env Env, op sweeping, poll time.Duration
 		Bell:     func() { io.WriteString(env.Stdout, "\a") },
 		Renderer: lipgloss.NewRenderer(env.Stdout),
 		Events:   inspect.NewWatcher(env.Home),
-		File: func(slug, text, refusalID string) error {
-			_, err := inspect.File(env.Home, slug, text, refusalID)
-			return err
+		File: func(slug, text, refusalID string) (string, error) {
+			p, err := inspect.File(env.Home, slug, text, refusalID)
+			return p.ID, err
 		},
 	})
 	p := tea.NewProgram(m,

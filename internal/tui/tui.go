@@ -47,7 +47,7 @@ type Options struct {
 	// Events feeds the inspector pane (key i); nil means no pane.
 	Events Source
 	// File files the operator's drafted route in slug's queue.
-	File func(slug, text, refusalID string) error
+	File func(slug, text, refusalID string) (id string, err error)
 }
 
 // Model is the root model.
@@ -128,6 +128,7 @@ type (
 	}
 	filedMsg struct {
 		event inspect.Event
+		id    string
 		err   error
 	}
 )
@@ -213,6 +214,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		m.inspecting = false
+		m.seen[msg.id] = true // the operator's own: no "new proposal" notice
 		m.say(false, "your route for %s is filed: approve it below (a) to apply it live", msg.event.Bottle)
 		return m, m.load()
 	case tea.KeyMsg:
@@ -331,7 +333,8 @@ func (m *Model) fileDraft(msg draftDoneMsg) tea.Cmd {
 	}
 	file := m.opt.File
 	return func() tea.Msg {
-		return filedMsg{msg.event, file(msg.event.Bottle, string(b), msg.event.RefusalID)}
+		id, err := file(msg.event.Bottle, string(b), msg.event.RefusalID)
+		return filedMsg{msg.event, id, err}
 	}
 }
 
