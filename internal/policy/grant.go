@@ -1,7 +1,12 @@
 package policy
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,6 +103,50 @@ func CarriedGrants(routes []manifest.Route, now time.Time) []manifest.Route {
 			continue
 		}
 		out = append(out, r)
+	}
+	return out
+}
+
+// grantMark ends the reason of a request a grant allowed.
+const grantMark = " under grant "
+
+// CountGrantUses counts, in an egress log (JSON Lines), the requests each
+// grant allowed: a new run starts a grant's count there (resume honours
+// what is left). The grant id is the reason's last words, after the
+// request's own path, so a path cannot name another grant.
+func CountGrantUses(r io.Reader) (map[string]int, error) {
+	n := map[string]int{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if !bytes.Contains(line, []byte(grantMark)) {
+			continue
+		}
+		var e struct {
+			Decision string `json:"decision"`
+			Reason   string `json:"reason"`
+		}
+		if json.Unmarshal(line, &e) != nil || e.Decision != "allow" {
+			continue
+		}
+		if i := strings.LastIndex(e.Reason, grantMark); i >= 0 {
+			n[e.Reason[i+len(grantMark):]]++
+		}
+	}
+	return n, sc.Err()
+}
+
+// SpendLogged raises each grant's Used to what the log counted.
+func SpendLogged(routes []manifest.Route, used map[string]int) []manifest.Route {
+	out := make([]manifest.Route, len(routes))
+	for i, r := range routes {
+		if r.Grant != nil && used[r.Grant.ID] > r.Grant.Used {
+			g := *r.Grant
+			g.Used = used[g.ID]
+			r.Grant = &g
+		}
+		out[i] = r
 	}
 	return out
 }

@@ -102,3 +102,54 @@ func TestCarriedGrants(t *testing.T) {
 		t.Fatalf("carried %v", hosts)
 	}
 }
+
+const grantLog = `{"decision":"allow","reason":"route a.test allows GET /x under grant g-aaaa"}
+{"decision":"allow","reason":"route a.test allows GET /x under grant g-bbbb under grant g-aaaa"}
+{"decision":"refuse","reason":"grant g-aaaa has used all its 2 uses"}
+{"decision":"allow","reason":"route b.test allows GET /y under grant g-bbbb"}
+not json under grant g-bbbb
+`
+
+// A new run counts what the log says each grant spent; a path that names
+// another grant counts against the grant that allowed it, not the named one.
+func TestCountGrantUses(t *testing.T) {
+	n, err := CountGrantUses(strings.NewReader(grantLog))
+	if err != nil || n["g-aaaa"] != 2 || n["g-bbbb"] != 1 {
+		t.Fatalf("counts %v %v", n, err)
+	}
+	routes := SpendLogged([]manifest.Route{
+		{Host: "a.test", Grant: &manifest.Grant{ID: "g-aaaa", Uses: 2}},
+		{Host: "b.test", Grant: &manifest.Grant{ID: "g-bbbb", Uses: 3}},
+	}, n)
+	kept := CarriedGrants(routes, time.Now())
+	if len(kept) != 1 || kept[0].Host != "b.test" || kept[0].Grant.Used != 1 {
+		t.Fatalf("kept %+v", kept)
+	}
+	p, err := Compile(&manifest.Egress{Routes: kept})
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := 0
+	for range 5 {
+		if p.Decide(Request{Method: "GET", Scheme: "https", Host: "b.test", Port: 443, Path: "/y"}).Allow {
+			allowed++
+		}
+	}
+	if allowed != 2 {
+		t.Errorf("resumed grant allowed %d of its 2 remaining uses", allowed)
+	}
+}
+
+func FuzzCountGrantUses(f *testing.F) {
+	f.Add(grantLog)
+	f.Fuzz(func(t *testing.T, log string) {
+		n, _ := CountGrantUses(strings.NewReader(log))
+		total := 0
+		for _, c := range n {
+			total += c
+		}
+		if lines := strings.Count(log, "\n") + 1; total > lines {
+			t.Fatalf("%d uses counted in %d lines", total, lines)
+		}
+	})
+}
