@@ -22,7 +22,7 @@ const maxEvents = 2000
 // Inspector is the live pane of egress decisions, newest last.
 type Inspector struct {
 	events      []inspect.Event
-	cursor      int // index into the filtered rows; -1 follows the newest
+	pick        int // 1 + the selected row's index; 0 follows the newest
 	refusedOnly bool
 	bottle      string // "" means every bottle
 }
@@ -52,11 +52,15 @@ func (in *Inspector) Selected() (inspect.Event, bool) {
 	if len(rows) == 0 {
 		return inspect.Event{}, false
 	}
-	i := in.cursor
-	if i < 0 || i >= len(rows) {
-		i = len(rows) - 1
+	return rows[in.selected(len(rows))], true
+}
+
+// selected is the selected row's index among n rows.
+func (in *Inspector) selected(n int) int {
+	if in.pick <= 0 || in.pick > n {
+		return n - 1
 	}
-	return rows[i], true
+	return in.pick - 1
 }
 
 // bottles are the bottles seen, in order of first appearance.
@@ -80,27 +84,24 @@ func (in *Inspector) HandleMsg(msg tea.Msg) Action {
 		return Action{}
 	}
 	n := len(in.rows())
-	cur := in.cursor
-	if cur < 0 || cur >= n {
-		cur = n - 1
-	}
+	cur := in.selected(n)
 	switch k.String() {
 	case "up", "k":
-		in.cursor = max(cur-1, 0)
+		in.pick = max(cur, 1) // the row above, 1-based
 	case "down", "j":
-		if in.cursor = cur + 1; in.cursor >= n-1 {
-			in.cursor = -1 // back to following
+		if in.pick = cur + 2; in.pick >= n {
+			in.pick = 0 // the newest again: follow
 		}
 	case "end", "G":
-		in.cursor = -1
+		in.pick = 0
 	case "f":
 		in.refusedOnly = !in.refusedOnly
-		in.cursor = -1
+		in.pick = 0
 	case "b":
 		bs := append([]string{""}, in.bottles()...)
 		i := slices.Index(bs, in.bottle)
 		in.bottle = bs[(i+1)%len(bs)]
-		in.cursor = -1
+		in.pick = 0
 	case "n":
 		if e, ok := in.Selected(); ok && e.Refused() {
 			return Action{Kind: Draft}
@@ -132,10 +133,7 @@ func (in *Inspector) View(st styles, w, h int) []string {
 	}
 	room := max(h-2, 1)
 	out = append(out, st.header.Render(fit("  TIME     BOTTLE        METHOD HOST                     PATH                 STATUS DECISION REASON", w, false)))
-	sel := in.cursor
-	if sel < 0 || sel >= len(rows) {
-		sel = len(rows) - 1
-	}
+	sel := in.selected(len(rows))
 	first := max(min(sel-room+1, len(rows)-room), 0)
 	for i := first; i < len(rows) && i < first+room; i++ {
 		e := rows[i]

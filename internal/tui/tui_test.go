@@ -128,7 +128,7 @@ func run(t *testing.T, m *Model, cmd tea.Cmd) []tea.Msg {
 		for _, c := range msg {
 			left = append(left, run(t, m, c)...)
 		}
-	case pendingMsg, previewMsg, decidedMsg, editReadyMsg, editorDoneMsg, editedMsg:
+	case pendingMsg, previewMsg, decidedMsg, editReadyMsg, editorDoneMsg, editedMsg, eventsMsg, draftDoneMsg, filedMsg:
 		left = append(left, send(t, m, msg)...)
 	default:
 		left = append(left, msg)
