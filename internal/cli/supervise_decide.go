@@ -53,7 +53,10 @@ refused (a route only the operator may add: use the UI to modify it);
 			}
 			d := apply.Decision{Status: status, Notes: reason, Limits: lim}
 			if err := apply.Check(it.Proposal.Tool, d); err != nil {
-				return usageError(fmt.Errorf("%w (use --reason)", err))
+				if apply.NeedsReason(it.Proposal.Tool) && strings.TrimSpace(reason) == "" {
+					err = fmt.Errorf("%w (use --reason)", err)
+				}
+				return usageError(err)
 			}
 			if err := op.Decide(it, d); err != nil {
 				if errors.Is(err, apply.ErrRefused) {

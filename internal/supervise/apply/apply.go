@@ -196,6 +196,9 @@ func NeedsReason(tool string) bool { return !Editable(tool) }
 // Check validates a decision without carrying it out: the checks Decide
 // makes before it touches anything.
 func Check(tool string, d Decision) error {
+	if !d.Limits.Empty() && (d.Status == queue.StatusRejected || (tool != queue.ToolEgressAllow && tool != queue.ToolEgressBlock)) {
+		return fmt.Errorf("%w: --ttl, --uses, --session, --method and --path-prefix scope an approved egress route; %s %s takes none", ErrRefused, d.Status, tool)
+	}
 	switch d.Status {
 	case queue.StatusApproved:
 		if NeedsReason(tool) && strings.TrimSpace(d.Notes) == "" {

@@ -75,3 +75,18 @@ func TestLimitsNeverWiden(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// Limits on anything but an approved egress route are refused, not
+// silently dropped.
+func TestLimitsOnlyOnEgressApprovals(t *testing.T) {
+	l := Limits{TTL: time.Hour}
+	if err := Check(queue.ToolGitleaksAllow, Decision{Status: queue.StatusApproved, Notes: "x", Limits: l}); !errors.Is(err, ErrRefused) {
+		t.Errorf("gitleaks-allow with --ttl: %v", err)
+	}
+	if err := Check(queue.ToolEgressAllow, Decision{Status: queue.StatusRejected, Limits: l}); !errors.Is(err, ErrRefused) {
+		t.Errorf("reject with --ttl: %v", err)
+	}
+	if err := Check(queue.ToolEgressAllow, Decision{Status: queue.StatusApproved, Limits: l}); err != nil {
+		t.Errorf("egress-allow with --ttl: %v", err)
+	}
+}
