@@ -153,3 +153,14 @@ func FuzzCountGrantUses(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDecideNoGrant(b *testing.B) {
+	p := mustPolicy(b, `egress:
+  routes:
+    - host: api.example.com
+`)
+	req := Request{Method: "GET", Scheme: "https", Host: "api.example.com", Port: 443, Path: "/v1/x"}
+	for i := 0; i < b.N; i++ {
+		p.Decide(req)
+	}
+}
