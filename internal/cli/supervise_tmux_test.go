@@ -162,6 +162,8 @@ func TestSuperviseInTmux(t *testing.T) {
 	s.waitFor("Note for the modified proposal")
 	s.typeText("GET only")
 	s.send("Enter")
+	s.waitFor("Approve for how long?")
+	s.send("4") // for good
 	s.waitFor("modified egress-allow", "0 pending")
 	r, err = q.Response(wide.ID)
 	if err != nil || r.Status != queue.StatusModified || !strings.Contains(r.FinalFile, "narrow.example") || r.Notes != "GET only" {

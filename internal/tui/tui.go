@@ -67,6 +67,7 @@ type Model struct {
 	// menu scopes an egress approval (menuItem is what it approves).
 	menu     *Menu
 	menuItem apply.Item
+	menuBase apply.Decision // the answer the picked limits complete
 	// inspector is the live egress pane; shown while inspecting.
 	inspector  Inspector
 	inspecting bool
@@ -259,7 +260,7 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 			return nil
 		}
 		if t := it.Proposal.Tool; t == queue.ToolEgressAllow || t == queue.ToolEgressBlock {
-			m.menu, m.menuItem = &Menu{Choices: grantChoices(it.Proposal)}, it
+			m.openMenu(it, apply.Decision{Status: queue.StatusApproved})
 			return nil
 		}
 		return m.decide(it, apply.Decision{Status: queue.StatusApproved})
@@ -276,7 +277,12 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 	case Submit:
 		as := m.asking
 		m.prompt = nil
-		return m.decide(as.item, apply.Decision{Status: as.status, Notes: a.Text, FinalFile: as.final})
+		d := apply.Decision{Status: as.status, Notes: a.Text, FinalFile: as.final}
+		if t := as.item.Proposal.Tool; as.status == queue.StatusModified && (t == queue.ToolEgressAllow || t == queue.ToolEgressBlock) {
+			m.openMenu(as.item, d) // a modified route is scoped too
+			return nil
+		}
+		return m.decide(as.item, d)
 	case Cancel:
 		m.prompt = nil
 	}
@@ -348,9 +354,16 @@ func (m *Model) menuKey(k tea.KeyMsg) tea.Cmd {
 		m.menu = nil
 	case Submit:
 		m.menu = nil
-		return m.decide(m.menuItem, apply.Decision{Status: queue.StatusApproved, Limits: l})
+		d := m.menuBase
+		d.Limits = l
+		return m.decide(m.menuItem, d)
 	}
 	return nil
+}
+
+// openMenu asks how long an approval of it (answered as base) lasts.
+func (m *Model) openMenu(it apply.Item, base apply.Decision) {
+	m.menu, m.menuItem, m.menuBase = &Menu{Choices: grantChoices(it.Proposal)}, it, base
 }
 
 // current is the proposal the keys act on: the one open, else the one

@@ -344,7 +344,11 @@ func TestModifyValidatesEdit(t *testing.T) {
 		t.Errorf("the diff does not show the edit:\n%s", v)
 	}
 	keys(t, m, append(typed("GET only"), "enter")...)
-	want := []apply.Decision{{Status: queue.StatusModified, Notes: "GET only", FinalFile: final}}
+	if !strings.Contains(m.View(), "Approve for how long?") {
+		t.Fatalf("a modified route is not scoped:\n%s", m.View())
+	}
+	keys(t, m, "2")
+	want := []apply.Decision{{Status: queue.StatusModified, Notes: "GET only", FinalFile: final, Limits: apply.Limits{Session: true}}}
 	if diff := cmp.Diff(want, f.decided); diff != "" {
 		t.Errorf("decisions (-want +got):\n%s", diff)
 	}
