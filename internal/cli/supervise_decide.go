@@ -65,11 +65,18 @@ refused (a route only the operator may add: use the UI to modify it);
 				return err
 			}
 			if asJSON {
-				return json.NewEncoder(env.Stdout).Encode(map[string]string{
+				out := map[string]string{
 					"id": id, "bottle": it.Slug, "tool": it.Proposal.Tool, "status": status, "notes": reason,
-				})
+				}
+				if !lim.Empty() {
+					out["limits"], out["grant"] = lim.String(), apply.GrantID(id)
+				}
+				return json.NewEncoder(env.Stdout).Encode(out)
 			}
 			fmt.Fprintf(env.Stdout, "%s %s (%s from %s)\n", status, id, it.Proposal.Tool, it.Slug)
+			if !lim.Empty() {
+				fmt.Fprintf(env.Stdout, "scoped: %s (grant %s)\n", lim.String(), apply.GrantID(id))
+			}
 			return nil
 		},
 	}

@@ -134,7 +134,7 @@ func TestSuperviseApproveLimits(t *testing.T) {
 	p := submit(t, home, "impl-k3x9q", queue.ToolEgressAllow, "- host: example.com\n")
 	env, out, errb := testEnv(home)
 	code := Run(context.Background(), []string{"supervise", "approve", p.ID, "--ttl", "1h", "--uses", "10", "--session", "--method", "GET", "--path-prefix", "/v1/"}, env)
-	if code != 0 {
+	if code != 0 || !strings.Contains(out.String(), "scoped: ttl 1h0m0s; 10 uses; this run only; methods GET; path prefixes /v1/ (grant g-"+p.ID[:8]+")") {
 		t.Fatalf("approve = %d %q %q", code, out, errb)
 	}
 	b, _ := os.ReadFile(pol)
