@@ -31,8 +31,7 @@ const corpusPolicy = `egress:
 // corpusThreshold is the recall each malicious category must reach.
 // Below 1.0 only for gaps listed in docs/dlp.md ("Corpus").
 var corpusThreshold = map[string]float64{
-	"data":     0.90,
-	"encoding": 0.78,
+	"encoding": 0.99, // a 20-byte token as raw base64url is a 27-character run, under the 28 the base64 layer needs
 	"place":    0.90,
 }
 
