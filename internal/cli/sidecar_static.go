@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -16,8 +17,11 @@ import (
 // missing.
 func withStaticSidecar(ctx context.Context, env Env) (Env, error) {
 	err := engines.CheckSidecarBinary(env.Getenv(envSidecarBinary))
-	if err == nil || !engines.IsNotStatic(err) || env.Getenv(envSidecarBinary) != "" {
+	if err == nil || !engines.IsNotStatic(err) {
 		return env, err
+	}
+	if env.Getenv(envSidecarBinary) != "" {
+		return env, fmt.Errorf("%w; unset it to let start build a static copy, or run scripts/bot-bottle from the bot-bottle source tree", err)
 	}
 	exe, err := os.Executable()
 	if err != nil {
