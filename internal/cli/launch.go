@@ -81,6 +81,9 @@ func launch(ctx context.Context, env Env, p *plan.Bottle, prov provider.Provisio
 	}
 	defer closeEngine()
 	uid, gid := ids()
+	if o.headless {
+		defer watchProposals(ctx, env.Stderr, env.Home, p.Slug, time.Second)()
+	}
 	code, err := lifecycle.Start(ctx, p, lifecycle.StartOptions{
 		Backend:   be,
 		Provision: prov,
