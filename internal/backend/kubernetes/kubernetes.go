@@ -128,6 +128,11 @@ func (k *Kubernetes) Launch(ctx context.Context, b plan.Bottle, opts backend.Lau
 	if err != nil {
 		return backend.Bottle{}, &backend.StepError{Step: "checking the cluster", Err: err}
 	}
+	ca, err := readCA(b.StateDir)
+	if err != nil {
+		return backend.Bottle{}, &backend.StepError{Step: "reading the bottle CA", Err: err}
+	}
+	in.CA = ca != nil
 	pod, err := Pod(in)
 	if err != nil {
 		return backend.Bottle{}, &backend.StepError{Step: "building the pod", Err: err}
@@ -142,6 +147,12 @@ func (k *Kubernetes) Launch(ctx context.Context, b plan.Bottle, opts backend.Lau
 	fmt.Fprintln(progress, "• creating the sidecar's secret")
 	if err := k.createSecret(ctx, in, opts.Getenv); err != nil {
 		return backend.Bottle{}, &backend.StepError{Step: "creating the sidecar's secret", Err: err}
+	}
+	if in.CA {
+		fmt.Fprintln(progress, "• installing the bottle CA")
+		if err := k.createCA(ctx, in, ca); err != nil {
+			return backend.Bottle{}, &backend.StepError{Step: "installing the bottle CA", Err: err}
+		}
 	}
 	fmt.Fprintln(progress, "• creating the pod")
 	if _, err := k.cs.CoreV1().Pods(k.ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
@@ -320,6 +331,13 @@ func (k *Kubernetes) Remove(ctx context.Context, slug string) error {
 	if secs != nil {
 		for _, s := range secs.Items {
 			gone(k.cs.CoreV1().Secrets(k.ns).Delete(ctx, s.Name, del))
+		}
+	}
+	cms, err := k.cs.CoreV1().ConfigMaps(k.ns).List(ctx, sel)
+	gone(err)
+	if cms != nil {
+		for _, c := range cms.Items {
+			gone(k.cs.CoreV1().ConfigMaps(k.ns).Delete(ctx, c.Name, del))
 		}
 	}
 	return errors.Join(errs...)

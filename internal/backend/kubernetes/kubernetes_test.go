@@ -3,6 +3,9 @@ package kubernetes
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -251,5 +254,40 @@ func TestPodRefusesUidsTheWallCannotTellApart(t *testing.T) {
 		if _, err := Pod(in); err == nil {
 			t.Errorf("sidecar uid %d, agent uid %d: pod built", ids[0], ids[1])
 		}
+	}
+}
+
+func TestAgentGetsTheCACertificateOnly(t *testing.T) {
+	b := testPlan()
+	b.StateDir = t.TempDir()
+	if err := os.MkdirAll(filepath.Join(b.StateDir, "ca"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cert := "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+	caFile := filepath.Join(b.StateDir, "ca", "ca.pem")
+	os.WriteFile(caFile, []byte(cert), 0o600)
+	cs := fake.NewClientset()
+	running(cs)
+	k := New(cs, Options{})
+	getenv := func(string) string { return token }
+	if _, err := k.Launch(context.Background(), b, backend.LaunchOptions{Getenv: getenv}); err != nil {
+		t.Fatal(err)
+	}
+	cm, err := cs.CoreV1().ConfigMaps("default").Get(context.Background(), caName(b.Slug), metav1.GetOptions{})
+	if err != nil || cm.Data["ca.pem"] != cert {
+		t.Fatalf("the CA is not in a ConfigMap: %v", err)
+	}
+	p, _ := cs.CoreV1().Pods("default").Get(context.Background(), podName(b.Slug), metav1.GetOptions{})
+	a := container(t, p.Spec.Containers, agentContainer)
+	if !slices.ContainsFunc(a.VolumeMounts, func(m corev1.VolumeMount) bool {
+		return m.Name == caVolume && m.MountPath == plan.AgentCADir && m.ReadOnly
+	}) {
+		t.Errorf("the agent does not mount the CA at %s: %+v", plan.AgentCADir, a.VolumeMounts)
+	}
+	k.Remove(context.Background(), b.Slug)
+
+	os.WriteFile(caFile, []byte(cert+"-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n"), 0o600)
+	if _, err := k.Launch(context.Background(), b, backend.LaunchOptions{Getenv: getenv}); err == nil {
+		t.Error("a CA file holding a private key was given to the agent")
 	}
 }

@@ -36,6 +36,8 @@ type PodInput struct {
 	// default).
 	RuntimeClass string
 	Created      string
+	// CA mounts the bottle CA's ConfigMap into the agent.
+	CA bool
 }
 
 func podName(slug string) string    { return "bot-bottle-" + slug }
@@ -229,6 +231,10 @@ func volumes(in PodInput) (vols []corev1.Volume, sidecar, agent []corev1.VolumeM
 		} else {
 			agent = append(agent, vm)
 		}
+	}
+	if in.CA {
+		v, m := caMount(in.Bottle.Slug)
+		vols, agent = append(vols, v), append(agent, m)
 	}
 	return vols, sidecar, agent
 }
