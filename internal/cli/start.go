@@ -118,7 +118,7 @@ func runStart(ctx context.Context, env Env, agent string, o startOptions) error 
 	if err := checkWorkspaceFlags(o); err != nil {
 		return err
 	}
-	p, err := makePlan(env, agent, o.bottles, "")
+	p, err := makePlan(env, agent, o.bottles, "", o.dryRun)
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func runStart(ctx context.Context, env Env, agent string, o startOptions) error 
 
 // makePlan loads the manifests and plans agent in bottles; slug is set on
 // resume.
-func makePlan(env Env, agent string, bottles []string, slug string) (*plan.Bottle, error) {
+func makePlan(env Env, agent string, bottles []string, slug string, dryRun bool) (*plan.Bottle, error) {
 	if env.Home == "" {
 		return nil, errors.New("planning: home directory unknown; set HOME")
 	}
@@ -167,9 +167,13 @@ func makePlan(env Env, agent string, bottles []string, slug string) (*plan.Bottl
 		Rand:      rand.Reader,
 		StateRoot: hoststate.New(env.Home).StateRoot(),
 		Slug:      slug,
+		DryRun:    dryRun,
 	})
 	if err != nil {
 		return nil, foundProblems(env, err)
+	}
+	for _, m := range p.Missing {
+		fmt.Fprintf(env.Stderr, "bot-bottle: warning: %s\n", m)
 	}
 	return p, nil
 }
