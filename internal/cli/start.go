@@ -30,6 +30,8 @@ type startOptions struct {
 	respectGitignore bool
 	// backend is --backend: the engine to start on ("" = $BOT_BOTTLE_BACKEND, else docker).
 	backend string
+	// context and namespace place the bottle on a cluster backend.
+	context, namespace string
 }
 
 func newStartCmd(env Env) *cobra.Command {
