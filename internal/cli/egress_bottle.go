@@ -16,7 +16,7 @@ func bottlePolicy(env Env, agent string, bottles []string) (string, map[string]s
 	if agent == "" {
 		agent = manifest.BuiltinAgent
 	}
-	p, err := makePlan(env, agent, bottles, "")
+	p, err := makePlan(env, agent, bottles, "", false)
 	if err != nil {
 		return "", nil, nil, err
 	}

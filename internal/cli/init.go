@@ -18,7 +18,8 @@ func newInitCmd(env Env) *cobra.Command {
 		Use:   "init",
 		Short: "Write a starter ~/.bot-bottle (never overwrites)",
 		Long: `Write a starter ~/.bot-bottle: a bottle per provider (claude, codex, pi,
-shell) and a plain shell agent, with comments that teach the manifest schema.
+shell), a github bottle, a plain shell agent and an impl agent, with
+comments that teach the manifest schema.
 Files that already exist are kept as they are.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

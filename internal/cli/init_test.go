@@ -30,13 +30,18 @@ func TestInitWritesAStarterThatChecksClean(t *testing.T) {
 	}
 	// Everything it writes loads without problems.
 	out, _, code = execCLI(t, home, home, nil, "manifest", "check")
-	if code != 0 || out != "ok: 1 agent, 4 bottles, no problems\n" {
+	if code != 0 || out != "ok: 2 agents, 5 bottles, no problems\n" {
 		t.Errorf("check after init: code=%d out=%q", code, out)
 	}
 	// And the starter plans.
 	_, errOut, code = execCLI(t, home, home, nil, "start", "--dry-run")
 	if code != 0 {
 		t.Errorf("start --dry-run after init: code=%d stderr=%q", code, errOut)
+	}
+	// The README's example plans right after init, tokens not yet exported.
+	out, errOut, code = execCLI(t, home, home, nil, "start", "impl", "--dry-run", "--bottle", "github", "--bottle", "claude")
+	if code != 0 || !strings.Contains(out, "missing $GITHUB_TOKEN") || !strings.Contains(out, "missing $ANTHROPIC_API_KEY") {
+		t.Errorf("README's start impl --dry-run after init: code=%d stderr=%q stdout:\n%s", code, errOut, out)
 	}
 }
 

@@ -46,7 +46,7 @@ printed and the exit status is 1.`,
 			if err != nil {
 				return found(fmt.Errorf("resuming %s: %w", slug, err))
 			}
-			p, err := makePlan(env, meta.Agent, meta.Bottles, slug)
+			p, err := makePlan(env, meta.Agent, meta.Bottles, slug, false)
 			if err != nil {
 				fmt.Fprintf(env.Stderr, "bot-bottle: not resuming %s: agent %s in %s no longer plans (fix the manifests and try again)\n", slug, meta.Agent, strings.Join(meta.Bottles, "+"))
 				return err

@@ -45,9 +45,11 @@ one) and agents in ~/.bot-bottle/agents/ or ./.bot-bottle/agents/.
   bot-bottle start --dry-run       see what a bottle would get
 
 The manifest reference is docs/manifest.md.`,
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("bot-bottle {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(
 		newAttestProbeCmd(env),

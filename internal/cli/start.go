@@ -120,7 +120,7 @@ func runStart(ctx context.Context, env Env, agent string, o startOptions) error 
 	if err := checkWorkspaceFlags(o); err != nil {
 		return err
 	}
-	p, err := makePlan(env, agent, o.bottles, "")
+	p, err := makePlan(env, agent, o.bottles, "", o.dryRun)
 	if err != nil {
 		return err
 	}
@@ -153,7 +153,7 @@ func runStart(ctx context.Context, env Env, agent string, o startOptions) error 
 
 // makePlan loads the manifests and plans agent in bottles; slug is set on
 // resume.
-func makePlan(env Env, agent string, bottles []string, slug string) (*plan.Bottle, error) {
+func makePlan(env Env, agent string, bottles []string, slug string, dryRun bool) (*plan.Bottle, error) {
 	if env.Home == "" {
 		return nil, errors.New("planning: home directory unknown; set HOME")
 	}
@@ -169,9 +169,13 @@ func makePlan(env Env, agent string, bottles []string, slug string) (*plan.Bottl
 		Rand:      rand.Reader,
 		StateRoot: hoststate.New(env.Home).StateRoot(),
 		Slug:      slug,
+		DryRun:    dryRun,
 	})
 	if err != nil {
 		return nil, foundProblems(env, err)
+	}
+	for _, m := range p.Missing {
+		fmt.Fprintf(env.Stderr, "bot-bottle: warning: %s\n", m)
 	}
 	return p, nil
 }

@@ -146,17 +146,35 @@ func TestStartDryRunJSON(t *testing.T) {
 
 func TestStartMissingTokenExits1(t *testing.T) {
 	home := githubHome(t)
-	_, errOut, code := execCLI(t, home, home, []string{"GITHUB_TOKEN="}, "start", "impl", "--dry-run")
+	_, errOut, code := execCLI(t, home, home, []string{"GITHUB_TOKEN="}, "start", "impl")
 	want := "bot-bottle: egress route 1 (api.github.com) token_ref: env var GITHUB_TOKEN is not set; export it before start (its value goes only to the sidecar)\n"
 	if code != 1 || errOut != want {
 		t.Errorf("code=%d stderr=%q\nwant %q", code, errOut, want)
 	}
 }
 
+// A dry run still prints the plan when a token is not set, marking it
+// missing, so a new user sees what start would do before exporting it.
+func TestStartDryRunMarksMissingToken(t *testing.T) {
+	home := githubHome(t)
+	out, errOut, code := execCLI(t, home, home, []string{"GITHUB_TOKEN="}, "start", "impl", "--dry-run")
+	if code != 0 || !strings.Contains(out, "missing $GITHUB_TOKEN (not set: start refuses until you export it)") {
+		t.Errorf("code=%d stderr=%q stdout:\n%s", code, errOut, out)
+	}
+	if want := "bot-bottle: warning: egress route 1 (api.github.com) token_ref: env var GITHUB_TOKEN is not set; export it before start (its value goes only to the sidecar)\n"; errOut != want {
+		t.Errorf("stderr=%q\nwant %q", errOut, want)
+	}
+	out, _, code = execCLI(t, home, home, nil, "start", "impl", "--dry-run", "--format", "json")
+	var p plan.Bottle
+	if err := json.Unmarshal([]byte(out), &p); code != 0 || err != nil || !slices.Equal(p.MissingSecretEnv, []string{"GITHUB_TOKEN"}) {
+		t.Errorf("json: code=%d err=%v missing=%v", code, err, p.MissingSecretEnv)
+	}
+}
+
 func TestStartPrintsOneLinePerProblem(t *testing.T) {
 	home := githubHome(t)
 	writeFile(t, filepath.Join(home, ".bot-bottle/bottles/claude.md"), "---\nagent_provider: {template: claude, auth_token: ANTHROPIC_API_KEY}\n---\n")
-	_, errOut, code := execCLI(t, home, home, nil, "start", "impl", "--dry-run", "--bottle", "claude", "--bottle", "github")
+	_, errOut, code := execCLI(t, home, home, nil, "start", "impl", "--bottle", "claude", "--bottle", "github")
 	want := "bot-bottle: agent_provider.auth_token: env var ANTHROPIC_API_KEY is not set; export it before start (its value goes only to the sidecar)\n" +
 		"bot-bottle: egress route 1 (api.github.com) token_ref: env var GITHUB_TOKEN is not set; export it before start (its value goes only to the sidecar)\n"
 	if code != 1 || errOut != want {

@@ -83,7 +83,7 @@ func trustEnv(home, cwd string, stdin *os.File, stderr *bytes.Buffer) Env {
 
 func helperPlan(t *testing.T, env Env) *plan.Bottle {
 	t.Helper()
-	p, err := makePlan(env, "helper", nil, "")
+	p, err := makePlan(env, "helper", nil, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -197,6 +197,9 @@ func (in *injection) needPositions(hits []acHit) map[int][]int {
 		ri := in.needRule[h.Pattern-base]
 		out[ri] = append(out[ri], h.End-in.ac.lens[h.Pattern])
 	}
+	for _, pos := range out {
+		slices.Sort(pos) // scanAll's lanes report out of order
+	}
 	return out
 }
 
@@ -209,13 +212,13 @@ func needed(pos []int, from, to int) bool {
 func (in *injection) find(text []byte) []injectionHit {
 	// Inbound text is the upstream's: no limit on hits, but each rule
 	// fires once and is tried once per keyword position.
-	hits, _ := in.ac.scanAll(text, nil, math.MaxInt)
+	hits, _ := in.ac.scanAll(text, make([]acHit, 0, len(text)/32+8), math.MaxInt)
 	if len(hits) == 0 {
 		return nil
 	}
 	var out []injectionHit
 	var marks [3]bool
-	fired := map[int]int{}
+	fired := make([]int, len(injectionRules))
 	tried := map[[2]int]bool{}
 	needs := in.needPositions(hits)
 	for _, h := range hits {
@@ -231,10 +234,13 @@ func (in *injection) find(text []byte) []injectionHit {
 			continue // inside a word ("nc" in "once")
 		}
 		for _, ri := range in.kwRule[h.Pattern] {
-			if fired[ri] >= maxFirings || tried[[2]int{ri, start}] {
+			if fired[ri] >= maxFirings {
 				continue
 			}
 			if r := &injectionRules[ri]; len(r.Needs) > 0 && !needed(needs[ri], start, start+injectionWindow) {
+				continue
+			}
+			if tried[[2]int{ri, start}] {
 				continue
 			}
 			tried[[2]int{ri, start}] = true

@@ -2,6 +2,7 @@ package dlp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"html"
 	"strings"
@@ -69,6 +70,11 @@ func firstNonSpace(b []byte) byte {
 }
 
 func isASCII(b []byte) bool {
+	for ; len(b) >= 8; b = b[8:] {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return false
+		}
+	}
 	for _, c := range b {
 		if c >= utf8.RuneSelf {
 			return false

@@ -51,7 +51,7 @@ func score(text []byte, hits []injectionHit) []injectionHit {
 	if len(hits) == 0 {
 		return hits
 	}
-	about := countMatches(aboutAC(), text, 2) >= 2
+	about := countMatches(aboutAC(), text, 1) >= 1
 	fences := fenceOffsets(text)
 	distinct := map[string]bool{}
 	out := make([]injectionHit, 0, len(hits))
@@ -71,6 +71,8 @@ func score(text []byte, hits []injectionHit) []injectionHit {
 		// literal in a test, an install command in the docs).
 		discussed := marked || ((quoted || fenced) && (about || !addressed))
 		switch {
+		case discussed && about && !addressed:
+			lvl -= 2 // an example on a page about attacks, said to no one
 		case discussed:
 			lvl--
 			h.Reason += " (quoted or discussed)"

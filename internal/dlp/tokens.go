@@ -219,7 +219,7 @@ func asciiFoldEqual(b []byte, lower string) bool {
 // keepHeuristics are the rules whose shape alone fires on ordinary
 // prose or code, so gitleaks' entropy floor and allowlists still apply
 // (measured on the clean corpus: TestFalsePositivesOnCleanTraffic and
-// the benign half of testdata/outbound). docs/dlp.md lists why for each.
+// the benign half of TestOutboundCorpus). docs/dlp.md lists why for each.
 var keepHeuristics = map[string]bool{}
 
 // accept applies gitleaks' per-finding checks (secret group, entropy,

@@ -27,7 +27,7 @@ func benchProxy(b *testing.B, policySrc string) (*upstream, *http.Client) {
 
 func BenchmarkSmallKeepAlive(b *testing.B) {
 	up, c := benchProxy(b, "egress:\n  routes:\n    - host: up.example.com\n      auth: {scheme: Bearer, token_ref: UP_TOKEN}\n")
-	u := "https://up.example.com:" + up.port + "/v1/x"
+	u := "https://up.example.com:" + up.port + "/bench"
 	b.SetParallelism(4) // 8 clients on 2 cores
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -45,7 +45,7 @@ func BenchmarkSmallKeepAlive(b *testing.B) {
 
 func BenchmarkPOST64KiBWithDLP(b *testing.B) {
 	up, c := benchProxy(b, "egress:\n  routes:\n    - host: up.example.com\n      auth: {scheme: Bearer, token_ref: UP_TOKEN}\n      dlp: {outbound_on_match: block}\n")
-	u := "https://up.example.com:" + up.port + "/v1/x"
+	u := "https://up.example.com:" + up.port + "/bench"
 	line := "Please refactor the loader so it returns an error instead of panicking; keep the API.\n"
 	body := strings.Repeat(line, 64<<10/len(line)+1)[:64<<10]
 	b.SetBytes(int64(len(body)))

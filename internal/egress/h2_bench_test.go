@@ -67,7 +67,7 @@ func BenchmarkH2SmallGET(b *testing.B) {
 		c    *http.Client
 	}{{"direct", direct}, {"proxy", p.h2Client(b)}} {
 		b.Run(via.name, func(b *testing.B) {
-			u := "https://up.example.com:" + up.port + "/v1/x"
+			u := "https://up.example.com:" + up.port + "/bench"
 			for range b.N {
 				resp, err := via.c.Do(newReq(b, "GET", u, nil))
 				if err != nil {

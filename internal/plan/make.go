@@ -33,6 +33,9 @@ type Input struct {
 	StateRoot string
 	// ImageTag tags the images; "" means "latest".
 	ImageTag string
+	// DryRun plans even when a token's env var is not set: the plan names
+	// it in MissingSecretEnv and Missing says why, for the user to see.
+	DryRun bool
 }
 
 // slugAlphabet is what the slug's random suffix is drawn from.
@@ -91,8 +94,14 @@ func Make(in Input) (*Bottle, error) {
 		p.Agent.File = r.Agent.File
 	}
 	secrets, problems := tokenSlots(p.Provider, p.Egress.Routes, in.EnvSet)
-	if len(problems) > 0 {
+	if len(problems) > 0 && !in.DryRun {
 		return nil, problems
+	}
+	p.Missing = problems
+	for _, s := range secrets {
+		if !in.EnvSet[s] {
+			p.MissingSecretEnv = append(p.MissingSecretEnv, s)
+		}
 	}
 	p.SidecarSecretEnv = secrets
 	p.Images = images(p.Provider, in.ImageTag)

@@ -89,6 +89,9 @@ func WriteText(w io.Writer, p *Bottle, short func(string) string) error {
 		}
 		more("secrets %s (copied from your environment at launch, into the sidecar only)", strings.Join(names, ", "))
 	}
+	for _, n := range p.MissingSecretEnv {
+		more("missing $%s (not set: start refuses until you export it)", n)
+	}
 	keys := make([]string, 0, len(p.AgentEnv))
 	for k := range p.AgentEnv {
 		keys = append(keys, k)

@@ -95,6 +95,11 @@ type Bottle struct {
 	// copies into the sidecar's environment at launch (token_ref and
 	// auth_token slots), sorted. Values are read only at launch.
 	SidecarSecretEnv []string `json:"sidecar_secret_env"`
+	// MissingSecretEnv are the slots of SidecarSecretEnv not set on the
+	// host; only a dry run plans with any (launch refuses).
+	MissingSecretEnv []string `json:"missing_secret_env,omitempty"`
+	// Missing says why each of MissingSecretEnv is needed (dry run only).
+	Missing manifest.Problems `json:"-"`
 	// Mounts are the bind mounts of both containers.
 	Mounts []Mount `json:"mounts"`
 	// Egress is the bottle's egress policy as written to policy.yaml.
