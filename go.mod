@@ -19,6 +19,7 @@ require (
 	github.com/zricethezav/gitleaks/v8 v8.30.1
 	go.yaml.in/yaml/v3 v3.0.6
 	google.golang.org/grpc v1.85.0
+	software.sslmate.com/src/go-pkcs12 v0.7.4
 )
 
 require (
