@@ -1,15 +1,38 @@
 package plan
 
-import "github.com/bot-bottle/bot-bottle/internal/ca"
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/bot-bottle/bot-bottle/internal/ca"
+)
 
 // AgentTrustStore is the agent's Java trust store: the bottle CA alone, in
 // PKCS#12, beside ca.pem.
 const AgentTrustStore = AgentCADir + "/truststore.p12"
 
-// javaTrust is what every JVM needs to trust the bottle CA, through
-// JAVA_TOOL_OPTIONS (the one variable every JVM reads).
-const javaTrust = "-Djavax.net.ssl.trustStore=" + AgentTrustStore +
-	" -Djavax.net.ssl.trustStoreType=PKCS12 -Djavax.net.ssl.trustStorePassword=" + ca.TrustStorePassword
+// javaTrust is what every JVM needs to trust the bottle CA and to use the
+// proxy, through JAVA_TOOL_OPTIONS (the one variable every JVM reads; the
+// JVM ignores HTTPS_PROXY).
+var javaTrust = "-Djavax.net.ssl.trustStore=" + AgentTrustStore +
+	" -Djavax.net.ssl.trustStoreType=PKCS12 -Djavax.net.ssl.trustStorePassword=" + ca.TrustStorePassword +
+	javaProxy()
+
+// javaProxy names the proxy of DefaultProxyURL for http and https, and the
+// sidecar services the agent reaches directly (NoProxy).
+func javaProxy() string {
+	u, err := url.Parse(DefaultProxyURL)
+	if err != nil {
+		panic(err)
+	}
+	nonProxy := strings.ReplaceAll(NoProxy, ",", "|")
+	var b strings.Builder
+	for _, scheme := range []string{"http", "https"} {
+		fmt.Fprintf(&b, " -D%s.proxyHost=%s -D%s.proxyPort=%s", scheme, u.Hostname(), scheme, u.Port())
+	}
+	return b.String() + " -Dhttp.nonProxyHosts=" + nonProxy
+}
 
 // CAEnv is every variable a toolchain reads for the CA file it trusts,
 // each set to the bottle CA, so that each one's ordinary client trusts the
