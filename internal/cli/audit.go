@@ -46,7 +46,73 @@ to it.`,
 	}
 	cmd.Flags().BoolVar(&verify, "verify", false, "check the hash chain; exit 1 on a problem")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: entries as JSON Lines, or one report per bottle with --verify")
+	cmd.AddCommand(newAuditShowCmd(env))
 	return cmd
+}
+
+// newAuditShowCmd is `audit show [--json] [SLUG]`: every entry in full.
+func newAuditShowCmd(env Env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show [SLUG]",
+		Short: "Print each audit entry in full: who decided what, with which limits",
+		Long: `show prints every entry of a bottle's audit log (or of every bottle's) in
+full: the time, the operator (host user), the tool, the decision, the
+proposal, the refusal it proved, the limits of a scoped grant, the notes and
+the decided content (route YAML, capability lines, the findings a hold
+showed; never a secret value). --json prints the entries as JSON Lines.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if env.Home == "" {
+				return errors.New("audit: no home directory")
+			}
+			slugs, err := auditSlugs(env.Home, args)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return auditPrint(env, slugs, true)
+			}
+			return auditShow(env, slugs)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the entries as JSON Lines")
+	return cmd
+}
+
+func auditShow(env Env, slugs []string) error {
+	w := env.Stdout
+	for _, s := range slugs {
+		entries, err := audit.Read(audit.Path(env.Home, s))
+		if err != nil && entries == nil {
+			return err
+		}
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "bot-bottle: %v (run audit --verify)\n", err)
+		}
+		for _, e := range entries {
+			fmt.Fprintf(w, "%s  %s  %s %s\n", e.Time.Format("2006-01-02 15:04:05Z"), e.Bottle, e.Action, e.Tool)
+			for _, f := range [][2]string{
+				{"operator", e.Operator}, {"proposal", e.ProposalID}, {"refusal", e.RefusalID},
+				{"limits", e.Limits}, {"notes", oneLine(e.Notes)},
+			} {
+				if f[1] != "" {
+					fmt.Fprintf(w, "  %-9s %s\n", f[0]+":", printable(f[1]))
+				}
+			}
+			if c := strings.TrimRight(e.Content, "\n"); c != "" {
+				fmt.Fprintln(w, "  content:")
+				for _, l := range strings.Split(c, "\n") {
+					fmt.Fprintf(w, "    %s\n", printable(l))
+				}
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	if len(slugs) == 0 {
+		fmt.Fprintln(w, "no audit logs")
+	}
+	return nil
 }
 
 func auditSlugs(home string, args []string) ([]string, error) {

@@ -55,12 +55,14 @@ func openEngines(ctx context.Context, env Env, strict bool) (backend.Backend, fu
 
 // openBackend connects to the backend a start runs on: name (--backend),
 // else $BOT_BOTTLE_BACKEND, else docker.
-func openBackend(ctx context.Context, env Env, name string) (backend.Backend, func(), error) {
-	name, err := engines.Choose(name, env.Getenv)
+func openBackend(ctx context.Context, env Env, o *startOptions) (backend.Backend, func(), error) {
+	name, err := engines.Choose(o.backend, env.Getenv)
 	if err != nil {
 		return nil, nil, usageError(err)
 	}
-	return engines.Open(ctx, name, engineConfig(env))
+	c := engineConfig(env)
+	c.Context, c.Namespace = o.context, o.namespace
+	return engines.Open(ctx, name, c)
 }
 
 // stateRoot is ~/.bot-bottle/state.
@@ -77,5 +79,7 @@ func ids() (int, int) { return os.Getuid(), os.Getgid() }
 // backendFlag adds --backend to start.
 func backendFlag(cmd *cobra.Command, o *startOptions) {
 	cmd.Flags().StringVar(&o.backend, "backend", "", "the engine to run the bottle on: "+strings.Join(engines.Names(), ", ")+" (default $"+engines.EnvBackend+", else "+engines.Default+")")
+	cmd.Flags().StringVar(&o.context, "context", "", "a cluster backend's kubeconfig context (default: the current one)")
+	cmd.Flags().StringVar(&o.namespace, "namespace", "", "a cluster backend's namespace (default: the context's)")
 	_ = cmd.RegisterFlagCompletionFunc("backend", cobra.FixedCompletions(engines.Names(), cobra.ShellCompDirectiveNoFileComp))
 }

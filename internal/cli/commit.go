@@ -42,7 +42,7 @@ every file the agent wrote.`,
 			ref, err := be.Commit(cmd.Context(), slug, image)
 			if err != nil {
 				if errors.Is(err, backend.ErrNotFound) {
-					return found(err)
+					return found(fmt.Errorf("%w (its containers went when its agent exited: commit needs a bottle started with --keep, or one ended by \"bot-bottle stop %s\")", err, slug))
 				}
 				return err
 			}

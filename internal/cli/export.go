@@ -22,8 +22,8 @@ func newExportCmd(env Env) *cobra.Command {
 		Use:   "export SLUG DEST",
 		Short: "Write the agent's new commits as a git bundle or a patch series",
 		Long: `Write the commits the agent of bottle SLUG made in /workspace since
-"start --cwd" copied it in: a git bundle at DEST (DEST/SLUG.bundle when DEST
-is a directory), or with --patch a patch series (git format-patch of HEAD's
+"start --cwd" copied it in: a git bundle at DEST when DEST ends in ".bundle",
+otherwise at DEST/SLUG.bundle (the directory DEST is made when missing), or with --patch a patch series (git format-patch of HEAD's
 new commits) as files in the directory DEST. Existing files are never
 overwritten.
 
@@ -72,8 +72,9 @@ func runExport(ctx context.Context, env Env, slug, dest string, patch bool) erro
 		}
 		return nil
 	}
-	if st, err := os.Stat(dest); err == nil && st.IsDir() {
-		dest = filepath.Join(dest, slug+".bundle")
+	dest, err = bundlePath(dest, slug)
+	if err != nil {
+		return err
 	}
 	h, saved, err := workspace.Bundle(ctx, be, slug, dir, dest)
 	noteSaved(env.Stderr, slug, saved)
@@ -87,6 +88,26 @@ func runExport(ctx context.Context, env Env, slug, dest string, patch bool) erro
 	fmt.Fprintf(env.Stdout, "wrote %s: %s, on top of %d commit(s) you have\n", dest, strings.Join(refs, " "), len(h.Prerequisites))
 	fmt.Fprintf(env.Stdout, "review it with: git fetch %s 'refs/heads/*:refs/remotes/%s/*'\n", dest, slug)
 	return nil
+}
+
+// bundlePath is where the bundle goes: dest itself when it names a
+// .bundle file (its directory must exist), else dest/slug.bundle with dest
+// made when missing. Errors name the user's path, not a temp file.
+func bundlePath(dest, slug string) (string, error) {
+	if strings.HasSuffix(dest, ".bundle") {
+		if st, err := os.Stat(dest); err == nil && st.IsDir() {
+			return filepath.Join(dest, slug+".bundle"), nil
+		}
+		parent := filepath.Dir(dest)
+		if st, err := os.Stat(parent); err != nil || !st.IsDir() {
+			return "", usageError(fmt.Errorf("export destination %s: directory %s does not exist", dest, parent))
+		}
+		return dest, nil
+	}
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		return "", usageError(fmt.Errorf("export destination %s: cannot make the directory: %w", dest, err))
+	}
+	return filepath.Join(dest, slug+".bundle"), nil
 }
 
 func exportError(slug string, err error) error {

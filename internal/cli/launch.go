@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
-	"github.com/bot-bottle/bot-bottle/internal/backend/engines"
 	"github.com/bot-bottle/bot-bottle/internal/ca"
 	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
@@ -52,12 +51,10 @@ func provisionPlan(env Env, p *plan.Bottle, o startOptions) (provider.Provision,
 // o.backend names (openBackend) and runs the agent on the user's terminal. agentImage boots a
 // committed image (resume).
 func launch(ctx context.Context, env Env, p *plan.Bottle, prov provider.Provision, o startOptions, agentImage string) error {
-	// Checked before anything is made: go run and a plain go build give a
-	// dynamic binary the sidecar image cannot carry.
-	if err := engines.CheckSidecarBinary(env.Getenv(envSidecarBinary)); err != nil {
-		if engines.IsNotStatic(err) {
-			return fmt.Errorf("%w; or run scripts/bot-bottle from the bot-bottle source tree, which builds a static bin/bot-bottle and seeds the base images", err)
-		}
+	// Before anything is made: go install with cgo on gives a dynamic
+	// binary the sidecar image cannot carry, so a static one is built.
+	env, err := withStaticSidecar(ctx, env)
+	if err != nil {
 		return err
 	}
 	getenv := env.Getenv
@@ -78,12 +75,15 @@ func launch(ctx context.Context, env Env, p *plan.Bottle, prov provider.Provisio
 		}
 	}
 
-	be, closeEngine, err := openBackend(ctx, env, o.backend)
+	be, closeEngine, err := openBackend(ctx, env, &o)
 	if err != nil {
 		return err
 	}
 	defer closeEngine()
 	uid, gid := ids()
+	if o.headless {
+		defer watchProposals(ctx, env.Stderr, env.Home, p.Slug, time.Second)()
+	}
 	code, err := lifecycle.Start(ctx, p, lifecycle.StartOptions{
 		Backend:   be,
 		Provision: prov,

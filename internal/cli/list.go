@@ -28,6 +28,8 @@ type bottleRow struct {
 	Committed string    `json:"committed_image,omitempty"`
 	StateDir  string    `json:"state_dir,omitempty"`
 	Preserved bool      `json:"preserved"`
+	// Pending is how many proposals wait for the operator (supervise).
+	Pending int `json:"pending_proposals"`
 }
 
 func newListCmd(env Env) *cobra.Command {
@@ -45,19 +47,20 @@ SLUG" starts it again.`,
 			if err != nil {
 				return err
 			}
+			countPending(env, rows)
 			if asJSON {
 				enc := json.NewEncoder(env.Stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(rows)
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SLUG\tAGENT\tSTATE\tCREATED\tCOLOR\tLABEL")
+			fmt.Fprintln(tw, "SLUG\tAGENT\tSTATE\tCREATED\tCOLOR\tPENDING\tLABEL")
 			for _, r := range rows {
 				created := ""
 				if !r.Created.IsZero() {
 					created = r.Created.Local().Format("2006-01-02 15:04")
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Slug, r.Agent, r.State, created, cmp.Or(printable(r.Color), "-"), printable(r.Label))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Slug, r.Agent, r.State, created, cmp.Or(printable(r.Color), "-"), r.Pending, printable(r.Label))
 			}
 			return tw.Flush()
 		},

@@ -30,6 +30,8 @@ type startOptions struct {
 	respectGitignore bool
 	// backend is --backend: the engine to start on ("" = $BOT_BOTTLE_BACKEND, else docker).
 	backend string
+	// context and namespace place the bottle on a cluster backend.
+	context, namespace string
 }
 
 func newStartCmd(env Env) *cobra.Command {
@@ -104,6 +106,10 @@ name replaces them.`,
 func runStart(ctx context.Context, env Env, agent string, o startOptions) error {
 	if o.format != "text" && o.format != "json" {
 		return usageError(fmt.Errorf("--format %q: use text or json", o.format))
+	}
+	if o.format == "json" && !o.dryRun {
+		// A script asking for JSON must never launch a bottle by mistake.
+		return usageError(errors.New("--format json prints the plan: add --dry-run (nothing was launched)"))
 	}
 	if o.prompt != "" && !o.headless {
 		return usageError(errors.New("--prompt needs --headless"))

@@ -82,6 +82,7 @@ func TestStartFlagErrors(t *testing.T) {
 		{[]string{"start", "--prompt", "x"}, "bot-bottle: --prompt needs --headless\n"},
 		{[]string{"start", "--headless"}, "bot-bottle: --headless needs --prompt TEXT\n"},
 		{[]string{"resume", "x", "--prompt", "y"}, "bot-bottle: --prompt needs --headless\n"},
+		{[]string{"start", "--format", "json"}, "bot-bottle: --format json prints the plan: add --dry-run (nothing was launched)\n"},
 	} {
 		_, errOut, code := execCLI(t, t.TempDir(), "", nil, tt.args...)
 		if code != 2 || errOut != tt.want {

@@ -23,7 +23,7 @@ func newSuperviseListCmd(env Env) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			op := &apply.Operator{Home: env.Home}
-			items, errs := op.Pending()
+			items, errs := sweeping{Operator: op}.Pending()
 			if asJSON {
 				if err := writePendingJSON(env.Stdout, items); err != nil {
 					return err
@@ -122,4 +122,23 @@ func pendingErrors(errs []error) error {
 		msgs = append(msgs, e.Error())
 	}
 	return fmt.Errorf("some proposals could not be read: %w", errors.New(strings.Join(msgs, "; ")))
+}
+
+// countPending fills each row's count of proposals waiting for the
+// operator; a queue that cannot be read is warned about, never hidden.
+func countPending(env Env, rows []bottleRow) {
+	if env.Home == "" {
+		return
+	}
+	items, errs := (&apply.Operator{Home: env.Home}).Pending()
+	n := map[string]int{}
+	for _, it := range items {
+		n[it.Slug]++
+	}
+	for i := range rows {
+		rows[i].Pending = n[rows[i].Slug]
+	}
+	for _, err := range errs {
+		fmt.Fprintf(env.Stderr, "bot-bottle: warning: %v\n", err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/bot-bottle/bot-bottle/internal/hoststate"
+	"github.com/bot-bottle/bot-bottle/internal/testenv"
 )
 
 // A real proxy refuses a request; a real MCP client files egress-block
@@ -114,4 +116,42 @@ func TestEgressBlockRefusalProvenance(t *testing.T) {
 	if !strings.Contains(table.String(), "[not seen by the proxy — the agent's claim] allow evil.example") {
 		t.Errorf("supervise list does not mark the agent's claim:\n%s", table.String())
 	}
+	refusalsInTmux(t, home, id)
+}
+
+// refusalsInTmux: the operator's terminal UI shows the same two proposals,
+// the made-up one in red, and the real one's detail the proxy's record.
+func refusalsInTmux(t *testing.T, home, id string) {
+	if testing.Short() {
+		return
+	}
+	_, err := exec.LookPath("tmux")
+	testenv.Require(t, "tmux", err == nil, "the refusal provenance UI test")
+	bin := buildBinary(t)
+	s := tmuxSession{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock")}
+	cmdline := "env HOME=" + home + " TERM=xterm-256color " + bin + " supervise --poll 100ms"
+	if out, err := s.tmux("new-session", "-d", "-s", "bb", "-x", "140", "-y", "30", cmdline); err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	t.Cleanup(func() { s.tmux("kill-server") })
+	s.waitFor("2 pending", "[not seen by the proxy — the agent's claim] allow evil.example", "allow api.example.com")
+	colored, _ := s.tmux("capture-pane", "-e", "-p", "-t", "bb")
+	red := false
+	for _, l := range strings.Split(colored, "\n") {
+		if strings.Contains(l, "allow evil.example") && strings.Contains(l, "31m") {
+			red = true
+		}
+	}
+	if !red {
+		t.Errorf("the agent's claim is not red:\n%q", colored)
+	}
+	// Open the proven one: the proxy's record, with its refusal ID.
+	for _, l := range strings.Split(s.screen(), "\n") {
+		if strings.HasPrefix(l, ">") && strings.Contains(l, "evil.example") {
+			s.send("Down")
+		}
+	}
+	s.send("Enter")
+	s.waitFor("Proxy's record (refusal "+id+")", "GET http://api.example.com/v1/items")
+	s.send("q")
 }

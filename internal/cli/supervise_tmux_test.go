@@ -128,13 +128,15 @@ func TestSuperviseInTmux(t *testing.T) {
 		t.Errorf("the diff should add proxy.golang.org to the live routes:\n%s", scr)
 	}
 	s.send("a")
+	s.waitFor("Approve for how long?", "1  for 1 hour, this run only (default)")
+	s.send("Enter")
 	s.waitFor("approved egress-allow from "+slug, "0 pending")
 	r, err := q.Response(allow.ID)
 	if err != nil || r.Status != queue.StatusApproved {
 		t.Fatalf("response = %+v, %v", r, err)
 	}
 	pol, _ := os.ReadFile(policy)
-	if !strings.Contains(string(pol), "- host: proxy.golang.org") || !strings.Contains(string(pol), "log: 1") {
+	if !strings.Contains(string(pol), "- host: proxy.golang.org") || !strings.Contains(string(pol), "log: 1") || !strings.Contains(string(pol), "session: true") {
 		t.Errorf("policy.yaml after approval:\n%s", pol)
 	}
 
@@ -160,6 +162,8 @@ func TestSuperviseInTmux(t *testing.T) {
 	s.waitFor("Note for the modified proposal")
 	s.typeText("GET only")
 	s.send("Enter")
+	s.waitFor("Approve for how long?")
+	s.send("4") // for good
 	s.waitFor("modified egress-allow", "0 pending")
 	r, err = q.Response(wide.ID)
 	if err != nil || r.Status != queue.StatusModified || !strings.Contains(r.FinalFile, "narrow.example") || r.Notes != "GET only" {

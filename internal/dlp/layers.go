@@ -123,7 +123,8 @@ func (o *Outbound) children(v *view, esc escKind) []*view {
 			out = append(out, &view{text: d, parent: v, layer: layer, undo: f, plus: v.plus})
 		}
 	}
-	if esc&escPercent != 0 {
+	// In a query or form body '+' is a space: "4111+1111+…" is a card.
+	if esc&escPercent != 0 || v.plus && bytes.IndexByte(v.text, '+') >= 0 {
 		plus := v.plus
 		whole("percent", func(b []byte) []byte { return percentView(b, plus) })
 	}

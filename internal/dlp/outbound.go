@@ -74,6 +74,16 @@ func NewOutbound(cfg OutboundConfig) (*Outbound, error) {
 	}
 	patterns = append(patterns, `\/`, "%25")
 	o.escKind = append(o.escKind, escJSON, escPercent)
+	// Percent-escaped markers of the other layers: a backslash escape, an
+	// HTML reference, an invisible or look-alike character in a query.
+	for _, m := range pctMarkers {
+		patterns = append(patterns, m)
+		o.escKind = append(o.escKind, escPercent)
+	}
+	for _, m := range jsonMarkers {
+		patterns = append(patterns, m)
+		o.escKind = append(o.escKind, escJSON)
+	}
 	for c := 0x21; c < 0x7f; c++ {
 		if hidesToken(byte(c)) {
 			patterns = append(patterns, fmt.Sprintf(`\x%02x`, c))
@@ -99,6 +109,12 @@ func NewOutbound(cfg OutboundConfig) (*Outbound, error) {
 	o.ac = newACMatcher(patterns)
 	return o, nil
 }
+
+// jsonMarkers: JSON escapes of invisible and look-alike characters
+// (Go and most encoders escape them as \uXXXX).
+var jsonMarkers = []string{`\u00ad`, `\u034f`, `\u180e`, `\u200`, `\u202`, `\u206`, `\ufeff`, `\uff`}
+
+var pctMarkers = []string{"%5cx", "%5cu", "%26%23", "%c2%ad", "%e2%80", "%e2%81", "%ef%bb", "%ef%bc", "%ef%bd", "%f0%9d"}
 
 // escKind says which decoded view an escape marker calls for.
 type escKind uint8

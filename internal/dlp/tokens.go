@@ -129,7 +129,7 @@ func (rs *ruleSet) findTokens(text []byte, kwHits []acHit) ([]tokenMatch, error)
 			// ending at that cut leans on it ($) and is not real.
 			end := min(len(text), cs+r.window+1)
 			if r.window < 0 {
-				end = min(len(text), cs+anchoredLook)
+				end = min(len(text), cs+lookFor(r.rule.RuleID))
 			}
 			if !spend() {
 				return nil, errTooComplex
@@ -185,6 +185,17 @@ var errTooComplex = fmt.Errorf("%w: too many candidate secrets to check", ErrToo
 // not matched by the curl rules (the token in it still is, by its own rule
 // or by known_secrets).
 const anchoredLook = 512
+
+// pemLook: a PEM private key runs to several KiB (an RSA-4096 key is
+// about 3.3 KiB), so its rule looks that far for the END line.
+const pemLook = 16 << 10
+
+func lookFor(id string) int {
+	if id == "private-key" {
+		return pemLook
+	}
+	return anchoredLook
+}
 
 func isWordByte(b byte) bool {
 	return b == '_' || '0' <= b && b <= '9' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z'

@@ -36,13 +36,13 @@ func hidesToken(c byte) bool {
 // The scanner builds it only when an escape of a token character is seen.
 func percentView(b []byte, plus bool) []byte {
 	i := bytes.IndexByte(b, '%')
-	if i < 0 {
-		return nil
-	}
 	if plus {
-		if j := bytes.IndexByte(b, '+'); j >= 0 && j < i {
+		if j := bytes.IndexByte(b, '+'); j >= 0 && (i < 0 || j < i) {
 			i = j
 		}
+	}
+	if i < 0 {
+		return nil
 	}
 	out := make([]byte, 0, len(b))
 	out = append(out, b[:i]...)

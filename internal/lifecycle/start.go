@@ -54,8 +54,8 @@ type StartOptions struct {
 }
 
 // Start prepares the bottle's state, launches it, provisions the agent,
-// runs the agent's command on the session and, unless Keep, removes the
-// containers when it exits. It returns the command's exit code. A failure
+// runs the agent's command on the session and, unless Keep or a "stop"
+// ended it, removes the containers when it exits. It returns the command's exit code. A failure
 // before the command names its step; the backend has already removed what
 // it made.
 func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
@@ -72,6 +72,9 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 	}
 	fmt.Fprintf(progress, "• preparing state in %s\n", p.StateDir)
 	if err := Prepare(p, o.MakeCA); err != nil {
+		return -1, err
+	}
+	if err := clearStopped(p.StateDir); err != nil {
 		return -1, err
 	}
 	meta := Metadata{
@@ -104,6 +107,10 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 	running := false // a failure before the agent runs removes even a kept bottle
 	defer func() {
 		if o.Keep && running {
+			return
+		}
+		if running && wasStopped(p.StateDir) {
+			fmt.Fprintf(progress, "• bottle %s was stopped; its containers stay for \"bot-bottle commit %s\" (state in %s)\n", p.Slug, p.Slug, p.StateDir)
 			return
 		}
 		if running && (o.Workspace != nil || o.Launch.AgentImage != "") {

@@ -19,6 +19,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/ca"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
+	"github.com/bot-bottle/bot-bottle/internal/policy"
 )
 
 // Files in a bottle's state directory.
@@ -174,13 +175,35 @@ func livePolicy(p *plan.Bottle, approvedFile string) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading approved routes: %w", err)
 		}
-		e.Routes = append(e.Routes, approved.Routes...)
+		used, err := grantUses(filepath.Join(p.StateDir, "logs", "egress.jsonl"))
+		if err != nil {
+			return nil, err
+		}
+		e.Routes = append(e.Routes, policy.CarriedGrants(policy.SpendLogged(approved.Routes, used), time.Now())...)
 	}
 	b, err := manifest.MarshalPolicy(e)
 	if err != nil {
 		return nil, err
 	}
 	return b, nil
+}
+
+// grantUses counts what earlier runs spent of each grant, from the
+// proxy's log; no log yet is nothing spent.
+func grantUses(logPath string) (map[string]int, error) {
+	f, err := os.Open(logPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("counting grant uses: %w", err)
+	}
+	defer f.Close()
+	n, err := policy.CountGrantUses(f)
+	if err != nil {
+		return nil, fmt.Errorf("counting grant uses in %s: %w", logPath, err)
+	}
+	return n, nil
 }
 
 // writeSSH copies each repo's key (0600) and writes known_hosts with the

@@ -49,6 +49,13 @@ func (d *decoder) pathf(n *yaml.Node, path, format string, args ...any) {
 	d.problemf(n, "%s"+format, append([]any{at(path)}, args...)...)
 }
 
+// keyf reports the unknown key k under path; only k counts as failed, so
+// the rest of path is still validated and reported in the same run.
+func (d *decoder) keyf(k *yaml.Node, path, format string, args ...any) {
+	d.failed = append(d.failed, joinPath(path, k.Value))
+	d.problemf(k, "%s"+format, append([]any{at(path)}, args...)...)
+}
+
 func (d *decoder) problemf(n *yaml.Node, format string, args ...any) {
 	d.problems = append(d.problems, Problem{File: d.file, Line: d.line(n), Message: fmt.Sprintf(format, args...)})
 }
@@ -265,12 +272,13 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 }
 
 func (d *decoder) unknownKey(k *yaml.Node, t reflect.Type, path string, fields map[string]int) {
+	// Only the unknown key failed: its siblings are still validated.
 	if t == reflect.TypeFor[routeProposal]() {
-		d.pathf(k, path, "unknown key %q: a route proposal holds only routes", k.Value)
+		d.keyf(k, path, "unknown key %q: a route proposal holds only routes", k.Value)
 		return
 	}
 	if hint, ok := removedKey(t, k.Value); ok {
-		d.pathf(k, path, "%s", hint)
+		d.keyf(k, path, "%s", hint)
 		return
 	}
 	names := make([]string, 0, len(fields))
@@ -281,10 +289,11 @@ func (d *decoder) unknownKey(k *yaml.Node, t reflect.Type, path string, fields m
 	}
 	sort.Strings(names)
 	if s := suggest(k.Value, names); s != "" {
+		// A typo: what it meant to set would be reported missing, which misleads.
 		d.pathf(k, path, "unknown key %q in %s; did you mean %q?", k.Value, typeLabel(t), s)
 		return
 	}
-	d.pathf(k, path, "unknown key %q in %s; allowed keys: %s", k.Value, typeLabel(t), strings.Join(names, ", "))
+	d.keyf(k, path, "unknown key %q in %s; allowed keys: %s", k.Value, typeLabel(t), strings.Join(names, ", "))
 }
 
 // structFields maps each yaml key of t to its field index.

@@ -91,3 +91,28 @@ func TestInvalid(t *testing.T) {
 		})
 	}
 }
+
+// One unknown key does not hide the bottle's other problems: manifest
+// check reports every problem at once.
+func TestUnknownKeyDoesNotHideOtherProblems(t *testing.T) {
+	home := t.TempDir()
+	dir := filepath.Join(home, ".bot-bottle/bottles")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	body := "---\negress:\n  routes:\n    - host: \"bad host\"\n  frob: 1\nenv: {\"1BAD\": x}\nfrobnicate: 1\n---\n"
+	if err := os.WriteFile(filepath.Join(dir, "b.md"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := lines(Load(home, "").Check())
+	for _, want := range []string{
+		`b.md:4: egress.routes[0].host: "bad host" is not a host name`,
+		`b.md:5: egress: unknown key "frob"`,
+		`b.md:6: env.1BAD: "1BAD" is not an env var name`,
+		`b.md:7: unknown key "frobnicate" in bottle`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems lack %q:\n%s", want, got)
+		}
+	}
+}

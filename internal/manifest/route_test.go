@@ -67,13 +67,13 @@ func TestParseRoutes(t *testing.T) {
 	}
 	bad := []struct{ in, want string }{
 		{"- host: a.com\n  role: writer\n", `proposal:2: [0].role: "role" is reserved and takes no value: delete it; a route's access is set by matches and auth`},
-		{"routes:\n  - host: a.com\n    rolle: x\n", `proposal:3: routes[0]: unknown key "rolle" in egress route; allowed keys: auth, dlp, git, host, matches, ports, unsafe_allow_private, websocket, websocket_max_message`},
+		{"routes:\n  - host: a.com\n    rolle: x\n", `proposal:3: routes[0]: unknown key "rolle" in egress route; allowed keys: auth, dlp, git, grant, host, matches, ports, unsafe_allow_private, websocket, websocket_max_message`},
 		{"", "proposal: no routes given"},
 		{"- host: a.com\n---\n- host: b.com\n", "proposal:2: more than one YAML document; keep one"},
 		{"log: 2\nroutes:\n  - host: a.com\n", `proposal:1: unknown key "log": a route proposal holds only routes`},
 		{"routes: []\n", "proposal: no routes given"},
 		{"- host: [a]\n", "proposal:1: [0].host: expected a string, got a list"},
-		{"- host: a.com\n  auth: {scheme: Bearer, token_ref: T}\n  bogus: 1\n", `proposal:3: [0]: unknown key "bogus" in egress route; allowed keys: auth, dlp, git, host, matches, ports, unsafe_allow_private, websocket, websocket_max_message`},
+		{"- host: a.com\n  auth: {scheme: Bearer, token_ref: T}\n  bogus: 1\n", `proposal:3: [0]: unknown key "bogus" in egress route; allowed keys: auth, dlp, git, grant, host, matches, ports, unsafe_allow_private, websocket, websocket_max_message`},
 	}
 	for _, tt := range bad {
 		_, err := ParseRoutes("proposal", []byte(tt.in))
@@ -184,7 +184,7 @@ func TestLoadEgressFile(t *testing.T) {
 	bad := filepath.Join(dir, "bad.yaml")
 	write(t, bad, "egress:\n  routes:\n    - host: a.com\n      methods: [GET]\n")
 	_, err = LoadEgressFile(bad)
-	if want := bad + `:4: egress.routes[0]: unknown key "methods" in egress route; allowed keys: auth, dlp, git, host, matches, ports, unsafe_allow_private, websocket, websocket_max_message`; err == nil || err.Error() != want {
+	if want := bad + `:4: egress.routes[0]: unknown key "methods" in egress route; allowed keys: auth, dlp, git, grant, host, matches, ports, unsafe_allow_private, websocket, websocket_max_message`; err == nil || err.Error() != want {
 		t.Errorf("err = %v\nwant  %s", err, want)
 	}
 	empty := filepath.Join(dir, "empty.yaml")

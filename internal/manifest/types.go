@@ -169,6 +169,27 @@ type Route struct {
 	// Role is reserved: any value is rejected. A route's access is set by
 	// matches and auth, not by a role.
 	Role string `yaml:"role,omitempty" json:"role,omitempty"`
+	// Grant limits a route the operator approved (`supervise approve
+	// --ttl/--uses/--session`): written by bot-bottle into approved.yaml and
+	// the live policy, refused in an agent's proposal.
+	Grant *Grant `yaml:"grant,omitempty" json:"grant,omitempty"`
+}
+
+// Grant is the limit on an approved route: it stops allowing requests at
+// Expires or after Uses requests, and a Session grant is not carried into
+// the next run.
+type Grant struct {
+	// ID names the grant in refusals and the audit log.
+	ID string `yaml:"id" json:"id"`
+	// Expires is an RFC 3339 time; "" means no expiry.
+	Expires string `yaml:"expires,omitempty" json:"expires,omitempty"`
+	// Uses is how many requests the grant allows; 0 means no limit.
+	Uses int `yaml:"uses,omitempty" json:"uses,omitempty"`
+	// Used is how many of Uses earlier runs spent (resume honours what is
+	// left).
+	Used int `yaml:"used,omitempty" json:"used,omitempty"`
+	// Session: the grant lasts for this run only.
+	Session bool `yaml:"session,omitempty" json:"session,omitempty"`
 }
 
 // Auth is a token injected into requests of a route. At most one of

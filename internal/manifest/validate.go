@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Names of manifests, agents, bottles, plugins and skills.
@@ -103,6 +104,9 @@ func validateRoute(r Route, path string) FieldErrors {
 	}
 	if r.Auth != nil {
 		validateAuth(r.Auth, r.Host, add)
+	}
+	if g := r.Grant; g != nil {
+		validateGrant(*g, add)
 	}
 	switch {
 	case r.WebSocketMaxMessage != 0 && !r.WebSocket:
@@ -358,4 +362,18 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+func validateGrant(g Grant, add func(field, format string, args ...any)) {
+	if g.ID == "" {
+		add("grant.id", "a grant needs an id")
+	}
+	if g.Expires != "" {
+		if _, err := time.Parse(time.RFC3339, g.Expires); err != nil {
+			add("grant.expires", "%q is not an RFC 3339 time", g.Expires)
+		}
+	}
+	if g.Uses < 0 || g.Used < 0 {
+		add("grant.uses", "uses and used are counts, not negative")
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Code is the machine-readable reason for a decision. Refusal codes are
@@ -138,6 +139,13 @@ func portList(ports []int) string {
 	return strings.Join(s, ", ")
 }
 
+func (p *Policy) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
 // Name names the route in logs and messages.
 func (r *Route) Name() string { return r.Host }
 
@@ -183,6 +191,7 @@ func (p *Policy) Decide(req Request) Decision {
 	}
 	var candidate *Route
 	var portOK bool
+	var spent string // why a grant that matched no longer allows
 	for _, r := range p.Routes {
 		if !r.MatchesHost(req.Host) {
 			continue
@@ -195,6 +204,13 @@ func (p *Policy) Decide(req Request) Decision {
 		if !r.matchesRequest(req) {
 			continue
 		}
+		if r.grant != nil {
+			why, ok := r.grant.take(p.now())
+			if !ok {
+				spent = why
+				continue
+			}
+		}
 		if r.Auth != nil && req.Scheme != "https" {
 			return refuse(CodeInsecureAuth, "route %s injects a token; plain http is refused, use https", r.Name())
 		}
@@ -204,9 +220,15 @@ func (p *Policy) Decide(req Request) Decision {
 		if svc == "git-upload-pack" && !r.GitFetch {
 			return refuse(CodeGitFetch, "git fetch from %s is not allowed: the route needs git: {fetch: true}", r.Name())
 		}
-		return Decision{Allow: true, Code: CodeAllowed, Reason: "route " + r.Name() + " allows " + req.Method + " " + req.Path, Route: r}
+		reason := "route " + r.Name() + " allows " + req.Method + " " + req.Path
+		if r.grant != nil {
+			reason += " under grant " + r.grant.id
+		}
+		return Decision{Allow: true, Code: CodeAllowed, Reason: reason, Route: r}
 	}
 	switch {
+	case spent != "":
+		return refuse(CodeGrantSpent, "%s: %s %s to %s is refused again (ask the operator for a new grant)", spent, req.Method, req.Path, req.Host)
 	case candidate == nil:
 		return p.noRoute(req.Host)
 	case !portOK:

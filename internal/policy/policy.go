@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 )
@@ -52,6 +53,8 @@ type Policy struct {
 	// Log is 0 (refusals only), 1 (every decision) or 2 (every decision
 	// with request headers, never a token).
 	Log int
+	// Now is the clock for grant expiry; nil means time.Now.
+	Now func() time.Time
 }
 
 // Route is one compiled route.
@@ -79,6 +82,8 @@ type Route struct {
 
 	matches []match
 	wire    manifest.Route
+	// grant limits an operator's scoped approval; nil means none.
+	grant *grant
 	// suffix is ".example.test" for a *.example.test route, else "".
 	suffix string
 }
@@ -205,6 +210,11 @@ func compileRoute(w manifest.Route) (*Route, error) {
 			r.OnMatch = d.OutboundOnMatch
 		default:
 			return nil, fmt.Errorf("dlp.outbound_on_match %q is not supervise, redact or block", d.OutboundOnMatch)
+		}
+	}
+	if w.Grant != nil {
+		if r.grant, err = compileGrant(*w.Grant); err != nil {
+			return nil, err
 		}
 	}
 	for i, m := range w.Matches {

@@ -14,6 +14,7 @@ type RouteView struct {
 	OutboundOnMatch    string      `json:"outbound_on_match"`
 	GitFetch           bool        `json:"git_fetch,omitempty"`
 	UnsafeAllowPrivate bool        `json:"unsafe_allow_private,omitempty"`
+	Grant              *GrantView  `json:"grant,omitempty"`
 }
 
 // AuthView is where the injected token goes and its env var name.
@@ -47,6 +48,7 @@ func (p *Policy) Table() []RouteView {
 			OutboundOnMatch:    r.OnMatch,
 			GitFetch:           r.GitFetch,
 			UnsafeAllowPrivate: r.UnsafeAllowPrivate,
+			Grant:              r.grantView(),
 		}
 		if r.Inbound {
 			v.InboundDetectors = []string{DetectorNaiveInjection}

@@ -368,6 +368,7 @@ func TestRefusals(t *testing.T) {
 		{"auth", "egress-allow", routes("- host: a.example\n  auth: {scheme: Bearer, token_ref: GITHUB_TOKEN}\n"), "auth"},
 		{"private", "egress-allow", routes("- host: a.example\n  unsafe_allow_private: true\n"), "unsafe_allow_private"},
 		{"git", "egress-allow", routes("routes:\n  - host: a.example\n    git: {fetch: true}\n"), "git"},
+		{"grant", "egress-allow", routes("- host: a.example\n  grant: {id: g-forever, uses: 1000000}\n"), "grant is not allowed in a proposed route"},
 		{"dlp outbound off", "egress-allow", routes("- host: a.example\n  dlp: {outbound_detectors: false}\n"), "outbound_detectors"},
 		{"dlp fewer detectors", "egress-allow", routes("- host: a.example\n  dlp: {outbound_detectors: [entropy]}\n"), "token_patterns"},
 		{"dlp inbound off", "egress-allow", routes("- host: a.example\n  dlp: {inbound_detectors: false}\n"), "inbound_detectors"},

@@ -71,7 +71,7 @@ func (l *List) HandleMsg(msg tea.Msg) Action {
 	return decisionKey(k.String())
 }
 
-const listHelp = "↑/↓ select · enter open · a approve · m modify · r reject · q quit"
+const listHelp = "↑/↓ select · enter open · a approve · m modify · r reject · i inspect · q quit"
 
 // View draws h lines of w cells.
 func (l List) View(st styles, now time.Time, w, h int) []string {

@@ -16,6 +16,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"github.com/bot-bottle/bot-bottle/internal/supervise/apply"
+	"github.com/bot-bottle/bot-bottle/internal/supervise/inspect"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
 )
 
@@ -43,6 +44,10 @@ type Options struct {
 	Bell func()
 	// Renderer styles the output; nil means the default renderer.
 	Renderer *lipgloss.Renderer
+	// Events feeds the inspector pane (key i); nil means no pane.
+	Events Source
+	// File files the operator's drafted route in slug's queue.
+	File func(slug, text, refusalID string) (id string, err error)
 }
 
 // Model is the root model.
@@ -59,6 +64,14 @@ type Model struct {
 	detail *Detail
 	prompt *Prompt
 	asking asking
+	// menu scopes an egress approval (menuItem is what it approves).
+	menu     *Menu
+	menuItem apply.Item
+	menuBase apply.Decision // the answer the picked limits complete
+	// inspector is the live egress pane; shown while inspecting.
+	inspector  Inspector
+	inspecting bool
+	eventErr   error
 	// edits keeps the operator's last edit per proposal, so an invalid
 	// edit is reopened rather than lost.
 	edits  map[string]string
@@ -105,6 +118,20 @@ type (
 		text string
 		err  error
 	}
+	eventsMsg struct {
+		events []inspect.Event
+		err    error
+	}
+	draftDoneMsg struct {
+		event inspect.Event
+		path  string
+		err   error
+	}
+	filedMsg struct {
+		event inspect.Event
+		id    string
+		err   error
+	}
 )
 
 // New returns the root model.
@@ -134,10 +161,18 @@ func (m *Model) tick() tea.Cmd {
 
 func (m *Model) load() tea.Cmd {
 	svc := m.opt.Service
-	return func() tea.Msg {
+	load := func() tea.Msg {
 		items, errs := svc.Pending()
 		return pendingMsg{items, errs}
 	}
+	src := m.opt.Events
+	if src == nil {
+		return load
+	}
+	return tea.Batch(load, func() tea.Msg {
+		evs, err := src.Poll()
+		return eventsMsg{evs, err}
+	})
 }
 
 // Update handles one message.
@@ -168,6 +203,21 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, readEdit(msg)
 	case editedMsg:
 		return m, m.edited(msg)
+	case eventsMsg:
+		m.inspector.Add(msg.events)
+		m.eventErr = msg.err
+		return m, nil
+	case draftDoneMsg:
+		return m, m.fileDraft(msg)
+	case filedMsg:
+		if msg.err != nil {
+			m.say(true, "route not filed: %s", firstLineOf(msg.err.Error()))
+			return m, nil
+		}
+		m.inspecting = false
+		m.seen[msg.id] = true // the operator's own: no "new proposal" notice
+		m.say(false, "your route for %s is filed: approve it below (a) to apply it live", msg.event.Bottle)
+		return m, m.load()
 	case tea.KeyMsg:
 		return m, m.key(msg)
 	}
@@ -177,6 +227,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // key routes a key to the component in front and carries out its action.
 func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 	var a Action
+	if m.menu != nil {
+		return m.menuKey(k)
+	}
+	if m.prompt == nil && m.detail == nil && m.opt.Events != nil && (m.inspecting || k.String() == "i") {
+		return m.inspectKey(k)
+	}
 	switch {
 	case m.prompt != nil:
 		a = m.prompt.HandleMsg(k)
@@ -203,6 +259,10 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 			m.ask(it, queue.StatusApproved, "", "Reason to approve "+it.Proposal.Tool+" (required)", true)
 			return nil
 		}
+		if t := it.Proposal.Tool; t == queue.ToolEgressAllow || t == queue.ToolEgressBlock {
+			m.openMenu(it, apply.Decision{Status: queue.StatusApproved})
+			return nil
+		}
 		return m.decide(it, apply.Decision{Status: queue.StatusApproved})
 	case Reject:
 		it := m.current()
@@ -217,11 +277,93 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 	case Submit:
 		as := m.asking
 		m.prompt = nil
-		return m.decide(as.item, apply.Decision{Status: as.status, Notes: a.Text, FinalFile: as.final})
+		d := apply.Decision{Status: as.status, Notes: a.Text, FinalFile: as.final}
+		if t := as.item.Proposal.Tool; as.status == queue.StatusModified && (t == queue.ToolEgressAllow || t == queue.ToolEgressBlock) {
+			m.openMenu(as.item, d) // a modified route is scoped too
+			return nil
+		}
+		return m.decide(as.item, d)
 	case Cancel:
 		m.prompt = nil
 	}
 	return nil
+}
+
+// inspectKey opens the pane or carries out its action.
+func (m *Model) inspectKey(k tea.KeyMsg) tea.Cmd {
+	if !m.inspecting {
+		m.inspecting = true
+		return nil
+	}
+	switch a := m.inspector.HandleMsg(k); a.Kind {
+	case Quit:
+		return tea.Quit
+	case Back:
+		m.inspecting = false
+	case Draft:
+		e, _ := m.inspector.Selected()
+		return m.startDraft(e)
+	}
+	return nil
+}
+
+// startDraft opens the narrowest route for refusal e in the editor.
+func (m *Model) startDraft(e inspect.Event) tea.Cmd {
+	f, err := os.CreateTemp(m.opt.TempDir, "bot-bottle-route-*.yaml")
+	if err == nil {
+		_, err = f.WriteString(inspect.Draft(e))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		m.say(true, "cannot draft: %v", err)
+		return nil
+	}
+	c := exec.Command(m.opt.Editor[0], append(m.opt.Editor[1:], f.Name())...)
+	return tea.ExecProcess(c, func(err error) tea.Msg { return draftDoneMsg{e, f.Name(), err} })
+}
+
+// fileDraft files the saved draft as the operator's proposal; an emptied
+// file abandons it.
+func (m *Model) fileDraft(msg draftDoneMsg) tea.Cmd {
+	defer os.Remove(msg.path)
+	if msg.err != nil {
+		m.say(true, "draft abandoned: editor: %v", msg.err)
+		return nil
+	}
+	b, err := os.ReadFile(msg.path)
+	if err != nil || strings.TrimSpace(string(b)) == "" {
+		m.say(false, "draft abandoned")
+		return nil
+	}
+	file := m.opt.File
+	return func() tea.Msg {
+		id, err := file(msg.event.Bottle, string(b), msg.event.RefusalID)
+		return filedMsg{msg.event, id, err}
+	}
+}
+
+// menuKey answers the scope menu: a pick approves with its limits.
+func (m *Model) menuKey(k tea.KeyMsg) tea.Cmd {
+	a, l := m.menu.HandleMsg(k)
+	switch a.Kind {
+	case Quit:
+		return tea.Quit
+	case Cancel:
+		m.menu = nil
+	case Submit:
+		m.menu = nil
+		d := m.menuBase
+		d.Limits = l
+		return m.decide(m.menuItem, d)
+	}
+	return nil
+}
+
+// openMenu asks how long an approval of it (answered as base) lasts.
+func (m *Model) openMenu(it apply.Item, base apply.Decision) {
+	m.menu, m.menuItem, m.menuBase = &Menu{Choices: grantChoices(it.Proposal)}, it, base
 }
 
 // current is the proposal the keys act on: the one open, else the one
@@ -265,6 +407,9 @@ func (m *Model) setPending(msg pendingMsg) tea.Cmd {
 	}
 	if m.prompt != nil && !present[m.asking.item.Proposal.ID] {
 		m.prompt = nil
+	}
+	if m.menu != nil && !present[m.menuItem.Proposal.ID] {
+		m.menu = nil
 	}
 	if first || fresh == 0 {
 		return nil
@@ -406,6 +551,11 @@ func (m *Model) View() string {
 	}
 	lines := []string{m.st.title.Render(fit(clean(title), w, false))}
 	bodyH := h - 3
+	var menu []string
+	if m.menu != nil {
+		menu = m.menu.View(m.st, w)
+		bodyH = max(h-1-len(menu), 1)
+	}
 	var body []string
 	help := listHelp
 	if m.detail != nil {
@@ -417,8 +567,20 @@ func (m *Model) View() string {
 	for len(body) < bodyH {
 		body = append(body, "")
 	}
+	if m.inspecting {
+		body = m.inspector.View(m.st, w, bodyH)
+		help = inspectorHelp
+		if m.eventErr != nil {
+			body[0] += m.st.errText.Render(" · " + clean(firstLineOf(m.eventErr.Error())))
+		}
+		for len(body) < bodyH {
+			body = append(body, "")
+		}
+	}
 	lines = append(lines, body[:bodyH]...)
 	switch {
+	case m.menu != nil:
+		lines = append(lines, menu...)
 	case m.prompt != nil:
 		lines = append(lines, m.prompt.View(m.st, w)...)
 	default:

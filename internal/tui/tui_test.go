@@ -128,7 +128,7 @@ func run(t *testing.T, m *Model, cmd tea.Cmd) []tea.Msg {
 		for _, c := range msg {
 			left = append(left, run(t, m, c)...)
 		}
-	case pendingMsg, previewMsg, decidedMsg, editReadyMsg, editorDoneMsg, editedMsg:
+	case pendingMsg, previewMsg, decidedMsg, editReadyMsg, editorDoneMsg, editedMsg, eventsMsg, draftDoneMsg, filedMsg:
 		left = append(left, send(t, m, msg)...)
 	default:
 		left = append(left, msg)
@@ -210,7 +210,8 @@ func TestViews(t *testing.T) {
 		{"prompt-required-60x16", 60, 16, sample, []string{"down", "down", "a", "enter"}},
 		{"reject-prompt-80x12", 80, 12, sample, append([]string{"r"}, typed("not now")...)},
 		{"modify-refused-80x12", 80, 12, sample, []string{"down", "down", "m"}},
-		{"approved-notice-80x12", 80, 12, sample, []string{"a"}},
+		{"approved-notice-80x12", 80, 12, sample, []string{"a", "enter"}},
+		{"approve-menu-80x16", 80, 16, sample, []string{"a"}},
 		{"detail-scrolled-80x12", 80, 12, sample, []string{"enter", "down", "down", "down"}},
 		{"detail-stale-80x16", 80, 16, func() *fake { f := sample(); f.items[0].Stale = true; return f }, []string{"enter"}},
 	} {
@@ -234,8 +235,8 @@ func TestViews(t *testing.T) {
 func TestApproveFromList(t *testing.T) {
 	f := sample()
 	m, _ := newModel(t, f, 80, 24)
-	keys(t, m, "a")
-	want := []apply.Decision{{Status: queue.StatusApproved}}
+	keys(t, m, "a", "enter") // the default: the narrowest scope
+	want := []apply.Decision{{Status: queue.StatusApproved, Limits: apply.Limits{TTL: time.Hour, Session: true}}}
 	if diff := cmp.Diff(want, f.decided); diff != "" {
 		t.Errorf("decisions (-want +got):\n%s", diff)
 	}
@@ -343,7 +344,11 @@ func TestModifyValidatesEdit(t *testing.T) {
 		t.Errorf("the diff does not show the edit:\n%s", v)
 	}
 	keys(t, m, append(typed("GET only"), "enter")...)
-	want := []apply.Decision{{Status: queue.StatusModified, Notes: "GET only", FinalFile: final}}
+	if !strings.Contains(m.View(), "Approve for how long?") {
+		t.Fatalf("a modified route is not scoped:\n%s", m.View())
+	}
+	keys(t, m, "2")
+	want := []apply.Decision{{Status: queue.StatusModified, Notes: "GET only", FinalFile: final, Limits: apply.Limits{Session: true}}}
 	if diff := cmp.Diff(want, f.decided); diff != "" {
 		t.Errorf("decisions (-want +got):\n%s", diff)
 	}
@@ -401,7 +406,7 @@ func TestDecideErrorIsShown(t *testing.T) {
 	f := sample()
 	f.failing = errors.New("disk full")
 	m, _ := newModel(t, f, 80, 24)
-	keys(t, m, "a")
+	keys(t, m, "a", "4")
 	if !strings.Contains(m.View(), "could not answer 11111111: disk full") {
 		t.Errorf("error not shown:\n%s", m.View())
 	}
@@ -436,5 +441,27 @@ func TestLineDiff(t *testing.T) {
 	want := []diffLine{{same, "a"}, {del, "b"}, {add, "x"}, {same, "c"}, {add, "d"}}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(diffLine{})); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// Approving a proven egress-block offers, first, the refused request's
+// method and directory for an hour of this run; 4 keeps it for good.
+func TestApproveMenuNarrowestFitsRefusal(t *testing.T) {
+	f := sample()
+	f.items[0].Proposal.Tool = queue.ToolEgressBlock
+	f.items[0].Proposal.Justification = queue.ProvenMark + " (refusal rf-0123456789abcdef): POST https://proxy.golang.org/v1/items/42 refused at 2026-12-07T06:00:00Z\n"
+	m, _ := newModel(t, f, 80, 24)
+	keys(t, m, "a")
+	if !strings.Contains(m.View(), "1  POST under /v1/items/ only, for 1 hour, this run only (default)") {
+		t.Fatalf("menu:\n%s", m.View())
+	}
+	keys(t, m, "esc")
+	if len(f.decided) != 0 || m.menu != nil {
+		t.Fatalf("esc did not cancel: %+v", f.decided)
+	}
+	keys(t, m, "a", "enter")
+	want := []apply.Decision{{Status: queue.StatusApproved, Limits: apply.Limits{TTL: time.Hour, Session: true, Methods: []string{"POST"}, PathPrefixes: []string{"/v1/items/"}}}}
+	if diff := cmp.Diff(want, f.decided); diff != "" {
+		t.Errorf("decisions (-want +got):\n%s", diff)
 	}
 }

@@ -315,7 +315,7 @@ func Diff(ctx context.Context, b Bottle, slug, stateDir string, w io.Writer, sta
 	liveErr := runTo(ctx, b, slug, diffScript, &out, MaxDiff, base.Tree, base.Head, base.GitDir, mode)
 	if liveErr != nil {
 		if stat {
-			return true, fmt.Errorf("diff of %s: %w (a saved diff has no --stat)", slug, liveErr)
+			return false, fmt.Errorf("%w (a saved diff has no --stat)", liveErr)
 		}
 		out.Reset()
 		if err := copySaved(&out, filepath.Join(StateDir(stateDir), LastDiff), liveErr); err != nil {

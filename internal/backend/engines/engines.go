@@ -14,6 +14,7 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
+	"github.com/bot-bottle/bot-bottle/internal/backend/kubernetes"
 	"github.com/bot-bottle/bot-bottle/internal/backend/podman"
 )
 
@@ -35,6 +36,10 @@ type Config struct {
 	// Runtime is the agent's OCI runtime: "" picks runsc when the engine
 	// has it.
 	Runtime string
+	// Context and Namespace place bottles on a cluster engine: the
+	// kubeconfig context ("" = its current one) and namespace ("" = the
+	// context's).
+	Context, Namespace string
 	// Getenv reads the host environment (engine addresses such as
 	// DOCKER_HOST or CONTAINER_HOST); nil reads nothing.
 	Getenv func(string) string
@@ -59,8 +64,9 @@ type engine struct {
 // table lists every backend by name.
 func table() map[string]engine {
 	return map[string]engine{
-		"docker": {present: dockerPresent, open: openDocker},
-		"podman": {present: podmanPresent, open: openPodman},
+		"docker":     {present: dockerPresent, open: openDocker},
+		"podman":     {present: podmanPresent, open: openPodman},
+		"kubernetes": {present: kubernetesPresent, open: openKubernetes},
 	}
 }
 
@@ -187,3 +193,15 @@ func CheckSidecarBinary(path string) error {
 // IsNotStatic reports whether err is CheckSidecarBinary's "dynamically
 // linked".
 func IsNotStatic(err error) bool { return errors.Is(err, docker.ErrNotStatic) }
+
+// kubernetesPresent: a kubeconfig is where kubectl looks for one.
+func kubernetesPresent(c Config) bool { return kubernetes.Present(c.getenv) }
+
+func openKubernetes(ctx context.Context, c Config) (backend.Backend, func(), error) {
+	cfg, cs, ns, err := kubernetes.Connect(ctx, c.Context, c.Namespace)
+	if err != nil {
+		return nil, nil, err
+	}
+	k := kubernetes.New(cs, kubernetes.Options{Namespace: ns, Exec: kubernetes.RESTExecutor(cfg, cs.CoreV1().RESTClient())})
+	return k, func() {}, nil
+}

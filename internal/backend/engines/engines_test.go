@@ -21,12 +21,14 @@ func TestChoose(t *testing.T) {
 		{"", "", "docker"},
 		{"", "podman", "podman"},
 		{"docker", "podman", "docker"},
+		{"kubernetes", "", "kubernetes"},
+		{"", "kubernetes", "kubernetes"},
 	} {
 		if got, err := Choose(tt.flag, env(tt.env)); err != nil || got != tt.want {
 			t.Errorf("Choose(%q) with %s=%q = %q, %v; want %q", tt.flag, EnvBackend, tt.env, got, err, tt.want)
 		}
 	}
-	if _, err := Choose("lxc", nil); err == nil || !strings.Contains(err.Error(), "docker, podman") {
+	if _, err := Choose("lxc", nil); err == nil || !strings.Contains(err.Error(), "docker, kubernetes, podman") {
 		t.Errorf("unknown backend: %v", err)
 	}
 	if !slices.Contains(Names(), "podman") || !slices.Contains(Names(), "docker") {

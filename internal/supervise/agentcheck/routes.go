@@ -92,6 +92,8 @@ func AgentSafe(r manifest.Route) error {
 		return errors.New("auth is not allowed in a proposed route: only the operator can attach a token to a host")
 	case r.UnsafeAllowPrivate:
 		return errors.New("unsafe_allow_private is not allowed in a proposed route: only the operator can open the private network")
+	case r.Grant != nil:
+		return errors.New("grant is not allowed in a proposed route: the operator sets a grant's limits when approving")
 	case r.Git != nil:
 		return errors.New("git is not allowed in a proposed route: only the operator can allow git over HTTPS; push through the git-gate remote")
 	}

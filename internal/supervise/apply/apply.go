@@ -83,6 +83,8 @@ type Decision struct {
 	Notes string
 	// FinalFile replaces the proposed file when Status is modified.
 	FinalFile string
+	// Limits scope an approved route (Scope); empty keeps it for good.
+	Limits Limits
 }
 
 func (o *Operator) now() time.Time {
@@ -194,6 +196,9 @@ func NeedsReason(tool string) bool { return !Editable(tool) }
 // Check validates a decision without carrying it out: the checks Decide
 // makes before it touches anything.
 func Check(tool string, d Decision) error {
+	if !d.Limits.Empty() && (d.Status == queue.StatusRejected || (tool != queue.ToolEgressAllow && tool != queue.ToolEgressBlock)) {
+		return fmt.Errorf("%w: --ttl, --uses, --session, --method and --path-prefix scope an approved egress route; %s %s takes none", ErrRefused, d.Status, tool)
+	}
 	switch d.Status {
 	case queue.StatusApproved:
 		if NeedsReason(tool) && strings.TrimSpace(d.Notes) == "" {
@@ -258,6 +263,9 @@ func (o *Operator) Decide(it Item, d Decision) error {
 	}
 	var ch change
 	if d.Status != queue.StatusRejected {
+		if file, err = Scope(p.Tool, file, p.ID, d.Limits, o.now()); err != nil {
+			return err
+		}
 		ch, err = o.apply(paths, p, file, d.Status == queue.StatusModified)
 		if err != nil {
 			return fmt.Errorf("applying %s: %w", p.ID, err)
@@ -280,6 +288,9 @@ func (o *Operator) Decide(it Item, d Decision) error {
 		Operator:   o.user(),
 		Content:    file,
 		RefusalID:  queue.RefusalID(p),
+	}
+	if d.Status != queue.StatusRejected {
+		e.Limits = d.Limits.String()
 	}
 	if err := audit.Append(audit.Path(o.Home, it.Slug), e); err != nil {
 		return fmt.Errorf("recording %s: %w", p.ID, err)

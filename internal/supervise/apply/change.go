@@ -30,8 +30,10 @@ const (
 func (o *Operator) apply(paths Paths, p queue.Proposal, file string, modified bool) (change, error) {
 	switch p.Tool {
 	case queue.ToolEgressAllow, queue.ToolEgressBlock:
-		routes, err := ParseRoutes(file)
-		if err != nil {
+		// The agent's own text is checked, not the operator's scoped copy
+		// (whose grant only the operator may set).
+		routes, err := ParseRoutes(p.ProposedFile)
+		if !modified && err != nil {
 			return change{}, fmt.Errorf("%w: %w", ErrRefused, err)
 		}
 		if !modified {

@@ -51,6 +51,9 @@ type Entry struct {
 	Content string `json:"content,omitempty"`
 	// RefusalID is the proxy's refusal an egress-block proved, if any.
 	RefusalID string `json:"refusal_id,omitempty"`
+	// Limits are an approval's scope (ttl, uses, this run, methods, path
+	// prefixes), "" when none.
+	Limits string `json:"limits,omitempty"`
 	// PrevHash is the SHA-256 hex of the previous line's bytes (without its
 	// newline), "" on the first line. Append sets it.
 	PrevHash string `json:"prev_hash"`

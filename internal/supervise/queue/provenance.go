@@ -35,3 +35,18 @@ func RefusalID(p Proposal) string {
 	}
 	return ""
 }
+
+var provenReqRE = regexp.MustCompile(`^` + regexp.QuoteMeta(ProvenMark) + ` \(refusal rf-[0-9a-f]{16}\): ([A-Z]+) (\S+) refused at`)
+
+// ProvenRequest is the method and URL of the refused request a proven
+// egress-block cites, as the proxy recorded them; ok is false otherwise.
+func ProvenRequest(p Proposal) (method, url string, ok bool) {
+	if p.Tool != ToolEgressBlock {
+		return "", "", false
+	}
+	m := provenReqRE.FindStringSubmatch(p.Justification)
+	if m == nil {
+		return "", "", false
+	}
+	return m[1], m[2], true
+}

@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/egress"
+	"github.com/bot-bottle/bot-bottle/internal/supervise/audit"
+	"github.com/bot-bottle/bot-bottle/internal/testenv"
+)
+
+// loopbackResolver resolves every name to 127.0.0.1 (the test upstream).
+type loopbackResolver struct{}
+
+func (loopbackResolver) LookupIPAddr(context.Context, string) ([]net.IPAddr, error) {
+	return []net.IPAddr{{IP: net.IPv4(127, 0, 0, 1)}}, nil
+}
+
+// TestInspectorInTmux: a real proxy refuses the agent's request; the
+// inspector in `bot-bottle supervise` shows the refusal; n, a save and an
+// approval make the next identical request go through the same proxy, and
+// the audit line names the operator and holds the route.
+func TestInspectorInTmux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs tmux")
+	}
+	_, err := exec.LookPath("tmux")
+	testenv.Require(t, "tmux", err == nil, "the inspector end-to-end test")
+	bin := buildBinary(t)
+
+	home := t.TempDir()
+	slug := "insp-k3x9q"
+	state := filepath.Join(home, ".bot-bottle", "state", slug)
+	policyPath := filepath.Join(state, "egress", "policy.yaml")
+	mustWrite(t, policyPath, "egress:\n  routes: []\n  log: 1\n")
+	logPath := filepath.Join(state, "logs", "egress.jsonl")
+	mustWrite(t, logPath, "")
+	logFile, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "upstream ok") }))
+	defer up.Close()
+	upPort, _ := strconv.Atoi(up.URL[strings.LastIndex(up.URL, ":")+1:])
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := egress.New(egress.Config{
+		Listener: ln, PolicyPath: policyPath, StateDir: filepath.Join(t.TempDir(), "ca"),
+		UnsafeAllowPrivateRanges: true, ExtraPorts: []int{upPort},
+		Logger:   slog.New(slog.NewJSONHandler(logFile, nil)),
+		Resolver: loopbackResolver{}, PollInterval: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-srv.Ready()
+	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: srv.Addr().String()})}}
+	target := fmt.Sprintf("http://api.insp.test:%d/v1/items/42", upPort)
+	get := func() (int, string) {
+		resp, err := client.Get(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	s := tmuxSession{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock")}
+	cmdline := "env HOME=" + home + " EDITOR=true TERM=xterm-256color " + bin + " supervise --poll 100ms"
+	if out, err := s.tmux("new-session", "-d", "-s", "bb", "-x", "160", "-y", "30", cmdline); err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	t.Cleanup(func() { s.tmux("kill-server") })
+	s.waitFor("0 pending", "i inspect")
+	s.send("i")
+	s.waitFor("Egress decisions · all bottles", "No egress decisions yet")
+
+	if st, _ := get(); st != http.StatusForbidden {
+		t.Fatalf("before any route: status %d", st)
+	}
+	sent := time.Now()
+	s.waitFor("api.insp.test", "/v1/items/42", "403", "refuse", "no egress route allows host api.insp.test")
+	t.Logf("inspector showed the refusal %v after the request", time.Since(sent).Round(10*time.Millisecond))
+
+	// n drafts the narrowest route; the editor (true) saves it unchanged.
+	s.send("n")
+	s.waitFor("your route for "+slug+" is filed", "1 pending", "allow api.insp.test")
+	s.send("a")
+	s.waitFor("Approve for how long?")
+	s.send("Enter")
+	s.waitFor("approved egress-allow from "+slug, "0 pending")
+
+	deadline := time.Now().Add(20 * time.Second) // bounds a broken run only
+	for {
+		st, body := get()
+		if st == http.StatusOK && body == "upstream ok" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the identical request is still refused: %d %s", st, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if resp, err := client.Post(target, "text/plain", strings.NewReader("x")); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the drafted route is wider than the request: POST = %v %v", resp, err)
+	}
+	es, err := audit.Read(audit.Path(home, slug))
+	if err != nil || len(es) != 1 {
+		t.Fatalf("audit = %+v, %v", es, err)
+	}
+	if es[0].Operator == "" || !strings.Contains(es[0].Content, "host: api.insp.test") || !strings.Contains(es[0].Content, "value: /v1/items/") {
+		t.Errorf("audit line = %+v", es[0])
+	}
+	s.send("q")
+}

@@ -1,0 +1,108 @@
+package apply
+
+import (
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
+	"github.com/bot-bottle/bot-bottle/internal/policy"
+	"github.com/bot-bottle/bot-bottle/internal/supervise/audit"
+	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
+)
+
+// ActionExpired is the audit action for a grant dropped at its expiry.
+const ActionExpired = "expired"
+
+// Expire drops the spent grants of slug from approved.yaml and the live
+// policy and audits each. The proxy refuses a spent grant on its own (the
+// grant's time and count are checked per request); this keeps the files
+// and the record true. It returns the grant ids dropped.
+func (o *Operator) Expire(slug string) ([]string, error) {
+	paths := o.paths(slug)
+	unlock, err := lock(paths.lock())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	now := o.now()
+	var dropped []string
+	seen := map[string]bool{}
+	for _, f := range []struct {
+		path string
+		mode fs.FileMode
+	}{{paths.Approved(), modePrivate}, {paths.Policy(), modeShared}} {
+		e, raw, err := readPolicy(f.path)
+		if err != nil {
+			return dropped, err
+		}
+		if raw == nil {
+			continue
+		}
+		kept, gone := splitSpent(e.Routes, now)
+		if len(gone) == 0 {
+			continue
+		}
+		e.Routes = kept
+		b, err := manifest.MarshalPolicy(e)
+		if err != nil {
+			return dropped, err
+		}
+		if err := writeKeepMode(f.path, b, f.mode); err != nil {
+			return dropped, err
+		}
+		if f.path == paths.Policy() {
+			if err := writeCurrentConfig(paths, "egress.yaml", b); err != nil {
+				return dropped, err
+			}
+		}
+		for _, r := range gone {
+			if seen[r.Grant.ID] {
+				continue
+			}
+			seen[r.Grant.ID] = true
+			dropped = append(dropped, r.Grant.ID)
+			if err := o.auditExpired(slug, r, raw, b, now); err != nil {
+				return dropped, err
+			}
+		}
+	}
+	return dropped, nil
+}
+
+func splitSpent(routes []manifest.Route, now time.Time) (kept, gone []manifest.Route) {
+	for _, r := range routes {
+		if policy.Spent(r.Grant, now) {
+			gone = append(gone, r)
+		} else {
+			kept = append(kept, r)
+		}
+	}
+	return kept, gone
+}
+
+func (o *Operator) auditExpired(slug string, r manifest.Route, before, after []byte, now time.Time) error {
+	text, _ := routeKey(r)
+	e := audit.Entry{
+		Time: now, Bottle: slug, Tool: queue.ToolEgressAllow, Action: ActionExpired,
+		Notes:      fmt.Sprintf("grant %s on %s expired at %s", r.Grant.ID, r.Host, r.Grant.Expires),
+		BeforeHash: queue.HashFile(before), AfterHash: queue.HashFile(after),
+		Operator: o.user(), Content: text,
+	}
+	return audit.Append(audit.Path(o.Home, slug), e)
+}
+
+// ExpireAll runs Expire for every bottle.
+func (o *Operator) ExpireAll() []error {
+	slugs, err := o.Slugs()
+	if err != nil {
+		return []error{err}
+	}
+	var errs []error
+	for _, s := range slugs {
+		if _, err := o.Expire(s); err != nil {
+			errs = append(errs, fmt.Errorf("%s: dropping spent grants: %w", s, err))
+		}
+	}
+	return errs
+}
