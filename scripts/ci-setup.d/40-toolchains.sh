@@ -9,4 +9,4 @@ packages=$(sed -n 's/^const ToolchainPackages = "\(.*\)"$/\1/p' test/e2e/catrust
 [ -n "$packages" ] || { echo "40-toolchains: no ToolchainPackages in test/e2e/catrust_test.go" >&2; exit 1; }
 sudo=""
 if [ "$(id -u)" != 0 ]; then sudo="sudo -E"; fi
-$sudo scripts/seed-base-image.sh --tag bot-bottle/test-toolchains:bookworm --extra "$packages"
+$sudo scripts/seed-base-image.sh --tag bot-bottle/test-toolchains:bookworm --apt "$packages"

@@ -53,7 +53,7 @@ var caMatrix = []struct{ name, cmd string }{
 // and the CA installed in the image's system store are enough.
 func TestCATrustPerToolchain(t *testing.T) {
 	eng := harness.Engine(t)
-	base := harness.Seeded(t, eng, ToolchainsImage, "--extra", ToolchainPackages)
+	base := harness.Seeded(t, eng, ToolchainsImage, "--apt", ToolchainPackages)
 	bin := harness.BuildStatic(t, "./cmd/bot-bottle")
 	be := docker.New(eng, docker.Options{Base: base, SidecarBase: harness.SidecarBase(t, eng), SidecarBinary: bin})
 	ctx := context.Background()
