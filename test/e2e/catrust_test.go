@@ -45,7 +45,7 @@ var caMatrix = []struct{ name, cmd string }{
 	{"java", `mkdir -p /tmp/j && cd /tmp/j && printf 'public class F{public static void main(String[] a)throws Exception{var c=java.net.http.HttpClient.newBuilder().proxy(java.net.ProxySelector.getDefault()).build();System.out.println(c.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("https://api.e2e.test/t/java")).build(),java.net.http.HttpResponse.BodyHandlers.ofString()).body());}}\n' > F.java && java F.java`},
 	{"ruby", `ruby -rnet/http -e 'puts Net::HTTP.get(URI("https://api.e2e.test/t/ruby"))'`},
 	{"php", `php -r '$c=curl_init("https://api.e2e.test/t/php"); curl_setopt($c, CURLOPT_RETURNTRANSFER, true); $r=curl_exec($c); if ($r===false) { fwrite(STDERR, curl_error($c)); exit(1);} echo $r;'`},
-	{"cargo", "CARGO_HOME=/tmp/cargo cargo search --limit 1 --registry e2e bot-bottle-none; true"},
+	{"cargo", "CARGO_HOME=/tmp/cargo cargo search --limit 1 --registry e2e bot-bottle-none; true"}, // Debian's cargo fetches a git index (sparse needs -Z)
 }
 
 // TestCATrustPerToolchain: every toolchain row reaches a TLS upstream
@@ -65,7 +65,7 @@ func TestCATrustPerToolchain(t *testing.T) {
 	t.Cleanup(func() { eng.NetworkRemove(context.Background(), netName, client.NetworkRemoveOptions{}) })
 	testCA := harness.NewTestCA(t)
 	harness.HTTPSServer(t, eng, testCA, netName, "api.e2e.test")
-	writeFile(t, filepath.Join(home, ".bot-bottle", "bottles", "ca.md"), "---\negress:\n  routes:\n    - host: api.e2e.test\n      unsafe_allow_private: true\n---\nThe CA matrix bottle.\n")
+	writeFile(t, filepath.Join(home, ".bot-bottle", "bottles", "ca.md"), "---\negress:\n  routes:\n    - host: api.e2e.test\n      git: {fetch: true}\n      unsafe_allow_private: true\n---\nThe CA matrix bottle.\n")
 	writeFile(t, filepath.Join(home, ".bot-bottle", "agents", "ca.md"), "---\nbottle: ca\n---\nThe CA matrix agent.\n")
 	res, err := manifest.Load(home, home).Resolve("ca", nil)
 	if err != nil {
@@ -85,7 +85,7 @@ func TestCATrustPerToolchain(t *testing.T) {
 		t.Fatal(err)
 	}
 	// cargo takes a registry only from its configuration.
-	harness.Sh(t, be, p.Slug, `mkdir -p /tmp/cargo && printf '[registries.e2e]\nindex = "sparse+https://api.e2e.test/t/cargo/"\n' > /tmp/cargo/config.toml`)
+	harness.Sh(t, be, p.Slug, `mkdir -p /tmp/cargo && printf '[registries.e2e]\nindex = "https://api.e2e.test/t/cargo/index"\n' > /tmp/cargo/config.toml`)
 
 	outputs := map[string]string{}
 	for _, row := range caMatrix {
