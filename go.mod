@@ -23,6 +23,7 @@ require (
 	k8s.io/apimachinery v0.34.4
 	k8s.io/client-go v0.34.4
 	k8s.io/utils v0.0.0-20250604170112-4c0f3b243397
+	software.sslmate.com/src/go-pkcs12 v0.7.4
 )
 
 require (

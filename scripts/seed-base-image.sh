@@ -9,11 +9,14 @@
 # engine; the Debian mirror defaults to the one apt uses on this machine.
 #
 # usage: scripts/seed-base-image.sh [--tag TAG] [--suite SUITE] [--mirror URL]
-#                                   [--extra "PKG ..."] [--sidecar] [--force]
+#                                   [--extra "PKG ..."] [--apt "PKG ..."]
+#                                   [--sidecar] [--force]
 #   --tag     image to produce (default $BOT_BOTTLE_BASE_IMAGE or bot-bottle/base:bookworm)
 #   --suite   Debian suite (default bookworm)
 #   --mirror  Debian mirror (default: from /etc/apt/sources.list*, else deb.debian.org)
 #   --extra   packages on top of the base set (the e2e upstream image adds openssh-server)
+#   --apt     packages installed with apt-get inside the new tree after debootstrap:
+#             for large dependency graphs (npm, a JDK) debootstrap cannot order
 #   --sidecar seed the sidecar's smaller base instead (default tag
 #             $BOT_BOTTLE_SIDECAR_BASE_IMAGE or bot-bottle/base-sidecar:bookworm)
 #   --force   rebuild even when the tag is up to date
@@ -23,6 +26,7 @@ tag=""
 suite="bookworm"
 mirror="${BOT_BOTTLE_DEBIAN_MIRROR:-}"
 extra=""
+apt_packages=""
 force=0
 
 # The packages the images need: the sidecar uses git and ssh; the shell agent
@@ -42,6 +46,7 @@ while [ $# -gt 0 ]; do
 	--suite) suite="${2:?--suite needs a value}"; shift 2 ;;
 	--mirror) mirror="${2:?--mirror needs a value}"; shift 2 ;;
 	--extra) extra="${2:?--extra needs a value}"; shift 2 ;;
+	--apt) apt_packages="${2:?--apt needs a value}"; shift 2 ;;
 	--sidecar) sidecar=1; shift ;;
 	--force) force=1; shift ;;
 	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
@@ -91,7 +96,7 @@ packages="${packages% }"
 # The sidecar's trimmed tree hashes apart; the shared base's hash is as before.
 variant=""
 [ "$sidecar" = 1 ] && variant="sidecar-trim"
-seed_hash="$(printf 'v1\n%s\n%s\n%s\n%s\n' "$suite" "$mirror" "$security_mirror" "$packages" | { cat; [ -z "$variant" ] || printf '%s\n' "$variant"; } | sha256sum | cut -c1-16)"
+seed_hash="$(printf 'v1\n%s\n%s\n%s\n%s\n' "$suite" "$mirror" "$security_mirror" "$packages" | { cat; [ -z "$variant" ] || printf '%s\n' "$variant"; [ -z "$apt_packages" ] || printf 'apt %s\n' "$apt_packages"; } | sha256sum | cut -c1-16)"
 
 have="$(docker image inspect -f '{{index .Config.Labels "bot-bottle.seed-hash"}}' "$tag" 2>/dev/null || true)"
 if [ "$force" = 0 ] && [ "$have" = "$seed_hash" ]; then
@@ -128,7 +133,7 @@ EOF
 echo "seed-base-image: applying $suite updates"
 mount -t proc proc "$work/rootfs/proc"
 chroot "$work/rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-	sh -c 'apt-get -qq update && apt-get -qq -y upgrade && apt-get clean' >"$work/upgrade.log" 2>&1 ||
+	sh -c "apt-get -qq update && apt-get -qq -y upgrade && { [ -z '$apt_packages' ] || apt-get -qq -y --no-install-recommends install $apt_packages; } && apt-get clean" >"$work/upgrade.log" 2>&1 ||
 	{ tail -n 30 "$work/upgrade.log" >&2; die "apt-get upgrade in the new tree failed (log above)"; }
 umount "$work/rootfs/proc"
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/atomicfile"
+	"github.com/bot-bottle/bot-bottle/internal/ca"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
@@ -152,6 +153,13 @@ func Prepare(p *plan.Bottle, makeCA CAMaker) error {
 		}
 		if err := atomicfile.Write(dir("agent-ca", "ca.pem"), cert, 0o644); err != nil {
 			return fmt.Errorf("writing the agent's CA: %w", err)
+		}
+		store, err := ca.TrustStore(cert)
+		if err != nil {
+			return fmt.Errorf("making the agent's Java trust store: %w", err)
+		}
+		if err := atomicfile.Write(dir("agent-ca", "truststore.p12"), store, 0o644); err != nil {
+			return fmt.Errorf("writing the agent's Java trust store: %w", err)
 		}
 	}
 	return nil

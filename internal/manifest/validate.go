@@ -264,8 +264,10 @@ func validateBottle(b *BottleFile) FieldErrors {
 // may not set them.
 func ReservedEnv() []string {
 	return []string{
-		"BOT_BOTTLE_SLUG", "CODEX_CA_CERTIFICATE", "HTTPS_PROXY", "HTTP_PROXY",
-		"NODE_EXTRA_CA_CERTS", "NO_PROXY", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE",
+		"AWS_CA_BUNDLE", "BOT_BOTTLE_SLUG", "CARGO_HTTP_CAINFO", "CODEX_CA_CERTIFICATE",
+		"CURL_CA_BUNDLE", "DENO_CERT", "GIT_SSL_CAINFO", "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+		"HTTPS_PROXY", "HTTP_PROXY", "NODE_EXTRA_CA_CERTS", "NO_PROXY", "PIP_CERT",
+		"REQUESTS_CA_BUNDLE", "SSL_CERT_DIR", "SSL_CERT_FILE",
 		"http_proxy", "https_proxy", "no_proxy",
 	}
 }

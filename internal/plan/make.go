@@ -290,19 +290,18 @@ func agentEnv(env map[string]string, slug string) map[string]string {
 	for k, v := range env {
 		out[k] = v
 	}
-	caFile := AgentCADir + "/ca.pem"
+	for k, v := range CAEnv() {
+		out[k] = v
+	}
+	out["JAVA_TOOL_OPTIONS"] = withJavaTrust(env["JAVA_TOOL_OPTIONS"])
 	for k, v := range map[string]string{
-		"HTTP_PROXY":           DefaultProxyURL,
-		"HTTPS_PROXY":          DefaultProxyURL,
-		"http_proxy":           DefaultProxyURL,
-		"https_proxy":          DefaultProxyURL,
-		"NO_PROXY":             NoProxy,
-		"no_proxy":             NoProxy,
-		"NODE_EXTRA_CA_CERTS":  caFile,
-		"SSL_CERT_FILE":        caFile,
-		"REQUESTS_CA_BUNDLE":   caFile,
-		"CODEX_CA_CERTIFICATE": caFile,
-		"BOT_BOTTLE_SLUG":      slug,
+		"HTTP_PROXY":      DefaultProxyURL,
+		"HTTPS_PROXY":     DefaultProxyURL,
+		"http_proxy":      DefaultProxyURL,
+		"https_proxy":     DefaultProxyURL,
+		"NO_PROXY":        NoProxy,
+		"no_proxy":        NoProxy,
+		"BOT_BOTTLE_SLUG": slug,
 	} {
 		out[k] = v
 	}

@@ -427,11 +427,7 @@ func AgentEnv(planned map[string]string, ep backend.Endpoints) map[string]string
 	env["NO_PROXY"] = ep.NoProxy
 	env["no_proxy"] = ep.NoProxy
 	// The plan sets these; a plan from elsewhere gets the same.
-	defaults := map[string]string{}
-	for _, k := range []string{"NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CODEX_CA_CERTIFICATE"} {
-		defaults[k] = plan.AgentCADir + "/ca.pem"
-	}
-	for k, v := range defaults {
+	for k, v := range plan.CAEnv() {
 		if _, ok := env[k]; !ok {
 			env[k] = v
 		}

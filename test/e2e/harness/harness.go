@@ -62,6 +62,13 @@ func SidecarBase(t testing.TB, eng *client.Client) string {
 	return seed(t, eng, images.SidecarBase, "--sidecar")
 }
 
+// Seeded is Base for a test image of its own: seed-base-image.sh with args
+// (--extra packages), tagged tag.
+func Seeded(t testing.TB, eng *client.Client, tag string, args ...string) string {
+	t.Helper()
+	return seed(t, eng, tag, args...)
+}
+
 func seed(t testing.TB, eng *client.Client, tag string, args ...string) string {
 	t.Helper()
 	defer seedLock(t)()
