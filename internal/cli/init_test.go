@@ -30,7 +30,7 @@ func TestInitWritesAStarterThatChecksClean(t *testing.T) {
 	}
 	// Everything it writes loads without problems.
 	out, _, code = execCLI(t, home, home, nil, "manifest", "check")
-	if code != 0 || out != "ok: 2 agents, 5 bottles, no problems\n" {
+	if code != 0 || out != "ok: 3 agents, 5 bottles, no problems\n" {
 		t.Errorf("check after init: code=%d out=%q", code, out)
 	}
 	// And the starter plans.
