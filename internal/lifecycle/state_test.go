@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/bot-bottle/bot-bottle/internal/ca"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 	"github.com/bot-bottle/bot-bottle/internal/provider"
@@ -50,7 +51,11 @@ func TestPrepare(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := Prepare(p, func(dir string) ([]byte, error) {
-		return []byte("-----BEGIN CERTIFICATE-----\n"), os.WriteFile(filepath.Join(dir, "ca-key.pem"), []byte("key"), 0o600)
+		cert, _, err := ca.Generate("bot-bottle test", time.Now())
+		if err != nil {
+			return nil, err
+		}
+		return cert, os.WriteFile(filepath.Join(dir, "ca-key.pem"), []byte("key"), 0o600)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +93,9 @@ func TestPrepare(t *testing.T) {
 	}
 	if got := read("agent-ca", "ca.pem"); !strings.HasPrefix(got, "-----BEGIN CERTIFICATE") {
 		t.Errorf("agent-ca/ca.pem = %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(p.StateDir, "agent-ca", "truststore.p12")); err != nil {
+		t.Errorf("the agent's Java trust store: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(p.StateDir, "agent-ca", "ca-key.pem")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the CA key reached the agent's CA folder: %v", err)
