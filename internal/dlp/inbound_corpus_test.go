@@ -79,6 +79,11 @@ func TestInboundCorpus(t *testing.T) {
 	if pct(fp, nBen) > 1 {
 		t.Errorf("false positives %.1f%% > 1%%", pct(fp, nBen))
 	}
+	// A warning on ordinary pages teaches users to ignore warnings: an
+	// example discussed on a page about injection is no warning.
+	if pct(warned, nBen) > 12 {
+		t.Errorf("benign warned %.1f%% > 12%%", pct(warned, nBen))
+	}
 }
 
 func pct(a, b int) float64 { return 100 * float64(a) / float64(max(b, 1)) }
