@@ -1,24 +1,6 @@
 package cli
 
-import (
-	"bytes"
-	"sync"
-)
+import "github.com/bot-bottle/bot-bottle/internal/testenv"
 
 // lockedBuffer is an io.Writer a command's goroutine and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = testenv.LockedBuffer
