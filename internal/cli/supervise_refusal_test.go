@@ -129,7 +129,9 @@ func refusalsInTmux(t *testing.T, home, id string) {
 	testenv.Require(t, "tmux", err == nil, "the refusal provenance UI test")
 	bin := buildBinary(t)
 	s := tmuxSession{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock")}
-	cmdline := "env HOME=" + home + " TERM=xterm-256color " + bin + " supervise --poll 100ms"
+	// NO_COLOR, CLICOLOR=0 or a terminal guess in the caller's environment
+	// would turn colour off; the test is about which line is red.
+	cmdline := "env -u NO_COLOR -u CLICOLOR CLICOLOR_FORCE=1 HOME=" + home + " TERM=xterm-256color " + bin + " supervise --poll 100ms"
 	if out, err := s.tmux("new-session", "-d", "-s", "bb", "-x", "140", "-y", "30", cmdline); err != nil {
 		t.Fatalf("tmux new-session: %v: %s", err, out)
 	}
