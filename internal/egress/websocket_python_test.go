@@ -16,7 +16,7 @@ const wsPyClient = `
 import asyncio, os, socket, ssl, sys, urllib.parse, websockets
 async def main(url, msgs):
     u, p = urllib.parse.urlparse(url), urllib.parse.urlparse(os.environ["HTTPS_PROXY"])
-    s = socket.create_connection((p.hostname, p.port))
+    s = socket.create_connection((p.hostname, p.port), timeout=20)
     s.sendall(f"CONNECT {u.hostname}:{u.port} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\n\r\n".encode())
     head = b""
     while b"\r\n\r\n" not in head:
@@ -27,9 +27,9 @@ async def main(url, msgs):
         try:
             for m in msgs:
                 await ws.send(m)
-                print("got:" + await ws.recv())
+                print("got:" + await asyncio.wait_for(ws.recv(), 20))
             await ws.close()
-        except websockets.ConnectionClosed:
+        except (websockets.ConnectionClosed, asyncio.TimeoutError):
             pass
         print(f"close:{ws.close_code}:{ws.close_reason}")
 asyncio.run(main(sys.argv[1], sys.argv[2:]))
