@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -85,11 +86,13 @@ func (s *Server) serveGRPC(w http.ResponseWriter, r *http.Request, t target, st 
 // a trailers-only response or, once the response has started, trailers.
 func (s *Server) grpcRefuse(w http.ResponseWriter, r *http.Request, t target, st *state, route *policy.Route, ref *wsRefusal, started bool) {
 	d := policy.Decision{Code: ref.code, Reason: ref.reason + "; the message was not forwarded and the call was ended", Route: route}
-	s.logDecision(st, r, t, d, http.StatusOK, ref.findings)
-	msg := "bot-bottle egress refused a message (" + string(ref.code) + ")"
+	id := newRefusalID() // the status message carries it, as a refused request's header does
+	s.logDecision(st, r, t, d, http.StatusOK, ref.findings, slog.String(LogRefusalID, id))
+	msg := "bot-bottle egress refused a message (" + string(ref.code) + ") " + id
 	if !started {
 		w.Header().Set("Content-Type", "application/grpc")
 		w.Header().Set(RefusalHeader, string(ref.code))
+		w.Header().Set(RefusalIDHeader, id)
 		w.Header().Set("Grpc-Status", "7")
 		w.Header().Set("Grpc-Message", msg)
 		w.WriteHeader(http.StatusOK)

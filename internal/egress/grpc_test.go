@@ -185,8 +185,14 @@ func TestRedTeamGRPCSecretInMessage(t *testing.T) {
 	ctx := grpcCtx(t)
 	for _, opts := range [][]grpc.CallOption{nil, {grpc.UseCompressor(gzip.Name)}} {
 		_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: heldToken}, opts...)
-		if st := grpcstatus.Convert(err); st.Code() != codes.PermissionDenied || !strings.Contains(st.Message(), "dlp") {
+		st := grpcstatus.Convert(err)
+		if st.Code() != codes.PermissionDenied || !strings.Contains(st.Message(), "dlp") {
 			t.Fatalf("agent saw %v, want PermissionDenied (dlp)", err)
+		}
+		// The status message names the refusal ID the proxy logged, for egress-block.
+		id := st.Message()[strings.LastIndex(st.Message(), " ")+1:]
+		if !strings.HasPrefix(id, "rf-") || !strings.Contains(p.logText(), `"refusal_id":"`+id+`"`) {
+			t.Fatalf("the refusal ID %q of %q is not in the proxy log", id, st.Message())
 		}
 	}
 	// Mid-stream: the clean message goes, the one with the secret ends the call.
