@@ -139,3 +139,27 @@ func TestGitCloneThroughProxy(t *testing.T) {
 		}
 	})
 }
+
+// TestCurlHTTP2ThroughProxy: real curl asks for h2 inside the tunnel; the
+// MITM must negotiate it (agent-side h2) and still inject and answer.
+func TestCurlHTTP2ThroughProxy(t *testing.T) {
+	_, err := exec.LookPath("curl")
+	testenv.Require(t, "curl", err == nil, "curl is not on PATH")
+	up := newUpstream(t, true)
+	p := startProxy(t, up, basePolicy, nil)
+	cmd := exec.Command("curl", "-sS", "-v", "--http2", "-w", "\nproto=%{http_version}\n",
+		"--proxy", p.url.String(), "--cacert", p.caFile(t),
+		"-H", "Authorization: Bearer placeholder", "https://up.example.com:"+up.port+"/v1/hello")
+	cmd.Env = cleanEnv(t.TempDir())
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil || !strings.Contains(out.String(), `"/v1/hello"`) {
+		t.Fatalf("curl --http2: %v\n%s\n%s", err, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "proto=2") || !strings.Contains(errb.String(), "ALPN: server accepted h2") {
+		t.Fatalf("HTTP/2 was not negotiated with the MITM:\n%s\n%s", out.String(), errb.String())
+	}
+	if r, _ := up.seen.last(t); r.Header.Get("Authorization") != "Bearer real-upstream-token-0123456789abcdef" {
+		t.Errorf("token not injected over h2: %q", r.Header.Get("Authorization"))
+	}
+}

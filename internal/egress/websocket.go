@@ -188,12 +188,14 @@ func (p *wsPipe) inbound(typ websocket.MessageType, msg []byte) *wsRefusal {
 }
 
 // refuse logs the refusal like any other and closes both sides with 1008
-// (policy violation); the reason the agent reads names only the code.
+// (policy violation); the reason the agent reads names the code and the
+// refusal ID.
 func (p *wsPipe) refuse(ref *wsRefusal) {
 	p.once.Do(func() {
 		d := policy.Decision{Code: ref.code, Reason: ref.reason + "; the message was not forwarded and the WebSocket was closed (1008)", Route: p.route}
-		p.s.logDecision(p.st, p.r, p.t, d, http.StatusSwitchingProtocols, ref.findings, slog.Int("websocket_close", int(websocket.StatusPolicyViolation)))
-		reason := "bot-bottle egress refused a message (" + string(ref.code) + ")"
+		id := newRefusalID() // the close reason carries it, as a refused request's header does
+		p.s.logDecision(p.st, p.r, p.t, d, http.StatusSwitchingProtocols, ref.findings, slog.Int("websocket_close", int(websocket.StatusPolicyViolation)), slog.String(LogRefusalID, id))
+		reason := "bot-bottle egress refused a message (" + string(ref.code) + ") " + id
 		go p.up.Close(websocket.StatusPolicyViolation, reason)
 		p.agent.Close(websocket.StatusPolicyViolation, reason)
 	})
