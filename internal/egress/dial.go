@@ -127,10 +127,11 @@ func (s *Server) dialTLSOffering(ctx context.Context, network, addr string, prot
 	}
 	host, _, _ := net.SplitHostPort(addr)
 	tc := tls.Client(raw, &tls.Config{
-		ServerName: host,
-		RootCAs:    s.roots,
-		NextProtos: protos,
-		MinVersion: tls.VersionTLS12,
+		ServerName:         host,
+		RootCAs:            s.roots,
+		NextProtos:         protos,
+		MinVersion:         tls.VersionTLS12,
+		ClientSessionCache: s.sessions,
 	})
 	hctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()

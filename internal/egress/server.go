@@ -6,6 +6,7 @@ package egress
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -86,9 +87,13 @@ type Config struct {
 
 // Server is a running proxy.
 type Server struct {
-	cfg       Config
-	ca        *ca.CA
-	roots     *x509.CertPool
+	cfg   Config
+	ca    *ca.CA
+	roots *x509.CertPool
+	// sessions lets a new upstream connection resume an earlier TLS
+	// session (one round trip and no certificate chain): an agent that
+	// opens a connection per request pays the upstream handshake once.
+	sessions  tls.ClientSessionCache
 	resolver  Resolver
 	log       *slog.Logger
 	state     atomic.Pointer[state]
@@ -152,6 +157,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("starting egress: %w", err)
 	}
 	s.state.Store(st)
+	s.sessions = tls.NewLRUClientSessionCache(256)
 	// Building the scanners allocates tens of MB that are garbage at once
 	// (the gitleaks config); hand it back rather than carry it as RSS.
 	debug.FreeOSMemory()
