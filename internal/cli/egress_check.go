@@ -104,6 +104,9 @@ would load: its routes composed with the provider's, as start builds them.
 					verdict = "refuse"
 				}
 				fmt.Fprintf(env.Stdout, "%s (%s): %s\n", verdict, res.Code, res.Reason)
+				for _, f := range res.Findings {
+					fmt.Fprintln(env.Stdout, findingLine(f.Detector, f.Rule, f.Place, f.Where, f.Decoded, f.Excerpt))
+				}
 				for _, w := range res.Warnings {
 					fmt.Fprintf(env.Stdout, "warning: %s %s in %s: %s\n", w.Detector, w.Rule, w.Where, w.Excerpt)
 				}
@@ -124,4 +127,18 @@ would load: its routes composed with the provider's, as start builds them.
 	f.IntSliceVar(&ports, "allow-port", nil, "another port every route may use, as for serve")
 	f.BoolVar(&asJSON, "json", false, "print the decision as JSON")
 	return cmd
+}
+
+// findingLine is one refusal's finding as a person reads it: what matched,
+// where (Place), which encodings were undone (Decoded) and the excerpt,
+// whose secret is already *** (the value is never printed).
+func findingLine(detector, rule, place, where, decoded, excerpt string) string {
+	if place == "" {
+		place = where
+	}
+	line := fmt.Sprintf("finding: %s %s at %s", detector, rule, place)
+	if decoded != "" {
+		line += ", decoded " + decoded
+	}
+	return line + ": " + excerpt
 }

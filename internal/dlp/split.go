@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // A held secret split into pieces (half in one header, half in another;
@@ -190,17 +191,29 @@ func rest(v []byte, pos int, fields [][]byte) (int, bool) {
 // History remembers, per host, the last field values of requests that
 // showed a piece of a held secret, so a secret sent in pieces over
 // consecutive requests is seen whole. Bounded: HistoryBytes per host,
-// HistoryHosts hosts. Safe for concurrent use. The zero value is ready.
+// HistoryHosts hosts, and a host's pieces are forgotten HistoryAge after
+// its last one. Safe for concurrent use. The zero value is ready.
 type History struct {
 	mu    sync.Mutex
 	hosts map[string][][]byte
+	last  map[string]time.Time
+	// now is the clock; nil means time.Now (tests set it).
+	now func() time.Time
 }
 
 // Bounds of a History.
 const (
 	HistoryBytes = 1024
 	HistoryHosts = 256
+	HistoryAge   = 10 * time.Minute
 )
+
+func (h *History) clock() time.Time {
+	if h.now != nil {
+		return h.now()
+	}
+	return time.Now()
+}
 
 func (h *History) get(host string) [][]byte {
 	if h == nil {
@@ -208,6 +221,9 @@ func (h *History) get(host string) [][]byte {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.clock().Sub(h.last[host]) > HistoryAge {
+		return nil
+	}
 	return slices.Clone(h.hosts[host])
 }
 
@@ -219,7 +235,12 @@ func (h *History) add(host string, fields [][]byte) {
 	defer h.mu.Unlock()
 	if h.hosts == nil || len(h.hosts) >= HistoryHosts {
 		h.hosts = map[string][][]byte{} // forget everything rather than grow
+		h.last = map[string]time.Time{}
 	}
+	if h.clock().Sub(h.last[host]) > HistoryAge {
+		delete(h.hosts, host) // too old to join with what comes now
+	}
+	h.last[host] = h.clock()
 	fs := h.hosts[host]
 	for _, f := range fields {
 		if len(f) <= HistoryBytes {

@@ -73,7 +73,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 	if scanner != nil {
 		// Scan what the agent sent, before the real token is injected.
 		dreq := dlp.Request{Method: r.Method, URL: r.URL, Header: r.Header, Body: body}
-		res, err := scanner.Scan(dreq)
+		res, err := scanner.ScanWith(&s.history, dreq)
 		if err != nil {
 			s.refuse(w, r, t, policy.Decision{Code: policy.CodeDLPUnscanable, Reason: "the request cannot be scanned: " + err.Error()}, nil)
 			return

@@ -28,6 +28,8 @@ func inboundWall(h http.Header, body []byte, scan bool) (policy.Code, string) {
 	return "", ""
 }
 
+var wordDecoder = &mime.WordDecoder{}
+
 // headerInjection scans the header values a model may be shown: every
 // header but the standard ones that carry no prose.
 func headerInjection(h http.Header) dlp.InjectionVerdict {
@@ -38,6 +40,11 @@ func headerInjection(h http.Header) dlp.InjectionVerdict {
 			continue
 		}
 		for _, v := range vs {
+			// A client shows an RFC 2047 word (=?utf-8?b?…?=) decoded; a
+			// word that does not decode is read as it is.
+			if d, err := wordDecoder.DecodeHeader(v); err == nil {
+				v = d
+			}
 			text = append(text, v...)
 			text = append(text, '\n')
 		}

@@ -87,12 +87,16 @@ type findingLog struct {
 	Rule     string `json:"rule"`
 	Where    string `json:"where"`
 	Excerpt  string `json:"excerpt"`
+	// Place is where in the request ("query part"); Decoded the encodings
+	// undone to see it ("percent → base64"). Neither holds the value.
+	Place   string `json:"place,omitempty"`
+	Decoded string `json:"decoded,omitempty"`
 }
 
 func findingsLog(fs []dlp.Finding) []findingLog {
 	out := make([]findingLog, 0, len(fs))
 	for _, f := range fs {
-		out = append(out, findingLog{f.Detector, f.Rule, f.Where, f.Redacted})
+		out = append(out, findingLog{f.Detector, f.Rule, f.Where, f.Redacted, f.Place, f.Decoded})
 	}
 	return out
 }

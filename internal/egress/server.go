@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/ca"
+	"github.com/bot-bottle/bot-bottle/internal/dlp"
 )
 
 // DefaultTokenAllowTimeout bounds a request held for an egress-token-allow
@@ -100,6 +101,8 @@ type Server struct {
 	bufs sync.Pool
 	// approved are findings an operator allowed for the proxy's life.
 	approved sync.Map
+	// history sees held secrets split over several requests (any connection).
+	history dlp.History
 
 	mu      sync.Mutex
 	tunnels map[*http.Server]struct{}
