@@ -5,7 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/user"
 	"slices"
+	"strconv"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -30,22 +34,35 @@ type bottleRow struct {
 	Preserved bool      `json:"preserved"`
 	// Pending is how many proposals wait for the operator (supervise).
 	Pending int `json:"pending_proposals"`
+	// Owner is the host user whose state directory the bottle has; empty
+	// when no state directory is known.
+	Owner string `json:"owner,omitempty"`
 }
 
 func newListCmd(env Env) *cobra.Command {
-	var asJSON bool
+	var asJSON, all bool
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List bottles: running, stopped, and resumable from their state",
 		Long: `List every bottle the Docker engine has containers for and every bottle
 state under ~/.bot-bottle/state. STATE is the agent container's (running,
 exited, created) or "saved" when only the state is left: "bot-bottle resume
-SLUG" starts it again.`,
+SLUG" starts it again. On an engine shared by several users, only your
+bottles are listed (those whose state lives under your ~/.bot-bottle);
+--all lists everyone's, with their owner.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rows, err := listBottles(cmd.Context(), env, false)
 			if err != nil {
 				return err
+			}
+			root, err := stateRootDir(env)
+			if err != nil {
+				return err
+			}
+			rows, hidden := ownedRows(rows, root, all)
+			if hidden > 0 {
+				fmt.Fprintf(env.Stderr, "bot-bottle: %d bottle(s) of other users on this engine not shown; --all shows them\n", hidden)
 			}
 			countPending(env, rows)
 			if asJSON {
@@ -54,19 +71,64 @@ SLUG" starts it again.`,
 				return enc.Encode(rows)
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SLUG\tAGENT\tSTATE\tCREATED\tCOLOR\tPENDING\tLABEL")
+			fmt.Fprintln(tw, "SLUG\tAGENT\tSTATE\tCREATED\tOWNER\tCOLOR\tPENDING\tLABEL")
 			for _, r := range rows {
 				created := ""
 				if !r.Created.IsZero() {
 					created = r.Created.Local().Format("2006-01-02 15:04")
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Slug, r.Agent, r.State, created, cmp.Or(printable(r.Color), "-"), r.Pending, printable(r.Label))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Slug, r.Agent, r.State, created, cmp.Or(printable(r.Owner), "?"), cmp.Or(printable(r.Color), "-"), r.Pending, printable(r.Label))
 			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&all, "all", false, "list the bottles of every user of the engine, not only yours")
 	return cmd
+}
+
+// ownedRows names each row's owner and, unless all, keeps only the
+// caller's bottles: those whose state lives under root. A bottle with no
+// known state directory cannot be attributed and is kept.
+func ownedRows(rows []bottleRow, root string, all bool) ([]bottleRow, int) {
+	me := "you"
+	if u, err := user.Current(); err == nil {
+		me = u.Username
+	}
+	out, hidden := rows[:0:0], 0
+	for _, r := range rows {
+		mine := within(root, r.StateDir)
+		switch {
+		case mine:
+			r.Owner = me
+		case r.StateDir != "":
+			r.Owner = dirOwner(r.StateDir)
+		}
+		if !mine && r.StateDir != "" && !all {
+			hidden++
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, hidden
+}
+
+// dirOwner is the user owning dir on this host, or the uid, or "another
+// user" when the directory cannot be read.
+func dirOwner(dir string) string {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return "another user"
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "another user"
+	}
+	uid := strconv.FormatUint(uint64(st.Uid), 10)
+	if u, err := user.LookupId(uid); err == nil {
+		return u.Username
+	}
+	return "uid " + uid
 }
 
 // listBottles joins the engine's bottles with the saved state. Without an

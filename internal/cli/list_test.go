@@ -67,3 +67,25 @@ func TestListWithoutEngineShowsSavedState(t *testing.T) {
 		t.Errorf("cleanup without an engine removed state: %v", err)
 	}
 }
+
+// TestListShowsOnlyYourBottles: on a shared engine a bottle whose state
+// lives under another home is hidden unless --all, and carries an owner.
+func TestListShowsOnlyYourBottles(t *testing.T) {
+	root, elsewhere := t.TempDir(), t.TempDir()
+	rows := []bottleRow{
+		{Slug: "mine-a", StateDir: filepath.Join(root, "mine-a")},
+		{Slug: "theirs-b", StateDir: filepath.Join(elsewhere, "theirs-b")},
+		{Slug: "orphan-c"},
+	}
+	got, hidden := ownedRows(rows, root, false)
+	if hidden != 1 || len(got) != 2 || got[0].Slug != "mine-a" || got[1].Slug != "orphan-c" {
+		t.Fatalf("without --all: %d hidden, rows %+v", hidden, got)
+	}
+	if got[0].Owner == "" || got[1].Owner != "" {
+		t.Errorf("owners %q %q", got[0].Owner, got[1].Owner)
+	}
+	got, hidden = ownedRows(rows, root, true)
+	if hidden != 0 || len(got) != 3 || got[1].Owner != "another user" {
+		t.Errorf("with --all: %d hidden, rows %+v", hidden, got)
+	}
+}
