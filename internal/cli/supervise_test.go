@@ -256,3 +256,16 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestSuperviseWithoutATerminal: with pipes instead of a terminal the UI
+// is not started; the user is told what works without one.
+func TestSuperviseWithoutATerminal(t *testing.T) {
+	env, out, errb := testEnv(t.TempDir())
+	code := Run(context.Background(), []string{"supervise"}, env)
+	if code == 0 || !strings.Contains(errb.String(), "the UI needs a terminal") || !strings.Contains(errb.String(), "supervise list") {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+	if strings.Contains(errb.String(), "epoll") || out.Len() != 0 {
+		t.Errorf("stdout %q stderr %q", out.String(), errb.String())
+	}
+}

@@ -66,6 +66,10 @@ func runSuperviseUI(cmd *cobra.Command, env Env, op sweeping, poll time.Duration
 	if poll <= 0 {
 		return usageError(errors.New("--poll must be positive"))
 	}
+	if !onTerminal(env) {
+		return errors.New("supervise: the UI needs a terminal on stdin and stdout; without one, " +
+			"`bot-bottle supervise list` shows the pending proposals and `supervise approve ID` / `supervise reject ID` answer them")
+	}
 	m := tui.New(tui.Options{
 		Service:  op,
 		Poll:     poll,

@@ -17,14 +17,13 @@ import (
 // plain pipes.
 func session(env Env, interactive bool) lifecycle.Session {
 	s := lifecycle.Session{Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr}
-	in, inOK := env.Stdin.(*os.File)
-	out, outOK := env.Stdout.(*os.File)
-	if !interactive || !inOK || !outOK || !term.IsTerminal(in.Fd()) || !term.IsTerminal(out.Fd()) {
+	if !interactive || !onTerminal(env) {
 		if !interactive {
 			s.Stdin = nil // headless: the prompt is in the command
 		}
 		return s
 	}
+	in, out := env.Stdin.(*os.File), env.Stdout.(*os.File)
 	s.TTY = true
 	resize := make(chan backend.TermSize, 1)
 	s.Resize = resize
@@ -61,4 +60,11 @@ func session(env Env, interactive bool) lifecycle.Session {
 		}
 	}
 	return s
+}
+
+// onTerminal: stdin and stdout are both terminals.
+func onTerminal(env Env) bool {
+	in, inOK := env.Stdin.(*os.File)
+	out, outOK := env.Stdout.(*os.File)
+	return inOK && outOK && term.IsTerminal(in.Fd()) && term.IsTerminal(out.Fd())
 }

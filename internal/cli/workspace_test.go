@@ -43,9 +43,47 @@ func TestResumeRefusesWhenTheManifestNoLongerLoads(t *testing.T) {
 	stoppedBottle(t, home, "impl-abcde", "impl")
 	// The agent's file is broken since the last run.
 	writeFile(t, filepath.Join(home, ".bot-bottle/agents/impl.md"), "---\nbottle: github\nbogus: 1\n---\n")
-	_, errOut, code := execCLI(t, home, home, []string{"GITHUB_TOKEN=x"}, "resume", "impl-abcde", "--headless", "--prompt", "true")
+	_, errOut, code := execCLI(t, home, home, []string{"GITHUB_TOKEN=x"}, "resume", "impl-abcde", "--fresh-workspace", "--headless", "--prompt", "true")
 	if code != 1 || !strings.Contains(errOut, "not resuming impl-abcde") || !strings.Contains(errOut, "bogus") {
 		t.Errorf("code=%d stderr:\n%s\nwant exit 1 naming the bottle and the problem", code, errOut)
+	}
+}
+
+// TestResumeRefusesWithoutACommit: a bottle with no committed image would
+// come back with an empty /workspace, so resume says so and what to do,
+// before it touches an engine; --cwd or --fresh-workspace go on.
+func TestResumeRefusesWithoutACommit(t *testing.T) {
+	home := githubHome(t)
+	dir := stoppedBottle(t, home, "impl-abcde", "impl")
+	resume := func(args ...string) (string, int) {
+		_, errOut, code := execCLI(t, home, home, []string{"GITHUB_TOKEN=x"}, append([]string{"resume", "impl-abcde", "--headless", "--prompt", "true"}, args...)...)
+		return errOut, code
+	}
+	errOut, code := resume()
+	for _, want := range []string{"not resuming impl-abcde: it has no commit", "empty /workspace", `"bot-bottle commit impl-abcde"`, `"bot-bottle start impl"`, "--fresh-workspace"} {
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("code=%d, stderr lacks %q:\n%s", code, want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "export") {
+		t.Errorf("nothing was saved, yet export is offered:\n%s", errOut)
+	}
+	saved := workspace.StateDir(dir)
+	os.MkdirAll(saved, 0o700)
+	os.WriteFile(filepath.Join(saved, workspace.LastBundle), []byte("bundle"), 0o600)
+	if errOut, _ := resume(); !strings.Contains(errOut, `"bot-bottle export impl-abcde DIR"`) {
+		t.Errorf("the saved commits are not offered:\n%s", errOut)
+	}
+	// Past the check, a broken manifest is what stops it (no engine here).
+	writeFile(t, filepath.Join(home, ".bot-bottle/agents/impl.md"), "---\nbottle: github\nbogus: 1\n---\n")
+	for _, flag := range []string{"--fresh-workspace", "--cwd"} {
+		if errOut, _ := resume(flag); strings.Contains(errOut, "no commit") || !strings.Contains(errOut, "bogus") {
+			t.Errorf("resume %s was refused for want of a commit:\n%s", flag, errOut)
+		}
+	}
+	lifecycle.WriteMetadata(dir, lifecycle.Metadata{Slug: "impl-abcde", Agent: "impl", Bottles: []string{"default"}, Image: "bot-bottle-commit:impl-abcde"})
+	if errOut, _ := resume(); strings.Contains(errOut, "no commit") || !strings.Contains(errOut, "bogus") {
+		t.Errorf("a committed bottle was refused:\n%s", errOut)
 	}
 }
 

@@ -1,6 +1,8 @@
 package lifecycle
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +34,9 @@ type Run struct {
 	Repos []string `json:"repos"`
 	// Env are the names of the agent's environment variables.
 	Env []string `json:"env"`
+	// EnvDigests are a digest of each Env value by name, so a changed
+	// value is noticed while the record (and the resume note) hold none.
+	EnvDigests map[string]string `json:"env_digests,omitempty"`
 	// SecretEnv are the names of the host variables the sidecar gets.
 	SecretEnv []string `json:"secret_env"`
 	Template  string   `json:"template"`
@@ -45,6 +50,7 @@ func RunOf(p *plan.Bottle) Run {
 		SecretEnv: slices.Clone(p.SidecarSecretEnv),
 		Template:  p.Provider.Template,
 	}
+	r.EnvDigests = envDigests(p)
 	for _, rt := range p.Egress.Routes {
 		r.Routes = append(r.Routes, RouteLine(rt))
 	}
@@ -52,6 +58,20 @@ func RunOf(p *plan.Bottle) Run {
 		r.Repos = append(r.Repos, rp.Name+" "+rp.URL)
 	}
 	return r
+}
+
+// envDigests digests the agent env values, leaving out the sentinels,
+// which are fresh every run and so would always differ.
+func envDigests(p *plan.Bottle) map[string]string {
+	d := make(map[string]string, len(p.AgentEnv))
+	for k, v := range p.AgentEnv {
+		if _, sentinel := p.SidecarEnv[manifest.SentinelEnvPrefix+k]; sentinel {
+			continue
+		}
+		sum := sha256.Sum256([]byte(v))
+		d[k] = hex.EncodeToString(sum[:])
+	}
+	return d
 }
 
 // RouteLine is a route on one line: its host and what narrows it.
@@ -119,6 +139,11 @@ func Changes(old, cur Run) []string {
 	diff("route", old.Routes, cur.Routes)
 	diff("repo", old.Repos, cur.Repos)
 	diff("env", old.Env, cur.Env)
+	for _, k := range cur.Env { // names only: a value is never shown
+		if a, b := old.EnvDigests[k], cur.EnvDigests[k]; a != "" && b != "" && a != b {
+			out = append(out, "~ env "+k+" (value changed)")
+		}
+	}
 	diff("secret env", old.SecretEnv, cur.SecretEnv)
 	return out
 }

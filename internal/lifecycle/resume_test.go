@@ -104,3 +104,39 @@ func TestApplyCapabilities(t *testing.T) {
 		t.Errorf("no clear message:\n%s", warn.String())
 	}
 }
+
+// TestResumeNoticesAChangedEnvValue: an env value edited in the manifests
+// is reported by name, never by value; a sentinel, fresh every run, is not.
+func TestResumeNoticesAChangedEnvValue(t *testing.T) {
+	p := &plan.Bottle{StateDir: t.TempDir(),
+		AgentEnv:   map[string]string{"MODE": "old-value-1", "API_KEY": "sentinel-1"},
+		SidecarEnv: map[string]string{manifest.SentinelEnvPrefix + "API_KEY": "sentinel-1"},
+	}
+	var out bytes.Buffer
+	if err := noteRun(p, &out); err != nil {
+		t.Fatal(err)
+	}
+	p.AgentEnv["API_KEY"], p.SidecarEnv[manifest.SentinelEnvPrefix+"API_KEY"] = "sentinel-2", "sentinel-2"
+	if err := noteRun(p, &out); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); !strings.Contains(s, "manifests unchanged") {
+		t.Errorf("a fresh sentinel alone was reported as a change:\n%s", s)
+	}
+	out.Reset()
+	p.AgentEnv["MODE"] = "new-value-2"
+	if err := noteRun(p, &out); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	if strings.Contains(s, "unchanged") || !strings.Contains(s, "~ env MODE (value changed)") {
+		t.Errorf("a changed env value was not reported by name:\n%s", s)
+	}
+	if strings.Contains(s, "value-") {
+		t.Errorf("the note shows an env value:\n%s", s)
+	}
+	rec, _ := os.ReadFile(filepath.Join(p.StateDir, RunFile))
+	if strings.Contains(string(rec), "value-") {
+		t.Errorf("%s holds an env value:\n%s", RunFile, rec)
+	}
+}

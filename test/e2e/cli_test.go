@@ -70,7 +70,7 @@ func TestCommitThenResume(t *testing.T) {
 		t.Errorf("list does not show %s running with its label:\n%s", slug, out)
 	}
 
-	if _, errOut, code := run("resume", slug, "--headless", "--prompt", "true"); code != 1 || !strings.Contains(errOut, "is running") {
+	if _, errOut, code := run("resume", slug, "--fresh-workspace", "--headless", "--prompt", "true"); code != 1 || !strings.Contains(errOut, "is running") {
 		t.Errorf("resume of a running bottle: exit %d, %s", code, errOut)
 	}
 	if _, errOut, code := run("stop", slug); code != 0 {
