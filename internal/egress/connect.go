@@ -170,7 +170,7 @@ func (s *Server) serveTunnel(conn net.Conn, connectReq *http.Request, t target) 
 			s.forward(w, r, t)
 		}),
 		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.mu.Lock()

@@ -83,6 +83,10 @@ type Config struct {
 	Resolver Resolver
 	// PollInterval is how often the policy file is checked; 0 means 1s.
 	PollInterval time.Duration
+	// IdleTimeout closes an agent's tunnel that carries no request for
+	// that long; 0 means 2 minutes. An upgraded WebSocket is never idle by
+	// this measure: it lives as long as both peers keep it.
+	IdleTimeout time.Duration
 }
 
 // Server is a running proxy.
@@ -125,6 +129,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = time.Second
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 2 * time.Minute
 	}
 	if cfg.StateDir == "" {
 		return nil, errors.New("starting egress: no state dir for the CA")

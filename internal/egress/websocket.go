@@ -113,6 +113,9 @@ func (p *wsPipe) run(ctx context.Context) {
 	for _, c := range []*websocket.Conn{p.agent, p.up} {
 		c.SetReadLimit(p.route.MaxMessage)
 	}
+	// No idle deadline on the pair: net/http clears a hijacked
+	// connection's deadlines and Read waits on ctx alone, so it lives as
+	// long as both peers keep it (TestWebSocketOutlivesIdleTimeout).
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); p.relay(ctx, p.agent, p.up, p.outbound()) }()
