@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/bot-bottle/bot-bottle/internal/testenv"
 )
 
 // wsLongSize is what each side sends in TestWebSocketLongTransfer.
@@ -70,8 +72,8 @@ type hashErr struct {
 // through the proxy, every message scanned, and checks both sides got
 // every byte (issue 15: "WebSockets dying after some tens of MB").
 func TestWebSocketLongTransfer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("400 MB through the proxy")
+	if testing.Short() || testenv.Race {
+		t.Skip("400 MB through the proxy: run without -short and -race (scripts/test.sh has a stage for it)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
