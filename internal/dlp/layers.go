@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
@@ -46,6 +47,15 @@ type view struct {
 	origin int                 // pieces: where the piece starts in parent.text
 	undo   func([]byte) []byte // whole-text layers: the transform, to map offsets back
 	plus   bool
+	// marks are where escape markers end, kept for texts over
+	// windowedText only: their layers are decoded around the marks.
+	marks []mark
+}
+
+// mark is where an escape marker of one kind ends in a view's text.
+type mark struct {
+	kind escKind
+	end  int
 }
 
 // path is the decoding path, as a person reads it: "percent ×2 → base64".
@@ -118,30 +128,39 @@ func (b *layerBudget) spend(n int) error {
 // children decodes every layer of v that its text shows signs of.
 func (o *Outbound) children(v *view, esc escKind) []*view {
 	var out []*view
-	whole := func(layer string, f func([]byte) []byte) {
+	whole := func(k escKind, layer string, f func([]byte) []byte) {
+		if ws, ok := markWindows(v, k); ok {
+			for _, w := range ws { // sparse markers in a big text
+				if d := f(v.text[w.start:w.end]); d != nil && !bytes.Equal(d, v.text[w.start:w.end]) {
+					out = append(out, &view{text: d, parent: v, layer: layer, origin: w.start, plus: v.plus})
+				}
+			}
+			return
+		}
 		if d := f(v.text); d != nil && !bytes.Equal(d, v.text) {
 			out = append(out, &view{text: d, parent: v, layer: layer, undo: f, plus: v.plus})
 		}
 	}
 	// In a query or form body '+' is a space: "4111+1111+…" is a card.
-	if esc&escPercent != 0 || v.plus && bytes.IndexByte(v.text, '+') >= 0 {
-		plus := v.plus
-		whole("percent", func(b []byte) []byte { return percentView(b, plus) })
+	if v.plus && bytes.IndexByte(v.text, '+') >= 0 {
+		whole(0, "percent", func(b []byte) []byte { return percentView(b, true) })
+	} else if esc&escPercent != 0 {
+		whole(escPercent, "percent", func(b []byte) []byte { return percentView(b, false) })
 	}
 	if esc&escJSON != 0 {
-		whole("json-escape", jsonView)
+		whole(escJSON, "json-escape", jsonView)
 	}
 	if esc&escHTML != 0 {
-		whole("html-entity", func(b []byte) []byte { return []byte(html.UnescapeString(string(b))) })
+		whole(escHTML, "html-entity", func(b []byte) []byte { return []byte(html.UnescapeString(string(b))) })
 	}
 	if esc&escQP != 0 {
-		whole("quoted-printable", qpView)
+		whole(escQP, "quoted-printable", qpView)
 	}
 	if esc&escInvisible != 0 {
-		whole("invisible removed", stripInvisible)
+		whole(escInvisible, "invisible removed", stripInvisible)
 	}
 	if esc&escCompat != 0 {
-		whole("nfkc", norm.NFKC.Bytes)
+		whole(escCompat, "nfkc", norm.NFKC.Bytes)
 	}
 	piece := func(layer string, at int, d []byte) {
 		if len(d) > 0 {
@@ -177,6 +196,50 @@ func (o *Outbound) children(v *view, esc escKind) []*view {
 	return out
 }
 
+// windowedText is the size above which a layer whose markers are sparse
+// is decoded in windows around them, not over the whole text: random
+// binary (an image, a zip, a compressed audio frame) shows a few markers
+// of every kind by chance, and whole-text views of every combination of
+// layers would exhaust the budget (dlp-unscannable) on ordinary uploads.
+const windowedText = 64 << 10
+
+// markRadius is how much text a window keeps on each side of a marker:
+// an encoded token (×4 percent of 100 characters is 1,200 bytes) and the
+// rule's context around it.
+const markRadius = 4 << 10
+
+// markWindows are the windows around v's markers of kind k, merged where
+// they overlap; ok is false when the layer should decode the whole text
+// (a small text, no marks kept, kind 0, or windows covering half of it).
+func markWindows(v *view, k escKind) ([]run, bool) {
+	if k == 0 || len(v.text) <= windowedText || v.marks == nil {
+		return nil, false
+	}
+	var ends []int
+	for _, m := range v.marks {
+		if m.kind == k {
+			ends = append(ends, m.end)
+		}
+	}
+	slices.Sort(ends)
+	var ws []run
+	covered := 0
+	for _, e := range ends {
+		a, b := max(0, e-markRadius), min(len(v.text), e+markRadius)
+		if n := len(ws); n > 0 && a <= ws[n-1].end {
+			covered += max(0, b-ws[n-1].end)
+			ws[n-1].end = max(b, ws[n-1].end)
+			continue
+		}
+		ws = append(ws, run{a, b})
+		covered += b - a
+	}
+	if covered*2 > len(v.text) {
+		return nil, false
+	}
+	return ws, true
+}
+
 // scanLayers scans every decoded layer below v (whose own text was scanned
 // with escape markers esc), depth-first, calling found for each view's
 // spans.
@@ -192,7 +255,7 @@ func (o *Outbound) scanLayers(where string, v *view, esc escKind, depth int, b *
 		if err := b.spend(len(k.text)); err != nil {
 			return err
 		}
-		spans, kesc, err := o.scanText(where, k.text)
+		spans, kesc, err := o.scanText(where, k.text, &k.marks)
 		if err != nil {
 			return err
 		}

@@ -285,7 +285,8 @@ func isForm(ct string) bool {
 // replace) and in every decoded layer below it (layers.go), which
 // redaction cannot reach. b bounds the decoded bytes of the request.
 func (o *Outbound) scanSegment(s segment, b *layerBudget) ([]span, []Finding, error) {
-	spans, esc, err := o.scanText(s.Where, s.Text)
+	root := &view{text: s.Text, plus: s.Plus}
+	spans, esc, err := o.scanText(s.Where, s.Text, &root.marks)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -298,7 +299,6 @@ func (o *Outbound) scanSegment(s segment, b *layerBudget) ([]span, []Finding, er
 	for _, sp := range spans {
 		seen[[3]string{sp.Finding.Detector, sp.Finding.Rule, sp.Finding.Fingerprint}] = true
 	}
-	root := &view{text: s.Text, plus: s.Plus}
 	err = o.scanLayers(s.Where, root, esc, 0, b, func(v *view, vs []span) {
 		for _, sp := range vs {
 			k := [3]string{sp.Finding.Detector, sp.Finding.Rule, sp.Finding.Fingerprint}
@@ -324,7 +324,7 @@ func (o *Outbound) newBudget() *layerBudget {
 
 // scanText is one pass of the automaton over text, then the checks the
 // hits call for.
-func (o *Outbound) scanText(where string, text []byte) ([]span, escKind, error) {
+func (o *Outbound) scanText(where string, text []byte, marks *[]mark) ([]span, escKind, error) {
 	if len(text) == 0 {
 		return nil, 0, nil
 	}
@@ -343,7 +343,11 @@ func (o *Outbound) scanText(where string, text []byte) ([]span, escKind, error) 
 			continue
 		}
 		if h.Pattern >= o.nEsc {
-			esc |= o.escKind[h.Pattern-o.nEsc]
+			k := o.escKind[h.Pattern-o.nEsc]
+			esc |= k
+			if marks != nil && len(text) > windowedText {
+				*marks = append(*marks, mark{k, int(h.End)})
+			}
 			continue
 		}
 		v := &o.variants[h.Pattern-o.nKw]
@@ -507,7 +511,7 @@ func (o *Outbound) Redact(r Request) (Request, []Finding, error) {
 const Redaction = "REDACTED"
 
 func (o *Outbound) redactText(where string, text []byte, plus bool) ([]byte, bool, error) {
-	spans, _, err := o.scanText(where, text)
+	spans, _, err := o.scanText(where, text, nil)
 	if err != nil || len(spans) == 0 {
 		return text, false, err
 	}
