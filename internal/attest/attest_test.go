@@ -84,6 +84,7 @@ func TestApply(t *testing.T) {
 		"extra":   results(probe.Result{ID: "0"}, probe.Result{ID: "1"}, probe.Result{ID: "2"}),
 		"unknown": []byte(`{"results":[],"all_closed":true}`),
 		"garbage": []byte("all good"),
+		"trailing": []byte(`{"results":[{"id":"0"}]}0`),
 	} {
 		if err := Apply(plan(), out); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -2,6 +2,7 @@ package attest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -177,6 +178,10 @@ func Apply(cs []Check, out []byte) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&resp); err != nil {
 		return fmt.Errorf("reading probe results: %w", err)
+	}
+	// One document and nothing after it: trailing text is not the probe's.
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("reading probe results: text after the results")
 	}
 	byID := map[string]probe.Result{}
 	for _, r := range resp.Results {
