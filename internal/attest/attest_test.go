@@ -80,10 +80,10 @@ func TestApply(t *testing.T) {
 		t.Errorf("missing answer must fail, output must be one line: %+v", cs)
 	}
 	for name, out := range map[string][]byte{
-		"twice":   results(probe.Result{ID: "0"}, probe.Result{ID: "0"}),
-		"extra":   results(probe.Result{ID: "0"}, probe.Result{ID: "1"}, probe.Result{ID: "2"}),
-		"unknown": []byte(`{"results":[],"all_closed":true}`),
-		"garbage": []byte("all good"),
+		"twice":    results(probe.Result{ID: "0"}, probe.Result{ID: "0"}),
+		"extra":    results(probe.Result{ID: "0"}, probe.Result{ID: "1"}, probe.Result{ID: "2"}),
+		"unknown":  []byte(`{"results":[],"all_closed":true}`),
+		"garbage":  []byte("all good"),
 		"trailing": []byte(`{"results":[{"id":"0"}]}0`),
 	} {
 		if err := Apply(plan(), out); err == nil {
