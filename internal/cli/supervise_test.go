@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/supervise/apply"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/audit"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
+	"github.com/bot-bottle/bot-bottle/internal/testenv"
 )
 
 func testEnv(home string) (Env, *bytes.Buffer, *bytes.Buffer) {
@@ -229,7 +229,7 @@ func TestSuperviseNotify(t *testing.T) {
 // A headless start prints one line per proposal its agent files.
 func TestHeadlessStartAnnouncesProposals(t *testing.T) {
 	home := t.TempDir()
-	var buf syncBuffer
+	var buf testenv.LockedBuffer
 	stop := watchProposals(context.Background(), &buf, home, "impl-k3x9q", time.Hour)
 	submit(t, home, "impl-k3x9q", queue.ToolEgressAllow, "- host: a.example\n")
 	submit(t, home, "other-b1b2c", queue.ToolEgressAllow, "- host: other.example\n")
@@ -238,23 +238,6 @@ func TestHeadlessStartAnnouncesProposals(t *testing.T) {
 	if strings.Count(out, "\n") != 1 || !strings.Contains(out, "impl-k3x9q: allow a.example") || !strings.Contains(out, "waiting for a human: bot-bottle supervise") {
 		t.Errorf("stderr:\n%s", out)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestSuperviseWithoutATerminal: with pipes instead of a terminal the UI

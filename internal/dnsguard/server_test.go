@@ -1,7 +1,6 @@
 package dnsguard
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -9,32 +8,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
+
+	"github.com/bot-bottle/bot-bottle/internal/testenv"
 )
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines(t *testing.T) []refusalLine {
+// logLines reads the resolver's JSON log lines.
+func logLines(t *testing.T, log *testenv.LockedBuffer) []refusalLine {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []refusalLine
-	for _, l := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(log.String()), "\n") {
 		if l == "" {
 			continue
 		}
@@ -107,7 +94,7 @@ func aRecords(r *dns.Msg) []string {
 }
 
 func TestResolverAnswersAliasesAndRefusesTheRest(t *testing.T) {
-	log := &syncBuffer{}
+	log := &testenv.LockedBuffer{}
 	_, addr := start(t, Config{Names: []string{"Gate.Internal."}, Log: log})
 
 	for _, proto := range []string{"udp", "tcp"} {
@@ -146,7 +133,7 @@ func TestResolverAnswersAliasesAndRefusesTheRest(t *testing.T) {
 	}
 
 	var got []string
-	for _, l := range log.lines(t) {
+	for _, l := range logLines(t, log) {
 		if l.Reason != "not a sidecar name" || l.Client == "" || l.Time == "" {
 			t.Errorf("log line %+v lacks reason, client or time", l)
 		}
@@ -173,7 +160,7 @@ func TestResolverAnswersConfiguredSelf(t *testing.T) {
 }
 
 func TestResolverRefusesOddQueries(t *testing.T) {
-	log := &syncBuffer{}
+	log := &testenv.LockedBuffer{}
 	_, addr := start(t, Config{Log: log})
 	c := &dns.Client{Net: "udp", Timeout: 5 * time.Second}
 
@@ -214,7 +201,7 @@ func TestResolverRefusesOddQueries(t *testing.T) {
 	}
 	// The two-question message is turned away by the DNS library before
 	// it is parsed, so only the other two are logged.
-	if n := len(log.lines(t)); n != 2 {
+	if n := len(logLines(t, log)); n != 2 {
 		t.Errorf("logged %d lines, want 2", n)
 	}
 }
@@ -312,7 +299,7 @@ func TestOnSubnetPicksTheClientsNetwork(t *testing.T) {
 }
 
 func TestRefusalLogIsRateLimited(t *testing.T) {
-	var buf syncBuffer
+	var buf testenv.LockedBuffer
 	now := time.Unix(1000, 0)
 	l := &refusalLog{w: &buf, limit: 2, now: func() time.Time { return now }}
 	m := new(dns.Msg)
@@ -322,7 +309,7 @@ func TestRefusalLogIsRateLimited(t *testing.T) {
 	}
 	now = now.Add(time.Second)
 	l.refused(m, nil, "not a sidecar name")
-	lines := buf.lines(t)
+	lines := logLines(t, &buf)
 	if len(lines) != 3 {
 		t.Fatalf("wrote %d lines, want 3: %+v", len(lines), lines)
 	}

@@ -1,7 +1,6 @@
 package sidecar
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/bot-bottle/bot-bottle/internal/testenv"
 )
 
 // journal records daemon events in order, shared by the fakes of one test.
@@ -88,7 +89,7 @@ func runBundle(ctx context.Context, b *Bundle) func() error {
 }
 
 // waitMarker waits for the ready line, then reads the marker.
-func waitMarker(t *testing.T, path string, stdout *syncBuf) ReadyMarker {
+func waitMarker(t *testing.T, path string, stdout *testenv.LockedBuffer) ReadyMarker {
 	t.Helper()
 	for range 500 {
 		if strings.Contains(stdout.String(), ReadyLine) {
@@ -104,23 +105,6 @@ func waitMarker(t *testing.T, path string, stdout *syncBuf) ReadyMarker {
 	return ReadyMarker{}
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestBundleStartsInOrderAndStopsInReverse(t *testing.T) {
 	j := &journal{}
 	dir := t.TempDir()
@@ -130,7 +114,7 @@ func TestBundleStartsInOrderAndStopsInReverse(t *testing.T) {
 	}
 	egress, supervise, dns := newFake(j, "egress"), newFake(j, "supervise"), newFake(j, "dns")
 	supervise.gate = make(chan struct{})
-	stdout := &syncBuf{}
+	stdout := &testenv.LockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	wait := runBundle(ctx, &Bundle{Daemons: []Daemon{egress, supervise, dns}, ReadyPath: marker, Stdout: stdout})
@@ -177,7 +161,7 @@ func TestBundleStopsWhenADaemonDies(t *testing.T) {
 			j := &journal{}
 			marker := filepath.Join(t.TempDir(), ReadyFile)
 			egress, supervise, dns := newFake(j, "egress"), newFake(j, "supervise"), newFake(j, "dns")
-			stdout := &syncBuf{}
+			stdout := &testenv.LockedBuffer{}
 			wait := runBundle(context.Background(), &Bundle{Daemons: []Daemon{egress, supervise, dns}, ReadyPath: marker, Stdout: stdout})
 			waitMarker(t, marker, stdout)
 
@@ -205,7 +189,7 @@ func TestBundleFailsWhenADaemonDiesBeforeReady(t *testing.T) {
 	egress, supervise, dns := newFake(j, "egress"), newFake(j, "supervise"), newFake(j, "dns")
 	supervise.gate = make(chan struct{}) // never ready
 	supervise.die <- errors.New("bad config")
-	stdout := &syncBuf{}
+	stdout := &testenv.LockedBuffer{}
 	err := (&Bundle{Daemons: []Daemon{egress, supervise, dns}, Stdout: stdout}).Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "sidecar daemon supervise died before the bundle was ready: bad config") {
 		t.Fatalf("error %v", err)
@@ -237,7 +221,7 @@ func TestBundleGracePeriod(t *testing.T) {
 	j := &journal{}
 	egress, dns := newFake(j, "egress"), newFake(j, "dns")
 	dns.stubborn = true
-	stdout := &syncBuf{}
+	stdout := &testenv.LockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	marker := filepath.Join(t.TempDir(), ReadyFile)
 	wait := runBundle(ctx, &Bundle{Daemons: []Daemon{egress, dns}, ReadyPath: marker, Stdout: stdout, Grace: 20 * time.Millisecond})
@@ -263,7 +247,7 @@ func TestWaitReady(t *testing.T) {
 	dir := t.TempDir()
 	marker := filepath.Join(dir, ReadyFile)
 	j := &journal{}
-	stdout := &syncBuf{}
+	stdout := &testenv.LockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	wait := runBundle(ctx, &Bundle{Daemons: []Daemon{newFake(j, "dns")}, ReadyPath: marker, Stdout: stdout})

@@ -24,6 +24,7 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/ca"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
+	"github.com/bot-bottle/bot-bottle/internal/testenv"
 )
 
 // stateRoot lays out a sidecar state root like the bottle's mounts.
@@ -66,7 +67,7 @@ func runReady(t *testing.T, cfg Config) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout := &syncBuf{}
+	stdout := &testenv.LockedBuffer{}
 	marker := filepath.Join(cfg.Root, "logs", ReadyFile)
 	wait := runBundle(ctx, &Bundle{Daemons: daemons, ReadyPath: marker, Stdout: stdout})
 	t.Cleanup(func() {
