@@ -205,7 +205,9 @@ const windowedText = 64 << 10
 
 // markRadius is how much text a window keeps on each side of a marker:
 // an encoded token (×4 percent of 100 characters is 1,200 bytes) and the
-// rule's context around it.
+// rule's context around it. An escaped PEM key has markers all along it,
+// so its windows merge; 16 KiB (pemLook) would make the windows of
+// random binary cover most of it and bring the whole-text views back.
 const markRadius = 4 << 10
 
 // markWindows are the windows around v's markers of kind k, merged where
