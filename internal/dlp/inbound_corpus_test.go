@@ -70,7 +70,7 @@ func TestInboundCorpus(t *testing.T) {
 	}
 	t.Logf("total: malicious %d recall %.1f%% (blocked %.1f%%); benign %d false positives %.1f%% (warned %.1f%%)",
 		nMal, pct(caught, nMal), pct(blocked, nMal), nBen, pct(fp, nBen), pct(warned, nBen))
-	if nMal < 150 || nBen < 100 {
+	if nMal < 300 || nBen < 150 {
 		t.Fatalf("corpus too small: %d malicious, %d benign", nMal, nBen)
 	}
 	if pct(caught, nMal) < 98 {

@@ -31,6 +31,11 @@ func readViews(b []byte) [][]byte {
 		base = b
 	}
 	views := [][]byte{base}
+	// Event-stream text (SSE "data: {…}" lines) holds JSON a client
+	// decodes: its strings are what the model reads.
+	if v := eventJSON(base); v != nil {
+		views = append(views, v)
+	}
 	// What is left of escapes and markup inside the text (a JSON string
 	// holding HTML, a page quoting \u escapes).
 	if bytes.IndexByte(base, '\\') >= 0 {
@@ -56,6 +61,28 @@ func readViews(b []byte) [][]byte {
 		}
 	}
 	return views
+}
+
+// eventJSON is the text of b with every "data:" line that holds JSON
+// replaced by that JSON's strings, or nil when there is none.
+func eventJSON(b []byte) []byte {
+	if !bytes.Contains(b, []byte("data:")) {
+		return nil
+	}
+	var out []byte
+	found := false
+	for _, line := range bytes.SplitAfter(b, []byte("\n")) {
+		d, ok := bytes.CutPrefix(bytes.TrimLeft(line, " \t"), []byte("data:"))
+		if f := firstNonSpace(d); ok && (f == '{' || f == '[') && json.Valid(d) {
+			out, found = append(out, jsonStrings(d, 0)...), true
+			continue
+		}
+		out = append(out, line...)
+	}
+	if !found {
+		return nil
+	}
+	return out
 }
 
 func firstNonSpace(b []byte) byte {
@@ -166,7 +193,7 @@ func htmlText(b []byte) []byte {
 		if m := tagMark(b[i+1:]); m != "" && !bytes.HasSuffix(bytes.TrimRight(out, " "), []byte(strings.TrimSpace(m))) {
 			out = append(out, m...) // <pre><code> is one fence
 		}
-		j := i + 1
+		j, attrs := i+1, len(out)
 		for j < len(b) && b[j] != '>' {
 			if q := b[j]; q == '"' || q == '\'' {
 				k := bytes.IndexByte(b[j+1:], q)
@@ -180,7 +207,11 @@ func htmlText(b []byte) []byte {
 			}
 			j++
 		}
-		out = append(out, ' ')
+		// Inline formatting splits no word on screen: "Ig<span></span>nore"
+		// reads "Ignore".
+		if len(out) > attrs || !tagIs(b[i+1:], inlineTags...) {
+			out = append(out, ' ')
+		}
 		i = j + 1
 	}
 	if bytes.IndexByte(out, '&') >= 0 {
@@ -256,6 +287,9 @@ func tagIs(rest []byte, names ...string) bool {
 func spoofTag(rest []byte) bool {
 	return tagIs(rest, "system", "system_prompt", "system-prompt", "systemprompt", "developer", "instruction", "instructions", "admin", "sys")
 }
+
+// inlineTags render inside a word without a break.
+var inlineTags = []string{"span", "b", "i", "u", "s", "em", "strong", "small", "sub", "sup", "mark", "font", "abbr", "wbr", "ins", "bdi", "bdo"}
 
 // tagMark is what a tag leaves in the text besides a space: a fence for
 // code, a quotation mark for a quotation.

@@ -37,6 +37,10 @@ var addressMarkers = []string{
 	"attention ai", "assistant:", "agent:", "to the ai", "to any ai", "coding agent",
 	"language model", "as an ai", "the assistant must", "the agent must", "the model must",
 	"the ai must", "after you finish", "when you are done",
+	"agents must", "agents should", "assistants must", "assistants should", "models must",
+	// asking for the result back is speaking to whoever runs it
+	"show me", "in your reply", "in your answer", "in your response", "in your summary",
+	"in your next message", "reply with", "paste it here", "include the output", "include it in",
 }
 
 // The marker automata are built once and never change.
@@ -64,8 +68,11 @@ func score(text []byte, hits []injectionHit) []injectionHit {
 		quoted, fenced := insideQuote(text, h.Start), insideCode(fences, h.Start)
 		before := text[max(0, h.Start-scoreWindow):h.Start]
 		around := text[max(0, h.Start-scoreWindow):min(len(text), h.End+scoreWindow)]
-		marked := countMatches(discussionAC(), before, 1) > 0
-		addressed := countMatches(addressAC(), around, 1) > 0 && h.Rule != "addresses-the-model"
+		// A described attack ("tries to leak …") is no block; a bare
+		// "exfiltrate" in it still earns its warning.
+		marked := countMatches(discussionAC(), before, 1) > 0 || (h.Level == High && describedLead(before))
+		lo := max(0, h.Start-scoreWindow)
+		addressed := spokenAddress(text, lo, h.Start, around) && h.Rule != "addresses-the-model"
 		// A quotation or a code block lowers the score on a page about
 		// attacks, or when nothing in it speaks to the reader (a string
 		// literal in a test, an install command in the docs).
@@ -98,6 +105,48 @@ func score(text []byte, hits []injectionHit) []injectionHit {
 	return out
 }
 
+// describedLeads end a sentence that says what an attack does rather
+// than doing it: "a payload that tries to leak the system prompt".
+var describedLeads = []string{"tries to", "try to", "trying to", "attempts to", "attempt to",
+	"designed to", "meant to", "aims to", "the model to", "the agent to", "the assistant to",
+	"the model into", "the agent into", "talked into", "tricked into"}
+
+// describedLead reports one of describedLeads right before a hit (the
+// last 24 bytes of before, trailing spaces and a verb's -ing aside).
+func describedLead(before []byte) bool {
+	t := bytes.ToLower(bytes.TrimRight(before[max(0, len(before)-24):], " "))
+	if i := bytes.LastIndexByte(t, ' '); i >= 0 && bytes.HasSuffix(t, []byte("ing")) {
+		t = bytes.TrimRight(t[:i], " ") // "talked into running"
+	}
+	for _, l := range describedLeads {
+		if bytes.HasSuffix(t, []byte(l)) {
+			return true
+		}
+	}
+	return false
+}
+
+// spokenAddress reports an address marker in around (which starts at
+// offset lo of text) that speaks to the reader of the hit at start: one
+// outside any quotation, or inside the same quotation as the hit ("AI
+// assistant: ignore …" quoted whole). "AI agent:" quoted further on, as
+// an example, greets no one.
+func spokenAddress(text []byte, lo, start int, around []byte) bool {
+	hits, _ := addressAC().scanAll(around, nil, len(around))
+	for _, a := range hits {
+		p := lo + a.End - addressAC().lens[a.Pattern]
+		if !insideQuote(text, p) || sameQuote(text, min(p, start), max(p, start)) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameQuote: no line break or quotation mark between i and j.
+func sameQuote(text []byte, i, j int) bool {
+	return !bytes.ContainsAny(text[i:j], "\n\"`“”«»")
+}
+
 func countMatches(m *acMatcher, b []byte, limit int) int {
 	hits, _ := m.scanAll(b, nil, limit)
 	return len(hits)
@@ -112,7 +161,7 @@ func insideQuote(text []byte, i int) bool {
 	if bytes.HasPrefix(bytes.TrimLeft(line, " \t"), []byte(">")) {
 		return true
 	}
-	if bytes.Count(line, []byte(`"`))%2 == 1 || bytes.Count(line, []byte("`"))%2 == 1 {
+	if (bytes.Count(line, []byte(`"`))%2 == 1 && !valueQuote(line)) || bytes.Count(line, []byte("`"))%2 == 1 {
 		return true
 	}
 	if bytes.Count(line, []byte("“")) > bytes.Count(line, []byte("”")) ||
@@ -122,6 +171,27 @@ func insideQuote(text []byte, i int) bool {
 	// a single-quoted example: a quote right before the phrase
 	t := bytes.TrimRight(line, " ")
 	return len(t) > 0 && (t[len(t)-1] == '\'' || bytes.HasSuffix(t, []byte("‘")))
+}
+
+// valueQuote: the open double quote on line delimits a data value, not a
+// quotation: a CSV field (`,"`) or a YAML/INI value (`key: "`, `key="`
+// with a lowercase identifier key at the line's start).
+func valueQuote(line []byte) bool {
+	q := bytes.LastIndexByte(line, '"')
+	if q > 0 && line[q-1] == ',' {
+		return true
+	}
+	t := bytes.TrimLeft(line[:q], " \t-")
+	t = bytes.TrimRight(t, " ")
+	if len(t) < 2 || (t[len(t)-1] != ':' && t[len(t)-1] != '=') {
+		return false
+	}
+	for _, c := range t[:len(t)-1] {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // insideCode reports a fenced code block open at i (htmlText turns
