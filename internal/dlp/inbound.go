@@ -95,7 +95,7 @@ var injectionRules = []injectionRule{
 		anchored(`(?i)(?:call|invoke|use|trigger)\s+(?:the\s+|your\s+)?\x60?[a-z0-9_.:-]{2,40}\x60?\s+(?:tool|function|mcp\s+tool)\s+(?:to|with|and)\b|(?:run|execute)\s+(?:the\s+)?following\s+(?:shell\s+|bash\s+|terminal\s+|powershell\s+)?(?:commands?|code|script)\b|(?:run|execute)\s+(?:this|these)\s+(?:shell\s+|bash\s+)?commands?\s+(?:now|immediately|first|silently|before|without)`), []string{"tool", "function", "following", "command"}},
 	{"decode-and-run", High, "hides an instruction behind an encoding and asks for it to be run",
 		[]string{"decode", "base64", "atob", "from base64", "unbase64", "run the decoded", "execute the decoded", "follow the decoded", "eval", "exec", "powershell"},
-		anchored(`(?i)(?:decode\s+(?:it|this|these|that|and|the\s+following|the\s+(?:attached|below|above|string|payload|text|message|blob|hex|base64))|base64\s+(?:-d|--decode|-D)|atob|from\s+base64|unbase64)\b[^\n]{0,120}?\b(?:run|execute|eval|follow|obey|perform|carry\s+out|pipe\s+(?:it\s+)?(?:in)?to)\b|base64\s+(?:-d|--decode|-D)\b[^\n|]{0,80}\|\s*(?:ba|z)?sh\b|(?:run|execute|follow|obey)\s+the\s+decoded\b|eval\s*\(\s*atob\s*\(|(?:exec|eval)\s*\(\s*(?:base64\.(?:b64|b32|b85|urlsafe_b64)decode|codecs\.decode|bytes\.fromhex|zlib\.decompress|marshal\.loads|Buffer\.from)\s*\(|powershell(?:\.exe)?\s+(?:-\w+\s+)*-(?:e|ec|enc|encodedcommand)\s+[A-Za-z0-9+/=]{16,}`), []string{"run", "exec", "eval", "follow", "obey", "perform", "carry", "pipe", "|", "decode", "fromhex", "decompress", "loads", "buffer.from", "-e"}},
+		anchored(`(?i)(?:decode\s+(?:it|this|these|that|and|the\s+following|the\s+(?:attached|below|above|string|payload|text|message|blob|hex|base64))|base64\s+(?:-d|--decode|-D)|atob|from\s+base64|unbase64)\b[^\n]{0,120}?\b(?:run|execute|eval|follow|obey|perform|carry\s+out|pipe\s+(?:it\s+)?(?:in)?to)\b|base64\s+(?:-d|--decode|-D)\b[^\n|]{0,80}\|\s*(?:ba|z)?sh\b|(?:run|execute|follow|obey)\s+the\s+decoded\b|eval\s*\(\s*atob\s*\(|(?:exec|eval)\s*\(\s*(?:base64\.(?:b64|b32|b85|urlsafe_b64)decode|codecs\.decode|bytes\.fromhex|zlib\.decompress|marshal\.loads|Buffer\.from)\s*\(|powershell(?:\.exe)?\s+(?:-\w+\s+)*-(?:e|ec|enc|encodedcommand)\s+[A-Za-z0-9+/=]{16,}`), []string{"run", "exec", "eval", "follow", "obey", "perform", "carry", "pipe", "|", "decode", "fromhex", "zlib", "marshal", "buffer.from", " -e"}},
 	{"override-task", Medium, "replaces the model's task with another",
 		[]string{"your new task", "your real task", "your actual task", "your true task", "your new goal", "your real goal", "your new objective", "stop what you", "instead of", "forget everything", "ignore everything", "disregard everything", "do not follow"},
 		anchored(`(?i)your\s+(?:new|real|actual|true)\s+(?:task|goal|objective|mission|job|purpose)\s+(?:is|now\s+is|will\s+be)\b|stop\s+what\s+you(?:'re|\s+are)\s+doing\b|instead\s+of\s+(?:summari[sz]ing|answering|reviewing|doing\s+what\s+the\s+user)|(?:forget|ignore|disregard)\s+everything\s+(?:above|before|you\s+(?:were|have\s+been)\s+told|else)|do\s+not\s+follow\s+(?:your|the)\s+(?:previous|original|system|user'?s)\b`), nil},
@@ -117,11 +117,21 @@ var injectionRules = []injectionRule{
 	{"run-command", None, "tells the model to run a command",
 		[]string{"run", "execute"},
 		anchored(`(?i)(?:run|execute)\s*:?\s+\x60?(?:sudo\s+)?(?:git|npm|npx|yarn|pnpm|pip3?|kubectl|helm|rm|chmod|chown|curl|wget|docker|terraform|aws|gcloud|az|ssh|scp|python3?|node|bash|sh|make|cargo)\s+[-\w]`),
-		[]string{"git ", "npm ", "npx ", "yarn ", "pnpm ", "pip", "kubectl ", "helm ", "rm ", "chmod ", "chown ", "curl ", "wget ", "docker ", "terraform ", "aws ", "gcloud ", "az ", "ssh ", "scp ", "python", "node ", "sh ", "make ", "cargo "}},
+		runCommandNeeds},
 	{"shell-with-secret", Medium, "a shell command that sends a token-like variable",
 		[]string{"curl", "wget"},
 		anchored(`(?i)(?:curl|wget)\b[^\n]{0,200}?\$\{?[A-Z_]*(?:TOKEN|API_?KEY|SECRET|PASSWORD|CREDENTIALS?)\b`), nil},
 }
+
+// runCommandNeeds are the commands run-command knows, as they follow
+// "run": after a space or a backtick (so "rm" in "perform" wakes nothing).
+var runCommandNeeds = func() []string {
+	var out []string
+	for _, c := range strings.Fields("git npm npx yarn pnpm pip kubectl helm rm chmod chown curl wget docker terraform aws gcloud az ssh scp python node bash sh make cargo") {
+		out = append(out, " "+c, "`"+c)
+	}
+	return out
+}()
 
 // injection is the compiled detector: one automaton over every rule's
 // keywords plus the invisible-character markers.
@@ -366,9 +376,12 @@ func printable(b []byte) string {
 
 // read is every scored hit in every view of text a model may read
 // (readViews).
-func (in *injection) read(text []byte) []injectionHit {
+func (in *injection) read(text []byte) []injectionHit { return in.readOf(text, readViews(text)) }
+
+// readOf scores the views of text.
+func (in *injection) readOf(text []byte, views [][]byte) []injectionHit {
 	var hits []injectionHit
-	for i, v := range readViews(text) {
+	for i, v := range views {
 		vh := score(v, in.find(v))
 		if i > 0 && !bytes.Equal(v, text) {
 			for j := range vh {

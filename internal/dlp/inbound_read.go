@@ -20,7 +20,11 @@ import (
 // readViews are the texts of b a model may read. The first view keeps
 // b's own offsets when b is plain text, so the SSE scanner can tell which
 // hits are new.
-func readViews(b []byte) [][]byte {
+func readViews(b []byte) [][]byte { return textViews(b, true) }
+
+// textViews is readViews; events false skips the event-stream view (the
+// SSE scanner reads each event's JSON itself).
+func textViews(b []byte, events bool) [][]byte {
 	var base []byte
 	switch first := firstNonSpace(b); {
 	case first == '{' || first == '[':
@@ -33,8 +37,10 @@ func readViews(b []byte) [][]byte {
 	views := [][]byte{base}
 	// Event-stream text (SSE "data: {…}" lines) holds JSON a client
 	// decodes: its strings are what the model reads.
-	if v := eventJSON(base); v != nil {
-		views = append(views, v)
+	if events {
+		if v := eventJSON(base); v != nil {
+			views = append(views, v)
+		}
 	}
 	// What is left of escapes and markup inside the text (a JSON string
 	// holding HTML, a page quoting \u escapes).

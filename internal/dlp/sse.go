@@ -106,7 +106,7 @@ func (s *sseScanner) release(ev []byte, whole bool) bool {
 	if len(s.pieceTail) > 0 {
 		raw = append(s.pieceTail[:len(s.pieceTail):len(s.pieceTail)], ev...)
 	}
-	hits = append(hits, s.in.read(raw)...)
+	hits = append(hits, s.in.readOf(raw, textViews(raw, false))...) // its JSON is read above
 	v := verdictOf(hits)
 	if v.Level != None && s.onVerdict != nil {
 		s.onVerdict(v)
