@@ -190,6 +190,28 @@ func (o *Outbound) ScanWith(h *History, r Request) (Result, error) {
 	return res, nil
 }
 
+// headerNameCases: a header name reaches the scan canonicalised (a
+// "ghp_aB…" name arrives as "Ghp_ab…", an "AKIA…" one as "Akia…"),
+// which case-sensitive token rules miss; the upstream still receives it.
+// A name long enough to hold a token is also scanned lower- and
+// upper-cased.
+func headerNameCases(k string) []segment {
+	if len(k) < minHeaderNameToken {
+		return nil
+	}
+	var out []segment
+	for _, c := range []string{strings.ToLower(k), strings.ToUpper(k)} {
+		if c != k {
+			out = append(out, segment{Where: "header:" + k, Text: []byte(c), NameLen: len(c)})
+		}
+	}
+	return out
+}
+
+// minHeaderNameToken is the shortest header name scanned in other cases
+// (X-Github-Api-Version is 20; tokens rules want 16 and more).
+const minHeaderNameToken = 16
+
 // dedupeFindings keeps one finding per value per place: two different
 // values under one rule both stay, so approving one never hides the other.
 func dedupeFindings(fs []Finding) []Finding {
@@ -233,6 +255,7 @@ func (o *Outbound) segments(r Request) ([]segment, error) {
 		for _, v := range r.Header[k] {
 			segs = append(segs, segment{Where: "header:" + k, Text: []byte(k + ": " + v), NameLen: len(k) + 2})
 		}
+		segs = append(segs, headerNameCases(k)...)
 	}
 	if len(r.Body) == 0 {
 		return segs, nil

