@@ -334,3 +334,19 @@ func TestGitOverHTTPSWithBasic(t *testing.T) {
 		})
 	}
 }
+
+// egress check on a policy with a placeholder route, on the host (no
+// sidecar env, so no sentinel): it still decides, while the proxy itself
+// refuses to load without the real one
+// (TestPlaceholderWithoutSentinelFailsTheLoad).
+func TestCheckPlaceholderPolicyWithoutSidecarEnv(t *testing.T) {
+	pol := t.TempDir() + "/policy.yaml"
+	writePolicy(t, pol, sentinelPolicy, "443")
+	for path, allow := range map[string]bool{"https://up.example.com/pkg": true, "https://nowhere.example.com/": false} {
+		u, _ := url.Parse(path)
+		res, err := Check(pol, nil, func(string) string { return "" }, "GET", u, nil, nil)
+		if err != nil || res.Allow != allow {
+			t.Errorf("%s: %+v %v, want allow=%v", path, res, err, allow)
+		}
+	}
+}
