@@ -75,3 +75,20 @@ func TestClaudeStarterNarrowingHolds(t *testing.T) {
 		t.Errorf("dry run: code=%d\n%s", code, out)
 	}
 }
+
+// agent_provider.auth_kind overrides the value's shape: an OAuth token
+// whose shape says API key still goes as Bearer, and oauth on a template
+// with no OAuth login is refused, saying what to do.
+func TestStartDryRunExplicitAuthKind(t *testing.T) {
+	home := t.TempDir()
+	writeFile(t, filepath.Join(home, ".bot-bottle/bottles/claude.md"), "---\nagent_provider:\n  template: claude\n  auth_token: ANTHROPIC_API_KEY\n  auth_kind: oauth\n---\n")
+	writeFile(t, filepath.Join(home, ".bot-bottle/bottles/codex.md"), "---\nagent_provider:\n  template: codex\n  auth_token: OPENAI_API_KEY\n  auth_kind: oauth\n---\n")
+	out, errOut, code := execCLI(t, home, home, []string{"ANTHROPIC_API_KEY=not-shaped-like-either"}, "start", "--bottle", "claude", "--dry-run")
+	if code != 0 || !strings.Contains(out, "auth Authorization: Bearer $ANTHROPIC_API_KEY") || !strings.Contains(out, "(auth_kind oauth)") {
+		t.Errorf("claude, auth_kind oauth: code=%d stderr=%q\n%s", code, errOut, out)
+	}
+	_, errOut, code = execCLI(t, home, home, []string{"OPENAI_API_KEY=sk-proj-x"}, "start", "--bottle", "codex", "--dry-run")
+	if code == 0 || !strings.Contains(errOut, "takes only an API key") || !strings.Contains(errOut, "forward_host_credentials") {
+		t.Errorf("codex, auth_kind oauth: code=%d stderr=%q", code, errOut)
+	}
+}

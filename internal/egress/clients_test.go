@@ -52,7 +52,12 @@ func TestCurlThroughProxy(t *testing.T) {
 
 // gitUpstream serves bare repositories under root over HTTPS with git's
 // own smart-HTTP backend.
-func gitUpstream(t *testing.T, root string) *upstream {
+func gitUpstream(t *testing.T, root string) *upstream { return gitUpstreamAuth(t, root, "") }
+
+// gitUpstreamAuth is gitUpstream answering only requests whose
+// Authorization header is wantAuth (when set), with a 401 asking for
+// Basic otherwise, as a forge does.
+func gitUpstreamAuth(t *testing.T, root, wantAuth string) *upstream {
 	t.Helper()
 	backend, err := exec.Command("git", "--exec-path").Output()
 	if err != nil {
@@ -68,12 +73,20 @@ func gitUpstream(t *testing.T, root string) *upstream {
 		u.seen.reqs = append(u.seen.reqs, r)
 		u.seen.body = append(u.seen.body, nil)
 		u.seen.mu.Unlock()
+		if wantAuth != "" && r.Header.Get("Authorization") != wantAuth {
+			w.Header().Set("WWW-Authenticate", `Basic realm="forge"`)
+			http.Error(w, "credentials required", http.StatusUnauthorized)
+			return
+		}
 		h.ServeHTTP(w, r)
 	}), true)
 	return u
 }
 
-func TestGitCloneThroughProxy(t *testing.T) {
+// gitRepo makes root/repo.git (one commit, "first") and returns root and
+// a func running the real git with a clean environment.
+func gitRepo(t *testing.T) (string, func(dir string, args ...string) (string, error)) {
+	t.Helper()
 	_, err := exec.LookPath("git")
 	testenv.Require(t, "git", err == nil, "git is not on PATH")
 	home := t.TempDir()
@@ -96,6 +109,12 @@ func TestGitCloneThroughProxy(t *testing.T) {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
+	return root, git
+}
+
+func TestGitCloneThroughProxy(t *testing.T) {
+	root, git := gitRepo(t)
+	home := t.TempDir()
 	up := gitUpstream(t, root)
 	url := "https://up.example.com:" + up.port + "/repo.git"
 	proxied := func(p *proxy) []string {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -299,4 +300,53 @@ func FuzzSwapBasic(f *testing.F) {
 			t.Fatalf("swapBasic(%q) left the sentinel inside the credential: %q", v, out)
 		}
 	})
+}
+
+// TestGitOverHTTPSWithBasic: the real git client clones from a forge that
+// wants HTTP Basic, through the proxy, holding no credential: the route's
+// basic_user puts x-access-token:<token> in. Without the route's auth the
+// forge says 401 and the clone fails.
+func TestGitOverHTTPSWithBasic(t *testing.T) {
+	root, git := gitRepo(t)
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("x-access-token:"+upToken))
+	up := gitUpstreamAuth(t, root, basic)
+	url := "https://up.example.com:" + up.port + "/repo.git"
+	for _, tc := range []struct {
+		name, route string
+		ok          bool
+	}{
+		{"basic", "      auth: {token_ref: UP_TOKEN, basic_user: x-access-token}\n", true},
+		{"no auth", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startProxy(t, up, "egress:\n  routes:\n    - host: up.example.com\n      git: {fetch: true}\n"+tc.route, nil)
+			dest := filepath.Join(t.TempDir(), "clone")
+			out, err := git(t.TempDir(), "-c", "http.proxy="+p.url.String(), "-c", "http.sslCAInfo="+p.caFile(t), "clone", "-q", url, dest)
+			if tc.ok != (err == nil) {
+				t.Fatalf("clone: ok=%v, want %v\n%s", err == nil, tc.ok, out)
+			}
+			if !tc.ok && !strings.Contains(out, "401") && !strings.Contains(out, "Authentication failed") && !strings.Contains(out, "could not read Username") {
+				t.Errorf("the forge's refusal is not what git shows:\n%s", out)
+			}
+			if strings.Contains(out, upToken) || strings.Contains(p.logText(), upToken) || strings.Contains(p.logText(), basic[6:]) {
+				t.Error("the token reached git's output or the log")
+			}
+		})
+	}
+}
+
+// egress check on a policy with a placeholder route, on the host (no
+// sidecar env, so no sentinel): it still decides, while the proxy itself
+// refuses to load without the real one
+// (TestPlaceholderWithoutSentinelFailsTheLoad).
+func TestCheckPlaceholderPolicyWithoutSidecarEnv(t *testing.T) {
+	pol := t.TempDir() + "/policy.yaml"
+	writePolicy(t, pol, sentinelPolicy, "443")
+	for path, allow := range map[string]bool{"https://up.example.com/pkg": true, "https://nowhere.example.com/": false} {
+		u, _ := url.Parse(path)
+		res, err := Check(pol, nil, func(string) string { return "" }, "GET", u, nil, nil)
+		if err != nil || res.Allow != allow {
+			t.Errorf("%s: %+v %v, want allow=%v", path, res, err, allow)
+		}
+	}
 }

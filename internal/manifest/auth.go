@@ -15,6 +15,12 @@ const (
 	PlacePlaceholder = "placeholder" // the sentinel swap only
 )
 
+// Kinds of provider credential (agent_provider.auth_kind).
+const (
+	AuthKindAPIKey = "api_key"
+	AuthKindOAuth  = "oauth"
+)
+
 // A placeholder's sentinel: SentinelPrefix and 32 random lower-case
 // letters and digits (tokens of that shape pass the checks tools make),
 // in the agent's env under the placeholder's name and in the sidecar's

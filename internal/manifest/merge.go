@@ -42,6 +42,9 @@ func mergeInto(dst, src *BottleFile) {
 		if s.AuthToken != "" {
 			d.AuthToken = s.AuthToken
 		}
+		if s.AuthKind != "" {
+			d.AuthKind = s.AuthKind
+		}
 		if s.ForwardHostCredentials {
 			d.ForwardHostCredentials = true
 		}

@@ -69,6 +69,12 @@ type AgentProvider struct {
 	// AuthToken names the host env var that holds the provider's API token.
 	// The sidecar injects it; the agent sees a placeholder.
 	AuthToken string `yaml:"auth_token,omitempty" json:"auth_token,omitempty"`
+	// AuthKind says which kind of credential auth_token holds, where the
+	// provider takes two: api_key (claude and pi: sent as x-api-key) or
+	// oauth (a token from `claude setup-token`: sent as Authorization:
+	// Bearer). Default: told from the value's shape (sk-ant-oat… is
+	// oauth, anything else api_key); set it when the shape says wrong.
+	AuthKind string `yaml:"auth_kind,omitempty" json:"auth_kind,omitempty"`
 	// ForwardHostCredentials lets the provider forward the host's own login
 	// (codex) through the sidecar instead of a token.
 	ForwardHostCredentials bool `yaml:"forward_host_credentials,omitempty" json:"forward_host_credentials,omitempty"`

@@ -244,6 +244,9 @@ func validateBottle(b *BottleFile) FieldErrors {
 			// Not quoted: it may be a pasted token.
 			add("agent_provider.auth_token", "not an env var name (upper case letters, digits and _); give the name of the variable that holds the key, such as ANTHROPIC_API_KEY, never the key itself")
 		}
+		if ap.AuthKind != "" && ap.AuthKind != AuthKindAPIKey && ap.AuthKind != AuthKindOAuth {
+			add("agent_provider.auth_kind", "%q is not a kind of credential; use api_key (sent as x-api-key) or oauth (a token from claude setup-token, sent as Bearer), or leave it out to tell it from the value", ap.AuthKind)
+		}
 	}
 	if g := b.GitGate; g != nil {
 		for _, name := range sortedKeys(g.Repos) {

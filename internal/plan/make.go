@@ -164,6 +164,7 @@ func provider(ap *manifest.AgentProvider) Provider {
 	}
 	pr.Dockerfile = ap.Dockerfile
 	pr.AuthTokenEnv = ap.AuthToken
+	pr.AuthKind = ap.AuthKind
 	pr.ForwardHostCredentials = ap.ForwardHostCredentials
 	pr.Settings = ap.Settings
 	return pr

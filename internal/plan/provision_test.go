@@ -77,3 +77,50 @@ func TestBottleRouteNarrowsProviderRoute(t *testing.T) {
 		t.Errorf("conflicting auth: %v", err)
 	}
 }
+
+// A provider route with matches of its own (codex's chatgpt.com,
+// /backend-api/ only) is narrowed only by a bottle route inside them: one
+// reaching further would carry the provider's token with it, so it is
+// refused, naming what the template allows.
+func TestBottleRouteCannotWidenProviderMatches(t *testing.T) {
+	prov := agentprovider.Provision{Template: "codex", Routes: []manifest.Route{{
+		Host:    "chatgpt.com",
+		Auth:    &manifest.Auth{Scheme: "Bearer", TokenRef: agentprovider.CodexAccessTokenEnv},
+		Matches: []manifest.Match{{Paths: []manifest.PathMatch{{Type: "prefix", Value: "/backend-api/"}}}},
+	}}}
+	paths := func(ps ...manifest.PathMatch) []manifest.Match { return []manifest.Match{{Paths: ps}} }
+	for _, tc := range []struct {
+		name    string
+		matches []manifest.Match
+		ok      bool
+	}{
+		{"no matches", nil, false},
+		{"other path", paths(manifest.PathMatch{Value: "/"}), false},
+		{"regex", paths(manifest.PathMatch{Type: "regex", Value: "/backend-api/.*"}), false},
+		{"methods only", []manifest.Match{{Methods: []string{"GET"}}}, false},
+		{"one path past", paths(manifest.PathMatch{Value: "/backend-api/codex"}, manifest.PathMatch{Value: "/admin"}), false},
+		{"inside, default type", paths(manifest.PathMatch{Value: "/backend-api/codex/"}), true},
+		{"inside, exact", []manifest.Match{{Methods: []string{"POST"}, Paths: []manifest.PathMatch{{Type: "exact", Value: "/backend-api/codex/responses"}}}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &Bottle{Egress: Egress{Routes: []manifest.Route{{Host: "chatgpt.com", Matches: tc.matches}}}, AgentEnv: map[string]string{}}
+			err := ApplyProvision(p, prov)
+			if tc.ok {
+				if err != nil || len(p.Egress.Routes) != 1 || p.Egress.Routes[0].Auth == nil {
+					t.Fatalf("err %v, routes %+v", err, p.Egress.Routes)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "allows only /backend-api/ (prefix)") || !strings.Contains(err.Error(), "give every match paths under those") {
+				t.Errorf("err = %v, want a refusal naming /backend-api/ and how to write it", err)
+			}
+		})
+	}
+	// Applying the provision twice (dry run, then launch) still works.
+	p := &Bottle{Egress: Egress{Routes: []manifest.Route{}}, AgentEnv: map[string]string{}}
+	for range 2 {
+		if err := ApplyProvision(p, prov); err != nil || len(p.Egress.Routes) != 1 {
+			t.Fatalf("%v %+v", err, p.Egress.Routes)
+		}
+	}
+}

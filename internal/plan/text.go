@@ -45,6 +45,9 @@ func WriteText(w io.Writer, p *Bottle, short func(string) string) error {
 	}
 	if p.Provider.AuthTokenEnv != "" {
 		prov += ", token $" + p.Provider.AuthTokenEnv
+		if p.Provider.AuthKind != "" {
+			prov += " (auth_kind " + p.Provider.AuthKind + ")"
+		}
 	}
 	if p.Provider.ForwardHostCredentials {
 		prov += ", forwards host credentials"

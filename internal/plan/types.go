@@ -140,6 +140,9 @@ type Provider struct {
 	// AuthTokenEnv is the host env var holding the provider's API token,
 	// injected by the sidecar; "" when none.
 	AuthTokenEnv string `json:"auth_token_env,omitempty"`
+	// AuthKind is agent_provider.auth_kind (api_key or oauth); empty: told
+	// from the value's shape at start.
+	AuthKind string `json:"auth_kind,omitempty"`
 	// ForwardHostCredentials forwards the host's own login.
 	ForwardHostCredentials bool `json:"forward_host_credentials"`
 	// Settings are provider-specific settings.

@@ -63,10 +63,10 @@ func anthropicAPIKey() *AuthSpec {
 	return headerAuth("ANTHROPIC_API_KEY", anthropicAPIKeyPlaceholder, "api.anthropic.com", manifest.Auth{Header: "x-api-key"})
 }
 
-// Kinds of provider credential (Input.AuthKind).
+// Kinds of provider credential (Input.AuthKind, agent_provider.auth_kind).
 const (
-	AuthKindAPIKey = "api_key"
-	AuthKindOAuth  = "oauth"
+	AuthKindAPIKey = manifest.AuthKindAPIKey
+	AuthKindOAuth  = manifest.AuthKindOAuth
 )
 
 // AuthKindOf tells an OAuth token from an API key by its shape, so the
@@ -78,6 +78,15 @@ func AuthKindOf(value string) string {
 		return AuthKindOAuth
 	}
 	return AuthKindAPIKey
+}
+
+// AuthKindFor is the kind of credential a bottle's auth_token holds: the
+// bottle's agent_provider.auth_kind when it says, else AuthKindOf value.
+func AuthKindFor(explicit, value string) string {
+	if explicit != "" {
+		return explicit
+	}
+	return AuthKindOf(value)
 }
 
 // claudeEnv turns off Claude Code's traffic beyond model calls. The
@@ -282,3 +291,12 @@ func Lookup(name, contribDir string) (Spec, error) {
 
 // isBuiltin reports whether name is a built-in template.
 func isBuiltin(name string) bool { return slices.Contains(BuiltinNames(), name) }
+
+// oauthHint says where an OAuth-style login goes for a template that
+// takes only an API key in auth_token.
+func (s Spec) oauthHint() string {
+	if s.HostCredentials != nil {
+		return " (for your own sign-in, set forward_host_credentials: true instead)"
+	}
+	return " (set auth_kind: api_key if the value is one)"
+}

@@ -127,8 +127,9 @@ type Input struct {
 	// AuthTokenEnv is agent_provider.auth_token: the host env var holding
 	// the provider token.
 	AuthTokenEnv string
-	// AuthKind is AuthKindOf the token's value (AuthKindAPIKey when
-	// unknown): which of the template's logins to use.
+	// AuthKind is AuthKindFor the bottle's auth_kind and the token's
+	// value (AuthKindAPIKey when unknown): which of the template's logins
+	// to use. AuthKindOAuth on a template with no OAuth login is refused.
 	AuthKind string
 	// ForwardHostCredentials is agent_provider.forward_host_credentials.
 	ForwardHostCredentials bool
@@ -255,7 +256,10 @@ func (s Spec) Provision(in Input) (Provision, error) {
 			return Provision{}, fmt.Errorf("provisioning %s: auth_token %q is not an environment variable name", s.Name, in.AuthTokenEnv)
 		}
 		auth := s.Auth
-		if in.AuthKind == AuthKindOAuth && s.OAuth != nil {
+		if in.AuthKind == AuthKindOAuth {
+			if s.OAuth == nil {
+				return Provision{}, fmt.Errorf("provisioning %s: agent_provider.auth_kind oauth: the template takes only an API key in auth_token%s", s.Name, s.oauthHint())
+			}
 			auth = s.OAuth
 		}
 		p.Env[auth.Env] = auth.Placeholder

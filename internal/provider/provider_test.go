@@ -305,3 +305,36 @@ func TestLookup(t *testing.T) {
 		t.Error("a path was accepted as a template name")
 	}
 }
+
+// Each template sends each kind of credential where its provider reads
+// it, the agent holding a placeholder in the variable its client reads.
+func TestEveryTemplateSendsEachKindWhereItsProviderReads(t *testing.T) {
+	for _, tc := range []struct {
+		template, kind, env, place string
+	}{
+		{Claude, AuthKindAPIKey, "ANTHROPIC_API_KEY", "x-api-key"},
+		{Claude, AuthKindOAuth, "CLAUDE_CODE_OAUTH_TOKEN", "Bearer"},
+		{Pi, AuthKindAPIKey, "ANTHROPIC_API_KEY", "x-api-key"},
+		{Pi, AuthKindOAuth, "ANTHROPIC_OAUTH_TOKEN", "Bearer"},
+		{Codex, AuthKindAPIKey, "OPENAI_API_KEY", "Bearer"},
+	} {
+		p, err := builtin(t, tc.template).Provision(Input{AuthTokenEnv: "HOST_TOKEN", AuthKind: tc.kind})
+		if err != nil {
+			t.Fatalf("%s %s: %v", tc.template, tc.kind, err)
+		}
+		if len(p.Routes) != 1 || p.Routes[0].Auth == nil || p.Routes[0].Auth.TokenRef != "HOST_TOKEN" {
+			t.Fatalf("%s %s: routes %+v", tc.template, tc.kind, p.Routes)
+		}
+		a := p.Routes[0].Auth
+		got := a.Header
+		if got == "" {
+			got = a.EffectiveScheme()
+		}
+		if got != tc.place || !strings.Contains(p.Env[tc.env], "placeholder") || len(p.Env[tc.env]) < 40 {
+			t.Errorf("%s %s: sent as %q with %s=%q, want %s", tc.template, tc.kind, got, tc.env, p.Env[tc.env], tc.place)
+		}
+	}
+	if _, err := builtin(t, Codex).Provision(Input{AuthTokenEnv: "HOST_TOKEN", AuthKind: AuthKindOAuth}); err == nil || !strings.Contains(err.Error(), "forward_host_credentials") {
+		t.Errorf("codex with an OAuth kind: %v, want a refusal pointing at forward_host_credentials", err)
+	}
+}

@@ -144,6 +144,21 @@ func HTTPSServer(t testing.TB, eng *client.Client, ca *TestCA, networkName, host
 // HTTPSServerOn is HTTPSServer listening on addr (":8443").
 func HTTPSServerOn(t testing.TB, eng *client.Client, ca *TestCA, networkName, host, addr string) string {
 	t.Helper()
+	return fixtureServer(t, eng, ca, networkName, host, "https", addr, "/srv/cert.pem", "/srv/key.pem")
+}
+
+// GitHTTPSServer runs the fixture's git server as host on networkName, on
+// port 443: https://HOST/project.git, one commit on main, answered only
+// when the Authorization header's SHA-256 is wantAuthSHA256.
+func GitHTTPSServer(t testing.TB, eng *client.Client, ca *TestCA, networkName, host, wantAuthSHA256 string) string {
+	t.Helper()
+	return fixtureServer(t, eng, ca, networkName, host, "git-https", ":443", "/srv/cert.pem", "/srv/key.pem", wantAuthSHA256)
+}
+
+// fixtureServer runs the fixture with args as host on networkName, with a
+// certificate for host from ca in /srv.
+func fixtureServer(t testing.TB, eng *client.Client, ca *TestCA, networkName, host string, args ...string) string {
+	t.Helper()
 	dir := ca.Leaf(t, host)
 	bin := BuildStatic(t, "./test/e2e/fixture")
 	data, err := os.ReadFile(bin)
@@ -153,7 +168,7 @@ func HTTPSServerOn(t testing.TB, eng *client.Client, ca *TestCA, networkName, ho
 	if err := os.WriteFile(filepath.Join(dir, "fixture"), data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, ip := RunOn(t, eng, Base(t, eng), networkName, host, dir, "/srv/fixture", "https", addr, "/srv/cert.pem", "/srv/key.pem")
+	_, ip := RunOn(t, eng, Base(t, eng), networkName, host, dir, append([]string{"/srv/fixture"}, args...)...)
 	return ip
 }
 
