@@ -83,6 +83,10 @@ func TestStartFlagErrors(t *testing.T) {
 		{[]string{"start", "--headless"}, "bot-bottle: --headless needs --prompt TEXT\n"},
 		{[]string{"resume", "x", "--prompt", "y"}, "bot-bottle: --prompt needs --headless\n"},
 		{[]string{"start", "--format", "json"}, "bot-bottle: --format json prints the plan: add --dry-run (nothing was launched)\n"},
+		{[]string{"start", "--rm", "--keep"}, "bot-bottle: --rm and --keep contradict each other: --rm leaves nothing, --keep leaves the containers\n"},
+		{[]string{"exec", "../x"}, "bot-bottle: \"../x\" is not a bottle slug (bot-bottle list shows them)\n"},
+		{[]string{"rm", "Not-A-Slug"}, "bot-bottle: \"Not-A-Slug\" is not a bottle slug (bot-bottle list shows them)\n"},
+		{[]string{"exec"}, "bot-bottle: requires at least 1 arg(s), only received 0\n"},
 	} {
 		_, errOut, code := execCLI(t, t.TempDir(), "", nil, tt.args...)
 		if code != 2 || errOut != tt.want {
