@@ -19,8 +19,13 @@ import (
 type CapabilityBuilder interface {
 	// AgentImage is the image the agent would boot from.
 	AgentImage(ctx context.Context, b plan.Bottle, opts backend.LaunchOptions, progress io.Writer) (string, error)
-	// BuildCapabilities builds approved onto base with no network.
-	BuildCapabilities(ctx context.Context, base string, approved []byte, progress io.Writer) (string, error)
+	// BuildCapabilities builds what of approved base has not been through
+	// onto it, with no network, one instruction at a time: an instruction
+	// that fails is returned as a failure, the others are built. The
+	// result is labelled with slug and marked as through every line, the
+	// failed ones included, so they are not run again until approved
+	// again.
+	BuildCapabilities(ctx context.Context, slug, base string, approved []byte, progress io.Writer) (string, []backend.BuildFailure, error)
 }
 
 // CapabilitiesFile holds the approved capability-block lines of the bottle
@@ -82,7 +87,7 @@ func applyCapabilities(ctx context.Context, be backend.Backend, p *plan.Bottle, 
 	if err != nil {
 		return "", err
 	}
-	img, err := cb.BuildCapabilities(ctx, base, approved, progress)
+	img, fails, err := cb.BuildCapabilities(ctx, p.Slug, base, approved, progress)
 	record := readBuilt(p.StateDir)
 	if err != nil {
 		prev := base
@@ -93,6 +98,7 @@ func applyCapabilities(ctx context.Context, be backend.Backend, p *plan.Bottle, 
 		fmt.Fprintf(warn, "bot-bottle: starting from the previous image %s; fix or remove the failing lines in %s\n", prev, file)
 		return prev, nil
 	}
+	sayFailures(warn, fails, file)
 	if img == base {
 		return img, nil // it carries every line already
 	}
@@ -102,6 +108,26 @@ func applyCapabilities(ctx context.Context, be backend.Backend, p *plan.Bottle, 
 		return "", fmt.Errorf("recording the image build: %w", err)
 	}
 	return img, nil
+}
+
+// sayFailures shows each approved instruction that did not build, once:
+// the image is marked as through it, so later starts do not run it again.
+func sayFailures(warn io.Writer, fails []backend.BuildFailure, file string) {
+	for _, f := range fails {
+		fmt.Fprintf(warn, "bot-bottle: an approved image change did not build (%v); the others were built without it:\n", f.Err)
+		for _, l := range strings.Split(strings.TrimRight(f.Lines, "\n"), "\n") {
+			fmt.Fprintf(warn, "    %s\n", l)
+		}
+		if f.Log != "" {
+			fmt.Fprintln(warn, "  its build log ended:")
+			for _, l := range strings.Split(f.Log, "\n") {
+				fmt.Fprintf(warn, "    | %s\n", l)
+			}
+		}
+	}
+	if len(fails) > 0 {
+		fmt.Fprintf(warn, "bot-bottle: a failed line is not run again at the next start; approve it again (or edit %s) to retry it\n", file)
+	}
 }
 
 // instructions are the lines of a Dockerfile that are not blank or

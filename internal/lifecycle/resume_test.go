@@ -61,20 +61,21 @@ func TestNoteRunOnResume(t *testing.T) {
 // capBackend is a backend that builds capability images by name.
 type capBackend struct {
 	backend.Backend
-	fail   bool
-	builds int
+	fail     bool
+	failures []backend.BuildFailure
+	builds   int
 }
 
 func (c *capBackend) Name() string { return "fake" }
 func (c *capBackend) AgentImage(context.Context, plan.Bottle, backend.LaunchOptions, io.Writer) (string, error) {
 	return "agent:base", nil
 }
-func (c *capBackend) BuildCapabilities(_ context.Context, base string, approved []byte, _ io.Writer) (string, error) {
+func (c *capBackend) BuildCapabilities(_ context.Context, slug, base string, approved []byte, _ io.Writer) (string, []backend.BuildFailure, error) {
 	c.builds++
 	if c.fail {
-		return "", errors.New("RUN exit 7: returned a non-zero code: 7")
+		return "", nil, errors.New("RUN exit 7: returned a non-zero code: 7")
 	}
-	return "agent:caps" + string(rune('0'+c.builds)), nil
+	return "agent:caps" + string(rune('0'+c.builds)), c.failures, nil
 }
 
 func TestApplyCapabilities(t *testing.T) {
@@ -102,6 +103,19 @@ func TestApplyCapabilities(t *testing.T) {
 	}
 	if !strings.Contains(warn.String(), "did not build: RUN exit 7") || !strings.Contains(warn.String(), file) {
 		t.Errorf("no clear message:\n%s", warn.String())
+	}
+	// One failing instruction: shown with its log, the image the others
+	// built is used.
+	be.fail, be.failures = false, []backend.BuildFailure{{Lines: "RUN apt-get install -y jq\n", Log: "E: Unable to locate package jq", Err: errors.New("exit 100")}}
+	warn.Reset()
+	img, err = applyCapabilities(context.Background(), be, p, backend.LaunchOptions{}, &progress, &warn)
+	if err != nil || img != "agent:caps3" {
+		t.Errorf("partial build: %q %v, want agent:caps3", img, err)
+	}
+	for _, want := range []string{"did not build (exit 100); the others were built without it", "    RUN apt-get install -y jq\n", "    | E: Unable to locate package jq\n", "not run again at the next start; approve it again"} {
+		if !strings.Contains(warn.String(), want) {
+			t.Errorf("the failure message lacks %q:\n%s", want, warn.String())
+		}
 	}
 }
 
