@@ -457,9 +457,9 @@ func (l *launch) createAgent(ctx context.Context, out backend.Bottle, runtime st
 		CapDrop:     []string{"ALL"},
 		SecurityOpt: hardened(),
 		// The engine's resolver in the agent forwards to the sidecar only.
-		DNS:     []netip.Addr{sidecarIP},
-		Sysctls: map[string]string{"net.ipv6.conf.all.disable_ipv6": "1"},
-		Mounts:  mountsFor(l.b.Mounts, backend.RoleAgent),
+		DNS:       []netip.Addr{sidecarIP},
+		Sysctls:   map[string]string{"net.ipv6.conf.all.disable_ipv6": "1"},
+		Mounts:    mountsFor(l.b.Mounts, backend.RoleAgent),
 		Resources: l.agentResources(),
 	}
 	if runtime == "runsc" {
