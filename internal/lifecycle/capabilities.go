@@ -2,10 +2,13 @@ package lifecycle
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/atomicfile"
@@ -40,6 +43,11 @@ func builtFile(dir string) string { return hoststate.Bottle(dir).CapabilitiesBui
 
 type built struct {
 	Images map[string]string `json:"images"`
+	// Through is, per base, how much of approved.Dockerfile the image in
+	// Images has been through ("<bytes>:<sha256>"), failed lines included:
+	// the next build starts from that image, so a failed line is not run
+	// again until it is approved again.
+	Through map[string]string `json:"through,omitempty"`
 }
 
 func readBuilt(dir string) built {
@@ -50,7 +58,29 @@ func readBuilt(dir string) built {
 	if b.Images == nil {
 		b.Images = map[string]string{}
 	}
+	if b.Through == nil {
+		b.Through = map[string]string{}
+	}
 	return b
+}
+
+// through is the record of how far an image has been through approved.
+func through(approved []byte) string {
+	sum := sha256.Sum256(approved)
+	return fmt.Sprintf("%d:%s", len(approved), hex.EncodeToString(sum[:]))
+}
+
+// startFrom is the image the next build goes on: the last one built on
+// base when approved still begins with what it has been through (lines
+// were only added), else base.
+func (b built) startFrom(base string, approved []byte) string {
+	last, rec := b.Images[base], b.Through[base]
+	n, _, ok := strings.Cut(rec, ":")
+	k, err := strconv.Atoi(n)
+	if last == "" || !ok || err != nil || k > len(approved) || through(approved[:k]) != rec {
+		return base
+	}
+	return last
 }
 
 // applyCapabilities returns the agent image to launch: lo.AgentImage when
@@ -87,8 +117,13 @@ func applyCapabilities(ctx context.Context, be backend.Backend, p *plan.Bottle, 
 	if err != nil {
 		return "", err
 	}
-	img, fails, err := cb.BuildCapabilities(ctx, p.Slug, base, approved, progress)
 	record := readBuilt(p.StateDir)
+	from := record.startFrom(base, approved)
+	img, fails, err := cb.BuildCapabilities(ctx, p.Slug, from, approved, progress)
+	if err != nil && from != base {
+		// The last image is gone (cleanup, rmi): build again from base.
+		img, fails, err = cb.BuildCapabilities(ctx, p.Slug, base, approved, progress)
+	}
 	if err != nil {
 		prev := base
 		if last := record.Images[base]; last != "" {
@@ -102,7 +137,7 @@ func applyCapabilities(ctx context.Context, be backend.Backend, p *plan.Bottle, 
 	if img == base {
 		return img, nil // it carries every line already
 	}
-	record.Images[base] = img
+	record.Images[base], record.Through[base] = img, through(approved)
 	data, _ := json.MarshalIndent(record, "", "  ")
 	if err := atomicfile.Write(builtFile(p.StateDir), append(data, '\n'), 0o600); err != nil {
 		return "", fmt.Errorf("recording the image build: %w", err)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,6 +65,7 @@ type capBackend struct {
 	fail     bool
 	failures []backend.BuildFailure
 	builds   int
+	froms    []string // the image each build started from
 }
 
 func (c *capBackend) Name() string { return "fake" }
@@ -72,6 +74,7 @@ func (c *capBackend) AgentImage(context.Context, plan.Bottle, backend.LaunchOpti
 }
 func (c *capBackend) BuildCapabilities(_ context.Context, slug, base string, approved []byte, _ io.Writer) (string, []backend.BuildFailure, error) {
 	c.builds++
+	c.froms = append(c.froms, base)
 	if c.fail {
 		return "", nil, errors.New("RUN exit 7: returned a non-zero code: 7")
 	}
@@ -108,9 +111,26 @@ func TestApplyCapabilities(t *testing.T) {
 	// built is used.
 	be.fail, be.failures = false, []backend.BuildFailure{{Lines: "RUN apt-get install -y jq\n", Log: "E: Unable to locate package jq", Err: errors.New("exit 100")}}
 	warn.Reset()
+	os.WriteFile(file, []byte("# proposal 1 (x)\nRUN useradd bob\n# proposal 2 (x)\nRUN apt-get install -y jq\n"), 0o600)
+	be.froms = nil
 	img, err = applyCapabilities(context.Background(), be, p, backend.LaunchOptions{}, &progress, &warn)
-	if err != nil || img != "agent:caps3" {
-		t.Errorf("partial build: %q %v, want agent:caps3", img, err)
+	if err != nil || img == "agent:caps1" || !slices.Equal(be.froms, []string{"agent:caps1"}) {
+		t.Errorf("partial build: %q %v from %v, want a new image built on the last one, agent:caps1", img, err, be.froms)
+	}
+	// The next start builds on what the partial build made (it has been
+	// through the failed line), so the failed line is not run again.
+	last := img
+	be.froms, be.failures = nil, nil
+	applyCapabilities(context.Background(), be, p, backend.LaunchOptions{}, &progress, io.Discard)
+	if !slices.Equal(be.froms, []string{last}) {
+		t.Errorf("the next start built from %v, want %s (the image through the failed line)", be.froms, last)
+	}
+	// An edited file (not only appended to) starts again from the base.
+	os.WriteFile(file, []byte("RUN true\n"), 0o600)
+	be.froms = nil
+	applyCapabilities(context.Background(), be, p, backend.LaunchOptions{}, &progress, io.Discard)
+	if !slices.Equal(be.froms, []string{"agent:base"}) {
+		t.Errorf("after an edit the build started from %v, want agent:base", be.froms)
 	}
 	for _, want := range []string{"did not build (exit 100); the others were built without it", "    RUN apt-get install -y jq\n", "    | E: Unable to locate package jq\n", "not run again at the next start; approve it again"} {
 		if !strings.Contains(warn.String(), want) {
