@@ -151,6 +151,23 @@ type Targets struct {
 	ExtraTCP []string
 }
 
+// BuildFailure is one approved capability instruction that did not build:
+// the others were built without it.
+type BuildFailure struct {
+	// Lines are the instruction as approved (comments before it included).
+	Lines string
+	// Log is the tail of its build output.
+	Log string
+	Err error
+}
+
+// ImageRemover is a backend that can remove the images it made for one
+// bottle: capability builds, and with committed its commits (rm; cleanup
+// keeps commits). It returns the references it removed.
+type ImageRemover interface {
+	RemoveImages(ctx context.Context, slug string, committed bool) ([]string, error)
+}
+
 // Backend runs bottles.
 type Backend interface {
 	// Name is the backend's name as recorded in metadata.json ("docker").

@@ -34,13 +34,13 @@ func engineConfig(env Env) engines.Config {
 	}
 }
 
-// openDocker connects to every configured engine (Docker, Podman) as one
+// openEngineSet connects to every configured engine as one
 // backend: a slug's calls go to the engine that runs it, List shows all.
-func openDocker(ctx context.Context, env Env) (backend.Backend, func(), error) {
+func openEngineSet(ctx context.Context, env Env) (backend.Backend, func(), error) {
 	return openEngines(ctx, env, false)
 }
 
-// openEngines is openDocker; strict fails when a configured engine does
+// openEngines is openEngineSet; strict fails when a configured engine does
 // not answer (cleanup must see every engine before it removes state).
 func openEngines(ctx context.Context, env Env, strict bool) (backend.Backend, func(), error) {
 	a, closeAll, err := engines.OpenAll(ctx, engineConfig(env), strict)
@@ -54,7 +54,7 @@ func openEngines(ctx context.Context, env Env, strict bool) (backend.Backend, fu
 }
 
 // openBackend connects to the backend a start runs on: name (--backend),
-// else $BOT_BOTTLE_BACKEND, else docker.
+// else $BOT_BOTTLE_BACKEND, else the default engine.
 func openBackend(ctx context.Context, env Env, o *startOptions) (backend.Backend, func(), error) {
 	name, err := engines.Choose(o.backend, env.Getenv)
 	if err != nil {

@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
 )
 
 func newCleanupCmd(env Env) *cobra.Command {
@@ -19,7 +22,9 @@ networks and its state directory under ~/.bot-bottle/state (so it can no
 longer be resumed). A state directory holding a .preserve file is kept.
 Running bottles are left alone, and so are bottles whose state is not
 under your ~/.bot-bottle/state (another user's, on a shared engine). Audit
-logs (~/.bot-bottle/audit) and committed images are never removed.`,
+logs (~/.bot-bottle/audit) and committed images are never removed; the
+images its approved capability lines built go with its state ("bot-bottle
+rm SLUG" removes one bottle, its commits included).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -60,6 +65,9 @@ logs (~/.bot-bottle/audit) and committed images are never removed.`,
 					continue
 				}
 				if !dryRun {
+					if err := removeCapabilityImages(ctx, env, be, r.Slug); err != nil {
+						return err
+					}
 					if err := os.RemoveAll(r.StateDir); err != nil {
 						return fmt.Errorf("removing state of %s: %w", r.Slug, err)
 					}
@@ -71,6 +79,23 @@ logs (~/.bot-bottle/audit) and committed images are never removed.`,
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be removed, remove nothing")
 	return cmd
+}
+
+// removeCapabilityImages removes the capability builds of slug (never its
+// commits), saying each.
+func removeCapabilityImages(ctx context.Context, env Env, be backend.Backend, slug string) error {
+	ir, ok := be.(backend.ImageRemover)
+	if !ok {
+		return nil
+	}
+	refs, err := ir.RemoveImages(ctx, slug, false)
+	for _, ref := range refs {
+		fmt.Fprintf(env.Stdout, "removed image %s\n", ref)
+	}
+	if err != nil {
+		return fmt.Errorf("removing the images of %s: %w", slug, err)
+	}
+	return nil
 }
 
 // within reports whether dir is a state directory under root.

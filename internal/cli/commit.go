@@ -34,7 +34,7 @@ every file the agent wrote.`,
 			if err != nil {
 				return found(fmt.Errorf("committing %s: %w", slug, err))
 			}
-			be, closeEngine, err := openDocker(cmd.Context(), env)
+			be, closeEngine, err := openEngineSet(cmd.Context(), env)
 			if err != nil {
 				return err
 			}

@@ -48,7 +48,7 @@ func runDoctor(ctx context.Context, env Env, slug string) error {
 	if err != nil {
 		return err
 	}
-	be, closeEngine, err := openDocker(ctx, env)
+	be, closeEngine, err := openEngineSet(ctx, env)
 	if err != nil {
 		return err
 	}

@@ -139,10 +139,10 @@ func bottleStateDir(env Env, slug string) (string, error) {
 	return dir, nil
 }
 
-// workspaceBottle is the Docker backend, or, when no engine answers, one
+// workspaceBottle is the configured engines, or, when no engine answers, one
 // that says so on every call (what was saved at exit still exports).
 func workspaceBottle(ctx context.Context, env Env) (workspace.Bottle, func()) {
-	be, closeEngine, err := openDocker(ctx, env)
+	be, closeEngine, err := openEngineSet(ctx, env)
 	if err != nil {
 		return unavailable{err}, func() {}
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,5 +59,41 @@ func TestCompletionListsAgents(t *testing.T) {
 	out, _, code = execCLI(t, home, home, nil, "completion", "bash")
 	if code != 0 || !strings.Contains(out, "bash completion") {
 		t.Errorf("completion bash: code=%d", code)
+	}
+}
+
+// TestStarterEditorExists: no starter bottle sets EDITOR, VISUAL or PAGER
+// to a program the base image lacks (the shell starter once set vi; the
+// base has no vi). The base's packages are scripts/seed-base-image.sh's.
+func TestStarterEditorExists(t *testing.T) {
+	home := t.TempDir()
+	if _, errOut, code := execCLI(t, home, home, nil, "init"); code != 0 {
+		t.Fatalf("init: %d %s", code, errOut)
+	}
+	script, err := os.ReadFile("../../scripts/seed-base-image.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(script), `base_packages="`)
+	pkgs, _, _ := strings.Cut(rest, `"`)
+	inBase := map[string]bool{"sh": true, "cat": true}
+	for _, p := range strings.Fields(pkgs) {
+		inBase[p] = true
+	}
+	bottles, _ := filepath.Glob(filepath.Join(home, ".bot-bottle/bottles/*.md"))
+	for _, b := range bottles {
+		name := strings.TrimSuffix(filepath.Base(b), ".md")
+		out, _, code := execCLI(t, home, home, nil, "start", "--bottle", name, "--dry-run", "--format", "json")
+		var p struct {
+			AgentEnv map[string]string `json:"agent_env"`
+		}
+		if code != 0 || json.Unmarshal([]byte(out), &p) != nil {
+			continue // a provider bottle whose token is unset; its image is not the base
+		}
+		for _, k := range []string{"EDITOR", "VISUAL", "PAGER"} {
+			if v, ok := p.AgentEnv[k]; ok && !inBase[strings.Fields(v + " ")[0]] {
+				t.Errorf("starter bottle %s sets %s=%s, which the base image lacks (it has %s)", name, k, v, pkgs)
+			}
+		}
 	}
 }

@@ -91,6 +91,7 @@ func launch(ctx context.Context, env Env, p *plan.Bottle, prov provider.Provisio
 		Launch:    backend.LaunchOptions{Getenv: getenv, UID: uid, GID: gid, AgentImage: agentImage},
 		Session:   session(env, !o.headless),
 		Keep:      o.keep,
+		Discard:   o.rm,
 		Progress:  env.Stderr,
 		Workspace: workspaceOf(env, o),
 		Attest:    attestBeforeAgent(env, be, hoststate.Bottle(p.StateDir).Logs()),

@@ -44,7 +44,7 @@ func newListCmd(env Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List bottles: running, stopped, and resumable from their state",
-		Long: `List every bottle the Docker engine has containers for and every bottle
+		Long: `List every bottle the engines have containers for and every bottle
 state under ~/.bot-bottle/state. STATE is the agent container's (running,
 exited, created) or "saved" when only the state is left: "bot-bottle resume
 SLUG" starts it again. On an engine shared by several users, only your

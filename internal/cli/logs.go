@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bot-bottle/bot-bottle/internal/hoststate"
-	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
 	"github.com/bot-bottle/bot-bottle/internal/logview"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 )
@@ -135,10 +133,6 @@ func completeLogs(env Env) completeFunc {
 		if len(args) > 0 {
 			return withPrefix(logview.Kinds(), prefix), cobra.ShellCompDirectiveNoFileComp
 		}
-		dirs, err := lifecycle.StateDirs(hoststate.New(env.Home).StateRoot())
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		return withPrefix(slices.Sorted(maps.Keys(dirs)), prefix), cobra.ShellCompDirectiveNoFileComp
+		return withPrefix(slugs(env), prefix), cobra.ShellCompDirectiveNoFileComp
 	}
 }

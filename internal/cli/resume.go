@@ -68,7 +68,7 @@ printed and the exit status is 1.`,
 			if err != nil {
 				return err
 			}
-			be, closeEngine, err := openDocker(cmd.Context(), env)
+			be, closeEngine, err := openEngineSet(cmd.Context(), env)
 			if err != nil {
 				return err
 			}

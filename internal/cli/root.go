@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -59,6 +60,7 @@ The manifest reference is docs/manifest.md.`,
 		newDiffCmd(env),
 		newDoctorCmd(env),
 		newEgressCmd(env),
+		newExecCmd(env),
 		newExportCmd(env),
 		newGateCmd(env),
 		newInitCmd(env),
@@ -66,11 +68,24 @@ The manifest reference is docs/manifest.md.`,
 		newLogsCmd(env),
 		newManifestCmd(env),
 		newResumeCmd(env),
+		newRmCmd(env),
 		newSidecarCmd(env),
 		newStartCmd(env),
 		newStopCmd(env),
 		newSuperviseCmd(env),
 		newVersionCmd(env),
 	)
+	completeEverySlug(root, env)
 	return root
+}
+
+// completeEverySlug gives every command whose first argument is a SLUG
+// slug completion, so no command is left out (logs completes more).
+func completeEverySlug(c *cobra.Command, env Env) {
+	for _, sub := range c.Commands() {
+		completeEverySlug(sub, env)
+	}
+	if f := strings.Fields(c.Use); len(f) > 1 && strings.Trim(f[1], "[]") == "SLUG" && c.ValidArgsFunction == nil {
+		c.ValidArgsFunction = completeSlugs(env)
+	}
 }

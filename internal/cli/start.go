@@ -25,10 +25,11 @@ type startOptions struct {
 	headless bool
 	prompt   string
 	keep     bool
+	rm       bool // --rm: leave nothing when the start ends
 	// cwd copies the working directory into /workspace (workspace.go).
 	cwd              bool
 	respectGitignore bool
-	// backend is --backend: the engine to start on ("" = $BOT_BOTTLE_BACKEND, else docker).
+	// backend is --backend: the engine to start on ("" = $BOT_BOTTLE_BACKEND, else the default).
 	backend string
 	// context and namespace place the bottle on a cluster backend.
 	context, namespace string
@@ -45,13 +46,16 @@ extends, or the "default" bottle.
 
 bot-bottle builds the images it needs (offline, from the base images
 scripts/seed-base-image.sh makes, with and without --sidecar), starts the
-sidecar and the agent on the Docker engine, and attaches your terminal to
+sidecar and the agent on the engine (--backend), and attaches your terminal to
 the agent: every key, Ctrl-C included, goes to the agent. When the agent
 exits the bottle's containers are removed (--keep leaves them for
-"bot-bottle commit"); its state stays in ~/.bot-bottle/state/<slug> for
-"bot-bottle resume". This binary must be static (the sidecar image carries
-it): from the source tree, scripts/bot-bottle builds one and seeds the base
-images first.
+"bot-bottle commit", and so does "bot-bottle stop"); its state stays in
+~/.bot-bottle/state/<slug> for "bot-bottle resume". With --rm nothing
+stays: containers, networks, the images made for the bottle and its state
+directory go when the start ends, however it ends (an audit log, kept
+outside the state, stays when the operator decided anything). The sidecar
+image carries a static bot-bottle: a dynamic one (go install with cgo on)
+builds its static copy once, cached, or says what is missing.
 
 With --headless --prompt TEXT the agent runs its one-shot mode with TEXT
 (for the shell bottle TEXT is a bash command line) and bot-bottle exits 1
@@ -72,6 +76,7 @@ name replaces them.`,
 		Example: `  bot-bottle start
   bot-bottle start impl --cwd --respect-gitignore
   bot-bottle start --headless --prompt 'git --version'
+  bot-bottle start --rm
   bot-bottle start --dry-run
   bot-bottle start impl --dry-run --bottle github --bottle claude
   bot-bottle start impl --dry-run --format json | jq .egress.routes`,
@@ -95,6 +100,7 @@ name replaces them.`,
 	f.BoolVar(&o.headless, "headless", false, "run the agent's one-shot mode with --prompt, no terminal")
 	f.StringVar(&o.prompt, "prompt", "", "the prompt of a --headless start")
 	f.BoolVar(&o.keep, "keep", false, "keep the containers when the agent exits")
+	f.BoolVar(&o.rm, "rm", false, "leave nothing when the agent exits: containers, networks, images made for the bottle, its state")
 	backendFlag(cmd, &o)
 	workspaceFlags(cmd, &o)
 	_ = cmd.RegisterFlagCompletionFunc("bottle", completeBottles(env))
@@ -110,6 +116,9 @@ func runStart(ctx context.Context, env Env, agent string, o startOptions) error 
 	if o.format == "json" && !o.dryRun {
 		// A script asking for JSON must never launch a bottle by mistake.
 		return usageError(errors.New("--format json prints the plan: add --dry-run (nothing was launched)"))
+	}
+	if o.rm && o.keep {
+		return usageError(errors.New("--rm and --keep contradict each other: --rm leaves nothing, --keep leaves the containers"))
 	}
 	if o.prompt != "" && !o.headless {
 		return usageError(errors.New("--prompt needs --headless"))

@@ -83,6 +83,10 @@ func TestStartFlagErrors(t *testing.T) {
 		{[]string{"start", "--headless"}, "bot-bottle: --headless needs --prompt TEXT\n"},
 		{[]string{"resume", "x", "--prompt", "y"}, "bot-bottle: --prompt needs --headless\n"},
 		{[]string{"start", "--format", "json"}, "bot-bottle: --format json prints the plan: add --dry-run (nothing was launched)\n"},
+		{[]string{"start", "--rm", "--keep"}, "bot-bottle: --rm and --keep contradict each other: --rm leaves nothing, --keep leaves the containers\n"},
+		{[]string{"exec", "../x"}, "bot-bottle: \"../x\" is not a bottle slug (bot-bottle list shows them)\n"},
+		{[]string{"rm", "Not-A-Slug"}, "bot-bottle: \"Not-A-Slug\" is not a bottle slug (bot-bottle list shows them)\n"},
+		{[]string{"exec"}, "bot-bottle: requires at least 1 arg(s), only received 0\n"},
 	} {
 		_, errOut, code := execCLI(t, t.TempDir(), "", nil, tt.args...)
 		if code != 2 || errOut != tt.want {
@@ -203,5 +207,25 @@ func TestStartNeedsAStaticBinary(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(filepath.Join(home, ".bot-bottle", "state")); len(entries) > 0 {
 		t.Errorf("state made before the check: %v", entries)
+	}
+}
+
+// TestStartDryRunShowsResources: the plan says the agent's limits, the
+// defaults when the bottle sets none, the bottle's when it does.
+func TestStartDryRunShowsResources(t *testing.T) {
+	home := t.TempDir()
+	out, _, code := execCLI(t, home, home, nil, "start", "--dry-run")
+	if code != 0 || !strings.Contains(out, "resources   memory 4 GiB, 1024 pids, no cpu limit\n") {
+		t.Errorf("defaults: code=%d\n%s", code, out)
+	}
+	writeFile(t, filepath.Join(home, ".bot-bottle/bottles/small.md"), "---\nresources: {memory: 512m, cpus: 0.5, pids: 128}\n---\n")
+	out, _, code = execCLI(t, home, home, nil, "start", "--bottle", "small", "--dry-run")
+	if code != 0 || !strings.Contains(out, "resources   memory 512 MiB, 128 pids, 0.5 cpus\n") {
+		t.Errorf("bottle's resources: code=%d\n%s", code, out)
+	}
+	out, _, _ = execCLI(t, home, home, nil, "start", "--bottle", "small", "--dry-run", "--format", "json")
+	var p plan.Bottle
+	if err := json.Unmarshal([]byte(out), &p); err != nil || p.Resources != (plan.Resources{MemoryBytes: 512 << 20, CPUs: 0.5, Pids: 128}) {
+		t.Errorf("json resources %+v (%v)", p.Resources, err)
 	}
 }

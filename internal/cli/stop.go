@@ -21,7 +21,7 @@ until "bot-bottle cleanup" or "bot-bottle resume", with or without
 --keep at start; "bot-bottle commit SLUG" can still snapshot the agent. Exits 1 when there is no such bottle.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			be, closeEngine, err := openDocker(cmd.Context(), env)
+			be, closeEngine, err := openEngineSet(cmd.Context(), env)
 			if err != nil {
 				return err
 			}

@@ -2,10 +2,13 @@ package lifecycle
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/atomicfile"
@@ -19,8 +22,13 @@ import (
 type CapabilityBuilder interface {
 	// AgentImage is the image the agent would boot from.
 	AgentImage(ctx context.Context, b plan.Bottle, opts backend.LaunchOptions, progress io.Writer) (string, error)
-	// BuildCapabilities builds approved onto base with no network.
-	BuildCapabilities(ctx context.Context, base string, approved []byte, progress io.Writer) (string, error)
+	// BuildCapabilities builds what of approved base has not been through
+	// onto it, with no network, one instruction at a time: an instruction
+	// that fails is returned as a failure, the others are built. The
+	// result is labelled with slug and marked as through every line, the
+	// failed ones included, so they are not run again until approved
+	// again.
+	BuildCapabilities(ctx context.Context, slug, base string, approved []byte, progress io.Writer) (string, []backend.BuildFailure, error)
 }
 
 // CapabilitiesFile holds the approved capability-block lines of the bottle
@@ -35,6 +43,11 @@ func builtFile(dir string) string { return hoststate.Bottle(dir).CapabilitiesBui
 
 type built struct {
 	Images map[string]string `json:"images"`
+	// Through is, per base, how much of approved.Dockerfile the image in
+	// Images has been through ("<bytes>:<sha256>"), failed lines included:
+	// the next build starts from that image, so a failed line is not run
+	// again until it is approved again.
+	Through map[string]string `json:"through,omitempty"`
 }
 
 func readBuilt(dir string) built {
@@ -45,7 +58,29 @@ func readBuilt(dir string) built {
 	if b.Images == nil {
 		b.Images = map[string]string{}
 	}
+	if b.Through == nil {
+		b.Through = map[string]string{}
+	}
 	return b
+}
+
+// through is the record of how far an image has been through approved.
+func through(approved []byte) string {
+	sum := sha256.Sum256(approved)
+	return fmt.Sprintf("%d:%s", len(approved), hex.EncodeToString(sum[:]))
+}
+
+// startFrom is the image the next build goes on: the last one built on
+// base when approved still begins with what it has been through (lines
+// were only added), else base.
+func (b built) startFrom(base string, approved []byte) string {
+	last, rec := b.Images[base], b.Through[base]
+	n, _, ok := strings.Cut(rec, ":")
+	k, err := strconv.Atoi(n)
+	if last == "" || !ok || err != nil || k > len(approved) || through(approved[:k]) != rec {
+		return base
+	}
+	return last
 }
 
 // applyCapabilities returns the agent image to launch: lo.AgentImage when
@@ -82,8 +117,13 @@ func applyCapabilities(ctx context.Context, be backend.Backend, p *plan.Bottle, 
 	if err != nil {
 		return "", err
 	}
-	img, err := cb.BuildCapabilities(ctx, base, approved, progress)
 	record := readBuilt(p.StateDir)
+	from := record.startFrom(base, approved)
+	img, fails, err := cb.BuildCapabilities(ctx, p.Slug, from, approved, progress)
+	if err != nil && from != base {
+		// The last image is gone (cleanup, rmi): build again from base.
+		img, fails, err = cb.BuildCapabilities(ctx, p.Slug, base, approved, progress)
+	}
 	if err != nil {
 		prev := base
 		if last := record.Images[base]; last != "" {
@@ -93,15 +133,36 @@ func applyCapabilities(ctx context.Context, be backend.Backend, p *plan.Bottle, 
 		fmt.Fprintf(warn, "bot-bottle: starting from the previous image %s; fix or remove the failing lines in %s\n", prev, file)
 		return prev, nil
 	}
+	sayFailures(warn, fails, file)
 	if img == base {
 		return img, nil // it carries every line already
 	}
-	record.Images[base] = img
+	record.Images[base], record.Through[base] = img, through(approved)
 	data, _ := json.MarshalIndent(record, "", "  ")
 	if err := atomicfile.Write(builtFile(p.StateDir), append(data, '\n'), 0o600); err != nil {
 		return "", fmt.Errorf("recording the image build: %w", err)
 	}
 	return img, nil
+}
+
+// sayFailures shows each approved instruction that did not build, once:
+// the image is marked as through it, so later starts do not run it again.
+func sayFailures(warn io.Writer, fails []backend.BuildFailure, file string) {
+	for _, f := range fails {
+		fmt.Fprintf(warn, "bot-bottle: an approved image change did not build (%v); the others were built without it:\n", f.Err)
+		for _, l := range strings.Split(strings.TrimRight(f.Lines, "\n"), "\n") {
+			fmt.Fprintf(warn, "    %s\n", l)
+		}
+		if f.Log != "" {
+			fmt.Fprintln(warn, "  its build log ended:")
+			for _, l := range strings.Split(f.Log, "\n") {
+				fmt.Fprintf(warn, "    | %s\n", l)
+			}
+		}
+	}
+	if len(fails) > 0 {
+		fmt.Fprintf(warn, "bot-bottle: a failed line is not run again at the next start; approve it again (or edit %s) to retry it\n", file)
+	}
 }
 
 // instructions are the lines of a Dockerfile that are not blank or

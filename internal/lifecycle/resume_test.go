@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -61,20 +62,23 @@ func TestNoteRunOnResume(t *testing.T) {
 // capBackend is a backend that builds capability images by name.
 type capBackend struct {
 	backend.Backend
-	fail   bool
-	builds int
+	fail     bool
+	failures []backend.BuildFailure
+	builds   int
+	froms    []string // the image each build started from
 }
 
 func (c *capBackend) Name() string { return "fake" }
 func (c *capBackend) AgentImage(context.Context, plan.Bottle, backend.LaunchOptions, io.Writer) (string, error) {
 	return "agent:base", nil
 }
-func (c *capBackend) BuildCapabilities(_ context.Context, base string, approved []byte, _ io.Writer) (string, error) {
+func (c *capBackend) BuildCapabilities(_ context.Context, slug, base string, approved []byte, _ io.Writer) (string, []backend.BuildFailure, error) {
 	c.builds++
+	c.froms = append(c.froms, base)
 	if c.fail {
-		return "", errors.New("RUN exit 7: returned a non-zero code: 7")
+		return "", nil, errors.New("RUN exit 7: returned a non-zero code: 7")
 	}
-	return "agent:caps" + string(rune('0'+c.builds)), nil
+	return "agent:caps" + string(rune('0'+c.builds)), c.failures, nil
 }
 
 func TestApplyCapabilities(t *testing.T) {
@@ -102,6 +106,36 @@ func TestApplyCapabilities(t *testing.T) {
 	}
 	if !strings.Contains(warn.String(), "did not build: RUN exit 7") || !strings.Contains(warn.String(), file) {
 		t.Errorf("no clear message:\n%s", warn.String())
+	}
+	// One failing instruction: shown with its log, the image the others
+	// built is used.
+	be.fail, be.failures = false, []backend.BuildFailure{{Lines: "RUN apt-get install -y jq\n", Log: "E: Unable to locate package jq", Err: errors.New("exit 100")}}
+	warn.Reset()
+	os.WriteFile(file, []byte("# proposal 1 (x)\nRUN useradd bob\n# proposal 2 (x)\nRUN apt-get install -y jq\n"), 0o600)
+	be.froms = nil
+	img, err = applyCapabilities(context.Background(), be, p, backend.LaunchOptions{}, &progress, &warn)
+	if err != nil || img == "agent:caps1" || !slices.Equal(be.froms, []string{"agent:caps1"}) {
+		t.Errorf("partial build: %q %v from %v, want a new image built on the last one, agent:caps1", img, err, be.froms)
+	}
+	// The next start builds on what the partial build made (it has been
+	// through the failed line), so the failed line is not run again.
+	last := img
+	be.froms, be.failures = nil, nil
+	applyCapabilities(context.Background(), be, p, backend.LaunchOptions{}, &progress, io.Discard)
+	if !slices.Equal(be.froms, []string{last}) {
+		t.Errorf("the next start built from %v, want %s (the image through the failed line)", be.froms, last)
+	}
+	// An edited file (not only appended to) starts again from the base.
+	os.WriteFile(file, []byte("RUN true\n"), 0o600)
+	be.froms = nil
+	applyCapabilities(context.Background(), be, p, backend.LaunchOptions{}, &progress, io.Discard)
+	if !slices.Equal(be.froms, []string{"agent:base"}) {
+		t.Errorf("after an edit the build started from %v, want agent:base", be.froms)
+	}
+	for _, want := range []string{"did not build (exit 100); the others were built without it", "    RUN apt-get install -y jq\n", "    | E: Unable to locate package jq\n", "not run again at the next start; approve it again"} {
+		if !strings.Contains(warn.String(), want) {
+			t.Errorf("the failure message lacks %q:\n%s", want, warn.String())
+		}
 	}
 }
 

@@ -41,6 +41,10 @@ type StartOptions struct {
 	MakeCA CAMaker
 	// Keep leaves the bottle's containers when the agent exits.
 	Keep bool
+	// Discard (start --rm) leaves nothing when the start ends, however it
+	// ends: containers, networks, the images made for the bottle and its
+	// state directory all go (Keep and stop do not hold them).
+	Discard bool
 	// Progress gets one line per step (nil: discarded).
 	Progress io.Writer
 	// Now is the clock for metadata (nil: time.Now).
@@ -102,10 +106,17 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 	}
 	b, err := o.Backend.Launch(ctx, *p, lo)
 	if err != nil {
+		if o.Discard {
+			Discard(context.WithoutCancel(ctx), o.Backend, p.Slug, p.StateDir, progress)
+		}
 		return -1, err
 	}
 	running := false // a failure before the agent runs removes even a kept bottle
 	defer func() {
+		if o.Discard {
+			Discard(context.WithoutCancel(ctx), o.Backend, p.Slug, p.StateDir, progress)
+			return
+		}
 		if o.Keep && running {
 			return
 		}

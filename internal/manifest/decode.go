@@ -172,6 +172,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(i)
+	case reflect.Float64:
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || err != nil {
+			d.pathf(n, path, "expected a number, got %s", describe(n))
+			return
+		}
+		v.SetFloat(f)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			d.pathf(n, path, "expected a list, got %s", describe(n))

@@ -6,7 +6,7 @@ import "maps"
 // env dict-merged, agent_provider scalars last-wins and settings
 // dict-merged, git-gate.user per field, git-gate.repos union by name (a
 // later repo of the same name replaces the earlier), egress.routes
-// concatenated, egress.log last-wins. Extends of the inputs is ignored and
+// concatenated, egress.log last-wins, resources per key last-wins. Extends of the inputs is ignored and
 // empty in the result. The inputs are not modified.
 func MergeBottles(bs ...*BottleFile) *BottleFile {
 	out := &BottleFile{}
@@ -21,6 +21,21 @@ func MergeBottles(bs ...*BottleFile) *BottleFile {
 func mergeInto(dst, src *BottleFile) {
 	if src.Runtime != "" {
 		dst.Runtime = src.Runtime
+	}
+	if r := src.Resources; r != nil {
+		if dst.Resources == nil {
+			dst.Resources = &Resources{}
+		}
+		d := dst.Resources
+		if r.Memory != "" {
+			d.Memory = r.Memory
+		}
+		if r.CPUs != 0 {
+			d.CPUs = r.CPUs
+		}
+		if r.Pids != 0 {
+			d.Pids = r.Pids
+		}
 	}
 	if len(src.Env) > 0 {
 		if dst.Env == nil {

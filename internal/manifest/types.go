@@ -29,6 +29,23 @@ type BottleFile struct {
 	// when the engine has it. The last bottle along extends that sets it
 	// wins.
 	Runtime string `yaml:"runtime,omitempty" json:"runtime,omitempty"`
+	// Resources limit the agent container. A key left unset keeps its
+	// default (memory 4g, pids 1024, cpus unlimited); per key, the last
+	// bottle along extends that sets it wins.
+	Resources *Resources `yaml:"resources,omitempty" json:"resources,omitempty"`
+}
+
+// Resources are the agent container's limits.
+type Resources struct {
+	// Memory is the most memory the agent may use: a whole number with k,
+	// m or g (powers of 1024) such as 512m or 8g; at least 64m.
+	Memory string `yaml:"memory,omitempty" json:"memory,omitempty"`
+	// CPUs is how many CPUs' worth of time the agent may use, such as 2 or
+	// 0.5 (unset: no limit).
+	CPUs float64 `yaml:"cpus,omitempty" json:"cpus,omitempty"`
+	// Pids is the most processes and threads the agent may run at once; at
+	// least 16.
+	Pids int `yaml:"pids,omitempty" json:"pids,omitempty"`
 }
 
 // AgentFile is the frontmatter of an agent manifest, in

@@ -236,6 +236,7 @@ func validateBottle(b *BottleFile) FieldErrors {
 	if b.Runtime != "" && b.Runtime != "runsc" && b.Runtime != "runc" {
 		add("runtime", "%q is not runsc (require gVisor) or runc (forbid it)", b.Runtime)
 	}
+	errs = append(errs, validateResources(b.Resources)...)
 	if ap := b.AgentProvider; ap != nil {
 		if ap.Template != "" && !BuiltinTemplate(ap.Template) && !ValidName(ap.Template) {
 			add("agent_provider.template", "%q is not claude, codex, pi, shell or a plugin name", ap.Template)

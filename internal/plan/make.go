@@ -90,6 +90,7 @@ func Make(in Input) (*Bottle, error) {
 		GitGate:  gitGate(merged.GitGate, r.Agent.Spec.GitGate),
 		Runtime:  merged.Runtime,
 	}
+	p.Resources = resources(merged.Resources)
 	if !r.Agent.Builtin {
 		p.Agent.File = r.Agent.File
 	}
@@ -351,4 +352,20 @@ func randomString(r io.Reader, n int) (string, error) {
 		}
 	}
 	return string(out), nil
+}
+
+// resources fills the defaults into a bottle's validated resources key.
+func resources(r *manifest.Resources) Resources {
+	out := Resources{MemoryBytes: DefaultMemoryBytes, Pids: DefaultPids}
+	if r == nil {
+		return out
+	}
+	if m, err := manifest.ParseMemory(r.Memory); err == nil {
+		out.MemoryBytes = m
+	}
+	out.CPUs = r.CPUs
+	if r.Pids != 0 {
+		out.Pids = int64(r.Pids)
+	}
+	return out
 }

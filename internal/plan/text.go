@@ -54,6 +54,11 @@ func WriteText(w io.Writer, p *Bottle, short func(string) string) error {
 	}
 	row("provider", "%s", prov)
 	row("images", "agent %s, sidecar %s", p.Images.Agent, p.Images.Sidecar)
+	cpus := "no cpu limit"
+	if p.Resources.CPUs != 0 {
+		cpus = fmt.Sprintf("%g cpus", p.Resources.CPUs)
+	}
+	row("resources", "memory %s, %d pids, %s", humanBytes(p.Resources.MemoryBytes), p.Resources.Pids, cpus)
 
 	if len(p.Egress.Routes) == 0 {
 		row("egress", "no routes: every request is refused; the agent may ask through supervise (log level %d)", p.Egress.Log)
@@ -202,4 +207,17 @@ func pluralize(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// humanBytes writes n in the largest binary unit that divides it.
+func humanBytes(n int64) string {
+	for _, u := range []struct {
+		size int64
+		name string
+	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		if n >= u.size && n%u.size == 0 {
+			return fmt.Sprintf("%d %s", n/u.size, u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

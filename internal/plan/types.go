@@ -73,6 +73,8 @@ type Bottle struct {
 	// Runtime is the bottle's runtime key: "runsc" requires gVisor for
 	// the agent, "runc" forbids it, "" takes gVisor when the engine has it.
 	Runtime string `json:"runtime,omitempty"`
+	// Resources are the agent container's limits, defaults filled in.
+	Resources Resources `json:"resources"`
 	// Color is the bottle's colour name for people (start --color), ""
 	// when none.
 	Color string `json:"color,omitempty"`
@@ -268,4 +270,21 @@ type Ports struct {
 // MCP server: the root path of its port (DESIGN.md, the sidecar contract).
 func SuperviseURL() string {
 	return "http://" + SuperviseAlias + ":" + strconv.Itoa(SupervisePort) + "/"
+}
+
+// Default limits of the agent container (a bottle's resources key changes
+// them).
+const (
+	DefaultMemoryBytes = 4 << 30
+	DefaultPids        = 1024
+)
+
+// Resources are the agent container's limits.
+type Resources struct {
+	// MemoryBytes is the most memory the agent may use.
+	MemoryBytes int64 `json:"memory_bytes"`
+	// CPUs is how many CPUs' worth of time it may use; 0 is no limit.
+	CPUs float64 `json:"cpus,omitempty"`
+	// Pids is the most processes and threads at once.
+	Pids int64 `json:"pids"`
 }

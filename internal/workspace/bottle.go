@@ -118,7 +118,10 @@ func CopyIn(ctx context.Context, b Bottle, slug, stateDir, src string, o CopyOpt
 }
 
 // snapshotScript counts the files the agent sees in /workspace (a copy
-// the sandbox does not show, as a gVisor overlay might, must fail), then
+// the sandbox does not show, as a gVisor overlay might, must fail), drops
+// the identity the user's repository config names (the agent commits as
+// the bottle's git-gate.user, from its global config, never as the host
+// user), then
 // writes the tree of /workspace as it is into the git
 // objects (of /workspace/.git, or of $1 when the copy has none) through a
 // throw-away index, and prints its id. The agent's own index is not
@@ -126,6 +129,11 @@ func CopyIn(ctx context.Context, b Bottle, slug, stateDir, src string, o CopyOpt
 const snapshotScript = `set -e
 cd /workspace
 find . \( -type f -o -type l \) | wc -l
+if [ -z "$1" ]; then
+	for k in user.name user.email author.name author.email committer.name committer.email; do
+		git config --local --unset-all "$k" || [ $? -eq 5 ]
+	done
+fi
 if [ -n "$1" ]; then
 	git init -q --bare "$1"
 	export GIT_DIR="$1" GIT_WORK_TREE=/workspace

@@ -317,8 +317,9 @@ func TestApprovedRouteSurvivesResume(t *testing.T) {
 
 // TestApprovedCapabilityAtNextStart: approved capability-block lines are
 // built into the bottle's image at its next start, as root, with no
-// network, and the agent still runs as its own user; a failing line keeps
-// the previous image and says so.
+// network, and the agent still runs as its own user; a failing line drops
+// no other, is shown once with its log and not retried; rm removes the
+// bottle's capability images (they carry its slug label).
 func TestApprovedCapabilityAtNextStart(t *testing.T) {
 	e := setup(t)
 	home := t.TempDir()
@@ -360,14 +361,32 @@ func TestApprovedCapabilityAtNextStart(t *testing.T) {
 		t.Errorf("resume from the commit: exit %d\n%s\n%s", code, out, progress)
 	}
 
-	approve(t, e, home, submit(t, p, queue.ToolCapabilityBlock, "RUN echo broken && exit 7\n"))
-	p3 := replan(t, home, p.Slug)
-	code, out, progress = startShell(t, e, p3, "cat /usr/local/share/bot-bottle-cap.txt", lifecycle.StartOptions{})
-	if code != 0 || !strings.Contains(out, "capability-ok") {
-		t.Errorf("after a failing line: exit %d, output %q, want the previous image\n%s", code, out, progress)
+	// A failing line and a separately approved good one: the good one is
+	// built, the failure is shown once with its log and not run again.
+	approve(t, e, home, submit(t, p, queue.ToolCapabilityBlock, "RUN echo broken-line-log && exit 7\n"))
+	approve(t, e, home, submit(t, p, queue.ToolCapabilityBlock, "RUN echo second-ok > /usr/local/share/bot-bottle-cap2.txt\n"))
+	check2 := "cat /usr/local/share/bot-bottle-cap.txt /usr/local/share/bot-bottle-cap2.txt"
+	code, out, progress = startShell(t, e, replan(t, home, p.Slug), check2, lifecycle.StartOptions{})
+	if code != 0 || !strings.Contains(out, "capability-ok\nsecond-ok\n") {
+		t.Errorf("a failing line dropped a good one: exit %d, output %q\n%s", code, out, progress)
 	}
-	if !strings.Contains(out, "did not build") || !strings.Contains(out, "starting from the previous image") {
-		t.Errorf("no clear message about the failed build:\n%s", out)
+	if !strings.Contains(out, "did not build") || !strings.Contains(out, "RUN echo broken-line-log && exit 7") || !strings.Contains(out, "| broken-line-log") {
+		t.Errorf("the failed line was not shown with its log:\n%s", out)
+	}
+	code, out, progress = startShell(t, e, replan(t, home, p.Slug), check2, lifecycle.StartOptions{})
+	if code != 0 || strings.Contains(out, "did not build") || !strings.Contains(out, "second-ok") {
+		t.Errorf("the failed line was retried, or the good one lost, at the next start: exit %d\n%s\n%s", code, out, progress)
+	}
+
+	// The capability images carry the slug label; rm removes them.
+	if imgs := slugImages(t, e, p.Slug); len(imgs) == 0 {
+		t.Errorf("no image carries the label %s=%s", backend.LabelSlug, p.Slug)
+	}
+	if rc, stdout, stderr := cliRun(t, e, home, "rm", p.Slug); rc != 0 {
+		t.Fatalf("rm: exit %d %s%s", rc, stdout, stderr)
+	}
+	if imgs := slugImages(t, e, p.Slug); len(imgs) != 0 {
+		t.Errorf("rm left the bottle's images: %v", imgs)
 	}
 }
 

@@ -30,6 +30,8 @@ type Engine interface {
 	ImageInspect(ctx context.Context, image string, opts ...client.ImageInspectOption) (client.ImageInspectResult, error)
 	ImageBuild(ctx context.Context, context io.Reader, options client.ImageBuildOptions) (client.ImageBuildResult, error)
 	ImageTag(ctx context.Context, options client.ImageTagOptions) (client.ImageTagResult, error)
+	ImageList(ctx context.Context, options client.ImageListOptions) (client.ImageListResult, error)
+	ImageRemove(ctx context.Context, image string, options client.ImageRemoveOptions) (client.ImageRemoveResult, error)
 
 	NetworkCreate(ctx context.Context, name string, options client.NetworkCreateOptions) (client.NetworkCreateResult, error)
 	NetworkConnect(ctx context.Context, network string, options client.NetworkConnectOptions) (client.NetworkConnectResult, error)
@@ -300,7 +302,7 @@ func (d *Docker) Commit(ctx context.Context, slug, image string) (string, error)
 	_, err = d.eng.ContainerCommit(ctx, id, client.ContainerCommitOptions{
 		Reference: image,
 		Comment:   "bot-bottle commit of " + slug,
-		Config:    &container.Config{Labels: map[string]string{backend.LabelSlug + ".committed-from": slug}},
+		Config:    &container.Config{Labels: map[string]string{LabelCommittedFrom: slug}},
 	})
 	if err != nil {
 		return "", fmt.Errorf("committing %s: %w", slug, err)

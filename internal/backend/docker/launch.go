@@ -457,14 +457,10 @@ func (l *launch) createAgent(ctx context.Context, out backend.Bottle, runtime st
 		CapDrop:     []string{"ALL"},
 		SecurityOpt: hardened(),
 		// The engine's resolver in the agent forwards to the sidecar only.
-		DNS:     []netip.Addr{sidecarIP},
-		Sysctls: map[string]string{"net.ipv6.conf.all.disable_ipv6": "1"},
-		Mounts:  mountsFor(l.b.Mounts, backend.RoleAgent),
-		Resources: container.Resources{
-			PidsLimit: &l.d.opts.PidsLimit,
-			Memory:    l.d.opts.MemoryBytes,
-			Ulimits:   l.d.opts.Ulimits,
-		},
+		DNS:       []netip.Addr{sidecarIP},
+		Sysctls:   map[string]string{"net.ipv6.conf.all.disable_ipv6": "1"},
+		Mounts:    mountsFor(l.b.Mounts, backend.RoleAgent),
+		Resources: l.agentResources(),
 	}
 	if runtime == "runsc" {
 		m, err := l.sidecarResolvConf(sidecarIP)
@@ -553,3 +549,21 @@ func (d *Docker) gitConfig(ctx context.Context, slug string, entries []plan.GitC
 }
 
 func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
+
+// agentResources are the agent's limits: the bottle's resources key (the
+// plan fills its defaults), else the backend's options.
+func (l *launch) agentResources() container.Resources {
+	pids, mem := l.d.opts.PidsLimit, l.d.opts.MemoryBytes
+	if r := l.b.Resources; r.Pids != 0 {
+		pids = r.Pids
+	}
+	if r := l.b.Resources; r.MemoryBytes != 0 {
+		mem = r.MemoryBytes
+	}
+	return container.Resources{
+		PidsLimit: &pids,
+		Memory:    mem,
+		NanoCPUs:  int64(l.b.Resources.CPUs * 1e9),
+		Ulimits:   l.d.opts.Ulimits,
+	}
+}

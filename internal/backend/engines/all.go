@@ -107,6 +107,22 @@ func (a *All) List(ctx context.Context) ([]backend.Summary, error) {
 	return out, nil
 }
 
+var _ backend.ImageRemover = (*All)(nil)
+
+// RemoveImages removes slug's images from every engine that can.
+func (a *All) RemoveImages(ctx context.Context, slug string, committed bool) ([]string, error) {
+	var out []string
+	var errs []error
+	for _, b := range a.backends {
+		if r, ok := b.(backend.ImageRemover); ok {
+			refs, err := r.RemoveImages(ctx, slug, committed)
+			out = append(out, refs...)
+			errs = append(errs, err)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
 func (a *All) Commit(ctx context.Context, slug, image string) (string, error) {
 	b, err := a.owner(ctx, slug)
 	if err != nil {
