@@ -142,9 +142,6 @@ func dirOf(p string) string {
 	return "/"
 }
 
-// OperatorMark begins the justification of a route the operator drafted.
-const OperatorMark = "Operator's draft"
-
 // File validates the operator's route text and files it in slug's queue
 // as an egress-allow proposal; approving it applies it live and audits it
 // like any other.
@@ -154,7 +151,7 @@ func File(home, slug, text, refusalID string) (queue.Proposal, error) {
 	}
 	b := hoststate.New(home).Bottle(slug)
 	cur, _ := os.ReadFile(b.Policy()) // none yet: the empty hash
-	why := OperatorMark
+	why := queue.OperatorMark
 	if refusalID != "" {
 		why += " (from refusal " + refusalID + ")"
 	}
