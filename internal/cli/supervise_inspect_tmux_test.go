@@ -1,33 +1,16 @@
 package cli
 
 import (
-	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/bot-bottle/bot-bottle/internal/egress"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/audit"
 	"github.com/bot-bottle/bot-bottle/internal/testenv"
 )
-
-// loopbackResolver resolves every name to 127.0.0.1 (the test upstream).
-type loopbackResolver struct{}
-
-func (loopbackResolver) LookupIPAddr(context.Context, string) ([]net.IPAddr, error) {
-	return []net.IPAddr{{IP: net.IPv4(127, 0, 0, 1)}}, nil
-}
 
 // TestInspectorInTmux: a real proxy refuses the agent's request; the
 // inspector in `bot-bottle supervise` shows the refusal; n, a save and an
@@ -43,48 +26,11 @@ func TestInspectorInTmux(t *testing.T) {
 
 	home := t.TempDir()
 	slug := "insp-k3x9q"
-	state := filepath.Join(home, ".bot-bottle", "state", slug)
-	policyPath := filepath.Join(state, "egress", "policy.yaml")
-	mustWrite(t, policyPath, "egress:\n  routes: []\n  log: 1\n")
-	logPath := filepath.Join(state, "logs", "egress.jsonl")
-	mustWrite(t, logPath, "")
-	logFile, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "upstream ok") }))
-	defer up.Close()
-	upPort, _ := strconv.Atoi(up.URL[strings.LastIndex(up.URL, ":")+1:])
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := egress.New(egress.Config{
-		Listener: ln, PolicyPath: policyPath, StateDir: filepath.Join(t.TempDir(), "ca"),
-		UnsafeAllowPrivateRanges: true, ExtraPorts: []int{upPort},
-		Logger:   slog.New(slog.NewJSONHandler(logFile, nil)),
-		Resolver: loopbackResolver{}, PollInterval: 50 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	<-srv.Ready()
-	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: srv.Addr().String()})}}
-	target := fmt.Sprintf("http://api.insp.test:%d/v1/items/42", upPort)
+	px := startLiveProxy(t, home, slug, "egress:\n  routes: []\n  log: 1\n")
+	target := px.url("api.insp.test", "/v1/items/42")
 	get := func() (int, string) {
-		resp, err := client.Get(target)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		st, _, body := px.do("GET", target)
+		return st, body
 	}
 
 	s := tmuxSession{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock")}
@@ -123,8 +69,8 @@ func TestInspectorInTmux(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if resp, err := client.Post(target, "text/plain", strings.NewReader("x")); err != nil || resp.StatusCode != http.StatusForbidden {
-		t.Errorf("the drafted route is wider than the request: POST = %v %v", resp, err)
+	if st, _, _ := px.do("POST", target); st != http.StatusForbidden {
+		t.Errorf("the drafted route is wider than the request: POST = %d", st)
 	}
 	es, err := audit.Read(audit.Path(home, slug))
 	if err != nil || len(es) != 1 {
