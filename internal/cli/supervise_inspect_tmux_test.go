@@ -15,7 +15,9 @@ import (
 // TestInspectorInTmux: a real proxy refuses the agent's request; the
 // inspector in `bot-bottle supervise` shows the refusal; n, a save and an
 // approval make the next identical request go through the same proxy, and
-// the audit line names the operator and holds the route.
+// the audit line names the operator, holds the route and the refusal ID.
+// Refusals are red, f shows refusals only and b one bottle. The UI runs
+// with its default poll, so the logged delay is what an operator sees.
 func TestInspectorInTmux(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs tmux")
@@ -34,7 +36,8 @@ func TestInspectorInTmux(t *testing.T) {
 	}
 
 	s := tmuxSession{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock")}
-	cmdline := "env HOME=" + home + " EDITOR=true TERM=xterm-256color " + bin + " supervise --poll 100ms"
+	// Colour forced: the test is also about which rows are red.
+	cmdline := "env -u NO_COLOR -u CLICOLOR CLICOLOR_FORCE=1 HOME=" + home + " EDITOR=true TERM=xterm-256color " + bin + " supervise"
 	if out, err := s.tmux("new-session", "-d", "-s", "bb", "-x", "160", "-y", "30", cmdline); err != nil {
 		t.Fatalf("tmux new-session: %v: %s", err, out)
 	}
@@ -43,8 +46,9 @@ func TestInspectorInTmux(t *testing.T) {
 	s.send("i")
 	s.waitFor("Egress decisions · all bottles", "No egress decisions yet")
 
-	if st, _ := get(); st != http.StatusForbidden {
-		t.Fatalf("before any route: status %d", st)
+	st, rid, _ := px.do("GET", target)
+	if st != http.StatusForbidden || rid == "" {
+		t.Fatalf("before any route: status %d, refusal ID %q", st, rid)
 	}
 	sent := time.Now()
 	s.waitFor("api.insp.test", "/v1/items/42", "403", "refuse", "no egress route allows host api.insp.test")
@@ -72,11 +76,33 @@ func TestInspectorInTmux(t *testing.T) {
 	if st, _, _ := px.do("POST", target); st != http.StatusForbidden {
 		t.Errorf("the drafted route is wider than the request: POST = %d", st)
 	}
+	// The POST's refusal is the newest row, so selected; the GET's
+	// refusal above it is red, the allowed GET is not.
+	s.send("i")
+	s.waitFor("POST", "200", "allow")
+	colored, _ := s.tmux("capture-pane", "-e", "-p", "-t", "bb")
+	var redRefusal, redAllow bool
+	for _, l := range strings.Split(colored, "\n") {
+		red := strings.Contains(l, "31m")
+		redRefusal = redRefusal || (red && strings.Contains(l, "GET") && strings.Contains(l, "refuse"))
+		redAllow = redAllow || (red && strings.Contains(l, "allow "))
+	}
+	if !redRefusal || redAllow {
+		t.Errorf("refusals are not the red rows (refusal red %v, allowed red %v):\n%q", redRefusal, redAllow, colored)
+	}
+	s.send("f")
+	if scr := s.waitFor("Egress decisions · all bottles, refused only", "POST"); strings.Contains(scr, " 200 ") {
+		t.Errorf("refused only still lists the allowed request:\n%s", scr)
+	}
+	s.send("f") // one key at a time: keys sent together arrive as one
+	s.waitFor(" 200 ") // the allowed request is back
+	s.send("b")
+	s.waitFor("Egress decisions · bottle "+slug, " 200 ")
 	es, err := audit.Read(audit.Path(home, slug))
 	if err != nil || len(es) != 1 {
 		t.Fatalf("audit = %+v, %v", es, err)
 	}
-	if es[0].Operator == "" || !strings.Contains(es[0].Content, "host: api.insp.test") || !strings.Contains(es[0].Content, "value: /v1/items/") {
+	if es[0].Operator == "" || !strings.Contains(es[0].Content, "host: api.insp.test") || !strings.Contains(es[0].Content, "value: /v1/items/") || es[0].RefusalID != rid {
 		t.Errorf("audit line = %+v", es[0])
 	}
 	s.send("q")
