@@ -94,7 +94,7 @@ func TestInspectorInTmux(t *testing.T) {
 	if scr := s.waitFor("Egress decisions · all bottles, refused only", "POST"); strings.Contains(scr, " 200 ") {
 		t.Errorf("refused only still lists the allowed request:\n%s", scr)
 	}
-	s.send("f") // one key at a time: keys sent together arrive as one
+	s.send("f")        // one key at a time: keys sent together arrive as one
 	s.waitFor(" 200 ") // the allowed request is back
 	s.send("b")
 	s.waitFor("Egress decisions · bottle "+slug, " 200 ")
