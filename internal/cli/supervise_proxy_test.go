@@ -42,7 +42,7 @@ type liveProxy struct {
 	started time.Time
 }
 
-func startLiveProxy(t *testing.T, home, slug, policy string) *liveProxy {
+func startLiveProxy(t *testing.T, home, slug, policy string, mods ...func(*egress.Config)) *liveProxy {
 	t.Helper()
 	state := filepath.Join(home, ".bot-bottle", "state", slug)
 	p := &liveProxy{t: t, policy: filepath.Join(state, "egress", "policy.yaml"), log: filepath.Join(state, "logs", "egress.jsonl")}
@@ -60,12 +60,16 @@ func startLiveProxy(t *testing.T, home, slug, policy string) *liveProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := egress.New(egress.Config{
+	cfg := egress.Config{
 		Listener: ln, PolicyPath: p.policy, StateDir: filepath.Join(t.TempDir(), "ca"),
 		UnsafeAllowPrivateRanges: true, ExtraPorts: []int{p.upPort},
 		Logger:   slog.New(slog.NewJSONHandler(logFile, nil)),
 		Resolver: loopbackResolver{}, PollInterval: 50 * time.Millisecond,
-	})
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	srv, err := egress.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,10 +88,16 @@ func (p *liveProxy) url(host, path string) string {
 	return fmt.Sprintf("http://%s:%d%s", host, p.upPort, path)
 }
 
-// get sends one request through the proxy: status, refusal ID and body.
+// do sends one request through the proxy: status, refusal ID and body.
 func (p *liveProxy) do(method, u string) (int, string, string) {
 	p.t.Helper()
-	req, err := http.NewRequest(method, u, nil)
+	return p.send(method, u, "")
+}
+
+// send is do with a request body.
+func (p *liveProxy) send(method, u, body string) (int, string, string) {
+	p.t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
 	if err != nil {
 		p.t.Fatal(err)
 	}
