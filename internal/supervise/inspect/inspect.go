@@ -114,7 +114,7 @@ func Draft(e Event) string {
 	}
 	if e.Method != "" && e.Method != "CONNECT" {
 		m := manifest.Match{Methods: []string{e.Method}}
-		if dir := dirOf(e.Path); dir != "/" {
+		if dir := DirOf(e.Path); dir != "/" {
 			m.Paths = []manifest.PathMatch{{Type: "prefix", Value: dir}}
 		}
 		r.Matches = []manifest.Match{m}
@@ -127,9 +127,10 @@ func Draft(e Event) string {
 		e.Method, e.Scheme, e.Host, e.Path, e.RefusalID) + string(b)
 }
 
-// dirOf is the directory holding p with a trailing slash ("/v1/" for
-// "/v1/items"); "/" when there is none.
-func dirOf(p string) string {
+// DirOf is the directory holding p with a trailing slash ("/v1/" for
+// "/v1/items"); "/" when there is none. The drafted route and the TUI's
+// narrowest approval both use it.
+func DirOf(p string) string {
 	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "(redacted") {
 		return "/"
 	}
