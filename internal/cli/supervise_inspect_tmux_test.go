@@ -1,38 +1,23 @@
 package cli
 
 import (
-	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/bot-bottle/bot-bottle/internal/egress"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/audit"
 	"github.com/bot-bottle/bot-bottle/internal/testenv"
 )
 
-// loopbackResolver resolves every name to 127.0.0.1 (the test upstream).
-type loopbackResolver struct{}
-
-func (loopbackResolver) LookupIPAddr(context.Context, string) ([]net.IPAddr, error) {
-	return []net.IPAddr{{IP: net.IPv4(127, 0, 0, 1)}}, nil
-}
-
 // TestInspectorInTmux: a real proxy refuses the agent's request; the
 // inspector in `bot-bottle supervise` shows the refusal; n, a save and an
 // approval make the next identical request go through the same proxy, and
-// the audit line names the operator and holds the route.
+// the audit line names the operator, holds the route and the refusal ID.
+// Refusals are red, f shows refusals only and b one bottle. The UI runs
+// with its default poll, so the logged delay is what an operator sees.
 func TestInspectorInTmux(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs tmux")
@@ -43,52 +28,16 @@ func TestInspectorInTmux(t *testing.T) {
 
 	home := t.TempDir()
 	slug := "insp-k3x9q"
-	state := filepath.Join(home, ".bot-bottle", "state", slug)
-	policyPath := filepath.Join(state, "egress", "policy.yaml")
-	mustWrite(t, policyPath, "egress:\n  routes: []\n  log: 1\n")
-	logPath := filepath.Join(state, "logs", "egress.jsonl")
-	mustWrite(t, logPath, "")
-	logFile, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "upstream ok") }))
-	defer up.Close()
-	upPort, _ := strconv.Atoi(up.URL[strings.LastIndex(up.URL, ":")+1:])
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := egress.New(egress.Config{
-		Listener: ln, PolicyPath: policyPath, StateDir: filepath.Join(t.TempDir(), "ca"),
-		UnsafeAllowPrivateRanges: true, ExtraPorts: []int{upPort},
-		Logger:   slog.New(slog.NewJSONHandler(logFile, nil)),
-		Resolver: loopbackResolver{}, PollInterval: 50 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	<-srv.Ready()
-	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: srv.Addr().String()})}}
-	target := fmt.Sprintf("http://api.insp.test:%d/v1/items/42", upPort)
+	px := startLiveProxy(t, home, slug, "egress:\n  routes: []\n  log: 1\n")
+	target := px.url("api.insp.test", "/v1/items/42")
 	get := func() (int, string) {
-		resp, err := client.Get(target)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		st, _, body := px.do("GET", target)
+		return st, body
 	}
 
 	s := tmuxSession{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock")}
-	cmdline := "env HOME=" + home + " EDITOR=true TERM=xterm-256color " + bin + " supervise --poll 100ms"
+	// Colour forced: the test is also about which rows are red.
+	cmdline := "env -u NO_COLOR -u CLICOLOR CLICOLOR_FORCE=1 HOME=" + home + " EDITOR=true TERM=xterm-256color " + bin + " supervise"
 	if out, err := s.tmux("new-session", "-d", "-s", "bb", "-x", "160", "-y", "30", cmdline); err != nil {
 		t.Fatalf("tmux new-session: %v: %s", err, out)
 	}
@@ -97,8 +46,9 @@ func TestInspectorInTmux(t *testing.T) {
 	s.send("i")
 	s.waitFor("Egress decisions · all bottles", "No egress decisions yet")
 
-	if st, _ := get(); st != http.StatusForbidden {
-		t.Fatalf("before any route: status %d", st)
+	st, rid, _ := px.do("GET", target)
+	if st != http.StatusForbidden || rid == "" {
+		t.Fatalf("before any route: status %d, refusal ID %q", st, rid)
 	}
 	sent := time.Now()
 	s.waitFor("api.insp.test", "/v1/items/42", "403", "refuse", "no egress route allows host api.insp.test")
@@ -123,14 +73,36 @@ func TestInspectorInTmux(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if resp, err := client.Post(target, "text/plain", strings.NewReader("x")); err != nil || resp.StatusCode != http.StatusForbidden {
-		t.Errorf("the drafted route is wider than the request: POST = %v %v", resp, err)
+	if st, _, _ := px.do("POST", target); st != http.StatusForbidden {
+		t.Errorf("the drafted route is wider than the request: POST = %d", st)
 	}
+	// The POST's refusal is the newest row, so selected; the GET's
+	// refusal above it is red, the allowed GET is not.
+	s.send("i")
+	s.waitFor("POST", "200", "allow")
+	colored, _ := s.tmux("capture-pane", "-e", "-p", "-t", "bb")
+	var redRefusal, redAllow bool
+	for _, l := range strings.Split(colored, "\n") {
+		red := strings.Contains(l, "31m")
+		redRefusal = redRefusal || (red && strings.Contains(l, "GET") && strings.Contains(l, "refuse"))
+		redAllow = redAllow || (red && strings.Contains(l, "allow "))
+	}
+	if !redRefusal || redAllow {
+		t.Errorf("refusals are not the red rows (refusal red %v, allowed red %v):\n%q", redRefusal, redAllow, colored)
+	}
+	s.send("f")
+	if scr := s.waitFor("Egress decisions · all bottles, refused only", "POST"); strings.Contains(scr, " 200 ") {
+		t.Errorf("refused only still lists the allowed request:\n%s", scr)
+	}
+	s.send("f")        // one key at a time: keys sent together arrive as one
+	s.waitFor(" 200 ") // the allowed request is back
+	s.send("b")
+	s.waitFor("Egress decisions · bottle "+slug, " 200 ")
 	es, err := audit.Read(audit.Path(home, slug))
 	if err != nil || len(es) != 1 {
 		t.Fatalf("audit = %+v, %v", es, err)
 	}
-	if es[0].Operator == "" || !strings.Contains(es[0].Content, "host: api.insp.test") || !strings.Contains(es[0].Content, "value: /v1/items/") {
+	if es[0].Operator == "" || !strings.Contains(es[0].Content, "host: api.insp.test") || !strings.Contains(es[0].Content, "value: /v1/items/") || es[0].RefusalID != rid {
 		t.Errorf("audit line = %+v", es[0])
 	}
 	s.send("q")

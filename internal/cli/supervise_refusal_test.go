@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-
 	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 	"github.com/bot-bottle/bot-bottle/internal/testenv"
 )
@@ -64,25 +62,8 @@ func TestEgressBlockRefusalProvenance(t *testing.T) {
 		t.Fatalf("proxy answered %s, refusal ID %q", resp.Status, id)
 	}
 
-	mc := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, nil)
-	var cs *mcp.ClientSession
-	for range 100 {
-		if cs, err = mc.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: "http://" + supAddr + "/", MaxRetries: -1}, nil); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
-	file := func(args map[string]any) {
-		t.Helper()
-		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "egress-block", Arguments: args})
-		if err != nil || res.IsError {
-			t.Fatalf("egress-block: %v %+v", err, res)
-		}
-	}
+	cs := mcpSession(ctx, t, supAddr)
+	file := func(args map[string]any) { t.Helper(); callTool(ctx, t, cs, "egress-block", args) }
 	file(map[string]any{"refusal_id": id, "routes": "- host: api.example.com\n", "justification": "listing items"})
 	file(map[string]any{"refusal_id": "rf-0123456789abcdef", "method": "GET", "url": "https://evil.example/x",
 		"reason": "no-route", "routes": "- host: evil.example\n", "justification": "trust me"})
@@ -156,4 +137,34 @@ func refusalsInTmux(t *testing.T, home, id string) {
 	s.send("Enter")
 	s.waitFor("Proxy's record (refusal "+id+")", "GET http://api.example.com/v1/items")
 	s.send("q")
+}
+
+// A refusal ID from another bottle's proxy is not in this bottle's log:
+// filed here, it is the agent's claim.
+func TestRefusalIDFromAnotherBottleIsAClaim(t *testing.T) {
+	home := t.TempDir()
+	pxA := startLiveProxy(t, home, "impl-aaaaa", "egress:\n  routes: []\n")
+	st, rid, _ := pxA.do("GET", pxA.url("api.example.com", "/v1/items"))
+	if st != 403 || rid == "" {
+		t.Fatalf("bottle A's proxy answered %d, refusal ID %q", st, rid)
+	}
+	pxB := startLiveProxy(t, home, "impl-bbbbb", "egress:\n  routes: []\n")
+	pxB.do("GET", pxB.url("other.example", "/")) // B's log is not empty
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b := hoststate.New(home).Bottle("impl-bbbbb")
+	addr := freeAddr(t)
+	var supLog lockedBuffer
+	go Run(ctx, []string{"supervise", "serve", "--slug", "impl-bbbbb", "--queue-dir", b.Queue(), "--listen", addr,
+		"--policy", b.Policy(), "--egress-log", pxB.log, "--wait", "1s"}, egressEnv(home, &supLog, nil))
+	callTool(ctx, t, mcpSession(ctx, t, addr), "egress-block", map[string]any{"refusal_id": rid, "method": "GET",
+		"url": "https://api.example.com/v1/items", "reason": "no-route", "routes": "- host: api.example.com\n", "justification": "j"})
+	var items []pendingJSON
+	if err := json.Unmarshal([]byte(cli(t, home, "supervise", "list", "--json")), &items); err != nil || len(items) != 1 {
+		t.Fatalf("list --json: %v %+v", err, items)
+	}
+	if it := items[0]; it.Bottle != "impl-bbbbb" || it.Provenance != "agent's claim" ||
+		!strings.Contains(it.Justification, "refusal ID "+rid+" is not in this bottle's proxy log") {
+		t.Errorf("another bottle's refusal passes for this one's: %+v", it)
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
@@ -78,7 +77,7 @@ func findRefusal(logPath, id string) (refusal, bool, error) {
 // clean keeps log or agent text to one printable line of bounded length,
 // so nothing can fake a line of the header the operator reads.
 func clean(s string, max int) string {
-	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }), " ")
+	s = oneLine(s)
 	if len(s) > max {
 		s = s[:max] + "..."
 	}

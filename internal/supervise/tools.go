@@ -177,6 +177,11 @@ func (s *Server) addTools() {
 	}, s.proposalStatus)
 }
 
+// checkJustification returns the agent's justification as one line
+// under queue.AgentWords. Every line above it is the sidecar's, so the
+// agent's text can neither begin the justification (and pass for the
+// proxy's record or the operator's draft) nor start a line of its own
+// that looks like one.
 func checkJustification(j string) (string, error) {
 	j = strings.TrimSpace(j)
 	switch {
@@ -185,7 +190,15 @@ func checkJustification(j string) (string, error) {
 	case len(j) > MaxJustification:
 		return "", fmt.Errorf("justification is %d bytes; keep it under %d", len(j), MaxJustification)
 	}
-	return j, nil
+	return queue.AgentWords + " " + oneLine(j), nil
+}
+
+// oneLine joins s into one line: control characters and the Unicode
+// line and paragraph separators become spaces.
+func oneLine(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
+		return r < 0x20 || (r >= 0x7f && r < 0xa0) || r == '\u2028' || r == '\u2029'
+	}), " ")
 }
 
 func (s *Server) egressAllow(ctx context.Context, req *mcp.CallToolRequest, in EgressAllowInput) (*mcp.CallToolResult, Outcome, error) {
@@ -237,7 +250,7 @@ func (s *Server) egressBlock(ctx context.Context, req *mcp.CallToolRequest, in E
 	// The proposal file format is fixed (DESIGN.md), so the refused request
 	// rides at the top of the justification, where the operator reads it;
 	// the sidecar writes that header, the agent only what follows.
-	return s.file(ctx, req, queue.ToolEgressBlock, file, header+"\n"+queue.AgentWords+" "+just, s.cfg.PolicyPath)
+	return s.file(ctx, req, queue.ToolEgressBlock, file, header+"\n"+just, s.cfg.PolicyPath)
 }
 
 // refusedRequest is the host a route must cover and the header the

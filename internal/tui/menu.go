@@ -3,13 +3,12 @@ package tui
 import (
 	"fmt"
 	"net/url"
-	"path"
-	"strings"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/bot-bottle/bot-bottle/internal/supervise/apply"
+	"github.com/bot-bottle/bot-bottle/internal/supervise/inspect"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
 )
 
@@ -36,7 +35,7 @@ func grantChoices(p queue.Proposal) []Choice {
 		if pu, err := url.Parse(u); err == nil && m != "CONNECT" {
 			narrow.Methods = []string{m}
 			label = m + " only, " + label
-			if dir := pathDir(pu.Path); dir != "/" {
+			if dir := inspect.DirOf(pu.Path); dir != "/" {
 				narrow.PathPrefixes = []string{dir}
 				label = fmt.Sprintf("%s under %s only, for 1 hour, this run only", m, dir)
 			}
@@ -48,22 +47,6 @@ func grantChoices(p queue.Proposal) []Choice {
 		{"10 uses within 1 hour", apply.Limits{TTL: time.Hour, Uses: 10}},
 		{"for good (kept across runs)", apply.Limits{}},
 	}
-}
-
-// pathDir is the directory holding p, with a trailing slash: the prefix
-// "/v1/items/" for "/v1/items/42".
-func pathDir(p string) string {
-	if p == "" || !strings.HasPrefix(p, "/") {
-		return "/"
-	}
-	if strings.HasSuffix(p, "/") {
-		return p
-	}
-	d := path.Dir(p)
-	if d == "/" {
-		return "/"
-	}
-	return d + "/"
 }
 
 // HandleMsg moves the selection; enter or a digit picks, esc cancels.

@@ -88,8 +88,9 @@ type asking struct {
 
 // Messages the root model sends itself.
 type (
-	tickMsg    struct{}
-	pendingMsg struct {
+	tickMsg       struct{}
+	eventsTickMsg struct{}
+	pendingMsg    struct {
 		items []apply.Item
 		errs  []error
 	}
@@ -153,7 +154,7 @@ func New(o Options) *Model {
 }
 
 // Init loads the queues and starts polling.
-func (m *Model) Init() tea.Cmd { return tea.Batch(m.load(), m.tick()) }
+func (m *Model) Init() tea.Cmd { return tea.Batch(m.load(), m.tick(), m.pollEvents()) }
 
 func (m *Model) tick() tea.Cmd {
 	return tea.Tick(m.opt.Poll, func(time.Time) tea.Msg { return tickMsg{} })
@@ -161,18 +162,31 @@ func (m *Model) tick() tea.Cmd {
 
 func (m *Model) load() tea.Cmd {
 	svc := m.opt.Service
-	load := func() tea.Msg {
+	return func() tea.Msg {
 		items, errs := svc.Pending()
 		return pendingMsg{items, errs}
 	}
+}
+
+// eventsEvery is how often the inspector reads the egress logs, however
+// seldom the queues are read: a refusal shows well within a second.
+const eventsEvery = 200 * time.Millisecond
+
+// pollEvents reads the new egress decisions. One read at a time: the next
+// is scheduled when this one's answer arrives (eventsMsg).
+func (m *Model) pollEvents() tea.Cmd {
 	src := m.opt.Events
 	if src == nil {
-		return load
+		return nil
 	}
-	return tea.Batch(load, func() tea.Msg {
+	return func() tea.Msg {
 		evs, err := src.Poll()
 		return eventsMsg{evs, err}
-	})
+	}
+}
+
+func (m *Model) eventsTick() tea.Cmd {
+	return tea.Tick(min(m.opt.Poll, eventsEvery), func(time.Time) tea.Msg { return eventsTickMsg{} })
 }
 
 // Update handles one message.
@@ -206,7 +220,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case eventsMsg:
 		m.inspector.Add(msg.events)
 		m.eventErr = msg.err
-		return m, nil
+		return m, m.eventsTick()
+	case eventsTickMsg:
+		return m, m.pollEvents()
 	case draftDoneMsg:
 		return m, m.fileDraft(msg)
 	case filedMsg:

@@ -114,7 +114,7 @@ func Draft(e Event) string {
 	}
 	if e.Method != "" && e.Method != "CONNECT" {
 		m := manifest.Match{Methods: []string{e.Method}}
-		if dir := dirOf(e.Path); dir != "/" {
+		if dir := DirOf(e.Path); dir != "/" {
 			m.Paths = []manifest.PathMatch{{Type: "prefix", Value: dir}}
 		}
 		r.Matches = []manifest.Match{m}
@@ -127,9 +127,10 @@ func Draft(e Event) string {
 		e.Method, e.Scheme, e.Host, e.Path, e.RefusalID) + string(b)
 }
 
-// dirOf is the directory holding p with a trailing slash ("/v1/" for
-// "/v1/items"); "/" when there is none.
-func dirOf(p string) string {
+// DirOf is the directory holding p with a trailing slash ("/v1/" for
+// "/v1/items"); "/" when there is none. The drafted route and the TUI's
+// narrowest approval both use it.
+func DirOf(p string) string {
 	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "(redacted") {
 		return "/"
 	}
@@ -142,9 +143,6 @@ func dirOf(p string) string {
 	return "/"
 }
 
-// OperatorMark begins the justification of a route the operator drafted.
-const OperatorMark = "Operator's draft"
-
 // File validates the operator's route text and files it in slug's queue
 // as an egress-allow proposal; approving it applies it live and audits it
 // like any other.
@@ -154,7 +152,7 @@ func File(home, slug, text, refusalID string) (queue.Proposal, error) {
 	}
 	b := hoststate.New(home).Bottle(slug)
 	cur, _ := os.ReadFile(b.Policy()) // none yet: the empty hash
-	why := OperatorMark
+	why := queue.OperatorMark
 	if refusalID != "" {
 		why += " (from refusal " + refusalID + ")"
 	}

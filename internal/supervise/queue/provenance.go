@@ -9,10 +9,15 @@ import (
 // writes, never the agent: ProvenMark when the proxy's log holds the
 // refusal the agent cited, UnprovenMark otherwise. The agent's own text
 // follows AgentWords.
+//
+// OperatorMark begins the justification of a route the operator drafted
+// from the inspector (the host files it; the sidecar writes every agent
+// justification under AgentWords, so an agent cannot begin one with it).
 const (
 	ProvenMark   = "Proxy's record"
 	UnprovenMark = "Not seen by the proxy — the agent's claim"
 	AgentWords   = "The agent's words:"
+	OperatorMark = "Operator's draft"
 )
 
 // Unproven reports an egress-block proposal whose refused request the
@@ -24,13 +29,20 @@ func Unproven(p Proposal) bool {
 
 var provenIDRE = regexp.MustCompile(`^` + regexp.QuoteMeta(ProvenMark) + ` \(refusal (rf-[0-9a-f]{16})\)`)
 
-// RefusalID is the proxy refusal a proven egress-block cites, "" for any
-// other proposal.
+var draftIDRE = regexp.MustCompile(`^` + regexp.QuoteMeta(OperatorMark) + ` \(from refusal (rf-[0-9a-f]{16})\)`)
+
+// RefusalID is the proxy refusal a proven egress-block cites, or the one
+// the operator drafted an egress-allow from; "" for any other proposal.
 func RefusalID(p Proposal) string {
-	if p.Tool != ToolEgressBlock {
+	re := provenIDRE
+	switch p.Tool {
+	case ToolEgressBlock:
+	case ToolEgressAllow:
+		re = draftIDRE
+	default:
 		return ""
 	}
-	if m := provenIDRE.FindStringSubmatch(p.Justification); m != nil {
+	if m := re.FindStringSubmatch(p.Justification); m != nil {
 		return m[1]
 	}
 	return ""
