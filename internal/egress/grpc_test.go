@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -59,7 +60,13 @@ func (g *grpcUpstream) seenText() string {
 
 func newGRPCUpstream(t testing.TB) *grpcUpstream {
 	g := &grpcUpstream{upstream: &upstream{seen: &seen{}}}
-	srv := grpc.NewServer(
+	// httptest only for its certificate, the CA file and the port's
+	// shape: the server is grpc-go's own HTTP/2 transport (not ServeHTTP),
+	// which answers an error with a Trailers-Only response as real
+	// servers do.
+	g.start(t, http.NotFoundHandler(), true)
+	cert := g.srv.TLS.Certificates[0]
+	srv := grpc.NewServer(grpc.Creds(credentials.NewServerTLSFromCert(&cert)),
 		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			g.record(ctx, info.FullMethod+" "+req.(interface{ String() string }).String())
 			if r, ok := req.(*healthpb.HealthCheckRequest); ok && r.Service == "fail" {
@@ -80,7 +87,13 @@ func newGRPCUpstream(t testing.TB) *grpcUpstream {
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
-	g.start(t, srv, true)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	_, g.port, _ = net.SplitHostPort(ln.Addr().String())
 	return g
 }
 
