@@ -98,6 +98,7 @@ The gRPC bottle.
 		`trailers: NotFound "no service called fail"` + "\n",
 		"server-streaming: SERVING OK\n",
 		"bidi: 3 answers while open\n",
+		"outside-matches: PermissionDenied\n",
 		`secret: PermissionDenied "bot-bottle egress refused a message (dlp) rf-`,
 		"leak-check: OK\n",
 	} {

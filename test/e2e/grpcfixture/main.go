@@ -129,6 +129,8 @@ func client(target string) {
 	fmt.Printf("server-streaming: %v %v\n", res.GetStatus(), status.Code(err))
 
 	fmt.Printf("bidi: %s\n", bidi(ctx, cc))
+	err = cc.Invoke(ctx, "/other.Service/Method", &healthpb.HealthCheckRequest{}, &healthpb.HealthCheckResponse{})
+	fmt.Printf("outside-matches: %v\n", status.Code(err))
 
 	secret := "ghp_" + strings.Repeat("Zq9Xw8Vu7T", 4)[:36]
 	_, err = hc.Check(ctx, &healthpb.HealthCheckRequest{Service: secret}, grpc.UseCompressor(gzip.Name))
