@@ -50,6 +50,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 	}
 	route := d.Route
 	scanner := st.scanners[route]
+	if s.refuseHeadBeforeContinue(w, r, t, scanner, route) { // expect.go
+		return
+	}
 	var body []byte
 	if scanner != nil && r.Body != nil && !isGRPC(r.Header) { // gRPC bodies are scanned as they stream (serveGRPC)
 		b, err := readBody(r.Body, r.ContentLength, MaxScanBody)

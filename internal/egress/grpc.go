@@ -66,6 +66,13 @@ func (s *Server) serveGRPC(w http.ResponseWriter, r *http.Request, t target, st 
 		w.Header()[k] = vs
 	}
 	w.WriteHeader(resp.StatusCode)
+	if resp.Header.Get("Grpc-Status") != "" {
+		// Trailers-Only (the call failed before any message): it stays
+		// one HEADERS frame that ends the stream. Flushed apart, the
+		// agent's client finds headers, no trailers, and says Internal.
+		s.logAllowed(st, r, t, d, resp.StatusCode, nil, inboundResult{}, 0, time.Since(start))
+		return
+	}
 	http.NewResponseController(w).Flush()
 	n, cerr := s.copyFlush(w, newEchoGuard(resp.Body, sent...), true)
 	if ref := gs.refusal(); ref != nil {

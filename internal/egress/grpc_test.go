@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -59,7 +60,13 @@ func (g *grpcUpstream) seenText() string {
 
 func newGRPCUpstream(t testing.TB) *grpcUpstream {
 	g := &grpcUpstream{upstream: &upstream{seen: &seen{}}}
-	srv := grpc.NewServer(
+	// httptest only for its certificate, the CA file and the port's
+	// shape: the server is grpc-go's own HTTP/2 transport (not ServeHTTP),
+	// which answers an error with a Trailers-Only response as real
+	// servers do.
+	g.start(t, http.NotFoundHandler(), true)
+	cert := g.srv.TLS.Certificates[0]
+	srv := grpc.NewServer(grpc.Creds(credentials.NewServerTLSFromCert(&cert)),
 		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			g.record(ctx, info.FullMethod+" "+req.(interface{ String() string }).String())
 			if r, ok := req.(*healthpb.HealthCheckRequest); ok && r.Service == "fail" {
@@ -69,14 +76,46 @@ func newGRPCUpstream(t testing.TB) *grpcUpstream {
 		}),
 		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 			g.record(ss.Context(), info.FullMethod)
-			return h(srv, &recordingStream{ServerStream: ss, g: g})
+			if _, ok := ss.Context().Deadline(); ok {
+				g.record(ss.Context(), "deadline "+info.FullMethod)
+			}
+			err := h(srv, &recordingStream{ServerStream: ss, g: g})
+			g.record(ss.Context(), "ended "+info.FullMethod)
+			return err
 		}),
 	)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	reflection.Register(srv)
-	g.start(t, srv, true)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	_, g.port, _ = net.SplitHostPort(ln.Addr().String())
 	return g
+}
+
+// waitFor waits until the upstream recorded what n times (a call that
+// ends ends soon; the wait is a bound, not a measurement).
+func (g *grpcUpstream) waitFor(t *testing.T, what string, n int) {
+	t.Helper()
+	for range 200 {
+		g.mu.Lock()
+		k := 0
+		for _, s := range g.got {
+			if s == what {
+				k++
+			}
+		}
+		g.mu.Unlock()
+		if k >= n {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("the upstream never recorded %q %d times: %s", what, n, g.seenText())
 }
 
 type recordingStream struct {
@@ -167,6 +206,38 @@ func TestGRPCThroughProxy(t *testing.T) {
 			}
 		}
 		st.CloseSend()
+	})
+	t.Run("deadline goes upstream and ends the call there", func(t *testing.T) {
+		dctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		w, err := hc.Watch(dctx, &healthpb.HealthCheckRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		// The upstream's timer and the agent's race: the health service
+		// answers a deadline with Canceled "Stream has ended.".
+		if _, err := w.Recv(); grpcstatus.Code(err) != codes.DeadlineExceeded && grpcstatus.Code(err) != codes.Canceled {
+			t.Fatalf("agent saw %v, want the call ended by its deadline", err)
+		}
+		if !strings.Contains(up.seenText(), "deadline /grpc.health.v1.Health/Watch") {
+			t.Errorf("the upstream's call had no deadline (grpc-timeout not passed): %s", up.seenText())
+		}
+		up.waitFor(t, "ended /grpc.health.v1.Health/Watch", 1)
+	})
+	t.Run("agent cancelling cancels upstream", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		w, err := hc.Watch(cctx, &healthpb.HealthCheckRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		up.waitFor(t, "ended /grpc.health.v1.Health/Watch", 2)
 	})
 	t.Run("method outside matches", func(t *testing.T) {
 		conn := grpcClient(t, p, up.upstream)

@@ -9,12 +9,14 @@ import (
 )
 
 // HTTP/2 limits toward the agent, so a hostile client cannot exhaust the
-// sidecar: streams open at once on one tunnel (more are refused with
-// REFUSED_STREAM), the HPACK table it may make us keep, and flow-control
-// windows. The header list of one request is bounded by the http.Server's
-// MaxHeaderBytes (1 MiB, as for HTTP/1.1): past it the stream gets 431.
+// sidecar: streams open at once on one tunnel (more are reset with
+// RST_STREAM, TestRedTeamHTTP2StreamFlood), the HPACK table it may make us keep, and flow-control
+// windows. The header list of one request is bounded by h2MaxHeaderBytes
+// (1 MiB, as for HTTP/1.1): a block that decodes past it gets 431, and one
+// that goes on in CONTINUATION frames past it closes the connection.
 const (
-	h2MaxStreams = 100
+	h2MaxStreams     = 100
+	h2MaxHeaderBytes = 1 << 20
 )
 
 // tunnelProtos are what the MITM offers by ALPN: h2 first, as a real
@@ -38,6 +40,7 @@ func (s *Server) serveTunnelConn(hs *http.Server, tconn *tls.Conn) {
 		hs.Serve(newOneConnListener(tconn))
 		return
 	}
+	hs.MaxHeaderBytes = h2MaxHeaderBytes // x/net's http2 reads its limit here
 	h2 := &http2.Server{
 		MaxConcurrentStreams:         h2MaxStreams,
 		MaxDecoderHeaderTableSize:    4 << 10,

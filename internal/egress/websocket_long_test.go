@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptrace"
+	"os"
 	"testing"
 	"time"
 
@@ -170,5 +171,31 @@ func TestWebSocketOutlivesIdleTimeout(t *testing.T) {
 		t.Fatalf("the keep-alive connection outlived the %s idle timeout: the test does not exercise it", idle)
 	}
 	echo("after the idle period")
+	c.Close(websocket.StatusNormalClosure, "")
+}
+
+// TestWebSocketIdleTenMinutes is the literal case: a WebSocket
+// left idle for ten minutes (BOT_BOTTLE_WS_IDLE, e.g. 10m) with the
+// sidecar's real timeouts, then still carrying a message each way. It is
+// run by hand, not in CI: TestWebSocketOutlivesIdleTimeout shows the same
+// with the idle timeout shortened.
+func TestWebSocketIdleTenMinutes(t *testing.T) {
+	idle, err := time.ParseDuration(os.Getenv("BOT_BOTTLE_WS_IDLE"))
+	if err != nil {
+		t.Skip("set BOT_BOTTLE_WS_IDLE=10m to leave a WebSocket idle that long")
+	}
+	up := newWSUpstream(t)
+	p := startProxy(t, up.upstream, wsPolicy, nil)
+	c, _, err := dialWS(t, p, "wss://up.example.com:"+up.port+"/ws/chat", nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	time.Sleep(idle)
+	if err := c.Write(wsCtx(t), websocket.MessageText, []byte("after "+idle.String())); err != nil {
+		t.Fatalf("write after %s idle: %v\n%s", idle, err, p.logText())
+	}
+	if _, got, err := c.Read(wsCtx(t)); err != nil || string(got) != "after "+idle.String() {
+		t.Fatalf("echo after %s idle: %q, %v\n%s", idle, got, err, p.logText())
+	}
 	c.Close(websocket.StatusNormalClosure, "")
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -48,6 +49,10 @@ func newWSUpstream(t testing.TB) *wsUpstream {
 		u.mu.Lock()
 		u.auth = append(u.auth, r.Header.Get("Authorization"))
 		u.mu.Unlock()
+		u.seen.mu.Lock()
+		u.seen.reqs = append(u.seen.reqs, r)
+		u.seen.body = append(u.seen.body, nil)
+		u.seen.mu.Unlock()
 		for {
 			typ, msg, err := c.Read(r.Context())
 			if err != nil {
@@ -57,6 +62,12 @@ func newWSUpstream(t testing.TB) *wsUpstream {
 			u.mu.Lock()
 			u.got = append(u.got, msg)
 			u.mu.Unlock()
+			if s, ok := strings.CutPrefix(string(msg), "close:"); ok { // the upstream ends it: "close:4001 why"
+				code, why, _ := strings.Cut(s, " ")
+				n, _ := strconv.Atoi(code)
+				c.Close(websocket.StatusCode(n), why)
+				return
+			}
 			if s, ok := strings.CutPrefix(string(msg), "say:"); ok {
 				msg = []byte(s)
 			}
@@ -224,11 +235,19 @@ func TestRedTeamWebSocketSecretInCompressedMessage(t *testing.T) {
 	if err := c.Write(ctx, websocket.MessageText, []byte(clean+heldToken+clean)); err != nil {
 		t.Fatal(err)
 	}
-	if code, _ := readClose(t, c); code != websocket.StatusPolicyViolation {
+	code, reason := readClose(t, c)
+	if code != websocket.StatusPolicyViolation {
 		t.Fatalf("agent saw close %d, want 1008", code)
+	}
+	if code := <-up.closes; code != websocket.StatusPolicyViolation {
+		t.Errorf("upstream saw close %d, want 1008", code)
 	}
 	if bytes.Contains(up.received(), []byte(heldToken)) {
 		t.Error("upstream received the secret")
+	}
+	id := reason[strings.LastIndex(reason, " ")+1:]
+	if log := p.logText(); !strings.Contains(log, `"code":"dlp"`) || !strings.Contains(log, `"refusal_id":"`+id+`"`) || strings.Contains(log, heldToken) {
+		t.Errorf("close reason %q; log:\n%s", reason, log)
 	}
 }
 
@@ -313,5 +332,79 @@ func TestWebSocketTokenEchoEncodedCloses(t *testing.T) {
 		if echoesToken(msg, upToken) {
 			t.Fatalf("the agent received the injected token (encoded): %d bytes", len(msg))
 		}
+	}
+}
+
+// TestWebSocketCloseFromUpstream: the upstream's close code and reason
+// reach the agent as sent.
+func TestWebSocketCloseFromUpstream(t *testing.T) {
+	up := newWSUpstream(t)
+	p := startProxy(t, up.upstream, wsPolicy, nil)
+	c, _, err := dialWS(t, p, "wss://up.example.com:"+up.port+"/ws/chat", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(wsCtx(t), websocket.MessageText, []byte("close:4001 session over")); err != nil {
+		t.Fatal(err)
+	}
+	if code, reason := readClose(t, c); code != 4001 || reason != "session over" {
+		t.Fatalf("agent saw close %d %q, want the upstream's 4001 \"session over\"", code, reason)
+	}
+}
+
+// TestWebSocketUpgradeThroughThePipeline: the upgrade request gets the
+// route's token in each auth form (the agent's own credentials dropped),
+// and a secret in it is refused before any WebSocket opens upstream.
+func TestWebSocketUpgradeThroughThePipeline(t *testing.T) {
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("x-access-token:"+upToken))
+	for _, tc := range []struct {
+		name, auth string
+		check      func(r *http.Request) string
+	}{
+		{"bearer", "{scheme: Bearer, token_ref: UP_TOKEN}", func(r *http.Request) string { return want(r.Header.Get("Authorization"), "Bearer "+upToken) }},
+		{"header", "{token_ref: UP_TOKEN, header: x-api-key}", func(r *http.Request) string {
+			return want(r.Header.Get("X-Api-Key"), upToken) + want(r.Header.Get("Authorization"), "")
+		}},
+		{"basic", "{token_ref: UP_TOKEN, basic_user: x-access-token}", func(r *http.Request) string { return want(r.Header.Get("Authorization"), basic) }},
+		{"query", "{token_ref: UP_TOKEN, query: key}", func(r *http.Request) string { return want(r.URL.RawQuery, "v=1&key="+upToken) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := newWSUpstream(t)
+			p := startProxy(t, up.upstream, strings.Replace(wsPolicy, "{scheme: Bearer, token_ref: UP_TOKEN}", tc.auth, 1), nil)
+			hdr := http.Header{}
+			for i := 0; i < len(agentCreds); i += 2 {
+				hdr.Add(agentCreds[i], agentCreds[i+1])
+			}
+			c, _, err := dialWS(t, p, "wss://up.example.com:"+up.port+"/ws/chat?v=1&key=attacker-key", &websocket.DialOptions{HTTPHeader: hdr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The upstream records the upgrade before it reads a message.
+			if err := c.Write(wsCtx(t), websocket.MessageText, []byte("hi")); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := c.Read(wsCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+			c.Close(websocket.StatusNormalClosure, "")
+			r, _ := up.seen.last(t)
+			if msg := tc.check(r); msg != "" {
+				t.Error(msg)
+			}
+			for k, vs := range r.Header {
+				if strings.Contains(strings.Join(vs, ","), "attacker") {
+					t.Errorf("the agent's credential reached the upstream: %s", k)
+				}
+			}
+		})
+	}
+	up := newWSUpstream(t)
+	p := startProxy(t, up.upstream, wsPolicy, nil)
+	_, resp, err := dialWS(t, p, "wss://up.example.com:"+up.port+"/ws/chat?note="+heldToken, nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden || resp.Header.Get(RefusalHeader) != "dlp" {
+		t.Fatalf("err %v resp %v: want 403 dlp for a secret in the upgrade", err, resp)
+	}
+	if up.seen.count() != 0 {
+		t.Errorf("the upstream saw %d upgrades", up.seen.count())
 	}
 }
