@@ -92,6 +92,14 @@ func secretEnv(k string) string {
 	return ""
 }
 
+func makeCA(dir string) ([]byte, error) {
+	c, err := ca.LoadOrCreate(dir)
+	if err != nil {
+		return nil, err
+	}
+	return c.CertPEM(), nil
+}
+
 // hostTargets are the host's non-loopback addresses with port.
 func hostTargets(t *testing.T, port string) []string {
 	var out []string
@@ -122,13 +130,7 @@ func (w walls) start(t *testing.T, p *plan.Bottle, before func(slug string)) (in
 		Launch:    backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid(), Getenv: secretEnv},
 		Session:   lifecycle.Session{Stdout: &out, Stderr: &out},
 		Progress:  &progress,
-		MakeCA: func(dir string) ([]byte, error) {
-			c, err := ca.LoadOrCreate(dir)
-			if err != nil {
-				return nil, err
-			}
-			return c.CertPEM(), nil
-		},
+		MakeCA:    makeCA,
 		Attest: func(ctx context.Context, b backend.Bottle) error {
 			if before != nil {
 				before(b.Slug)
@@ -204,7 +206,7 @@ func TestWallsAttestationRefusesAHole(t *testing.T) {
 func TestWallsDNSAndSecrets(t *testing.T) {
 	w := setupWalls(t)
 	p := wallsPlan(t)
-	if err := lifecycle.Prepare(p, nil); err != nil {
+	if err := lifecycle.Prepare(p, makeCA); err != nil {
 		t.Fatal(err)
 	}
 	b := harness.Launch(t, w.be, *p, backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid(), Getenv: secretEnv})
@@ -231,7 +233,7 @@ func TestWallsDNSAndSecrets(t *testing.T) {
 func TestWallsAgentReachesOnlyTheSidecar(t *testing.T) {
 	w := setupWalls(t)
 	p := wallsPlan(t)
-	if err := lifecycle.Prepare(p, nil); err != nil {
+	if err := lifecycle.Prepare(p, makeCA); err != nil {
 		t.Fatal(err)
 	}
 	harness.Launch(t, w.be, *p, backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid(), Getenv: secretEnv})
