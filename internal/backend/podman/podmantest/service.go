@@ -1,7 +1,9 @@
 // Package podmantest starts a real Podman API service for a test: its own
 // socket and configuration under a temporary directory, the machine's
-// image store, stopped when the test ends. Tests that need it skip when
-// Podman is not installed (fail under BOT_BOTTLE_REQUIRE_ALL=1).
+// image store, stopped when the test ends. The tests that need it run in
+// their own stage (scripts/test.d/60-podman.sh sets EnvRun), not in the
+// main suite; there they fail when Podman is missing under
+// BOT_BOTTLE_REQUIRE_ALL=1, and skip otherwise.
 package podmantest
 
 import (
@@ -36,6 +38,9 @@ network_config_dir = %q
 `, podman.NoFile, podman.NoFile, podman.NProc, podman.NProc, network, cniDir)
 }
 
+// EnvRun, set to 1, runs the tests that start a Podman service.
+const EnvRun = "BOT_BOTTLE_PODMAN"
+
 // Service is a running `podman system service`.
 type Service struct {
 	// Host is its socket (unix:///...).
@@ -49,6 +54,9 @@ type Service struct {
 // until t ends.
 func Start(t testing.TB, network string) *Service {
 	t.Helper()
+	if os.Getenv(EnvRun) != "1" {
+		t.Skipf("the Podman engine tests run in scripts/test.d/60-podman.sh (%s=1)", EnvRun)
+	}
 	_, err := exec.LookPath("podman")
 	testenv.Require(t, "podman", err == nil, "podman is not installed (scripts/ci-setup.d/60-podman.sh)")
 	testenv.Require(t, "podman", os.Geteuid() == 0, "the Podman tests run rootful podman: they need root")
@@ -122,12 +130,16 @@ func (s *Service) Podman(t testing.TB, args ...string) string {
 	return string(out)
 }
 
-// Image makes sure Podman's store has image: copied from the Docker
-// engine (seeded there by harness.Base) when Podman lacks it.
+// Image makes sure Podman's store has the Docker engine's image (seeded
+// there by harness.Base): copied when Podman lacks it or has another one
+// under that name (the image ID is the config's digest on both engines).
 func (s *Service) Image(t testing.TB, docker *client.Client, image string) string {
 	t.Helper()
-	pc := s.Client(t)
-	if _, err := pc.ImageInspect(context.Background(), image); err == nil {
+	want, err := docker.ImageInspect(context.Background(), image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Client(t).ImageInspect(context.Background(), image); err == nil && got.ID == want.ID {
 		return image
 	}
 	cmd := exec.Command("sh", "-c", `docker save "$1" | podman load -q`, "sh", image)
