@@ -169,11 +169,12 @@ func OpenAll(ctx context.Context, c Config, strict bool) (*All, func(), error) {
 func podmanPresent(c Config) bool { return podman.Present(c.getenv, os.Getuid()) }
 
 func openPodman(ctx context.Context, c Config) (backend.Backend, func(), error) {
-	cl, err := podman.Connect(ctx, podman.Socket(c.getenv, os.Getuid()))
+	host := podman.Socket(c.getenv, os.Getuid())
+	cl, err := podman.Connect(ctx, host)
 	if err != nil {
 		return nil, nil, err
 	}
-	p := podman.New(cl, docker.Options{
+	p := podman.New(cl, podman.InfoFrom(host), docker.Options{
 		Base:          c.Base,
 		SidecarBase:   c.SidecarBase,
 		SidecarBinary: c.SidecarBinary,

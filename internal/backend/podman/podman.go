@@ -12,11 +12,13 @@
 //     configuration names, installed or not; Debian's runsc needs the
 //     wrapper scripts/ci-setup.d installs to pass its root-netns check on
 //     Linux 6.x, under Podman as under Docker (docs/runtimes.md);
-//   - NOT YET SEALED: netavark (Podman 4.3) gives an internal network's
-//     bridge a host address and has no inhibit_ipv4, so a host listener on
-//     0.0.0.0 is reachable from the agent. start's attestation finds that
-//     and refuses the bottle (fail closed); docs/runtimes.md says what
-//     closes it.
+//   - the engine must use the CNI network backend: netavark (Podman 4's
+//     default, Podman 5's only one) gives an internal network's bridge a
+//     host address and has no inhibit_ipv4, so a host listener on 0.0.0.0
+//     would be reachable from the agent. CNI's bridge plugin on an
+//     internal network sets isGateway false: the bridge holds no address.
+//     Launch asks the engine which backend it runs and refuses any other
+//     (Sealed).
 package podman
 
 import (
@@ -30,7 +32,9 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
+	"github.com/bot-bottle/bot-bottle/internal/plan"
 )
 
 // EnvHost is Podman's own variable for its API socket (unix:///path).
@@ -99,7 +103,30 @@ func Options(o docker.Options) docker.Options {
 	return o
 }
 
-// New is a backend on Podman's engine eng.
-func New(eng docker.Engine, o docker.Options) *docker.Docker {
-	return docker.New(eng, Options(o))
+// Podman is the Podman backend: the Docker backend over Podman's socket,
+// refusing to launch on an engine that would not seal the agent's
+// network.
+type Podman struct {
+	*docker.Docker
+	info func(context.Context) (Info, error)
+}
+
+var _ backend.Backend = (*Podman)(nil)
+
+// New is a backend on Podman's engine eng; info reads the engine's own
+// description of itself (InfoFrom for a socket).
+func New(eng docker.Engine, info func(context.Context) (Info, error), o docker.Options) *Podman {
+	return &Podman{Docker: docker.New(eng, Options(o)), info: info}
+}
+
+// Launch checks that the engine seals the agent's network, then launches.
+func (p *Podman) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchOptions) (backend.Bottle, error) {
+	info, err := p.info(ctx)
+	if err != nil {
+		return backend.Bottle{}, fmt.Errorf("launching on podman: %w", err)
+	}
+	if err := Sealed(info); err != nil {
+		return backend.Bottle{}, fmt.Errorf("launching on podman: %w", err)
+	}
+	return p.Docker.Launch(ctx, b, opts)
 }

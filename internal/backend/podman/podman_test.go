@@ -1,9 +1,14 @@
 package podman
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"testing"
 
+	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
+	"github.com/bot-bottle/bot-bottle/internal/plan"
 )
 
 // TestOptionsSetPodmansDifferences: every container gets explicit nofile
@@ -40,6 +45,40 @@ func TestSocket(t *testing.T) {
 	} {
 		if got := Socket(env(tt.env), tt.uid); got != tt.want {
 			t.Errorf("Socket(%v, %d) = %q, want %q", tt.env, tt.uid, got, tt.want)
+		}
+	}
+}
+
+// TestLaunchRefusesAnUnsealedEngine: on any network backend but CNI the
+// launch is refused with what to change, before the engine is asked for
+// anything (the engine here is nil: a call would panic).
+func TestLaunchRefusesAnUnsealedEngine(t *testing.T) {
+	for _, info := range []Info{{Version: "4.3.1", NetworkBackend: "netavark"}, {Version: "5.0.0", NetworkBackend: "netavark", Rootless: true}} {
+		p := New(nil, func(context.Context) (Info, error) { return info, nil }, docker.Options{})
+		_, err := p.Launch(context.Background(), plan.Bottle{Slug: "x-12345"}, backend.LaunchOptions{})
+		if err == nil || !strings.Contains(err.Error(), `network_backend = "cni"`) || !strings.Contains(err.Error(), "netavark") {
+			t.Errorf("launch on %+v: %v, want a refusal naming netavark and the fix", info, err)
+		}
+	}
+	p := New(nil, func(context.Context) (Info, error) { return Info{}, errors.New("socket gone") }, docker.Options{})
+	if _, err := p.Launch(context.Background(), plan.Bottle{Slug: "x-12345"}, backend.LaunchOptions{}); err == nil || !strings.Contains(err.Error(), "socket gone") {
+		t.Errorf("launch when info fails: %v, want that error", err)
+	}
+	if err := Sealed(Info{NetworkBackend: NetworkCNI}); err != nil {
+		t.Errorf("CNI refused: %v", err)
+	}
+}
+
+// TestParseInfo reads Podman 4.3's /libpod/info (cut down); an answer
+// without a network backend cannot decide the seal.
+func TestParseInfo(t *testing.T) {
+	got, err := ParseInfo(strings.NewReader(`{"host":{"arch":"amd64","networkBackend":"cni","security":{"rootless":true}},"version":{"APIVersion":"4.3.1","Version":"4.3.1"}}`))
+	if err != nil || got != (Info{Version: "4.3.1", NetworkBackend: "cni", Rootless: true}) {
+		t.Errorf("ParseInfo = %+v, %v", got, err)
+	}
+	for _, in := range []string{`{"host":{}}`, `not json`, ``} {
+		if _, err := ParseInfo(strings.NewReader(in)); err == nil {
+			t.Errorf("ParseInfo(%q) accepted", in)
 		}
 	}
 }

@@ -1,0 +1,80 @@
+package podman_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/moby/moby/client"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/backend/backendtest"
+	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
+	"github.com/bot-bottle/bot-bottle/internal/backend/podman"
+	"github.com/bot-bottle/bot-bottle/internal/backend/podman/podmantest"
+	"github.com/bot-bottle/bot-bottle/internal/plan"
+	"github.com/bot-bottle/bot-bottle/test/e2e/harness"
+)
+
+// newBackend is a Podman backend on a fresh rootful `podman system
+// service` with the CNI network backend, whose sidecar is the test
+// fixture (it answers HTTP on the sidecar ports and prints the ready line).
+func newBackend(t *testing.T) (*podman.Podman, *client.Client, *podmantest.Service) {
+	t.Helper()
+	svc := podmantest.Start(t, "cni")
+	dk := harness.Engine(t)
+	eng := svc.Client(t)
+	return podman.New(eng, podman.InfoFrom(svc.Host), docker.Options{
+		Base:              svc.Image(t, dk, harness.Base(t, dk)),
+		SidecarBase:       svc.Image(t, dk, harness.SidecarBase(t, dk)),
+		SidecarBinary:     harness.BuildStatic(t, "./test/e2e/fixture"),
+		SidecarEntrypoint: []string{"/usr/local/bin/bot-bottle", "fake-sidecar"},
+	}), eng, svc
+}
+
+func launchOptions() backend.LaunchOptions {
+	return backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid()}
+}
+
+func TestConformance(t *testing.T) {
+	p, eng, _ := newBackend(t)
+	backendtest.Run(t, backendtest.Config{
+		Backend: p,
+		NewPlan: func(t *testing.T) plan.Bottle { return harness.ShellPlan(t) },
+		Options: launchOptions(),
+		RemoveImage: func(ref string) {
+			eng.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true})
+		},
+	})
+}
+
+// TestRefusesNetavark: on a real engine running netavark the launch is
+// refused and leaves nothing behind. Without the check the agent reaches
+// a host listener there (docs/runtimes.md).
+func TestRefusesNetavark(t *testing.T) {
+	svc := podmantest.Start(t, "netavark")
+	eng := svc.Client(t)
+	p := podman.New(eng, podman.InfoFrom(svc.Host), docker.Options{})
+	plan := harness.ShellPlan(t)
+	_, err := p.Launch(context.Background(), plan, launchOptions())
+	if err == nil || !strings.Contains(err.Error(), `"netavark" network backend`) {
+		t.Fatalf("launch on netavark: %v, want the refusal", err)
+	}
+	list, err := p.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) > 0 {
+		t.Errorf("left behind: %+v", list)
+	}
+	nets, err := eng.NetworkList(context.Background(), client.NetworkListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nets.Items {
+		if strings.Contains(n.Name, plan.Slug) {
+			t.Errorf("network %s left behind", n.Name)
+		}
+	}
+}

@@ -1,0 +1,91 @@
+package podman
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// NetworkCNI is the network backend whose internal networks have a bridge
+// without a host address.
+const NetworkCNI = "cni"
+
+// Info is what the backend needs from Podman's own description of itself
+// (GET /libpod/info; the Docker-compatible /info does not say).
+type Info struct {
+	Version        string
+	NetworkBackend string
+	Rootless       bool
+}
+
+// Sealed refuses an engine on which the agent's internal network would
+// reach the host: any network backend but CNI (netavark puts the gateway
+// address on the bridge, on the host for rootful Podman).
+func Sealed(i Info) error {
+	if i.NetworkBackend == NetworkCNI {
+		return nil
+	}
+	return fmt.Errorf("podman %s runs the %q network backend, which gives the agent's internal network a bridge address on the host (a host listener on 0.0.0.0 would be reachable from the agent); set network_backend = \"cni\" in containers.conf (docs/runtimes.md)", i.Version, i.NetworkBackend)
+}
+
+// wireInfo is the part of /libpod/info read.
+type wireInfo struct {
+	Host struct {
+		NetworkBackend string `json:"networkBackend"`
+		Security       struct {
+			Rootless bool `json:"rootless"`
+		} `json:"security"`
+	} `json:"host"`
+	Version struct {
+		Version string `json:"Version"`
+	} `json:"version"`
+}
+
+// ParseInfo decodes a /libpod/info answer. A missing network backend is
+// an error: the seal cannot be decided.
+func ParseInfo(r io.Reader) (Info, error) {
+	var w wireInfo
+	if err := json.NewDecoder(io.LimitReader(r, 1<<20)).Decode(&w); err != nil {
+		return Info{}, fmt.Errorf("decoding podman info: %w", err)
+	}
+	if w.Host.NetworkBackend == "" {
+		return Info{}, errors.New("podman info names no network backend")
+	}
+	return Info{Version: w.Version.Version, NetworkBackend: w.Host.NetworkBackend, Rootless: w.Host.Security.Rootless}, nil
+}
+
+// InfoFrom reads Info from the Podman API at host (unix:///path only).
+func InfoFrom(host string) func(context.Context) (Info, error) {
+	return func(ctx context.Context) (Info, error) {
+		path, ok := strings.CutPrefix(host, "unix://")
+		if !ok {
+			return Info{}, fmt.Errorf("reading podman info: only a unix socket is supported, not %s", host)
+		}
+		c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		}}}
+		defer c.CloseIdleConnections()
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://podman/v4.0.0/libpod/info", nil)
+		if err != nil {
+			return Info{}, err
+		}
+		res, err := c.Do(req)
+		if err != nil {
+			return Info{}, fmt.Errorf("reading podman info: %w", err)
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return Info{}, fmt.Errorf("reading podman info: %s", res.Status)
+		}
+		return ParseInfo(res.Body)
+	}
+}

@@ -1,0 +1,154 @@
+// Package podmantest starts a real Podman API service for a test: its own
+// socket and configuration under a temporary directory, the machine's
+// image store, stopped when the test ends. The tests that need it run in
+// their own stage (scripts/test.d/60-podman.sh sets EnvRun), not in the
+// main suite; there they fail when Podman is missing under
+// BOT_BOTTLE_REQUIRE_ALL=1, and skip otherwise.
+package podmantest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/bot-bottle/bot-bottle/internal/backend/podman"
+	"github.com/bot-bottle/bot-bottle/internal/testenv"
+)
+
+// Config is the containers.conf the service runs with: the settings the
+// Podman backend needs (docs/runtimes.md). Network is the network backend
+// ("cni" seals the agent's network; "netavark" is Podman 4's default and
+// does not).
+func Config(network, cniDir string) string {
+	return fmt.Sprintf(`[containers]
+default_ulimits = ["nofile=%d:%d", "nproc=%d:%d"]
+[engine]
+runtime = "runc"
+[network]
+network_backend = %q
+network_config_dir = %q
+`, podman.NoFile, podman.NoFile, podman.NProc, podman.NProc, network, cniDir)
+}
+
+// EnvRun, set to 1, runs the tests that start a Podman service.
+const EnvRun = "BOT_BOTTLE_PODMAN"
+
+// Service is a running `podman system service`.
+type Service struct {
+	// Host is its socket (unix:///...).
+	Host string
+	// Env is the environment podman commands for this service take
+	// (CONTAINERS_CONF).
+	Env []string
+}
+
+// Start runs `podman system service` with the network backend network
+// until t ends.
+func Start(t testing.TB, network string) *Service {
+	t.Helper()
+	if os.Getenv(EnvRun) != "1" {
+		t.Skipf("the Podman engine tests run in scripts/test.d/60-podman.sh (%s=1)", EnvRun)
+	}
+	_, err := exec.LookPath("podman")
+	testenv.Require(t, "podman", err == nil, "podman is not installed (scripts/ci-setup.d/60-podman.sh)")
+	testenv.Require(t, "podman", os.Geteuid() == 0, "the Podman tests run rootful podman: they need root")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "containers.conf")
+	if err := os.WriteFile(conf, []byte(Config(network, filepath.Join(dir, "networks"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := &Service{Host: "unix://" + filepath.Join(dir, "podman.sock"), Env: []string{"CONTAINERS_CONF=" + conf}}
+	cmd := exec.Command("podman", "system", "service", "--time=0", s.Host)
+	cmd.Env = append(os.Environ(), s.Env...)
+	log, err := os.Create(filepath.Join(dir, "service.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting podman system service: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		log.Close()
+	})
+	for i := 0; ; i++ {
+		if _, err := os.Stat(strings.TrimPrefix(s.Host, "unix://")); err == nil {
+			break
+		}
+		select {
+		case <-done:
+			out, _ := os.ReadFile(log.Name())
+			t.Fatalf("podman system service ended: %s", out)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if i > 300 {
+			t.Fatal("podman system service made no socket in 30 s")
+		}
+	}
+	return s
+}
+
+// Client is a moby client on the service, closed when t ends.
+func (s *Service) Client(t testing.TB) *client.Client {
+	t.Helper()
+	c, err := podman.Connect(context.Background(), s.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Podman runs the podman command against the service's configuration
+// and returns its output.
+func (s *Service) Podman(t testing.TB, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("podman", args...)
+	cmd.Env = append(os.Environ(), s.Env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Image makes sure Podman's store has the Docker engine's image (seeded
+// there by harness.Base): copied when Podman lacks it or has another one
+// under that name (the image ID is the config's digest on both engines).
+func (s *Service) Image(t testing.TB, docker *client.Client, image string) string {
+	t.Helper()
+	want, err := docker.ImageInspect(context.Background(), image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Client(t).ImageInspect(context.Background(), image); err == nil && got.ID == want.ID {
+		return image
+	}
+	cmd := exec.Command("sh", "-c", `docker save "$1" | podman load -q`, "sh", image)
+	cmd.Env = append(os.Environ(), s.Env...)
+	if docker != nil {
+		cmd.Env = append(cmd.Env, "DOCKER_HOST="+docker.DaemonHost())
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("copying %s from Docker to Podman: %v\n%s", image, err, out)
+	}
+	return image
+}

@@ -1,0 +1,285 @@
+package podman_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+
+	"github.com/bot-bottle/bot-bottle/internal/attest"
+	"github.com/bot-bottle/bot-bottle/internal/backend"
+	"github.com/bot-bottle/bot-bottle/internal/backend/backendtest"
+	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
+	"github.com/bot-bottle/bot-bottle/internal/backend/podman"
+	"github.com/bot-bottle/bot-bottle/internal/backend/podman/podmantest"
+	"github.com/bot-bottle/bot-bottle/internal/ca"
+	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
+	"github.com/bot-bottle/bot-bottle/internal/plan"
+	"github.com/bot-bottle/bot-bottle/internal/provider"
+	"github.com/bot-bottle/bot-bottle/test/e2e/harness"
+)
+
+// walls is the walls e2e setup on Podman: the real bot-bottle binary as
+// the sidecar, on a rootful CNI `podman system service`.
+type walls struct {
+	be  *podman.Podman
+	eng *client.Client
+	bin string
+}
+
+func setupWalls(t *testing.T) walls {
+	t.Helper()
+	svc := podmantest.Start(t, "cni")
+	dk := harness.Engine(t)
+	eng := svc.Client(t)
+	bin := harness.BuildStatic(t, "./cmd/bot-bottle")
+	return walls{eng: eng, bin: bin, be: podman.New(eng, podman.InfoFrom(svc.Host), docker.Options{
+		Base:          svc.Image(t, dk, harness.Base(t, dk)),
+		SidecarBase:   svc.Image(t, dk, harness.SidecarBase(t, dk)),
+		SidecarBinary: bin,
+	})}
+}
+
+// allowedHost is the attestation bottle's one route; it never resolves.
+const allowedHost = "allowed.attest.invalid"
+
+// wallsPlan plans the shell agent in a bottle with one route and a secret
+// (API_TOKEN, a token_ref) only the sidecar may hold.
+func wallsPlan(t *testing.T) *plan.Bottle {
+	t.Helper()
+	home := t.TempDir()
+	files := map[string]string{
+		"bottles/walls.md": "---\negress:\n  routes:\n    - host: " + allowedHost + "\n      auth:\n        token_ref: API_TOKEN\n---\n",
+		"agents/walls.md":  "---\nbottle: walls\n---\nA shell for the Podman walls tests.\n",
+	}
+	for name, body := range files {
+		path := filepath.Join(home, ".bot-bottle", name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := manifest.Load(home, home).Resolve("walls", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Make(plan.Input{Resolved: res, Rand: rand.Reader, EnvSet: map[string]bool{"API_TOKEN": true}, StateRoot: filepath.Join(home, ".bot-bottle", "state")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// secret is API_TOKEN's value on the host: only the sidecar gets it.
+const secret = "sk-podman-walls-secret-0123456789"
+
+func secretEnv(k string) string {
+	if k == "API_TOKEN" {
+		return secret
+	}
+	return ""
+}
+
+func makeCA(dir string) ([]byte, error) {
+	c, err := ca.LoadOrCreate(dir)
+	if err != nil {
+		return nil, err
+	}
+	return c.CertPEM(), nil
+}
+
+// hostTargets are the host's non-loopback addresses with port.
+func hostTargets(t *testing.T, port string) []string {
+	var out []string
+	for _, a := range backendtest.HostAddrs(t) {
+		if !strings.HasPrefix(a, "127.") {
+			out = append(out, net.JoinHostPort(a, port))
+		}
+	}
+	return out
+}
+
+// start runs the shell agent's one-shot mode as start does, with start's
+// attestation (a host listener on 0.0.0.0 among its targets); before runs
+// just before the probes.
+func (w walls) start(t *testing.T, p *plan.Bottle, before func(slug string)) (int, string, error) {
+	t.Helper()
+	listener := harness.HostListener(t)
+	t.Cleanup(func() { w.be.Remove(context.Background(), p.Slug) })
+	spec, _ := provider.Builtin(provider.Shell)
+	prov, err := spec.Provision(provider.Input{Headless: true, Prompt: "echo agent-ran", CAFile: plan.AgentCADir + "/ca.pem"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, progress bytes.Buffer
+	code, err := lifecycle.Start(context.Background(), p, lifecycle.StartOptions{
+		Backend:   w.be,
+		Provision: prov,
+		Launch:    backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid(), Getenv: secretEnv},
+		Session:   lifecycle.Session{Stdout: &out, Stderr: &out},
+		Progress:  &progress,
+		MakeCA:    makeCA,
+		Attest: func(ctx context.Context, b backend.Bottle) error {
+			if before != nil {
+				before(b.Slug)
+			}
+			_, err := attest.BeforeAgent(ctx, w.be, b.Slug, attest.Options{
+				Binary: w.bin, Phase: "start", LogsDir: filepath.Join(p.StateDir, "logs"),
+				ExtraTCP: hostTargets(t, listener),
+			})
+			return err
+		},
+	})
+	if err != nil {
+		t.Logf("progress:\n%s", progress.String())
+	}
+	return code, out.String(), err
+}
+
+// TestWallsAttestationSealed: start's attestation (host addresses and a
+// host listener on 0.0.0.0, gateways, DNS, IPv6, the proxy) finds every
+// probe closed on Podman and the agent runs.
+func TestWallsAttestationSealed(t *testing.T) {
+	w := setupWalls(t)
+	p := wallsPlan(t)
+	code, out, err := w.start(t, p, nil)
+	if err != nil {
+		t.Fatalf("start refused a Podman bottle: %v", err)
+	}
+	if code != 0 || out != "agent-ran\n" {
+		t.Errorf("agent: exit %d, output %q", code, out)
+	}
+	data, err := os.ReadFile(filepath.Join(p.StateDir, "logs", attest.LogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(data, []byte("\n")); n < 30 || bytes.Contains(data, []byte(`"leaked":true`)) {
+		t.Errorf("attest log: %d lines, want 30+ and none leaked:\n%s", n, data)
+	}
+	for _, k := range []string{"tcp", "udp", "dns", "ipv6-addresses", "doh", "connect", "host-sni"} {
+		if !bytes.Contains(data, []byte(`"kind":"`+k+`"`)) {
+			t.Errorf("no %s probe in the log", k)
+		}
+	}
+}
+
+// TestWallsAttestationRefusesAHole: the positive control. The agent also
+// on an ordinary (not internal) Podman network, whose bridge holds a host
+// address: attestation reports the leak and the agent never runs.
+func TestWallsAttestationRefusesAHole(t *testing.T) {
+	w := setupWalls(t)
+	ctx := context.Background()
+	name := "bot-bottle-a-hole-" + strings.TrimPrefix(harness.Slug("x"), "x-")
+	res, err := w.eng.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.eng.NetworkRemove(context.Background(), res.ID, client.NetworkRemoveOptions{}) })
+	p := wallsPlan(t)
+	code, out, err := w.start(t, p, func(slug string) {
+		if _, err := w.eng.NetworkConnect(ctx, name, client.NetworkConnectOptions{Container: "bot-bottle-" + slug + "-agent"}); err != nil {
+			t.Errorf("connecting the hole: %v", err)
+		}
+	})
+	var le *attest.LeakError
+	if !errors.As(err, &le) || strings.Contains(out, "agent-ran") {
+		t.Fatalf("start with a hole: exit %d, output %q, err %v; want a LeakError and no agent command", code, out, err)
+	}
+	t.Logf("refused:\n%s", err)
+}
+
+// TestWallsDNSAndSecrets: the agent's only resolver is the sidecar (an
+// outside name is refused, the aliases resolve to it), and the secret is
+// in the sidecar's environment and nowhere in the agent's.
+func TestWallsDNSAndSecrets(t *testing.T) {
+	w := setupWalls(t)
+	p := wallsPlan(t)
+	if err := lifecycle.Prepare(p, makeCA); err != nil {
+		t.Fatal(err)
+	}
+	b := harness.Launch(t, w.be, *p, backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid(), Getenv: secretEnv})
+	sidecarIP, _, _ := strings.Cut(b.Endpoints.DNS, ":")
+	r := harness.Sh(t, w.be, p.Slug, "getent hosts exfil-probe.example.com; echo rc=$?; getent hosts egress | cut -d' ' -f1; grep -c nameserver /etc/resolv.conf; grep nameserver /etc/resolv.conf")
+	want := "rc=2\n" + sidecarIP + "\n1\nnameserver " + sidecarIP + "\n"
+	if r.Stdout != want {
+		t.Errorf("agent DNS:\n%s\nwant stdout %q", r, want)
+	}
+	r = harness.Sh(t, w.be, p.Slug, "env; cat /proc/1/environ /proc/self/environ 2>/dev/null | tr '\\0' '\\n'")
+	if strings.Contains(r.Stdout, secret) || strings.Contains(r.Stdout, "API_TOKEN=") {
+		t.Errorf("the agent's environment holds the sidecar's secret")
+	}
+	if got := harness.ExecContainer(t, w.eng, "bot-bottle-"+p.Slug+"-sidecar", "sh", "-c", "tr '\\0' '\\n' </proc/1/environ | grep -c '^API_TOKEN='"); strings.TrimSpace(got) != "1" {
+		t.Errorf("the sidecar lacks its secret: %q", got)
+	}
+}
+
+// TestWallsAgentReachesOnlyTheSidecar: from the agent, the sidecar
+// answers on the internal network; the host (a listener on 0.0.0.0, every
+// address), the internal network's would-be gateway, the sidecar's egress
+// leg and a neighbour on the egress network do not. The same probes from
+// the sidecar reach the host and the neighbour.
+func TestWallsAgentReachesOnlyTheSidecar(t *testing.T) {
+	w := setupWalls(t)
+	p := wallsPlan(t)
+	if err := lifecycle.Prepare(p, makeCA); err != nil {
+		t.Fatal(err)
+	}
+	harness.Launch(t, w.be, *p, backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid(), Getenv: secretEnv})
+	hostPort := harness.HostListener(t)
+	egressNet := "bot-bottle-" + p.Slug + "-egress"
+	bin := harness.BuildStatic(t, "./test/e2e/fixture")
+	_, neighbour := harness.RunOn(t, w.eng, harness.Base(t, harness.Engine(t)), egressNet, "fixture", filepath.Dir(bin), "/srv/fixture", "serve", ":8080")
+
+	res, err := w.eng.ContainerInspect(context.Background(), "bot-bottle-"+p.Slug+"-sidecar", client.ContainerInspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nets := res.Container.NetworkSettings.Networks
+	in, eg := nets["bot-bottle-"+p.Slug+"-internal"], nets[egressNet]
+	if in == nil || eg == nil {
+		t.Fatalf("sidecar networks: %v", nets)
+	}
+	if open := backendtest.Probe(t, w.be, p.Slug, []string{"egress:9099", in.IPAddress.String() + ":9099"}); len(open) != 2 {
+		t.Errorf("the agent cannot reach the sidecar: open %v", open)
+	}
+	denied := hostTargets(t, hostPort)
+	denied = append(denied,
+		net.JoinHostPort(gateway(in), hostPort),
+		net.JoinHostPort(gateway(eg), hostPort),
+		net.JoinHostPort(eg.IPAddress.String(), "9099"),
+		neighbour+":8080",
+	)
+	if open := backendtest.Probe(t, w.be, p.Slug, denied); len(open) > 0 {
+		t.Errorf("the agent reached %v", open)
+	}
+	out := harness.ExecContainer(t, w.eng, "bot-bottle-"+p.Slug+"-sidecar", "sh", "-c",
+		fmt.Sprintf("timeout 3 bash -c 'exec 3<>/dev/tcp/%s/%s' && echo open-host; timeout 3 bash -c 'exec 3<>/dev/tcp/%s/8080' && echo open-neighbour", gateway(eg), hostPort, neighbour))
+	if !strings.Contains(out, "open-host") || !strings.Contains(out, "open-neighbour") {
+		t.Errorf("positive control from the sidecar's egress leg failed: %q", out)
+	}
+	if r := harness.Sh(t, w.be, p.Slug, "cat /proc/net/if_inet6 2>/dev/null | wc -l"); strings.TrimSpace(r.Stdout) != "0" {
+		t.Errorf("agent has IPv6 addresses: %s", r)
+	}
+}
+
+// gateway is a network's gateway, else its .1.
+func gateway(e *network.EndpointSettings) string {
+	if e.Gateway.IsValid() {
+		return e.Gateway.String()
+	}
+	a := e.IPAddress.As4()
+	a[3] = a[3]&^15 | 1
+	return net.IP(a[:]).String()
+}

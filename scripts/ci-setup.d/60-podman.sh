@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Podman for the walls suite on a second engine: Debian's podman with the
+# CNI network backend's plugins (the backend refuses netavark: its internal
+# networks' bridges hold a host address, docs/runtimes.md), catatonit for
+# --init, and netavark itself so a test proves the refusal on a real engine.
+# Nothing is configured system-wide: the tests start their own `podman
+# system service` with their own containers.conf (CONTAINERS_CONF). Quick
+# when installed. The seeded base images are copied from Docker into
+# Podman's store by the tests, once per image ID (kept in
+# /var/lib/containers between runs).
+set -euo pipefail
+
+sudo=""
+if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+
+packages="podman containernetworking-plugins catatonit netavark aardvark-dns uidmap slirp4netns"
+installed() {
+	local p
+	for p in $packages; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || return 1
+	done
+}
+if installed; then
+	podman --version
+	exit 0
+fi
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $packages >/dev/null
+podman --version

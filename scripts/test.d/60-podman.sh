@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The backend conformance suite and the walls e2e tests on rootful Podman
+# (CNI network backend), each test on a `podman system service` it starts
+# on a socket of its own and stops; and the refusal of a netavark engine.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+missing() {
+	echo "podman stage: $1; skipped"
+	if [ "${BOT_BOTTLE_REQUIRE_ALL:-}" = 1 ]; then exit 1; fi
+	exit 0
+}
+command -v podman >/dev/null 2>&1 || missing "podman is not installed (scripts/ci-setup.d/60-podman.sh)"
+[ -x /usr/lib/cni/bridge ] || missing "the CNI plugins are not installed (scripts/ci-setup.d/60-podman.sh)"
+[ "$(id -u)" = 0 ] || missing "the rootful Podman tests need root"
+docker info >/dev/null 2>&1 || missing "no Docker engine answers (the seeded base images are copied from it)"
+
+BOT_BOTTLE_PODMAN=1 go test -count=1 -v -run '^(TestConformance|TestRefusesNetavark|TestWalls.*)$' ./internal/backend/podman/ |
+	grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|PASS|panic)|\.go:[0-9]+:'
