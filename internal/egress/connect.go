@@ -161,7 +161,14 @@ func (s *Server) serveTunnel(conn net.Conn, connectReq *http.Request, t target) 
 		return
 	}
 	tconn.SetDeadline(time.Time{})
-	// Until a request starts, the tunnel is only its TLS state.
+	// A fresh goroutine waits for the request: the handshake's deep stack
+	// is not kept for as long as the tunnel is idle.
+	go s.parkTunnel(tconn, t)
+}
+
+// parkTunnel waits for the first request on a tunnel, then serves it.
+// Until a request starts, the tunnel is only its TLS state.
+func (s *Server) parkTunnel(tconn *tls.Conn, t target) {
 	first, err := s.parked.firstByte(tconn, s.cfg.IdleTimeout)
 	if err != nil {
 		tconn.Close()
