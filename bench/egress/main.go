@@ -33,6 +33,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "idle" { // idle.go
+		idleMain(os.Args[2:])
+		return
+	}
 	bin := flag.String("bot-bottle", "bot-bottle", "bot-bottle binary")
 	mitm := flag.String("mitmdump", "mitmdump", "mitmdump binary (empty: skip mitmproxy)")
 	dur := flag.Duration("duration", 5*time.Second, "time per scenario")

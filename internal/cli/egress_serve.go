@@ -2,6 +2,8 @@ package cli
 
 import (
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -31,6 +33,11 @@ A request held by outbound_on_match: supervise waits for an answer in
 --queue-dir (env SUPERVISE_QUEUE_DIR) for EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS
 (default 300); without a queue it is refused.
 
+--idle-timeout closes a connection or tunnel that carries no request for
+that long, --header-timeout bounds a request header (and a CONNECT's TLS
+handshake), and --body-timeout cuts off a request body when no byte of it
+arrives for that long (see docs/egress.md, Timeouts).
+
 --unsafe-allow-private-ranges lets every route reach loopback, private and
 link-local addresses, and --allow-port lets every route use another port
 besides 443 and 80: for local testing only.`,
@@ -40,6 +47,9 @@ besides 443 and 80: for local testing only.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.PolicyPath == "" || cfg.StateDir == "" {
 				return usageError(errors.New("egress serve: --policy and --state-dir are required"))
+			}
+			if err := positiveTimeouts(cfg); err != nil {
+				return usageError(err)
 			}
 			var err error
 			if cfg.TokenAllowTimeout, err = egress.ParseTokenAllowTimeout(env.Getenv(egress.TokenAllowTimeoutEnv)); err != nil {
@@ -70,5 +80,22 @@ besides 443 and 80: for local testing only.`,
 	f.IntSliceVar(&cfg.ExtraPorts, "allow-port", nil, "another port every route may use besides 443 and 80 (repeatable; testing only)")
 	f.StringVar(&cfg.QueueDir, "queue-dir", "", "supervise queue for egress-token-allow holds (env SUPERVISE_QUEUE_DIR)")
 	f.StringVar(&cfg.BottleSlug, "slug", "", "the bottle's slug, for proposals (env SUPERVISE_BOTTLE_SLUG)")
+	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", egress.DefaultIdleTimeout, "close a connection or tunnel that carries no request for this long")
+	f.DurationVar(&cfg.HeaderTimeout, "header-timeout", egress.DefaultHeaderTimeout, "longest a request header (or a CONNECT's TLS handshake) may take")
+	f.DurationVar(&cfg.BodyTimeout, "body-timeout", egress.DefaultBodyTimeout, "cut off a request body when no byte of it arrives for this long")
 	return cmd
+}
+
+// positiveTimeouts refuses a zero or negative timeout: there is no switch
+// to turn one off.
+func positiveTimeouts(cfg egress.Config) error {
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"--idle-timeout", cfg.IdleTimeout}, {"--header-timeout", cfg.HeaderTimeout}, {"--body-timeout", cfg.BodyTimeout}} {
+		if f.d <= 0 {
+			return fmt.Errorf("egress serve: %s %s: want a positive duration such as 30s", f.name, f.d)
+		}
+	}
+	return nil
 }

@@ -121,6 +121,7 @@ func TestEgressServeUsage(t *testing.T) {
 		{"no policy", []string{"--state-dir", dir}, nil, "--policy and --state-dir"},
 		{"bad timeout", []string{"--policy", pol, "--state-dir", dir}, map[string]string{"API_TOKEN": "x", "EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS": "soon"}, "EGRESS_TOKEN_ALLOW_TIMEOUT_SECONDS"},
 		{"token unset", []string{"--policy", pol, "--state-dir", dir}, nil, "token_ref API_TOKEN is not set"},
+		{"timeout off", []string{"--policy", pol, "--state-dir", dir, "--body-timeout", "0s"}, map[string]string{"API_TOKEN": "x"}, "--body-timeout 0s: want a positive duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

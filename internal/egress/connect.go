@@ -26,6 +26,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveConnect(w, r)
 		return
 	}
+	defer s.boundBody(w, r)()
 	if !r.URL.IsAbs() || r.URL.Host == "" {
 		s.refuse(w, r, target{}, policy.Decision{Code: policy.CodeBadRequest, Reason: "this is a proxy: send absolute-form requests (http://host/path) or CONNECT"}, nil)
 		return
@@ -122,13 +123,21 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logDecision(st, r, t, d, http.StatusOK, nil)
+	// The tunnel runs on a goroutine of its own, so net/http's state for
+	// the CONNECT (its buffers, this handler's stack) is freed for the
+	// tunnel's life.
+	go s.openTunnel(conn, brw.Reader, st, r, t)
+}
+
+// openTunnel answers an allowed CONNECT and serves the TLS inside it.
+func (s *Server) openTunnel(conn net.Conn, br *bufio.Reader, st *state, r *http.Request, t target) {
 	if _, err := conn.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
 		conn.Close()
 		return
 	}
-	// Bytes the client sent after CONNECT may sit in brw already.
-	pc := &peekedConn{Conn: conn, r: brw.Reader}
-	pc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	// Bytes the client sent after CONNECT may sit in br already.
+	pc := &peekedConn{Conn: conn, r: br}
+	pc.SetReadDeadline(time.Now().Add(s.cfg.HeaderTimeout))
 	first, err := pc.r.Peek(1)
 	pc.SetReadDeadline(time.Time{})
 	if err != nil {
@@ -145,7 +154,59 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveTunnel(conn net.Conn, connectReq *http.Request, t target) {
-	tconn := tls.Server(conn, &tls.Config{
+	tconn := tls.Server(conn, s.tunnelTLS(connectReq, t))
+	tconn.SetDeadline(time.Now().Add(s.cfg.HeaderTimeout))
+	if err := tconn.Handshake(); err != nil {
+		tconn.Close()
+		return
+	}
+	tconn.SetDeadline(time.Time{})
+	// A fresh goroutine waits for the request: the handshake's deep stack
+	// is not kept for as long as the tunnel is idle.
+	go s.parkTunnel(tconn, t)
+}
+
+// parkTunnel waits for the first request on a tunnel, then serves it.
+// Until a request starts, the tunnel is only its TLS state.
+func (s *Server) parkTunnel(tconn *tls.Conn, t target) {
+	first, err := s.parked.firstByte(tconn, s.cfg.IdleTimeout)
+	if err != nil {
+		tconn.Close()
+		return
+	}
+	hs := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer s.boundBody(w, r)()
+			r.URL.Scheme, r.URL.Host = "https", r.Host
+			if !sameHost(r.Host, t) {
+				d := policy.Decision{Code: policy.CodeHostMismatch, Reason: fmt.Sprintf("Host %q does not match CONNECT target %s", r.Host, t.hostport())}
+				s.refuse(w, r, t, d, nil)
+				return
+			}
+			s.forward(w, r, t)
+		}),
+		ReadHeaderTimeout: s.cfg.HeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		tconn.Close()
+		return
+	}
+	s.tunnels[hs] = struct{}{}
+	s.mu.Unlock()
+	s.serveTunnelConn(hs, &replayTLS{Conn: tconn, r: replay{b: first, has: true}})
+	s.mu.Lock()
+	delete(s.tunnels, hs)
+	s.mu.Unlock()
+}
+
+// tunnelTLS is the agent-facing TLS of one tunnel: a leaf for the CONNECT
+// host, and only for it.
+func (s *Server) tunnelTLS(connectReq *http.Request, t target) *tls.Config {
+	return &tls.Config{
 		NextProtos: tunnelProtos(),
 		MinVersion: tls.VersionTLS12,
 		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
@@ -158,44 +219,22 @@ func (s *Server) serveTunnel(conn net.Conn, connectReq *http.Request, t target) 
 			}
 			return s.ca.Leaf(t.host)
 		},
-	})
-	hs := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r.URL.Scheme, r.URL.Host = "https", r.Host
-			if !sameHost(r.Host, t) {
-				d := policy.Decision{Code: policy.CodeHostMismatch, Reason: fmt.Sprintf("Host %q does not match CONNECT target %s", r.Host, t.hostport())}
-				s.refuse(w, r, t, d, nil)
-				return
-			}
-			s.forward(w, r, t)
-		}),
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       s.cfg.IdleTimeout,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		conn.Close()
-		return
-	}
-	s.tunnels[hs] = struct{}{}
-	s.mu.Unlock()
-	s.serveTunnelConn(hs, tconn)
-	s.mu.Lock()
-	delete(s.tunnels, hs)
-	s.mu.Unlock()
 }
 
-// peekedConn reads first what the hijacked bufio.Reader already holds.
+// peekedConn reads first what the hijacked bufio.Reader already holds,
+// then lets it go (4 KiB a tunnel).
 type peekedConn struct {
 	net.Conn
 	r *bufio.Reader
 }
 
 func (c *peekedConn) Read(p []byte) (int, error) {
-	if c.r.Buffered() > 0 {
-		return c.r.Read(p)
+	if c.r != nil {
+		if c.r.Buffered() > 0 {
+			return c.r.Read(p)
+		}
+		c.r = nil
 	}
 	return c.Conn.Read(p)
 }

@@ -1,7 +1,6 @@
 package egress
 
 import (
-	"crypto/tls"
 	"net/http"
 	"time"
 
@@ -29,7 +28,7 @@ func tunnelProtos() []string { return []string{"h2", "http/1.1"} }
 // with the protocol it chose. Unencrypted HTTP/2 (h2c, by prior knowledge
 // or Upgrade) is never served: only TLS reaches here, and the policy
 // refuses an Upgrade: h2c.
-func (s *Server) serveTunnelConn(hs *http.Server, tconn *tls.Conn) {
+func (s *Server) serveTunnelConn(hs *http.Server, tconn tunnelConn) {
 	tconn.SetDeadline(time.Now().Add(30 * time.Second))
 	if err := tconn.Handshake(); err != nil {
 		tconn.Close()

@@ -83,10 +83,17 @@ type Config struct {
 	Resolver Resolver
 	// PollInterval is how often the policy file is checked; 0 means 1s.
 	PollInterval time.Duration
-	// IdleTimeout closes an agent's tunnel that carries no request for
-	// that long; 0 means 2 minutes. An upgraded WebSocket is never idle by
-	// this measure: it lives as long as both peers keep it.
+	// IdleTimeout closes an agent's connection or tunnel that carries no
+	// request for that long; 0 means DefaultIdleTimeout. An upgraded
+	// WebSocket is never idle by this measure: it lives as long as both
+	// peers keep it.
 	IdleTimeout time.Duration
+	// HeaderTimeout bounds a request header from its first byte, and a
+	// CONNECT's TLS handshake; 0 means DefaultHeaderTimeout.
+	HeaderTimeout time.Duration
+	// BodyTimeout cuts off a request body when no byte of it arrives for
+	// that long (it restarts with every read); 0 means DefaultBodyTimeout.
+	BodyTimeout time.Duration
 }
 
 // Server is a running proxy.
@@ -113,6 +120,9 @@ type Server struct {
 	// history sees held secrets split over several requests (any connection).
 	history dlp.History
 
+	// parked are connections and tunnels waiting for a request's first byte.
+	parked parkedSet
+
 	mu      sync.Mutex
 	tunnels map[*http.Server]struct{}
 	closing bool
@@ -130,9 +140,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = time.Second
 	}
-	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = 2 * time.Minute
-	}
+	cfg.withTimeoutDefaults()
 	if cfg.StateDir == "" {
 		return nil, errors.New("starting egress: no state dir for the CA")
 	}
@@ -218,7 +226,8 @@ func (s *Server) Run(ctx context.Context) error {
 	s.ln = ln
 	srv := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: s.cfg.HeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	close(s.ready)
@@ -227,7 +236,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stopWatch()
 	go s.watch(wctx)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(newParkingListener(ln, s.cfg.IdleTimeout, &s.parked)) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving egress: %w", err)
@@ -242,6 +251,7 @@ func (s *Server) Run(ctx context.Context) error {
 		tunnels = append(tunnels, t)
 	}
 	s.mu.Unlock()
+	s.parked.closeAll()
 	var wg sync.WaitGroup
 	for _, t := range tunnels {
 		wg.Add(1)
