@@ -185,6 +185,8 @@ func (o *Outbound) ScanWith(h *History, r Request) (Result, error) {
 		}
 		h.add(host, fields)
 	}
+	o.scrubPlaces(res.Findings)
+	o.scrubPlaces(res.Warnings)
 	res.Findings = dedupeFindings(res.Findings)
 	res.Warnings = dedupeFindings(res.Warnings)
 	return res, nil

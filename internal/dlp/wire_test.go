@@ -5,7 +5,9 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -86,6 +88,33 @@ func TestBytesOutsideTheDecodedStream(t *testing.T) {
 			}
 			if len(res.Findings) == 0 {
 				t.Fatalf("%s: scanned clean, the token would reach the upstream", name)
+			}
+		})
+	}
+}
+
+// TestPlaceLabelsNeverCarryTheSecret: a place label is built from the
+// request (a header name, a multipart part name, a JSON key). When the
+// label is the secret, no field of any finding (what the proxy logs,
+// returns in a refusal and files in a proposal) may carry it.
+func TestPlaceLabelsNeverCarryTheSecret(t *testing.T) {
+	o := knownScanner(t)
+	named := post("x")
+	named.Header[http.CanonicalHeaderKey(patToken)] = []string{"and " + heldToken}
+	part := post("--ZZ\r\nContent-Disposition: form-data; name=\""+patToken+"\"\r\n\r\n"+heldToken+"\r\n--ZZ--\r\n",
+		"Content-Type", "multipart/form-data; boundary=ZZ")
+	key := post(`{"`+patToken+`":"`+heldToken+`"}`, "Content-Type", "application/json")
+	for name, r := range map[string]Request{"header name": named, "part name": part, "json key": key} {
+		t.Run(name, func(t *testing.T) {
+			res, err := o.Scan(r)
+			if err != nil || len(res.Findings) < 2 {
+				t.Fatalf("findings %v, %v", res.Findings, err)
+			}
+			for _, f := range res.Findings {
+				s := strings.ToLower(fmt.Sprintf("%+v", f))
+				if strings.Contains(s, strings.ToLower(patToken)) || strings.Contains(s, heldToken) {
+					t.Errorf("finding carries the secret: %+v", f)
+				}
 			}
 		})
 	}
