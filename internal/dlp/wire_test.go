@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -116,6 +117,42 @@ func TestPlaceLabelsNeverCarryTheSecret(t *testing.T) {
 					t.Errorf("finding carries the secret: %+v", f)
 				}
 			}
+		})
+	}
+}
+
+// TestPlacesAreNamed: a finding says where the value sat the way a person
+// reads the request (what `egress check` and the refusal print).
+func TestPlacesAreNamed(t *testing.T) {
+	o := knownScanner(t)
+	get := func(path string, hdr ...string) Request {
+		r := post("", hdr...)
+		r.Method, r.Body = "GET", nil
+		r.URL, _ = url.Parse("https://api.example.com" + path)
+		return r
+	}
+	for want, r := range map[string]Request{
+		"header Cookie pair token": get("/x", "Cookie", "a=1; token="+heldToken),
+		"header X-Trace":           get("/x", "X-Trace", "id "+heldToken),
+		"path segment 2":           get("/v1/" + heldToken + "/x"),
+		"query q":                  get("/x?a=1&q=" + heldToken),
+		"query key #2":             get("/x?a=1&" + heldToken + "=1"),
+		"body $.config.key":        post(`{"config":{"key":"`+heldToken+`"}}`, "Content-Type", "application/json"),
+		"body field b":             post("a=1&b="+heldToken, "Content-Type", "application/x-www-form-urlencoded"),
+	} {
+		t.Run(want, func(t *testing.T) {
+			res, err := o.Scan(r)
+			if err != nil || len(res.Findings) == 0 {
+				t.Fatalf("%v %v", res.Findings, err)
+			}
+			var got []string
+			for _, f := range res.Findings {
+				if f.Place == want {
+					return
+				}
+				got = append(got, f.Place)
+			}
+			t.Fatalf("places %q, want %q", got, want)
 		})
 	}
 }
