@@ -3,7 +3,9 @@ package dlp
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -154,5 +156,23 @@ func TestPlacesAreNamed(t *testing.T) {
 			}
 			t.Fatalf("places %q, want %q", got, want)
 		})
+	}
+}
+
+// TestTokenInsideBinary: printable runs inside a binary upload are read
+// like text, the hex and base64 layers included.
+func TestTokenInsideBinary(t *testing.T) {
+	o := knownScanner(t, DetectorTokenPatterns)
+	noise := randomBinary(1 << 20)
+	for name, enc := range map[string]string{
+		"plain":  patToken,
+		"hex":    hex.EncodeToString([]byte(patToken)),
+		"base64": base64.StdEncoding.EncodeToString([]byte(patToken)),
+	} {
+		body := string(noise[:1<<19]) + "\x00" + enc + "\x00" + string(noise[1<<19:])
+		res, err := o.Scan(post(body, "Content-Type", "application/octet-stream"))
+		if err != nil || !hasRule(res.Findings, "github-pat") {
+			t.Errorf("%s token inside binary: err %v, findings %v", name, err, res.Findings)
+		}
 	}
 }
