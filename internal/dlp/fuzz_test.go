@@ -3,6 +3,7 @@ package dlp
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/url"
 	"slices"
@@ -203,4 +204,44 @@ func plainBase64Runs(b []byte) []run {
 		i = k
 	}
 	return out
+}
+
+// FuzzEveryDetector: any body through every detector and every decoding
+// layer (percent, base64, base32, hex, escapes, entities,
+// quoted-printable, compression behind base64, invisible characters,
+// NFKC; the financial checksums) either scans or is refused as too large
+// or undecodable, and no finding carries the held token.
+func FuzzEveryDetector(f *testing.F) {
+	for _, s := range []string{
+		"MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43UOV3HO6DZPI======", "74:6f:6b:5f:39", `\x74\x6f\u006b`, "&#116;&#111;&#x6b;",
+		"=74=6F=6B_9f8e=\r\n7d", "H4sIAAAAAAAA/ypJLS4BBAAA//8=", "4111-1111-1111-1111 DE89370400440532013000",
+		"5HueCGU8rMjxEXxiPuD5BDku4MkFqeZyd4dZ1jvhTVqvbTLvyTJ bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+		"abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about",
+		"%25252574ok", "ｔｏｋ\u200b_9f",
+	} {
+		f.Add([]byte(s), "")
+		f.Add([]byte(s), "application/x-www-form-urlencoded")
+	}
+	o, err := NewOutbound(OutboundConfig{
+		Detectors: []string{DetectorTokenPatterns, DetectorKnownSecrets, DetectorFinancial, DetectorEntropy},
+		Secrets:   []Secret{{Name: "GITHUB_TOKEN", Value: heldToken}},
+		MaxBody:   1 << 20,
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, ct string) {
+		res, err := o.Scan(post2(body, ct))
+		if err != nil {
+			if !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrUndecodable) {
+				t.Fatalf("refused for an unknown reason: %v", err)
+			}
+			return
+		}
+		for _, fd := range append(res.Findings, res.Warnings...) {
+			if strings.Contains(fmt.Sprintf("%+v", fd), heldToken) {
+				t.Fatalf("finding carries the held token: %+v", fd)
+			}
+		}
+	})
 }

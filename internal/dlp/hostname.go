@@ -84,13 +84,13 @@ func (h *HostCheck) Check(host string) (HostVerdict, error) {
 			return v, err
 		}
 		for _, f := range fs {
-			f.Where, f.Redacted = c.where, "decoded: "+c.path
+			f.Where, f.Place, f.Redacted = c.where, c.where, "decoded: "+c.path
 			v.Secrets = append(v.Secrets, f)
 		}
 	}
 	if len(v.Secrets) == 0 { // found only across two pieces
 		for _, f := range all {
-			f.Where, f.Redacted = "host", "decoded"
+			f.Where, f.Place, f.Redacted = "host", "host", "decoded"
 			v.Secrets = append(v.Secrets, f)
 		}
 	}

@@ -185,6 +185,11 @@ func (o *Outbound) ScanWith(h *History, r Request) (Result, error) {
 		}
 		h.add(host, fields)
 	}
+	if o.rules != nil {
+		res.Findings = append(res.Findings, headerNameFindings(r.Header)...)
+	}
+	o.scrubPlaces(res.Findings)
+	o.scrubPlaces(res.Warnings)
 	res.Findings = dedupeFindings(res.Findings)
 	res.Warnings = dedupeFindings(res.Warnings)
 	return res, nil

@@ -44,6 +44,10 @@ func Check(policyPath string, extraPorts []int, getenv func(string) string, meth
 	if err != nil {
 		return CheckResult{Code: policy.CodeBadRequest, Reason: err.Error()}, nil
 	}
+	// The host name is checked first, as the proxy does before resolving.
+	if hd, found, _, ok := hostVerdict(st, u.Host, t); !ok {
+		return CheckResult{Code: hd.Code, Reason: hd.Reason, Findings: findingsLog(found)}, nil
+	}
 	d := pol.Decide(policy.Request{Method: method, Scheme: t.scheme, Host: t.host, Port: t.port, Path: u.Path, Query: u.RawQuery, Header: h})
 	res := CheckResult{Allow: d.Allow, Code: d.Code, Reason: d.Reason}
 	if d.Route != nil {

@@ -15,22 +15,29 @@ import (
 // exactly. ok is false with the refusal; t comes back with the host
 // redacted when the name carries a secret, so no log line repeats it.
 func (s *Server) checkHost(st *state, rawHost string, t target) (policy.Decision, target, bool) {
+	d, _, t, ok := hostVerdict(st, rawHost, t)
+	return d, t, ok
+}
+
+// hostVerdict is checkHost's decision with the findings behind it, which
+// `egress check` prints ("host label 1").
+func hostVerdict(st *state, rawHost string, t target) (policy.Decision, []dlp.Finding, target, bool) {
 	if h, _, err := net.SplitHostPort(rawHost); err == nil {
 		rawHost = h
 	}
 	if net.ParseIP(strings.Trim(rawHost, "[]")) != nil {
-		return policy.Decision{}, t, true
+		return policy.Decision{}, nil, t, true
 	}
 	v, err := st.hosts.Check(rawHost)
 	switch {
 	case err != nil:
-		return policy.Decision{Code: policy.CodeDLPUnscanable, Reason: "the host name cannot be scanned: " + err.Error()}, redactHost(t), false
+		return policy.Decision{Code: policy.CodeDLPUnscanable, Reason: "the host name cannot be scanned: " + err.Error()}, nil, redactHost(t), false
 	case len(v.Secrets) > 0:
-		return policy.Decision{Code: policy.CodeDLP, Reason: "the host name carries a secret (" + summarize(v.Secrets) + ")"}, redactHost(t), false
+		return policy.Decision{Code: policy.CodeDLP, Reason: "the host name carries a secret (" + summarize(v.Secrets) + ")"}, v.Secrets, redactHost(t), false
 	case len(v.Encoded) > 0 && !st.pol.NamesExactly(t.host):
-		return policy.Decision{Code: policy.CodeHostName, Reason: "the host name looks like it carries data (" + hostShape(v.Encoded) + "); no route names it, so it is not resolved"}, t, false
+		return policy.Decision{Code: policy.CodeHostName, Reason: "the host name looks like it carries data (" + hostShape(v.Encoded) + "); no route names it, so it is not resolved"}, v.Encoded, t, false
 	}
-	return policy.Decision{}, t, true
+	return policy.Decision{}, nil, t, true
 }
 
 // redactHost keeps the last two labels: enough to say where, not what.

@@ -107,12 +107,17 @@ func findingsLog(fs []dlp.Finding) []findingLog {
 func safeHeaders(h http.Header, secrets []dlp.Secret) map[string][]string {
 	out := make(map[string][]string, len(h))
 	for k, vs := range h {
+		name := k // the name can be the secret too
+		if holdsSecret(k, secrets) || tokenShaped(k) {
+			name = "***"
+		}
+		name = secretshape.Redact(name, "***")
 		for _, v := range vs {
 			if sensitiveHeaders[http.CanonicalHeaderKey(k)] || holdsSecret(v, secrets) || tokenShaped(v) {
 				v = "***"
 			}
 			v = secretshape.Redact(v, "***")
-			out[k] = append(out[k], v)
+			out[name] = append(out[name], v)
 		}
 	}
 	return out
