@@ -390,3 +390,22 @@ func TestRedTeamAttackerKeyOnAnAuthlessRouteToATokenHost(t *testing.T) {
 		t.Errorf("a host without a token route: %d %v %q", st, err, r.Header.Get("Authorization"))
 	}
 }
+
+// The request line is swapped too: a tool that puts its token in the path
+// (some registries' /-/token/<t>/ forms) reaches the upstream with the
+// real value there, and only there.
+func TestSentinelInPathSwapped(t *testing.T) {
+	up := authUpstream(t)
+	p := startProxy(t, up, sentinelPolicy, withSentinel)
+	st, code, body, err := do(t, p.client(t), newReq(t, "GET", "https://up.example.com:"+up.port+"/-/t/"+testSentinel+"/pkg", nil))
+	if err != nil || st != 200 {
+		t.Fatalf("status %d code %q err %v body %s", st, code, err, body)
+	}
+	r, _ := up.seen.last(t)
+	if msg := want(r.URL.Path, "/-/t/"+upToken+"/pkg"); msg != "" {
+		t.Error(msg)
+	}
+	if strings.Contains(p.logText(), upToken) {
+		t.Error("the token reached the log")
+	}
+}
