@@ -152,6 +152,8 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 		// Never a token over plain http (the policy refuses it too).
 		injectAuth(out, route.Auth, st.tokens[route.Auth.TokenRef], sentinel, t.scheme == "https")
 		wholeBodies(out.Header) // echo.go: no Range slices of a response that may echo the token
+	} else if tokenHost(st.pol, t.host) {
+		stripCredentials(out, &policy.Auth{}, "")
 	}
 	if route.Inbound || route.Auth != nil {
 		// Let the transport ask for gzip and decode it, so what is scanned

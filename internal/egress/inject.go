@@ -115,12 +115,7 @@ func stripQuery(raw string, a *policy.Auth, sentinel string) string {
 // http). A header holding the sentinel is the agent's tool using it, and
 // is kept to be swapped.
 func injectAuth(out *http.Request, a *policy.Auth, value, sentinel string, https bool) {
-	for k, vs := range out.Header {
-		if credentialHeader(k, a) && !(sentinel != "" && slices.ContainsFunc(vs, func(v string) bool { return holdsSentinel(v, sentinel) })) {
-			delete(out.Header, k)
-		}
-	}
-	out.URL.RawQuery = stripQuery(out.URL.RawQuery, a, sentinel)
+	stripCredentials(out, a, sentinel)
 	if !https {
 		return
 	}
@@ -141,6 +136,28 @@ func injectAuth(out *http.Request, a *policy.Auth, value, sentinel string, https
 		}
 		out.URL.RawQuery = q
 	}
+}
+
+// stripCredentials drops the agent's own credentials from out: every
+// credential-looking header in any folded spelling, cookies, and
+// credential-named query parameters, except what holds the route's
+// sentinel (kept to be swapped).
+func stripCredentials(out *http.Request, a *policy.Auth, sentinel string) {
+	for k, vs := range out.Header {
+		if credentialHeader(k, a) && !(sentinel != "" && slices.ContainsFunc(vs, func(v string) bool { return holdsSentinel(v, sentinel) })) {
+			delete(out.Header, k)
+		}
+	}
+	out.URL.RawQuery = stripQuery(out.URL.RawQuery, a, sentinel)
+}
+
+// tokenHost reports whether some route injects a token on host. A request
+// to such a host on a route without auth still loses the agent's own
+// credentials: the agent's only legitimate one there is a placeholder,
+// so anything else (an attacker's key) would authenticate it as someone
+// else on a host the operator allowed for their own account.
+func tokenHost(pol *policy.Policy, host string) bool {
+	return slices.ContainsFunc(pol.Routes, func(r *policy.Route) bool { return r.Auth != nil && r.Host == host })
 }
 
 // swapSentinel puts value wherever the sentinel is in the request line and

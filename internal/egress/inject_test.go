@@ -350,3 +350,62 @@ func TestCheckPlaceholderPolicyWithoutSidecarEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestRedTeamAttackerKeyOnAnAuthlessRouteToATokenHost: a host the sidecar
+// injects a token on, reached through a second route without auth (one an
+// operator approved, say). The agent's own credentials (an attacker's key)
+// are stripped there too, or they would authenticate it as the attacker on
+// a host allowed for the operator's account. A host with no token route
+// keeps what the agent sends: those are the agent's own business.
+func TestRedTeamAttackerKeyOnAnAuthlessRouteToATokenHost(t *testing.T) {
+	up := authUpstream(t)
+	p := startProxy(t, up, `egress:
+  routes:
+    - host: up.example.com
+      auth: {token_ref: UP_TOKEN, header: x-api-key}
+      matches: [{paths: [{value: /v1/}]}]
+    - host: up.example.com
+      matches: [{paths: [{value: /public/}]}]
+    - host: other.example.com
+`, nil)
+	c := p.client(t)
+	st, code, body, err := do(t, c, newReq(t, "GET", "https://up.example.com:"+up.port+"/public/x?api_key=attacker&page=2", nil, agentCreds...))
+	if err != nil || st != 200 {
+		t.Fatalf("status %d code %q err %v body %s", st, code, err, body)
+	}
+	r, _ := up.seen.last(t)
+	for k, vs := range r.Header {
+		if strings.Contains(strings.Join(vs, ","), "attacker") {
+			t.Errorf("the agent's credential reached a token host on an auth-less route: %s: %v", k, vs)
+		}
+	}
+	if msg := want(r.URL.RawQuery, "page=2"); msg != "" {
+		t.Error("query: " + msg)
+	}
+	if r.Header.Get("X-Api-Key") != "" {
+		t.Error("the token was injected on a route without auth")
+	}
+	st, _, _, err = do(t, c, newReq(t, "GET", "https://other.example.com:"+up.port+"/x", nil, "Authorization", "Bearer agents-own"))
+	if r, _ := up.seen.last(t); err != nil || st != 200 || r.Header.Get("Authorization") != "Bearer agents-own" {
+		t.Errorf("a host without a token route: %d %v %q", st, err, r.Header.Get("Authorization"))
+	}
+}
+
+// The request line is swapped too: a tool that puts its token in the path
+// (some registries' /-/token/<t>/ forms) reaches the upstream with the
+// real value there, and only there.
+func TestSentinelInPathSwapped(t *testing.T) {
+	up := authUpstream(t)
+	p := startProxy(t, up, sentinelPolicy, withSentinel)
+	st, code, body, err := do(t, p.client(t), newReq(t, "GET", "https://up.example.com:"+up.port+"/-/t/"+testSentinel+"/pkg", nil))
+	if err != nil || st != 200 {
+		t.Fatalf("status %d code %q err %v body %s", st, code, err, body)
+	}
+	r, _ := up.seen.last(t)
+	if msg := want(r.URL.Path, "/-/t/"+upToken+"/pkg"); msg != "" {
+		t.Error(msg)
+	}
+	if strings.Contains(p.logText(), upToken) {
+		t.Error("the token reached the log")
+	}
+}

@@ -102,9 +102,9 @@ func newAuthWorld(t *testing.T) *authWorld {
 	writeFile(t, file, s[:end]+authExtraRoutes+s[end:])
 
 	// The plan start would launch, as start --dry-run prints it.
-	out, code := runCLIEnv(t, w.home, w.getenv, "start", "claude", "--dry-run", "--format", "json")
-	if code != 0 {
-		t.Fatalf("start claude --dry-run: %d\n%s", code, out)
+	out, errOut, code := runCLISplit(t, w.home, w.getenv, "start", "claude", "--dry-run", "--format", "json")
+	if code != 0 || errOut != "" {
+		t.Fatalf("start claude --dry-run: %d\n%s%s", code, out, errOut)
 	}
 	w.p = &plan.Bottle{}
 	if err := json.Unmarshal([]byte(out), w.p); err != nil {
@@ -129,16 +129,34 @@ func newAuthWorld(t *testing.T) *authWorld {
 func sha256Hex(v string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(v))) }
 
 // runCLIEnv runs bot-bottle args with home as HOME and getenv as the
-// environment.
+// environment (for the names in authEnvNames), and returns its stdout and
+// stderr together unless stdoutOnly.
 func runCLIEnv(t *testing.T, home string, getenv func(string) string, args ...string) (string, int) {
 	t.Helper()
-	var out bytes.Buffer
+	out, errOut, code := runCLISplit(t, home, getenv, args...)
+	return out + errOut, code
+}
+
+// authEnvNames are the variables a test's getenv may set.
+var authEnvNames = []string{"ANTHROPIC_API_KEY", "E2E_TOKEN"}
+
+func runCLISplit(t *testing.T, home string, getenv func(string) string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	environ := func() []string {
+		var kv []string
+		for _, k := range authEnvNames {
+			if v := getenv(k); v != "" {
+				kv = append(kv, k+"="+v)
+			}
+		}
+		return kv
+	}
 	code := cli.Run(context.Background(), args, cli.Env{
-		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out,
-		Getenv: getenv, Environ: func() []string { return nil },
-		Home: home, Cwd: home,
+		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
+		Getenv: getenv, Environ: environ, Home: home, Cwd: home,
 	})
-	return out.String(), code
+	return out.String(), errOut.String(), code
 }
 
 // TestCredentialsInARunningBottle (issue 12): the claude starter with an
