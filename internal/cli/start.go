@@ -44,8 +44,9 @@ func newStartCmd(env Env) *cobra.Command {
 "bottle:" key, or the bottles given with --bottle, merged in order like
 extends, or the "default" bottle.
 
-bot-bottle builds the images it needs (offline, from the base images
-scripts/seed-base-image.sh makes, with and without --sidecar), starts the
+bot-bottle builds the images it needs (offline, from two base images made
+from Debian packages: on an engine without them the first start seeds both,
+as root, asking sudo once when you are not root), starts the
 sidecar and the agent on the engine (--backend), and attaches your terminal to
 the agent: every key, Ctrl-C included, goes to the agent. When the agent
 exits the bottle's containers are removed (--keep leaves them for
