@@ -54,7 +54,8 @@ exits the bottle's containers are removed (--keep leaves them for
 ~/.bot-bottle/state/<slug> for "bot-bottle resume". With --rm nothing
 stays: containers, networks, the images made for the bottle and its state
 directory go when the start ends, however it ends (an audit log, kept
-outside the state, stays when the operator decided anything). The sidecar
+outside the state, stays when the operator decided anything); with --cwd
+the agent's work goes too: export it from another terminal while it runs. The sidecar
 image carries a static bot-bottle: a dynamic one (go install with cgo on)
 builds its static copy once, cached, or says what is missing.
 
