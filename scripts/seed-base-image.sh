@@ -105,7 +105,15 @@ if [ "$force" = 0 ] && [ "$have" = "$seed_hash" ]; then
 fi
 
 [ "$(id -u)" = 0 ] || die "debootstrap needs root: run as root (or with sudo)"
-command -v debootstrap >/dev/null || die "debootstrap not found: apt-get install debootstrap"
+if ! command -v debootstrap >/dev/null; then
+	# bot-bottle start seeds both bases at once: the second install waits
+	# for the first's dpkg lock instead of failing.
+	command -v apt-get >/dev/null || die "debootstrap not found: install it"
+	echo "seed-base-image: installing debootstrap (apt-get install debootstrap)"
+	apt-get -o DPkg::Lock::Timeout=300 update -qq &&
+		apt-get -o DPkg::Lock::Timeout=300 install -y -qq debootstrap >/dev/null ||
+		die "could not install debootstrap: apt-get install debootstrap"
+fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/bot-bottle-seed.XXXXXX")"
 cleanup() {

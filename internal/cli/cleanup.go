@@ -65,9 +65,7 @@ rm SLUG" removes one bottle, its commits included).`,
 					continue
 				}
 				if !dryRun {
-					if err := removeCapabilityImages(ctx, env, be, r.Slug); err != nil {
-						return err
-					}
+					removeCapabilityImages(ctx, env, be, r.Slug)
 					if err := os.RemoveAll(r.StateDir); err != nil {
 						return fmt.Errorf("removing state of %s: %w", r.Slug, err)
 					}
@@ -82,20 +80,20 @@ rm SLUG" removes one bottle, its commits included).`,
 }
 
 // removeCapabilityImages removes the capability builds of slug (never its
-// commits), saying each.
-func removeCapabilityImages(ctx context.Context, env Env, be backend.Backend, slug string) error {
+// commits), saying each; one that cannot go is a warning, not a reason to
+// keep the state (images are found by their label).
+func removeCapabilityImages(ctx context.Context, env Env, be backend.Backend, slug string) {
 	ir, ok := be.(backend.ImageRemover)
 	if !ok {
-		return nil
+		return
 	}
 	refs, err := ir.RemoveImages(ctx, slug, false)
 	for _, ref := range refs {
 		fmt.Fprintf(env.Stdout, "removed image %s\n", ref)
 	}
 	if err != nil {
-		return fmt.Errorf("removing the images of %s: %w", slug, err)
+		fmt.Fprintf(env.Stderr, "bot-bottle: warning: %v\n", err)
 	}
-	return nil
 }
 
 // within reports whether dir is a state directory under root.

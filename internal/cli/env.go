@@ -20,6 +20,9 @@ type Env struct {
 	Home string
 	// Cwd is the working directory.
 	Cwd string
+	// seed seeds a missing base image (nil: a start with no base image
+	// fails saying so; OSEnv runs the embedded seed-base-image.sh).
+	seed seeder
 }
 
 // OSEnv is the Env of the running process.
@@ -34,6 +37,7 @@ func OSEnv() Env {
 		Environ: os.Environ,
 		Home:    home,
 		Cwd:     cwd,
+		seed:    scriptSeeder(),
 	}
 }
 

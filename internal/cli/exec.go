@@ -56,7 +56,11 @@ func runExec(ctx context.Context, env Env, slug string, argv []string) error {
 		return err
 	}
 	defer closeEngine()
-	if err := needRunning(ctx, be, slug); err != nil {
+	root, err := stateRootDir(env)
+	if err != nil {
+		return err
+	}
+	if err := needRunning(ctx, be, slug, root); err != nil {
 		return err
 	}
 	s := session(env, true)
@@ -76,8 +80,10 @@ func runExec(ctx context.Context, env Env, slug string, argv []string) error {
 	return nil
 }
 
-// needRunning refuses a slug whose agent is not running, saying what to do.
-func needRunning(ctx context.Context, be backend.Backend, slug string) error {
+// needRunning refuses a slug whose agent is not running, saying what to
+// do, and another user's bottle on a shared engine (its state is not under
+// root).
+func needRunning(ctx context.Context, be backend.Backend, slug, root string) error {
 	all, err := be.List(ctx)
 	if err != nil {
 		return err
@@ -85,6 +91,9 @@ func needRunning(ctx context.Context, be backend.Backend, slug string) error {
 	for _, s := range all {
 		if s.Slug != slug {
 			continue
+		}
+		if s.StateDir != "" && !within(root, s.StateDir) {
+			return found(fmt.Errorf("bottle %s is not yours (its state is %s): exec runs only in your bottles", slug, s.StateDir))
 		}
 		if s.State != "running" {
 			return found(fmt.Errorf("bottle %s is not running (its agent is %s): \"bot-bottle resume %s\" starts it again", slug, s.State, slug))

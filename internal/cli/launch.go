@@ -80,21 +80,14 @@ func launch(ctx context.Context, env Env, p *plan.Bottle, prov provider.Provisio
 		return err
 	}
 	defer closeEngine()
-	uid, gid := ids()
 	if o.headless {
 		defer watchProposals(ctx, env.Stderr, env.Home, p.Slug, time.Second)()
 	}
-	code, err := lifecycle.Start(ctx, p, lifecycle.StartOptions{
-		Backend:   be,
-		Provision: prov,
-		MakeCA:    makeBottleCA,
-		Launch:    backend.LaunchOptions{Getenv: getenv, UID: uid, GID: gid, AgentImage: agentImage},
-		Session:   session(env, !o.headless),
-		Keep:      o.keep,
-		Discard:   o.rm,
-		Progress:  env.Stderr,
-		Workspace: workspaceOf(env, o),
-		Attest:    attestBeforeAgent(env, be, hoststate.Bottle(p.StateDir).Logs()),
+	var code int
+	err = withSeeding(ctx, env, env.seed, func() error {
+		var err error
+		code, err = lifecycle.Start(ctx, p, lifecycleOptions(env, p, prov, o, be, getenv, agentImage))
+		return err
 	})
 	if err != nil {
 		var step *backend.StepError
@@ -107,6 +100,23 @@ func launch(ctx context.Context, env Env, p *plan.Bottle, prov provider.Provisio
 		return found(fmt.Errorf("the agent in %s exited with status %d", p.Slug, code))
 	}
 	return nil
+}
+
+// lifecycleOptions are lifecycle.Start's options for plan p as launch runs it.
+func lifecycleOptions(env Env, p *plan.Bottle, prov provider.Provision, o startOptions, be backend.Backend, getenv func(string) string, agentImage string) lifecycle.StartOptions {
+	uid, gid := ids()
+	return lifecycle.StartOptions{
+		Backend:   be,
+		Provision: prov,
+		MakeCA:    makeBottleCA,
+		Launch:    backend.LaunchOptions{Getenv: getenv, UID: uid, GID: gid, AgentImage: agentImage},
+		Session:   session(env, !o.headless),
+		Keep:      o.keep,
+		Discard:   o.rm,
+		Progress:  env.Stderr,
+		Workspace: workspaceOf(env, o),
+		Attest:    attestBeforeAgent(env, be, hoststate.Bottle(p.StateDir).Logs()),
+	}
 }
 
 // makeBottleCA makes the bottle CA in dir at first start and reuses it after

@@ -72,7 +72,7 @@ func runRm(ctx context.Context, env Env, slug string, force bool) error {
 		dir = hoststate.New(env.Home).Bottle(slug).Root()
 	}
 	removed, err := lifecycle.Remove(ctx, be, slug, dir, true)
-	if err == nil && row.State != "saved" {
+	if removed.Containers && row.State != "saved" {
 		fmt.Fprintf(env.Stdout, "removed containers and networks of %s\n", slug)
 	}
 	for _, ref := range removed.Images {

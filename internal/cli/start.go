@@ -44,8 +44,9 @@ func newStartCmd(env Env) *cobra.Command {
 "bottle:" key, or the bottles given with --bottle, merged in order like
 extends, or the "default" bottle.
 
-bot-bottle builds the images it needs (offline, from the base images
-scripts/seed-base-image.sh makes, with and without --sidecar), starts the
+bot-bottle builds the images it needs (offline, from two base images made
+from Debian packages: on an engine without them the first start seeds both,
+as root, asking sudo once when you are not root), starts the
 sidecar and the agent on the engine (--backend), and attaches your terminal to
 the agent: every key, Ctrl-C included, goes to the agent. When the agent
 exits the bottle's containers are removed (--keep leaves them for
@@ -53,7 +54,8 @@ exits the bottle's containers are removed (--keep leaves them for
 ~/.bot-bottle/state/<slug> for "bot-bottle resume". With --rm nothing
 stays: containers, networks, the images made for the bottle and its state
 directory go when the start ends, however it ends (an audit log, kept
-outside the state, stays when the operator decided anything). The sidecar
+outside the state, stays when the operator decided anything); with --cwd
+the agent's work goes too: export it from another terminal while it runs. The sidecar
 image carries a static bot-bottle: a dynamic one (go install with cgo on)
 builds its static copy once, cached, or says what is missing.
 

@@ -13,6 +13,8 @@ import (
 
 // Removed is what Remove took away.
 type Removed struct {
+	// Containers is true when the containers and networks went.
+	Containers bool
 	// Images are the image references removed.
 	Images []string
 	// State is true when the state directory was removed.
@@ -27,19 +29,24 @@ type Removed struct {
 func Remove(ctx context.Context, be backend.Backend, slug, stateDir string, committed bool) (Removed, error) {
 	var r Removed
 	var errs []error
-	if err := be.Remove(ctx, slug); err != nil {
-		errs = append(errs, err)
+	containersErr := be.Remove(ctx, slug)
+	if containersErr != nil {
+		errs = append(errs, containersErr)
 	}
+	r.Containers = containersErr == nil
 	if ir, ok := be.(backend.ImageRemover); ok {
+		// Images are found by their label, not the state: one that cannot
+		// go (a container of someone else's uses it) is said, and the state
+		// still goes.
 		refs, err := ir.RemoveImages(ctx, slug, committed)
 		r.Images = refs
 		if err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if stateDir != "" && len(errs) == 0 {
-		// The state goes last: while anything of the bottle is left, its
-		// state is what lets a second rm or cleanup find it.
+	if stateDir != "" && containersErr == nil {
+		// While containers are left, the state is what lets a second rm or
+		// cleanup find them as the user's.
 		if err := os.RemoveAll(stateDir); err != nil {
 			errs = append(errs, fmt.Errorf("removing state of %s: %w", slug, err))
 		} else {

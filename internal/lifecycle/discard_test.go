@@ -18,11 +18,12 @@ type runBackend struct {
 	removed     int
 	imagesGone  []bool // each RemoveImages call's committed
 	removeFails error
+	launchErr   error
 }
 
 func (r *runBackend) Name() string { return "fake" }
 func (r *runBackend) Launch(_ context.Context, b plan.Bottle, _ backend.LaunchOptions) (backend.Bottle, error) {
-	return backend.Bottle{Slug: b.Slug}, nil
+	return backend.Bottle{Slug: b.Slug}, r.launchErr
 }
 func (r *runBackend) Exec(context.Context, string, backend.ExecSpec) (int, error) {
 	if r.stop != nil {
@@ -61,7 +62,15 @@ func TestStartRmDiscards(t *testing.T) {
 			t.Errorf("%s: Remove called %d times, RemoveImages %v; want once each, commits included", tc.name, be.removed, be.imagesGone)
 		}
 	}
+	// A launch that fails (a missing base image) leaves nothing either.
 	p := testPlan(t)
+	if _, err := Start(context.Background(), p, StartOptions{Backend: &runBackend{launchErr: os.ErrNotExist}, Discard: true}); err == nil {
+		t.Fatal("a failed launch succeeded")
+	}
+	if _, err := os.Stat(p.StateDir); !os.IsNotExist(err) {
+		t.Errorf("a failed launch left the state of a --rm start (%v)", err)
+	}
+	p = testPlan(t)
 	be := &runBackend{}
 	if _, err := Start(context.Background(), p, StartOptions{Backend: be, Provision: provider.Provision{Command: []string{"true"}}}); err != nil {
 		t.Fatal(err)

@@ -71,27 +71,14 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 	if o.Now != nil {
 		now = o.Now
 	}
+	if o.Discard {
+		// However the start ends, from here on: nothing stays.
+		defer Discard(context.WithoutCancel(ctx), o.Backend, p.Slug, p.StateDir, progress)
+	}
 	if err := plan.ApplyProvision(p, o.Provision); err != nil { // a no-op when the caller applied it already
 		return -1, err
 	}
-	fmt.Fprintf(progress, "• preparing state in %s\n", p.StateDir)
-	if err := Prepare(p, o.MakeCA); err != nil {
-		return -1, err
-	}
-	if err := clearStopped(p.StateDir); err != nil {
-		return -1, err
-	}
-	meta := Metadata{
-		Slug: p.Slug, Agent: p.Agent.Name, Bottles: p.Bottles, Backend: o.Backend.Name(),
-		Label: p.Label, Color: p.Color, Image: o.Launch.AgentImage, Created: now().UTC(),
-	}
-	if old, err := ReadMetadata(p.StateDir); err == nil {
-		meta.Created = old.Created // resume keeps the bottle's birth
-	}
-	if err := WriteMetadata(p.StateDir, meta); err != nil {
-		return -1, err
-	}
-	if err := noteRun(p, progress); err != nil {
+	if err := prepareState(p, o, now, progress); err != nil {
 		return -1, err
 	}
 
@@ -106,16 +93,12 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 	}
 	b, err := o.Backend.Launch(ctx, *p, lo)
 	if err != nil {
-		if o.Discard {
-			Discard(context.WithoutCancel(ctx), o.Backend, p.Slug, p.StateDir, progress)
-		}
 		return -1, err
 	}
 	running := false // a failure before the agent runs removes even a kept bottle
 	defer func() {
 		if o.Discard {
-			Discard(context.WithoutCancel(ctx), o.Backend, p.Slug, p.StateDir, progress)
-			return
+			return // Start's first defer removes everything
 		}
 		if o.Keep && running {
 			return
@@ -134,6 +117,11 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 			fmt.Fprintf(progress, "bot-bottle: %v\n", err)
 		}
 	}()
+	// Recorded only once the bottle is up: a launch that failed (a base
+	// image seeded, then a second try) is no run to compare the next with.
+	if err := noteRun(p, progress); err != nil {
+		return -1, err
+	}
 	if err := provision(ctx, o.Backend, b, o.Provision, o.Session.Stderr, progress); err != nil {
 		return -1, err
 	}
@@ -164,6 +152,26 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 		return -1, fmt.Errorf("running the agent: %w", err)
 	}
 	return code, nil
+}
+
+// prepareState writes the bottle's state from its plan and its metadata
+// (a resume keeps the bottle's birth), forgetting an earlier stop.
+func prepareState(p *plan.Bottle, o StartOptions, now func() time.Time, progress io.Writer) error {
+	fmt.Fprintf(progress, "• preparing state in %s\n", p.StateDir)
+	if err := Prepare(p, o.MakeCA); err != nil {
+		return err
+	}
+	if err := clearStopped(p.StateDir); err != nil {
+		return err
+	}
+	meta := Metadata{
+		Slug: p.Slug, Agent: p.Agent.Name, Bottles: p.Bottles, Backend: o.Backend.Name(),
+		Label: p.Label, Color: p.Color, Image: o.Launch.AgentImage, Created: now().UTC(),
+	}
+	if old, err := ReadMetadata(p.StateDir); err == nil {
+		meta.Created = old.Created
+	}
+	return WriteMetadata(p.StateDir, meta)
 }
 
 // provision copies the provider's files and skills into the agent and runs
