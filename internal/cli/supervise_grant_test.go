@@ -21,7 +21,8 @@ import (
 // agent's list-egress-routes shows the grant and its expiry, and after the
 // expiry the same request is refused naming the grant, with nothing
 // restarted; the next read of the queues drops it from the policy files
-// and audits it. `--uses 2` then allows exactly two requests.
+// and audits it. `--uses 2` then allows exactly two requests, and is
+// dropped and audited once spent.
 func TestScopedGrantsEndToEnd(t *testing.T) {
 	home := t.TempDir()
 	const slug = "grant-k3x9q"
@@ -92,6 +93,15 @@ func TestScopedGrantsEndToEnd(t *testing.T) {
 	}
 	if got[0] != 200 || got[1] != 200 || got[2] != 403 || !strings.Contains(body, "grant "+apply.GrantID(id)+" has used all its 2 uses") {
 		t.Errorf("--uses 2: statuses %v, last body:\n%s", got, body)
+	}
+	// The spent grant leaves the files too, counted from the proxy's log.
+	cli(t, home, "supervise", "list")
+	if raw, _ := os.ReadFile(b.Policy()); strings.Contains(string(raw), "api.grant.test") {
+		t.Errorf("the live policy still holds the spent grant:\n%s", raw)
+	}
+	es, err = audit.Read(audit.Path(home, slug))
+	if err != nil || len(es) != 4 || es[3].Action != apply.ActionExpired || es[3].Notes != "grant "+apply.GrantID(id)+" on api.grant.test has used all its 2 uses" {
+		t.Errorf("the spent grant is not audited: %+v %v", es, err)
 	}
 }
 
