@@ -82,6 +82,19 @@ func TestScopedGrantsEndToEnd(t *testing.T) {
 		t.Fatalf("audit: %+v %v", es, err)
 	}
 
+	// audit show --json prints the same record, one JSON document a line;
+	// without a slug it covers every bottle.
+	shown := strings.Split(strings.TrimSpace(cli(t, home, "audit", "show", "--json", slug)), "\n")
+	var first audit.Entry
+	if len(shown) != 2 || json.Unmarshal([]byte(shown[0]), &first) != nil || first.Operator == "" || first.RefusalID != rid ||
+		first.Limits != "ttl 3s" || !strings.Contains(first.Content, "host: api.grant.test") || !strings.Contains(first.Content, "id: "+grant) {
+		t.Errorf("audit show --json:\n%s", strings.Join(shown, "\n"))
+	}
+	if all := cli(t, home, "audit", "show"); !strings.Contains(all, "approved egress-block") || !strings.Contains(all, "refusal:  "+rid) ||
+		!strings.Contains(all, "operator: "+first.Operator) || !strings.Contains(all, "expired") {
+		t.Errorf("audit show:\n%s", all)
+	}
+
 	callTool(ctx, t, cs, "egress-allow", map[string]any{"routes": route, "justification": "again, twice"})
 	id = pendingID(t, home)
 	cli(t, home, "supervise", "approve", id, "--uses", "2")
