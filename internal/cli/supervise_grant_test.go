@@ -21,7 +21,8 @@ import (
 // agent's list-egress-routes shows the grant and its expiry, and after the
 // expiry the same request is refused naming the grant, with nothing
 // restarted; the next read of the queues drops it from the policy files
-// and audits it. `--uses 2` then allows exactly two requests.
+// and audits it. `--uses 2` then allows exactly two requests, and is
+// dropped and audited once spent.
 func TestScopedGrantsEndToEnd(t *testing.T) {
 	home := t.TempDir()
 	const slug = "grant-k3x9q"
@@ -81,6 +82,19 @@ func TestScopedGrantsEndToEnd(t *testing.T) {
 		t.Fatalf("audit: %+v %v", es, err)
 	}
 
+	// audit show --json prints the same record, one JSON document a line;
+	// without a slug it covers every bottle.
+	shown := strings.Split(strings.TrimSpace(cli(t, home, "audit", "show", "--json", slug)), "\n")
+	var first audit.Entry
+	if len(shown) != 2 || json.Unmarshal([]byte(shown[0]), &first) != nil || first.Operator == "" || first.RefusalID != rid ||
+		first.Limits != "ttl 3s" || !strings.Contains(first.Content, "host: api.grant.test") || !strings.Contains(first.Content, "id: "+grant) {
+		t.Errorf("audit show --json:\n%s", strings.Join(shown, "\n"))
+	}
+	if all := cli(t, home, "audit", "show"); !strings.Contains(all, "approved egress-block") || !strings.Contains(all, "refusal:  "+rid) ||
+		!strings.Contains(all, "operator: "+first.Operator) || !strings.Contains(all, "expired") {
+		t.Errorf("audit show:\n%s", all)
+	}
+
 	callTool(ctx, t, cs, "egress-allow", map[string]any{"routes": route, "justification": "again, twice"})
 	id = pendingID(t, home)
 	cli(t, home, "supervise", "approve", id, "--uses", "2")
@@ -92,6 +106,15 @@ func TestScopedGrantsEndToEnd(t *testing.T) {
 	}
 	if got[0] != 200 || got[1] != 200 || got[2] != 403 || !strings.Contains(body, "grant "+apply.GrantID(id)+" has used all its 2 uses") {
 		t.Errorf("--uses 2: statuses %v, last body:\n%s", got, body)
+	}
+	// The spent grant leaves the files too, counted from the proxy's log.
+	cli(t, home, "supervise", "list")
+	if raw, _ := os.ReadFile(b.Policy()); strings.Contains(string(raw), "api.grant.test") {
+		t.Errorf("the live policy still holds the spent grant:\n%s", raw)
+	}
+	es, err = audit.Read(audit.Path(home, slug))
+	if err != nil || len(es) != 4 || es[3].Action != apply.ActionExpired || es[3].Notes != "grant "+apply.GrantID(id)+" on api.grant.test has used all its 2 uses" {
+		t.Errorf("the spent grant is not audited: %+v %v", es, err)
 	}
 }
 

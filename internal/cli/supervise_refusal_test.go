@@ -101,7 +101,8 @@ func TestEgressBlockRefusalProvenance(t *testing.T) {
 }
 
 // refusalsInTmux: the operator's terminal UI shows the same two proposals,
-// the made-up one in red, and the real one's detail the proxy's record.
+// the made-up one in red, and the real one's detail the proxy's record;
+// approving it offers the scopes, the narrowest that fits by default.
 func refusalsInTmux(t *testing.T, home, id string) {
 	if testing.Short() {
 		return
@@ -136,6 +137,18 @@ func refusalsInTmux(t *testing.T, home, id string) {
 	}
 	s.send("Enter")
 	s.waitFor("Proxy's record (refusal "+id+")", "GET http://api.example.com/v1/items")
+	// Approving offers the scopes; the default is the narrowest that fits
+	// the proxy's record of the request.
+	s.send("a")
+	s.waitFor("Approve for how long?", "1  GET under /v1/ only, for 1 hour, this run only (default)", "4  for good")
+	s.send("Enter")
+	s.waitFor("approved egress-block from impl-k3x9q", "1 pending")
+	live, _ := os.ReadFile(hoststate.New(home).Bottle("impl-k3x9q").Policy())
+	for _, want := range []string{"host: api.example.com", "- GET", "value: /v1/", "session: true", "expires:"} {
+		if !strings.Contains(string(live), want) {
+			t.Errorf("the default scope is not in the live policy (%q):\n%s", want, live)
+		}
+	}
 	s.send("q")
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,7 +81,8 @@ func buildBinary(t *testing.T) string {
 
 // TestSuperviseInTmux runs `bot-bottle supervise` in a real terminal, files
 // proposals as the sidecar would, and answers them with keys: an approval,
-// a hold that needs a reason, and a modification in $EDITOR.
+// a hold that needs a reason, and a modification in $EDITOR. --notify
+// gets one JSON document per proposal.
 func TestSuperviseInTmux(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs tmux")
@@ -103,7 +105,8 @@ func TestSuperviseInTmux(t *testing.T) {
 	}
 
 	s := tmuxSession{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock")}
-	cmdline := "env HOME=" + home + " EDITOR=" + editor + " TERM=xterm-256color " + bin + " supervise --poll 100ms"
+	notified := filepath.Join(home, "notified.jsonl")
+	cmdline := "env HOME=" + home + " EDITOR=" + editor + " TERM=xterm-256color " + bin + " supervise --poll 100ms --notify 'cat >> " + notified + "'"
 	if out, err := s.tmux("new-session", "-d", "-s", "bb", "-x", "100", "-y", "30", cmdline); err != nil {
 		t.Fatalf("tmux new-session: %v: %s", err, out)
 	}
@@ -189,6 +192,19 @@ func TestSuperviseInTmux(t *testing.T) {
 	}
 	if rep, err := audit.Verify(audit.Path(home, slug)); err != nil || !rep.OK {
 		t.Errorf("audit verify = %+v, %v", rep, err)
+	}
+
+	// --notify ran once per new proposal, one JSON document each.
+	raw, _ := os.ReadFile(notified)
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("--notify wrote %d documents, want 3:\n%s", len(lines), raw)
+	}
+	for i, p := range []queue.Proposal{allow, leak, wide} {
+		var doc notifyJSON
+		if err := json.Unmarshal([]byte(lines[i]), &doc); err != nil || doc.ID != p.ID || doc.Bottle != slug || doc.Tool != p.Tool || doc.Summary == "" {
+			t.Errorf("--notify document %d = %s (%v)", i, lines[i], err)
+		}
 	}
 
 	// q leaves the program, which ends the tmux session.

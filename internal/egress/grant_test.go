@@ -1,9 +1,12 @@
 package egress
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/policy"
 )
 
 // A route approved with --ttl 3s lets the request through, and after its
@@ -50,5 +53,31 @@ func TestGrantUsesThroughProxy(t *testing.T) {
 	}
 	if up.seen.count() != 2 {
 		t.Errorf("upstream saw %d requests, want 2", up.seen.count())
+	}
+}
+
+// Every use of a grant is logged at any log level, once per request and
+// never for the tunnel that carries it: a new run counts a grant's uses
+// from this log (resume honours what is left), so a use missing from it
+// would be handed back.
+func TestGrantUseLoggedAtEveryLevel(t *testing.T) {
+	up := newUpstream(t, true)
+	for _, level := range []int{0, 1} {
+		t.Run(fmt.Sprintf("log %d", level), func(t *testing.T) {
+			p := startProxy(t, up, fmt.Sprintf("egress:\n  log: %d\n  routes:\n    - host: up.example.com\n      grant: {id: g-log%d, uses: 5}\n    - host: other.example.com\n", level, level), nil)
+			c := p.client(t)
+			for _, u := range []string{"https://up.example.com:" + up.port + "/v1/a", "https://up.example.com:" + up.port + "/v1/b", "https://other.example.com:" + up.port + "/"} {
+				if st, code, _, err := do(t, c, newReq(t, "GET", u, nil)); err != nil || st != 200 {
+					t.Fatalf("%s: %d %s %v", u, st, code, err)
+				}
+			}
+			n, err := policy.CountGrantUses(strings.NewReader(p.logText()))
+			if err != nil || n[fmt.Sprintf("g-log%d", level)] != 2 {
+				t.Errorf("the log counts %v uses (%v), want 2:\n%s", n, err, p.logText())
+			}
+			if level == 0 && strings.Contains(p.logText(), "other.example.com") {
+				t.Errorf("log 0 logged an allowed request outside a grant:\n%s", p.logText())
+			}
+		})
 	}
 }

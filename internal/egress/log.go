@@ -20,10 +20,12 @@ var sensitiveHeaders = map[string]bool{
 	"X-Auth-Token": true, "X-Access-Token": true, "Openai-Api-Key": true, "Anthropic-Api-Key": true,
 }
 
-// logDecision writes the one line for a refusal (always) or an allowed
-// decision (log >= 1). The query string is never logged.
+// logDecision writes the one line for a refusal (always), a use of a
+// grant (always: a new run counts a grant's uses from this log, so resume
+// honours what is left) or another allowed decision (log >= 1). The query
+// string is never logged.
 func (s *Server) logDecision(st *state, r *http.Request, t target, d policy.Decision, status int, findings []dlp.Finding, extra ...slog.Attr) {
-	if d.Allow && st.pol.Log < 1 {
+	if d.Allow && st.pol.Log < 1 && d.Route.GrantID() == "" {
 		return
 	}
 	decision := "refuse"

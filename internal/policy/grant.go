@@ -61,6 +61,14 @@ func (g *grant) take(now time.Time) (string, bool) {
 	return "", true
 }
 
+// GrantID names the route's grant, "" when it has none.
+func (r *Route) GrantID() string {
+	if r == nil || r.grant == nil {
+		return ""
+	}
+	return r.grant.id
+}
+
 // GrantView is a grant as the allowlist shows it.
 type GrantView struct {
 	ID      string `json:"id"`

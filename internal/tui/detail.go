@@ -2,6 +2,8 @@ package tui
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -152,13 +154,43 @@ func hostWarnings(st styles, p queue.Proposal, w int) []string {
 	if p.Tool != queue.ToolEgressAllow && p.Tool != queue.ToolEgressBlock {
 		return nil
 	}
-	var out []string
+	var warns []string
 	for _, warn := range agentcheck.HostWarnings(p.ProposedFile) {
-		for _, l := range wrap(clean("WARNING: "+warn+". Approving it lets the agent send that data in DNS queries."), w) {
+		warns = append(warns, warn+". Approving it lets the agent send that data in DNS queries")
+	}
+	if refused, ok := refusedHost(p); ok {
+		routes, _ := agentcheck.ParseRoutes(p.ProposedFile)
+		for _, r := range routes {
+			if r.Host != refused {
+				warns = append(warns, fmt.Sprintf("the route for %s is not for %s, the host the proxy refused; the proxy's record does not back it", r.Host, refused))
+			}
+		}
+	}
+	var out []string
+	for _, warn := range warns {
+		for _, l := range wrap(clean("WARNING: "+warn+"."), w) {
 			out = append(out, st.errText.Render(l))
 		}
 	}
 	return out
+}
+
+// refusedHost is the host of the request a proven egress-block cites, as
+// the proxy recorded it.
+func refusedHost(p queue.Proposal) (string, bool) {
+	m, u, ok := queue.ProvenRequest(p)
+	if !ok {
+		return "", false
+	}
+	if m == "CONNECT" { // host:port, no scheme
+		h, _, err := net.SplitHostPort(u)
+		return h, err == nil
+	}
+	pu, err := url.Parse(u)
+	if err != nil || pu.Hostname() == "" {
+		return "", false
+	}
+	return pu.Hostname(), true
 }
 
 func diffHeading(tool string) string {

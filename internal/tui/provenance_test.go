@@ -16,11 +16,7 @@ import (
 // An egress-block the proxy never saw is drawn in red (list row and the
 // first justification line); one the proxy recorded is not.
 func TestAgentsClaimInRed(t *testing.T) {
-	r := lipgloss.NewRenderer(io.Discard)
-	r.SetColorProfile(termenv.ANSI256)
-	st := newStyles(r)
-	red := st.errText.Render("X")
-	redStart := red[:strings.Index(red, "X")]
+	st, redStart := colorStyles()
 	mk := func(just string) apply.Item {
 		p := queue.Proposal{ID: "a", Tool: queue.ToolEgressBlock, ProposedFile: "- host: evil.example\n", Justification: just, ArrivalTimestamp: time.Now()}
 		return apply.Item{Proposal: p, Slug: "impl-k3x9q", Summary: apply.Summarize(p)}
@@ -39,7 +35,7 @@ func TestAgentsClaimInRed(t *testing.T) {
 		}
 		d := NewDetail(tc.it)
 		view := strings.Join(d.View(st, time.Now(), 120, 40), "\n")
-		if strings.Contains(view, red[:strings.Index(red, "X")]+"Not seen by the proxy") != tc.wantRed {
+		if strings.Contains(view, redStart+"Not seen by the proxy") != tc.wantRed {
 			t.Errorf("detail red=%v, want %v:\n%s", !tc.wantRed, tc.wantRed, view)
 		}
 	}
@@ -48,11 +44,7 @@ func TestAgentsClaimInRed(t *testing.T) {
 // A proposed host that looks like it carries data gets a red warning the
 // operator's side computed itself; an ordinary host gets none.
 func TestEncodedHostWarnedInRed(t *testing.T) {
-	r := lipgloss.NewRenderer(io.Discard)
-	r.SetColorProfile(termenv.ANSI256)
-	st := newStyles(r)
-	red := st.errText.Render("X")
-	redStart := red[:strings.Index(red, "X")]
+	st, redStart := colorStyles()
 	hx := "726f6f743a783a303a303a726f6f743a2f726f6f743a2f62696e2f626173680a"
 	for host, want := range map[string]bool{hx + ".t.example.com": true, "api.github.com": false} {
 		p := queue.Proposal{ID: "a", Tool: queue.ToolEgressAllow, ProposedFile: "- host: " + host + "\n", Justification: "need it", ArrivalTimestamp: time.Now()}
@@ -62,4 +54,33 @@ func TestEncodedHostWarnedInRed(t *testing.T) {
 			t.Errorf("%s: warned=%v, want %v:\n%s", host, got, want, view)
 		}
 	}
+}
+
+// A proven egress-block whose routes reach past the refused host: the
+// proxy's record backs only that host, and the detail says so in red.
+func TestProvenRefusalWarnsOfOtherHosts(t *testing.T) {
+	st, redStart := colorStyles()
+	just := queue.ProvenMark + " (refusal rf-0123456789abcdef): GET https://pypi.org/simple/x refused at 2026-12-07T06:00:00Z\n\n" + queue.AgentWords + " ok"
+	for file, want := range map[string]string{
+		"- host: pypi.org\n- host: evil.example\n": "WARNING: the route for evil.example is not for pypi.org, the host the proxy refused",
+		"- host: pypi.org\n":                       "",
+	} {
+		p := queue.Proposal{ID: "a", Tool: queue.ToolEgressBlock, ProposedFile: file, Justification: just, ArrivalTimestamp: time.Now()}
+		view := strings.Join(NewDetail(apply.Item{Proposal: p, Slug: "impl-k3x9q"}).View(st, time.Now(), 200, 40), "\n")
+		if want == "" && strings.Contains(view, "WARNING") {
+			t.Errorf("%q warned:\n%s", file, view)
+		}
+		if want != "" && !strings.Contains(view, redStart+want) {
+			t.Errorf("%q: no red %q:\n%s", file, want, view)
+		}
+	}
+}
+
+// colorStyles are the styles at 256 colours, and what begins red text.
+func colorStyles() (styles, string) {
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.ANSI256)
+	st := newStyles(r)
+	red := st.errText.Render("X")
+	return st, red[:strings.Index(red, "X")]
 }

@@ -1,8 +1,11 @@
 package apply
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
@@ -14,10 +17,11 @@ import (
 // ActionExpired is the audit action for a grant dropped at its expiry.
 const ActionExpired = "expired"
 
-// Expire drops the spent grants of slug from approved.yaml and the live
-// policy and audits each. The proxy refuses a spent grant on its own (the
-// grant's time and count are checked per request); this keeps the files
-// and the record true. It returns the grant ids dropped.
+// Expire drops the spent grants of slug (expired, or every use spent as
+// the proxy's log counts them) from approved.yaml and the live policy and
+// audits each. The proxy refuses a spent grant on its own (the grant's
+// time and count are checked per request); this keeps the files and the
+// record true. It returns the grant ids dropped.
 func (o *Operator) Expire(slug string) ([]string, error) {
 	paths := o.paths(slug)
 	unlock, err := lock(paths.lock())
@@ -28,6 +32,7 @@ func (o *Operator) Expire(slug string) ([]string, error) {
 	now := o.now()
 	var dropped []string
 	seen := map[string]bool{}
+	var used map[string]int // read once, when a grant counts uses
 	for _, f := range []struct {
 		path string
 		mode fs.FileMode
@@ -39,7 +44,12 @@ func (o *Operator) Expire(slug string) ([]string, error) {
 		if raw == nil {
 			continue
 		}
-		kept, gone := splitSpent(e.Routes, now)
+		if used == nil && countsUses(e.Routes) {
+			if used, err = loggedUses(paths); err != nil {
+				return dropped, err
+			}
+		}
+		kept, gone := splitSpent(policy.SpendLogged(e.Routes, used), now)
 		if len(gone) == 0 {
 			continue
 		}
@@ -70,6 +80,34 @@ func (o *Operator) Expire(slug string) ([]string, error) {
 	return dropped, nil
 }
 
+// countsUses reports a route whose grant allows a number of requests.
+func countsUses(routes []manifest.Route) bool {
+	for _, r := range routes {
+		if r.Grant != nil && r.Grant.Uses > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// loggedUses counts each grant's uses in the bottle's egress log, where
+// the proxy records every one (a new run starts its counts there too).
+func loggedUses(paths Paths) (map[string]int, error) {
+	f, err := os.Open(filepath.Join(paths.bottle().Logs(), "egress.jsonl"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]int{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("counting grant uses: %w", err)
+	}
+	defer f.Close()
+	n, err := policy.CountGrantUses(f)
+	if err != nil {
+		return nil, fmt.Errorf("counting grant uses in %s: %w", f.Name(), err)
+	}
+	return n, nil
+}
+
 func splitSpent(routes []manifest.Route, now time.Time) (kept, gone []manifest.Route) {
 	for _, r := range routes {
 		if policy.Spent(r.Grant, now) {
@@ -85,11 +123,20 @@ func (o *Operator) auditExpired(slug string, r manifest.Route, before, after []b
 	text, _ := routeKey(r)
 	e := audit.Entry{
 		Time: now, Bottle: slug, Tool: queue.ToolEgressAllow, Action: ActionExpired,
-		Notes:      fmt.Sprintf("grant %s on %s expired at %s", r.Grant.ID, r.Host, r.Grant.Expires),
+		Notes:      spentNote(r),
 		BeforeHash: queue.HashFile(before), AfterHash: queue.HashFile(after),
 		Operator: o.user(), Content: text,
 	}
 	return audit.Append(audit.Path(o.Home, slug), e)
+}
+
+// spentNote says why a grant left the policy: its expiry or its uses.
+func spentNote(r manifest.Route) string {
+	g := r.Grant
+	if g.Uses > 0 && g.Used >= g.Uses {
+		return fmt.Sprintf("grant %s on %s has used all its %d uses", g.ID, r.Host, g.Uses)
+	}
+	return fmt.Sprintf("grant %s on %s expired at %s", g.ID, r.Host, g.Expires)
 }
 
 // ExpireAll runs Expire for every bottle.
