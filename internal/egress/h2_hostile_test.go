@@ -315,3 +315,19 @@ func TestRedTeamDeclaredLengthCostsNothing(t *testing.T) {
 		t.Error("a body longer than its Content-Length was accepted")
 	}
 }
+
+// TestRedTeamGRPCDeclaredLengthCostsNothing: the same for a gRPC message
+// prefix declaring 8 MiB followed by a few bytes.
+func TestRedTeamGRPCDeclaredLengthCostsNothing(t *testing.T) {
+	body := append([]byte{0, 0, 0x80, 0, 0}, "a few bytes"...) // 8 MiB declared
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := readGRPCMessage(bytes.NewReader(body), grpcMaxMessage)
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("a message shorter than its prefix was accepted")
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("reading an 11-byte message that declared 8 MiB allocated %d bytes", n)
+	}
+}
