@@ -429,3 +429,25 @@ func wsUpgradeSeen(t *testing.T, p *proxy, up *wsUpstream, path string, hdr http
 	r, _ := up.seen.last(t)
 	return r
 }
+
+// TestRedTeamWebSocketDeflateBomb: the per-message maximum counts the
+// inflated bytes: 16 MiB of zeros, a few KB on the wire with
+// permessage-deflate, closes with 1009 and never reaches the upstream.
+func TestRedTeamWebSocketDeflateBomb(t *testing.T) {
+	up := newWSUpstream(t)
+	p := startProxy(t, up.upstream, wsPolicy, nil)
+	c, resp, err := dialWS(t, p, "wss://up.example.com:"+up.port+"/ws/chat", &websocket.DialOptions{CompressionMode: websocket.CompressionNoContextTakeover})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate") {
+		t.Fatalf("permessage-deflate not negotiated")
+	}
+	go c.Write(wsCtx(t), websocket.MessageBinary, make([]byte, 16<<20))
+	if code, _ := readClose(t, c); code != websocket.StatusMessageTooBig {
+		t.Fatalf("agent saw close %d, want 1009", code)
+	}
+	if len(up.received()) != 0 {
+		t.Errorf("upstream received %d bytes", len(up.received()))
+	}
+}
