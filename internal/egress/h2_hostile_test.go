@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -287,5 +288,46 @@ func readStatusOrReset(t testing.TB, fr *http2.Framer, id uint32) string {
 		case *http2.GoAwayFrame:
 			return "goaway " + f.ErrCode.String()
 		}
+	}
+}
+
+// TestRedTeamDeclaredLengthCostsNothing: a Content-Length is a promise
+// the sender need not keep, and over HTTP/2 one tunnel holds 100 streams:
+// a request declaring 8 MiB and sending nothing must not make the sidecar
+// hold 8 MiB (100 such streams would hold 800 MiB for a few KB of
+// HEADERS).
+func TestRedTeamDeclaredLengthCostsNothing(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := readBody(strings.NewReader("only this"), MaxScanBody, MaxScanBody)
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("a body shorter than its Content-Length was accepted")
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("reading a 9-byte body that declared %d bytes allocated %d bytes", MaxScanBody, n)
+	}
+	b, err := readBody(strings.NewReader("exactly"), 7, MaxScanBody)
+	if err != nil || string(b) != "exactly" {
+		t.Errorf("a body as long as declared: %q, %v", b, err)
+	}
+	if _, err := readBody(strings.NewReader("too long"), 3, MaxScanBody); err == nil {
+		t.Error("a body longer than its Content-Length was accepted")
+	}
+}
+
+// TestRedTeamGRPCDeclaredLengthCostsNothing: the same for a gRPC message
+// prefix declaring 8 MiB followed by a few bytes.
+func TestRedTeamGRPCDeclaredLengthCostsNothing(t *testing.T) {
+	body := append([]byte{0, 0, 0x80, 0, 0}, "a few bytes"...) // 8 MiB declared
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := readGRPCMessage(bytes.NewReader(body), grpcMaxMessage)
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("a message shorter than its prefix was accepted")
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("reading an 11-byte message that declared 8 MiB allocated %d bytes", n)
 	}
 }

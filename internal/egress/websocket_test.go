@@ -375,19 +375,7 @@ func TestWebSocketUpgradeThroughThePipeline(t *testing.T) {
 			for i := 0; i < len(agentCreds); i += 2 {
 				hdr.Add(agentCreds[i], agentCreds[i+1])
 			}
-			c, _, err := dialWS(t, p, "wss://up.example.com:"+up.port+"/ws/chat?v=1&key=attacker-key", &websocket.DialOptions{HTTPHeader: hdr})
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The upstream records the upgrade before it reads a message.
-			if err := c.Write(wsCtx(t), websocket.MessageText, []byte("hi")); err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := c.Read(wsCtx(t)); err != nil {
-				t.Fatal(err)
-			}
-			c.Close(websocket.StatusNormalClosure, "")
-			r, _ := up.seen.last(t)
+			r := wsUpgradeSeen(t, p, up, "/ws/chat?v=1&key=attacker-key", hdr)
 			if msg := tc.check(r); msg != "" {
 				t.Error(msg)
 			}
@@ -398,6 +386,19 @@ func TestWebSocketUpgradeThroughThePipeline(t *testing.T) {
 			}
 		})
 	}
+	t.Run("placeholder", func(t *testing.T) {
+		up := newWSUpstream(t)
+		const sentinel = "bbsentinel-websocket-0123456789"
+		p := startProxy(t, up.upstream, strings.Replace(wsPolicy, "{scheme: Bearer, token_ref: UP_TOKEN}", "{token_ref: UP_TOKEN, placeholder: UP_SENTINEL}", 1), func(c *Config) {
+			c.Getenv = func(k string) string {
+				return map[string]string{"UP_TOKEN": upToken, "BOT_BOTTLE_SENTINEL_UP_SENTINEL": sentinel}[k]
+			}
+		})
+		r := wsUpgradeSeen(t, p, up, "/ws/chat", http.Header{"Authorization": {"Bearer " + sentinel}})
+		if msg := want(r.Header.Get("Authorization"), "Bearer "+upToken); msg != "" {
+			t.Error(msg)
+		}
+	})
 	up := newWSUpstream(t)
 	p := startProxy(t, up.upstream, wsPolicy, nil)
 	_, resp, err := dialWS(t, p, "wss://up.example.com:"+up.port+"/ws/chat?note="+heldToken, nil)
@@ -406,5 +407,47 @@ func TestWebSocketUpgradeThroughThePipeline(t *testing.T) {
 	}
 	if up.seen.count() != 0 {
 		t.Errorf("the upstream saw %d upgrades", up.seen.count())
+	}
+}
+
+// wsUpgradeSeen opens a WebSocket at path with hdr, exchanges one
+// message (the upstream records the upgrade before it reads one) and
+// returns the upgrade request as the upstream saw it.
+func wsUpgradeSeen(t *testing.T, p *proxy, up *wsUpstream, path string, hdr http.Header) *http.Request {
+	t.Helper()
+	c, _, err := dialWS(t, p, "wss://up.example.com:"+up.port+path, &websocket.DialOptions{HTTPHeader: hdr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(wsCtx(t), websocket.MessageText, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Read(wsCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	c.Close(websocket.StatusNormalClosure, "")
+	r, _ := up.seen.last(t)
+	return r
+}
+
+// TestRedTeamWebSocketDeflateBomb: the per-message maximum counts the
+// inflated bytes: 16 MiB of zeros, a few KB on the wire with
+// permessage-deflate, closes with 1009 and never reaches the upstream.
+func TestRedTeamWebSocketDeflateBomb(t *testing.T) {
+	up := newWSUpstream(t)
+	p := startProxy(t, up.upstream, wsPolicy, nil)
+	c, resp, err := dialWS(t, p, "wss://up.example.com:"+up.port+"/ws/chat", &websocket.DialOptions{CompressionMode: websocket.CompressionNoContextTakeover})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate") {
+		t.Fatalf("permessage-deflate not negotiated")
+	}
+	go c.Write(wsCtx(t), websocket.MessageBinary, make([]byte, 16<<20))
+	if code, _ := readClose(t, c); code != websocket.StatusMessageTooBig {
+		t.Fatalf("agent saw close %d, want 1009", code)
+	}
+	if len(up.received()) != 0 {
+		t.Errorf("upstream received %d bytes", len(up.received()))
 	}
 }

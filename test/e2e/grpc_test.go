@@ -5,10 +5,15 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/client"
 
@@ -16,6 +21,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
+	"github.com/bot-bottle/bot-bottle/internal/testenv"
 	"github.com/bot-bottle/bot-bottle/test/e2e/harness"
 )
 
@@ -91,6 +97,89 @@ The gRPC bottle.
 
 	r := harness.Sh(t, e.be, p.Slug, "/opt/e2e-grpc/grpcfixture client grpc.e2e.test:443")
 	t.Logf("the agent's grpc-go client:\n%s", r)
+	checkGRPCFixture(t, r.Stdout, token)
+	if strings.Contains(r.Stdout+r.Stderr, token) {
+		t.Error("the agent saw the token")
+	}
+	b, _ := os.ReadFile(filepath.Join(p.StateDir, "logs", "egress.jsonl"))
+	if log := string(b); !strings.Contains(log, `"code":"dlp"`) || !strings.Contains(log, `"path":"/grpc.health.v1.Health/Check"`) {
+		t.Errorf("the sidecar's log (%s) lacks the gRPC calls and the refusal:\n%s", p.StateDir, log)
+	}
+}
+
+// TestGRPCThroughEgressServe: the same grpc-go client and server as
+// TestGRPCThroughABottle, as processes on loopback, through the real
+// "bot-bottle egress serve" command (no engine needed).
+func TestGRPCThroughEgressServe(t *testing.T) {
+	fixture := harness.BuildStatic(t, "./test/e2e/grpcfixture")
+	bin := harness.BuildStatic(t, "./cmd/bot-bottle")
+	ca := harness.NewTestCA(t)
+	leaf := ca.Leaf(t, "localhost")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close() // the server's port: free a moment ago, on loopback
+	startProc(t, "serving grpc", nil, fixture, "serve", "127.0.0.1:"+port, filepath.Join(leaf, "cert.pem"), filepath.Join(leaf, "key.pem"))
+
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "policy.yaml"), `egress:
+  routes:
+    - host: localhost
+      auth: {scheme: Bearer, token_ref: E2E_TOKEN}
+      dlp: {outbound_on_match: block}
+      matches:
+        - paths: [{type: prefix, value: /grpc.health.v1.Health/}, {type: prefix, value: /grpc.reflection.v1.ServerReflection/}]
+`)
+	token := "e2e-token-" + harness.Slug("t")
+	logs := startProc(t, `"msg":"egress listening"`, []string{"E2E_TOKEN=" + token, "HOME=" + dir}, bin, "egress", "serve",
+		"--policy", filepath.Join(dir, "policy.yaml"), "--listen", "127.0.0.1:0", "--state-dir", filepath.Join(dir, "ca"),
+		"--upstream-ca", filepath.Join(ca.Dir, "ca.pem"), "--unsafe-allow-private-ranges", "--allow-port", port)
+	m := regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no listening address in:\n%s", logs)
+	}
+
+	cmd := exec.Command(fixture, "client", "localhost:"+port)
+	cmd.Env = []string{"GRPCFIXTURE_CONNECT=" + m[1], "SSL_CERT_FILE=" + filepath.Join(dir, "ca", "ca.pem")}
+	out, err := cmd.CombinedOutput()
+	t.Logf("the grpc-go client through egress serve:\n%s", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGRPCFixture(t, string(out), token)
+	if log := logs.String(); !strings.Contains(log, `"code":"dlp"`) || strings.Contains(log, token) {
+		t.Errorf("egress serve's log lacks the refusal or holds the token:\n%s", log)
+	}
+}
+
+// startProc runs name args until t ends and waits for ready in its
+// output (both streams, returned as it grows).
+func startProc(t *testing.T, ready string, env []string, name string, args ...string) *testenv.LockedBuffer {
+	t.Helper()
+	out := &testenv.LockedBuffer{}
+	cmd := exec.Command(name, args...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for range 300 { // a bound of 30 s, not a measurement
+		if strings.Contains(out.String(), ready) {
+			return out
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s never said %q:\n%s", filepath.Base(name), ready, out)
+	return nil
+}
+
+// checkGRPCFixture checks what grpcfixture's client printed: every kind
+// of call worked with the token injected, the refusals came, and the
+// server saw no secret.
+func checkGRPCFixture(t *testing.T, out, token string) {
+	t.Helper()
 	auth := fmt.Sprintf("%x", sha256.Sum256([]byte("Bearer "+token)))
 	for _, want := range []string{
 		"unary: SERVING OK auth-sha256=" + auth + "\n",
@@ -102,15 +191,8 @@ The gRPC bottle.
 		`secret: PermissionDenied "bot-bottle egress refused a message (dlp) rf-`,
 		"leak-check: OK\n",
 	} {
-		if !strings.Contains(r.Stdout, want) {
+		if !strings.Contains(out, want) {
 			t.Errorf("the agent's output lacks %q", want)
 		}
-	}
-	if strings.Contains(r.Stdout+r.Stderr, token) {
-		t.Error("the agent saw the token")
-	}
-	b, _ := os.ReadFile(filepath.Join(p.StateDir, "logs", "egress.jsonl"))
-	if log := string(b); !strings.Contains(log, `"code":"dlp"`) || !strings.Contains(log, `"path":"/grpc.health.v1.Health/Check"`) {
-		t.Errorf("the sidecar's log (%s) lacks the gRPC calls and the refusal:\n%s", p.StateDir, log)
 	}
 }

@@ -6,14 +6,20 @@
 //	grpcfixture serve ADDR CERT KEY  health (unary, server-streaming) and
 //	                                 reflection (bidi) over TLS
 //	grpcfixture client HOST:PORT     one line per call: what it got
+//
+// GRPCFIXTURE_CONNECT=ADDR makes the client CONNECT through the proxy at
+// ADDR itself (for a name such as localhost, which Go's HTTPS_PROXY
+// handling never proxies).
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -104,7 +110,13 @@ func (n noting) RecvMsg(m any) error {
 
 // client runs each kind of call once and prints one line for each.
 func client(target string) {
-	cc, err := grpc.NewClient("dns:///"+target, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{})))
+	scheme, opts := "dns:///", []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{}))}
+	if proxy := os.Getenv("GRPCFIXTURE_CONNECT"); proxy != "" {
+		scheme, opts = "passthrough:///", append(opts, grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			return connectVia(ctx, proxy, addr)
+		}))
+	}
+	cc, err := grpc.NewClient(scheme+target, opts...)
 	if err != nil {
 		fmt.Println("dial:", err)
 		os.Exit(1)
@@ -137,6 +149,25 @@ func client(target string) {
 	fmt.Printf("secret: %v %q\n", status.Code(err), status.Convert(err).Message())
 	_, err = hc.Check(ctx, &healthpb.HealthCheckRequest{Service: "leak-check"})
 	fmt.Printf("leak-check: %v\n", status.Code(err))
+}
+
+// connectVia opens a tunnel to addr through the HTTP proxy at proxy.
+func connectVia(ctx context.Context, proxy, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", proxy)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", addr, addr)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, &http.Request{Method: "CONNECT"})
+	if err == nil && (resp.StatusCode != http.StatusOK || br.Buffered() > 0) {
+		err = fmt.Errorf("the proxy answered %s", resp.Status)
+	}
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("CONNECT %s: %w", addr, err)
+	}
+	return c, nil
 }
 
 // bidi sends three reflection requests on one stream, each answered
