@@ -3,6 +3,7 @@ package podman_test
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/backendtest"
 	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
+	"github.com/bot-bottle/bot-bottle/internal/backend/engines"
 	"github.com/bot-bottle/bot-bottle/internal/backend/podman"
 	"github.com/bot-bottle/bot-bottle/internal/backend/podman/podmantest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
@@ -76,5 +78,42 @@ func TestRefusesNetavark(t *testing.T) {
 		if strings.Contains(n.Name, plan.Slug) {
 			t.Errorf("network %s left behind", n.Name)
 		}
+	}
+}
+
+// TestOpenAllSeesPodmanBottles: with CONTAINER_HOST naming the Podman
+// service, the engines every command but start opens (list, stop, rm,
+// cleanup) list a Podman bottle as podman's and remove it there.
+func TestOpenAllSeesPodmanBottles(t *testing.T) {
+	p, _, svc := newBackend(t)
+	pl := harness.ShellPlan(t)
+	harness.Launch(t, p, pl, launchOptions())
+	ctx := context.Background()
+	all, closeAll, err := engines.OpenAll(ctx, engines.Config{Getenv: func(k string) string {
+		if k == podman.EnvHost {
+			return svc.Host
+		}
+		return os.Getenv(k)
+	}}, false) // not strict: another configured engine being down is not this test's business
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll()
+	if !strings.Contains(all.Name(), "podman") {
+		t.Fatalf("engines opened: %s", all.Name())
+	}
+	list, err := all.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(list, func(s backend.Summary) bool { return s.Slug == pl.Slug })
+	if i < 0 || list[i].Backend != "podman" || list[i].State != "running" {
+		t.Fatalf("%s in the engines' list: %+v", pl.Slug, list)
+	}
+	if err := all.Remove(ctx, pl.Slug); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := p.List(ctx); slices.ContainsFunc(list, func(s backend.Summary) bool { return s.Slug == pl.Slug }) {
+		t.Errorf("%s still on Podman after Remove through the engines", pl.Slug)
 	}
 }
