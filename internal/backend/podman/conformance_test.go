@@ -117,3 +117,32 @@ func TestOpenAllSeesPodmanBottles(t *testing.T) {
 		t.Errorf("%s still on Podman after Remove through the engines", pl.Slug)
 	}
 }
+
+// TestRootless: rootless Podman, as the user the CI setup creates. On
+// this machine's cgroup v1 it ignores every resource limit (its own
+// warning: "Resource limits are not supported and ignored on cgroups V1
+// rootless systems"), so the launch is refused, naming that, before
+// anything is made.
+func TestRootless(t *testing.T) {
+	svc := podmantest.StartRootless(t, "cni")
+	ctx := context.Background()
+	info, err := podman.InfoFrom(svc.Host)(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Rootless || info.NetworkBackend != "cni" {
+		t.Fatalf("service info %+v, want rootless on CNI", info)
+	}
+	if info.CgroupVersion == "v2" {
+		t.Skip("rootless Podman on cgroup v2 keeps its limits; the walls suite does not run rootless yet (docs/runtimes.md)")
+	}
+	p := podman.New(svc.Client(t), podman.InfoFrom(svc.Host), docker.Options{})
+	pl := harness.ShellPlan(t)
+	_, err = p.Launch(ctx, pl, launchOptions())
+	if err == nil || !strings.Contains(err.Error(), "rootless podman on cgroup v1 ignores the agent's pids and memory limits") {
+		t.Fatalf("rootless launch: %v, want the cgroup v1 refusal", err)
+	}
+	if list, err := p.List(ctx); err != nil || len(list) > 0 {
+		t.Errorf("after the refusal: %+v, %v", list, err)
+	}
+}

@@ -18,7 +18,9 @@
 //     would be reachable from the agent. CNI's bridge plugin on an
 //     internal network sets isGateway false: the bridge holds no address.
 //     Launch asks the engine which backend it runs and refuses any other
-//     (Sealed).
+//     (Sealed);
+//   - rootless Podman on cgroup v1 ignores resource limits: refused
+//     (Limited).
 package podman
 
 import (
@@ -119,13 +121,13 @@ func New(eng docker.Engine, info func(context.Context) (Info, error), o docker.O
 	return &Podman{Docker: docker.New(eng, Options(o)), info: info}
 }
 
-// Launch checks that the engine seals the agent's network, then launches.
+// Launch checks that the engine builds every wall (Check), then launches.
 func (p *Podman) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchOptions) (backend.Bottle, error) {
 	info, err := p.info(ctx)
 	if err != nil {
 		return backend.Bottle{}, fmt.Errorf("launching on podman: %w", err)
 	}
-	if err := Sealed(info); err != nil {
+	if err := Check(info); err != nil {
 		return backend.Bottle{}, fmt.Errorf("launching on podman: %w", err)
 	}
 	return p.Docker.Launch(ctx, b, opts)
