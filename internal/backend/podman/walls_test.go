@@ -200,16 +200,23 @@ func TestWallsAttestationRefusesAHole(t *testing.T) {
 	t.Logf("refused:\n%s", err)
 }
 
-// TestWallsDNSAndSecrets: the agent's only resolver is the sidecar (an
-// outside name is refused, the aliases resolve to it), and the secret is
-// in the sidecar's environment and nowhere in the agent's.
-func TestWallsDNSAndSecrets(t *testing.T) {
+// TestWallsRunningBottle: one bottle with the real sidecar, checked
+// from inside; see each part.
+func TestWallsRunningBottle(t *testing.T) {
 	w := setupWalls(t)
 	p := wallsPlan(t)
 	if err := lifecycle.Prepare(p, makeCA); err != nil {
 		t.Fatal(err)
 	}
 	b := harness.Launch(t, w.be, *p, backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid(), Getenv: secretEnv})
+	t.Run("DNSAndSecrets", func(t *testing.T) { dnsAndSecrets(t, w, p, b) })
+	t.Run("AgentReachesOnlyTheSidecar", func(t *testing.T) { reachesOnlyTheSidecar(t, w, p) })
+}
+
+// dnsAndSecrets: the agent's only resolver is the sidecar (an
+// outside name is refused, the aliases resolve to it), and the secret is
+// in the sidecar's environment and nowhere in the agent's.
+func dnsAndSecrets(t *testing.T, w walls, p *plan.Bottle, b backend.Bottle) {
 	sidecarIP, _, _ := strings.Cut(b.Endpoints.DNS, ":")
 	r := harness.Sh(t, w.be, p.Slug, "getent hosts exfil-probe.example.com; echo rc=$?; getent hosts egress | cut -d' ' -f1; grep -c nameserver /etc/resolv.conf; grep nameserver /etc/resolv.conf")
 	want := "rc=2\n" + sidecarIP + "\n1\nnameserver " + sidecarIP + "\n"
@@ -225,18 +232,12 @@ func TestWallsDNSAndSecrets(t *testing.T) {
 	}
 }
 
-// TestWallsAgentReachesOnlyTheSidecar: from the agent, the sidecar
+// reachesOnlyTheSidecar: from the agent, the sidecar
 // answers on the internal network; the host (a listener on 0.0.0.0, every
 // address), the internal network's would-be gateway, the sidecar's egress
 // leg and a neighbour on the egress network do not. The same probes from
 // the sidecar reach the host and the neighbour.
-func TestWallsAgentReachesOnlyTheSidecar(t *testing.T) {
-	w := setupWalls(t)
-	p := wallsPlan(t)
-	if err := lifecycle.Prepare(p, makeCA); err != nil {
-		t.Fatal(err)
-	}
-	harness.Launch(t, w.be, *p, backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid(), Getenv: secretEnv})
+func reachesOnlyTheSidecar(t *testing.T, w walls, p *plan.Bottle) {
 	hostPort := harness.HostListener(t)
 	egressNet := "bot-bottle-" + p.Slug + "-egress"
 	bin := harness.BuildStatic(t, "./test/e2e/fixture")
