@@ -95,3 +95,18 @@ func TestParseInfo(t *testing.T) {
 		}
 	}
 }
+
+// TestLaunchRefusesGVisor: runtime runsc, from the bottle or the engine
+// option, is refused before the engine is asked anything.
+func TestLaunchRefusesGVisor(t *testing.T) {
+	sealed := func(context.Context) (Info, error) { return Info{NetworkBackend: NetworkCNI, CgroupVersion: "v1"}, nil }
+	for _, c := range []struct {
+		bottle, engine string
+	}{{"runsc", ""}, {"", "runsc"}} {
+		p := New(nil, sealed, docker.Options{Runtime: c.engine})
+		_, err := p.Launch(context.Background(), plan.Bottle{Slug: "x-12345", Runtime: c.bottle}, backend.LaunchOptions{})
+		if !errors.Is(err, ErrNoGVisor) {
+			t.Errorf("bottle runtime %q, engine runtime %q: %v, want ErrNoGVisor", c.bottle, c.engine, err)
+		}
+	}
+}

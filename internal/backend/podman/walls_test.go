@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
@@ -283,4 +284,38 @@ func gateway(e *network.EndpointSettings) string {
 	a := e.IPAddress.As4()
 	a[3] = a[3]&^15 | 1
 	return net.IP(a[:]).String()
+}
+
+// TestPodmanIgnoresTheRuntime is why the backend refuses runsc
+// (ErrNoGVisor): a container created through Podman's Docker-compatible
+// API with HostConfig.Runtime runsc (registered in the engine's
+// containers.conf as the wrapper) runs on the host's kernel, not gVisor's
+// 4.4.0. A Podman that applies it fails this test: then lift the refusal.
+func TestPodmanIgnoresTheRuntime(t *testing.T) {
+	svc := podmantest.Start(t, "cni")
+	eng := svc.Client(t)
+	base := svc.Image(t, harness.Engine(t), harness.Base(t, harness.Engine(t)))
+	ctx := context.Background()
+	res, err := eng.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config:     &container.Config{Image: base, Entrypoint: []string{"sleep", "infinity"}},
+		HostConfig: &container.HostConfig{Runtime: "runsc", Resources: container.Resources{Ulimits: podman.Options(docker.Options{}).Ulimits}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.ContainerRemove(context.Background(), res.ID, client.ContainerRemoveOptions{Force: true}) })
+	if _, err := eng.ContainerStart(ctx, res.ID, client.ContainerStartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	host, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := harness.ExecContainer(t, eng, res.ID, "uname", "-r"); got != string(host) {
+		t.Errorf("asked for runsc through the compatible API, the container's kernel is %q (the host's is %q): Podman applied the runtime", got, host)
+	}
+	p := podman.New(eng, podman.InfoFrom(svc.Host), docker.Options{})
+	if _, err := p.Launch(ctx, plan.Bottle{Slug: "gvisor-12345", Runtime: "runsc"}, launchOptions()); !errors.Is(err, podman.ErrNoGVisor) {
+		t.Errorf("launch with runtime runsc: %v, want ErrNoGVisor", err)
+	}
 }

@@ -25,10 +25,14 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/testenv"
 )
 
+// RunscWrapper is where scripts/ci-setup.d/50-runsc.sh installs the
+// runsc wrapper that passes runsc's root-netns check (docs/runtimes.md).
+const RunscWrapper = "/usr/local/lib/bot-bottle/runsc"
+
 // Config is the containers.conf the service runs with: the settings the
-// Podman backend needs (docs/runtimes.md). Network is the network backend
-// ("cni" seals the agent's network; "netavark" is Podman 4's default and
-// does not).
+// Podman backend needs (docs/runtimes.md), and runsc as the wrapper.
+// Network is the network backend ("cni" seals the agent's network;
+// "netavark" is Podman 4's default and does not).
 func Config(network, cniDir string) string {
 	return fmt.Sprintf(`[containers]
 default_ulimits = ["nofile=%d:%d", "nproc=%d:%d"]
@@ -36,10 +40,12 @@ default_ulimits = ["nofile=%d:%d", "nproc=%d:%d"]
 runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
+[engine.runtimes]
+runsc = [%q]
 [network]
 network_backend = %q
 network_config_dir = %q
-`, podman.NoFile, podman.NoFile, podman.NProc, podman.NProc, network, cniDir)
+`, podman.NoFile, podman.NoFile, podman.NProc, podman.NProc, RunscWrapper, network, cniDir)
 }
 
 // EnvRun, set to 1, runs the tests that start a Podman service.
