@@ -2,7 +2,8 @@
 # Podman for the walls suite on a second engine: Debian's podman with the
 # CNI network backend's plugins (the backend refuses netavark: its internal
 # networks' bridges hold a host address, docs/runtimes.md), catatonit for
-# --init, and netavark itself so a test proves the refusal on a real engine.
+# --init, and netavark itself so a test proves the refusal on a real engine;
+# and the user rootless Podman runs as.
 # Nothing is configured system-wide: the tests start their own `podman
 # system service` with their own containers.conf (CONTAINERS_CONF). Quick
 # when installed. The seeded base images are copied from Docker into
@@ -20,11 +21,16 @@ installed() {
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || return 1
 	done
 }
-if installed; then
-	podman --version
-	exit 0
+if ! installed; then
+	$sudo apt-get update -qq
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $packages >/dev/null
 fi
-$sudo apt-get update -qq
-# shellcheck disable=SC2086
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $packages >/dev/null
+# The user rootless Podman runs as (podmantest.RootlessUser); useradd
+# gives it subordinate uid and gid ranges.
+user=bot-bottle-podman
+if ! id "$user" >/dev/null 2>&1; then
+	$sudo useradd --create-home --shell /usr/sbin/nologin "$user"
+fi
+grep -q "^$user:" /etc/subuid || echo "podman: $user has no /etc/subuid range" >&2
 podman --version

@@ -15,5 +15,5 @@ command -v podman >/dev/null 2>&1 || missing "podman is not installed (scripts/c
 [ "$(id -u)" = 0 ] || missing "the rootful Podman tests need root"
 docker info >/dev/null 2>&1 || missing "no Docker engine answers (the seeded base images are copied from it)"
 
-BOT_BOTTLE_PODMAN=1 go test -count=1 -v -run '^(TestConformance|TestRefusesNetavark|TestWalls.*)$' ./internal/backend/podman/ |
+BOT_BOTTLE_PODMAN=1 go test -count=1 -v -run '^(TestConformance|TestRefusesNetavark|TestOpenAllSeesPodmanBottles|TestRootless|TestPodmanIgnoresTheRuntime|TestWalls.*)$' ./internal/backend/podman/ |
 	grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|PASS|panic)|\.go:[0-9]+:'

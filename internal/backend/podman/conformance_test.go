@@ -3,6 +3,7 @@ package podman_test
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/backendtest"
 	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
+	"github.com/bot-bottle/bot-bottle/internal/backend/engines"
 	"github.com/bot-bottle/bot-bottle/internal/backend/podman"
 	"github.com/bot-bottle/bot-bottle/internal/backend/podman/podmantest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
@@ -76,5 +78,71 @@ func TestRefusesNetavark(t *testing.T) {
 		if strings.Contains(n.Name, plan.Slug) {
 			t.Errorf("network %s left behind", n.Name)
 		}
+	}
+}
+
+// TestOpenAllSeesPodmanBottles: with CONTAINER_HOST naming the Podman
+// service, the engines every command but start opens (list, stop, rm,
+// cleanup) list a Podman bottle as podman's and remove it there.
+func TestOpenAllSeesPodmanBottles(t *testing.T) {
+	p, _, svc := newBackend(t)
+	pl := harness.ShellPlan(t)
+	harness.Launch(t, p, pl, launchOptions())
+	ctx := context.Background()
+	all, closeAll, err := engines.OpenAll(ctx, engines.Config{Getenv: func(k string) string {
+		if k == podman.EnvHost {
+			return svc.Host
+		}
+		return os.Getenv(k)
+	}}, false) // not strict: another configured engine being down is not this test's business
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll()
+	if !strings.Contains(all.Name(), "podman") {
+		t.Fatalf("engines opened: %s", all.Name())
+	}
+	list, err := all.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(list, func(s backend.Summary) bool { return s.Slug == pl.Slug })
+	if i < 0 || list[i].Backend != "podman" || list[i].State != "running" {
+		t.Fatalf("%s in the engines' list: %+v", pl.Slug, list)
+	}
+	if err := all.Remove(ctx, pl.Slug); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := p.List(ctx); slices.ContainsFunc(list, func(s backend.Summary) bool { return s.Slug == pl.Slug }) {
+		t.Errorf("%s still on Podman after Remove through the engines", pl.Slug)
+	}
+}
+
+// TestRootless: rootless Podman, as the user the CI setup creates. On
+// this machine's cgroup v1 it ignores every resource limit (its own
+// warning: "Resource limits are not supported and ignored on cgroups V1
+// rootless systems"), so the launch is refused, naming that, before
+// anything is made.
+func TestRootless(t *testing.T) {
+	svc := podmantest.StartRootless(t, "cni")
+	ctx := context.Background()
+	info, err := podman.InfoFrom(svc.Host)(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Rootless || info.NetworkBackend != "cni" {
+		t.Fatalf("service info %+v, want rootless on CNI", info)
+	}
+	if info.CgroupVersion == "v2" {
+		t.Skip("rootless Podman on cgroup v2 keeps its limits; the walls suite does not run rootless yet (docs/runtimes.md)")
+	}
+	p := podman.New(svc.Client(t), podman.InfoFrom(svc.Host), docker.Options{})
+	pl := harness.ShellPlan(t)
+	_, err = p.Launch(ctx, pl, launchOptions())
+	if err == nil || !strings.Contains(err.Error(), "rootless podman on cgroup v1 ignores the agent's pids and memory limits") {
+		t.Fatalf("rootless launch: %v, want the cgroup v1 refusal", err)
+	}
+	if list, err := p.List(ctx); err != nil || len(list) > 0 {
+		t.Errorf("after the refusal: %+v, %v", list, err)
 	}
 }

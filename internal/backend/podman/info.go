@@ -22,6 +22,29 @@ type Info struct {
 	Version        string
 	NetworkBackend string
 	Rootless       bool
+	// CgroupVersion is "v1" or "v2".
+	CgroupVersion string
+}
+
+// Check refuses an engine on which a wall would be weaker than on
+// Docker: an unsealed network (Sealed) or limits that are not applied
+// (Limited).
+func Check(i Info) error {
+	if err := Sealed(i); err != nil {
+		return err
+	}
+	return Limited(i)
+}
+
+// Limited refuses rootless Podman on cgroup v1, which ignores every
+// resource limit ("Resource limits are not supported and ignored on
+// cgroups V1 rootless systems"): the agent would run without its pids and
+// memory limits.
+func Limited(i Info) error {
+	if i.Rootless && i.CgroupVersion != "v2" {
+		return fmt.Errorf("rootless podman on cgroup %s ignores the agent's pids and memory limits; use rootful podman, or rootless on a cgroup v2 host (docs/runtimes.md)", i.CgroupVersion)
+	}
+	return nil
 }
 
 // Sealed refuses an engine on which the agent's internal network would
@@ -38,6 +61,7 @@ func Sealed(i Info) error {
 type wireInfo struct {
 	Host struct {
 		NetworkBackend string `json:"networkBackend"`
+		CgroupVersion  string `json:"cgroupVersion"`
 		Security       struct {
 			Rootless bool `json:"rootless"`
 		} `json:"security"`
@@ -57,7 +81,7 @@ func ParseInfo(r io.Reader) (Info, error) {
 	if w.Host.NetworkBackend == "" {
 		return Info{}, errors.New("podman info names no network backend")
 	}
-	return Info{Version: w.Version.Version, NetworkBackend: w.Host.NetworkBackend, Rootless: w.Host.Security.Rootless}, nil
+	return Info{Version: w.Version.Version, NetworkBackend: w.Host.NetworkBackend, Rootless: w.Host.Security.Rootless, CgroupVersion: w.Host.CgroupVersion}, nil
 }
 
 // InfoFrom reads Info from the Podman API at host (unix:///path only).

@@ -9,20 +9,23 @@
 //     asks for an RLIMIT_NOFILE above the machine's hard limit and every
 //     container fails with "error setting rlimit type 7";
 //   - gVisor is never picked by default: Podman lists every runtime its
-//     configuration names, installed or not; Debian's runsc needs the
-//     wrapper scripts/ci-setup.d installs to pass its root-netns check on
-//     Linux 6.x, under Podman as under Docker (docs/runtimes.md);
+//     configuration names, installed or not;
 //   - the engine must use the CNI network backend: netavark (Podman 4's
 //     default, Podman 5's only one) gives an internal network's bridge a
 //     host address and has no inhibit_ipv4, so a host listener on 0.0.0.0
 //     would be reachable from the agent. CNI's bridge plugin on an
 //     internal network sets isGateway false: the bridge holds no address.
 //     Launch asks the engine which backend it runs and refuses any other
-//     (Sealed).
+//     (Sealed);
+//   - rootless Podman on cgroup v1 ignores resource limits: refused
+//     (Limited);
+//   - the agent under runsc is refused (ErrNoGVisor): the compatible API
+//     ignores a container's runtime.
 package podman
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -108,7 +111,8 @@ func Options(o docker.Options) docker.Options {
 // network.
 type Podman struct {
 	*docker.Docker
-	info func(context.Context) (Info, error)
+	info    func(context.Context) (Info, error)
+	runtime string
 }
 
 var _ backend.Backend = (*Podman)(nil)
@@ -116,16 +120,26 @@ var _ backend.Backend = (*Podman)(nil)
 // New is a backend on Podman's engine eng; info reads the engine's own
 // description of itself (InfoFrom for a socket).
 func New(eng docker.Engine, info func(context.Context) (Info, error), o docker.Options) *Podman {
-	return &Podman{Docker: docker.New(eng, Options(o)), info: info}
+	return &Podman{Docker: docker.New(eng, Options(o)), info: info, runtime: o.Runtime}
 }
 
-// Launch checks that the engine seals the agent's network, then launches.
+// ErrNoGVisor is the refusal of an agent under runsc: Podman 4.3's
+// Docker-compatible API does not apply a container's HostConfig.Runtime
+// (seen here: asked for runsc, the agent ran on the host's kernel under
+// the engine's default runtime while its label said runsc).
+var ErrNoGVisor = errors.New("the podman backend cannot run the agent under runsc: podman's Docker-compatible API ignores a container's runtime, so the agent would run under the engine's default (runc); use the docker backend for gVisor (docs/runtimes.md)")
+
+// Launch checks that the engine builds every wall (Check) and that the
+// agent would get the runtime asked for, then launches.
 func (p *Podman) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchOptions) (backend.Bottle, error) {
+	if b.Runtime == "runsc" || p.runtime == "runsc" {
+		return backend.Bottle{}, fmt.Errorf("launching on podman: %w", ErrNoGVisor)
+	}
 	info, err := p.info(ctx)
 	if err != nil {
 		return backend.Bottle{}, fmt.Errorf("launching on podman: %w", err)
 	}
-	if err := Sealed(info); err != nil {
+	if err := Check(info); err != nil {
 		return backend.Bottle{}, fmt.Errorf("launching on podman: %w", err)
 	}
 	return p.Docker.Launch(ctx, b, opts)

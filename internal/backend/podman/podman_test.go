@@ -64,21 +64,49 @@ func TestLaunchRefusesAnUnsealedEngine(t *testing.T) {
 	if _, err := p.Launch(context.Background(), plan.Bottle{Slug: "x-12345"}, backend.LaunchOptions{}); err == nil || !strings.Contains(err.Error(), "socket gone") {
 		t.Errorf("launch when info fails: %v, want that error", err)
 	}
-	if err := Sealed(Info{NetworkBackend: NetworkCNI}); err != nil {
-		t.Errorf("CNI refused: %v", err)
+	for _, ok := range []Info{{NetworkBackend: NetworkCNI, CgroupVersion: "v1"}, {NetworkBackend: NetworkCNI, Rootless: true, CgroupVersion: "v2"}} {
+		if err := Check(ok); err != nil {
+			t.Errorf("%+v refused: %v", ok, err)
+		}
+	}
+}
+
+// TestLaunchRefusesRootlessCgroupV1: rootless Podman on cgroup v1 drops
+// the agent's pids and memory limits with a warning; Launch refuses it.
+func TestLaunchRefusesRootlessCgroupV1(t *testing.T) {
+	info := Info{Version: "4.3.1", NetworkBackend: NetworkCNI, Rootless: true, CgroupVersion: "v1"}
+	p := New(nil, func(context.Context) (Info, error) { return info, nil }, docker.Options{})
+	_, err := p.Launch(context.Background(), plan.Bottle{Slug: "x-12345"}, backend.LaunchOptions{})
+	if err == nil || !strings.Contains(err.Error(), "ignores the agent's pids and memory limits") {
+		t.Errorf("launch on rootless cgroup v1: %v, want the refusal", err)
 	}
 }
 
 // TestParseInfo reads Podman 4.3's /libpod/info (cut down); an answer
 // without a network backend cannot decide the seal.
 func TestParseInfo(t *testing.T) {
-	got, err := ParseInfo(strings.NewReader(`{"host":{"arch":"amd64","networkBackend":"cni","security":{"rootless":true}},"version":{"APIVersion":"4.3.1","Version":"4.3.1"}}`))
-	if err != nil || got != (Info{Version: "4.3.1", NetworkBackend: "cni", Rootless: true}) {
+	got, err := ParseInfo(strings.NewReader(`{"host":{"arch":"amd64","cgroupVersion":"v1","networkBackend":"cni","security":{"rootless":true}},"version":{"APIVersion":"4.3.1","Version":"4.3.1"}}`))
+	if err != nil || got != (Info{Version: "4.3.1", NetworkBackend: "cni", Rootless: true, CgroupVersion: "v1"}) {
 		t.Errorf("ParseInfo = %+v, %v", got, err)
 	}
 	for _, in := range []string{`{"host":{}}`, `not json`, ``} {
 		if _, err := ParseInfo(strings.NewReader(in)); err == nil {
 			t.Errorf("ParseInfo(%q) accepted", in)
+		}
+	}
+}
+
+// TestLaunchRefusesGVisor: runtime runsc, from the bottle or the engine
+// option, is refused before the engine is asked anything.
+func TestLaunchRefusesGVisor(t *testing.T) {
+	sealed := func(context.Context) (Info, error) { return Info{NetworkBackend: NetworkCNI, CgroupVersion: "v1"}, nil }
+	for _, c := range []struct {
+		bottle, engine string
+	}{{"runsc", ""}, {"", "runsc"}} {
+		p := New(nil, sealed, docker.Options{Runtime: c.engine})
+		_, err := p.Launch(context.Background(), plan.Bottle{Slug: "x-12345", Runtime: c.bottle}, backend.LaunchOptions{})
+		if !errors.Is(err, ErrNoGVisor) {
+			t.Errorf("bottle runtime %q, engine runtime %q: %v, want ErrNoGVisor", c.bottle, c.engine, err)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
@@ -200,16 +201,23 @@ func TestWallsAttestationRefusesAHole(t *testing.T) {
 	t.Logf("refused:\n%s", err)
 }
 
-// TestWallsDNSAndSecrets: the agent's only resolver is the sidecar (an
-// outside name is refused, the aliases resolve to it), and the secret is
-// in the sidecar's environment and nowhere in the agent's.
-func TestWallsDNSAndSecrets(t *testing.T) {
+// TestWallsRunningBottle: one bottle with the real sidecar, checked
+// from inside; see each part.
+func TestWallsRunningBottle(t *testing.T) {
 	w := setupWalls(t)
 	p := wallsPlan(t)
 	if err := lifecycle.Prepare(p, makeCA); err != nil {
 		t.Fatal(err)
 	}
 	b := harness.Launch(t, w.be, *p, backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid(), Getenv: secretEnv})
+	t.Run("DNSAndSecrets", func(t *testing.T) { dnsAndSecrets(t, w, p, b) })
+	t.Run("AgentReachesOnlyTheSidecar", func(t *testing.T) { reachesOnlyTheSidecar(t, w, p) })
+}
+
+// dnsAndSecrets: the agent's only resolver is the sidecar (an
+// outside name is refused, the aliases resolve to it), and the secret is
+// in the sidecar's environment and nowhere in the agent's.
+func dnsAndSecrets(t *testing.T, w walls, p *plan.Bottle, b backend.Bottle) {
 	sidecarIP, _, _ := strings.Cut(b.Endpoints.DNS, ":")
 	r := harness.Sh(t, w.be, p.Slug, "getent hosts exfil-probe.example.com; echo rc=$?; getent hosts egress | cut -d' ' -f1; grep -c nameserver /etc/resolv.conf; grep nameserver /etc/resolv.conf")
 	want := "rc=2\n" + sidecarIP + "\n1\nnameserver " + sidecarIP + "\n"
@@ -225,18 +233,12 @@ func TestWallsDNSAndSecrets(t *testing.T) {
 	}
 }
 
-// TestWallsAgentReachesOnlyTheSidecar: from the agent, the sidecar
+// reachesOnlyTheSidecar: from the agent, the sidecar
 // answers on the internal network; the host (a listener on 0.0.0.0, every
 // address), the internal network's would-be gateway, the sidecar's egress
 // leg and a neighbour on the egress network do not. The same probes from
 // the sidecar reach the host and the neighbour.
-func TestWallsAgentReachesOnlyTheSidecar(t *testing.T) {
-	w := setupWalls(t)
-	p := wallsPlan(t)
-	if err := lifecycle.Prepare(p, makeCA); err != nil {
-		t.Fatal(err)
-	}
-	harness.Launch(t, w.be, *p, backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid(), Getenv: secretEnv})
+func reachesOnlyTheSidecar(t *testing.T, w walls, p *plan.Bottle) {
 	hostPort := harness.HostListener(t)
 	egressNet := "bot-bottle-" + p.Slug + "-egress"
 	bin := harness.BuildStatic(t, "./test/e2e/fixture")
@@ -282,4 +284,38 @@ func gateway(e *network.EndpointSettings) string {
 	a := e.IPAddress.As4()
 	a[3] = a[3]&^15 | 1
 	return net.IP(a[:]).String()
+}
+
+// TestPodmanIgnoresTheRuntime is why the backend refuses runsc
+// (ErrNoGVisor): a container created through Podman's Docker-compatible
+// API with HostConfig.Runtime runsc (registered in the engine's
+// containers.conf as the wrapper) runs on the host's kernel, not gVisor's
+// 4.4.0. A Podman that applies it fails this test: then lift the refusal.
+func TestPodmanIgnoresTheRuntime(t *testing.T) {
+	svc := podmantest.Start(t, "cni")
+	eng := svc.Client(t)
+	base := svc.Image(t, harness.Engine(t), harness.Base(t, harness.Engine(t)))
+	ctx := context.Background()
+	res, err := eng.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config:     &container.Config{Image: base, Entrypoint: []string{"sleep", "infinity"}},
+		HostConfig: &container.HostConfig{Runtime: "runsc", Resources: container.Resources{Ulimits: podman.Options(docker.Options{}).Ulimits}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.ContainerRemove(context.Background(), res.ID, client.ContainerRemoveOptions{Force: true}) })
+	if _, err := eng.ContainerStart(ctx, res.ID, client.ContainerStartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	host, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := harness.ExecContainer(t, eng, res.ID, "uname", "-r"); got != string(host) {
+		t.Errorf("asked for runsc through the compatible API, the container's kernel is %q (the host's is %q): Podman applied the runtime", got, host)
+	}
+	p := podman.New(eng, podman.InfoFrom(svc.Host), docker.Options{})
+	if _, err := p.Launch(ctx, plan.Bottle{Slug: "gvisor-12345", Runtime: "runsc"}, launchOptions()); !errors.Is(err, podman.ErrNoGVisor) {
+		t.Errorf("launch with runtime runsc: %v, want ErrNoGVisor", err)
+	}
 }

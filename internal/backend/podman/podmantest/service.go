@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,19 +25,27 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/testenv"
 )
 
+// RunscWrapper is where scripts/ci-setup.d/50-runsc.sh installs the
+// runsc wrapper that passes runsc's root-netns check (docs/runtimes.md).
+const RunscWrapper = "/usr/local/lib/bot-bottle/runsc"
+
 // Config is the containers.conf the service runs with: the settings the
-// Podman backend needs (docs/runtimes.md). Network is the network backend
-// ("cni" seals the agent's network; "netavark" is Podman 4's default and
-// does not).
+// Podman backend needs (docs/runtimes.md), and runsc as the wrapper.
+// Network is the network backend ("cni" seals the agent's network;
+// "netavark" is Podman 4's default and does not).
 func Config(network, cniDir string) string {
 	return fmt.Sprintf(`[containers]
 default_ulimits = ["nofile=%d:%d", "nproc=%d:%d"]
 [engine]
 runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+[engine.runtimes]
+runsc = [%q]
 [network]
 network_backend = %q
 network_config_dir = %q
-`, podman.NoFile, podman.NoFile, podman.NProc, podman.NProc, network, cniDir)
+`, podman.NoFile, podman.NoFile, podman.NProc, podman.NProc, RunscWrapper, network, cniDir)
 }
 
 // EnvRun, set to 1, runs the tests that start a Podman service.
@@ -50,24 +60,76 @@ type Service struct {
 	Env []string
 }
 
-// Start runs `podman system service` with the network backend network
-// until t ends.
+// Start runs a rootful `podman system service` with the network backend
+// network until t ends.
 func Start(t testing.TB, network string) *Service {
+	t.Helper()
+	require(t)
+	testenv.Require(t, "podman", os.Geteuid() == 0, "the Podman tests run rootful podman: they need root")
+	dir := t.TempDir()
+	return start(t, dir, filepath.Join(dir, "podman.sock"), network, nil)
+}
+
+// RootlessUser is the user scripts/ci-setup.d/60-podman.sh creates for
+// rootless Podman.
+const RootlessUser = "bot-bottle-podman"
+
+// StartRootless runs `podman system service` as RootlessUser (the test
+// runs as root) with the network backend network until t ends.
+func StartRootless(t testing.TB, network string) *Service {
+	t.Helper()
+	require(t)
+	testenv.Require(t, "podman", os.Geteuid() == 0, "the rootless Podman test starts podman as another user: it needs root")
+	u, err := user.Lookup(RootlessUser)
+	testenv.Require(t, "podman", err == nil, "no user "+RootlessUser+" (scripts/ci-setup.d/60-podman.sh)")
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	// Outside t.TempDir, whose 0700 parent the user cannot enter.
+	dir, err := os.MkdirTemp("", "bot-bottle-podman-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	run := filepath.Join(dir, "run")
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{run, filepath.Join(dir, "networks")} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(d, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return start(t, dir, filepath.Join(run, "podman.sock"), network, []string{"runuser", "-u", RootlessUser, "--", "env", "XDG_RUNTIME_DIR=" + run, "HOME=" + u.HomeDir})
+}
+
+func require(t testing.TB) {
 	t.Helper()
 	if os.Getenv(EnvRun) != "1" {
 		t.Skipf("the Podman engine tests run in scripts/test.d/60-podman.sh (%s=1)", EnvRun)
 	}
 	_, err := exec.LookPath("podman")
 	testenv.Require(t, "podman", err == nil, "podman is not installed (scripts/ci-setup.d/60-podman.sh)")
-	testenv.Require(t, "podman", os.Geteuid() == 0, "the Podman tests run rootful podman: they need root")
-	dir := t.TempDir()
+}
+
+// start runs the service with its files in dir and its socket at sock,
+// its command line after prefix (how to become its user).
+func start(t testing.TB, dir, sock, network string, prefix []string) *Service {
+	t.Helper()
 	conf := filepath.Join(dir, "containers.conf")
 	if err := os.WriteFile(conf, []byte(Config(network, filepath.Join(dir, "networks"))), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := &Service{Host: "unix://" + filepath.Join(dir, "podman.sock"), Env: []string{"CONTAINERS_CONF=" + conf}}
-	cmd := exec.Command("podman", "system", "service", "--time=0", s.Host)
-	cmd.Env = append(os.Environ(), s.Env...)
+	s := &Service{Host: "unix://" + sock, Env: []string{"CONTAINERS_CONF=" + conf}}
+	args := append(prefix, s.Env...)
+	args = append(args, "podman", "system", "service", "--time=0", s.Host)
+	cmd := exec.Command(args[0], args[1:]...)
+	if prefix == nil {
+		cmd = exec.Command("env", args...)
+	}
+	cmd.Env = os.Environ()
 	log, err := os.Create(filepath.Join(dir, "service.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +158,7 @@ func Start(t testing.TB, network string) *Service {
 		select {
 		case <-done:
 			out, _ := os.ReadFile(log.Name())
-			t.Fatalf("podman system service ended: %s", out)
+			t.Fatalf("podman system service ended (%s): %s", strings.Join(args, " "), out)
 		case <-time.After(100 * time.Millisecond):
 		}
 		if i > 300 {
@@ -117,8 +179,8 @@ func (s *Service) Client(t testing.TB) *client.Client {
 	return c
 }
 
-// Podman runs the podman command against the service's configuration
-// and returns its output.
+// Podman runs the podman command (as root) against the service's
+// configuration and returns its output: for a rootful service.
 func (s *Service) Podman(t testing.TB, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("podman", args...)
@@ -130,7 +192,7 @@ func (s *Service) Podman(t testing.TB, args ...string) string {
 	return string(out)
 }
 
-// Image makes sure Podman's store has the Docker engine's image (seeded
+// Image (for a rootful service) makes sure Podman's store has the Docker engine's image (seeded
 // there by harness.Base): copied when Podman lacks it or has another one
 // under that name (the image ID is the config's digest on both engines).
 func (s *Service) Image(t testing.TB, docker *client.Client, image string) string {
