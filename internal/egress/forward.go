@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -419,14 +420,27 @@ func textual(mt string) bool {
 }
 
 // readBody reads at most limit+1 bytes (so the caller sees "too large"),
-// in one allocation when the length is known.
+// in one allocation when the length is known and at most 64 KiB.
 func readBody(r io.Reader, length, limit int64) ([]byte, error) {
 	if length < 0 || length > limit {
 		return io.ReadAll(io.LimitReader(r, limit+1))
 	}
-	b := make([]byte, length, length+1)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, err
+	// A Content-Length is the sender's claim: what is held grows with what
+	// arrived (at most twice it, or 64 KiB), so a body that stalls does
+	// not reserve up to the limit.
+	b := make([]byte, 0, min(length, 64<<10))
+	for int64(len(b)) < length {
+		if len(b) == cap(b) { // double, never past the length
+			b = slices.Grow(b, int(min(length-int64(len(b)), int64(len(b)))))
+		}
+		n, err := r.Read(b[len(b):min(int64(cap(b)), length)])
+		b = b[:len(b)+n]
+		if err == io.EOF && int64(len(b)) < length {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
 	}
 	// A body longer than it said is an error upstream of us; read one more
 	// byte to notice it.
