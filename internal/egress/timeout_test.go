@@ -2,6 +2,7 @@ package egress
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // The timeouts here are test-shortened; closedEventually allows far more.
@@ -317,4 +319,26 @@ func TestReadBodyLengths(t *testing.T) {
 	if _, err := readBody(strings.NewReader("abc"), 2, MaxScanBody); err == nil {
 		t.Error("a body longer than its Content-Length was read")
 	}
+}
+
+// TestHTTP2HeaderThatNeverFinishes: on an HTTP/2 tunnel a header block
+// that never ends opens no stream, so the idle timeout closes the tunnel.
+func TestHTTP2HeaderThatNeverFinishes(t *testing.T) {
+	up := newUpstream(t, true)
+	p := startProxy(t, up, anyPathPolicy, shortTimeouts)
+	hostport := "up.example.com:" + up.port
+	tc := agentTLS(t, p, hostport, "h2")
+	io.WriteString(tc, http2.ClientPreface)
+	fr := http2.NewFramer(tc, tc)
+	fr.WriteSettings()
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", hostport}, {":path", "/slow"}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndStream: true, EndHeaders: false}); err != nil {
+		t.Fatal(err)
+	}
+	answered(t, p, "https://"+hostport+"/beside")
+	closedEventually(t, tc, "an HTTP/2 header block that never ends")
 }
