@@ -2,6 +2,7 @@ package egress
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -10,11 +11,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // The timeouts here are test-shortened; closedEventually allows far more.
@@ -274,4 +278,67 @@ func TestTimeoutDefaults(t *testing.T) {
 	if c.IdleTimeout != DefaultIdleTimeout || c.HeaderTimeout != DefaultHeaderTimeout || c.BodyTimeout != DefaultBodyTimeout {
 		t.Errorf("defaults: %+v", c)
 	}
+}
+
+// stallingReader gives a few bytes, then fails as a timed-out body does.
+type stallingReader struct{ sent bool }
+
+func (r *stallingReader) Read(p []byte) (int, error) {
+	if !r.sent {
+		r.sent = true
+		return copy(p, "part of it"), nil
+	}
+	return 0, os.ErrDeadlineExceeded
+}
+
+// TestStalledBodyHoldsWhatArrived: a body that claims 8 MiB and stops
+// after 10 bytes makes the proxy hold what arrived, not what it claimed.
+func TestStalledBodyHoldsWhatArrived(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := readBody(&stallingReader{}, MaxScanBody, MaxScanBody); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("readBody: %v", err)
+	}
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		t.Errorf("a 10-byte start of an 8 MiB body allocated %d bytes", got)
+	}
+}
+
+func TestReadBodyLengths(t *testing.T) {
+	for _, n := range []int{0, 1, 100, 64 << 10, 64<<10 + 1, 300 << 10} {
+		want := strings.Repeat("x", n)
+		b, err := readBody(iotest.OneByteReader(strings.NewReader(want)), int64(n), MaxScanBody)
+		if err != nil || string(b) != want {
+			t.Errorf("length %d: got %d bytes, %v", n, len(b), err)
+		}
+		if _, err := readBody(strings.NewReader(want), int64(n+1), MaxScanBody); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("length %d claimed %d: %v", n, n+1, err)
+		}
+	}
+	if _, err := readBody(strings.NewReader("abc"), 2, MaxScanBody); err == nil {
+		t.Error("a body longer than its Content-Length was read")
+	}
+}
+
+// TestHTTP2HeaderThatNeverFinishes: on an HTTP/2 tunnel a header block
+// that never ends opens no stream, so the idle timeout closes the tunnel.
+func TestHTTP2HeaderThatNeverFinishes(t *testing.T) {
+	up := newUpstream(t, true)
+	p := startProxy(t, up, anyPathPolicy, shortTimeouts)
+	hostport := "up.example.com:" + up.port
+	tc := agentTLS(t, p, hostport, "h2")
+	io.WriteString(tc, http2.ClientPreface)
+	fr := http2.NewFramer(tc, tc)
+	fr.WriteSettings()
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", hostport}, {":path", "/slow"}} {
+		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndStream: true, EndHeaders: false}); err != nil {
+		t.Fatal(err)
+	}
+	answered(t, p, "https://"+hostport+"/beside")
+	closedEventually(t, tc, "an HTTP/2 header block that never ends")
 }
