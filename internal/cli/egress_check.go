@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bot-bottle/bot-bottle/internal/egress"
+	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 )
 
 // sidecarPolicy is where the sidecar sees the live policy.
@@ -21,7 +21,7 @@ const sidecarPolicy = "/run/bot-bottle/egress/policy.yaml"
 func newEgressCheckCmd(env Env) *cobra.Command {
 	var (
 		policyPath, method, data string
-		agent                    string
+		agent, slug              string
 		bottles                  []string
 		headers                  []string
 		ports                    []int
@@ -38,6 +38,8 @@ the proxy. Exit 0: allowed; 1: refused; 2: an error.
 
 --bottle NAME (with --agent NAME) checks the policy that bottle's sidecar
 would load: its routes composed with the provider's, as start builds them.
+--slug SLUG checks the live policy of that bottle, as its sidecar runs it now:
+the routes the operator approved included.
 --policy defaults to the sidecar's live policy, ` + sidecarPolicy + `, inside a bottle.`,
 		Example: `  bot-bottle egress check --bottle claude -X DELETE https://api.anthropic.com/v1/files/x
   bot-bottle egress check --policy policy.yaml https://api.github.com/repos/o/r
@@ -46,8 +48,14 @@ would load: its routes composed with the provider's, as start builds them.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			getenv := env.Getenv
 			switch {
-			case len(bottles) > 0 && policyPath != "":
-				return usageError(fmt.Errorf("egress check: give --bottle or --policy, not both"))
+			case countSet(len(bottles) > 0, policyPath != "", slug != "") > 1:
+				return usageError(fmt.Errorf("egress check: give one of --bottle, --slug or --policy"))
+			case slug != "":
+				path, err := livePolicy(env, slug)
+				if err != nil {
+					return err
+				}
+				policyPath = path
 			case len(bottles) > 0:
 				path, sidecarEnv, done, err := bottlePolicy(env, agent, bottles)
 				if err != nil {
@@ -120,6 +128,7 @@ would load: its routes composed with the provider's, as start builds them.
 	f := cmd.Flags()
 	f.StringVar(&policyPath, "policy", "", "policy file: a bottle manifest or YAML with egress: (default "+sidecarPolicy+")")
 	f.StringArrayVar(&bottles, "bottle", nil, "check the policy this bottle would run (repeatable, as for start)")
+	f.StringVar(&slug, "slug", "", "check the live policy of this bottle (approved routes included)")
 	f.StringVar(&agent, "agent", "", "with --bottle: the agent to plan it for (as for start)")
 	f.StringVarP(&method, "request", "X", "", "request method (default GET, or POST with --data)")
 	f.StringArrayVarP(&headers, "header", "H", nil, "request header 'Name: value' (repeatable)")
@@ -141,4 +150,28 @@ func findingLine(detector, rule, place, where, decoded, excerpt string) string {
 		line += ", decoded " + decoded
 	}
 	return line + ": " + excerpt
+}
+
+// livePolicy is the policy file a bottle's sidecar runs now: the host
+// rewrites it when the operator approves a route.
+func livePolicy(env Env, slug string) (string, error) {
+	if slug == "." || slug == ".." || strings.ContainsAny(slug, `/\`) {
+		return "", usageError(fmt.Errorf("egress check: %q is not a bottle slug", slug))
+	}
+	path := hoststate.New(env.Home).Bottle(slug).Policy()
+	if _, err := os.Stat(path); err != nil {
+		return "", usageError(fmt.Errorf("egress check: bottle %s has no live policy (%s): bot-bottle list shows yours", slug, path))
+	}
+	return path, nil
+}
+
+// countSet counts the true values among flags that exclude each other.
+func countSet(set ...bool) int {
+	n := 0
+	for _, b := range set {
+		if b {
+			n++
+		}
+	}
+	return n
 }

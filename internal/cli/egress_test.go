@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 )
 
 const egressTestPolicy = `egress:
@@ -131,5 +133,32 @@ func TestEgressServeUsage(t *testing.T) {
 				t.Errorf("exit %d, output %q; want %d mentioning %q", code, out.String(), ExitError, tt.want)
 			}
 		})
+	}
+}
+
+// TestEgressCheckSlugReadsTheLivePolicy: --slug decides against the policy
+// the bottle's sidecar runs now, so a route the operator approved is in it,
+// and a slug with no state, or one that climbs out, is refused.
+func TestEgressCheckSlugReadsTheLivePolicy(t *testing.T) {
+	dir := t.TempDir()
+	live := hoststate.New(dir).Bottle("impl-k3x9q").Policy()
+	os.MkdirAll(filepath.Dir(live), 0o700)
+	os.WriteFile(live, []byte(egressTestPolicy+"    - host: approved.example.com\n"), 0o600)
+	vars := map[string]string{"API_TOKEN": "held-token-value-0123456789abcdef"}
+	for _, tc := range []struct {
+		slug, url string
+		code      int
+		want      string
+	}{
+		{"impl-k3x9q", "https://approved.example.com/x", 0, "allow"},
+		{"impl-k3x9q", "https://other.example.com/x", ExitFound, "refuse (no-route)"},
+		{"gone-aaaaa", "https://approved.example.com/x", ExitError, "has no live policy"},
+		{"../impl-k3x9q", "https://approved.example.com/x", ExitError, "not a bottle slug"},
+	} {
+		var out bytes.Buffer
+		code := Run(context.Background(), []string{"egress", "check", "--slug", tc.slug, tc.url}, egressEnv(dir, &out, vars))
+		if code != tc.code || !strings.Contains(out.String(), tc.want) {
+			t.Errorf("--slug %s %s: exit %d, output %q; want exit %d and %q", tc.slug, tc.url, code, out.String(), tc.code, tc.want)
+		}
 	}
 }
