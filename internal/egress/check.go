@@ -48,7 +48,10 @@ func Check(policyPath string, extraPorts []int, getenv func(string) string, meth
 	if hd, found, _, ok := hostVerdict(st, u.Host, t); !ok {
 		return CheckResult{Code: hd.Code, Reason: hd.Reason, Findings: findingsLog(found)}, nil
 	}
-	d := pol.Decide(policy.Request{Method: method, Scheme: t.scheme, Host: t.host, Port: t.port, Path: u.Path, Query: u.RawQuery, Header: h})
+	preq := policy.Request{Method: method, Scheme: t.scheme, Host: t.host, Port: t.port, Path: u.Path, Query: u.RawQuery, Header: h}
+	d := pol.Decide(preq)
+	preq.Body = body
+	d = policy.DecideBody(d, preq) // as the proxy does once the body is read
 	res := CheckResult{Allow: d.Allow, Code: d.Code, Reason: d.Reason}
 	if d.Route != nil {
 		res.Route = d.Route.Name()

@@ -40,10 +40,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 		s.refuse(w, r, t, policy.Decision{Code: policy.CodeBadRequest, Reason: "credentials in the URL are refused"}, nil)
 		return
 	}
-	d := st.pol.Decide(policy.Request{
-		Method: r.Method, Scheme: t.scheme, Host: t.host, Port: t.port,
-		Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header,
-	})
+	d := st.pol.Decide(policyRequest(r, t, nil))
 	if !d.Allow {
 		s.refuse(w, r, t, d, nil)
 		return
@@ -54,7 +51,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 		return
 	}
 	var body []byte
-	if scanner != nil && r.Body != nil && !isGRPC(r.Header) { // gRPC bodies are scanned as they stream (serveGRPC)
+	// A body's _method counts against a methods list, so such a route
+	// reads the body even with DLP off.
+	readIt := scanner != nil || route.RestrictsMethods()
+	if readIt && r.Body != nil && r.Body != http.NoBody && !isGRPC(r.Header) { // gRPC bodies are scanned as they stream (serveGRPC)
 		b, err := readBody(r.Body, r.ContentLength, MaxScanBody)
 		if err != nil {
 			s.refuse(w, r, t, policy.Decision{Code: policy.CodeBadRequest, Reason: "reading the request body: " + err.Error()}, nil)
@@ -65,6 +65,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 			return
 		}
 		body = b
+		if d = policy.DecideBody(d, policyRequest(r, t, body)); !d.Allow {
+			s.refuse(w, r, t, d, nil)
+			return
+		}
 	}
 	if why := dohRequest(r, body); why != "" { // doh.go: shapes the policy cannot see
 		s.refuse(w, r, t, policy.Decision{Code: policy.CodeDoH, Reason: "DNS-over-HTTPS is refused on every host (" + why + "); DNS goes through the bottle's resolver only", Route: route}, nil)
@@ -474,5 +478,14 @@ func (s *Server) copyFlush(w http.ResponseWriter, src io.Reader, flush bool) (in
 		if err != nil {
 			return n, err
 		}
+	}
+}
+
+// policyRequest is r as the policy reads it, with its body once the proxy
+// has read it (nil before).
+func policyRequest(r *http.Request, t target, body []byte) policy.Request {
+	return policy.Request{
+		Method: r.Method, Scheme: t.scheme, Host: t.host, Port: t.port,
+		Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header, Body: body,
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -86,7 +87,36 @@ func (s *Server) serveGRPC(w http.ResponseWriter, r *http.Request, t target, st 
 	for k, vs := range resp.Trailer {
 		w.Header()[http.TrailerPrefix+k] = vs
 	}
+	if cerr != nil && resp.Trailer.Get("Grpc-Status") == "" {
+		endBrokenCall(w, r, start)
+	}
 	s.logAllowed(st, r, t, d, resp.StatusCode, nil, inboundResult{}, n, time.Since(start))
+}
+
+// endBrokenCall gives the agent a status for a call whose upstream stream
+// broke before its trailers (reset at its deadline, or the connection
+// lost): a stream that ends bare is, to the agent's client, an Internal
+// error of the proxy's.
+func endBrokenCall(w http.ResponseWriter, r *http.Request, start time.Time) {
+	status, msg := "14", "bot-bottle egress: the upstream ended the call without a status"
+	if d, ok := grpcTimeout(r.Header.Get("Grpc-Timeout")); ok && time.Since(start) >= d {
+		status, msg = "4", "bot-bottle egress: the call's deadline passed"
+	}
+	w.Header()[http.TrailerPrefix+"Grpc-Status"] = []string{status}
+	w.Header()[http.TrailerPrefix+"Grpc-Message"] = []string{msg}
+}
+
+// grpcTimeout parses a grpc-timeout header: at most 8 digits and a unit.
+func grpcTimeout(v string) (time.Duration, bool) {
+	if len(v) < 2 || len(v) > 9 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v[:len(v)-1], 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	unit, ok := map[byte]time.Duration{'H': time.Hour, 'M': time.Minute, 'S': time.Second, 'm': time.Millisecond, 'u': time.Microsecond, 'n': time.Nanosecond}[v[len(v)-1]]
+	return time.Duration(n) * unit, ok
 }
 
 // grpcRefuse logs a refused call and ends it with PERMISSION_DENIED, as

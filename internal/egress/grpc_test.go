@@ -320,3 +320,35 @@ func FuzzGRPCScan(f *testing.F) {
 		}
 	})
 }
+
+// TestGRPCUpstreamResetGivesAStatus: an upstream that resets the stream
+// before its trailers gives the agent UNAVAILABLE, a status its client
+// can retry on, not a bare stream end that grpc-go calls Internal.
+func TestGRPCUpstreamResetGivesAStatus(t *testing.T) {
+	up := &upstream{seen: &seen{}}
+	up.start(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/grpc")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // RST_STREAM, no trailers
+	}), true)
+	p := startProxy(t, up, grpcPolicy, nil)
+	hc := healthpb.NewHealthClient(grpcClient(t, p, up))
+	_, err := hc.Check(grpcCtx(t), &healthpb.HealthCheckRequest{})
+	if st := grpcstatus.Convert(err); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "without a status") {
+		t.Fatalf("agent saw %v, want Unavailable from the proxy", err)
+	}
+}
+
+func TestGRPCTimeoutHeader(t *testing.T) {
+	for v, want := range map[string]time.Duration{"1S": time.Second, "250m": 250 * time.Millisecond, "2H": 2 * time.Hour, "99999999n": 99999999} {
+		if d, ok := grpcTimeout(v); !ok || d != want {
+			t.Errorf("grpcTimeout(%q) = %v %v, want %v", v, d, ok, want)
+		}
+	}
+	for _, v := range []string{"", "S", "1", "1x", "-1S", "123456789S"} {
+		if _, ok := grpcTimeout(v); ok {
+			t.Errorf("grpcTimeout(%q) accepted", v)
+		}
+	}
+}

@@ -180,6 +180,12 @@ func TestRedTeamOverrideHeaders(t *testing.T) {
 		{"_method", "POST /v1/x?_method=DELETE HTTP/1.1\r\nHost: HOST\r\nContent-Length: 0\r\n\r\n", []string{"403 no-match"}, 0},
 		{"x-original-url", "GET /v1/x HTTP/1.1\r\nHost: HOST\r\nX-Original-URL: /admin\r\n\r\n", []string{"403 path"}, 0},
 		{"allowed override", "POST /v1/x HTTP/1.1\r\nHost: HOST\r\nX-HTTP-Method-Override: GET\r\nContent-Length: 0\r\n\r\n", []string{"200 -"}, 1},
+		// Rails and Laravel read _method from the body too; DLP is off on
+		// this route, so the proxy reads the body for the methods list.
+		{"form body _method", "POST /v1/x HTTP/1.1\r\nHost: HOST\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 15\r\n\r\na=1&_method=PUT", []string{"403 method"}, 0},
+		{"chunked form body _method", "POST /v1/x HTTP/1.1\r\nHost: HOST\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n_met\r\na\r\nhod=DELETE\r\n0\r\n\r\n", []string{"403 method"}, 0},
+		{"JSON body _method", "POST /v1/x HTTP/1.1\r\nHost: HOST\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"_method\":\"DELETE\"}", []string{"403 method"}, 0},
+		{"form body without _method", "POST /v1/x HTTP/1.1\r\nHost: HOST\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\na=1&b=2", []string{"200 -"}, 1},
 	})
 }
 

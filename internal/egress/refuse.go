@@ -56,6 +56,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, t target, d poli
 	w.Header().Set(RefusalIDHeader, id)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	closeIfBodyAwaitsContinue(w, r)
 	w.WriteHeader(code)
 	io.WriteString(w, scrub(refusalBody(r.Method, t, r.URL.Path, d, id), st.secrets))
 }

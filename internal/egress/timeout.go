@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -214,6 +215,7 @@ type deadlineBody struct {
 	d       time.Duration
 	mu      sync.Mutex
 	stopped bool // the body ended or the handler returned: hands off the connection
+	ended   bool // the body was read to its end
 }
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
@@ -228,6 +230,11 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 		return n, fmt.Errorf("no byte of the body arrived for %s (the body timeout): %w", b.d, err)
 	}
 	b.set(time.Time{})
+	if err == io.EOF {
+		b.mu.Lock()
+		b.ended = true
+		b.mu.Unlock()
+	}
 	if err != nil {
 		// After the end net/http reads the connection itself (to see the
 		// agent hang up); a deadline set then would cancel the request.
@@ -267,4 +274,21 @@ func (s *Server) boundBody(w http.ResponseWriter, r *http.Request) func() {
 	b := &deadlineBody{ReadCloser: r.Body, rc: http.NewResponseController(w), d: s.cfg.BodyTimeout}
 	r.Body = b
 	return b.stop
+}
+
+// closeIfBodyAwaitsContinue closes the connection after a response written
+// before an Expect: 100-continue body was read. net/http does so itself
+// only while the body is its own reader; behind deadlineBody it would
+// wait to drain a body the agent sends only after a 100 that never comes.
+func closeIfBodyAwaitsContinue(w http.ResponseWriter, r *http.Request) {
+	b, ok := r.Body.(*deadlineBody)
+	if !ok || !strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		return
+	}
+	b.mu.Lock()
+	ended := b.ended
+	b.mu.Unlock()
+	if !ended {
+		w.Header().Set("Connection", "close")
+	}
 }

@@ -57,6 +57,9 @@ type Request struct {
 	Path   string
 	Query  string
 	Header http.Header
+	// Body, when the proxy has read it, is searched for a _method field
+	// (bodymethod.go); nil while the body has not arrived.
+	Body []byte
 }
 
 // Decision is the outcome for one request or CONNECT.
@@ -294,7 +297,8 @@ func methodOverrides(req Request) []string {
 			}
 		}
 	}
-	return append(out, queryMethodOverrides(req.Query)...)
+	out = append(out, queryMethodOverrides(req.Query)...)
+	return append(out, bodyMethodOverrides(req.Header, req.Body)...)
 }
 
 // pathView is a path as upstreams might read it: the segments of each
