@@ -89,8 +89,17 @@ func StartRootless(t testing.TB, network string) *Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
 	run := filepath.Join(dir, "run")
+	t.Cleanup(func() {
+		// Rootless Podman leaves its user-namespace holder (catatonit -P)
+		// running after the service ends.
+		if b, err := os.ReadFile(filepath.Join(run, "libpod", "tmp", "pause.pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		os.RemoveAll(dir)
+	})
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
