@@ -89,7 +89,9 @@ func StartRootless(t testing.TB, network string) *Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := filepath.Join(dir, "run")
+	// The runtime directory is the usual one, the same every run: rootless
+	// Podman records it in its database at first use.
+	run := filepath.Join("/run/user", u.Uid)
 	t.Cleanup(func() {
 		// Rootless Podman leaves its user-namespace holder (catatonit -P)
 		// running after the service ends.
@@ -103,15 +105,20 @@ func StartRootless(t testing.TB, network string) *Service {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{run, filepath.Join(dir, "networks")} {
-		if err := os.Mkdir(d, 0o700); err != nil {
+	if err := os.MkdirAll("/run/user", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(run, "podman", "podman.sock")
+	os.Remove(sock) // a run that died left it: it would pass for the new service's
+	for _, d := range []string{run, filepath.Join(run, "podman"), filepath.Join(dir, "networks")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.Chown(d, uid, gid); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return start(t, dir, filepath.Join(run, "podman.sock"), network, []string{"runuser", "-u", RootlessUser, "--", "env", "XDG_RUNTIME_DIR=" + run, "HOME=" + u.HomeDir})
+	return start(t, dir, sock, network, []string{"runuser", "-u", RootlessUser, "--", "env", "XDG_RUNTIME_DIR=" + run, "HOME=" + u.HomeDir})
 }
 
 func require(t testing.TB) {
