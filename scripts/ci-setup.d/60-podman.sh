@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Podman for the walls suite on a second engine: Debian's podman with the
 # CNI network backend's plugins (the backend refuses netavark: its internal
-# networks' bridges hold a host address, docs/runtimes.md), catatonit for
+# networks' bridges hold a host address, docs/runtimes.md) and dnsname
+# (names on the egress network; Podman never puts it on an internal
+# network), catatonit for
 # --init, and netavark itself so a test proves the refusal on a real engine;
 # and the user rootless Podman runs as.
 # Nothing is configured system-wide: the tests start their own `podman
@@ -14,7 +16,7 @@ set -euo pipefail
 sudo=""
 if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
 
-packages="podman containernetworking-plugins catatonit netavark aardvark-dns uidmap slirp4netns"
+packages="podman containernetworking-plugins golang-github-containernetworking-plugin-dnsname catatonit netavark aardvark-dns uidmap slirp4netns"
 installed() {
 	local p
 	for p in $packages; do

@@ -89,6 +89,14 @@ func Run(t *testing.T, c Config) {
 		}
 	})
 
+	// A dual-stack host listener would be reachable over a bridge's
+	// link-local address: the agent has no IPv6 address at all.
+	t.Run("NoIPv6", func(t *testing.T) {
+		if r := harness.Sh(t, be, p.Slug, "cat /proc/net/if_inet6 2>/dev/null | wc -l"); r.Code != 0 || strings.TrimSpace(r.Stdout) != "0" {
+			t.Errorf("the agent has IPv6 addresses: %s", r)
+		}
+	})
+
 	t.Run("List", func(t *testing.T) {
 		s := find(t, be, p.Slug)
 		if s.State != "running" || s.Agent != p.Agent.Name || s.Label != p.Label {

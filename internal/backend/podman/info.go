@@ -22,8 +22,9 @@ type Info struct {
 	Version        string
 	NetworkBackend string
 	Rootless       bool
-	// CgroupVersion is "v1" or "v2".
-	CgroupVersion string
+	// CgroupVersion is "v1" or "v2"; CgroupManager "systemd" or
+	// "cgroupfs".
+	CgroupVersion, CgroupManager string
 }
 
 // Check refuses an engine on which a wall would be weaker than on
@@ -36,13 +37,20 @@ func Check(i Info) error {
 	return Limited(i)
 }
 
-// Limited refuses rootless Podman on cgroup v1, which ignores every
-// resource limit ("Resource limits are not supported and ignored on
-// cgroups V1 rootless systems"): the agent would run without its pids and
-// memory limits.
+// Limited refuses rootless Podman where it cannot apply resource limits:
+// on cgroup v1 it ignores every one ("Resource limits are not supported
+// and ignored on cgroups V1 rootless systems"), and on cgroup v2 it needs
+// the systemd cgroup manager (a delegated cgroup) to set them. The agent
+// would run without its pids and memory limits.
 func Limited(i Info) error {
-	if i.Rootless && i.CgroupVersion != "v2" {
-		return fmt.Errorf("rootless podman on cgroup %s ignores the agent's pids and memory limits; use rootful podman, or rootless on a cgroup v2 host (docs/runtimes.md)", i.CgroupVersion)
+	if !i.Rootless {
+		return nil
+	}
+	if i.CgroupVersion != "v2" {
+		return fmt.Errorf("rootless podman on cgroup %s ignores the agent's pids and memory limits; use rootful podman, or rootless on a cgroup v2 host with the systemd cgroup manager (docs/runtimes.md)", i.CgroupVersion)
+	}
+	if i.CgroupManager != "systemd" {
+		return fmt.Errorf("rootless podman with the %s cgroup manager cannot set the agent's pids and memory limits; set cgroup_manager = \"systemd\" in containers.conf (docs/runtimes.md)", i.CgroupManager)
 	}
 	return nil
 }
@@ -62,6 +70,7 @@ type wireInfo struct {
 	Host struct {
 		NetworkBackend string `json:"networkBackend"`
 		CgroupVersion  string `json:"cgroupVersion"`
+		CgroupManager  string `json:"cgroupManager"`
 		Security       struct {
 			Rootless bool `json:"rootless"`
 		} `json:"security"`
@@ -81,7 +90,7 @@ func ParseInfo(r io.Reader) (Info, error) {
 	if w.Host.NetworkBackend == "" {
 		return Info{}, errors.New("podman info names no network backend")
 	}
-	return Info{Version: w.Version.Version, NetworkBackend: w.Host.NetworkBackend, Rootless: w.Host.Security.Rootless, CgroupVersion: w.Host.CgroupVersion}, nil
+	return Info{Version: w.Version.Version, NetworkBackend: w.Host.NetworkBackend, Rootless: w.Host.Security.Rootless, CgroupVersion: w.Host.CgroupVersion, CgroupManager: w.Host.CgroupManager}, nil
 }
 
 // InfoFrom reads Info from the Podman API at host (unix:///path only).

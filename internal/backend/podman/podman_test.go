@@ -64,29 +64,37 @@ func TestLaunchRefusesAnUnsealedEngine(t *testing.T) {
 	if _, err := p.Launch(context.Background(), plan.Bottle{Slug: "x-12345"}, backend.LaunchOptions{}); err == nil || !strings.Contains(err.Error(), "socket gone") {
 		t.Errorf("launch when info fails: %v, want that error", err)
 	}
-	for _, ok := range []Info{{NetworkBackend: NetworkCNI, CgroupVersion: "v1"}, {NetworkBackend: NetworkCNI, Rootless: true, CgroupVersion: "v2"}} {
+	for _, ok := range []Info{{NetworkBackend: NetworkCNI, CgroupVersion: "v1"}, {NetworkBackend: NetworkCNI, Rootless: true, CgroupVersion: "v2", CgroupManager: "systemd"}} {
 		if err := Check(ok); err != nil {
 			t.Errorf("%+v refused: %v", ok, err)
 		}
 	}
 }
 
-// TestLaunchRefusesRootlessCgroupV1: rootless Podman on cgroup v1 drops
-// the agent's pids and memory limits with a warning; Launch refuses it.
-func TestLaunchRefusesRootlessCgroupV1(t *testing.T) {
-	info := Info{Version: "4.3.1", NetworkBackend: NetworkCNI, Rootless: true, CgroupVersion: "v1"}
-	p := New(nil, func(context.Context) (Info, error) { return info, nil }, docker.Options{})
-	_, err := p.Launch(context.Background(), plan.Bottle{Slug: "x-12345"}, backend.LaunchOptions{})
-	if err == nil || !strings.Contains(err.Error(), "ignores the agent's pids and memory limits") {
-		t.Errorf("launch on rootless cgroup v1: %v, want the refusal", err)
+// TestLaunchRefusesRootlessWithoutLimits: rootless Podman on cgroup v1
+// drops the agent's pids and memory limits with a warning, and on v2
+// needs the systemd cgroup manager to set them; Launch refuses both.
+func TestLaunchRefusesRootlessWithoutLimits(t *testing.T) {
+	for _, c := range []struct {
+		info Info
+		want string
+	}{
+		{Info{NetworkBackend: NetworkCNI, Rootless: true, CgroupVersion: "v1", CgroupManager: "cgroupfs"}, "rootless podman on cgroup v1 ignores the agent's pids and memory limits"},
+		{Info{NetworkBackend: NetworkCNI, Rootless: true, CgroupVersion: "v2", CgroupManager: "cgroupfs"}, `set cgroup_manager = "systemd"`},
+	} {
+		p := New(nil, func(context.Context) (Info, error) { return c.info, nil }, docker.Options{})
+		_, err := p.Launch(context.Background(), plan.Bottle{Slug: "x-12345"}, backend.LaunchOptions{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("launch on %+v: %v, want %q", c.info, err, c.want)
+		}
 	}
 }
 
 // TestParseInfo reads Podman 4.3's /libpod/info (cut down); an answer
 // without a network backend cannot decide the seal.
 func TestParseInfo(t *testing.T) {
-	got, err := ParseInfo(strings.NewReader(`{"host":{"arch":"amd64","cgroupVersion":"v1","networkBackend":"cni","security":{"rootless":true}},"version":{"APIVersion":"4.3.1","Version":"4.3.1"}}`))
-	if err != nil || got != (Info{Version: "4.3.1", NetworkBackend: "cni", Rootless: true, CgroupVersion: "v1"}) {
+	got, err := ParseInfo(strings.NewReader(`{"host":{"arch":"amd64","cgroupManager":"cgroupfs","cgroupVersion":"v1","networkBackend":"cni","security":{"rootless":true}},"version":{"APIVersion":"4.3.1","Version":"4.3.1"}}`))
+	if err != nil || got != (Info{Version: "4.3.1", NetworkBackend: "cni", Rootless: true, CgroupVersion: "v1", CgroupManager: "cgroupfs"}) {
 		t.Errorf("ParseInfo = %+v, %v", got, err)
 	}
 	for _, in := range []string{`{"host":{}}`, `not json`, ``} {

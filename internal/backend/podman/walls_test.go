@@ -298,7 +298,7 @@ func TestPodmanIgnoresTheRuntime(t *testing.T) {
 	ctx := context.Background()
 	res, err := eng.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Config:     &container.Config{Image: base, Entrypoint: []string{"sleep", "infinity"}},
-		HostConfig: &container.HostConfig{Runtime: "runsc", Resources: container.Resources{Ulimits: podman.Options(docker.Options{}).Ulimits}},
+		HostConfig: &container.HostConfig{Runtime: "runsc", NetworkMode: "none", Resources: container.Resources{Ulimits: podman.Options(docker.Options{}).Ulimits}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -89,20 +89,36 @@ func StartRootless(t testing.TB, network string) *Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	run := filepath.Join(dir, "run")
+	// The runtime directory is the usual one, the same every run: rootless
+	// Podman records it in its database at first use.
+	run := filepath.Join("/run/user", u.Uid)
+	t.Cleanup(func() {
+		// Rootless Podman leaves its user-namespace holder (catatonit -P)
+		// running after the service ends.
+		if b, err := os.ReadFile(filepath.Join(run, "libpod", "tmp", "pause.pid")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		os.RemoveAll(dir)
+	})
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{run, filepath.Join(dir, "networks")} {
-		if err := os.Mkdir(d, 0o700); err != nil {
+	if err := os.MkdirAll("/run/user", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(run, "podman", "podman.sock")
+	os.Remove(sock) // a run that died left it: it would pass for the new service's
+	for _, d := range []string{run, filepath.Join(run, "podman"), filepath.Join(dir, "networks")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.Chown(d, uid, gid); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return start(t, dir, filepath.Join(run, "podman.sock"), network, []string{"runuser", "-u", RootlessUser, "--", "env", "XDG_RUNTIME_DIR=" + run, "HOME=" + u.HomeDir})
+	return start(t, dir, sock, network, []string{"runuser", "-u", RootlessUser, "--", "env", "XDG_RUNTIME_DIR=" + run, "HOME=" + u.HomeDir})
 }
 
 func require(t testing.TB) {
