@@ -151,7 +151,7 @@ type Egress struct {
 	// Routes are the hosts and requests the agent may reach. Concatenated
 	// along extends. Everything else is refused.
 	Routes []Route `yaml:"routes,omitempty" json:"routes,omitempty"`
-	// Log is the egress log level: 0 refusals only, 1 every decision (the
+	// Log is the egress log level: 0 refusals and grant uses, 1 every decision (the
 	// default), 2 every decision with request headers (never a token).
 	// Last wins along extends.
 	Log *int `yaml:"log,omitempty" json:"log,omitempty"`
