@@ -127,18 +127,18 @@ func TestReport(t *testing.T) {
 		{Name: "dns via 127.0.0.11", Category: CatResolver, Result: probe.Result{Got: "answered REFUSED"}},
 		{Name: "doh", Category: CatProxy, Result: probe.Result{Failed: true, Got: "no result"}},
 		{Name: "ipv6", Category: CatIPv6, Result: probe.Result{NotApplicable: true, Got: "no IPv6 address"}},
-	}}
+	}, hints: map[string]string{"host": "run enginectl inspect", "resolver": "never shown: nothing leaked there"}}
 	var le *LeakError
 	if err := rep.Err(); !errors.As(err, &le) || len(le.Bad) != 3 {
 		t.Fatalf("Err() = %v, want a LeakError with 3 checks", err)
 	}
 	msg := rep.Err().Error()
-	for _, want := range []string{"impl-abcde", "3 of 5", "tcp to gateway 10.0.0.1:1: LEAKED: connected", "doh: FAILED: no result", "fix (host):", "fix (proxy):", "inhibit_ipv4"} {
+	for _, want := range []string{"impl-abcde", "3 of 5", "tcp to gateway 10.0.0.1:1: LEAKED: connected", "doh: FAILED: no result", "fix (host):", "fix (proxy):", "on this engine: run enginectl inspect"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}
 	}
-	if strings.Count(msg, "fix (host)") != 1 || strings.Contains(msg, "fix (resolver)") {
+	if strings.Count(msg, "fix (host)") != 1 || strings.Contains(msg, "fix (resolver)") || strings.Contains(msg, "never shown") {
 		t.Errorf("each fix once, only for what leaked:\n%s", msg)
 	}
 	var table bytes.Buffer

@@ -38,18 +38,17 @@ func Fix(c Category) string {
 	switch c {
 	case CatHost:
 		return "the agent reached a host address. The bottle's internal network must hold no host address " +
-			"(bridge option com.docker.network.bridge.inhibit_ipv4=true, which bot-bottle sets) and the agent must be " +
-			"on no other network: check `docker inspect -f '{{json .NetworkSettings.Networks}}' <agent container>` and " +
-			"`docker network disconnect` anything but the bottle's internal network; on an engine that ignores the " +
-			"option, drop traffic from the bridge to the host (iptables -I INPUT -i <bridge> -j DROP)"
+			"(bot-bottle creates it so) and the agent must be on no other network: disconnect the agent container " +
+			"from anything but the bottle's internal network; on an engine that gives the bridge a host address " +
+			"anyway, drop traffic from the bridge to the host (iptables -I INPUT -i <bridge> -j DROP)"
 	case CatRoute:
 		return "the agent container has a route out of the bottle. It must be on the bottle's internal network only " +
-			"(created internal, no gateway): `docker network disconnect` every other network from the agent container " +
-			"and check that no engine plugin, compose override or daemon.json default attaches one"
+			"(created internal, no gateway): disconnect every other network from the agent container " +
+			"and check that no engine plugin, compose override or engine default attaches one"
 	case CatResolver:
 		return "the container's resolver answered a name outside the bottle, so the engine's embedded DNS forwards " +
-			"somewhere other than the sidecar. Upgrade Docker Engine (older engines forward from the host's namespace, " +
-			"CVE-2024-29018) and check that the agent's DNS server is the sidecar's address"
+			"somewhere other than the sidecar. Upgrade the engine (older engines forward from the host's namespace, " +
+			"as in CVE-2024-29018) and check that the agent's DNS server is the sidecar's address"
 	case CatProxy:
 		return "the egress proxy let this through. Check the bottle's egress routes (`bot-bottle start --dry-run`, " +
 			"GET http://_egress.local/allowlist from inside) do not allow it, and update bot-bottle: the sidecar runs " +

@@ -18,6 +18,7 @@ import (
 type Report struct {
 	Slug   string
 	Checks []Check
+	hints  map[string]string // the backend's own steps, by category
 }
 
 // Bad lists the checks that did not stay closed: leaked, or could not run.
@@ -74,6 +75,7 @@ type LeakError struct {
 	Slug  string
 	Total int
 	Bad   []Check
+	hints map[string]string
 }
 
 func (e *LeakError) Error() string {
@@ -92,6 +94,9 @@ func (e *LeakError) Error() string {
 		if f := Fix(cat); f != "" {
 			fmt.Fprintf(&b, "\nfix (%s): %s", cat, f)
 		}
+		if h := e.hints[string(cat)]; h != "" {
+			fmt.Fprintf(&b, "\n  on this engine: %s", h)
+		}
 	}
 	return b.String()
 }
@@ -102,7 +107,7 @@ func (r Report) Err() error {
 	if len(bad) == 0 {
 		return nil
 	}
-	return &LeakError{Slug: r.Slug, Total: len(r.Checks), Bad: bad}
+	return &LeakError{Slug: r.Slug, Total: len(r.Checks), Bad: bad, hints: r.hints}
 }
 
 // logLine is one check in the bottle's attest log.

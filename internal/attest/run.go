@@ -75,7 +75,7 @@ func BeforeAgent(ctx context.Context, be Backend, slug string, o Options) (Repor
 // An error means the probes could not run; a report with bad checks is
 // returned with a nil error (see Report.Err).
 func Run(ctx context.Context, be Runner, slug string, t Targets, o Options) (Report, error) {
-	rep := Report{Slug: slug}
+	rep := Report{Slug: slug, hints: t.FixHints}
 	if o.Timeout <= 0 {
 		o.Timeout = probe.DefaultTimeout
 	}

@@ -149,6 +149,10 @@ type Targets struct {
 	// ExtraTCP are more host:port targets that must stay closed (a test's
 	// own listeners).
 	ExtraTCP []string
+	// FixHints are this engine's own steps for a kind of leak, by
+	// attestation category ("host", "route", "resolver"): attestation's
+	// fix text names no engine.
+	FixHints map[string]string
 }
 
 // BuildFailure is one approved capability instruction that did not build:

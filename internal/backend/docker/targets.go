@@ -74,7 +74,21 @@ func (d *Docker) Targets(ctx context.Context, slug string) (backend.Targets, err
 		}
 	}
 	t.HostAddrs = host
+	t.FixHints = d.fixHints()
 	return t, nil
+}
+
+// fixHints are the engine's commands for attestation's leak categories;
+// Podman's CLI takes the same ones.
+func (d *Docker) fixHints() map[string]string {
+	cli := d.Name()
+	return map[string]string{
+		"host": "check `" + cli + " inspect -f '{{json .NetworkSettings.Networks}}' <agent container>` " +
+			"and `" + cli + " network disconnect` anything but the bottle's internal network" +
+			" (Docker: the internal network's bridge option com.docker.network.bridge.inhibit_ipv4=true, which bot-bottle sets)",
+		"route":    "`" + cli + " network disconnect` every other network from the agent container; check daemon.json defaults",
+		"resolver": "on Docker, Engine 26.0.2 or later fixes CVE-2024-29018",
+	}
 }
 
 // uniq drops invalid, loopback and unspecified addresses and repeats,
