@@ -151,8 +151,9 @@ type Egress struct {
 	// Routes are the hosts and requests the agent may reach. Concatenated
 	// along extends. Everything else is refused.
 	Routes []Route `yaml:"routes,omitempty" json:"routes,omitempty"`
-	// Log is the egress log level: 0 refusals and grant uses, 1 every decision (the
-	// default), 2 every decision with request headers (never a token).
+	// Log is the egress log level: 0 refusals and every use of an
+	// approval's grant, 1 every decision (the default), 2 every decision
+	// with request headers (never a token).
 	// Last wins along extends.
 	Log *int `yaml:"log,omitempty" json:"log,omitempty"`
 }
@@ -256,7 +257,7 @@ type Match struct {
 	// Methods: the request method must be one of them, and so must any
 	// method the request asks the upstream to run instead
 	// (`X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`,
-	// `?_method=`).
+	// `?_method=`, a `_method` field in a form, multipart or JSON body).
 	Methods []string `yaml:"methods,omitempty" json:"methods,omitempty"`
 	// Headers: every header listed must be present and match: every value
 	// of it (a repeated header, its `_` spelling), and not named in
