@@ -17,3 +17,10 @@ docker info >/dev/null 2>&1 || missing "no Docker engine answers (the seeded bas
 
 BOT_BOTTLE_PODMAN=1 go test -count=1 -v -run '^(TestConformance|TestRefusesNetavark|TestOpenAllSeesPodmanBottles|TestRootless|TestPodmanIgnoresTheRuntime|TestWalls.*)$' ./internal/backend/podman/ |
 	grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|PASS|panic)|\.go:[0-9]+:'
+
+# The walls e2e tests, on Podman: token never seen, every auth placement,
+# git-gate's push scan, the agent reaching nothing the sidecar does, the
+# attestation probes closed, DNS only through the sidecar.
+BOT_BOTTLE_PODMAN=1 BOT_BOTTLE_E2E_BACKEND=podman go test -count=1 -v \
+	-run '^(TestBottleEndToEnd|TestSidecarReachesTheInternetTheAgentDoesNot|TestAttestationSealedBottle|TestDNSOnlyThroughTheSidecar)$' ./test/e2e/ |
+	grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|PASS|panic)|\.go:[0-9]+:'

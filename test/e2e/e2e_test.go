@@ -17,6 +17,8 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
+	"github.com/bot-bottle/bot-bottle/internal/backend/podman"
+	"github.com/bot-bottle/bot-bottle/internal/backend/podman/podmantest"
 	"github.com/bot-bottle/bot-bottle/internal/cli"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
@@ -34,6 +36,9 @@ type env struct {
 
 func setup(t testing.TB) env {
 	t.Helper()
+	if os.Getenv("BOT_BOTTLE_E2E_BACKEND") == "podman" {
+		return setupPodman(t)
+	}
 	eng := harness.Engine(t)
 	base := harness.Base(t, eng)
 	bin := harness.BuildStatic(t, "./cmd/bot-bottle")
@@ -183,4 +188,20 @@ func hasSlug(list []backend.Summary, slug string) bool {
 		}
 	}
 	return false
+}
+
+// setupPodman is setup on a rootful Podman service of the test's own (CNI
+// networks, the seeded images copied from Docker), for the walls tests
+// that scripts/test.d/60-podman.sh runs with BOT_BOTTLE_E2E_BACKEND=podman.
+// The Docker backend's code drives it, as the podman backend's does.
+func setupPodman(t testing.TB) env {
+	t.Helper()
+	svc := podmantest.Start(t, "cni")
+	dk := harness.Engine(t)
+	eng := svc.Client(t)
+	bin := harness.BuildStatic(t, "./cmd/bot-bottle")
+	svc.Image(t, dk, harness.UpstreamImage)
+	p := podman.New(eng, podman.InfoFrom(svc.Host), docker.Options{
+		Base: svc.Image(t, dk, harness.Base(t, dk)), SidecarBase: svc.Image(t, dk, harness.SidecarBase(t, dk)), SidecarBinary: bin})
+	return env{eng: eng, bin: bin, be: p.Docker}
 }
