@@ -51,9 +51,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 		return
 	}
 	var body []byte
-	// A body's _method counts against a methods list, so such a route
-	// reads the body even with DLP off.
-	readIt := scanner != nil || route.RestrictsMethods()
+	// A form or JSON body's _method counts against a methods list, so
+	// such a route reads it even with DLP off; other bodies stream.
+	readIt := scanner != nil || route.RestrictsMethods() && policy.BodyMayOverrideMethod(r.Header)
 	if readIt && r.Body != nil && r.Body != http.NoBody && !isGRPC(r.Header) { // gRPC bodies are scanned as they stream (serveGRPC)
 		b, err := readBody(r.Body, r.ContentLength, MaxScanBody)
 		if err != nil {

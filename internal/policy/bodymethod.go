@@ -25,25 +25,43 @@ func bodyMethodOverrides(h http.Header, body []byte) []string {
 	if len(body) == 0 {
 		return nil
 	}
+	switch kind, boundary := bodyKind(h); kind {
+	case "form":
+		return queryMethodOverrides(string(body))
+	case "multipart":
+		return multipartMethodOverrides(body, boundary)
+	case "json":
+		return jsonMethodOverrides(body)
+	}
+	return nil
+}
+
+// BodyMayOverrideMethod reports whether a body with these headers is one
+// a framework reads _method from: only such a body must be read before a
+// route with a methods list forwards it (others stream).
+func BodyMayOverrideMethod(h http.Header) bool {
+	kind, _ := bodyKind(h)
+	return kind != ""
+}
+
+// bodyKind is how frameworks read a body's parameters: "form", "multipart",
+// "json", or "" (not at all).
+func bodyKind(h http.Header) (kind, boundary string) {
 	ct := h.Get("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
 	switch {
 	case ct == "" || err != nil:
 		// Rack reads a POST without a Content-Type as a form; a type no
 		// parser accepts is read by some servers as one too.
-		return formMethodOverrides(body)
+		return "form", ""
 	case mt == "application/x-www-form-urlencoded":
-		return formMethodOverrides(body)
+		return "form", ""
 	case strings.HasPrefix(mt, "multipart/"):
-		return multipartMethodOverrides(body, params["boundary"])
+		return "multipart", params["boundary"]
 	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
-		return jsonMethodOverrides(body)
+		return "json", ""
 	}
-	return nil
-}
-
-func formMethodOverrides(body []byte) []string {
-	return queryMethodOverrides(string(body))
+	return "", ""
 }
 
 func multipartMethodOverrides(body []byte, boundary string) []string {
