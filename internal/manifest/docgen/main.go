@@ -189,7 +189,7 @@ func typeName(e ast.Expr, types map[string]typeDoc) string {
 			return "string"
 		case "bool":
 			return "true or false"
-		case "int":
+		case "int", "float64":
 			return "number"
 		case "any":
 			return "any"
