@@ -17,7 +17,9 @@ import (
 
 	"github.com/bot-bottle/bot-bottle/internal/atomicfile"
 	"github.com/bot-bottle/bot-bottle/internal/ca"
+	"github.com/bot-bottle/bot-bottle/internal/hoststate"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
+	"github.com/bot-bottle/bot-bottle/internal/oplock"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 	"github.com/bot-bottle/bot-bottle/internal/policy"
 )
@@ -131,15 +133,8 @@ func Prepare(p *plan.Bottle, makeCA CAMaker) error {
 		return fmt.Errorf("writing sidecar.json: %w", err)
 	}
 
-	policy, err := livePolicy(p, dir("egress", "approved.yaml"))
-	if err != nil {
+	if err := writeLivePolicy(p, dir); err != nil {
 		return err
-	}
-	if err := atomicfile.Write(dir("egress", "policy.yaml"), policy, 0o600); err != nil {
-		return fmt.Errorf("writing policy.yaml: %w", err)
-	}
-	if err := atomicfile.Write(dir("supervise", "current-config", "egress.yaml"), policy, 0o644); err != nil {
-		return fmt.Errorf("writing current-config: %w", err)
 	}
 
 	if err := writeSSH(p, dir("ssh")); err != nil {
@@ -226,6 +221,28 @@ func writeSSH(p *plan.Bottle, dir string) error {
 	}
 	if err := atomicfile.Write(filepath.Join(dir, "known_hosts"), []byte(known.String()), 0o644); err != nil {
 		return fmt.Errorf("writing known_hosts: %w", err)
+	}
+	return nil
+}
+
+// writeLivePolicy writes the live policy from the plan and approved.yaml
+// under the operator lock: a decision or sweep by a running supervise
+// reads and writes the same files.
+func writeLivePolicy(p *plan.Bottle, dir func(...string) string) error {
+	unlock, err := oplock.Lock(hoststate.Bottle(p.StateDir).OperatorLock())
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	policy, err := livePolicy(p, dir("egress", "approved.yaml"))
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(dir("egress", "policy.yaml"), policy, 0o600); err != nil {
+		return fmt.Errorf("writing policy.yaml: %w", err)
+	}
+	if err := atomicfile.Write(dir("supervise", "current-config", "egress.yaml"), policy, 0o644); err != nil {
+		return fmt.Errorf("writing current-config: %w", err)
 	}
 	return nil
 }

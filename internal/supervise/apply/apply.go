@@ -14,10 +14,10 @@ import (
 	"os/user"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/atomicfile"
+	"github.com/bot-bottle/bot-bottle/internal/oplock"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/agentcheck"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/audit"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
@@ -305,28 +305,9 @@ func (o *Operator) Decide(it Item, d Decision) error {
 	return nil
 }
 
-// lock takes an exclusive flock on path so two operators (the UI and a
-// script) cannot interleave decisions on one bottle.
-func lock(path string) (func(), error) {
-	if err := os.MkdirAll(dirOf(path), 0o700); err != nil {
-		return nil, fmt.Errorf("locking: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("locking: %w", err)
-	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking: %w", err)
-	}
-	return func() { f.Close() }, nil
-}
+// lock takes the bottle's operator lock, so two operators (the UI and a
+// script) and a new run's policy rewrite cannot interleave.
+func lock(path string) (func(), error) { return oplock.Lock(path) }
 
 // writeFileMode writes a host state file atomically.
 func writeFileMode(path string, b []byte, mode fs.FileMode) error {
