@@ -27,10 +27,18 @@ build=$cache/k8s/build-$KUBE_VERSION
 bin=$cache/k8s/$KUBE_VERSION/bin
 state=${BOT_BOTTLE_CLUSTER_STATE:-/var/lib/bot-bottle/cluster}
 binaries="kube-apiserver kube-controller-manager kube-scheduler kubelet"
-node=bot-bottle-node
+# The node is named localhost: the kubelet refuses a loopback --node-ip,
+# so the API server reaches it by the node's Hostname address, which must
+# resolve to the loopback address the kubelet listens on.
+node=localhost
 apiport=${BOT_BOTTLE_CLUSTER_PORT:-16443}
 etcdport=${BOT_BOTTLE_ETCD_PORT:-12379}
 pause_image=bot-bottle-pause:local
+# The wall init container's image (internal/backend/kubernetes
+# DefaultWallImage): the sidecar base plus Debian's iptables.
+wall_image=bot-bottle-wall:latest
+wall_base=${BOT_BOTTLE_WALL_BASE:-bot-bottle/base-sidecar:bookworm}
+wall_debs="iptables libip4tc2 libip6tc2 libxtables12 libnftnl11 libnetfilter-conntrack3 libnfnetlink0 libmnl0"
 
 log() { echo "local-cluster: $*" >&2; }
 
@@ -107,7 +115,7 @@ pki() {
 	cert admin "/O=system:masters/CN=admin"
 	cert controller-manager "/CN=system:kube-controller-manager"
 	cert scheduler "/CN=system:kube-scheduler"
-	cert kubelet "/O=system:nodes/CN=system:node:$node" "subjectAltName=IP:127.0.0.1,DNS:$node"
+	cert kubelet "/O=system:nodes/CN=system:node:$node" "subjectAltName=IP:127.0.0.1,DNS:$node,DNS:localhost"
 	cert apiserver-kubelet "/O=system:masters/CN=kube-apiserver-kubelet-client"
 	openssl genrsa -out "$d/sa.key" 2048 2>/dev/null
 	openssl rsa -in "$d/sa.key" -pubout -out "$d/sa.pub" 2>/dev/null
@@ -155,6 +163,10 @@ state = "$state/containerd/state"
   address = "$state/containerd.sock"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$pause_image"
+  # The kubelet gives pod sandboxes oom_score_adj -998; lowering it needs
+  # CAP_SYS_RESOURCE, which a root without it (this machine) lacks, and
+  # runc then fails "can't get final child's PID from pipe". Clamp instead.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$state/cni"
@@ -192,6 +204,28 @@ pause_import() {
 	tar -C "$t" -c pause | docker import -c 'ENTRYPOINT ["/pause"]' - "$pause_image" >/dev/null
 	docker save "$pause_image" | ctr_ images import - >/dev/null
 	rm -rf "$t"
+}
+
+# wall_build makes the wall image from the sidecar base and iptables'
+# packages, fetched once by apt into the cache (no registry), and imports it.
+wall_build() {
+	if ! docker image inspect "$wall_image" >/dev/null 2>&1; then
+		local debs=$cache/k8s/wall-debs t
+		if [ ! -f "$debs/.ready" ]; then
+			mkdir -p "$debs"
+			# shellcheck disable=SC2086 # a list of package names
+			(cd "$debs" && apt-get download $wall_debs)
+			touch "$debs/.ready"
+		fi
+		t=$(mktemp -d)
+		cp "$debs"/*.deb "$t/"
+		printf 'FROM %s\nCOPY *.deb /tmp/debs/\nRUN dpkg -i /tmp/debs/*.deb && rm -rf /tmp/debs && iptables-restore --version\n' \
+			"$wall_base" >"$t/Dockerfile"
+		docker build -q -t "$wall_image" "$t" >/dev/null
+		rm -rf "$t"
+		log "built $wall_image"
+	fi
+	ctr_ images ls -q | grep -qx "docker.io/library/$wall_image" || import_images "$wall_image"
 }
 
 # import_images copies images from the Docker engine into the node.
@@ -238,7 +272,7 @@ up() {
 		--secure-port "$apiport" --etcd-servers "http://127.0.0.1:$etcdport" \
 		--client-ca-file "$p/ca.crt" --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" \
 		--kubelet-client-certificate "$p/apiserver-kubelet.crt" --kubelet-client-key "$p/apiserver-kubelet.key" \
-		--kubelet-certificate-authority "$p/ca.crt" --kubelet-preferred-address-types InternalIP \
+		--kubelet-certificate-authority "$p/ca.crt" --kubelet-preferred-address-types Hostname \
 		--service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
 		--service-account-issuer https://kubernetes.default.svc --service-cluster-ip-range 10.96.0.0/24 \
 		--authorization-mode Node,RBAC
@@ -248,9 +282,10 @@ up() {
 		--cluster-signing-cert-file "$p/ca.crt" --cluster-signing-key-file "$p/ca.key" --use-service-account-credentials
 	start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$state/scheduler.kubeconfig" --bind-address 127.0.0.1
 	start kubelet "$bin/kubelet" --kubeconfig "$state/kubelet.kubeconfig" --config "$state/kubelet.yaml" \
-		--hostname-override "$node" --node-ip 127.0.0.1 --root-dir "$state/kubelet"
+		--hostname-override "$node" --root-dir "$state/kubelet"
 	wait_for containerd-cri ctr_ version
 	pause_import
+	wall_build
 	wait_for "the node" node_ready
 	log "up: $(env_line)"
 }
@@ -260,10 +295,22 @@ down() {
 	for n in kubelet kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do
 		f=$(pidfile "$n")
 		[ -f "$f" ] || continue
+		# The pods' shims outlive containerd: kill every task first.
+		[ "$n" = containerd ] && kill_tasks
 		kill "$(cat "$f")" 2>/dev/null || true
 		rm -f "$f"
 		log "$n stopped"
 	done
+	# The kubelet bind-mounts its root and the pods' volumes under it.
+	grep -o " $state/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
+}
+
+# kill_tasks kills and deletes every container of the node.
+kill_tasks() {
+	local id
+	for id in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks kill -s KILL "$id" 2>/dev/null || true; done
+	sleep 1
+	for id in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks delete -f "$id" >/dev/null 2>&1 || true; done
 }
 
 env_line() { echo "export KUBECONFIG=$state/admin.kubeconfig"; }
