@@ -68,6 +68,9 @@ type Kubernetes struct {
 	cs   k8s.Interface
 	ns   string
 	opts Options
+	// hole is one more iptables rule the wall inserts first: only tests
+	// set it, to open a hole on purpose and watch attestation refuse.
+	hole string
 }
 
 var _ backend.Backend = (*Kubernetes)(nil)
@@ -133,6 +136,9 @@ func (k *Kubernetes) Launch(ctx context.Context, b plan.Bottle, opts backend.Lau
 		return backend.Bottle{}, &backend.StepError{Step: "reading the bottle CA", Err: err}
 	}
 	in.CA = ca != nil
+	if err := makeMountDirs(in); err != nil {
+		return backend.Bottle{}, &backend.StepError{Step: "creating the mount directories", Err: err}
+	}
 	pod, err := Pod(in)
 	if err != nil {
 		return backend.Bottle{}, &backend.StepError{Step: "building the pod", Err: err}
@@ -196,7 +202,7 @@ func (k *Kubernetes) podInput(ctx context.Context, b plan.Bottle, opts backend.L
 		SidecarImage: first(k.opts.SidecarImage, b.Images.Sidecar),
 		AgentImage:   first(opts.AgentImage, k.opts.AgentImage, b.Images.Agent),
 		AgentUID:     imageAgentID, SidecarUID: k.opts.SidecarUID, RuntimeClass: rc,
-		Created: time.Now().UTC().Format(time.RFC3339),
+		Created: time.Now().UTC().Format(time.RFC3339), hole: k.hole,
 	}
 	if in.SidecarUID == 0 {
 		in.SidecarUID = int64(opts.UID)
@@ -208,6 +214,28 @@ func (k *Kubernetes) podInput(ctx context.Context, b plan.Bottle, opts backend.L
 		return PodInput{}, errors.New("the plan names no sidecar or agent image")
 	}
 	return in, nil
+}
+
+// makeMountDirs creates the hostPath sources (the pod's volumes require
+// them to exist). Run as root, each is handed to the uid of the container
+// that mounts it, which could not use a root-owned 0700 directory.
+func makeMountDirs(in PodInput) error {
+	for _, m := range in.Bottle.Mounts {
+		if err := os.MkdirAll(m.Source, 0o700); err != nil {
+			return err
+		}
+		if os.Geteuid() != 0 {
+			continue
+		}
+		uid := in.AgentUID
+		if m.Container == backend.RoleSidecar {
+			uid = in.SidecarUID
+		}
+		if err := os.Chown(m.Source, int(uid), int(uid)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func first(s ...string) string {

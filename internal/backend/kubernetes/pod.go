@@ -38,6 +38,8 @@ type PodInput struct {
 	Created      string
 	// CA mounts the bottle CA's ConfigMap into the agent.
 	CA bool
+	// hole is Kubernetes.hole (tests only).
+	hole string
 }
 
 func podName(slug string) string    { return "bot-bottle-" + slug }
@@ -155,7 +157,7 @@ func wall(in PodInput) corev1.Container {
 		Name:            wallContainer,
 		Image:           in.WallImage,
 		ImagePullPolicy: corev1.PullNever,
-		Command:         []string{"/bin/sh", "-ec", WallScript(in.SidecarUID, in.AgentUID)},
+		Command:         []string{"/bin/sh", "-ec", wallScript(in)},
 		SecurityContext: &corev1.SecurityContext{
 			RunAsUser:                ptr(int64(0)),
 			AllowPrivilegeEscalation: ptr(false),
@@ -165,6 +167,14 @@ func wall(in PodInput) corev1.Container {
 			},
 		},
 	}
+}
+
+func wallScript(in PodInput) string {
+	s := WallScript(in.SidecarUID, in.AgentUID)
+	if in.hole != "" {
+		s += "iptables -I OUTPUT 1 " + in.hole + "\n"
+	}
+	return s
 }
 
 func ptr[T any](v T) *T { return &v }
