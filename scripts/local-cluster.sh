@@ -149,6 +149,9 @@ KC
 
 configs() {
 	mkdir -p "$state/cni" "$state/containerd"
+	# No default route: pods reach the node's bridge address and each other,
+	# nothing else (no traffic leaves the machine). A default route would
+	# make attestation refuse every bottle (docs/kubernetes.md, Status).
 	cat >"$state/cni/10-bot-bottle.conflist" <<CNI
 {"cniVersion": "1.0.0", "name": "bot-bottle", "plugins": [
  {"type": "bridge", "bridge": "bbk8s0", "isGateway": true, "ipMasq": false,
@@ -191,6 +194,13 @@ containerRuntimeEndpoint: "unix://$state/containerd.sock"
 resolvConf: /etc/resolv.conf
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%"}
 KL
+}
+
+# forward_guard: should a pod get a route out all the same, what comes in
+# on the pods' bridge is never forwarded out of it.
+guard_rule=(FORWARD -i bbk8s0 ! -o bbk8s0 -j DROP)
+forward_guard() {
+	iptables -C "${guard_rule[@]}" 2>/dev/null || iptables -I "${guard_rule[@]}"
 }
 
 ctr_() { ctr -a "$state/containerd.sock" -n k8s.io "$@"; }
@@ -263,6 +273,7 @@ up() {
 	pki
 	for w in admin controller-manager scheduler kubelet; do kubeconfig "$w"; done
 	configs
+	forward_guard
 	start etcd etcd --data-dir "$state/etcd" --listen-client-urls "http://127.0.0.1:$etcdport" \
 		--advertise-client-urls "http://127.0.0.1:$etcdport" --listen-peer-urls "http://127.0.0.1:$((etcdport + 1))"
 	start containerd containerd --config "$state/containerd/config.toml"
@@ -301,6 +312,7 @@ down() {
 		rm -f "$f"
 		log "$n stopped"
 	done
+	iptables -D "${guard_rule[@]}" 2>/dev/null || true
 	# The kubelet bind-mounts its root and the pods' volumes under it.
 	grep -o " $state/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
 }
