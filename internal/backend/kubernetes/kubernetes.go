@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -218,7 +219,9 @@ func (k *Kubernetes) podInput(ctx context.Context, b plan.Bottle, opts backend.L
 
 // makeMountDirs creates the hostPath sources (the pod's volumes require
 // them to exist). Run as root, each is handed to the uid of the container
-// that mounts it, which could not use a root-owned 0700 directory.
+// that mounts it, which could not use a root-owned 0700 directory: the
+// agent's directory itself, the sidecar's with everything in it (the
+// sidecar reads the CA key and its config, written by root).
 func makeMountDirs(in PodInput) error {
 	for _, m := range in.Bottle.Mounts {
 		if err := os.MkdirAll(m.Source, 0o700); err != nil {
@@ -227,11 +230,20 @@ func makeMountDirs(in PodInput) error {
 		if os.Geteuid() != 0 {
 			continue
 		}
-		uid := in.AgentUID
-		if m.Container == backend.RoleSidecar {
-			uid = in.SidecarUID
+		if m.Container != backend.RoleSidecar {
+			if err := os.Chown(m.Source, int(in.AgentUID), int(in.AgentUID)); err != nil {
+				return err
+			}
+			continue
 		}
-		if err := os.Chown(m.Source, int(uid), int(uid)); err != nil {
+		uid := int(in.SidecarUID)
+		err := filepath.WalkDir(m.Source, func(p string, _ fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, uid, uid)
+		})
+		if err != nil {
 			return err
 		}
 	}

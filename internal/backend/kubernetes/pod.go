@@ -229,6 +229,9 @@ func envVars(m map[string]string) []corev1.EnvVar {
 func volumes(in PodInput) (vols []corev1.Volume, sidecar, agent []corev1.VolumeMount) {
 	dirType := corev1.HostPathDirectory
 	for i, m := range in.Bottle.Mounts {
+		if in.CA && m.Target == plan.AgentCADir {
+			continue // the CA's ConfigMap takes its place
+		}
 		name := fmt.Sprintf("m%d-%s", i, strings.ToLower(strings.Trim(strings.ReplaceAll(path.Base(m.Target), "_", "-"), ".-")))
 		if len(name) > 63 {
 			name = name[:63]
