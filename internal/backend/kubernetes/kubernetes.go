@@ -338,21 +338,32 @@ func podFailed(p *corev1.Pod) error {
 	return nil
 }
 
-// Stop deletes the pod: a pod cannot be paused, and the bottle's state
-// lives on the host.
+// Stop deletes the pod and the objects made for it: a pod cannot be
+// paused, the bottle's state lives on the host, and Launch (resume) makes
+// them again. The agent's `sleep` ignores SIGTERM, so the grace is short.
 func (k *Kubernetes) Stop(ctx context.Context, slug string) error {
-	err := k.cs.CoreV1().Pods(k.ns).Delete(ctx, podName(slug), metav1.DeleteOptions{})
+	_, err := k.cs.CoreV1().Pods(k.ns).Get(ctx, podName(slug), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return fmt.Errorf("bottle %s: %w", slug, backend.ErrNotFound)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return k.removeAll(ctx, slug, stopGrace)
 }
+
+// stopGrace is the sidecar's time to flush its logs on Stop.
+const stopGrace = 2
 
 // Remove deletes everything labelled with the slug, one object at a time
 // (what is already gone is not an error).
 func (k *Kubernetes) Remove(ctx context.Context, slug string) error {
+	return k.removeAll(ctx, slug, 0)
+}
+
+func (k *Kubernetes) removeAll(ctx context.Context, slug string, grace int64) error {
 	sel := metav1.ListOptions{LabelSelector: slugSelector(slug)}
-	del := metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))}
+	del := metav1.DeleteOptions{GracePeriodSeconds: ptr(grace)}
 	var errs []error
 	gone := func(err error) {
 		if err != nil && !apierrors.IsNotFound(err) {
@@ -407,6 +418,9 @@ func (k *Kubernetes) List(ctx context.Context) ([]backend.Summary, error) {
 		}
 		s.State = containerState(p.Status.ContainerStatuses, agentContainer)
 		s.Sidecar = containerState(p.Status.InitContainerStatuses, sidecarContainer)
+		if p.DeletionTimestamp != nil {
+			s.State = "exited" // stopping: its containers are being killed
+		}
 		out = append(out, s)
 	}
 	return out, nil
