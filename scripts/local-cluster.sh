@@ -62,6 +62,13 @@ build_module() {
 	touch "$build/.ready"
 }
 
+# version_ldflags stamps the version the binaries report (without it the
+# node says v0.0.0-master+$Format:%H$: the module zip has no git data).
+version_ldflags() {
+	local v=k8s.io/component-base/version minor=${KUBE_VERSION#v1.}
+	echo "-X $v.gitVersion=$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=${minor%%.*} -X $v.gitTreeState=clean"
+}
+
 build_binaries() {
 	mkdir -p "$bin"
 	local b
@@ -71,7 +78,7 @@ build_binaries() {
 		log "building $b $KUBE_VERSION (cold: several minutes)"
 		local t0=$SECONDS
 		(cd "$build" && CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" nice -n 10 \
-			go build -p 1 -ldflags="-s -w" -o "$bin/$b.tmp" "k8s.io/kubernetes/cmd/$b")
+			go build -p 1 -ldflags="-s -w $(version_ldflags)" -o "$bin/$b.tmp" "k8s.io/kubernetes/cmd/$b")
 		mv "$bin/$b.tmp" "$bin/$b"
 		log "built $b in $((SECONDS - t0)) s"
 	done
