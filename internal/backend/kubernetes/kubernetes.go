@@ -49,6 +49,9 @@ type Options struct {
 	WallImage string
 	// SidecarUID runs the sidecar ("" = LaunchOptions.UID, else 2000).
 	SidecarUID int64
+	// SidecarNameservers are the sidecar's upstream resolvers (nil: the
+	// kube-dns Service's cluster IP, when there is one).
+	SidecarNameservers []string
 	// Exec runs a command in a container (nil: through the API server's
 	// exec subresource with rest config).
 	Exec Executor
@@ -155,6 +158,11 @@ func (k *Kubernetes) Launch(ctx context.Context, b plan.Bottle, opts backend.Lau
 	if err := k.createSecret(ctx, in, opts.Getenv); err != nil {
 		return backend.Bottle{}, &backend.StepError{Step: "creating the sidecar's secret", Err: err}
 	}
+	if len(in.SidecarDNS) > 0 {
+		if err := k.createSidecarDNS(ctx, in); err != nil {
+			return backend.Bottle{}, &backend.StepError{Step: "creating the sidecar's resolv.conf", Err: err}
+		}
+	}
 	if in.CA {
 		fmt.Fprintln(progress, "• installing the bottle CA")
 		if err := k.createCA(ctx, in, ca); err != nil {
@@ -198,12 +206,16 @@ func (k *Kubernetes) podInput(ctx context.Context, b plan.Bottle, opts backend.L
 	if err != nil {
 		return PodInput{}, err
 	}
+	dns, err := k.clusterDNS(ctx)
+	if err != nil {
+		return PodInput{}, err
+	}
 	in := PodInput{
 		Bottle: b, Namespace: k.ns, WallImage: k.opts.WallImage,
 		SidecarImage: first(k.opts.SidecarImage, b.Images.Sidecar),
 		AgentImage:   first(opts.AgentImage, k.opts.AgentImage, b.Images.Agent),
 		AgentUID:     imageAgentID, SidecarUID: k.opts.SidecarUID, RuntimeClass: rc,
-		Created: time.Now().UTC().Format(time.RFC3339), hole: k.hole,
+		Created: time.Now().UTC().Format(time.RFC3339), SidecarDNS: dns, hole: k.hole,
 	}
 	if in.SidecarUID == 0 {
 		in.SidecarUID = int64(opts.UID)

@@ -170,6 +170,35 @@ func TestAgentsOnlyResolverIsTheSidecar(t *testing.T) {
 	}
 }
 
+// TestSidecarResolvesThroughTheClusterDNS: the sidecar alone gets a
+// resolv.conf naming the cluster's DNS (the pod's names only the
+// sidecar's resolver, which answers no upstream name).
+func TestSidecarResolvesThroughTheClusterDNS(t *testing.T) {
+	dns := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: "kube-system"}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.10"}}
+	cs, p := launch(t, dns)
+	cm, err := cs.CoreV1().ConfigMaps("bots").Get(context.Background(), sidecarDNSName("shell-ab12c"), metav1.GetOptions{})
+	if err != nil || cm.Data[resolvConfKey] != "nameserver 10.96.0.10\n" {
+		t.Fatalf("sidecar resolv.conf: %+v, %v", cm, err)
+	}
+	mounted := func(c corev1.Container) bool {
+		return slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == "/etc/resolv.conf" })
+	}
+	if !mounted(container(t, p.Spec.InitContainers, sidecarContainer)) {
+		t.Error("the sidecar does not mount its resolv.conf")
+	}
+	if mounted(container(t, p.Spec.Containers, agentContainer)) {
+		t.Error("the agent mounts the sidecar's resolv.conf")
+	}
+	if p.Spec.DNSConfig.Nameservers[0] != "127.0.0.1" {
+		t.Errorf("pod nameservers %v", p.Spec.DNSConfig.Nameservers)
+	}
+	// Without a cluster DNS the sidecar keeps the pod's.
+	_, p = launch(t)
+	if mounted(container(t, p.Spec.InitContainers, sidecarContainer)) {
+		t.Error("a resolv.conf for the sidecar on a cluster without DNS")
+	}
+}
+
 func TestWallIsInstalledBeforeTheAgent(t *testing.T) {
 	_, p := launch(t)
 	w := p.Spec.InitContainers[0]

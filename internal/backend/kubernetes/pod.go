@@ -38,6 +38,9 @@ type PodInput struct {
 	Created      string
 	// CA mounts the bottle CA's ConfigMap into the agent.
 	CA bool
+	// SidecarDNS are the sidecar's own nameservers (none: it keeps the
+	// pod's, the sidecar's resolver).
+	SidecarDNS []string
 	// hole is Kubernetes.hole (tests only).
 	hole string
 }
@@ -248,6 +251,10 @@ func volumes(in PodInput) (vols []corev1.Volume, sidecar, agent []corev1.VolumeM
 	if in.CA {
 		v, m := caMount(in.Bottle.Slug)
 		vols, agent = append(vols, v), append(agent, m)
+	}
+	if len(in.SidecarDNS) > 0 {
+		v, m := sidecarDNSMount(in.Bottle.Slug)
+		vols, sidecar = append(vols, v), append(sidecar, m)
 	}
 	return vols, sidecar, agent
 }
