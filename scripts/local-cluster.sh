@@ -203,11 +203,16 @@ evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.availa
 KL
 }
 
-# forward_guard: should a pod get a route out all the same, what comes in
-# on the pods' bridge is never forwarded out of it.
-guard_rule=(FORWARD -i bbk8s0 ! -o bbk8s0 -j DROP)
+# forward_guard: pods talk to each other over their bridge (the
+# bridge's frames pass the FORWARD chain, whose policy Docker sets to
+# DROP), and, should a pod get a route out all the same, nothing from the
+# bridge is forwarded out of it. A Docker restart may flush these; `up`
+# puts them back.
+guard_accept=(FORWARD -i bbk8s0 -o bbk8s0 -j ACCEPT)
+guard_drop=(FORWARD -i bbk8s0 ! -o bbk8s0 -j DROP)
 forward_guard() {
-	iptables -C "${guard_rule[@]}" 2>/dev/null || iptables -I "${guard_rule[@]}"
+	iptables -C "${guard_drop[@]}" 2>/dev/null || iptables -I "${guard_drop[@]}"
+	iptables -C "${guard_accept[@]}" 2>/dev/null || iptables -I "${guard_accept[@]}"
 }
 
 ctr_() { ctr -a "$state/containerd.sock" -n k8s.io "$@"; }
@@ -319,7 +324,8 @@ down() {
 		rm -f "$f"
 		log "$n stopped"
 	done
-	iptables -D "${guard_rule[@]}" 2>/dev/null || true
+	iptables -D "${guard_accept[@]}" 2>/dev/null || true
+	iptables -D "${guard_drop[@]}" 2>/dev/null || true
 	# The kubelet bind-mounts its root and the pods' volumes under it.
 	grep -o " $state/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
 }

@@ -75,6 +75,9 @@ type Kubernetes struct {
 	// hole is one more iptables rule the wall inserts first: only tests
 	// set it, to open a hole on purpose and watch attestation refuse.
 	hole string
+	// hostAliases are more /etc/hosts lines for the pod: only tests set
+	// them, to name a fixture upstream (the local cluster has no DNS).
+	hostAliases []corev1.HostAlias
 }
 
 var _ backend.Backend = (*Kubernetes)(nil)
@@ -215,7 +218,7 @@ func (k *Kubernetes) podInput(ctx context.Context, b plan.Bottle, opts backend.L
 		SidecarImage: first(k.opts.SidecarImage, b.Images.Sidecar),
 		AgentImage:   first(opts.AgentImage, k.opts.AgentImage, b.Images.Agent),
 		AgentUID:     imageAgentID, SidecarUID: k.opts.SidecarUID, RuntimeClass: rc,
-		Created: time.Now().UTC().Format(time.RFC3339), SidecarDNS: dns, hole: k.hole,
+		Created: time.Now().UTC().Format(time.RFC3339), SidecarDNS: dns, hole: k.hole, hostAliases: k.hostAliases,
 	}
 	if in.SidecarUID == 0 {
 		in.SidecarUID = int64(opts.UID)

@@ -41,8 +41,9 @@ type PodInput struct {
 	// SidecarDNS are the sidecar's own nameservers (none: it keeps the
 	// pod's, the sidecar's resolver).
 	SidecarDNS []string
-	// hole is Kubernetes.hole (tests only).
-	hole string
+	// hole and hostAliases are Kubernetes's (tests only).
+	hole        string
+	hostAliases []corev1.HostAlias
 }
 
 func podName(slug string) string    { return "bot-bottle-" + slug }
@@ -131,6 +132,7 @@ func Pod(in PodInput) (*corev1.Pod, error) {
 			Volumes: vols,
 		},
 	}
+	p.Spec.HostAliases = append(p.Spec.HostAliases, in.hostAliases...)
 	if in.RuntimeClass != "" {
 		p.Spec.RuntimeClassName = ptr(in.RuntimeClass)
 	}
