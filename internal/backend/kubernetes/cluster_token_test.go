@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -85,6 +86,54 @@ func TestClusterTokenReachesUpstream(t *testing.T) {
 	r = harness.Sh(t, k, p.Slug, "curl -sI --max-time 20 https://example.com; echo done")
 	if !strings.Contains(r.Stdout, "403 bot-bottle egress refused (no-route)") || !strings.HasSuffix(r.Stdout, "done\n") {
 		t.Errorf("a host with no route: %s", r)
+	}
+
+	t.Run("SuperviseApprovesLive", func(t *testing.T) { approveLive(t, k, p, home) })
+}
+
+// approveLive: the agent files egress-allow for a host through the
+// supervise MCP server; the operator's `bot-bottle supervise approve`
+// (outside the cluster, through the state the sidecar mounts) puts the
+// route in the running proxy's table.
+func approveLive(t *testing.T, k *Kubernetes, p *plan.Bottle, home string) {
+	bin := harness.BuildStatic(t, "./cmd/bot-bottle")
+	call := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"egress-allow","arguments":` +
+		`{"routes":"- host: other.e2e.test\n","justification":"k8s: the test needs it"}}}`
+	r := harness.Sh(t, k, p.Slug, `(curl -sS --max-time 120 -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' `+
+		`-H 'Mcp-Protocol-Version: 2025-06-18' -d '`+call+`' http://supervise:9100/mcp > /tmp/mcp.out 2>&1 &) ; echo filed`)
+	if r.Code != 0 {
+		t.Fatalf("filing: %s", r)
+	}
+	queue := filepath.Join(p.StateDir, "supervise", "queue")
+	var id string
+	for i := 0; i < 150 && id == ""; i++ {
+		m, _ := filepath.Glob(filepath.Join(queue, "*.proposal.json"))
+		if len(m) == 1 {
+			id = strings.TrimSuffix(filepath.Base(m[0]), ".proposal.json")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if id == "" {
+		logs, _ := os.ReadFile(filepath.Join(p.StateDir, "logs", "supervise.jsonl"))
+		t.Fatalf("no proposal in %s; the agent's call: %s\nsupervise log:\n%s", queue, harness.Sh(t, k, p.Slug, "cat /tmp/mcp.out").Stdout, logs)
+	}
+	cmd := exec.Command(bin, "supervise", "approve", id)
+	cmd.Dir = home
+	cmd.Env = append(os.Environ(), "HOME="+home, "BOT_BOTTLE_BACKEND="+Name)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("supervise approve %s: %v\n%s", id, err, out)
+	}
+	var got string
+	for i := 0; i < 50; i++ {
+		got = harness.Sh(t, k, p.Slug, `curl -sS --max-time 5 http://_egress.local/allowlist | grep -c '"host": "other.e2e.test"'`).Stdout
+		if !strings.HasPrefix(got, "0") {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if strings.HasPrefix(got, "0") {
+		t.Errorf("after approval other.e2e.test is not in the proxy's table; the agent's call: %s",
+			harness.Sh(t, k, p.Slug, "cat /tmp/mcp.out").Stdout)
 	}
 }
 
