@@ -327,7 +327,11 @@ down() {
 	iptables -D "${guard_accept[@]}" 2>/dev/null || true
 	iptables -D "${guard_drop[@]}" 2>/dev/null || true
 	# The kubelet bind-mounts its root and the pods' volumes under it.
-	grep -o " $state/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
+	{ grep -o " $state/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
+	# Pods killed with the node never had their network torn down: drop
+	# their bridge and their address leases (CNI network "bot-bottle").
+	ip link delete bbk8s0 2>/dev/null || true
+	rm -rf /var/lib/cni/networks/bot-bottle
 }
 
 # kill_tasks kills and deletes every container of the node.
