@@ -27,10 +27,18 @@ build=$cache/k8s/build-$KUBE_VERSION
 bin=$cache/k8s/$KUBE_VERSION/bin
 state=${BOT_BOTTLE_CLUSTER_STATE:-/var/lib/bot-bottle/cluster}
 binaries="kube-apiserver kube-controller-manager kube-scheduler kubelet"
-node=bot-bottle-node
+# The node is named localhost: the kubelet refuses a loopback --node-ip,
+# so the API server reaches it by the node's Hostname address, which must
+# resolve to the loopback address the kubelet listens on.
+node=localhost
 apiport=${BOT_BOTTLE_CLUSTER_PORT:-16443}
 etcdport=${BOT_BOTTLE_ETCD_PORT:-12379}
 pause_image=bot-bottle-pause:local
+# The wall init container's image (internal/backend/kubernetes
+# DefaultWallImage): the sidecar base plus Debian's iptables.
+wall_image=bot-bottle-wall:latest
+wall_base=${BOT_BOTTLE_WALL_BASE:-bot-bottle/base-sidecar:bookworm}
+wall_debs="iptables libip4tc2 libip6tc2 libxtables12 libnftnl11 libnetfilter-conntrack3 libnfnetlink0 libmnl0"
 
 log() { echo "local-cluster: $*" >&2; }
 
@@ -54,6 +62,13 @@ build_module() {
 	touch "$build/.ready"
 }
 
+# version_ldflags stamps the version the binaries report (without it the
+# node says v0.0.0-master+$Format:%H$: the module zip has no git data).
+version_ldflags() {
+	local v=k8s.io/component-base/version minor=${KUBE_VERSION#v1.}
+	echo "-X $v.gitVersion=$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=${minor%%.*} -X $v.gitTreeState=clean"
+}
+
 build_binaries() {
 	mkdir -p "$bin"
 	local b
@@ -63,7 +78,7 @@ build_binaries() {
 		log "building $b $KUBE_VERSION (cold: several minutes)"
 		local t0=$SECONDS
 		(cd "$build" && CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" nice -n 10 \
-			go build -p 1 -ldflags="-s -w" -o "$bin/$b.tmp" "k8s.io/kubernetes/cmd/$b")
+			go build -p 1 -ldflags="-s -w $(version_ldflags)" -o "$bin/$b.tmp" "k8s.io/kubernetes/cmd/$b")
 		mv "$bin/$b.tmp" "$bin/$b"
 		log "built $b in $((SECONDS - t0)) s"
 	done
@@ -107,7 +122,7 @@ pki() {
 	cert admin "/O=system:masters/CN=admin"
 	cert controller-manager "/CN=system:kube-controller-manager"
 	cert scheduler "/CN=system:kube-scheduler"
-	cert kubelet "/O=system:nodes/CN=system:node:$node" "subjectAltName=IP:127.0.0.1,DNS:$node"
+	cert kubelet "/O=system:nodes/CN=system:node:$node" "subjectAltName=IP:127.0.0.1,DNS:$node,DNS:localhost"
 	cert apiserver-kubelet "/O=system:masters/CN=kube-apiserver-kubelet-client"
 	openssl genrsa -out "$d/sa.key" 2048 2>/dev/null
 	openssl rsa -in "$d/sa.key" -pubout -out "$d/sa.pub" 2>/dev/null
@@ -141,6 +156,9 @@ KC
 
 configs() {
 	mkdir -p "$state/cni" "$state/containerd"
+	# No default route: pods reach the node's bridge address and each other,
+	# nothing else (no traffic leaves the machine). A default route would
+	# make attestation refuse every bottle (docs/kubernetes.md, Status).
 	cat >"$state/cni/10-bot-bottle.conflist" <<CNI
 {"cniVersion": "1.0.0", "name": "bot-bottle", "plugins": [
  {"type": "bridge", "bridge": "bbk8s0", "isGateway": true, "ipMasq": false,
@@ -155,6 +173,10 @@ state = "$state/containerd/state"
   address = "$state/containerd.sock"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$pause_image"
+  # The kubelet gives pod sandboxes oom_score_adj -998; lowering it needs
+  # CAP_SYS_RESOURCE, which a root without it (this machine) lacks, and
+  # runc then fails "can't get final child's PID from pipe". Clamp instead.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$state/cni"
@@ -181,6 +203,18 @@ evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.availa
 KL
 }
 
+# forward_guard: pods talk to each other over their bridge (the
+# bridge's frames pass the FORWARD chain, whose policy Docker sets to
+# DROP), and, should a pod get a route out all the same, nothing from the
+# bridge is forwarded out of it. A Docker restart may flush these; `up`
+# puts them back.
+guard_accept=(FORWARD -i bbk8s0 -o bbk8s0 -j ACCEPT)
+guard_drop=(FORWARD -i bbk8s0 ! -o bbk8s0 -j DROP)
+forward_guard() {
+	iptables -C "${guard_drop[@]}" 2>/dev/null || iptables -I "${guard_drop[@]}"
+	iptables -C "${guard_accept[@]}" 2>/dev/null || iptables -I "${guard_accept[@]}"
+}
+
 ctr_() { ctr -a "$state/containerd.sock" -n k8s.io "$@"; }
 
 # pause_import builds the pod sandbox image from pause.go (no registry).
@@ -192,6 +226,28 @@ pause_import() {
 	tar -C "$t" -c pause | docker import -c 'ENTRYPOINT ["/pause"]' - "$pause_image" >/dev/null
 	docker save "$pause_image" | ctr_ images import - >/dev/null
 	rm -rf "$t"
+}
+
+# wall_build makes the wall image from the sidecar base and iptables'
+# packages, fetched once by apt into the cache (no registry), and imports it.
+wall_build() {
+	if ! docker image inspect "$wall_image" >/dev/null 2>&1; then
+		local debs=$cache/k8s/wall-debs t
+		if [ ! -f "$debs/.ready" ]; then
+			mkdir -p "$debs"
+			# shellcheck disable=SC2086 # a list of package names
+			(cd "$debs" && apt-get download $wall_debs)
+			touch "$debs/.ready"
+		fi
+		t=$(mktemp -d)
+		cp "$debs"/*.deb "$t/"
+		printf 'FROM %s\nCOPY *.deb /tmp/debs/\nRUN dpkg -i /tmp/debs/*.deb && rm -rf /tmp/debs && iptables-restore --version\n' \
+			"$wall_base" >"$t/Dockerfile"
+		docker build -q -t "$wall_image" "$t" >/dev/null
+		rm -rf "$t"
+		log "built $wall_image"
+	fi
+	ctr_ images ls -q | grep -qx "docker.io/library/$wall_image" || import_images "$wall_image"
 }
 
 # import_images copies images from the Docker engine into the node.
@@ -229,6 +285,7 @@ up() {
 	pki
 	for w in admin controller-manager scheduler kubelet; do kubeconfig "$w"; done
 	configs
+	forward_guard
 	start etcd etcd --data-dir "$state/etcd" --listen-client-urls "http://127.0.0.1:$etcdport" \
 		--advertise-client-urls "http://127.0.0.1:$etcdport" --listen-peer-urls "http://127.0.0.1:$((etcdport + 1))"
 	start containerd containerd --config "$state/containerd/config.toml"
@@ -238,7 +295,7 @@ up() {
 		--secure-port "$apiport" --etcd-servers "http://127.0.0.1:$etcdport" \
 		--client-ca-file "$p/ca.crt" --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" \
 		--kubelet-client-certificate "$p/apiserver-kubelet.crt" --kubelet-client-key "$p/apiserver-kubelet.key" \
-		--kubelet-certificate-authority "$p/ca.crt" --kubelet-preferred-address-types InternalIP \
+		--kubelet-certificate-authority "$p/ca.crt" --kubelet-preferred-address-types Hostname \
 		--service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
 		--service-account-issuer https://kubernetes.default.svc --service-cluster-ip-range 10.96.0.0/24 \
 		--authorization-mode Node,RBAC
@@ -248,9 +305,10 @@ up() {
 		--cluster-signing-cert-file "$p/ca.crt" --cluster-signing-key-file "$p/ca.key" --use-service-account-credentials
 	start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$state/scheduler.kubeconfig" --bind-address 127.0.0.1
 	start kubelet "$bin/kubelet" --kubeconfig "$state/kubelet.kubeconfig" --config "$state/kubelet.yaml" \
-		--hostname-override "$node" --node-ip 127.0.0.1 --root-dir "$state/kubelet"
+		--hostname-override "$node" --root-dir "$state/kubelet"
 	wait_for containerd-cri ctr_ version
 	pause_import
+	wall_build
 	wait_for "the node" node_ready
 	log "up: $(env_line)"
 }
@@ -260,10 +318,28 @@ down() {
 	for n in kubelet kube-scheduler kube-controller-manager kube-apiserver containerd etcd; do
 		f=$(pidfile "$n")
 		[ -f "$f" ] || continue
+		# The pods' shims outlive containerd: kill every task first.
+		[ "$n" = containerd ] && kill_tasks
 		kill "$(cat "$f")" 2>/dev/null || true
 		rm -f "$f"
 		log "$n stopped"
 	done
+	iptables -D "${guard_accept[@]}" 2>/dev/null || true
+	iptables -D "${guard_drop[@]}" 2>/dev/null || true
+	# The kubelet bind-mounts its root and the pods' volumes under it.
+	{ grep -o " $state/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
+	# Pods killed with the node never had their network torn down: drop
+	# their bridge and their address leases (CNI network "bot-bottle").
+	ip link delete bbk8s0 2>/dev/null || true
+	rm -rf /var/lib/cni/networks/bot-bottle
+}
+
+# kill_tasks kills and deletes every container of the node.
+kill_tasks() {
+	local id
+	for id in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks kill -s KILL "$id" 2>/dev/null || true; done
+	sleep 1
+	for id in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks delete -f "$id" >/dev/null 2>&1 || true; done
 }
 
 env_line() { echo "export KUBECONFIG=$state/admin.kubeconfig"; }

@@ -25,6 +25,10 @@ type Config struct {
 	Options backend.LaunchOptions
 	// RemoveImage deletes an image Commit made (nil: left behind).
 	RemoveImage func(ref string)
+	// NoCommit: the backend cannot keep a stopped bottle or commit it
+	// (Kubernetes: Stop deletes the pod, Commit refuses). StopCommitRemove
+	// then checks that Commit refuses, and Stop and Remove.
+	NoCommit bool
 }
 
 // Run runs the suite.
@@ -107,8 +111,17 @@ func Run(t *testing.T, c Config) {
 	t.Run("StopCommitRemove", func(t *testing.T) {
 		ctx := context.Background()
 		harness.Sh(t, be, p.Slug, "echo kept > $HOME/kept")
+		if c.NoCommit {
+			if ref, err := be.Commit(ctx, p.Slug, ""); err == nil {
+				t.Errorf("Commit = %q, want a refusal", ref)
+			}
+		}
 		if err := be.Stop(ctx, p.Slug); err != nil {
 			t.Fatal(err)
+		}
+		if c.NoCommit {
+			removeAndGone(t, be, p.Slug)
+			return
 		}
 		if s := find(t, be, p.Slug); s.State != "exited" {
 			t.Errorf("after Stop state = %q, want exited", s.State)
@@ -120,22 +133,7 @@ func Run(t *testing.T, c Config) {
 		if c.RemoveImage != nil {
 			t.Cleanup(func() { c.RemoveImage(ref) })
 		}
-		if err := be.Remove(ctx, p.Slug); err != nil {
-			t.Fatal(err)
-		}
-		if err := be.Remove(ctx, p.Slug); err != nil {
-			t.Errorf("second Remove: %v", err)
-		}
-		list, err := be.List(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if slices.ContainsFunc(list, func(s backend.Summary) bool { return s.Slug == p.Slug }) {
-			t.Errorf("%s still listed after Remove", p.Slug)
-		}
-		if _, err := be.Exec(ctx, p.Slug, backend.ExecSpec{Cmd: []string{"true"}}); err == nil {
-			t.Error("Exec after Remove succeeded")
-		}
+		removeAndGone(t, be, p.Slug)
 
 		// The committed image keeps what the agent wrote.
 		q := c.NewPlan(t)
@@ -146,6 +144,29 @@ func Run(t *testing.T, c Config) {
 			t.Errorf("file written before commit: %s", r)
 		}
 	})
+}
+
+// removeAndGone removes slug twice (the second is no error) and checks it
+// is neither listed nor reachable by Exec.
+func removeAndGone(t *testing.T, be backend.Backend, slug string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := be.Remove(ctx, slug); err != nil {
+		t.Fatal(err)
+	}
+	if err := be.Remove(ctx, slug); err != nil {
+		t.Errorf("second Remove: %v", err)
+	}
+	list, err := be.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.ContainsFunc(list, func(s backend.Summary) bool { return s.Slug == slug }) {
+		t.Errorf("%s still listed after Remove", slug)
+	}
+	if _, err := be.Exec(ctx, slug, backend.ExecSpec{Cmd: []string{"true"}}); err == nil {
+		t.Error("Exec after Remove succeeded")
+	}
 }
 
 func find(t *testing.T, be backend.Backend, slug string) backend.Summary {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
@@ -39,13 +40,22 @@ func readCA(stateDir string) ([]byte, error) {
 }
 
 // createCA puts the certificate in a ConfigMap the agent mounts at
-// plan.AgentCADir (its env points SSL_CERT_FILE and the like there).
+// plan.AgentCADir (its env points SSL_CERT_FILE and the like there), with
+// the Java trust store start made beside the agent's copy, if any. It
+// replaces the plan's host mount of that directory.
 func (k *Kubernetes) createCA(ctx context.Context, in PodInput, ca []byte) error {
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: caName(in.Bottle.Slug), Namespace: k.ns, Labels: labels(in, backend.RoleAgent)},
 		Data:       map[string]string{"ca.pem": string(ca)},
 	}
-	_, err := k.cs.CoreV1().ConfigMaps(k.ns).Create(ctx, cm, metav1.CreateOptions{})
+	ts, err := os.ReadFile(filepath.Join(in.Bottle.StateDir, "agent-ca", path.Base(plan.AgentTrustStore)))
+	switch {
+	case err == nil:
+		cm.BinaryData = map[string][]byte{path.Base(plan.AgentTrustStore): ts}
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	_, err = k.cs.CoreV1().ConfigMaps(k.ns).Create(ctx, cm, metav1.CreateOptions{})
 	return err
 }
 

@@ -68,6 +68,11 @@ func RESTExecutor(cfg *rest.Config, rc rest.Interface) Executor {
 		if !spec.TTY {
 			opts.Stderr = spec.Stderr
 		}
+		if spec.TTY && spec.Stdin != nil {
+			done := make(chan struct{})
+			defer close(done)
+			opts.Stdin = holdOpen{r: spec.Stdin, done: done}
+		}
 		if spec.Resize != nil {
 			opts.TerminalSizeQueue = sizeQueue(spec.Resize)
 		}
@@ -81,6 +86,23 @@ func RESTExecutor(cfg *rest.Config, rc rest.Interface) Executor {
 		}
 		return 0, nil
 	}
+}
+
+// holdOpen keeps a terminal's input open past its EOF until the command
+// ends: containerd's shim closes the terminal when the exec's stdin
+// closes, and the command's later output is lost (a terminal has no EOF
+// of its own; ^D is the process's business).
+type holdOpen struct {
+	r    io.Reader
+	done <-chan struct{}
+}
+
+func (h holdOpen) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if errors.Is(err, io.EOF) && n == 0 {
+		<-h.done
+	}
+	return n, err
 }
 
 type sizeQueue <-chan backend.TermSize

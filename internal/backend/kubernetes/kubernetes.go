@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -48,6 +49,9 @@ type Options struct {
 	WallImage string
 	// SidecarUID runs the sidecar ("" = LaunchOptions.UID, else 2000).
 	SidecarUID int64
+	// SidecarNameservers are the sidecar's upstream resolvers (nil: the
+	// kube-dns Service's cluster IP, when there is one).
+	SidecarNameservers []string
 	// Exec runs a command in a container (nil: through the API server's
 	// exec subresource with rest config).
 	Exec Executor
@@ -68,6 +72,12 @@ type Kubernetes struct {
 	cs   k8s.Interface
 	ns   string
 	opts Options
+	// hole is one more iptables rule the wall inserts first: only tests
+	// set it, to open a hole on purpose and watch attestation refuse.
+	hole string
+	// hostAliases are more /etc/hosts lines for the pod: only tests set
+	// them, to name a fixture upstream (the local cluster has no DNS).
+	hostAliases []corev1.HostAlias
 }
 
 var _ backend.Backend = (*Kubernetes)(nil)
@@ -133,6 +143,9 @@ func (k *Kubernetes) Launch(ctx context.Context, b plan.Bottle, opts backend.Lau
 		return backend.Bottle{}, &backend.StepError{Step: "reading the bottle CA", Err: err}
 	}
 	in.CA = ca != nil
+	if err := makeMountDirs(in); err != nil {
+		return backend.Bottle{}, &backend.StepError{Step: "creating the mount directories", Err: err}
+	}
 	pod, err := Pod(in)
 	if err != nil {
 		return backend.Bottle{}, &backend.StepError{Step: "building the pod", Err: err}
@@ -147,6 +160,11 @@ func (k *Kubernetes) Launch(ctx context.Context, b plan.Bottle, opts backend.Lau
 	fmt.Fprintln(progress, "• creating the sidecar's secret")
 	if err := k.createSecret(ctx, in, opts.Getenv); err != nil {
 		return backend.Bottle{}, &backend.StepError{Step: "creating the sidecar's secret", Err: err}
+	}
+	if len(in.SidecarDNS) > 0 {
+		if err := k.createSidecarDNS(ctx, in); err != nil {
+			return backend.Bottle{}, &backend.StepError{Step: "creating the sidecar's resolv.conf", Err: err}
+		}
 	}
 	if in.CA {
 		fmt.Fprintln(progress, "• installing the bottle CA")
@@ -191,12 +209,16 @@ func (k *Kubernetes) podInput(ctx context.Context, b plan.Bottle, opts backend.L
 	if err != nil {
 		return PodInput{}, err
 	}
+	dns, err := k.clusterDNS(ctx)
+	if err != nil {
+		return PodInput{}, err
+	}
 	in := PodInput{
 		Bottle: b, Namespace: k.ns, WallImage: k.opts.WallImage,
 		SidecarImage: first(k.opts.SidecarImage, b.Images.Sidecar),
 		AgentImage:   first(opts.AgentImage, k.opts.AgentImage, b.Images.Agent),
 		AgentUID:     imageAgentID, SidecarUID: k.opts.SidecarUID, RuntimeClass: rc,
-		Created: time.Now().UTC().Format(time.RFC3339),
+		Created: time.Now().UTC().Format(time.RFC3339), SidecarDNS: dns, hole: k.hole, hostAliases: k.hostAliases,
 	}
 	if in.SidecarUID == 0 {
 		in.SidecarUID = int64(opts.UID)
@@ -208,6 +230,39 @@ func (k *Kubernetes) podInput(ctx context.Context, b plan.Bottle, opts backend.L
 		return PodInput{}, errors.New("the plan names no sidecar or agent image")
 	}
 	return in, nil
+}
+
+// makeMountDirs creates the hostPath sources (the pod's volumes require
+// them to exist). Run as root, each is handed to the uid of the container
+// that mounts it, which could not use a root-owned 0700 directory: the
+// agent's directory itself, the sidecar's with everything in it (the
+// sidecar reads the CA key and its config, written by root).
+func makeMountDirs(in PodInput) error {
+	for _, m := range in.Bottle.Mounts {
+		if err := os.MkdirAll(m.Source, 0o700); err != nil {
+			return err
+		}
+		if os.Geteuid() != 0 {
+			continue
+		}
+		if m.Container != backend.RoleSidecar {
+			if err := os.Chown(m.Source, int(in.AgentUID), int(in.AgentUID)); err != nil {
+				return err
+			}
+			continue
+		}
+		uid := int(in.SidecarUID)
+		err := filepath.WalkDir(m.Source, func(p string, _ fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, uid, uid)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func first(s ...string) string {
@@ -298,21 +353,32 @@ func podFailed(p *corev1.Pod) error {
 	return nil
 }
 
-// Stop deletes the pod: a pod cannot be paused, and the bottle's state
-// lives on the host.
+// Stop deletes the pod and the objects made for it: a pod cannot be
+// paused, the bottle's state lives on the host, and Launch (resume) makes
+// them again. The agent's `sleep` ignores SIGTERM, so the grace is short.
 func (k *Kubernetes) Stop(ctx context.Context, slug string) error {
-	err := k.cs.CoreV1().Pods(k.ns).Delete(ctx, podName(slug), metav1.DeleteOptions{})
+	_, err := k.cs.CoreV1().Pods(k.ns).Get(ctx, podName(slug), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return fmt.Errorf("bottle %s: %w", slug, backend.ErrNotFound)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return k.removeAll(ctx, slug, stopGrace)
 }
+
+// stopGrace is the sidecar's time to flush its logs on Stop.
+const stopGrace = 2
 
 // Remove deletes everything labelled with the slug, one object at a time
 // (what is already gone is not an error).
 func (k *Kubernetes) Remove(ctx context.Context, slug string) error {
+	return k.removeAll(ctx, slug, 0)
+}
+
+func (k *Kubernetes) removeAll(ctx context.Context, slug string, grace int64) error {
 	sel := metav1.ListOptions{LabelSelector: slugSelector(slug)}
-	del := metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(0))}
+	del := metav1.DeleteOptions{GracePeriodSeconds: ptr(grace)}
 	var errs []error
 	gone := func(err error) {
 		if err != nil && !apierrors.IsNotFound(err) {
@@ -367,6 +433,9 @@ func (k *Kubernetes) List(ctx context.Context) ([]backend.Summary, error) {
 		}
 		s.State = containerState(p.Status.ContainerStatuses, agentContainer)
 		s.Sidecar = containerState(p.Status.InitContainerStatuses, sidecarContainer)
+		if p.DeletionTimestamp != nil {
+			s.State = "exited" // stopping: its containers are being killed
+		}
 		out = append(out, s)
 	}
 	return out, nil

@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -169,6 +170,35 @@ func TestAgentsOnlyResolverIsTheSidecar(t *testing.T) {
 	}
 }
 
+// TestSidecarResolvesThroughTheClusterDNS: the sidecar alone gets a
+// resolv.conf naming the cluster's DNS (the pod's names only the
+// sidecar's resolver, which answers no upstream name).
+func TestSidecarResolvesThroughTheClusterDNS(t *testing.T) {
+	dns := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: "kube-system"}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.10"}}
+	cs, p := launch(t, dns)
+	cm, err := cs.CoreV1().ConfigMaps("bots").Get(context.Background(), sidecarDNSName("shell-ab12c"), metav1.GetOptions{})
+	if err != nil || cm.Data[resolvConfKey] != "nameserver 10.96.0.10\n" {
+		t.Fatalf("sidecar resolv.conf: %+v, %v", cm, err)
+	}
+	mounted := func(c corev1.Container) bool {
+		return slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == "/etc/resolv.conf" })
+	}
+	if !mounted(container(t, p.Spec.InitContainers, sidecarContainer)) {
+		t.Error("the sidecar does not mount its resolv.conf")
+	}
+	if mounted(container(t, p.Spec.Containers, agentContainer)) {
+		t.Error("the agent mounts the sidecar's resolv.conf")
+	}
+	if p.Spec.DNSConfig.Nameservers[0] != "127.0.0.1" {
+		t.Errorf("pod nameservers %v", p.Spec.DNSConfig.Nameservers)
+	}
+	// Without a cluster DNS the sidecar keeps the pod's.
+	_, p = launch(t)
+	if mounted(container(t, p.Spec.InitContainers, sidecarContainer)) {
+		t.Error("a resolv.conf for the sidecar on a cluster without DNS")
+	}
+}
+
 func TestWallIsInstalledBeforeTheAgent(t *testing.T) {
 	_, p := launch(t)
 	w := p.Spec.InitContainers[0]
@@ -235,6 +265,25 @@ func TestLabelsCarryTheSlugForListAndRemove(t *testing.T) {
 	}
 }
 
+// TestStopLeavesNothingInTheNamespace: Stop deletes the pod, its Secret
+// and its CA (Launch makes them again on resume), so cleanup, which
+// removes only the state of a stopped bottle, leaves the namespace empty.
+func TestStopLeavesNothingInTheNamespace(t *testing.T) {
+	cs, _ := launch(t)
+	k := New(cs, Options{Namespace: "bots"})
+	if err := k.Stop(context.Background(), "shell-ab12c"); err != nil {
+		t.Fatal(err)
+	}
+	pods, _ := cs.CoreV1().Pods("bots").List(context.Background(), metav1.ListOptions{})
+	secs, _ := cs.CoreV1().Secrets("bots").List(context.Background(), metav1.ListOptions{})
+	if len(pods.Items)+len(secs.Items) != 0 {
+		t.Errorf("stop left %d pods and %d secrets", len(pods.Items), len(secs.Items))
+	}
+	if err := k.Stop(context.Background(), "shell-ab12c"); !errors.Is(err, backend.ErrNotFound) {
+		t.Errorf("second Stop = %v, want not found", err)
+	}
+}
+
 func TestMissingTokenRefusesTheLaunch(t *testing.T) {
 	cs := fake.NewClientset()
 	k := New(cs, Options{})
@@ -266,6 +315,12 @@ func TestAgentGetsTheCACertificateOnly(t *testing.T) {
 	cert := "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 	caFile := filepath.Join(b.StateDir, "ca", "ca.pem")
 	os.WriteFile(caFile, []byte(cert), 0o600)
+	// start's plan mounts the agent's copy (with the Java trust store)
+	// there; the ConfigMap replaces that host mount.
+	agentCA := filepath.Join(b.StateDir, "agent-ca")
+	os.MkdirAll(agentCA, 0o755)
+	os.WriteFile(filepath.Join(agentCA, "truststore.p12"), []byte("p12"), 0o644)
+	b.Mounts = []plan.Mount{{Container: backend.RoleAgent, Source: agentCA, Target: plan.AgentCADir, ReadOnly: true}}
 	cs := fake.NewClientset()
 	running(cs)
 	k := New(cs, Options{})
@@ -274,8 +329,8 @@ func TestAgentGetsTheCACertificateOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	cm, err := cs.CoreV1().ConfigMaps("default").Get(context.Background(), caName(b.Slug), metav1.GetOptions{})
-	if err != nil || cm.Data["ca.pem"] != cert {
-		t.Fatalf("the CA is not in a ConfigMap: %v", err)
+	if err != nil || cm.Data["ca.pem"] != cert || string(cm.BinaryData["truststore.p12"]) != "p12" {
+		t.Fatalf("the CA and trust store are not in a ConfigMap: %v", err)
 	}
 	p, _ := cs.CoreV1().Pods("default").Get(context.Background(), podName(b.Slug), metav1.GetOptions{})
 	a := container(t, p.Spec.Containers, agentContainer)
@@ -283,6 +338,9 @@ func TestAgentGetsTheCACertificateOnly(t *testing.T) {
 		return m.Name == caVolume && m.MountPath == plan.AgentCADir && m.ReadOnly
 	}) {
 		t.Errorf("the agent does not mount the CA at %s: %+v", plan.AgentCADir, a.VolumeMounts)
+	}
+	if n := len(a.VolumeMounts); n != 1 {
+		t.Errorf("the agent has %d mounts, want the CA's only: %+v", n, a.VolumeMounts)
 	}
 	k.Remove(context.Background(), b.Slug)
 

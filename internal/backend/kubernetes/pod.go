@@ -38,6 +38,12 @@ type PodInput struct {
 	Created      string
 	// CA mounts the bottle CA's ConfigMap into the agent.
 	CA bool
+	// SidecarDNS are the sidecar's own nameservers (none: it keeps the
+	// pod's, the sidecar's resolver).
+	SidecarDNS []string
+	// hole and hostAliases are Kubernetes's (tests only).
+	hole        string
+	hostAliases []corev1.HostAlias
 }
 
 func podName(slug string) string    { return "bot-bottle-" + slug }
@@ -126,6 +132,7 @@ func Pod(in PodInput) (*corev1.Pod, error) {
 			Volumes: vols,
 		},
 	}
+	p.Spec.HostAliases = append(p.Spec.HostAliases, in.hostAliases...)
 	if in.RuntimeClass != "" {
 		p.Spec.RuntimeClassName = ptr(in.RuntimeClass)
 	}
@@ -155,7 +162,7 @@ func wall(in PodInput) corev1.Container {
 		Name:            wallContainer,
 		Image:           in.WallImage,
 		ImagePullPolicy: corev1.PullNever,
-		Command:         []string{"/bin/sh", "-ec", WallScript(in.SidecarUID, in.AgentUID)},
+		Command:         []string{"/bin/sh", "-ec", wallScript(in)},
 		SecurityContext: &corev1.SecurityContext{
 			RunAsUser:                ptr(int64(0)),
 			AllowPrivilegeEscalation: ptr(false),
@@ -165,6 +172,14 @@ func wall(in PodInput) corev1.Container {
 			},
 		},
 	}
+}
+
+func wallScript(in PodInput) string {
+	s := WallScript(in.SidecarUID, in.AgentUID)
+	if in.hole != "" {
+		s += "iptables -I OUTPUT 1 " + in.hole + "\n"
+	}
+	return s
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -219,6 +234,9 @@ func envVars(m map[string]string) []corev1.EnvVar {
 func volumes(in PodInput) (vols []corev1.Volume, sidecar, agent []corev1.VolumeMount) {
 	dirType := corev1.HostPathDirectory
 	for i, m := range in.Bottle.Mounts {
+		if in.CA && m.Target == plan.AgentCADir {
+			continue // the CA's ConfigMap takes its place
+		}
 		name := fmt.Sprintf("m%d-%s", i, strings.ToLower(strings.Trim(strings.ReplaceAll(path.Base(m.Target), "_", "-"), ".-")))
 		if len(name) > 63 {
 			name = name[:63]
@@ -235,6 +253,10 @@ func volumes(in PodInput) (vols []corev1.Volume, sidecar, agent []corev1.VolumeM
 	if in.CA {
 		v, m := caMount(in.Bottle.Slug)
 		vols, agent = append(vols, v), append(agent, m)
+	}
+	if len(in.SidecarDNS) > 0 {
+		v, m := sidecarDNSMount(in.Bottle.Slug)
+		vols, sidecar = append(vols, v), append(sidecar, m)
 	}
 	return vols, sidecar, agent
 }
