@@ -13,13 +13,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/bot-bottle/bot-bottle/internal/plan"
 	"github.com/bot-bottle/bot-bottle/internal/supervise/queue"
 )
 
@@ -151,12 +154,43 @@ func NewServer(cfg Config) (*Server, error) {
 	// responses stay off: every call answers as an SSE stream, whose
 	// headers the handler flushes before it waits.
 	s.http = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp },
-		&mcp.StreamableHTTPOptions{Stateless: true, Logger: cfg.Logger})
+		&mcp.StreamableHTTPOptions{Stateless: true, Logger: cfg.Logger, DisableLocalhostProtection: true})
 	return s, nil
+}
+
+// rebound reports a request that arrived on a loopback address under a
+// Host that is neither loopback nor the sidecar's own name: a page in a
+// browser on this machine whose name was rebound to 127.0.0.1. The MCP
+// SDK's own guard refuses every non-loopback Host there, which refuses
+// the agent in a pod (it shares the sidecar's loopback and calls it
+// "supervise"), so this one takes its place.
+func rebound(r *http.Request) bool {
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok || local == nil || !isLoopback(local.String()) {
+		return false
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return host != plan.SuperviseAlias && host != "localhost" && !isLoopback(host)
+}
+
+// isLoopback reports whether addr (host or host:port) is a loopback IP.
+func isLoopback(addr string) bool {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		addr = h
+	}
+	ip, err := netip.ParseAddr(strings.Trim(addr, "[]"))
+	return err == nil && ip.IsLoopback()
 }
 
 // ServeHTTP answers MCP at every path of the port (clients use "/").
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rebound(r) {
+		http.Error(w, fmt.Sprintf("Forbidden: invalid Host header %q", r.Host), http.StatusForbidden)
+		return
+	}
 	r.Header.Del(streamHeader) // only the middleware sets it
 	if r.Method != http.MethodPost {
 		s.http.ServeHTTP(w, r)
