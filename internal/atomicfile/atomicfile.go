@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // Write writes b to path atomically with the given mode, creating the
@@ -41,6 +42,10 @@ func write(path string, b []byte, mode fs.FileMode, place func(tmp, path string)
 		f.Close()
 		return err
 	}
+	if err := keepOwner(f, path); err != nil {
+		f.Close()
+		return err
+	}
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return err
@@ -49,4 +54,22 @@ func write(path string, b []byte, mode fs.FileMode, place func(tmp, path string)
 		return err
 	}
 	return place(tmp, path)
+}
+
+// keepOwner gives the new file the owner of the one it replaces, when
+// running as root: a file handed to another uid (the state a Kubernetes
+// sidecar reads as its own user) stays readable by it after a rewrite.
+func keepOwner(f *os.File, path string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	old, err := os.Stat(path)
+	if err != nil {
+		return nil // nothing replaced
+	}
+	st, ok := old.Sys().(*syscall.Stat_t)
+	if !ok || st.Uid == 0 && st.Gid == 0 {
+		return nil
+	}
+	return f.Chown(int(st.Uid), int(st.Gid))
 }

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -38,5 +39,30 @@ func TestWriteNewRefusesExisting(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(path); string(b) != "first" {
 		t.Fatalf("file now %q, want first", b)
+	}
+}
+
+// TestWriteKeepsTheOwner: as root, a rewrite keeps the replaced file's
+// owner, so a reader of that uid (a Kubernetes sidecar) can still read it.
+func TestWriteKeepsTheOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to own a file as another uid")
+	}
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := Write(path, []byte("one"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(path, 2000, 2000); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(path, []byte("two"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 2000 || st.Gid != 2000 {
+		t.Errorf("owner after the rewrite %d:%d, want 2000:2000", st.Uid, st.Gid)
 	}
 }

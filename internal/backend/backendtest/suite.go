@@ -29,6 +29,10 @@ type Config struct {
 	// (Kubernetes: Stop deletes the pod, Commit refuses). StopCommitRemove
 	// then checks that Commit refuses, and Stop and Remove.
 	NoCommit bool
+	// IPv6Filtered: the agent keeps its IPv6 addresses but a packet filter
+	// drops every IPv6 packet (Kubernetes: the pod's wall). NoIPv6 then
+	// checks that a connection over IPv6 loopback is dropped, not refused.
+	IPv6Filtered bool
 }
 
 // Run runs the suite.
@@ -96,6 +100,14 @@ func Run(t *testing.T, c Config) {
 	// A dual-stack host listener would be reachable over a bridge's
 	// link-local address: the agent has no IPv6 address at all.
 	t.Run("NoIPv6", func(t *testing.T) {
+		if c.IPv6Filtered {
+			// Nothing listens on [::1]:9100: unfiltered, curl is refused
+			// at once (exit 7); dropped, it times out (exit 28).
+			if r := harness.Sh(t, be, p.Slug, "curl --noproxy '*' -g -sS --max-time 3 -o /dev/null http://[::1]:9100/; echo rc=$?"); !strings.Contains(r.Stdout, "rc=28") {
+				t.Errorf("IPv6 from the agent is not dropped: %s (stdout %q, stderr %q)", r, r.Stdout, r.Stderr)
+			}
+			return
+		}
 		if r := harness.Sh(t, be, p.Slug, "cat /proc/net/if_inet6 2>/dev/null | wc -l"); r.Code != 0 || strings.TrimSpace(r.Stdout) != "0" {
 			t.Errorf("the agent has IPv6 addresses: %s", r)
 		}

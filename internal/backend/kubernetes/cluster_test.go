@@ -97,7 +97,7 @@ func clusterLaunchOptions() backend.LaunchOptions {
 func TestClusterConformance(t *testing.T) {
 	c := onCluster(t)
 	backendtest.Run(t, backendtest.Config{
-		Backend: c.k, NewPlan: c.plan, Options: clusterLaunchOptions(), NoCommit: true,
+		Backend: c.k, NewPlan: c.plan, Options: clusterLaunchOptions(), NoCommit: true, IPv6Filtered: true,
 	})
 }
 
