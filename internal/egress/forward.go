@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -435,12 +436,24 @@ func readBody(r io.Reader, length, limit int64) ([]byte, error) {
 	}
 	// Grown as bytes come, not made at the declared length: a header costs
 	// the sender nothing, and 100 HTTP/2 streams declaring 8 MiB each
-	// would hold 800 MiB before a byte of body arrived. One byte more
-	// than declared is read to notice a body longer than it said.
-	b, err := io.ReadAll(io.LimitReader(r, length+1))
+	// would hold 800 MiB before a byte of body arrived. Up to 64 KiB is
+	// made at once, so an ordinary body costs one allocation. One byte
+	// more than declared is read to notice a body longer than it said.
+	b := make([]byte, 0, min(length, 64<<10)+1)
+	for int64(len(b)) <= length {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, len(b))
+		}
+		n, err := r.Read(b[len(b):min(int64(cap(b)), length+1)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 	switch {
-	case err != nil:
-		return nil, err
 	case int64(len(b)) < length:
 		return nil, io.ErrUnexpectedEOF
 	case int64(len(b)) > length:
