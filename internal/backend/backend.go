@@ -165,6 +165,15 @@ type BuildFailure struct {
 	Err error
 }
 
+// BaseImages is a backend whose images are built FROM base images that
+// must already be on the engine (seeded offline, there is no registry). It
+// names the missing ones before a start needs them, so a first start can
+// seed them while its other slow work (building the static sidecar binary)
+// runs beside it.
+type BaseImages interface {
+	MissingBases(ctx context.Context) ([]string, error)
+}
+
 // ImageRemover is a backend that can remove the images it made for one
 // bottle: capability builds, and with committed its commits (rm; cleanup
 // keeps commits). It returns the references it removed.

@@ -52,8 +52,9 @@ func provisionPlan(env Env, p *plan.Bottle, o startOptions) (provider.Provision,
 // committed image (resume).
 func launch(ctx context.Context, env Env, p *plan.Bottle, prov provider.Provision, o startOptions, agentImage string) error {
 	// Before anything is made: go install with cgo on gives a dynamic
-	// binary the sidecar image cannot carry, so a static one is built.
-	env, err := withStaticSidecar(ctx, env)
+	// binary the sidecar image cannot carry, so a static one is built
+	// (while a fresh engine's base images are seeded).
+	env, err := prepareFirstStart(ctx, env, o)
 	if err != nil {
 		return err
 	}

@@ -19,8 +19,16 @@ func newVersionCmd(env Env) *cobra.Command {
 	}
 }
 
-// version is the module version, or the VCS revision for a source build.
+// releaseVersion is stamped by scripts/release.sh (-X), so a release
+// binary names its release even when built from a checkout.
+var releaseVersion string
+
+// version is the release, the module version, or the VCS revision for a
+// source build.
 func version() string {
+	if releaseVersion != "" {
+		return releaseVersion
+	}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"
