@@ -131,6 +131,21 @@ A bottle whose capability builds reach the stand-in mirror.
 	if err != nil || !strings.Contains(string(log), `"host":"deb.debian.org"`) || !strings.Contains(string(log), `"decision":"allow"`) {
 		t.Errorf("the build proxy's log has no allowed request to the mirror (%v):\n%s", err, log)
 	}
+	// The images keep the agent image's user and none of the build's
+	// proxy settings (they were the exec's, not the container's).
+	imgs := slugImages(t, e, slug)
+	if len(imgs) == 0 {
+		t.Error("no capability image carries the slug label")
+	}
+	for _, ref := range imgs {
+		in, err := e.eng.ImageInspect(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := in.Config; c == nil || c.User != "agent" || strings.Contains(strings.Join(c.Env, " "), "PROXY") || strings.Contains(strings.Join(c.Entrypoint, " "), "sleep") {
+			t.Errorf("capability image %s: user %q env %q entrypoint %q", ref, c.User, c.Env, c.Entrypoint)
+		}
+	}
 	// Nothing of the build is left on the engine.
 	if cs, err := e.eng.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("name", "bot-bottle-"+slug+"-build")}); err != nil || len(cs.Items) != 0 {
 		t.Errorf("build containers left: %v %v", cs.Items, err)

@@ -87,6 +87,9 @@ func startShell(t *testing.T, e env, p *plan.Bottle, prompt string, o lifecycle.
 	t.Cleanup(func() { e.be.Remove(context.Background(), p.Slug) })
 	var out, progress bytes.Buffer
 	o.Backend = e.be
+	if o.MakeCA == nil {
+		o.MakeCA = makeCA // a capability build's proxy needs the bottle CA
+	}
 	o.Provision = shellProvision(t, true, prompt)
 	o.Launch.UID, o.Launch.GID = os.Getuid(), os.Getgid()
 	o.Session = lifecycle.Session{Stdout: &out, Stderr: &out}

@@ -156,7 +156,11 @@ func (e *buildEnv) proxyEnv() []string {
 func (e *buildEnv) container(ctx context.Context, image string) (string, error) {
 	init := true
 	cfg := &container.Config{
-		Image:      image,
+		Image: image,
+		// As root: an exec as root in a container of another user gets no
+		// capabilities (apt could not drop to _apt); the commit keeps the
+		// image's own user.
+		User:       "0:0",
 		Entrypoint: []string{"sleep", "infinity"},
 		Labels:     map[string]string{backend.LabelSlug: e.b.Slug},
 	}
