@@ -96,6 +96,11 @@ func applyCapabilities(ctx context.Context, be backend.Backend, p *plan.Bottle, 
 	if warn == nil {
 		warn = io.Discard
 	}
+	// Written at every start, so the operator sees at approval time what
+	// a build may reach.
+	if err := writeBuildState(p); err != nil {
+		return "", err
+	}
 	file := CapabilitiesFile(p.StateDir)
 	approved, err := os.ReadFile(file)
 	if os.IsNotExist(err) {
@@ -120,9 +125,6 @@ func applyCapabilities(ctx context.Context, be backend.Backend, p *plan.Bottle, 
 	fmt.Fprintf(progress, "  their network is only a build proxy (DLP on, DNS refused) that may reach: %s\n", reachable(p))
 	base, err := cb.AgentImage(ctx, *p, lo, progress)
 	if err != nil {
-		return "", err
-	}
-	if err := writeBuildState(p); err != nil {
 		return "", err
 	}
 	record := readBuilt(p.StateDir)
