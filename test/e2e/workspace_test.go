@@ -342,7 +342,7 @@ func TestApprovedCapabilityAtNextStart(t *testing.T) {
 		t.Fatalf("next start: exit %d %s\n%s", code, out, progress)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 5 || lines[0] != "capability-ok" || lines[2] != "capuser" || lines[3] == "root" || lines[4] != "eth0 lo" {
+	if len(lines) != 6 || lines[0] != "capability-ok" || lines[2] != "capuser" || lines[3] == "root" || lines[4] != "eth0" || lines[5] != "lo" {
 		t.Errorf("after approval the agent saw (want capability-ok, capuser, agent, only the build network and lo at build):\n%s", out)
 	}
 	if !strings.Contains(progress, "RUN useradd --no-create-home capuser") {
