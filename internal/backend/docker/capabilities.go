@@ -76,9 +76,10 @@ func (d *Docker) BuildCapabilities(ctx context.Context, cb backend.CapabilityBui
 		img, err := env.runStep(ctx, cur, capabilityRef(slug, cur, approved[:u.End]), s, labels, &log)
 		lastFailed = err != nil
 		if err != nil {
-			var le *lineError
-			if !errors.As(err, &le) && ctx.Err() != nil {
-				return "", fails, err
+			if le := (*lineError)(nil); !errors.As(err, &le) {
+				// The engine failed, not the line: nothing is recorded, so
+				// the next start runs it again.
+				return "", fails, fmt.Errorf("building %s: %w", firstLine(u.Text), err)
 			}
 			tail := logTail(log.String(), 20)
 			if r := env.refusals(offset); len(r) > 0 {
