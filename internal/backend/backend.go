@@ -155,6 +155,19 @@ type Targets struct {
 	FixHints map[string]string
 }
 
+// CapabilityBuild is one build of a bottle's approved capability-block
+// lines onto Base. Each line runs with its network only through a build
+// sidecar: the proxy (Bottle.CapabilityPolicy, DLP on) and the refusing
+// resolver, with the state the caller wrote for it (Bottle.CapabilityMounts).
+type CapabilityBuild struct {
+	Bottle   plan.Bottle
+	Base     string
+	Approved []byte
+	// Launch gives Getenv (the sidecar's secrets), UID and GID (the
+	// sidecar's user) and Progress.
+	Launch LaunchOptions
+}
+
 // BuildFailure is one approved capability instruction that did not build:
 // the others were built without it.
 type BuildFailure struct {

@@ -80,6 +80,12 @@ func (b Bottle) CapabilitiesBuilt() string {
 	return filepath.Join(string(b), "capabilities", "built.json")
 }
 
+// CapabilityBuild holds the capability build sidecar's own state
+// (sidecar/, egress/ and logs/, like the bottle's).
+func (b Bottle) CapabilityBuild() string {
+	return filepath.Join(string(b), "capabilities", "build")
+}
+
 // OperatorLock serialises operator decisions on one bottle.
 func (b Bottle) OperatorLock() string {
 	return filepath.Join(string(b), "supervise", ".operator.lock")

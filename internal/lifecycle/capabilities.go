@@ -14,6 +14,7 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/atomicfile"
 	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/hoststate"
+	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
 )
 
@@ -22,13 +23,16 @@ import (
 type CapabilityBuilder interface {
 	// AgentImage is the image the agent would boot from.
 	AgentImage(ctx context.Context, b plan.Bottle, opts backend.LaunchOptions, progress io.Writer) (string, error)
-	// BuildCapabilities builds what of approved base has not been through
-	// onto it, with no network, one instruction at a time: an instruction
-	// that fails is returned as a failure, the others are built. The
-	// result is labelled with slug and marked as through every line, the
+	// BuildCapabilities builds what of cb.Approved cb.Base has not been
+	// through onto it, one instruction at a time, each with its network
+	// only through a build proxy (cb.Bottle.CapabilityPolicy, DLP on) and
+	// DNS only through the refusing resolver: an instruction that fails
+	// is returned as a failure, the others are built. The result is
+	// labelled with the slug and marked as through every line, the
 	// failed ones included, so they are not run again until approved
-	// again.
-	BuildCapabilities(ctx context.Context, slug, base string, approved []byte, progress io.Writer) (string, []backend.BuildFailure, error)
+	// again. The build sidecar's state (writeBuildState) is written
+	// before.
+	BuildCapabilities(ctx context.Context, cb backend.CapabilityBuild) (string, []backend.BuildFailure, error)
 }
 
 // CapabilitiesFile holds the approved capability-block lines of the bottle
@@ -92,6 +96,11 @@ func applyCapabilities(ctx context.Context, be backend.Backend, p *plan.Bottle, 
 	if warn == nil {
 		warn = io.Discard
 	}
+	// Written at every start, so the operator sees at approval time what
+	// a build may reach.
+	if err := writeBuildState(p); err != nil {
+		return "", err
+	}
 	file := CapabilitiesFile(p.StateDir)
 	approved, err := os.ReadFile(file)
 	if os.IsNotExist(err) {
@@ -109,20 +118,23 @@ func applyCapabilities(ctx context.Context, be backend.Backend, p *plan.Bottle, 
 		fmt.Fprintf(warn, "bot-bottle: warning: the %s backend cannot apply the approved image changes in %s; starting without them\n", be.Name(), file)
 		return lo.AgentImage, nil
 	}
-	fmt.Fprintf(progress, "• approved image changes (%s), built as root with no network:\n", file)
+	fmt.Fprintf(progress, "• approved image changes (%s), built as root:\n", file)
 	for _, l := range lines {
 		fmt.Fprintf(progress, "    %s\n", l)
 	}
+	fmt.Fprintf(progress, "  their network is only a build proxy (DLP on, DNS refused) that may reach: %s\n", reachable(p))
 	base, err := cb.AgentImage(ctx, *p, lo, progress)
 	if err != nil {
 		return "", err
 	}
 	record := readBuilt(p.StateDir)
 	from := record.startFrom(base, approved)
-	img, fails, err := cb.BuildCapabilities(ctx, p.Slug, from, approved, progress)
+	build := backend.CapabilityBuild{Bottle: *p, Base: from, Approved: approved, Launch: lo}
+	img, fails, err := cb.BuildCapabilities(ctx, build)
 	if err != nil && from != base {
 		// The last image is gone (cleanup, rmi): build again from base.
-		img, fails, err = cb.BuildCapabilities(ctx, p.Slug, base, approved, progress)
+		build.Base = base
+		img, fails, err = cb.BuildCapabilities(ctx, build)
 	}
 	if err != nil {
 		prev := base
@@ -143,6 +155,43 @@ func applyCapabilities(ctx context.Context, be backend.Backend, p *plan.Bottle, 
 		return "", fmt.Errorf("recording the image build: %w", err)
 	}
 	return img, nil
+}
+
+// reachable names what a capability build of p may reach, for a person.
+func reachable(p *plan.Bottle) string {
+	hosts := p.CapabilityHosts()
+	if len(hosts) == 0 {
+		return "nothing (no egress routes, capabilities.routes empty)"
+	}
+	return strings.Join(hosts, ", ")
+}
+
+// writeBuildState writes the build sidecar's sidecar.json and policy (the
+// bottle's routes, then the build allowance) under
+// state/<slug>/capabilities/build/, and makes its logs directory.
+func writeBuildState(p *plan.Bottle) error {
+	dir := hoststate.Bottle(hoststate.Bottle(p.StateDir).CapabilityBuild())
+	for _, d := range []string{dir.Sidecar(), dir.Egress(), dir.Logs()} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("preparing the capability build: %w", err)
+		}
+	}
+	sc, err := json.MarshalIndent(p.CapabilitySidecar(), "", "  ")
+	if err != nil {
+		return fmt.Errorf("writing the build's sidecar.json: %w", err)
+	}
+	if err := atomicfile.Write(dir.SidecarConfig(), append(sc, '\n'), 0o600); err != nil {
+		return fmt.Errorf("writing the build's sidecar.json: %w", err)
+	}
+	e := p.CapabilityPolicy()
+	pol, err := manifest.MarshalPolicy(&manifest.Egress{Routes: e.Routes, Log: &e.Log})
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(dir.Policy(), pol, 0o600); err != nil {
+		return fmt.Errorf("writing the build's policy: %w", err)
+	}
+	return nil
 }
 
 // sayFailures shows each approved instruction that did not build, once:

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -72,9 +73,9 @@ func (c *capBackend) Name() string { return "fake" }
 func (c *capBackend) AgentImage(context.Context, plan.Bottle, backend.LaunchOptions, io.Writer) (string, error) {
 	return "agent:base", nil
 }
-func (c *capBackend) BuildCapabilities(_ context.Context, slug, base string, approved []byte, _ io.Writer) (string, []backend.BuildFailure, error) {
+func (c *capBackend) BuildCapabilities(_ context.Context, cb backend.CapabilityBuild) (string, []backend.BuildFailure, error) {
 	c.builds++
-	c.froms = append(c.froms, base)
+	c.froms = append(c.froms, cb.Base)
 	if c.fail {
 		return "", nil, errors.New("RUN exit 7: returned a non-zero code: 7")
 	}
@@ -82,7 +83,9 @@ func (c *capBackend) BuildCapabilities(_ context.Context, slug, base string, app
 }
 
 func TestApplyCapabilities(t *testing.T) {
-	p := &plan.Bottle{StateDir: t.TempDir()}
+	p := &plan.Bottle{StateDir: t.TempDir(), Slug: "impl-k3x9q",
+		Egress:       plan.Egress{Routes: []manifest.Route{{Host: "api.github.com"}}},
+		Capabilities: plan.Capabilities{Routes: manifest.DefaultCapabilityRoutes()}}
 	be := &capBackend{}
 	var progress, warn bytes.Buffer
 	img, err := applyCapabilities(context.Background(), be, p, backend.LaunchOptions{AgentImage: "committed"}, &progress, &warn)
@@ -98,6 +101,18 @@ func TestApplyCapabilities(t *testing.T) {
 	}
 	if !strings.Contains(progress.String(), "    RUN useradd bob\n") || strings.Contains(progress.String(), "# proposal") {
 		t.Errorf("the lines were not shown as they are built:\n%s", progress.String())
+	}
+	if !strings.Contains(progress.String(), "only a build proxy (DLP on, DNS refused) that may reach: api.github.com, deb.debian.org, security.debian.org\n") {
+		t.Errorf("what the build may reach was not shown:\n%s", progress.String())
+	}
+	// The build sidecar's policy: the bottle's routes, then the allowance.
+	pol, err := os.ReadFile(filepath.Join(p.StateDir, "capabilities", "build", "egress", "policy.yaml"))
+	if err != nil || !regexp.MustCompile(`(?s)api\.github\.com.*deb\.debian\.org.*security\.debian\.org`).Match(pol) {
+		t.Errorf("build policy %v:\n%s", err, pol)
+	}
+	if sc, err := os.ReadFile(filepath.Join(p.StateDir, "capabilities", "build", "sidecar", "sidecar.json")); err != nil || !strings.Contains(string(sc), `"egress",
+    "dns"`) || strings.Contains(string(sc), "supervise\",") {
+		t.Errorf("build sidecar.json %v:\n%s", err, sc)
 	}
 	be.fail = true
 	img, err = applyCapabilities(context.Background(), be, p, backend.LaunchOptions{}, &progress, &warn)

@@ -6,7 +6,8 @@ import "maps"
 // env dict-merged, agent_provider scalars last-wins and settings
 // dict-merged, git-gate.user per field, git-gate.repos union by name (a
 // later repo of the same name replaces the earlier), egress.routes
-// concatenated, egress.log last-wins, resources per key last-wins. Extends of the inputs is ignored and
+// concatenated, egress.log last-wins, resources per key last-wins,
+// capabilities.routes concatenated. Extends of the inputs is ignored and
 // empty in the result. The inputs are not modified.
 func MergeBottles(bs ...*BottleFile) *BottleFile {
 	out := &BottleFile{}
@@ -36,6 +37,12 @@ func mergeInto(dst, src *BottleFile) {
 		if r.Pids != 0 {
 			d.Pids = r.Pids
 		}
+	}
+	if c := src.Capabilities; c != nil {
+		if dst.Capabilities == nil {
+			dst.Capabilities = &Capabilities{Routes: []Route{}}
+		}
+		dst.Capabilities.Routes = append(dst.Capabilities.Routes, c.Routes...)
 	}
 	if len(src.Env) > 0 {
 		if dst.Env == nil {

@@ -33,6 +33,23 @@ type BottleFile struct {
 	// default (memory 4g, pids 1024, cpus unlimited); per key, the last
 	// bottle along extends that sets it wins.
 	Resources *Resources `yaml:"resources,omitempty" json:"resources,omitempty"`
+	// Capabilities say what an approved capability-block build may reach.
+	Capabilities *Capabilities `yaml:"capabilities,omitempty" json:"capabilities,omitempty"`
+}
+
+// Capabilities configure the builds of approved capability-block lines
+// (applied at the next start). Each line runs with its network only
+// through an egress proxy of its own, with DLP on, whose policy is the
+// bottle's egress routes plus these; its DNS is the sidecar's refusing
+// resolver.
+type Capabilities struct {
+	// Routes are what a build may reach besides the bottle's egress
+	// routes, in the egress route syntax (auth is not allowed: the lines
+	// are the agent's). Concatenated along extends. Default, when no
+	// bottle along extends has a capabilities key: Debian's mirrors,
+	// deb.debian.org and security.debian.org (ports 80 and 443).
+	// `routes: []` allows nothing more than the bottle's routes.
+	Routes []Route `yaml:"routes,omitempty" json:"routes,omitempty"`
 }
 
 // Resources are the agent container's limits.

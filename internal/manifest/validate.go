@@ -237,6 +237,7 @@ func validateBottle(b *BottleFile) FieldErrors {
 		add("runtime", "%q is not runsc (require gVisor) or runc (forbid it)", b.Runtime)
 	}
 	errs = append(errs, validateResources(b.Resources)...)
+	errs = append(errs, validateCapabilities(b.Capabilities)...)
 	if ap := b.AgentProvider; ap != nil {
 		if ap.Template != "" && !BuiltinTemplate(ap.Template) && !ValidName(ap.Template) {
 			add("agent_provider.template", "%q is not claude, codex, pi, shell or a plugin name", ap.Template)

@@ -91,6 +91,7 @@ func Make(in Input) (*Bottle, error) {
 		Runtime:  merged.Runtime,
 	}
 	p.Resources = resources(merged.Resources)
+	p.Capabilities = Capabilities{Routes: manifest.CapabilityRoutes(merged)}
 	if !r.Agent.Builtin {
 		p.Agent.File = r.Agent.File
 	}

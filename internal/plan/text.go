@@ -69,6 +69,16 @@ func WriteText(w io.Writer, p *Bottle, short func(string) string) error {
 		}
 	}
 
+	if len(p.Capabilities.Routes) == 0 {
+		row("capability", "builds of approved lines may reach the egress routes only")
+	} else {
+		hosts := make([]string, len(p.Capabilities.Routes))
+		for i, r := range p.Capabilities.Routes {
+			hosts[i] = r.Host
+		}
+		row("capability", "builds of approved lines may reach the egress routes and %s", strings.Join(hosts, ", "))
+	}
+
 	if len(p.GitGate.Repos) == 0 {
 		row("git-gate", "no repos")
 	} else {

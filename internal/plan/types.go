@@ -115,6 +115,9 @@ type Bottle struct {
 	Supervise Supervise `json:"supervise"`
 	// Sidecar is what is written to state/<slug>/sidecar/sidecar.json.
 	Sidecar SidecarConfig `json:"sidecar"`
+	// Capabilities is what a build of the approved capability-block lines
+	// may reach.
+	Capabilities Capabilities `json:"capabilities"`
 	// StateDir is the bottle's host state directory,
 	// ~/.bot-bottle/state/<slug>.
 	StateDir string `json:"state_dir"`

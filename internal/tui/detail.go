@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -101,6 +102,7 @@ func (d *Detail) View(st styles, now time.Time, w, h int) []string {
 		}
 	}
 	body = append(body, hostWarnings(st, p, w)...)
+	body = append(body, buildReach(st, d.item, w)...)
 	body = append(body, st.header.Render("Justification"))
 	for i, para := range cleanLines(p.Justification) {
 		if i == 0 && queue.Unproven(p) {
@@ -173,6 +175,26 @@ func hostWarnings(st styles, p queue.Proposal, w int) []string {
 		}
 	}
 	return out
+}
+
+// buildReach says, for a capability-block proposal, what the lines may
+// reach when they are built at the next start.
+func buildReach(st styles, it apply.Item, w int) []string {
+	if it.Proposal.Tool != queue.ToolCapabilityBlock {
+		return nil
+	}
+	text := "nothing: the bottle has no egress routes and its capabilities.routes is empty"
+	switch {
+	case it.BuildReach == nil:
+		text = "not known yet (no start has written the build policy): the bottle's egress routes and capabilities.routes (Debian's mirrors by default)"
+	case len(it.BuildReach) > 0:
+		text = strings.Join(it.BuildReach, ", ")
+	}
+	out := []string{st.header.Render("The build may reach (as root, at the next start; DLP on, DNS refused)")}
+	for _, l := range wrap(clean(text), w) {
+		out = append(out, l)
+	}
+	return append(out, "")
 }
 
 // refusedHost is the host of the request a proven egress-block cites, as

@@ -68,7 +68,11 @@ func item(id, slug, label, tool, file string, ago time.Duration) apply.Item {
 		Justification:    "The build downloads modules from this host; without it `go mod download` fails with a proxy refusal.",
 		ArrivalTimestamp: now.Add(-ago),
 	}
-	return apply.Item{Proposal: p, Slug: slug, Label: label, Summary: apply.Summarize(p)}
+	it := apply.Item{Proposal: p, Slug: slug, Label: label, Summary: apply.Summarize(p)}
+	if tool == queue.ToolCapabilityBlock {
+		it.BuildReach = []string{"api.github.com", "deb.debian.org", "security.debian.org"}
+	}
+	return it
 }
 
 const (

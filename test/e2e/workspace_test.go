@@ -87,6 +87,9 @@ func startShell(t *testing.T, e env, p *plan.Bottle, prompt string, o lifecycle.
 	t.Cleanup(func() { e.be.Remove(context.Background(), p.Slug) })
 	var out, progress bytes.Buffer
 	o.Backend = e.be
+	if o.MakeCA == nil {
+		o.MakeCA = makeCA // a capability build's proxy needs the bottle CA
+	}
 	o.Provision = shellProvision(t, true, prompt)
 	o.Launch.UID, o.Launch.GID = os.Getuid(), os.Getgid()
 	o.Session = lifecycle.Session{Stdout: &out, Stderr: &out}
@@ -339,8 +342,8 @@ func TestApprovedCapabilityAtNextStart(t *testing.T) {
 		t.Fatalf("next start: exit %d %s\n%s", code, out, progress)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 5 || lines[0] != "capability-ok" || lines[2] != "capuser" || lines[3] == "root" || lines[4] != "lo" {
-		t.Errorf("after approval the agent saw (want capability-ok, capuser, agent, only lo at build):\n%s", out)
+	if len(lines) != 6 || lines[0] != "capability-ok" || lines[2] != "capuser" || lines[3] == "root" || lines[4] != "eth0" || lines[5] != "lo" {
+		t.Errorf("after approval the agent saw (want capability-ok, capuser, agent, only the build network and lo at build):\n%s", out)
 	}
 	if !strings.Contains(progress, "RUN useradd --no-create-home capuser") {
 		t.Errorf("the lines were not shown before the build:\n%s", progress)

@@ -5,13 +5,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
-	"github.com/bot-bottle/bot-bottle/internal/imagebuild"
 )
 
 // LabelCapabilities on an agent image says how much of its bottle's
@@ -25,30 +25,67 @@ const LabelCapabilities = "bot-bottle.capabilities"
 // bottle's slug label, so rm and cleanup find them.
 const capabilityRepo = "bot-bottle/agent-capabilities"
 
-// BuildCapabilities builds the approved capability-block lines of bottle
-// slug onto base, as root and with no network, one instruction per image
-// so that a failing one drops no other: it is reported in the failures
-// (with the tail of its build log) and the build goes on from the last
-// good image. The result's user stays base's. Lines base has been through
-// are not run again: with nothing new, base is returned as it is.
-func (d *Docker) BuildCapabilities(ctx context.Context, slug, base string, approved []byte, progress io.Writer) (string, []backend.BuildFailure, error) {
-	res, err := d.eng.ImageInspect(ctx, base)
-	if err != nil {
-		return "", nil, fmt.Errorf("inspecting %s: %w", base, err)
+// BuildCapabilities builds the approved capability-block lines of
+// cb.Bottle onto cb.Base, one instruction per image so that a failing one
+// drops no other: it is reported in the failures (with the tail of its
+// output, and what the build proxy refused while it ran) and the build
+// goes on from the last good image. A RUN runs as root in a container the
+// backend makes from the previous image, on a network whose only other
+// member is a build sidecar: its network is the sidecar's proxy (the
+// bottle's routes and the build allowance, DLP on) and its DNS the
+// sidecar's refusing resolver; the container is committed with the
+// previous image's configuration (the user stays base's). ENV and WORKDIR
+// are commit changes. Lines base has been through are not run again: with
+// nothing new, base is returned as it is.
+func (d *Docker) BuildCapabilities(ctx context.Context, cb backend.CapabilityBuild) (string, []backend.BuildFailure, error) {
+	progress := cb.Launch.Progress
+	if progress == nil {
+		progress = io.Discard
 	}
-	user, applied := "", ""
+	slug, approved := cb.Bottle.Slug, cb.Approved
+	res, err := d.eng.ImageInspect(ctx, cb.Base)
+	if err != nil {
+		return "", nil, fmt.Errorf("inspecting %s: %w", cb.Base, err)
+	}
+	applied := ""
 	if c := res.Config; c != nil {
-		user, applied = c.User, c.Labels[LabelCapabilities]
+		applied = c.Labels[LabelCapabilities]
 	}
 	units := CapabilityUnits(approved, applied)
-	cur, lastFailed := base, false
+	if len(units) == 0 {
+		return cb.Base, nil, nil
+	}
+	fmt.Fprintf(progress, "    starting the build sidecar (egress and DNS only)\n")
+	env, stop, err := d.startBuild(ctx, cb, progress)
+	if err != nil {
+		return "", nil, err
+	}
+	defer stop()
+	cur, lastFailed := cb.Base, false
 	var fails []backend.BuildFailure
 	for _, u := range units {
+		labels := map[string]string{LabelCapabilities: label(approved[:u.End]), backend.LabelSlug: slug}
+		s := stepOf(u)
+		if s.Refused != "" {
+			fails = append(fails, backend.BuildFailure{Lines: u.Text, Log: s.Refused, Err: errors.New("not applied")})
+			lastFailed = true
+			continue
+		}
 		var log bytes.Buffer
-		img, err := d.buildUnit(ctx, cur, unitDockerfile(u, user, slug, approved), &log)
+		offset := env.logSize()
+		img, err := env.runStep(ctx, cur, capabilityRef(slug, cur, approved[:u.End]), s, labels, &log)
 		lastFailed = err != nil
 		if err != nil {
-			fails = append(fails, backend.BuildFailure{Lines: u.Text, Log: logTail(log.String(), 20), Err: err})
+			if le := (*lineError)(nil); !errors.As(err, &le) {
+				// The engine failed, not the line: nothing is recorded, so
+				// the next start runs it again.
+				return "", fails, fmt.Errorf("building %s: %w", firstLine(u.Text), err)
+			}
+			tail := logTail(log.String(), 20)
+			if r := env.refusals(offset); len(r) > 0 {
+				tail = strings.TrimLeft(tail+"\n"+strings.Join(r, "\n"), "\n")
+			}
+			fails = append(fails, backend.BuildFailure{Lines: u.Text, Log: tail, Err: err})
 			continue
 		}
 		fmt.Fprintf(progress, "    built %s\n", firstLine(u.Text))
@@ -57,20 +94,18 @@ func (d *Docker) BuildCapabilities(ctx context.Context, slug, base string, appro
 	if lastFailed {
 		// The image must still say it went through the failing line, or
 		// every start would run it again.
-		df := fmt.Sprintf("ARG BASE\nFROM ${BASE}\nLABEL %s=%q %s=%q\n", LabelCapabilities, label(approved), backend.LabelSlug, slug)
-		if cur, err = d.buildUnit(ctx, cur, []byte(df), io.Discard); err != nil {
+		labels := map[string]string{LabelCapabilities: label(approved), backend.LabelSlug: slug}
+		if cur, err = env.runStep(ctx, cur, capabilityRef(slug, cur, approved), step{}, labels, io.Discard); err != nil {
 			return "", fails, err
 		}
 	}
 	return cur, fails, nil
 }
 
-func (d *Docker) buildUnit(ctx context.Context, base string, df []byte, log io.Writer) (string, error) {
-	out, err := imagebuild.Ensure(ctx, d.eng, imagebuild.Spec{Repo: capabilityRepo, Dockerfile: df, Base: base}, log)
-	if err != nil {
-		return "", err
-	}
-	return out.Ref, nil
+// capabilityRef tags a capability image: the bottle's slug and a digest of
+// what it was built from and through, so nothing prunes it as dangling.
+func capabilityRef(slug, from string, through []byte) string {
+	return capabilityRepo + ":" + slug + "-" + digest(append([]byte(from+"\n"), through...))[:12]
 }
 
 // Unit is one instruction of approved.Dockerfile, its continuation lines
@@ -118,24 +153,6 @@ func CapabilityUnits(approved []byte, applied string) []Unit {
 		units = append(units, Unit{Text: cur.String(), End: off, Open: true})
 	}
 	return units
-}
-
-// unitDockerfile builds u onto BASE as root, back to user after, with the
-// labels that say how far through approved the image is and whose it is.
-func unitDockerfile(u Unit, user, slug string, approved []byte) []byte {
-	if user == "" {
-		user = "root"
-	}
-	text := u.Text
-	if !strings.HasSuffix(text, "\n") {
-		text += "\n"
-	}
-	if u.Open {
-		// Refused by the build itself, so it is reported like any failure.
-		text = "RUN echo 'this approved line ends with a backslash: it would join the lines bot-bottle adds' >&2; exit 1\n"
-	}
-	return []byte(fmt.Sprintf("ARG BASE\nFROM ${BASE}\nUSER root\n%sUSER %s\nLABEL %s=%q %s=%q\n",
-		text, user, LabelCapabilities, label(approved[:u.End]), backend.LabelSlug, slug))
 }
 
 func label(b []byte) string { return fmt.Sprintf("%d:%s", len(b), digest(b)) }

@@ -84,6 +84,10 @@ type Options struct {
 	// SubnetPool is where per-bottle internal /28 subnets are taken from
 	// (default 10.213.0.0/16).
 	SubnetPool netip.Prefix
+	// BuildNetworks are existing networks a capability build's sidecar
+	// joins besides its own egress network: for tests, a stand-in
+	// internet (a Debian mirror reached by its name).
+	BuildNetworks []string
 
 	// Engines that speak the Docker API but differ (package podman sets
 	// these; each difference is documented in docs/runtimes.md).

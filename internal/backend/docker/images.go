@@ -21,30 +21,37 @@ import (
 // hashes) unless opts names an agent image to run (a commit, on resume):
 // a name in the plan may be stale.
 func (d *Docker) ensureImages(ctx context.Context, b plan.Bottle, opts backend.LaunchOptions, progress io.Writer) (sidecar, agent string, err error) {
+	if sidecar, err = d.sidecarImage(ctx, b, progress); err != nil {
+		return "", "", err
+	}
+	agent, err = d.AgentImage(ctx, b, opts, progress)
+	return sidecar, agent, err
+}
+
+// sidecarImage is the sidecar image, built if missing.
+func (d *Docker) sidecarImage(ctx context.Context, b plan.Bottle, progress io.Writer) (string, error) {
 	bin, err := d.sidecarBinary()
 	if err != nil {
-		return "", "", fmt.Errorf("sidecar image: %w", err)
+		return "", fmt.Errorf("sidecar image: %w", err)
 	}
 	df, err := images.Dockerfile("sidecar")
 	if err != nil {
-		return "", "", err
+		return "", err
 	}
 	res, err := imagebuild.Ensure(ctx, d.eng, imagebuild.Spec{
 		Repo: "bot-bottle/sidecar", Dockerfile: df, Base: d.opts.SidecarBase,
 		Files: map[string]imagebuild.File{"bot-bottle": {Path: bin, Mode: 0o755}},
 	}, progress)
 	if errors.Is(err, imagebuild.ErrBaseMissing) {
-		return "", "", fmt.Errorf("sidecar image: %w (the sidecar has its own base: scripts/seed-base-image.sh --sidecar)", err)
+		return "", fmt.Errorf("sidecar image: %w (the sidecar has its own base: scripts/seed-base-image.sh --sidecar)", err)
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("sidecar image: %w", err)
+		return "", fmt.Errorf("sidecar image: %w", err)
 	}
-	sidecar = res.Ref
-	if err := d.alias(ctx, sidecar, b.Images.Sidecar); err != nil {
-		return "", "", fmt.Errorf("sidecar image: %w", err)
+	if err := d.alias(ctx, res.Ref, b.Images.Sidecar); err != nil {
+		return "", fmt.Errorf("sidecar image: %w", err)
 	}
-	agent, err = d.AgentImage(ctx, b, opts, progress)
-	return sidecar, agent, err
+	return res.Ref, nil
 }
 
 // AgentImage is the image the agent of b boots from: opts.AgentImage when

@@ -117,7 +117,7 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 
 	var subnet netip.Prefix
 	if err := l.step("creating the internal network", func() (err error) {
-		subnet, err = l.createInternalNetwork(ctx)
+		subnet, err = l.createInternalNetwork(ctx, internalName(b.Slug))
 		return err
 	}); err != nil {
 		return backend.Bottle{}, err
@@ -132,7 +132,7 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 
 	var sidecarID string
 	if err := l.step("creating the sidecar", func() (err error) {
-		sidecarID, err = l.createSidecar(ctx, out.SidecarImage, sidecarIP)
+		sidecarID, err = l.createSidecar(ctx, sidecarName(b.Slug), internalName(b.Slug), backend.RoleSidecar, out.SidecarImage, sidecarIP)
 		return err
 	}); err != nil {
 		return backend.Bottle{}, err
@@ -262,9 +262,9 @@ func (l *launch) createNetwork(ctx context.Context, name, role string, o client.
 	return nil
 }
 
-// createInternalNetwork makes the agent's network on a free /28 of the pool
-// (a fixed sidecar address needs a subnet of our own).
-func (l *launch) createInternalNetwork(ctx context.Context) (netip.Prefix, error) {
+// createInternalNetwork makes the agent's network, name, on a free /28 of
+// the pool (a fixed sidecar address needs a subnet of our own).
+func (l *launch) createInternalNetwork(ctx context.Context, name string) (netip.Prefix, error) {
 	res, err := l.d.eng.NetworkList(ctx, client.NetworkListOptions{})
 	if err != nil {
 		return netip.Prefix{}, err
@@ -283,7 +283,7 @@ func (l *launch) createInternalNetwork(ctx context.Context) (netip.Prefix, error
 		if !ok {
 			return netip.Prefix{}, fmt.Errorf("no free /28 left in %s", l.d.opts.SubnetPool)
 		}
-		err := l.createNetwork(ctx, internalName(l.b.Slug), backend.RoleInternal, client.NetworkCreateOptions{
+		err := l.createNetwork(ctx, name, backend.RoleInternal, client.NetworkCreateOptions{
 			Driver:   "bridge",
 			Internal: true,
 			IPAM: &network.IPAM{Config: []network.IPAMConfig{{
@@ -357,7 +357,9 @@ func hardened(extra ...string) []string {
 	return append([]string{"no-new-privileges:true"}, extra...)
 }
 
-func (l *launch) createSidecar(ctx context.Context, image string, ip netip.Addr) (string, error) {
+// createSidecar makes the sidecar container name at ip on the internal
+// network netName, labelled with role.
+func (l *launch) createSidecar(ctx context.Context, name, netName, role, image string, ip netip.Addr) (string, error) {
 	env := map[string]string{}
 	for k, v := range l.b.SidecarEnv {
 		env[k] = v
@@ -380,7 +382,7 @@ func (l *launch) createSidecar(ctx context.Context, image string, ip netip.Addr)
 		Hostname: "sidecar",
 		User:     fmt.Sprintf("%d:%d", l.opts.UID, l.opts.GID),
 		Env:      envList(env),
-		Labels:   l.labels(backend.RoleSidecar),
+		Labels:   l.labels(role),
 	}
 	if l.d.opts.SidecarEntrypoint != nil {
 		cfg.Entrypoint = l.d.opts.SidecarEntrypoint
@@ -395,12 +397,12 @@ func (l *launch) createSidecar(ctx context.Context, image string, ip netip.Addr)
 		Resources:   container.Resources{PidsLimit: &pids, Ulimits: l.d.opts.Ulimits},
 	}
 	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-		internalName(l.b.Slug): {
+		netName: {
 			IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: ip},
 			Aliases:    []string{plan.EgressAlias, plan.SuperviseAlias, plan.GitGateAlias},
 		},
 	}}
-	return l.createContainer(ctx, sidecarName(l.b.Slug), cfg, hc, nc)
+	return l.createContainer(ctx, name, cfg, hc, nc)
 }
 
 func (l *launch) createContainer(ctx context.Context, name string, cfg *container.Config, hc *container.HostConfig, nc *network.NetworkingConfig) (string, error) {

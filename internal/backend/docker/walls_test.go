@@ -58,12 +58,12 @@ func TestLaunchBuildsTheWalls(t *testing.T) {
 		return ""
 	}}}
 	ctx := context.Background()
-	subnet, err := l.createInternalNetwork(ctx)
+	subnet, err := l.createInternalNetwork(ctx, internalName(b.Slug))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ip := subnet.Addr().Next().Next()
-	if _, err := l.createSidecar(ctx, "sidecar:img", ip); err != nil {
+	if _, err := l.createSidecar(ctx, sidecarName(b.Slug), internalName(b.Slug), backend.RoleSidecar, "sidecar:img", ip); err != nil {
 		t.Fatal(err)
 	}
 	out := backend.Bottle{AgentImage: "agent:img", Endpoints: backend.Endpoints{ProxyURL: plan.DefaultProxyURL}}

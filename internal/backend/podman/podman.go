@@ -144,3 +144,17 @@ func (p *Podman) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 	}
 	return p.Docker.Launch(ctx, b, opts)
 }
+
+// BuildCapabilities checks that the engine builds every wall (Check), as
+// Launch does, before a build of approved lines: its containers stand on
+// an internal network with a build sidecar like the agent's.
+func (p *Podman) BuildCapabilities(ctx context.Context, cb backend.CapabilityBuild) (string, []backend.BuildFailure, error) {
+	info, err := p.info(ctx)
+	if err != nil {
+		return "", nil, fmt.Errorf("building capabilities on podman: %w", err)
+	}
+	if err := Check(info); err != nil {
+		return "", nil, fmt.Errorf("building capabilities on podman: %w", err)
+	}
+	return p.Docker.BuildCapabilities(ctx, cb)
+}

@@ -72,6 +72,11 @@ type Item struct {
 	// changed since (its current_file_hash no longer matches): the agent
 	// saw an older config than the one an approval merges into.
 	Stale bool
+	// BuildReach, for a capability-block proposal, are the hosts a build
+	// of the approved lines may reach through its proxy: the build policy
+	// the bottle's last start wrote (its egress routes and
+	// capabilities.routes). Nil when no start has written one.
+	BuildReach []string
 }
 
 // Decision is the operator's answer to one proposal.
@@ -132,7 +137,11 @@ func (o *Operator) Pending() ([]Item, []error) {
 		label, color := o.label(slug)
 		paths := o.paths(slug)
 		for _, p := range ps {
-			items = append(items, Item{Proposal: p, Slug: slug, Label: label, Color: color, Summary: Summarize(p), Stale: stale(paths, p)})
+			it := Item{Proposal: p, Slug: slug, Label: label, Color: color, Summary: Summarize(p), Stale: stale(paths, p)}
+			if p.Tool == queue.ToolCapabilityBlock {
+				it.BuildReach = buildReach(paths)
+			}
+			items = append(items, it)
 		}
 	}
 	sort.SliceStable(items, func(i, j int) bool {

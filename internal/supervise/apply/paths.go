@@ -31,6 +31,12 @@ func (p Paths) CurrentConfig() string { return p.bottle().CurrentConfig() }
 // bottle's image at its next start.
 func (p Paths) Capabilities() string { return p.bottle().Capabilities() }
 
+// BuildPolicy is the capability build's egress policy, written at each
+// start.
+func (p Paths) BuildPolicy() string {
+	return hoststate.Bottle(p.bottle().CapabilityBuild()).Policy()
+}
+
 // Metadata is the bottle's metadata.json.
 func (p Paths) Metadata() string { return p.bottle().Metadata() }
 
