@@ -380,9 +380,13 @@ func (in *injection) read(text []byte) []injectionHit { return in.readOf(text, r
 
 // readOf scores the views of text.
 func (in *injection) readOf(text []byte, views [][]byte) []injectionHit {
+	return in.readOfWith(text, views, scoring{})
+}
+
+func (in *injection) readOfWith(text []byte, views [][]byte, sc scoring) []injectionHit {
 	var hits []injectionHit
 	for i, v := range views {
-		vh := score(v, in.find(v))
+		vh := scoreWith(v, in.find(v), sc)
 		if i > 0 && !bytes.Equal(v, text) {
 			for j := range vh {
 				vh[j].Start = -1 // not an offset in text

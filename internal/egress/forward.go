@@ -366,22 +366,16 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		if res.verdict.Level == dlp.High {
 			return withhold(policy.CodeInjection, fmt.Sprintf("the response from %s looks like a prompt injection (%s) and was withheld", t.host, res.verdict.Reason))
 		}
-		copyHeader()
 		if len(prefix) <= MaxInboundScan {
+			copyHeader()
 			if resp.StatusCode != http.StatusNotModified && resp.StatusCode != http.StatusNoContent {
 				w.Header().Set("Content-Length", strconv.Itoa(len(prefix)))
 			}
-		} else {
-			w.Header().Del("Content-Length")
-			res.note = fmt.Sprintf("response larger than %d MiB: only the first part was scanned", MaxInboundScan>>20)
+			w.WriteHeader(resp.StatusCode)
+			n, _ := w.Write(prefix)
+			return int64(n), res
 		}
-		w.WriteHeader(resp.StatusCode)
-		n, _ := w.Write(prefix)
-		m, err := s.copyFlush(w, body, false)
-		if errors.Is(err, errTokenEcho) {
-			echo(true)
-		}
-		return int64(n) + m, res
+		return s.respondPastHold(w, r, t, st, route, resp, prefix, body, &res, copyHeader, echo)
 	default:
 		copyHeader()
 		if resp.ContentLength < 0 || resp.Uncompressed {
@@ -398,6 +392,41 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		}
 		return n, res
 	}
+}
+
+// respondPastHold sends a text response longer than MaxInboundScan: the
+// held first part was judged whole (and passed); the rest streams through
+// the injection scanner in overlapping windows and is cut, the headers
+// being gone, once it gives orders. Text in a charset the scanner would
+// have to decode is withheld instead: it cannot be decoded as it streams.
+func (s *Server) respondPastHold(w http.ResponseWriter, r *http.Request, t target, st *state, route *policy.Route, resp *http.Response, prefix []byte, body io.Reader, res *inboundResult, copyHeader func(), echo func(bool)) (int64, inboundResult) {
+	ct := resp.Header.Get("Content-Type")
+	if dlp.InboundCharset(ct, prefix) {
+		s.refuse(w, r, t, policy.Decision{Code: policy.CodeInboundUnscannable, Reason: fmt.Sprintf("the response from %s is text in a charset the proxy decodes to scan, and larger than %d MiB, the most it decodes; it was withheld, not passed unscanned", t.host, MaxInboundScan>>20), Route: route}, nil)
+		res.refused = true
+		return 0, *res
+	}
+	copyHeader()
+	if resp.ContentLength < 0 {
+		w.Header().Del("Content-Length")
+	}
+	w.WriteHeader(resp.StatusCode)
+	n, _ := w.Write(prefix)
+	onVerdict := func(v dlp.InjectionVerdict) {
+		if v.Level > res.verdict.Level {
+			res.verdict = v
+		}
+	}
+	m, err := s.copyFlush(w, dlp.NewInjectionStream(prefix, body, onVerdict), false)
+	if errors.Is(err, errTokenEcho) {
+		echo(true)
+	}
+	if errors.Is(err, dlp.ErrInjection) {
+		s.logDecision(st, r, t, policy.Decision{Code: policy.CodeInjection, Reason: fmt.Sprintf("prompt injection past the first %d MiB of the response (%s); response cut", MaxInboundScan>>20, res.verdict.Reason), Route: route}, resp.StatusCode, nil)
+		res.refused = true
+		panic(http.ErrAbortHandler)
+	}
+	return int64(n) + m, *res
 }
 
 // encodedResponse reports a Content-Encoding other than identity.
