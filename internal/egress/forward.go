@@ -351,7 +351,8 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		n, _ := w.Write(raw)
 		return int64(n), res
 	case scan && scannedInbound(ct):
-		prefix, err := readBody(body, resp.ContentLength, MaxInboundScan)
+		prefix, err := readBodyInto(s.holdBuf(), body, resp.ContentLength, MaxInboundScan)
+		defer func() { s.putHoldBuf(prefix) }() // written (or refused) before respond returns
 		if errors.Is(err, errTokenEcho) {
 			echo(false)
 			return 0, res
@@ -460,20 +461,49 @@ func textual(mt string) bool {
 // readBody reads at most limit+1 bytes (so the caller sees "too large"),
 // in one allocation when the length is known.
 func readBody(r io.Reader, length, limit int64) ([]byte, error) {
-	if length < 0 || length > limit {
-		return io.ReadAll(io.LimitReader(r, limit+1))
+	return readBodyInto(nil, r, length, limit)
+}
+
+// readBodyInto is readBody reading into b's room first (a pooled buffer);
+// the result may be b grown.
+func readBodyInto(b []byte, r io.Reader, length, limit int64) ([]byte, error) {
+	// One byte more than allowed, or than declared, is read to notice a
+	// body longer than that.
+	most, declared := limit+1, length >= 0 && length <= limit
+	if declared {
+		most = length + 1
 	}
-	// Grown as bytes come, not made at the declared length: a header costs
-	// the sender nothing, and 100 HTTP/2 streams declaring 8 MiB each
-	// would hold 800 MiB before a byte of body arrived. Up to 64 KiB is
-	// made at once, so an ordinary body costs one allocation. One byte
-	// more than declared is read to notice a body longer than it said.
-	b := make([]byte, 0, min(length, 64<<10)+1)
-	for int64(len(b)) <= length {
-		if len(b) == cap(b) {
-			b = slices.Grow(b, len(b))
+	b = b[:0]
+	if cap(b) == 0 {
+		// Grown as bytes come, not made at the declared length: a header
+		// costs the sender nothing, and 100 HTTP/2 streams declaring 8 MiB
+		// each would hold 800 MiB before a byte of body arrived. Up to 64
+		// KiB is made at once when the length is known, so an ordinary
+		// body costs one allocation.
+		b = make([]byte, 0, 512)
+		if declared {
+			b = make([]byte, 0, min(most, 64<<10))
 		}
-		n, err := r.Read(b[len(b):min(int64(cap(b)), length+1)])
+	}
+	for int64(len(b)) < most {
+		if len(b) == cap(b) {
+			// Full: see whether the body ends here before growing (a
+			// pooled buffer stays its size for a body that fills it).
+			var peek [512]byte
+			n, err := r.Read(peek[:min(int64(len(peek)), most-int64(len(b)))])
+			if n == 0 && err == io.EOF {
+				break
+			}
+			if err != nil && err != io.EOF {
+				return nil, err
+			}
+			b = append(slices.Grow(b, max(len(b), 64<<10)), peek[:n]...)
+			if err == io.EOF {
+				break
+			}
+			continue
+		}
+		n, err := r.Read(b[len(b):min(int64(cap(b)), most)])
 		b = b[:len(b)+n]
 		if err == io.EOF {
 			break
@@ -483,12 +513,36 @@ func readBody(r io.Reader, length, limit int64) ([]byte, error) {
 		}
 	}
 	switch {
+	case !declared:
 	case int64(len(b)) < length:
 		return nil, io.ErrUnexpectedEOF
 	case int64(len(b)) > length:
 		return nil, errors.New("body longer than its Content-Length")
 	}
 	return b, nil
+}
+
+// Held response text: buffers of holdBufSize are recycled; one grown past
+// maxPooledHold (a response of several MiB) is let go.
+const (
+	holdBufSize   = 64 << 10
+	maxPooledHold = 2 << 20
+)
+
+// holdBuf is a recycled buffer to hold a response's text in while it is
+// scanned; hand it back with putHoldBuf once the text is written.
+func (s *Server) holdBuf() []byte {
+	if bp, _ := s.heldText.Get().(*[]byte); bp != nil {
+		return *bp
+	}
+	return make([]byte, 0, holdBufSize)
+}
+
+func (s *Server) putHoldBuf(b []byte) {
+	if cap(b) > 0 && cap(b) <= maxPooledHold {
+		b = b[:0]
+		s.heldText.Put(&b)
+	}
 }
 
 // copyFlush copies src to w, flushing after every read when flush is set

@@ -121,8 +121,9 @@ type Server struct {
 	ready      chan struct{}
 	holdMu     sync.Mutex
 	holds      map[string]*holdCall
-	// bufs recycles response copy buffers.
-	bufs sync.Pool
+	// bufs recycles response copy buffers; heldText, the buffers response
+	// text is held in while it is scanned (holdBuf).
+	bufs, heldText sync.Pool
 	// approved are findings an operator allowed for the proxy's life.
 	approved sync.Map
 	// history sees held secrets split over several requests (any connection).
