@@ -43,6 +43,7 @@ func main() {
 	conc := flag.Int("c", 8, "concurrency")
 	only := flag.String("only", "", "comma-separated scenarios to run (small,small1,fresh,big,post,sse); empty: all")
 	memLimit := flag.String("gomemlimit", "", "GOMEMLIMIT for the bot-bottle process (empty: unset, so bot-bottle's own 32 MiB soft limit; off: none)")
+	flag.StringVar(&profileDir, "profile-dir", "", "write bot-bottle's CPU and allocation profiles (cpu.pprof, mem.pprof) here")
 	flag.Parse()
 	if err := run(*bin, *mitm, *dur, *conc, *only, *memLimit); err != nil {
 		fmt.Fprintln(os.Stderr, "egress-bench:", err)
@@ -66,6 +67,9 @@ that is not set. Keep the public API unchanged and explain the change briefly.`)
 	}
 	return b[:n]
 }
+
+// profileDir, when set, receives egress serve's pprof profiles.
+var profileDir string
 
 type target struct {
 	name   string
@@ -136,6 +140,9 @@ func run(bin, mitm string, dur time.Duration, conc int, only, memLimit string) e
 	bb := exec.Command(bin, "egress", "serve", "--policy", policy, "--listen", bbAddr,
 		"--state-dir", filepath.Join(tmp, "ca"), "--upstream-ca", upCA,
 		"--unsafe-allow-private-ranges", "--allow-port", upURL.Port())
+	if profileDir != "" {
+		bb.Args = append(bb.Args, "--cpu-profile", filepath.Join(profileDir, "cpu.pprof"), "--mem-profile", filepath.Join(profileDir, "mem.pprof"))
+	}
 	bb.Env = []string{"BENCH_TOKEN=bench-token-value-0123456789abcdef", "PATH=" + os.Getenv("PATH")}
 	if memLimit != "" {
 		bb.Env = append(bb.Env, "GOMEMLIMIT="+memLimit)

@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +18,7 @@ const DefaultEgressListen = ":9099"
 
 func newEgressServeCmd(env Env) *cobra.Command {
 	cfg := egress.Config{}
+	var cpuProfile, memProfile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the egress proxy",
@@ -68,6 +71,11 @@ besides 443 and 80: for local testing only.`,
 			if err != nil {
 				return usageError(err)
 			}
+			stop, err := startProfiles(cpuProfile, memProfile)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			return s.Run(cmd.Context())
 		},
 	}
@@ -83,7 +91,40 @@ besides 443 and 80: for local testing only.`,
 	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", egress.DefaultIdleTimeout, "close a connection or tunnel that carries no request for this long")
 	f.DurationVar(&cfg.HeaderTimeout, "header-timeout", egress.DefaultHeaderTimeout, "longest a request header (or a CONNECT's TLS handshake) may take")
 	f.DurationVar(&cfg.BodyTimeout, "body-timeout", egress.DefaultBodyTimeout, "cut off a request body when no byte of it arrives for this long")
+	f.IntVar(&cfg.MaxConns, "max-connections", egress.DefaultMaxConns, "most connections from agents open at once; one more is refused (503 too-many-connections)")
+	// Profiles for bench/egress (PROFILE_DIR): written when serve stops.
+	f.StringVar(&cpuProfile, "cpu-profile", "", "write a pprof CPU profile here when serve stops")
+	f.StringVar(&memProfile, "mem-profile", "", "write a pprof allocation profile here when serve stops")
+	f.MarkHidden("cpu-profile")
+	f.MarkHidden("mem-profile")
 	return cmd
+}
+
+// startProfiles starts the CPU profile and returns what writes both.
+func startProfiles(cpu, mem string) (func(), error) {
+	var cf *os.File
+	if cpu != "" {
+		var err error
+		if cf, err = os.Create(cpu); err != nil {
+			return nil, fmt.Errorf("egress serve: cpu profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(cf); err != nil {
+			cf.Close()
+			return nil, fmt.Errorf("egress serve: cpu profile: %w", err)
+		}
+	}
+	return func() {
+		if cf != nil {
+			pprof.StopCPUProfile()
+			cf.Close()
+		}
+		if mem != "" {
+			if mf, err := os.Create(mem); err == nil {
+				pprof.Lookup("allocs").WriteTo(mf, 0)
+				mf.Close()
+			}
+		}
+	}, nil
 }
 
 // positiveTimeouts refuses a zero or negative timeout: there is no switch
@@ -96,6 +137,9 @@ func positiveTimeouts(cfg egress.Config) error {
 		if f.d <= 0 {
 			return fmt.Errorf("egress serve: %s %s: want a positive duration such as 30s", f.name, f.d)
 		}
+	}
+	if cfg.MaxConns <= 0 {
+		return fmt.Errorf("egress serve: --max-connections %d: want a positive number", cfg.MaxConns)
 	}
 	return nil
 }

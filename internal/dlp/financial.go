@@ -32,24 +32,16 @@ type finMatch struct {
 	Rule       string
 }
 
-// bip39Words maps a word of the English list to true; bip39Prefix has a
-// bit for each word's first three letters, a cheap test before the map.
-var (
-	bip39Words = func() map[string]bool {
-		m := make(map[string]bool, len(wordlists.English))
-		for _, w := range wordlists.English {
-			m[w] = true
-		}
-		return m
-	}()
-	bip39Prefix = func() (t [26 * 26 * 26 / 8]byte) {
-		for _, w := range wordlists.English {
-			i := prefix3(w)
-			t[i/8] |= 1 << (i % 8)
-		}
-		return t
-	}()
-)
+// bip39First is, for each three-letter prefix, 1 + the index of the first
+// word of the (sorted) English list that starts with it, 0 for none: a
+// word is found by comparing it with the few words of its prefix, not by
+// hashing it (every English word in a prompt is looked up).
+var bip39First = func() (t [26 * 26 * 26]uint16) {
+	for i := len(wordlists.English) - 1; i >= 0; i-- {
+		t[prefix3(wordlists.English[i])] = uint16(i + 1)
+	}
+	return t
+}()
 
 func prefix3(w string) int {
 	return int(w[0]-'a')*676 + int(w[1]-'a')*26 + int(w[2]-'a')
@@ -136,9 +128,23 @@ func findFinancial(text []byte) []finMatch {
 	return out
 }
 
+// isBIP39 reports a word of the English list; w is lower case, 3 to 8
+// letters.
 func isBIP39(w []byte) bool {
 	p := int(w[0]-'a')*676 + int(w[1]-'a')*26 + int(w[2]-'a')
-	return bip39Prefix[p/8]&(1<<(p%8)) != 0 && bip39Words[string(w)]
+	i := int(bip39First[p])
+	if i == 0 {
+		return false
+	}
+	for _, c := range wordlists.English[i-1:] {
+		if prefix3(c) != p {
+			return false
+		}
+		if string(w) == c {
+			return true
+		}
+	}
+	return false
 }
 
 // mnemonicMatches checks every window of 12, 15, 18, 21 or 24 words in

@@ -2,9 +2,11 @@ package dlp
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/tyler-smith/go-bip39"
+	"github.com/tyler-smith/go-bip39/wordlists"
 )
 
 func TestFinancialFinds(t *testing.T) {
@@ -58,6 +60,36 @@ func TestFinancialIgnores(t *testing.T) {
 	} {
 		if got := findFinancial([]byte(text)); len(got) != 0 {
 			t.Errorf("findFinancial(%q) = %+v, want none", text, got)
+		}
+	}
+}
+
+// TestIsBIP39 checks the prefix-table lookup against the list itself:
+// every word is found, and nothing else (near misses of every word: one
+// letter changed, cut, or longer).
+func TestIsBIP39(t *testing.T) {
+	list := map[string]bool{}
+	for _, w := range wordlists.English {
+		list[w] = true
+	}
+	check := func(w string) {
+		if len(w) < 3 || len(w) > 8 || strings.ToLower(w) != w || strings.IndexFunc(w, func(r rune) bool { return r < 'a' || r > 'z' }) >= 0 {
+			return
+		}
+		if got := isBIP39([]byte(w)); got != list[w] {
+			t.Fatalf("isBIP39(%q) = %v, the list says %v", w, got, list[w])
+		}
+	}
+	for _, w := range wordlists.English {
+		check(w)
+		check(w[:len(w)-1])
+		check(w + "s")
+		for i := range len(w) {
+			for c := byte('a'); c <= 'z'; c++ {
+				b := []byte(w)
+				b[i] = c
+				check(string(b))
+			}
 		}
 	}
 }

@@ -140,6 +140,9 @@ type injection struct {
 	kwRule   [][]int // pattern id -> rules
 	nKw      int32
 	needRule []int // pattern id - nKw - len(invisibleMarks) -> rule
+	// hits recycles find's keyword hits (*[]acHit): a text's hits are
+	// garbage once its rules are tried.
+	hits sync.Pool
 }
 
 // Invisible characters, found by their UTF-8 prefixes in the same pass.
@@ -200,6 +203,9 @@ const injectionWindow = 320
 // from score, few enough that scoring stays cheap.
 const maxFirings = 64
 
+// maxPooledHits: a hit slice grown past it is let go, not recycled.
+const maxPooledHits = 1 << 14
+
 // needPositions is, per rule, where its needed words start, in order.
 func (in *injection) needPositions(hits []acHit) map[int][]int {
 	base := in.nKw + int32(len(invisibleMarks))
@@ -229,7 +235,17 @@ func needed(pos []int, from, to int) bool {
 func (in *injection) find(text []byte) []injectionHit {
 	// Inbound text is the upstream's: no limit on hits, but each rule
 	// fires once and is tried once per keyword position.
-	hits, _ := in.ac.scanAll(text, make([]acHit, 0, len(text)/32+8), math.MaxInt)
+	hp, _ := in.hits.Get().(*[]acHit)
+	if hp == nil {
+		hp = new([]acHit)
+	}
+	hits, _ := in.ac.scanAll(text, (*hp)[:0], math.MaxInt)
+	defer func() {
+		if cap(hits) <= maxPooledHits {
+			*hp = hits
+			in.hits.Put(hp)
+		}
+	}()
 	if len(hits) == 0 {
 		return nil
 	}
@@ -380,9 +396,13 @@ func (in *injection) read(text []byte) []injectionHit { return in.readOf(text, r
 
 // readOf scores the views of text.
 func (in *injection) readOf(text []byte, views [][]byte) []injectionHit {
+	return in.readOfWith(text, views, scoring{})
+}
+
+func (in *injection) readOfWith(text []byte, views [][]byte, sc scoring) []injectionHit {
 	var hits []injectionHit
 	for i, v := range views {
-		vh := score(v, in.find(v))
+		vh := scoreWith(v, in.find(v), sc)
 		if i > 0 && !bytes.Equal(v, text) {
 			for j := range vh {
 				vh[j].Start = -1 // not an offset in text

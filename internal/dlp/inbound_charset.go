@@ -74,3 +74,9 @@ func sniffUTF16(b []byte) encoding.Encoding {
 	}
 	return nil
 }
+
+// InboundCharset reports whether InboundText decodes body from a charset
+// other than UTF-8 (named by contentType, or given away by the body).
+func InboundCharset(contentType string, body []byte) bool {
+	return inboundCharset(contentType, body) != nil
+}

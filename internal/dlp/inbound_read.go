@@ -26,7 +26,8 @@ func readViews(b []byte) [][]byte { return textViews(b, true) }
 // SSE scanner reads each event's JSON itself).
 func textViews(b []byte, events bool) [][]byte {
 	var base []byte
-	switch first := firstNonSpace(b); {
+	first := firstNonSpace(b)
+	switch {
 	case first == '{' || first == '[':
 		base = jsonStrings(b, 0)
 	case first == '<':
@@ -34,6 +35,12 @@ func textViews(b []byte, events bool) [][]byte {
 	default:
 		base = b
 	}
+	return viewsOf(base, first == '<', events)
+}
+
+// viewsOf is textViews from the base view on: base is the text itself,
+// its JSON strings, or (html) its HTML text.
+func viewsOf(base []byte, html, events bool) [][]byte {
 	views := [][]byte{base}
 	// Event-stream text (SSE "data: {…}" lines) holds JSON a client
 	// decodes: its strings are what the model reads.
@@ -49,7 +56,7 @@ func textViews(b []byte, events bool) [][]byte {
 			views = append(views, v)
 		}
 	}
-	if first := firstNonSpace(b); first != '<' && (hasTag(base) || bytes.IndexByte(base, '&') >= 0) {
+	if !html && (hasTag(base) || bytes.IndexByte(base, '&') >= 0) {
 		views = append(views, htmlText(base)) // markup inside text, or text of JSON strings
 	}
 	// Folding and dropping invisible characters only matter for non-ASCII

@@ -50,14 +50,37 @@ var (
 	addressAC    = sync.OnceValue(func() *acMatcher { return newACMatcher(addressMarkers) })
 )
 
+// scoring is what score may know about the text around it.
+type scoring struct {
+	// local: the text is a window cut out of a longer stream (the part of
+	// a body past what was held and judged whole). Whether a quotation or
+	// a code fence opened before the window is unknown there, so neither
+	// lowers a hit; an address marker counts quoted or not.
+	local bool
+	// distinct carries the rules of undiscussed hits from one window to
+	// the next, so two different phrases far apart in a stream are High
+	// together as they would be in one text. nil: this text only.
+	distinct map[string]bool
+}
+
 // score adjusts hits found in text (their Start/End are offsets in text).
 func score(text []byte, hits []injectionHit) []injectionHit {
+	return scoreWith(text, hits, scoring{})
+}
+
+func scoreWith(text []byte, hits []injectionHit, sc scoring) []injectionHit {
 	if len(hits) == 0 {
 		return hits
 	}
 	about := countMatches(aboutAC(), text, 1) >= 1
-	fences := fenceOffsets(text)
-	distinct := map[string]bool{}
+	var fences []int
+	if !sc.local {
+		fences = fenceOffsets(text)
+	}
+	distinct := sc.distinct
+	if distinct == nil {
+		distinct = map[string]bool{}
+	}
 	out := make([]injectionHit, 0, len(hits))
 	for _, h := range hits {
 		if h.Start < 0 || h.Start > h.End || h.End > len(text) {
@@ -65,14 +88,17 @@ func score(text []byte, hits []injectionHit) []injectionHit {
 			continue
 		}
 		lvl := int(h.Level)
-		quoted, fenced := insideQuote(text, h.Start), insideCode(fences, h.Start)
+		quoted, fenced := false, false
+		if !sc.local {
+			quoted, fenced = insideQuote(text, h.Start), insideCode(fences, h.Start)
+		}
 		before := text[max(0, h.Start-scoreWindow):h.Start]
 		around := text[max(0, h.Start-scoreWindow):min(len(text), h.End+scoreWindow)]
 		// A described attack ("tries to leak …") is no block; a bare
 		// "exfiltrate" in it still earns its warning.
 		marked := countMatches(discussionAC(), before, 1) > 0 || (h.Level == High && describedLead(before))
 		lo := max(0, h.Start-scoreWindow)
-		addressed := spokenAddress(text, lo, h.Start, around) && h.Rule != "addresses-the-model"
+		addressed := spokenAddress(text, lo, h.Start, around, sc.local) && h.Rule != "addresses-the-model"
 		// A quotation or a code block lowers the score on a page about
 		// attacks, or when nothing in it speaks to the reader (a string
 		// literal in a test, an install command in the docs).
@@ -131,11 +157,11 @@ func describedLead(before []byte) bool {
 // outside any quotation, or inside the same quotation as the hit ("AI
 // assistant: ignore …" quoted whole). "AI agent:" quoted further on, as
 // an example, greets no one.
-func spokenAddress(text []byte, lo, start int, around []byte) bool {
+func spokenAddress(text []byte, lo, start int, around []byte, local bool) bool {
 	hits, _ := addressAC().scanAll(around, nil, len(around))
 	for _, a := range hits {
 		p := lo + a.End - addressAC().lens[a.Pattern]
-		if !insideQuote(text, p) || sameQuote(text, min(p, start), max(p, start)) {
+		if local || !insideQuote(text, p) || sameQuote(text, min(p, start), max(p, start)) {
 			return true
 		}
 	}

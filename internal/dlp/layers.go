@@ -295,7 +295,11 @@ func base64Runs(b []byte) []run {
 		}
 		start := j
 		for p := j; p < k; p++ {
-			if b[p] == '=' && p+1 < k && b64Class[b[p+1]] == 1 && b[p+1] != '=' {
+			e := bytes.IndexByte(b[p:k], '=')
+			if e < 0 {
+				break
+			}
+			if p += e; p+1 < k && b64Class[b[p+1]] == 1 && b[p+1] != '=' {
 				if p+1-start >= l {
 					out = append(out, run{start, p + 1})
 				}
@@ -312,9 +316,13 @@ func base64Runs(b []byte) []run {
 
 // decodeB64Wrapped decodes a run that may carry line breaks (CR, LF, JSON
 // \n and \r); nil when it is not base64.
-func decodeB64Wrapped(r []byte) []byte {
+func decodeB64Wrapped(r []byte) []byte { return appendB64Wrapped(nil, r) }
+
+// appendB64Wrapped is decodeB64Wrapped appending to dst (dst unchanged
+// when the run is not base64).
+func appendB64Wrapped(dst, r []byte) []byte {
 	clean := r
-	if bytes.ContainsAny(r, "\r\n\\") {
+	if bytes.IndexByte(r, '\n') >= 0 || bytes.IndexByte(r, '\r') >= 0 || bytes.IndexByte(r, '\\') >= 0 {
 		clean = make([]byte, 0, len(r))
 		for i := 0; i < len(r); i++ {
 			switch {
@@ -326,9 +334,9 @@ func decodeB64Wrapped(r []byte) []byte {
 		}
 	}
 	if len(clean) < minBase64Run {
-		return nil
+		return dst
 	}
-	return decodeB64Run(clean)
+	return appendB64Run(dst, clean)
 }
 
 var (

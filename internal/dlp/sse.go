@@ -19,14 +19,13 @@ type sseScanner struct {
 	r         io.Reader
 	in        *injection
 	onVerdict func(InjectionVerdict)
-	chunk     []byte              // read buffer
-	buf       []byte              // read but not yet emitted: complete events first
-	out       []byte              // scanned, waiting for the caller
-	ctx       []byte              // extracted text of recent events
-	pieceTail []byte              // end of the last piece of an over-long event
-	err       error               // sticky: from r, or ErrInjection
-	end       func([]byte) int    // length of the first complete event, or -1
-	text      func([]byte) []byte // what a model reads from an event
+	chunk     []byte // read buffer
+	buf       []byte // read but not yet emitted: complete events first
+	ctx       []byte // extracted text of recent events
+	pieceTail []byte // end of the last piece of an over-long event
+	released
+	end  func([]byte) int    // length of the first complete event, or -1
+	text func([]byte) []byte // what a model reads from an event
 }
 
 // NewSSEScanner returns a reader that yields r's text/event-stream bytes
@@ -41,12 +40,22 @@ func NewSSEScanner(r io.Reader, onVerdict func(InjectionVerdict)) io.Reader {
 	return &sseScanner{r: r, in: sharedInjection().in, onVerdict: onVerdict, end: eventEnd, text: eventText}
 }
 
-func (s *sseScanner) Read(p []byte) (int, error) {
+func (s *sseScanner) Read(p []byte) (int, error) { return s.read(p, s.fill) }
+
+// released is what a stream scanner has scanned and not yet handed out,
+// and why it stopped.
+type released struct {
+	out []byte // scanned, waiting for the caller
+	err error  // sticky: from the source, or ErrInjection
+}
+
+// read hands out released bytes, calling fill until there are some.
+func (s *released) read(p []byte, fill func()) (int, error) {
 	for len(s.out) == 0 {
 		if s.err != nil {
 			return 0, s.err
 		}
-		s.fill()
+		fill()
 	}
 	n := copy(p, s.out)
 	s.out = s.out[n:]

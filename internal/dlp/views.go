@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"io"
 	"mime/quotedprintable"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -190,8 +191,8 @@ const minBase64Run = 28
 func base64View(b []byte) []byte {
 	var out []byte
 	for _, r := range base64Runs(b) {
-		if d := decodeB64Wrapped(b[r.start:r.end]); len(d) > 0 {
-			out = append(out, d...)
+		n := len(out)
+		if out = appendB64Wrapped(out, b[r.start:r.end]); len(out) > n {
 			out = append(out, '\n')
 		}
 	}
@@ -200,7 +201,11 @@ func base64View(b []byte) []byte {
 
 // decodeB64Run decodes a run in either alphabet, padded or not, ignoring
 // a trailing partial quantum.
-func decodeB64Run(run []byte) []byte {
+func decodeB64Run(run []byte) []byte { return appendB64Run(nil, run) }
+
+// appendB64Run is decodeB64Run appending to dst (dst unchanged when the
+// run does not decode).
+func appendB64Run(dst, run []byte) []byte {
 	for len(run) > 0 && run[len(run)-1] == '=' {
 		run = run[:len(run)-1]
 	}
@@ -208,13 +213,13 @@ func decodeB64Run(run []byte) []byte {
 		run = run[:len(run)-1]
 	}
 	enc := base64.RawStdEncoding
-	if bytes.ContainsAny(run, "-_") {
+	if bytes.IndexByte(run, '-') >= 0 || bytes.IndexByte(run, '_') >= 0 {
 		enc = base64.RawURLEncoding
 	}
-	dec := make([]byte, enc.DecodedLen(len(run)))
-	n, err := enc.Decode(dec, run)
+	dst = slices.Grow(dst, enc.DecodedLen(len(run)))
+	n, err := enc.Decode(dst[len(dst):cap(dst)], run)
 	if err != nil {
-		return nil // '=' inside, or both alphabets mixed: not one encoding
+		return dst // '=' inside, or both alphabets mixed: not one encoding
 	}
-	return dec[:n]
+	return dst[:len(dst)+n]
 }

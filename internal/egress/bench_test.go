@@ -67,6 +67,31 @@ func BenchmarkPOST64KiBWithDLP(b *testing.B) {
 	})
 }
 
+// BenchmarkResponse1MiB is bench/egress's "1 MiB response": the response
+// is scanned for prompt injection and checked for the token's echo.
+func BenchmarkResponse1MiB(b *testing.B) {
+	up, c := benchProxy(b, "egress:\n  routes:\n    - host: up.example.com\n      auth: {scheme: Bearer, token_ref: UP_TOKEN}\n      dlp: {outbound_on_match: block}\n")
+	u := "https://up.example.com:" + up.port + "/bench/big"
+	b.SetBytes(int64(len(benchBig)))
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := c.Get(u)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			n, _ := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || n != int64(len(benchBig)) {
+				b.Errorf("status %d, %d bytes", resp.StatusCode, n)
+				return
+			}
+		}
+	})
+}
+
 // BenchmarkScan64KiB is the outbound scan alone, with the detectors a
 // default route uses (token_patterns, known_secrets) on clean prompt text.
 func BenchmarkScan64KiB(b *testing.B) {

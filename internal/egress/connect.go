@@ -2,6 +2,7 @@ package egress
 
 import (
 	"bufio"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -204,22 +205,37 @@ func (s *Server) parkTunnel(tconn *tls.Conn, t target) {
 }
 
 // tunnelTLS is the agent-facing TLS of one tunnel: a leaf for the CONNECT
-// host, and only for it.
+// host, and only for it. Every tunnel shares the server's session ticket
+// keys, so an agent that opens a connection per request resumes its
+// session (no certificate, no signature) instead of a full handshake.
 func (s *Server) tunnelTLS(connectReq *http.Request, t target) *tls.Config {
-	return &tls.Config{
-		NextProtos: tunnelProtos(),
-		MinVersion: tls.VersionTLS12,
-		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-			// The name the client verifies must be the name the policy
-			// checked. No SNI is normal for an IP literal.
-			if hello.ServerName != "" && policy.NormalizeHost(hello.ServerName) != t.host {
-				d := policy.Decision{Code: policy.CodeHostMismatch, Reason: fmt.Sprintf("TLS SNI %q does not match CONNECT host %s", hello.ServerName, t.host)}
-				s.logDecision(s.state.Load(), connectReq, t, d, 0, nil)
-				return nil, fmt.Errorf("%s", d.Reason)
-			}
-			return s.ca.Leaf(t.host)
-		},
+	cfg := s.tunnelBase.Clone()
+	// Checked on every ClientHello, resumed or not: the name the client
+	// verifies must be the name the policy checked. No SNI is normal for
+	// an IP literal.
+	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		if hello.ServerName != "" && policy.NormalizeHost(hello.ServerName) != t.host {
+			d := policy.Decision{Code: policy.CodeHostMismatch, Reason: fmt.Sprintf("TLS SNI %q does not match CONNECT host %s", hello.ServerName, t.host)}
+			s.logDecision(s.state.Load(), connectReq, t, d, 0, nil)
+			return nil, fmt.Errorf("%s", d.Reason)
+		}
+		return nil, nil
 	}
+	cfg.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.ca.Leaf(t.host) }
+	return cfg
+}
+
+// newTunnelBase is what every tunnel's TLS config is cloned from, with
+// ticket keys of the proxy's own (random, for its life: a resumed
+// session is no more than the sidecar's memory already holds).
+func newTunnelBase() (*tls.Config, error) {
+	var key [32]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		return nil, err
+	}
+	c := &tls.Config{NextProtos: tunnelProtos(), MinVersion: tls.VersionTLS12}
+	c.SetSessionTicketKeys([][32]byte{key})
+	return c, nil
 }
 
 // peekedConn reads first what the hijacked bufio.Reader already holds,

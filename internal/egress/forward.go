@@ -351,7 +351,8 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		n, _ := w.Write(raw)
 		return int64(n), res
 	case scan && scannedInbound(ct):
-		prefix, err := readBody(body, resp.ContentLength, MaxInboundScan)
+		prefix, err := readBodyInto(s.holdBuf(), body, resp.ContentLength, MaxInboundScan)
+		defer func() { s.putHoldBuf(prefix) }() // written (or refused) before respond returns
 		if errors.Is(err, errTokenEcho) {
 			echo(false)
 			return 0, res
@@ -366,22 +367,16 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		if res.verdict.Level == dlp.High {
 			return withhold(policy.CodeInjection, fmt.Sprintf("the response from %s looks like a prompt injection (%s) and was withheld", t.host, res.verdict.Reason))
 		}
-		copyHeader()
 		if len(prefix) <= MaxInboundScan {
+			copyHeader()
 			if resp.StatusCode != http.StatusNotModified && resp.StatusCode != http.StatusNoContent {
 				w.Header().Set("Content-Length", strconv.Itoa(len(prefix)))
 			}
-		} else {
-			w.Header().Del("Content-Length")
-			res.note = fmt.Sprintf("response larger than %d MiB: only the first part was scanned", MaxInboundScan>>20)
+			w.WriteHeader(resp.StatusCode)
+			n, _ := w.Write(prefix)
+			return int64(n), res
 		}
-		w.WriteHeader(resp.StatusCode)
-		n, _ := w.Write(prefix)
-		m, err := s.copyFlush(w, body, false)
-		if errors.Is(err, errTokenEcho) {
-			echo(true)
-		}
-		return int64(n) + m, res
+		return s.respondPastHold(w, r, t, st, route, resp, prefix, body, &res, copyHeader, echo)
 	default:
 		copyHeader()
 		if resp.ContentLength < 0 || resp.Uncompressed {
@@ -398,6 +393,41 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		}
 		return n, res
 	}
+}
+
+// respondPastHold sends a text response longer than MaxInboundScan: the
+// held first part was judged whole (and passed); the rest streams through
+// the injection scanner in overlapping windows and is cut, the headers
+// being gone, once it gives orders. Text in a charset the scanner would
+// have to decode is withheld instead: it cannot be decoded as it streams.
+func (s *Server) respondPastHold(w http.ResponseWriter, r *http.Request, t target, st *state, route *policy.Route, resp *http.Response, prefix []byte, body io.Reader, res *inboundResult, copyHeader func(), echo func(bool)) (int64, inboundResult) {
+	ct := resp.Header.Get("Content-Type")
+	if dlp.InboundCharset(ct, prefix) {
+		s.refuse(w, r, t, policy.Decision{Code: policy.CodeInboundUnscannable, Reason: fmt.Sprintf("the response from %s is text in a charset the proxy decodes to scan, and larger than %d MiB, the most it decodes; it was withheld, not passed unscanned", t.host, MaxInboundScan>>20), Route: route}, nil)
+		res.refused = true
+		return 0, *res
+	}
+	copyHeader()
+	if resp.ContentLength < 0 {
+		w.Header().Del("Content-Length")
+	}
+	w.WriteHeader(resp.StatusCode)
+	n, _ := w.Write(prefix)
+	onVerdict := func(v dlp.InjectionVerdict) {
+		if v.Level > res.verdict.Level {
+			res.verdict = v
+		}
+	}
+	m, err := s.copyFlush(w, dlp.NewInjectionStream(prefix, body, onVerdict), false)
+	if errors.Is(err, errTokenEcho) {
+		echo(true)
+	}
+	if errors.Is(err, dlp.ErrInjection) {
+		s.logDecision(st, r, t, policy.Decision{Code: policy.CodeInjection, Reason: fmt.Sprintf("prompt injection past the first %d MiB of the response (%s); response cut", MaxInboundScan>>20, res.verdict.Reason), Route: route}, resp.StatusCode, nil)
+		res.refused = true
+		panic(http.ErrAbortHandler)
+	}
+	return int64(n) + m, *res
 }
 
 // encodedResponse reports a Content-Encoding other than identity.
@@ -431,20 +461,49 @@ func textual(mt string) bool {
 // readBody reads at most limit+1 bytes (so the caller sees "too large"),
 // in one allocation when the length is known.
 func readBody(r io.Reader, length, limit int64) ([]byte, error) {
-	if length < 0 || length > limit {
-		return io.ReadAll(io.LimitReader(r, limit+1))
+	return readBodyInto(nil, r, length, limit)
+}
+
+// readBodyInto is readBody reading into b's room first (a pooled buffer);
+// the result may be b grown.
+func readBodyInto(b []byte, r io.Reader, length, limit int64) ([]byte, error) {
+	// One byte more than allowed, or than declared, is read to notice a
+	// body longer than that.
+	most, declared := limit+1, length >= 0 && length <= limit
+	if declared {
+		most = length + 1
 	}
-	// Grown as bytes come, not made at the declared length: a header costs
-	// the sender nothing, and 100 HTTP/2 streams declaring 8 MiB each
-	// would hold 800 MiB before a byte of body arrived. Up to 64 KiB is
-	// made at once, so an ordinary body costs one allocation. One byte
-	// more than declared is read to notice a body longer than it said.
-	b := make([]byte, 0, min(length, 64<<10)+1)
-	for int64(len(b)) <= length {
-		if len(b) == cap(b) {
-			b = slices.Grow(b, len(b))
+	b = b[:0]
+	if cap(b) == 0 {
+		// Grown as bytes come, not made at the declared length: a header
+		// costs the sender nothing, and 100 HTTP/2 streams declaring 8 MiB
+		// each would hold 800 MiB before a byte of body arrived. Up to 64
+		// KiB is made at once when the length is known, so an ordinary
+		// body costs one allocation.
+		b = make([]byte, 0, 512)
+		if declared {
+			b = make([]byte, 0, min(most, 64<<10))
 		}
-		n, err := r.Read(b[len(b):min(int64(cap(b)), length+1)])
+	}
+	for int64(len(b)) < most {
+		if len(b) == cap(b) {
+			// Full: see whether the body ends here before growing (a
+			// pooled buffer stays its size for a body that fills it).
+			var peek [512]byte
+			n, err := r.Read(peek[:min(int64(len(peek)), most-int64(len(b)))])
+			if n == 0 && err == io.EOF {
+				break
+			}
+			if err != nil && err != io.EOF {
+				return nil, err
+			}
+			b = append(slices.Grow(b, max(len(b), 64<<10)), peek[:n]...)
+			if err == io.EOF {
+				break
+			}
+			continue
+		}
+		n, err := r.Read(b[len(b):min(int64(cap(b)), most)])
 		b = b[:len(b)+n]
 		if err == io.EOF {
 			break
@@ -454,12 +513,36 @@ func readBody(r io.Reader, length, limit int64) ([]byte, error) {
 		}
 	}
 	switch {
+	case !declared:
 	case int64(len(b)) < length:
 		return nil, io.ErrUnexpectedEOF
 	case int64(len(b)) > length:
 		return nil, errors.New("body longer than its Content-Length")
 	}
 	return b, nil
+}
+
+// Held response text: buffers of holdBufSize are recycled; one grown past
+// maxPooledHold (a response of several MiB) is let go.
+const (
+	holdBufSize   = 64 << 10
+	maxPooledHold = 2 << 20
+)
+
+// holdBuf is a recycled buffer to hold a response's text in while it is
+// scanned; hand it back with putHoldBuf once the text is written.
+func (s *Server) holdBuf() []byte {
+	if bp, _ := s.heldText.Get().(*[]byte); bp != nil {
+		return *bp
+	}
+	return make([]byte, 0, holdBufSize)
+}
+
+func (s *Server) putHoldBuf(b []byte) {
+	if cap(b) > 0 && cap(b) <= maxPooledHold {
+		b = b[:0]
+		s.heldText.Put(&b)
+	}
 }
 
 // copyFlush copies src to w, flushing after every read when flush is set

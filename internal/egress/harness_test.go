@@ -59,6 +59,15 @@ func (s *seen) count() int {
 	return len(s.reqs)
 }
 
+// benchBig is the body of /bench/big.
+var benchBig = func() []byte {
+	b := make([]byte, 1<<20)
+	for i := range b {
+		b[i] = byte('a' + i%26)
+	}
+	return b
+}()
+
 // upstream is a real TLS server (HTTP/2 enabled) that records requests.
 type upstream struct {
 	srv    *httptest.Server
@@ -111,6 +120,12 @@ func newUpstream(t testing.TB, tlsOn bool) *upstream {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"path":"/bench"}`)
+	})
+	// /bench/big is bench/egress's 1 MiB response: octet-stream (scanned
+	// for injection), the alphabet over and over.
+	mux.HandleFunc("/bench/big", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(benchBig)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)

@@ -94,6 +94,11 @@ type Config struct {
 	// BodyTimeout cuts off a request body when no byte of it arrives for
 	// that long (it restarts with every read); 0 means DefaultBodyTimeout.
 	BodyTimeout time.Duration
+	// MaxConns caps the agents' connections open at once (plain and
+	// CONNECT tunnels alike); one more is answered 503
+	// too-many-connections and closed, never queued. 0 means
+	// DefaultMaxConns.
+	MaxConns int
 }
 
 // Server is a running proxy.
@@ -104,17 +109,21 @@ type Server struct {
 	// sessions lets a new upstream connection resume an earlier TLS
 	// session (one round trip and no certificate chain): an agent that
 	// opens a connection per request pays the upstream handshake once.
-	sessions  tls.ClientSessionCache
-	resolver  Resolver
-	log       *slog.Logger
-	state     atomic.Pointer[state]
-	transport *http.Transport
-	ln        net.Listener
-	ready     chan struct{}
-	holdMu    sync.Mutex
-	holds     map[string]*holdCall
-	// bufs recycles response copy buffers.
-	bufs sync.Pool
+	sessions tls.ClientSessionCache
+	// tunnelBase is every tunnel's agent-facing TLS config before its
+	// leaf: one set of session ticket keys for all (tunnelTLS).
+	tunnelBase *tls.Config
+	resolver   Resolver
+	log        *slog.Logger
+	state      atomic.Pointer[state]
+	transport  *http.Transport
+	ln         net.Listener
+	ready      chan struct{}
+	holdMu     sync.Mutex
+	holds      map[string]*holdCall
+	// bufs recycles response copy buffers; heldText, the buffers response
+	// text is held in while it is scanned (holdBuf).
+	bufs, heldText sync.Pool
 	// approved are findings an operator allowed for the proxy's life.
 	approved sync.Map
 	// history sees held secrets split over several requests (any connection).
@@ -173,6 +182,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.state.Store(st)
 	s.sessions = tls.NewLRUClientSessionCache(256)
+	if s.tunnelBase, err = newTunnelBase(); err != nil {
+		return nil, fmt.Errorf("starting egress: %w", err)
+	}
 	// Building the scanners allocates tens of MB that are garbage at once
 	// (the gitleaks config); hand it back rather than carry it as RSS.
 	debug.FreeOSMemory()
@@ -236,7 +248,8 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stopWatch()
 	go s.watch(wctx)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(newParkingListener(ln, s.cfg.IdleTimeout, &s.parked)) }()
+	conns := newConnCap(s.cfg.MaxConns, s.log)
+	go func() { errc <- srv.Serve(newParkingListener(ln, conns, s.cfg.IdleTimeout, &s.parked)) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving egress: %w", err)

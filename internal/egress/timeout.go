@@ -25,6 +25,12 @@ const (
 	DefaultBodyTimeout   = 60 * time.Second
 )
 
+// DefaultMaxConns is how many connections from agents may be open at
+// once (docs/egress.md, Timeouts): far more than an agent's clients keep
+// (tens), few enough that all of them parked hold tens of MB, not
+// hundreds.
+const DefaultMaxConns = 1024
+
 // withTimeoutDefaults fills the zero timeouts.
 func (c *Config) withTimeoutDefaults() {
 	if c.IdleTimeout <= 0 {
@@ -35,6 +41,9 @@ func (c *Config) withTimeoutDefaults() {
 	}
 	if c.BodyTimeout <= 0 {
 		c.BodyTimeout = DefaultBodyTimeout
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
 	}
 }
 
@@ -133,6 +142,7 @@ type tunnelConn interface {
 // server only when its first byte arrives; one silent past idle is closed.
 type parkingListener struct {
 	net.Listener
+	cap    *connCap
 	idle   time.Duration
 	parked *parkedSet
 	ready  chan net.Conn
@@ -141,8 +151,8 @@ type parkingListener struct {
 	err    error // why accepting stopped; read after done is closed
 }
 
-func newParkingListener(ln net.Listener, idle time.Duration, parked *parkedSet) *parkingListener {
-	l := &parkingListener{Listener: ln, idle: idle, parked: parked, ready: make(chan net.Conn), done: make(chan struct{})}
+func newParkingListener(ln net.Listener, cap *connCap, idle time.Duration, parked *parkedSet) *parkingListener {
+	l := &parkingListener{Listener: ln, cap: cap, idle: idle, parked: parked, ready: make(chan net.Conn), done: make(chan struct{})}
 	go l.acceptLoop()
 	return l
 }
@@ -162,7 +172,9 @@ func (l *parkingListener) acceptLoop() {
 			return
 		}
 		delay = 0
-		go l.park(c)
+		if c, ok := l.cap.admit(c); ok {
+			go l.park(c)
+		}
 	}
 }
 
