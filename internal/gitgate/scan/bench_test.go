@@ -123,11 +123,11 @@ func BenchmarkScanPush(b *testing.B) {
 		}
 		n = mb << 20
 	}
-	src := ""
+	var src strings.Builder
 	for _, c := range goSource(b, n) {
-		src += c
+		src.WriteString(c)
 	}
-	inputs := map[string]string{"gosource": src[:min(len(src), n)],
+	inputs := map[string]string{"gosource": src.String()[:min(src.Len(), n)],
 		"text": benchData(n, true), "binary": benchData(n, false)}
 	for _, name := range []string{"gosource", "text", "binary"} {
 		b.Run(name, func(b *testing.B) {
