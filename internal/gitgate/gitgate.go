@@ -207,6 +207,12 @@ func (s *Server) prepare(m *mirror) error {
 		{"http.receivepack", "true"},
 		{"http.uploadpack", "true"},
 		{"receive.fsckObjects", "true"},
+		// Keep every pushed pack as it came (index-pack checks it): a
+		// push under 100 objects would otherwise be unpacked into loose
+		// objects, each deflated again, and the forwarding push would
+		// inflate and deflate them once more instead of copying the
+		// compressed data (a 50 MB blob: seconds of CPU twice).
+		{"receive.unpackLimit", "1"},
 		{"receive.advertisePushOptions", "true"},
 		{"receive.denyDeleteCurrent", "false"},
 		{"uploadpack.allowFilter", "true"},

@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/zricethezav/gitleaks/v8/detect"
@@ -100,4 +104,69 @@ func BenchmarkPrefiltered(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkScanPush measures Scan end to end on a repository: one commit
+// that adds one file of BOT_BOTTLE_SCAN_BENCH_MB MiB (default 4) of Go
+// source, random base64 text or random binary, as bench/gitgate/run.sh
+// pushes it: git's own work (listing, diffs, blobs) plus the scan.
+func BenchmarkScanPush(b *testing.B) {
+	rules, err := DefaultRules()
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := 4 << 20
+	if s := os.Getenv("BOT_BOTTLE_SCAN_BENCH_MB"); s != "" {
+		mb, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatalf("BOT_BOTTLE_SCAN_BENCH_MB: %v", err)
+		}
+		n = mb << 20
+	}
+	var src strings.Builder
+	for _, c := range goSource(b, n) {
+		src.WriteString(c)
+	}
+	inputs := map[string]string{"gosource": src.String()[:min(src.Len(), n)],
+		"text": benchData(n, true), "binary": benchData(n, false)}
+	for _, name := range []string{"gosource", "text", "binary"} {
+		b.Run(name, func(b *testing.B) {
+			dir := b.TempDir()
+			benchGit(b, dir, "init", "-q", "-b", "main")
+			if err := os.WriteFile(filepath.Join(dir, "README"), []byte("hello\n"), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			benchGit(b, dir, "add", "README")
+			benchGit(b, dir, "commit", "-q", "-m", "initial")
+			benchGit(b, dir, "checkout", "-q", "-b", "work")
+			if err := os.WriteFile(filepath.Join(dir, "data"), []byte(inputs[name]), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			benchGit(b, dir, "add", "data")
+			benchGit(b, dir, "commit", "-q", "-m", "big")
+			tip := benchGit(b, dir, "rev-parse", "HEAD")
+			b.SetBytes(int64(len(inputs[name])))
+			for b.Loop() {
+				fs, err := rules.Scan(context.Background(), Push{GitDir: dir, Tips: []string{tip}, Exclude: []string{"main"}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if name != "gosource" && len(fs) != 0 {
+					b.Fatalf("findings in random data: %v", fs)
+				}
+			}
+		})
+	}
+}
+
+func benchGit(b *testing.B, dir string, args ...string) string {
+	b.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
+		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
 }

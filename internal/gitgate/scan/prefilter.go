@@ -125,6 +125,7 @@ func relax(re *regexp.Regexp) (*regexp.Regexp, []string, int, bool) {
 		return nil, nil, 0, false
 	}
 	cut, _ := truncate(tree)
+	cut = shortenTail(trimLeading(cut))
 	triggers := analyze(cut).best()
 	maxLen := maxBytes(cut)
 	if triggers == nil || maxLen < 0 || maxLen > maxWindow {
@@ -365,6 +366,79 @@ func truncate(re *syntax.Regexp) (*syntax.Regexp, bool) {
 		return &out, true
 	}
 	return re, false
+}
+
+// trimLeading drops the leading parts of a concatenation that match the
+// empty string anywhere (x*, x?, x{0,n}): re matches somewhere in a text
+// exactly when the rest does (with those parts empty). gitleaks' generic
+// rule starts with [\w.-]{0,50}?, which keeps up to 50 threads of Go's
+// regexp alive at every byte of a word: dropped, its windows run about ten
+// times faster and are narrower.
+func trimLeading(re *syntax.Regexp) *syntax.Regexp {
+	switch re.Op {
+	case syntax.OpCapture:
+		out := *re
+		out.Sub = []*syntax.Regexp{trimLeading(re.Sub[0])}
+		return &out
+	case syntax.OpConcat:
+		subs := re.Sub
+		for len(subs) > 1 && emptyAnywhere(subs[0]) {
+			subs = subs[1:]
+		}
+		if len(subs) == 1 {
+			return trimLeading(subs[0])
+		}
+		out := *re
+		out.Sub = slices.Clone(subs)
+		return &out
+	}
+	return re
+}
+
+// emptyAnywhere reports that re matches the empty string at any position
+// (no assertion on the way).
+func emptyAnywhere(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpStar, syntax.OpQuest, syntax.OpEmptyMatch:
+		return true
+	case syntax.OpRepeat:
+		return re.Min == 0
+	case syntax.OpCapture:
+		return emptyAnywhere(re.Sub[0])
+	}
+	return false
+}
+
+// shortenTail cuts a repeat at the end of re to its minimum: every match
+// of re has a prefix that the result matches, so it matches wherever re
+// does (and maybe elsewhere: the prefilter only answers "maybe"), and
+// its matches are shorter.
+func shortenTail(re *syntax.Regexp) *syntax.Regexp {
+	switch re.Op {
+	case syntax.OpCapture, syntax.OpConcat, syntax.OpAlternate:
+		out := *re
+		out.Sub = slices.Clone(re.Sub)
+		if re.Op == syntax.OpAlternate {
+			for i, s := range out.Sub {
+				out.Sub[i] = shortenTail(s)
+			}
+		} else if len(out.Sub) > 0 {
+			out.Sub[len(out.Sub)-1] = shortenTail(out.Sub[len(out.Sub)-1])
+		}
+		return &out
+	case syntax.OpRepeat:
+		if re.Min == 0 {
+			return &syntax.Regexp{Op: syntax.OpEmptyMatch}
+		}
+		if re.Max != re.Min {
+			out := *re
+			out.Max = re.Min
+			return &out
+		}
+	case syntax.OpStar, syntax.OpQuest:
+		return &syntax.Regexp{Op: syntax.OpEmptyMatch}
+	}
+	return re
 }
 
 // maxBytes is the longest match of re in bytes, or -1 when unbounded.

@@ -14,9 +14,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,6 +68,9 @@ func short(sha string) string {
 type Rules struct {
 	cfg config.Config
 	pre *prefilter // nil: the detector reads every chunk
+	// commitLists is set when an allowlist names commits: a finding then
+	// depends on the commit, so a blob is scanned once per commit.
+	commitLists bool
 }
 
 // DefaultRules parses gitleaks' default configuration, minus every path
@@ -96,7 +101,15 @@ func DefaultRules() (*Rules, error) {
 		rules[id] = r
 	}
 	cfg.Rules = rules
-	return &Rules{cfg: cfg, pre: newPrefilter(cfg)}, nil
+	return &Rules{cfg: cfg, pre: newPrefilter(cfg), commitLists: namesCommits(cfg)}, nil
+}
+
+func namesCommits(cfg config.Config) bool {
+	lists := slices.Clone(cfg.Allowlists)
+	for _, r := range cfg.Rules {
+		lists = append(lists, r.Allowlists...)
+	}
+	return slices.ContainsFunc(lists, func(a *config.Allowlist) bool { return len(a.Commits) > 0 })
 }
 
 // withoutPaths rebuilds allowlists without their path conditions: a path
@@ -165,7 +178,7 @@ func (r *Rules) Scan(ctx context.Context, p Push) ([]Finding, error) {
 	d := detect.NewDetectorContext(ctx, r.cfg)
 	d.IgnoreGitleaksAllow = true
 	d.MaxDecodeDepth = decodeDepth
-	s := &scanner{push: p, det: d, pre: r.pre, cfg: r.cfg, dets: map[string]*detect.Detector{}, parents: map[string]int{},
+	s := &scanner{push: p, det: d, pre: r.pre, cfg: r.cfg, commitLists: r.commitLists, dets: map[string]*detect.Detector{}, parents: map[string]int{},
 		inPass: map[string]bool{}, seen: map[string]int{}, all: map[string]Finding{}}
 	if err := s.run(ctx); err != nil {
 		return nil, err
@@ -182,6 +195,8 @@ type scanner struct {
 	det  *detect.Detector
 	pre  *prefilter
 	cfg  config.Config
+
+	commitLists bool
 
 	detMu sync.Mutex
 	dets  map[string]*detect.Detector // by rule subset and depth
@@ -334,10 +349,88 @@ func (s *scanner) scanMessages(ctx context.Context) error {
 // scanDiffs scans what each new commit adds against each of its parents.
 // A merge's finding counts only when it is added against every parent: what
 // one parent already had is either upstream or scanned in that parent.
+//
+// A new file (or a type change) adds the whole blob: it is read once from
+// git cat-file, not as a diff, and a blob several commits or parents add
+// under one path is scanned once for all of them. Only modified files go
+// through git log -p.
 func (s *scanner) scanDiffs(ctx context.Context) error {
+	changes, err := s.listChanges(ctx)
+	if err != nil {
+		return err
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	// Workers scan chunks; this goroutine reads blobs and diffs.
+	jobs := make(chan piece, 64)
+	var wg sync.WaitGroup
+	for range max(1, runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			for p := range jobs {
+				s.detect(ctx, p)
+			}
+		})
+	}
+	err = s.readChanges(ctx, changes, jobs)
+	close(jobs)
+	wg.Wait()
+	return err
+}
+
+// blobKey names one whole-blob scan: the detector's findings depend on the
+// content and the path (some rules match on both), and on the commit only
+// when an allowlist names commits.
+type blobKey struct {
+	blob, path, commit string
+	gitlink            bool
+}
+
+func (s *scanner) readChanges(ctx context.Context, changes []change, jobs chan<- piece) error {
+	bl, err := s.openBlobs(ctx)
+	if err != nil {
+		return err
+	}
+	var order []blobKey
+	whole := map[blobKey][]target{}
+	modified := map[string]change{} // commit, NUL, path
+	for _, c := range changes {
+		if !c.wholeBlob() {
+			modified[c.commit+"\x00"+c.path] = c
+			continue
+		}
+		k := blobKey{blob: c.blob, path: c.path, gitlink: c.mode == gitlink}
+		if s.commitLists {
+			k.commit = c.commit
+		}
+		if _, ok := whole[k]; !ok {
+			order = append(order, k)
+		}
+		whole[k] = append(whole[k], target{pass: c.pass, commit: c.commit, need: s.need(c.commit)})
+	}
+	for _, k := range order {
+		raw := "Subproject commit " + k.blob + "\n" // what git log -p shows for a submodule
+		if !k.gitlink {
+			b, err := bl.read(k.blob)
+			if err != nil {
+				return errors.Join(err, bl.close())
+			}
+			raw = string(b)
+		}
+		s.send(jobs, whole[k], k.path, raw, 1)
+	}
+	if len(modified) > 0 {
+		err = s.scanModified(ctx, modified, bl, jobs)
+	}
+	return errors.Join(err, bl.close())
+}
+
+// scanModified scans the lines git log -p shows added to modified files,
+// and a modified binary file (or one attributes mark binary) whole.
+func (s *scanner) scanModified(ctx context.Context, modified map[string]change, bl *blobs, jobs chan<- piece) error {
 	args := append([]string{"log", "-p", "-U0", "-m", "--full-history", "--no-renames",
 		"--no-textconv", "--no-ext-diff", "--no-color", "--pretty=medium", "--no-abbrev-commit",
-		"--diff-filter=AMTC"}, s.push.revs()...)
+		"--diff-filter=M"}, s.push.revs()...)
 	cmd := s.git(ctx, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -354,17 +447,6 @@ func (s *scanner) scanDiffs(ctx context.Context) error {
 		_ = cmd.Wait()
 		return fmt.Errorf("parsing git log: %w", err)
 	}
-
-	// Workers scan chunks; this goroutine reads diffs and blobs.
-	jobs := make(chan piece, 64)
-	var wg sync.WaitGroup
-	for range max(1, runtime.GOMAXPROCS(0)) {
-		wg.Go(func() {
-			for p := range jobs {
-				s.detect(ctx, p)
-			}
-		})
-	}
 	var readErr error
 	parsed := map[string]bool{}
 	for f := range files {
@@ -372,58 +454,45 @@ func (s *scanner) scanDiffs(ctx context.Context) error {
 			continue // drain, so git can finish
 		}
 		commit, path := f.PatchHeader.SHA, f.NewName
-		parsed[commit+"\x00"+path] = true
-		pass := s.newPass()
+		key := commit + "\x00" + path
+		parsed[key] = true
+		c, ok := modified[key]
+		if !ok {
+			readErr = fmt.Errorf("git log -p shows %s in commit %s, which git log --raw did not list", strconv.Quote(path), short(commit))
+			continue
+		}
+		t := []target{{pass: s.newPass(), commit: commit, need: s.need(commit)}}
 		if f.IsBinary {
 			// Binary, or marked binary by attributes: scan the whole blob.
-			b, err := s.output(ctx, "cat-file", "blob", commit+":"+path)
+			b, err := bl.read(c.blob)
 			if err != nil {
 				readErr = fmt.Errorf("reading %s:%s: %w", short(commit), path, err)
 				continue
 			}
-			s.send(jobs, pass, commit, path, string(b), 1)
+			s.send(jobs, t, path, string(b), 1)
 			continue
 		}
 		for _, tf := range f.TextFragments {
 			if raw := tf.Raw(gitdiff.OpAdd); raw != "" {
-				s.send(jobs, pass, commit, path, raw, int(tf.NewPosition))
+				s.send(jobs, t, path, raw, int(tf.NewPosition))
 			}
 		}
 	}
-	close(jobs)
-	wg.Wait()
 	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("running git log: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	if readErr != nil {
 		return readErr
 	}
-	return s.checkParsed(ctx, parsed)
+	return checkParsed(modified, parsed)
 }
 
 // checkParsed fails the scan when the diff parser skipped a file git lists:
 // go-gitdiff passes over what it cannot parse without an error.
-func (s *scanner) checkParsed(ctx context.Context, parsed map[string]bool) error {
-	out, err := s.output(ctx, append([]string{"log", "-z", "-m", "--full-history", "--no-renames",
-		"--name-only", "--format=%x00%H", "--diff-filter=AMTC"}, s.push.revs()...)...)
-	if err != nil {
-		return fmt.Errorf("listing changed files: %w", err)
-	}
-	// Records: NUL SHA NUL NUL? then NUL-terminated paths; a field that is
-	// 40 or 64 hex digits after an empty field starts a commit.
-	commit := ""
-	fields := strings.Split(string(out), "\x00")
-	for i := 0; i < len(fields); i++ {
-		f := strings.TrimPrefix(fields[i], "\n")
-		if f == "" {
-			if i+1 < len(fields) && isHexID(strings.TrimPrefix(fields[i+1], "\n")) {
-				commit = strings.TrimPrefix(fields[i+1], "\n")
-				i++
-			}
-			continue
-		}
-		if commit != "" && !parsed[commit+"\x00"+f] {
-			return fmt.Errorf("the diff of %s in commit %s could not be read; refusing to pass it unscanned", strconv.Quote(f), short(commit))
+func checkParsed(modified map[string]change, parsed map[string]bool) error {
+	for key, c := range modified {
+		if !parsed[key] {
+			return fmt.Errorf("the diff of %s in commit %s could not be read; refusing to pass it unscanned", strconv.Quote(c.path), short(c.commit))
 		}
 	}
 	return nil
@@ -441,13 +510,20 @@ func isHexID(s string) bool {
 	return true
 }
 
-// piece is one chunk of one diff (or message) to scan.
+// piece is one chunk of one diff, blob or message to scan, for every
+// place (commit and parent) that adds it.
 type piece struct {
-	pass         int // one file diff against one parent
-	commit, path string
-	raw          string
-	line         int // line number of raw's first line
-	need         int // parent diffs that must show a finding
+	targets []target
+	path    string
+	raw     string
+	line    int // line number of raw's first line
+}
+
+// target is one place a piece is added: its findings count there.
+type target struct {
+	pass   int // one file diff against one parent
+	commit string
+	need   int // parent diffs that must show a finding
 }
 
 func (s *scanner) newPass() int {
@@ -457,9 +533,9 @@ func (s *scanner) newPass() int {
 	return s.passes
 }
 
-func (s *scanner) send(jobs chan<- piece, pass int, commit, path, raw string, line int) {
+func (s *scanner) send(jobs chan<- piece, targets []target, path, raw string, line int) {
 	for _, c := range chunks(raw, line) {
-		jobs <- piece{pass: pass, commit: commit, path: path, raw: c.raw, line: c.line, need: s.need(commit)}
+		jobs <- piece{targets: targets, path: path, raw: c.raw, line: c.line}
 	}
 }
 
@@ -521,27 +597,35 @@ func (s *scanner) detect(ctx context.Context, p piece) {
 		}
 		det = s.detectorFor(ctx, v)
 	}
-	frag := detect.Fragment{Raw: p.raw, FilePath: p.path, CommitSHA: p.commit, StartLine: p.line}
+	frag := detect.Fragment{Raw: p.raw, FilePath: p.path, CommitSHA: p.targets[0].commit, StartLine: p.line}
 	for _, rf := range det.DetectContext(ctx, frag) {
-		f := Finding{
-			Commit:       p.commit,
-			File:         p.path,
-			Line:         rf.StartLine,
-			Rule:         rf.RuleID,
-			RedactedLine: redactLine(rf),
-			Suppressed:   strings.Contains(rf.Line, allowSignature),
+		for _, t := range p.targets {
+			s.record(t, p.path, rf)
 		}
-		key := fmt.Sprintf("%s\x00%s\x00%d\x00%s\x00%s", p.commit, p.path, rf.StartLine, rf.RuleID, rf.Secret)
-		passKey := fmt.Sprintf("%d\x00%s", p.pass, key)
-		s.mu.Lock()
-		if !s.inPass[passKey] {
-			s.inPass[passKey] = true
-			s.seen[key]++
-			if s.seen[key] == p.need {
-				s.all[key] = f
-			}
+	}
+}
+
+// record counts one finding at one place, once per pass; it counts when as
+// many passes as the place needs showed it.
+func (s *scanner) record(t target, path string, rf report.Finding) {
+	f := Finding{
+		Commit:       t.commit,
+		File:         path,
+		Line:         rf.StartLine,
+		Rule:         rf.RuleID,
+		RedactedLine: redactLine(rf),
+		Suppressed:   strings.Contains(rf.Line, allowSignature),
+	}
+	key := fmt.Sprintf("%s\x00%s\x00%d\x00%s\x00%s", t.commit, path, rf.StartLine, rf.RuleID, rf.Secret)
+	passKey := fmt.Sprintf("%d\x00%s", t.pass, key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.inPass[passKey] {
+		s.inPass[passKey] = true
+		s.seen[key]++
+		if s.seen[key] == t.need {
+			s.all[key] = f
 		}
-		s.mu.Unlock()
 	}
 }
 
@@ -584,9 +668,9 @@ func (s *scanner) detectorFor(ctx context.Context, v verdict) *detect.Detector {
 
 // detectOne scans one message or object outside the diff stream.
 func (s *scanner) detectOne(ctx context.Context, commit, path, raw string) {
-	pass := s.newPass()
+	t := []target{{pass: s.newPass(), commit: commit, need: 1}}
 	for _, c := range chunks(raw, 1) {
-		s.detect(ctx, piece{pass: pass, commit: commit, path: path, raw: c.raw, line: c.line, need: 1})
+		s.detect(ctx, piece{targets: t, path: path, raw: c.raw, line: c.line})
 	}
 }
 

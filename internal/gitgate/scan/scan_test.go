@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -150,6 +151,35 @@ func TestScan(t *testing.T) {
 			r.branch("work")
 			return r.commit("blob.dat", "\x00\x01binary\x00"+line, "bin")
 		}, []string{"blob.dat:1"}, nil},
+		{"modified file", func(r *repo) string {
+			r.branch("work")
+			return r.commit("README", "hello\n"+line, "edit")
+		}, []string{"README:2"}, nil},
+		{"modified binary file", func(r *repo) string {
+			r.commit("blob.dat", "\x00\x01binary\x00\n", "bin")
+			r.branch("work")
+			return r.commit("blob.dat", "\x00\x01binary\x00\n"+line, "bin leak")
+		}, []string{"blob.dat:2"}, nil},
+		{"type change", func(r *repo) string {
+			r.branch("work")
+			if err := os.Symlink("README", filepath.Join(r.dir, "link")); err != nil {
+				r.t.Fatal(err)
+			}
+			r.git("add", "link")
+			r.git("commit", "-q", "-m", "link")
+			if err := os.Remove(filepath.Join(r.dir, "link")); err != nil {
+				r.t.Fatal(err)
+			}
+			return r.commit("link", line, "now a file")
+		}, []string{"link:1"}, nil},
+		{"one blob, two paths and two commits", func(r *repo) string {
+			r.branch("work")
+			r.commit("a.py", line, "first")
+			r.git("rm", "-q", "a.py")
+			r.git("commit", "-q", "-m", "gone")
+			r.commit("a.py", line, "back")
+			return r.commit("b.py", line, "copy")
+		}, []string{"a.py:1", "a.py:1", "b.py:1"}, nil},
 		{"vendor path", func(r *repo) string {
 			r.branch("work")
 			return r.commit("vendor/github.com/x/y/k.go", line, "vendored")
@@ -196,11 +226,13 @@ func TestScan(t *testing.T) {
 	}
 }
 
+// places lists file:line of each finding, sorted.
 func places(fs []Finding) []string {
 	var out []string
 	for _, f := range fs {
 		out = append(out, f.File+":"+strconv.Itoa(f.Line))
 	}
+	slices.Sort(out)
 	return out
 }
 
@@ -351,13 +383,22 @@ func TestScanPEMAtSeam(t *testing.T) {
 func TestCheckParsedFailsClosed(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t)
+	r.commit("x y.txt", "x\n", "x")
 	r.branch("work")
-	tip := r.commit("x y.txt", "x\n", "x")
+	tip := r.commit("x y.txt", "y\n", "modified")
 	s := &scanner{push: Push{GitDir: r.dir, Tips: []string{tip}, Exclude: []string{"main"}}}
-	if err := s.checkParsed(context.Background(), map[string]bool{}); err == nil || !strings.Contains(err.Error(), `"x y.txt"`) {
+	changes, err := s.listChanges(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 1 || changes[0].status != 'M' || changes[0].path != "x y.txt" || changes[0].commit != tip {
+		t.Fatalf("changes = %+v", changes)
+	}
+	modified := map[string]change{tip + "\x00x y.txt": changes[0]}
+	if err := checkParsed(modified, map[string]bool{}); err == nil || !strings.Contains(err.Error(), `"x y.txt"`) {
 		t.Errorf("checkParsed with nothing parsed = %v", err)
 	}
-	if err := s.checkParsed(context.Background(), map[string]bool{tip + "\x00x y.txt": true}); err != nil {
+	if err := checkParsed(modified, map[string]bool{tip + "\x00x y.txt": true}); err != nil {
 		t.Errorf("checkParsed with everything parsed = %v", err)
 	}
 }
