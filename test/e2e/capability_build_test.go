@@ -46,6 +46,9 @@ func aptMirror(t *testing.T) string {
 // a DNS lookup from a build line gets no answer, not even for the mirror
 // the proxy itself reaches.
 func TestCapabilityBuildInstallsThroughTheProxy(t *testing.T) {
+	if os.Getenv("BOT_BOTTLE_E2E_BACKEND") == "podman" {
+		t.Skip("the stand-in mirror runs on the Docker engine; on Podman the capability build is not run here (docs/workspace.md)")
+	}
 	mirror := aptMirror(t)
 	e := setup(t)
 	ctx := context.Background()
