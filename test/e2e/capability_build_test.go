@@ -109,6 +109,10 @@ A bottle whose capability builds reach the stand-in mirror.
 		approve(t, e, home, submit(t, p, queue.ToolCapabilityBlock, line+"\n"))
 	}
 
+	// What a killed build would leave does not stop the next one.
+	if _, err := e.eng.NetworkCreate(ctx, "bot-bottle-"+slug+"-build-egress", client.NetworkCreateOptions{Driver: "bridge", Labels: map[string]string{"bot-bottle.test": "1"}}); err != nil {
+		t.Fatal(err)
+	}
 	code, out, progress := startShell(t, e, makePlan(), check, lifecycle.StartOptions{})
 	if code != 0 || !strings.Contains(out, "jq-1.6") {
 		t.Errorf("jq after the approved build: exit %d\n%s\n%s", code, out, progress)

@@ -95,10 +95,8 @@ func (d *Docker) startBuild(ctx context.Context, cb backend.CapabilityBuild, pro
 	if err != nil {
 		return fail("preparing the sidecar image", err)
 	}
-	if existing, err := d.eng.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: slugFilter(b.Slug)}); err != nil {
-		return fail("checking the engine", err)
-	} else if len(existing.Items) > 0 {
-		return fail("checking the engine", fmt.Errorf("bottle %s already has containers (remove them with bot-bottle rm %s)", b.Slug, b.Slug))
+	if err := d.removeBuildLeftovers(ctx, b.Slug); err != nil {
+		return fail("removing what an earlier build left", err)
 	}
 	subnet, err := l.createInternalNetwork(ctx, buildInternalName(b.Slug))
 	if err != nil {
@@ -130,6 +128,23 @@ func (d *Docker) startBuild(ctx context.Context, cb backend.CapabilityBuild, pro
 		return fail("waiting for the build sidecar", err)
 	}
 	return env, stop, nil
+}
+
+// removeBuildLeftovers removes the containers and networks of an earlier
+// build of slug that did not end (a killed start): their names would be
+// taken.
+func (d *Docker) removeBuildLeftovers(ctx context.Context, slug string) error {
+	for _, name := range []string{buildRunName(slug), buildSidecarName(slug)} {
+		if _, err := d.eng.ContainerRemove(ctx, name, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
+			return fmt.Errorf("container %s: %w", name, err)
+		}
+	}
+	for _, name := range []string{buildInternalName(slug), buildEgressName(slug)} {
+		if _, err := d.eng.NetworkRemove(ctx, name, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
+			return fmt.Errorf("network %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // proxyEnv is what a build line runs with: the build proxy for http and
