@@ -106,7 +106,13 @@ A bottle whose capability builds reach the stand-in mirror.
 		"RUN apt-get update && apt-get install -y jq",
 		"RUN (getent hosts deb.debian.org outside.e2e.test; echo rc=$?) > /usr/local/share/bot-bottle-dns.txt",
 	} {
-		approve(t, e, home, submit(t, p, queue.ToolCapabilityBlock, line+"\n"))
+		id := submit(t, p, queue.ToolCapabilityBlock, line+"\n")
+		rc, stdout, stderr := cliRun(t, e, home, "supervise", "approve", id, "--reason", "e2e")
+		// The operator is told what the build may reach (the first start
+		// wrote the build policy).
+		if rc != 0 || !strings.Contains(stdout, "its build may reach: deb.debian.org\n") {
+			t.Fatalf("supervise approve: exit %d\n%s%s", rc, stdout, stderr)
+		}
 	}
 
 	// What a killed build would leave does not stop the next one.
