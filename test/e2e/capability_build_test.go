@@ -12,6 +12,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
+	"github.com/bot-bottle/bot-bottle/internal/backend/podman"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
@@ -46,9 +47,6 @@ func aptMirror(t *testing.T) string {
 // a DNS lookup from a build line gets no answer, not even for the mirror
 // the proxy itself reaches.
 func TestCapabilityBuildInstallsThroughTheProxy(t *testing.T) {
-	if os.Getenv("BOT_BOTTLE_E2E_BACKEND") == "podman" {
-		t.Skip("the stand-in mirror runs on the Docker engine; on Podman the capability build is not run here (docs/workspace.md)")
-	}
 	mirror := aptMirror(t)
 	e := setup(t)
 	ctx := context.Background()
@@ -69,7 +67,11 @@ func TestCapabilityBuildInstallsThroughTheProxy(t *testing.T) {
 	harness.RunOn(t, e.eng, base, netName, "deb.debian.org", srv, "/srv/fixture", "files", ":80", "/srv/mirror")
 	harness.RunOn(t, e.eng, base, netName, "outside.e2e.test", srv, "/srv/fixture", "serve", ":80")
 	// The build sidecar's egress leg joins the test's internet.
-	e.be = docker.New(e.eng, docker.Options{Base: base, SidecarBase: harness.SidecarBase(t, e.eng), SidecarBinary: e.bin, BuildNetworks: []string{netName}})
+	opts := docker.Options{Base: base, SidecarBase: harness.SidecarBase(t, e.eng), SidecarBinary: e.bin, BuildNetworks: []string{netName}}
+	if os.Getenv("BOT_BOTTLE_E2E_BACKEND") == "podman" {
+		opts = podman.Options(opts)
+	}
+	e.be = docker.New(e.eng, opts)
 
 	home := t.TempDir()
 	writeFile(t, filepath.Join(home, ".bot-bottle", "bottles", "capb.md"), `---

@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -164,20 +166,27 @@ func (e *buildEnv) proxyEnv() []string {
 	return envList(env)
 }
 
-// container makes a stopped container from image on the build's internal
-// network: its resolver is the build sidecar alone (resolv.conf names it,
-// and the engine's resolver forwards only to it), the bottle CA is
-// mounted where the agent has it, and it idles until lines run in it.
-func (e *buildEnv) container(ctx context.Context, image string) (string, error) {
+// container makes a stopped container from image (whose configuration
+// is base) on the build's internal network: its resolver is the build
+// sidecar alone (resolv.conf names it, and the engine's resolver forwards
+// only to it), the bottle CA is mounted where the agent has it, and it
+// idles until lines run in it. It idles as the image's command when the
+// image has no entrypoint (the agent images), so a commit that takes the
+// container's configuration keeps the image's entrypoint; else as its
+// entrypoint.
+func (e *buildEnv) container(ctx context.Context, image string, base *dockerspec.DockerOCIImageConfig) (string, error) {
 	init := true
 	cfg := &container.Config{
 		Image: image,
 		// As root: an exec as root in a container of another user gets no
 		// capabilities (apt could not drop to _apt); the commit keeps the
 		// image's own user.
-		User:       "0:0",
-		Entrypoint: []string{"sleep", "infinity"},
-		Labels:     map[string]string{backend.LabelSlug: e.b.Slug},
+		User:   "0:0",
+		Cmd:    []string{"sleep", "infinity"},
+		Labels: map[string]string{backend.LabelSlug: e.b.Slug},
+	}
+	if base != nil && len(base.Entrypoint) > 0 {
+		cfg.Entrypoint, cfg.Cmd = cfg.Cmd, nil
 	}
 	hc := &container.HostConfig{
 		Init:        &init,
@@ -307,6 +316,38 @@ func commitConfig(base *dockerspec.DockerOCIImageConfig, labels map[string]strin
 	return cfg
 }
 
+// commitChanges are the step's changes, then the previous image's user,
+// entrypoint and command and the labels, as Dockerfile instructions: an
+// engine that takes the configuration of a commit from the container and
+// not from the request (Podman's compatible API does) still restores
+// them.
+func commitChanges(base *dockerspec.DockerOCIImageConfig, step []string, labels map[string]string) []string {
+	out := slices.Clone(step)
+	user, entry, cmd := "root", []string(nil), []string(nil)
+	if base != nil {
+		if base.User != "" {
+			user = base.User
+		}
+		entry, cmd = base.Entrypoint, base.Cmd
+	}
+	js := func(v []string) string { b, _ := json.Marshal(v); return string(b) }
+	out = append(out, "USER "+user)
+	// An empty ENTRYPOINT or CMD would be filled from the container: the
+	// container leaves the image's entrypoint as it is when it has none
+	// (see container).
+	if len(entry) > 0 {
+		out = append(out, "ENTRYPOINT "+js(entry))
+	}
+	if len(cmd) > 0 {
+		out = append(out, "CMD "+js(cmd))
+	}
+	keys := slices.Sorted(maps.Keys(labels))
+	for _, k := range keys {
+		out = append(out, "LABEL "+k+"="+strconv.Quote(labels[k]))
+	}
+	return out
+}
+
 // runStep applies s onto image and commits the result as ref with labels:
 // a RUN runs as root in a container of the build (its output to log), and
 // an exit other than 0 is the step's failure. The container is removed.
@@ -315,7 +356,7 @@ func (e *buildEnv) runStep(ctx context.Context, image, ref string, s step, label
 	if err != nil {
 		return "", fmt.Errorf("inspecting %s: %w", image, err)
 	}
-	id, err := e.container(ctx, image)
+	id, err := e.container(ctx, image, res.Config)
 	if err != nil {
 		return "", err
 	}
@@ -339,7 +380,7 @@ func (e *buildEnv) runStep(ctx context.Context, image, ref string, s step, label
 	c, err := e.d.eng.ContainerCommit(ctx, id, client.ContainerCommitOptions{
 		Reference: ref,
 		Comment:   "bot-bottle capability build of " + e.b.Slug,
-		Changes:   s.Changes,
+		Changes:   commitChanges(res.Config, s.Changes, labels),
 		Config:    commitConfig(res.Config, labels),
 	})
 	if err != nil {

@@ -38,7 +38,7 @@ func TestBuildContainerWalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := &buildEnv{d: d, b: b, l: l, sidecarIP: ip, resolvConf: "/state/build/resolv.conf", caDir: "/state/agent-ca"}
-	if _, err := env.container(ctx, "agent:img"); err != nil {
+	if _, err := env.container(ctx, "agent:img", nil); err != nil {
 		t.Fatal(err)
 	}
 
