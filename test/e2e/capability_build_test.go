@@ -11,6 +11,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
 	"github.com/bot-bottle/bot-bottle/internal/backend/podman"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
@@ -84,6 +85,12 @@ A bottle whose capability builds reach the stand-in mirror.
 `)
 	writeFile(t, filepath.Join(home, ".bot-bottle", "agents", "capb.md"), "---\nbottle: capb\n---\nThe capability build agent.\n")
 	slug := harness.Slug("capb")
+	t.Cleanup(func() {
+		list, _ := e.eng.ImageList(context.Background(), client.ImageListOptions{Filters: client.Filters{}.Add("label", backend.LabelSlug+"="+slug)})
+		for _, im := range list.Items {
+			e.eng.ImageRemove(context.Background(), im.ID, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+		}
+	})
 	makePlan := func() *plan.Bottle {
 		res, err := manifest.Load(home, home).Resolve("capb", nil)
 		if err != nil {
