@@ -77,6 +77,9 @@ refused (a route only the operator may add: use the UI to modify it);
 			if !lim.Empty() {
 				fmt.Fprintf(env.Stdout, "scoped: %s (grant %s)\n", lim.String(), apply.GrantID(id))
 			}
+			if it.Proposal.Tool == queue.ToolCapabilityBlock && status != queue.StatusRejected {
+				fmt.Fprintf(env.Stdout, "built at the next start, as root; its build may reach: %s\n", apply.DescribeBuildReach(it.BuildReach))
+			}
 			return nil
 		},
 	}

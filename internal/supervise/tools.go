@@ -78,7 +78,7 @@ type ProposalStatusInput struct {
 
 const dockerfileHelp = `Dockerfile lines to append to your image, one instruction per line (a trailing backslash continues a line). ` +
 	`Only RUN (no --flags, no heredocs) and ENV (not proxy or CA variables) are allowed; FROM, COPY, ADD, USER and the rest are refused. ` +
-	`The lines run when the image is next built, not now. Example: RUN apt-get update && apt-get install -y --no-install-recommends jq`
+	`The lines run when the image is next built, not now, as root, with their network only through a proxy that allows the bottle's routes and its capability routes (Debian's mirror by default); DNS lookups from them get no answer. Example: RUN apt-get update && apt-get install -y --no-install-recommends jq`
 
 // withDescriptions infers T's input schema and replaces the descriptions
 // of the named properties.

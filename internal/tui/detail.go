@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"strings"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -183,15 +182,8 @@ func buildReach(st styles, it apply.Item, w int) []string {
 	if it.Proposal.Tool != queue.ToolCapabilityBlock {
 		return nil
 	}
-	text := "nothing: the bottle has no egress routes and its capabilities.routes is empty"
-	switch {
-	case it.BuildReach == nil:
-		text = "not known yet (no start has written the build policy): the bottle's egress routes and capabilities.routes (Debian's mirrors by default)"
-	case len(it.BuildReach) > 0:
-		text = strings.Join(it.BuildReach, ", ")
-	}
 	out := []string{st.header.Render("The build may reach (as root, at the next start; DLP on, DNS refused)")}
-	for _, l := range wrap(clean(text), w) {
+	for _, l := range wrap(clean(apply.DescribeBuildReach(it.BuildReach)), w) {
 		out = append(out, l)
 	}
 	return append(out, "")

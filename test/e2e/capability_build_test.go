@@ -11,7 +11,9 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/bot-bottle/bot-bottle/internal/backend"
 	"github.com/bot-bottle/bot-bottle/internal/backend/docker"
+	"github.com/bot-bottle/bot-bottle/internal/backend/podman"
 	"github.com/bot-bottle/bot-bottle/internal/lifecycle"
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 	"github.com/bot-bottle/bot-bottle/internal/plan"
@@ -66,7 +68,11 @@ func TestCapabilityBuildInstallsThroughTheProxy(t *testing.T) {
 	harness.RunOn(t, e.eng, base, netName, "deb.debian.org", srv, "/srv/fixture", "files", ":80", "/srv/mirror")
 	harness.RunOn(t, e.eng, base, netName, "outside.e2e.test", srv, "/srv/fixture", "serve", ":80")
 	// The build sidecar's egress leg joins the test's internet.
-	e.be = docker.New(e.eng, docker.Options{Base: base, SidecarBase: harness.SidecarBase(t, e.eng), SidecarBinary: e.bin, BuildNetworks: []string{netName}})
+	opts := docker.Options{Base: base, SidecarBase: harness.SidecarBase(t, e.eng), SidecarBinary: e.bin, BuildNetworks: []string{netName}}
+	if os.Getenv("BOT_BOTTLE_E2E_BACKEND") == "podman" {
+		opts = podman.Options(opts)
+	}
+	e.be = docker.New(e.eng, opts)
 
 	home := t.TempDir()
 	writeFile(t, filepath.Join(home, ".bot-bottle", "bottles", "capb.md"), `---
@@ -79,6 +85,12 @@ A bottle whose capability builds reach the stand-in mirror.
 `)
 	writeFile(t, filepath.Join(home, ".bot-bottle", "agents", "capb.md"), "---\nbottle: capb\n---\nThe capability build agent.\n")
 	slug := harness.Slug("capb")
+	t.Cleanup(func() {
+		list, _ := e.eng.ImageList(context.Background(), client.ImageListOptions{Filters: client.Filters{}.Add("label", backend.LabelSlug+"="+slug)})
+		for _, im := range list.Items {
+			e.eng.ImageRemove(context.Background(), im.ID, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+		}
+	})
 	makePlan := func() *plan.Bottle {
 		res, err := manifest.Load(home, home).Resolve("capb", nil)
 		if err != nil {
@@ -103,9 +115,19 @@ A bottle whose capability builds reach the stand-in mirror.
 		"RUN apt-get update && apt-get install -y jq",
 		"RUN (getent hosts deb.debian.org outside.e2e.test; echo rc=$?) > /usr/local/share/bot-bottle-dns.txt",
 	} {
-		approve(t, e, home, submit(t, p, queue.ToolCapabilityBlock, line+"\n"))
+		id := submit(t, p, queue.ToolCapabilityBlock, line+"\n")
+		rc, stdout, stderr := cliRun(t, e, home, "supervise", "approve", id, "--reason", "e2e")
+		// The operator is told what the build may reach (the first start
+		// wrote the build policy).
+		if rc != 0 || !strings.Contains(stdout, "its build may reach: deb.debian.org\n") {
+			t.Fatalf("supervise approve: exit %d\n%s%s", rc, stdout, stderr)
+		}
 	}
 
+	// What a killed build would leave does not stop the next one.
+	if _, err := e.eng.NetworkCreate(ctx, "bot-bottle-"+slug+"-build-egress", client.NetworkCreateOptions{Driver: "bridge", Labels: map[string]string{"bot-bottle.test": "1"}}); err != nil {
+		t.Fatal(err)
+	}
 	code, out, progress := startShell(t, e, makePlan(), check, lifecycle.StartOptions{})
 	if code != 0 || !strings.Contains(out, "jq-1.6") {
 		t.Errorf("jq after the approved build: exit %d\n%s\n%s", code, out, progress)

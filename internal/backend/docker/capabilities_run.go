@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -95,10 +97,8 @@ func (d *Docker) startBuild(ctx context.Context, cb backend.CapabilityBuild, pro
 	if err != nil {
 		return fail("preparing the sidecar image", err)
 	}
-	if existing, err := d.eng.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: slugFilter(b.Slug)}); err != nil {
-		return fail("checking the engine", err)
-	} else if len(existing.Items) > 0 {
-		return fail("checking the engine", fmt.Errorf("bottle %s already has containers (remove them with bot-bottle rm %s)", b.Slug, b.Slug))
+	if err := d.removeBuildLeftovers(ctx, b.Slug); err != nil {
+		return fail("removing what an earlier build left", err)
 	}
 	subnet, err := l.createInternalNetwork(ctx, buildInternalName(b.Slug))
 	if err != nil {
@@ -132,6 +132,23 @@ func (d *Docker) startBuild(ctx context.Context, cb backend.CapabilityBuild, pro
 	return env, stop, nil
 }
 
+// removeBuildLeftovers removes the containers and networks of an earlier
+// build of slug that did not end (a killed start): their names would be
+// taken.
+func (d *Docker) removeBuildLeftovers(ctx context.Context, slug string) error {
+	for _, name := range []string{buildRunName(slug), buildSidecarName(slug)} {
+		if _, err := d.eng.ContainerRemove(ctx, name, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
+			return fmt.Errorf("container %s: %w", name, err)
+		}
+	}
+	for _, name := range []string{buildInternalName(slug), buildEgressName(slug)} {
+		if _, err := d.eng.NetworkRemove(ctx, name, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
+			return fmt.Errorf("network %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // proxyEnv is what a build line runs with: the build proxy for http and
 // https, and the bottle CA in every variable of the CA matrix (the
 // agent's). It is the exec's environment only: no commit keeps it.
@@ -149,20 +166,27 @@ func (e *buildEnv) proxyEnv() []string {
 	return envList(env)
 }
 
-// container makes a stopped container from image on the build's internal
-// network: its resolver is the build sidecar alone (resolv.conf names it,
-// and the engine's resolver forwards only to it), the bottle CA is
-// mounted where the agent has it, and it idles until lines run in it.
-func (e *buildEnv) container(ctx context.Context, image string) (string, error) {
+// container makes a stopped container from image (whose configuration
+// is base) on the build's internal network: its resolver is the build
+// sidecar alone (resolv.conf names it, and the engine's resolver forwards
+// only to it), the bottle CA is mounted where the agent has it, and it
+// idles until lines run in it. It idles as the image's command when the
+// image has no entrypoint (the agent images), so a commit that takes the
+// container's configuration keeps the image's entrypoint; else as its
+// entrypoint.
+func (e *buildEnv) container(ctx context.Context, image string, base *dockerspec.DockerOCIImageConfig) (string, error) {
 	init := true
 	cfg := &container.Config{
 		Image: image,
 		// As root: an exec as root in a container of another user gets no
 		// capabilities (apt could not drop to _apt); the commit keeps the
 		// image's own user.
-		User:       "0:0",
-		Entrypoint: []string{"sleep", "infinity"},
-		Labels:     map[string]string{backend.LabelSlug: e.b.Slug},
+		User:   "0:0",
+		Cmd:    []string{"sleep", "infinity"},
+		Labels: map[string]string{backend.LabelSlug: e.b.Slug},
+	}
+	if base != nil && len(base.Entrypoint) > 0 {
+		cfg.Entrypoint, cfg.Cmd = cfg.Cmd, nil
 	}
 	hc := &container.HostConfig{
 		Init:        &init,
@@ -292,6 +316,38 @@ func commitConfig(base *dockerspec.DockerOCIImageConfig, labels map[string]strin
 	return cfg
 }
 
+// commitChanges are the step's changes, then the previous image's user,
+// entrypoint and command and the labels, as Dockerfile instructions: an
+// engine that takes the configuration of a commit from the container and
+// not from the request (Podman's compatible API does) still restores
+// them.
+func commitChanges(base *dockerspec.DockerOCIImageConfig, step []string, labels map[string]string) []string {
+	out := slices.Clone(step)
+	user, entry, cmd := "root", []string(nil), []string(nil)
+	if base != nil {
+		if base.User != "" {
+			user = base.User
+		}
+		entry, cmd = base.Entrypoint, base.Cmd
+	}
+	js := func(v []string) string { b, _ := json.Marshal(v); return string(b) }
+	out = append(out, "USER "+user)
+	// An empty ENTRYPOINT or CMD would be filled from the container: the
+	// container leaves the image's entrypoint as it is when it has none
+	// (see container).
+	if len(entry) > 0 {
+		out = append(out, "ENTRYPOINT "+js(entry))
+	}
+	if len(cmd) > 0 {
+		out = append(out, "CMD "+js(cmd))
+	}
+	keys := slices.Sorted(maps.Keys(labels))
+	for _, k := range keys {
+		out = append(out, "LABEL "+k+"="+strconv.Quote(labels[k]))
+	}
+	return out
+}
+
 // runStep applies s onto image and commits the result as ref with labels:
 // a RUN runs as root in a container of the build (its output to log), and
 // an exit other than 0 is the step's failure. The container is removed.
@@ -300,7 +356,7 @@ func (e *buildEnv) runStep(ctx context.Context, image, ref string, s step, label
 	if err != nil {
 		return "", fmt.Errorf("inspecting %s: %w", image, err)
 	}
-	id, err := e.container(ctx, image)
+	id, err := e.container(ctx, image, res.Config)
 	if err != nil {
 		return "", err
 	}
@@ -324,7 +380,7 @@ func (e *buildEnv) runStep(ctx context.Context, image, ref string, s step, label
 	c, err := e.d.eng.ContainerCommit(ctx, id, client.ContainerCommitOptions{
 		Reference: ref,
 		Comment:   "bot-bottle capability build of " + e.b.Slug,
-		Changes:   s.Changes,
+		Changes:   commitChanges(res.Config, s.Changes, labels),
 		Config:    commitConfig(res.Config, labels),
 	})
 	if err != nil {

@@ -91,6 +91,12 @@ func TestCommitConfig(t *testing.T) {
 	if got := commitConfig(withEntry, nil); !cmp.Equal(got.Entrypoint, []string{"tini"}) {
 		t.Errorf("entrypoint %q", got.Entrypoint)
 	}
+	// The same as Dockerfile changes, for an engine that ignores the
+	// configuration sent with a commit (Podman); no empty ENTRYPOINT.
+	wantChanges := []string{"ENV A=1", "USER agent", `CMD ["bash"]`, `LABEL bot-bottle.capabilities="3:abc"`}
+	if diff := cmp.Diff(wantChanges, commitChanges(base, []string{"ENV A=1"}, map[string]string{LabelCapabilities: "3:abc"})); diff != "" {
+		t.Errorf("commit changes (-want +got):\n%s", diff)
+	}
 	if env := strings.Join((&buildEnv{}).proxyEnv(), " "); !strings.Contains(env, "HTTPS_PROXY=http://") || !strings.Contains(env, "SSL_CERT_FILE=") {
 		t.Errorf("proxy env %s", env)
 	}

@@ -2,6 +2,7 @@ package apply
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/bot-bottle/bot-bottle/internal/manifest"
 )
@@ -20,4 +21,16 @@ func buildReach(paths Paths) []string {
 		}
 	}
 	return out
+}
+
+// DescribeBuildReach is what a build may reach, for a person: the hosts,
+// "nothing more than ..." when there are none, or not known yet.
+func DescribeBuildReach(hosts []string) string {
+	switch {
+	case hosts == nil:
+		return "not known yet (no start has written the build policy): the bottle's egress routes and capabilities.routes (Debian's mirrors by default)"
+	case len(hosts) == 0:
+		return "nothing: the bottle has no egress routes and its capabilities.routes is empty"
+	}
+	return strings.Join(hosts, ", ")
 }
