@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A single-node Kubernetes cluster on loopback, built offline:
 #
-#   local-cluster.sh build   build (once per version) kube-apiserver,
+#   local-cluster.sh build   install the Debian packages it needs and build
+#                            (once per version) kube-apiserver,
 #                            kube-controller-manager, kube-scheduler, kubelet
 #                            and the pause image into the cache
 #   local-cluster.sh up      build if needed, start etcd, apiserver,
@@ -16,7 +17,8 @@
 # a local path, so we require it and pin each staging module to the matching
 # v0.x.y. etcd, containerd, runc and the CNI plugins are Debian's. Binaries
 # are cached by version under $BOT_BOTTLE_CACHE/k8s/<version>/bin: a second
-# run builds nothing. Builds run one at a time under `nice` (shared 2 cores).
+# run builds nothing. Builds run under `nice`, $BOT_BOTTLE_BUILD_JOBS packages
+# at a time (default 2, the cores here).
 # Every listener is bound to 127.0.0.1.
 set -euo pipefail
 
@@ -78,7 +80,7 @@ build_binaries() {
 		log "building $b $KUBE_VERSION (cold: several minutes)"
 		local t0=$SECONDS
 		(cd "$build" && CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false" nice -n 10 \
-			go build -p 1 -ldflags="-s -w $(version_ldflags)" -o "$bin/$b.tmp" "k8s.io/kubernetes/cmd/$b")
+			go build -p "${BOT_BOTTLE_BUILD_JOBS:-2}" -ldflags="-s -w $(version_ldflags)" -o "$bin/$b.tmp" "k8s.io/kubernetes/cmd/$b")
 		mv "$bin/$b.tmp" "$bin/$b"
 		log "built $b in $((SECONDS - t0)) s"
 	done
@@ -345,7 +347,10 @@ kill_tasks() {
 env_line() { echo "export KUBECONFIG=$state/admin.kubeconfig"; }
 
 case "${1:-}" in
-build) build_binaries ;;
+build)
+	need
+	build_binaries
+	;;
 up) up ;;
 down) down ;;
 env) env_line ;;
