@@ -3,8 +3,8 @@
 # (CNI network backend), each test on a `podman system service` it starts
 # on a socket of its own and stops; and the refusal of a netavark engine.
 # Then the walls again with the agent under gVisor: created by a second
-# service whose default runtime is runsc (the wrapper from
-# scripts/ci-setup.d/50-runsc.sh), on the same store (docs/runtimes.md).
+# service whose default runtime is runsc (runsc-podman, installed by
+# scripts/ci-setup.d/60-podman.sh), on the same store (docs/runtimes.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -31,8 +31,8 @@ BOT_BOTTLE_PODMAN=1 BOT_BOTTLE_E2E_BACKEND=podman go test -count=1 -v -run "$wal
 	grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|PASS|panic)|\.go:[0-9]+:'
 
 # The same with the agent under runsc.
-if ! command -v runsc >/dev/null 2>&1 || [ ! -x /usr/local/lib/bot-bottle/runsc ]; then
-	echo "podman stage: runsc or its wrapper is not installed (scripts/ci-setup.d/50-runsc.sh); the walls under gVisor skipped"
+if ! command -v runsc >/dev/null 2>&1 || [ ! -x /usr/local/lib/bot-bottle/runsc ] || [ ! -x /usr/local/lib/bot-bottle/runsc-podman ]; then
+	echo "podman stage: runsc or its wrappers are not installed (scripts/ci-setup.d/50-runsc.sh, 60-podman.sh); the walls under gVisor skipped"
 	if [ "${BOT_BOTTLE_REQUIRE_ALL:-}" = 1 ]; then exit 1; fi
 	exit 0
 fi

@@ -39,6 +39,7 @@ type walls struct {
 	be  *podman.Podman
 	eng *client.Client
 	bin string
+	svc *podmantest.Service
 }
 
 func setupWalls(t *testing.T) walls {
@@ -54,7 +55,7 @@ func setupWallsService(t *testing.T) (walls, *podmantest.Service) {
 	dk := harness.Engine(t)
 	eng := svc.Client(t)
 	bin := harness.BuildStatic(t, "./cmd/bot-bottle")
-	return walls{eng: eng, bin: bin, be: podman.New(eng, podman.InfoFrom(svc.Host), docker.Options{
+	return walls{eng: eng, bin: bin, svc: svc, be: podman.New(eng, podman.InfoFrom(svc.Host), docker.Options{
 		Base:          svc.Image(t, dk, harness.Base(t, dk)),
 		SidecarBase:   svc.Image(t, dk, harness.SidecarBase(t, dk)),
 		SidecarBinary: bin,
@@ -279,6 +280,7 @@ func reachesOnlyTheSidecar(t *testing.T, w walls, p *plan.Bottle) {
 		net.JoinHostPort(eg.IPAddress.String(), "9099"),
 		neighbour+":8080",
 	)
+	denied = append(denied, bridgeLinkLocal(t, w, "bot-bottle-"+p.Slug+"-internal", hostPort)...)
 	if open := backendtest.Probe(t, w.be, p.Slug, denied); len(open) > 0 {
 		t.Errorf("the agent reached %v", open)
 	}
@@ -290,6 +292,31 @@ func reachesOnlyTheSidecar(t *testing.T, w walls, p *plan.Bottle) {
 	if r := harness.Sh(t, w.be, p.Slug, "cat /proc/net/if_inet6 2>/dev/null | wc -l"); strings.TrimSpace(r.Stdout) != "0" {
 		t.Errorf("agent has IPv6 addresses: %s", r)
 	}
+}
+
+// bridgeLinkLocal are the IPv6 link-local addresses the host holds on
+// network's bridge, as the agent would dial them (through its eth0).
+func bridgeLinkLocal(t *testing.T, w walls, network, port string) []string {
+	t.Helper()
+	name := strings.TrimSpace(w.svc.Podman(t, "network", "inspect", "-f", "{{.NetworkInterface}}", network))
+	ifc, err := net.InterfaceByName(name)
+	if err != nil {
+		t.Fatalf("the bridge of %s: %v", network, err)
+	}
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.IsLinkLocalUnicast() && n.IP.To4() == nil {
+			out = append(out, net.JoinHostPort(n.IP.String()+"%eth0", port))
+		}
+	}
+	if len(out) == 0 {
+		t.Logf("the bridge %s holds no IPv6 link-local address", name)
+	}
+	return out
 }
 
 // gateway is a network's gateway, else its .1.
@@ -343,7 +370,7 @@ func TestPodmanIgnoresTheRuntime(t *testing.T) {
 	runs("libpod's create", libpodCreate(t, svc, map[string]any{
 		"image": base, "entrypoint": []string{"sleep", "infinity"}, "oci_runtime": "runsc",
 		"netns":    map[string]string{"nsmode": "none"},
-		"r_limits": []map[string]any{{"type": "RLIMIT_NOFILE", "soft": podman.NoFile, "hard": podman.NoFile}, {"type": "RLIMIT_NPROC", "soft": podman.NProc, "hard": podman.NProc}},
+		"r_limits": []map[string]any{{"type": "nofile", "soft": podman.NoFile, "hard": podman.NoFile}, {"type": "nproc", "soft": podman.NProc, "hard": podman.NProc}},
 	}))
 	p := podman.New(eng, podman.InfoFrom(svc.Host), docker.Options{})
 	if _, err := p.Launch(ctx, plan.Bottle{Slug: "gvisor-12345", Runtime: "runsc"}, launchOptions()); !errors.Is(err, podman.ErrNoGVisor) {

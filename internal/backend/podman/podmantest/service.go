@@ -25,9 +25,11 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/testenv"
 )
 
-// RunscWrapper is where scripts/ci-setup.d/50-runsc.sh installs the
-// runsc wrapper that passes runsc's root-netns check (docs/runtimes.md).
-const RunscWrapper = "/usr/local/lib/bot-bottle/runsc"
+// RunscWrapper is where scripts/ci-setup.d/60-podman.sh installs runsc as
+// Podman runs it: the spec's network sysctls applied (the agent's IPv6
+// off), then the wrapper that passes runsc's root-netns check
+// (docs/runtimes.md).
+const RunscWrapper = "/usr/local/lib/bot-bottle/runsc-podman"
 
 // Config is the containers.conf the service runs with: the settings the
 // Podman backend needs (docs/runtimes.md), and runsc as the wrapper.
@@ -148,11 +150,11 @@ func start(t testing.TB, dir, sock, network string, prefix []string) *Service {
 // GVisor runs a second rootful service on s's configuration and store
 // whose default runtime is runsc (the wrapper), until t ends: the one
 // podman.GVisor creates agents with. It needs runsc and the wrapper
-// (scripts/ci-setup.d/50-runsc.sh).
+// (scripts/ci-setup.d/50-runsc.sh, 60-podman.sh).
 func (s *Service) GVisor(t testing.TB) *Service {
 	t.Helper()
 	_, err := os.Stat(RunscWrapper)
-	testenv.Require(t, "runsc", err == nil, "the runsc wrapper "+RunscWrapper+" is not installed (scripts/ci-setup.d/50-runsc.sh)")
+	testenv.Require(t, "runsc", err == nil, "the runsc wrapper "+RunscWrapper+" is not installed (scripts/ci-setup.d/50-runsc.sh, 60-podman.sh)")
 	g := &Service{Host: "unix://" + filepath.Join(s.dir, "podman-runsc.sock"), Env: s.Env, dir: s.dir}
 	g.serve(t, "service-runsc.log", nil, []string{"--runtime", "runsc"})
 	return g
