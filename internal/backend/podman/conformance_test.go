@@ -67,7 +67,8 @@ func TestRefusesNetavark(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) > 0 {
+	// The store is the machine's: other bottles may be on it.
+	if slices.ContainsFunc(list, func(s backend.Summary) bool { return s.Slug == plan.Slug }) {
 		t.Errorf("left behind: %+v", list)
 	}
 	nets, err := eng.NetworkList(context.Background(), client.NetworkListOptions{})

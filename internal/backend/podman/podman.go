@@ -32,6 +32,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -116,6 +117,9 @@ type Podman struct {
 	info    func(context.Context) (Info, error)
 	runtime string
 	eng     *engine
+	// host is the service's unix socket when the client is on one (""
+	// for another engine, e.g. a test's fake).
+	host string
 	// noGVisor is why a gVisor service found could not be used.
 	noGVisor error
 }
@@ -127,7 +131,11 @@ var _ backend.Backend = (*Podman)(nil)
 // An agent under runsc needs WithGVisor (Open finds the service).
 func New(eng docker.Engine, info func(context.Context) (Info, error), o docker.Options) *Podman {
 	e := &engine{Engine: eng}
-	return &Podman{Docker: docker.New(e, Options(o)), info: info, runtime: o.Runtime, eng: e}
+	p := &Podman{Docker: docker.New(e, Options(o)), info: info, runtime: o.Runtime, eng: e}
+	if c, ok := eng.(interface{ DaemonHost() string }); ok && strings.HasPrefix(c.DaemonHost(), "unix://") {
+		p.host = c.DaemonHost()
+	}
+	return p
 }
 
 // Launch checks that the engine builds every wall (Check) and that the
