@@ -20,7 +20,7 @@ docker info >/dev/null 2>&1 || missing "no Docker engine answers (the seeded bas
 
 # TestWallsGVisor skips without the runsc wrapper (fails under
 # BOT_BOTTLE_REQUIRE_ALL=1).
-BOT_BOTTLE_PODMAN=1 go test -count=1 -v -run '^(TestConformance|TestRefusesNetavark|TestOpenAllSeesPodmanBottles|TestRootless|TestPodmanIgnoresTheRuntime|TestWalls.*)$' ./internal/backend/podman/ |
+BOT_BOTTLE_PODMAN=1 go test -count=1 -v -run '^(TestConformance|TestRefusesNetavark|TestOpenAllSeesPodmanBottles|TestOpenFindsTheGVisorService|TestRootless|TestPodmanIgnoresTheRuntime|TestWalls.*)$' ./internal/backend/podman/ |
 	grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|PASS|panic)|\.go:[0-9]+:'
 
 # The walls e2e tests, on Podman: token never seen, every auth placement,
