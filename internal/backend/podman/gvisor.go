@@ -50,7 +50,7 @@ type GVisor struct {
 	// Info is the gVisor service's description of itself (InfoFrom).
 	Info func(context.Context) (Info, error)
 	// Runtime reads a container's OCI runtime as the backend's own
-	// service records it (RuntimeFrom).
+	// service records it (nil: RuntimeFrom the backend's socket).
 	Runtime func(ctx context.Context, id string) (string, error)
 }
 
@@ -60,6 +60,9 @@ var ErrNoGVisor = errors.New("the podman backend has no gVisor service: podman a
 
 // WithGVisor lets the backend run agents under runsc, created by g.
 func (p *Podman) WithGVisor(g GVisor) *Podman {
+	if g.Runtime == nil && p.host != "" {
+		g.Runtime = RuntimeFrom(p.host)
+	}
 	p.eng.gvisor = &g
 	return p
 }
@@ -80,6 +83,9 @@ func (e *engine) ContainerCreate(ctx context.Context, o client.ContainerCreateOp
 	}
 	if e.gvisor == nil {
 		return client.ContainerCreateResult{}, ErrNoGVisor
+	}
+	if e.gvisor.Runtime == nil || e.gvisor.Engine == nil {
+		return client.ContainerCreateResult{}, fmt.Errorf("creating %s under runsc: the gvisor service cannot be used or checked", o.Name)
 	}
 	res, err := e.gvisor.Engine.ContainerCreate(ctx, o)
 	if err != nil {
@@ -106,6 +112,9 @@ func (p *Podman) gvisorReady(ctx context.Context, main Info) error {
 			return fmt.Errorf("%w; the gvisor service: %v", ErrNoGVisor, p.noGVisor)
 		}
 		return ErrNoGVisor
+	}
+	if g.Info == nil {
+		return errors.New("the gvisor service cannot describe itself (no Info)")
 	}
 	info, err := g.Info(ctx)
 	if err != nil {
@@ -146,6 +155,6 @@ func Open(ctx context.Context, host, gvisorHost string, o docker.Options) (p *Po
 		p.noGVisor = err
 		return p, closeFn, nil
 	}
-	p.WithGVisor(GVisor{Engine: g, Info: InfoFrom(gvisorHost), Runtime: RuntimeFrom(host)})
+	p.WithGVisor(GVisor{Engine: g, Info: InfoFrom(gvisorHost)})
 	return p, func() { cl.Close(); g.Close() }, nil
 }

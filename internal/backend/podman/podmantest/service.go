@@ -165,7 +165,7 @@ func (s *Service) GVisor(t testing.TB) *Service {
 func (s *Service) AddGVisor(t testing.TB, p *podman.Podman) {
 	t.Helper()
 	g := s.GVisor(t)
-	p.WithGVisor(podman.GVisor{Engine: g.Client(t), Info: podman.InfoFrom(g.Host), Runtime: podman.RuntimeFrom(s.Host)})
+	p.WithGVisor(podman.GVisor{Engine: g.Client(t), Info: podman.InfoFrom(g.Host)})
 }
 
 // serve runs `podman GLOBAL... system service` on s's socket, logging to
