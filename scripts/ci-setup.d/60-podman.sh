@@ -6,9 +6,12 @@
 # network), catatonit for
 # --init, and netavark itself so a test proves the refusal on a real engine;
 # and the user rootless Podman runs as.
+# And runsc as Podman runs it (runsc-podman beside this script, installed
+# beside 50-runsc.sh's wrapper, which it calls): the agent's network
+# sysctls applied before gVisor copies its interfaces (docs/runtimes.md).
 # Nothing is configured system-wide: the tests start their own `podman
-# system service` with their own containers.conf (CONTAINERS_CONF). Quick
-# when installed. The seeded base images are copied from Docker into
+# system service` with their own containers.conf (CONTAINERS_CONF), which
+# registers runsc as that wrapper. Quick when installed. The seeded base images are copied from Docker into
 # Podman's store by the tests, once per image ID (kept in
 # /var/lib/containers between runs).
 set -euo pipefail
@@ -35,4 +38,8 @@ if ! id "$user" >/dev/null 2>&1; then
 	$sudo useradd --create-home --shell /usr/sbin/nologin "$user"
 fi
 grep -q "^$user:" /etc/subuid || echo "podman: $user has no /etc/subuid range" >&2
+wrapper=/usr/local/lib/bot-bottle/runsc-podman
+if ! cmp -s "$(dirname "$0")/runsc-podman" "$wrapper"; then
+	$sudo install -D -m 0755 "$(dirname "$0")/runsc-podman" "$wrapper"
+fi
 podman --version

@@ -202,6 +202,10 @@ func setupPodman(t testing.TB) env {
 	bin := harness.BuildStatic(t, "./cmd/bot-bottle")
 	svc.Image(t, dk, harness.UpstreamImage)
 	p := podman.New(eng, podman.InfoFrom(svc.Host), docker.Options{
-		Base: svc.Image(t, dk, harness.Base(t, dk)), SidecarBase: svc.Image(t, dk, harness.SidecarBase(t, dk)), SidecarBinary: bin})
+		Base: svc.Image(t, dk, harness.Base(t, dk)), SidecarBase: svc.Image(t, dk, harness.SidecarBase(t, dk)), SidecarBinary: bin,
+		Runtime: os.Getenv(envRuntime)})
+	if underGVisor() {
+		svc.AddGVisor(t, p) // the agent under runsc: created by a second service
+	}
 	return env{eng: eng, bin: bin, be: p.Docker}
 }

@@ -170,17 +170,16 @@ func podmanPresent(c Config) bool { return podman.Present(c.getenv, os.Getuid())
 
 func openPodman(ctx context.Context, c Config) (backend.Backend, func(), error) {
 	host := podman.Socket(c.getenv, os.Getuid())
-	cl, err := podman.Connect(ctx, host)
-	if err != nil {
-		return nil, nil, err
-	}
-	p := podman.New(cl, podman.InfoFrom(host), docker.Options{
+	p, closeFn, err := podman.Open(ctx, host, podman.GVisorSocket(c.getenv, host), docker.Options{
 		Base:          c.Base,
 		SidecarBase:   c.SidecarBase,
 		SidecarBinary: c.SidecarBinary,
 		Runtime:       c.Runtime,
 	})
-	return p, func() { cl.Close() }, nil
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, closeFn, nil
 }
 
 // CheckSidecarBinary checks, before anything is made, that the binary the

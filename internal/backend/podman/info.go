@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -25,6 +26,11 @@ type Info struct {
 	// CgroupVersion is "v1" or "v2"; CgroupManager "systemd" or
 	// "cgroupfs".
 	CgroupVersion, CgroupManager string
+	// OCIRuntime is the runtime the service gives every container it
+	// creates (containers.conf's, or `podman --runtime`).
+	OCIRuntime string
+	// GraphRoot and RunRoot are the service's container store.
+	GraphRoot, RunRoot string
 }
 
 // Check refuses an engine on which a wall would be weaker than on
@@ -74,7 +80,14 @@ type wireInfo struct {
 		Security       struct {
 			Rootless bool `json:"rootless"`
 		} `json:"security"`
+		OCIRuntime struct {
+			Name string `json:"name"`
+		} `json:"ociRuntime"`
 	} `json:"host"`
+	Store struct {
+		GraphRoot string `json:"graphRoot"`
+		RunRoot   string `json:"runRoot"`
+	} `json:"store"`
 	Version struct {
 		Version string `json:"Version"`
 	} `json:"version"`
@@ -90,35 +103,71 @@ func ParseInfo(r io.Reader) (Info, error) {
 	if w.Host.NetworkBackend == "" {
 		return Info{}, errors.New("podman info names no network backend")
 	}
-	return Info{Version: w.Version.Version, NetworkBackend: w.Host.NetworkBackend, Rootless: w.Host.Security.Rootless, CgroupVersion: w.Host.CgroupVersion, CgroupManager: w.Host.CgroupManager}, nil
+	return Info{
+		Version: w.Version.Version, NetworkBackend: w.Host.NetworkBackend, Rootless: w.Host.Security.Rootless,
+		CgroupVersion: w.Host.CgroupVersion, CgroupManager: w.Host.CgroupManager,
+		OCIRuntime: w.Host.OCIRuntime.Name, GraphRoot: w.Store.GraphRoot, RunRoot: w.Store.RunRoot,
+	}, nil
 }
 
 // InfoFrom reads Info from the Podman API at host (unix:///path only).
 func InfoFrom(host string) func(context.Context) (Info, error) {
 	return func(ctx context.Context) (Info, error) {
-		path, ok := strings.CutPrefix(host, "unix://")
-		if !ok {
-			return Info{}, fmt.Errorf("reading podman info: only a unix socket is supported, not %s", host)
-		}
-		c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
-		}}}
-		defer c.CloseIdleConnections()
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://podman/v4.0.0/libpod/info", nil)
-		if err != nil {
-			return Info{}, err
-		}
-		res, err := c.Do(req)
+		var i Info
+		err := libpodGet(ctx, host, "/info", func(r io.Reader) (err error) {
+			i, err = ParseInfo(r)
+			return err
+		})
 		if err != nil {
 			return Info{}, fmt.Errorf("reading podman info: %w", err)
 		}
-		defer res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			return Info{}, fmt.Errorf("reading podman info: %s", res.Status)
-		}
-		return ParseInfo(res.Body)
+		return i, nil
 	}
+}
+
+// RuntimeFrom reads the OCI runtime Podman recorded for a container (its
+// libpod inspect's OCIRuntime) from the Podman API at host.
+func RuntimeFrom(host string) func(context.Context, string) (string, error) {
+	return func(ctx context.Context, id string) (string, error) {
+		var w struct{ OCIRuntime string }
+		err := libpodGet(ctx, host, "/containers/"+url.PathEscape(id)+"/json", func(r io.Reader) error {
+			return json.NewDecoder(io.LimitReader(r, 4<<20)).Decode(&w)
+		})
+		if err == nil && w.OCIRuntime == "" {
+			err = errors.New("podman names no OCI runtime")
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading the runtime of container %s: %w", id, err)
+		}
+		return w.OCIRuntime, nil
+	}
+}
+
+// libpodGet GETs path of Podman's own API (v4) at host, a unix socket,
+// and hands an OK answer's body to read.
+func libpodGet(ctx context.Context, host, path string, read func(io.Reader) error) error {
+	sock, ok := strings.CutPrefix(host, "unix://")
+	if !ok {
+		return fmt.Errorf("only a unix socket is supported, not %s", host)
+	}
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}}
+	defer c.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://podman/v4.0.0/libpod"+path, nil)
+	if err != nil {
+		return err
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return errors.New(res.Status)
+	}
+	return read(res.Body)
 }

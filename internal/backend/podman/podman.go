@@ -19,8 +19,10 @@
 //     (Sealed);
 //   - rootless Podman on cgroup v1 ignores resource limits: refused
 //     (Limited);
-//   - the agent under runsc is refused (ErrNoGVisor): the compatible API
-//     ignores a container's runtime.
+//   - an agent under runsc is created by a second Podman service whose
+//     default runtime is runsc (GVisor): Podman's APIs ignore a
+//     container's runtime; without that service runsc is refused
+//     (ErrNoGVisor).
 package podman
 
 import (
@@ -30,6 +32,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -113,34 +116,45 @@ type Podman struct {
 	*docker.Docker
 	info    func(context.Context) (Info, error)
 	runtime string
+	eng     *engine
+	// host is the service's unix socket when the client is on one (""
+	// for another engine, e.g. a test's fake).
+	host string
+	// noGVisor is why a gVisor service found could not be used.
+	noGVisor error
 }
 
 var _ backend.Backend = (*Podman)(nil)
 
 // New is a backend on Podman's engine eng; info reads the engine's own
 // description of itself (InfoFrom for a socket).
+// An agent under runsc needs WithGVisor (Open finds the service).
 func New(eng docker.Engine, info func(context.Context) (Info, error), o docker.Options) *Podman {
-	return &Podman{Docker: docker.New(eng, Options(o)), info: info, runtime: o.Runtime}
+	e := &engine{Engine: eng}
+	p := &Podman{Docker: docker.New(e, Options(o)), info: info, runtime: o.Runtime, eng: e}
+	if c, ok := eng.(interface{ DaemonHost() string }); ok && strings.HasPrefix(c.DaemonHost(), "unix://") {
+		p.host = c.DaemonHost()
+	}
+	return p
 }
-
-// ErrNoGVisor is the refusal of an agent under runsc: Podman 4.3's
-// Docker-compatible API does not apply a container's HostConfig.Runtime
-// (seen here: asked for runsc, the agent ran on the host's kernel under
-// the engine's default runtime while its label said runsc).
-var ErrNoGVisor = errors.New("the podman backend cannot run the agent under runsc: podman's Docker-compatible API ignores a container's runtime, so the agent would run under the engine's default (runc); use the docker backend for gVisor (docs/runtimes.md)")
 
 // Launch checks that the engine builds every wall (Check) and that the
 // agent would get the runtime asked for, then launches.
 func (p *Podman) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchOptions) (backend.Bottle, error) {
-	if b.Runtime == "runsc" || p.runtime == "runsc" {
-		return backend.Bottle{}, fmt.Errorf("launching on podman: %w", ErrNoGVisor)
-	}
 	info, err := p.info(ctx)
 	if err != nil {
 		return backend.Bottle{}, fmt.Errorf("launching on podman: %w", err)
 	}
 	if err := Check(info); err != nil {
 		return backend.Bottle{}, fmt.Errorf("launching on podman: %w", err)
+	}
+	switch {
+	case b.Runtime == "runsc" || p.runtime == "runsc":
+		if err := p.gvisorReady(ctx, info); err != nil {
+			return backend.Bottle{}, fmt.Errorf("launching on podman: %w", err)
+		}
+	case b.Runtime == "runc" && info.OCIRuntime == "runsc":
+		return backend.Bottle{}, errors.New("launching on podman: the bottle forbids runsc (runtime: runc) and the podman service creates every container under runsc")
 	}
 	return p.Docker.Launch(ctx, b, opts)
 }

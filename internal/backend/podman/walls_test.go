@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,19 +39,27 @@ type walls struct {
 	be  *podman.Podman
 	eng *client.Client
 	bin string
+	svc *podmantest.Service
 }
 
 func setupWalls(t *testing.T) walls {
+	t.Helper()
+	w, _ := setupWallsService(t)
+	return w
+}
+
+// setupWallsService is setupWalls, with the service it runs on.
+func setupWallsService(t *testing.T) (walls, *podmantest.Service) {
 	t.Helper()
 	svc := podmantest.Start(t, "cni")
 	dk := harness.Engine(t)
 	eng := svc.Client(t)
 	bin := harness.BuildStatic(t, "./cmd/bot-bottle")
-	return walls{eng: eng, bin: bin, be: podman.New(eng, podman.InfoFrom(svc.Host), docker.Options{
+	return walls{eng: eng, bin: bin, svc: svc, be: podman.New(eng, podman.InfoFrom(svc.Host), docker.Options{
 		Base:          svc.Image(t, dk, harness.Base(t, dk)),
 		SidecarBase:   svc.Image(t, dk, harness.SidecarBase(t, dk)),
 		SidecarBinary: bin,
-	})}
+	})}, svc
 }
 
 // allowedHost is the attestation bottle's one route; it never resolves.
@@ -154,7 +165,13 @@ func (w walls) start(t *testing.T, p *plan.Bottle, before func(slug string)) (in
 // probe closed on Podman and the agent runs.
 func TestWallsAttestationSealed(t *testing.T) {
 	w := setupWalls(t)
-	p := wallsPlan(t)
+	sealedStart(t, w, wallsPlan(t))
+}
+
+// sealedStart starts p with start's attestation and checks that every
+// probe stayed closed and the agent ran.
+func sealedStart(t *testing.T, w walls, p *plan.Bottle) {
+	t.Helper()
 	code, out, err := w.start(t, p, nil)
 	if err != nil {
 		t.Fatalf("start refused a Podman bottle: %v", err)
@@ -263,6 +280,7 @@ func reachesOnlyTheSidecar(t *testing.T, w walls, p *plan.Bottle) {
 		net.JoinHostPort(eg.IPAddress.String(), "9099"),
 		neighbour+":8080",
 	)
+	denied = append(denied, bridgeLinkLocal(t, w, "bot-bottle-"+p.Slug+"-internal", hostPort)...)
 	if open := backendtest.Probe(t, w.be, p.Slug, denied); len(open) > 0 {
 		t.Errorf("the agent reached %v", open)
 	}
@@ -276,6 +294,31 @@ func reachesOnlyTheSidecar(t *testing.T, w walls, p *plan.Bottle) {
 	}
 }
 
+// bridgeLinkLocal are the IPv6 link-local addresses the host holds on
+// network's bridge, as the agent would dial them (through its eth0).
+func bridgeLinkLocal(t *testing.T, w walls, network, port string) []string {
+	t.Helper()
+	name := strings.TrimSpace(w.svc.Podman(t, "network", "inspect", "-f", "{{.NetworkInterface}}", network))
+	ifc, err := net.InterfaceByName(name)
+	if err != nil {
+		t.Fatalf("the bridge of %s: %v", network, err)
+	}
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.IsLinkLocalUnicast() && n.IP.To4() == nil {
+			out = append(out, net.JoinHostPort(n.IP.String()+"%eth0", port))
+		}
+	}
+	if len(out) == 0 {
+		t.Logf("the bridge %s holds no IPv6 link-local address", name)
+	}
+	return out
+}
+
 // gateway is a network's gateway, else its .1.
 func gateway(e *network.EndpointSettings) string {
 	if e.Gateway.IsValid() {
@@ -286,16 +329,36 @@ func gateway(e *network.EndpointSettings) string {
 	return net.IP(a[:]).String()
 }
 
-// TestPodmanIgnoresTheRuntime is why the backend refuses runsc
-// (ErrNoGVisor): a container created through Podman's Docker-compatible
-// API with HostConfig.Runtime runsc (registered in the engine's
-// containers.conf as the wrapper) runs on the host's kernel, not gVisor's
-// 4.4.0. A Podman that applies it fails this test: then lift the refusal.
+// TestPodmanIgnoresTheRuntime is why an agent under runsc is created by
+// a second service (podman.GVisor): asked for runsc per container, through
+// the Docker-compatible API (HostConfig.Runtime) or Podman's own
+// (libpod's create, the spec's oci_runtime), Podman records the service's
+// default runtime and the container runs on the host's kernel, not
+// gVisor's 4.4.0; runsc is registered (containers.conf [engine.runtimes],
+// the wrapper). A Podman that applies either fails this test: then the
+// second service can go. Without a gVisor service runsc is refused.
 func TestPodmanIgnoresTheRuntime(t *testing.T) {
 	svc := podmantest.Start(t, "cni")
 	eng := svc.Client(t)
 	base := svc.Image(t, harness.Engine(t), harness.Base(t, harness.Engine(t)))
 	ctx := context.Background()
+	host, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := func(api, id string) {
+		t.Cleanup(func() { eng.ContainerRemove(context.Background(), id, client.ContainerRemoveOptions{Force: true}) })
+		if _, err := eng.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		recorded, err := podman.RuntimeFrom(svc.Host)(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := harness.ExecContainer(t, eng, id, "uname", "-r"); got != string(host) || recorded != "runc" {
+			t.Errorf("asked for runsc through %s, the container runs under %q on kernel %q (the host's is %q): Podman applied the runtime", api, recorded, got, host)
+		}
+	}
 	res, err := eng.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Config:     &container.Config{Image: base, Entrypoint: []string{"sleep", "infinity"}},
 		HostConfig: &container.HostConfig{Runtime: "runsc", NetworkMode: "none", Resources: container.Resources{Ulimits: podman.Options(docker.Options{}).Ulimits}},
@@ -303,19 +366,94 @@ func TestPodmanIgnoresTheRuntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { eng.ContainerRemove(context.Background(), res.ID, client.ContainerRemoveOptions{Force: true}) })
-	if _, err := eng.ContainerStart(ctx, res.ID, client.ContainerStartOptions{}); err != nil {
+	runs("the compatible API", res.ID)
+	runs("libpod's create", libpodCreate(t, svc, map[string]any{
+		"image": base, "entrypoint": []string{"sleep", "infinity"}, "oci_runtime": "runsc",
+		"netns":    map[string]string{"nsmode": "none"},
+		"r_limits": []map[string]any{{"type": "nofile", "soft": podman.NoFile, "hard": podman.NoFile}, {"type": "nproc", "soft": podman.NProc, "hard": podman.NProc}},
+	}))
+	p := podman.New(eng, podman.InfoFrom(svc.Host), docker.Options{})
+	if _, err := p.Launch(ctx, plan.Bottle{Slug: "gvisor-12345", Runtime: "runsc"}, launchOptions()); !errors.Is(err, podman.ErrNoGVisor) {
+		t.Errorf("launch with runtime runsc and no gVisor service: %v, want ErrNoGVisor", err)
+	}
+}
+
+// libpodCreate creates a container from spec (a SpecGenerator) through
+// Podman's own API and returns its ID.
+func libpodCreate(t *testing.T, svc *podmantest.Service, spec map[string]any) string {
+	t.Helper()
+	body, err := json.Marshal(spec)
+	if err != nil {
 		t.Fatal(err)
 	}
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", strings.TrimPrefix(svc.Host, "unix://"))
+	}}}
+	defer c.CloseIdleConnections()
+	res, err := c.Post("http://podman/v4.0.0/libpod/containers/create", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		ID      string `json:"Id"`
+		Message string `json:"message"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || out.ID == "" {
+		t.Fatalf("libpod create: %s %v %s", res.Status, err, out.Message)
+	}
+	return out.ID
+}
+
+// TestWallsGVisor: the agent under runsc on Podman, created by the gVisor
+// service: start's attestation finds every probe closed and the agent
+// runs; in a running bottle the agent's kernel is gVisor's (uname 4.4.0,
+// gVisor's boot messages in dmesg) while the sidecar stays on the host's,
+// Podman and list record runsc, the sidecar is the only DNS, the secret
+// only in the sidecar, and the agent reaches nothing but the sidecar.
+func TestWallsGVisor(t *testing.T) {
+	w, svc := setupWallsService(t)
+	svc.AddGVisor(t, w.be)
+	t.Run("AttestationSealed", func(t *testing.T) {
+		p := wallsPlan(t)
+		p.Runtime = "runsc"
+		sealedStart(t, w, p)
+	})
+	p := wallsPlan(t)
+	p.Runtime = "runsc"
+	if err := lifecycle.Prepare(p, makeCA); err != nil {
+		t.Fatal(err)
+	}
+	b := harness.Launch(t, w.be, *p, backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid(), Getenv: secretEnv})
+	t.Run("Kernel", func(t *testing.T) { gvisorKernel(t, w, svc, p) })
+	t.Run("DNSAndSecrets", func(t *testing.T) { dnsAndSecrets(t, w, p, b) })
+	t.Run("AgentReachesOnlyTheSidecar", func(t *testing.T) { reachesOnlyTheSidecar(t, w, p) })
+}
+
+// gvisorKernel: the agent runs on gVisor's kernel, the sidecar on the
+// host's, and Podman, the label and list say runsc.
+func gvisorKernel(t *testing.T, w walls, svc *podmantest.Service, p *plan.Bottle) {
 	host, err := os.ReadFile("/proc/sys/kernel/osrelease")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := harness.ExecContainer(t, eng, res.ID, "uname", "-r"); got != string(host) {
-		t.Errorf("asked for runsc through the compatible API, the container's kernel is %q (the host's is %q): Podman applied the runtime", got, host)
+	r := harness.Sh(t, w.be, p.Slug, "uname -r; dmesg 2>&1 | head -3")
+	if kernel, _, _ := strings.Cut(r.Stdout, "\n"); kernel == strings.TrimSpace(string(host)) || !strings.Contains(r.Stdout, "gVisor") {
+		t.Errorf("the agent is not under gVisor (host kernel %q):\n%s", strings.TrimSpace(string(host)), r)
 	}
-	p := podman.New(eng, podman.InfoFrom(svc.Host), docker.Options{})
-	if _, err := p.Launch(ctx, plan.Bottle{Slug: "gvisor-12345", Runtime: "runsc"}, launchOptions()); !errors.Is(err, podman.ErrNoGVisor) {
-		t.Errorf("launch with runtime runsc: %v, want ErrNoGVisor", err)
+	t.Logf("agent:\n%s", r.Stdout)
+	if got := harness.ExecContainer(t, w.eng, "bot-bottle-"+p.Slug+"-sidecar", "cat", "/proc/sys/kernel/osrelease"); got != string(host) {
+		t.Errorf("the sidecar's kernel is %q, not the host's: it should stay on the default runtime", got)
+	}
+	if got, err := podman.RuntimeFrom(svc.Host)(context.Background(), "bot-bottle-"+p.Slug+"-agent"); got != "runsc" {
+		t.Errorf("podman records the agent's runtime as %q (%v)", got, err)
+	}
+	list, err := w.be.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(list, func(s backend.Summary) bool { return s.Slug == p.Slug }); i < 0 || list[i].Runtime != "runsc" {
+		t.Errorf("list: %+v, want %s under runsc", list, p.Slug)
 	}
 }

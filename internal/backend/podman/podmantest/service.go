@@ -25,9 +25,11 @@ import (
 	"github.com/bot-bottle/bot-bottle/internal/testenv"
 )
 
-// RunscWrapper is where scripts/ci-setup.d/50-runsc.sh installs the
-// runsc wrapper that passes runsc's root-netns check (docs/runtimes.md).
-const RunscWrapper = "/usr/local/lib/bot-bottle/runsc"
+// RunscWrapper is where scripts/ci-setup.d/60-podman.sh installs runsc as
+// Podman runs it: the spec's network sysctls applied (the agent's IPv6
+// off), then the wrapper that passes runsc's root-netns check
+// (docs/runtimes.md).
+const RunscWrapper = "/usr/local/lib/bot-bottle/runsc-podman"
 
 // Config is the containers.conf the service runs with: the settings the
 // Podman backend needs (docs/runtimes.md), and runsc as the wrapper.
@@ -58,6 +60,8 @@ type Service struct {
 	// Env is the environment podman commands for this service take
 	// (CONTAINERS_CONF).
 	Env []string
+	// dir holds its configuration, networks and log.
+	dir string
 }
 
 // Start runs a rootful `podman system service` with the network backend
@@ -138,15 +142,46 @@ func start(t testing.TB, dir, sock, network string, prefix []string) *Service {
 	if err := os.WriteFile(conf, []byte(Config(network, filepath.Join(dir, "networks"))), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := &Service{Host: "unix://" + sock, Env: []string{"CONTAINERS_CONF=" + conf}}
-	args := append(prefix, s.Env...)
-	args = append(args, "podman", "system", "service", "--time=0", s.Host)
+	s := &Service{Host: "unix://" + sock, Env: []string{"CONTAINERS_CONF=" + conf}, dir: dir}
+	s.serve(t, "service.log", prefix, nil)
+	return s
+}
+
+// GVisor runs a second rootful service on s's configuration and store
+// whose default runtime is runsc (the wrapper), until t ends: the one
+// podman.GVisor creates agents with. It needs runsc and the wrapper
+// (scripts/ci-setup.d/50-runsc.sh, 60-podman.sh).
+func (s *Service) GVisor(t testing.TB) *Service {
+	t.Helper()
+	_, err := os.Stat(RunscWrapper)
+	testenv.Require(t, "runsc", err == nil, "the runsc wrapper "+RunscWrapper+" is not installed (scripts/ci-setup.d/50-runsc.sh, 60-podman.sh)")
+	g := &Service{Host: "unix://" + filepath.Join(s.dir, "podman-runsc.sock"), Env: s.Env, dir: s.dir}
+	g.serve(t, "service-runsc.log", nil, []string{"--runtime", "runsc"})
+	return g
+}
+
+// AddGVisor starts s's gVisor service (GVisor) and gives it to p, a
+// backend on s, for its agents under runsc.
+func (s *Service) AddGVisor(t testing.TB, p *podman.Podman) {
+	t.Helper()
+	g := s.GVisor(t)
+	p.WithGVisor(podman.GVisor{Engine: g.Client(t), Info: podman.InfoFrom(g.Host)})
+}
+
+// serve runs `podman GLOBAL... system service` on s's socket, logging to
+// dir/logName, after prefix.
+func (s *Service) serve(t testing.TB, logName string, prefix, global []string) {
+	t.Helper()
+	args := append(append([]string{}, prefix...), s.Env...)
+	args = append(args, "podman")
+	args = append(args, global...)
+	args = append(args, "system", "service", "--time=0", s.Host)
 	cmd := exec.Command(args[0], args[1:]...)
 	if prefix == nil {
 		cmd = exec.Command("env", args...)
 	}
 	cmd.Env = os.Environ()
-	log, err := os.Create(filepath.Join(dir, "service.log"))
+	log, err := os.Create(filepath.Join(s.dir, logName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +216,6 @@ func start(t testing.TB, dir, sock, network string, prefix []string) *Service {
 			t.Fatal("podman system service made no socket in 30 s")
 		}
 	}
-	return s
 }
 
 // Client is a moby client on the service, closed when t ends.
