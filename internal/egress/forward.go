@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -363,7 +362,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		if code, why := inboundWall(resp.Header, prefix, scan); code != "" {
 			return withhold(code, why+"; it was withheld")
 		}
-		res.verdict = dlp.DetectInjection(dlp.InboundText(ct, prefix))
+		res.verdict = s.scanHeld(ct, prefix)
 		if res.verdict.Level == dlp.High {
 			return withhold(policy.CodeInjection, fmt.Sprintf("the response from %s looks like a prompt injection (%s) and was withheld", t.host, res.verdict.Reason))
 		}
@@ -497,7 +496,11 @@ func readBodyInto(b []byte, r io.Reader, length, limit int64) ([]byte, error) {
 			if err != nil && err != io.EOF {
 				return nil, err
 			}
-			b = append(slices.Grow(b, max(len(b), 64<<10)), peek[:n]...)
+			// Doubled exactly (append's growth would overshoot the sizes
+			// the hold buffers are kept at).
+			grown := make([]byte, len(b), max(2*cap(b), len(b)+n, 64<<10))
+			copy(grown, b)
+			b = append(grown, peek[:n]...)
 			if err == io.EOF {
 				break
 			}
@@ -523,15 +526,24 @@ func readBodyInto(b []byte, r io.Reader, length, limit int64) ([]byte, error) {
 }
 
 // Held response text: buffers of holdBufSize are recycled; one grown past
-// maxPooledHold (a response of several MiB) is let go.
+// maxPooledHold (a response of several MiB) is let go. Up to
+// keptHoldBufs grown buffers are kept aside from the pool (which the
+// collector empties), so a run of large responses does not regrow one
+// each time: at most keptHoldBufs × maxPooledHold stays allocated.
 const (
 	holdBufSize   = 64 << 10
 	maxPooledHold = 2 << 20
+	keptHoldBufs  = 4
 )
 
 // holdBuf is a recycled buffer to hold a response's text in while it is
 // scanned; hand it back with putHoldBuf once the text is written.
 func (s *Server) holdBuf() []byte {
+	select {
+	case b := <-s.bigHolds:
+		return b
+	default:
+	}
 	if bp, _ := s.heldText.Get().(*[]byte); bp != nil {
 		return *bp
 	}
@@ -539,10 +551,29 @@ func (s *Server) holdBuf() []byte {
 }
 
 func (s *Server) putHoldBuf(b []byte) {
-	if cap(b) > 0 && cap(b) <= maxPooledHold {
+	switch {
+	case cap(b) == 0 || cap(b) > maxPooledHold:
+	case cap(b) > holdBufSize:
+		select {
+		case s.bigHolds <- b[:0]:
+		default:
+		}
+	default:
 		b = b[:0]
 		s.heldText.Put(&b)
 	}
+}
+
+// scanHeld runs the injection scan of a held text; texts larger than
+// holdBufSize take a turn among as many at once as there are CPUs, so
+// the scan's views (each a copy of the size of the text) of many large
+// responses at once do not pile up in memory for no gain in speed.
+func (s *Server) scanHeld(ct string, text []byte) dlp.InjectionVerdict {
+	if len(text) > holdBufSize {
+		s.bigScans <- struct{}{}
+		defer func() { <-s.bigScans }()
+	}
+	return dlp.DetectInjection(dlp.InboundText(ct, text))
 }
 
 // copyFlush copies src to w, flushing after every read when flush is set
