@@ -54,8 +54,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 	// A form or JSON body's _method counts against a methods list, so
 	// such a route reads it even with DLP off; other bodies stream.
 	readIt := scanner != nil || route.RestrictsMethods() && policy.BodyMayOverrideMethod(r.Header)
+	held := false // body holds the request body, read whole: it is sent from there
 	if readIt && r.Body != nil && r.Body != http.NoBody && !isGRPC(r.Header) { // gRPC bodies are scanned as they stream (serveGRPC)
 		b, err := readBody(r.Body, r.ContentLength, MaxScanBody)
+		held = true
 		if err != nil {
 			s.refuse(w, r, t, policy.Decision{Code: policy.CodeBadRequest, Reason: "reading the request body: " + err.Error()}, nil)
 			return
@@ -141,7 +143,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 		}
 	}
 	switch {
-	case scanner != nil:
+	case scanner != nil || held:
 		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 		out.Header.Del("Content-Length")
 		if len(body) == 0 && r.ContentLength <= 0 {
