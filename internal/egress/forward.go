@@ -54,7 +54,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 	// A form or JSON body's _method counts against a methods list, so
 	// such a route reads it even with DLP off; other bodies stream.
 	readIt := scanner != nil || route.RestrictsMethods() && policy.BodyMayOverrideMethod(r.Header)
-	held := false // body holds the request body, read whole: it is sent from there
+	held := false                                                              // body holds the request body, read whole: it is sent from there
 	if readIt && r.Body != nil && r.Body != http.NoBody && !isGRPC(r.Header) { // gRPC bodies are scanned as they stream (serveGRPC)
 		b, err := readBody(r.Body, r.ContentLength, MaxScanBody)
 		held = true
