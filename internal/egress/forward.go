@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/dlp"
@@ -54,9 +55,10 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 	// A form or JSON body's _method counts against a methods list, so
 	// such a route reads it even with DLP off; other bodies stream.
 	readIt := scanner != nil || route.RestrictsMethods() && policy.BodyMayOverrideMethod(r.Header)
-	held := false                                                              // body holds the request body, read whole: it is sent from there
+	// held: body is the request body, read whole; it is sent from there.
+	held := false
 	if readIt && r.Body != nil && r.Body != http.NoBody && !isGRPC(r.Header) { // gRPC bodies are scanned as they stream (serveGRPC)
-		b, err := readBody(r.Body, r.ContentLength, MaxScanBody)
+		b, err := readBodyInto(s.holdBuf(), r.Body, r.ContentLength, MaxScanBody)
 		held = true
 		if err != nil {
 			s.refuse(w, r, t, policy.Decision{Code: policy.CodeBadRequest, Reason: "reading the request body: " + err.Error()}, nil)
@@ -144,7 +146,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 	}
 	switch {
 	case scanner != nil || held:
-		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		out.Body, out.ContentLength = s.sendBody(body), int64(len(body))
 		out.Header.Del("Content-Length")
 		if len(body) == 0 && r.ContentLength <= 0 {
 			out.Body = http.NoBody
@@ -564,6 +566,45 @@ func (s *Server) putHoldBuf(b []byte) {
 		b = b[:0]
 		s.heldText.Put(&b)
 	}
+}
+
+// sendBody is the upstream request's body sent from b: the buffer holdBuf
+// gave it was read into, or the copy redaction or the placeholder swap
+// made of it. Nothing else holds b once it is sent (the scan's history
+// keeps copies), so it is recycled when the transport is done with it.
+func (s *Server) sendBody(b []byte) io.ReadCloser {
+	return &recycledBody{r: bytes.NewReader(b), buf: b, put: s.putHoldBuf}
+}
+
+// recycledBody hands its buffer back when the transport closes it, and
+// not before: the transport may still be writing the body after
+// RoundTrip returns, and may close it from another goroutine while a
+// read is in progress. Read and Close take turns, so a recycled buffer
+// is never read.
+type recycledBody struct {
+	mu  sync.Mutex
+	r   *bytes.Reader
+	buf []byte
+	put func([]byte)
+}
+
+func (b *recycledBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf == nil {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	return b.r.Read(p)
+}
+
+func (b *recycledBody) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf != nil {
+		b.put(b.buf)
+		b.buf, b.r = nil, nil
+	}
+	return nil
 }
 
 // scanHeld runs the injection scan of a held text; texts larger than
