@@ -41,7 +41,7 @@ func main() {
 	mitm := flag.String("mitmdump", "mitmdump", "mitmdump binary (empty: skip mitmproxy)")
 	dur := flag.Duration("duration", 5*time.Second, "time per scenario")
 	conc := flag.Int("c", 8, "concurrency")
-	only := flag.String("only", "", "comma-separated scenarios to run (small,small1,fresh,big,post,sse); empty: all")
+	only := flag.String("only", "", "comma-separated scenarios to run (small,small1,fresh,resume,big,post,sse); empty: all")
 	memLimit := flag.String("gomemlimit", "", "GOMEMLIMIT for the bot-bottle process (empty: unset, so bot-bottle's own 32 MiB soft limit; off: none)")
 	flag.StringVar(&profileDir, "profile-dir", "", "write bot-bottle's CPU and allocation profiles (cpu.pprof, mem.pprof) here")
 	flag.Parse()
@@ -207,20 +207,22 @@ func run(bin, mitm string, dur time.Duration, conc int, only, memLimit string) e
 		path      string
 		body      []byte
 		bodyBytes bool // MB/s of request bodies instead of responses
+		resume    bool // the client keeps TLS sessions (tickets) to resume
 	}
 	for _, s := range []scen{
-		{"small", "small GET, keep-alive", true, conc, "GET", "/small", nil, false},
-		{"small1", "small GET, keep-alive, 1 client", true, 1, "GET", "/small", nil, false},
-		{"fresh", "small GET, new connection each", false, conc, "GET", "/small", nil, false},
-		{"big", "1 MiB response", true, conc, "GET", "/big", nil, false},
-		{"post", "64 KiB POST (DLP on in bot-bottle)", true, conc, "POST", "/post", body, true},
+		{"small", "small GET, keep-alive", true, conc, "GET", "/small", nil, false, false},
+		{"small1", "small GET, keep-alive, 1 client", true, 1, "GET", "/small", nil, false, false},
+		{"fresh", "small GET, new connection each", false, conc, "GET", "/small", nil, false, false},
+		{"resume", "small GET, new connection each, TLS resumed", false, conc, "GET", "/small", nil, false, true},
+		{"big", "1 MiB response", true, conc, "GET", "/big", nil, false, false},
+		{"post", "64 KiB POST (DLP on in bot-bottle)", true, conc, "POST", "/post", body, true, false},
 	} {
 		if !want(s.id) {
 			continue
 		}
 		for _, t := range targets {
 			t.peakKB.Store(0)
-			c := client(t, s.keepAlive, s.conc)
+			c := client(t, s.keepAlive, s.conc, s.resume)
 			r := load(c, s.conc, dur, func() (int64, error) {
 				var rd io.Reader
 				if s.body != nil {
@@ -274,7 +276,7 @@ func sse(targets []*target, base string) error {
 	fmt.Println("| SSE time to first event | target | p50 ms | p99 ms |")
 	fmt.Println("|---|---|---:|---:|")
 	for _, t := range targets {
-		c := client(t, true, 1)
+		c := client(t, true, 1, false)
 		var lat []time.Duration
 		for i := 0; i < 30; i++ {
 			start := time.Now()
@@ -366,9 +368,13 @@ func load(c *http.Client, conc int, dur time.Duration, fn func() (int64, error))
 }
 
 // client speaks HTTP/1.1, as agents talk to a proxy.
-func client(t *target, keepAlive bool, conc int) *http.Client {
+func client(t *target, keepAlive bool, conc int, resume bool) *http.Client {
+	tc := &tls.Config{RootCAs: t.roots}
+	if resume {
+		tc.ClientSessionCache = tls.NewLRUClientSessionCache(64)
+	}
 	tr := &http.Transport{
-		TLSClientConfig:     &tls.Config{RootCAs: t.roots},
+		TLSClientConfig:     tc,
 		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
 		MaxIdleConnsPerHost: conc,
 		DisableKeepAlives:   !keepAlive,

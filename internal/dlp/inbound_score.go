@@ -50,6 +50,10 @@ var (
 	addressAC    = sync.OnceValue(func() *acMatcher { return newACMatcher(addressMarkers) })
 )
 
+// discussedNote ends the reason of a hit score lowered as quoted or
+// discussed.
+const discussedNote = " (quoted or discussed)"
+
 // scoring is what score may know about the text around it.
 type scoring struct {
 	// local: the text is a window cut out of a longer stream (the part of
@@ -108,7 +112,7 @@ func scoreWith(text []byte, hits []injectionHit, sc scoring) []injectionHit {
 			lvl -= 2 // an example on a page about attacks, said to no one
 		case discussed:
 			lvl--
-			h.Reason += " (quoted or discussed)"
+			h.Reason += discussedNote
 		case addressed && !fenced:
 			lvl++
 		}

@@ -2,6 +2,7 @@ package dlp
 
 import (
 	"io"
+	"strings"
 )
 
 // The part of a plain response body past what the proxy holds and judges
@@ -62,8 +63,8 @@ func NewInjectionStream(prefix []byte, r io.Reader, onVerdict func(InjectionVerd
 	// What the whole-text scan of the prefix found counts toward two
 	// different phrases.
 	for _, h := range s.in.read(prefix) {
-		if h.Level != None && h.Start >= 0 {
-			s.sc.distinct[h.Rule] = true
+		if h.Level != None && h.Start >= 0 && !strings.HasSuffix(h.Reason, discussedNote) {
+			s.sc.distinct[h.Rule] = true // undiscussed, as score counts them
 		}
 	}
 	return s

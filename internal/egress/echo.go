@@ -199,6 +199,23 @@ func headerEchoes(h http.Header, tokens []string) bool {
 // response and every log line: build them once.
 var formsMemo sync.Map // string -> [][]byte
 
+// stringFormsMemo is formsMemo as strings, for scrub: every log line
+// looks for every form of every held value.
+var stringFormsMemo sync.Map // string -> []string
+
+// stringForms is tokenForms(token) as strings, built once.
+func stringForms(token string) []string {
+	if f, ok := stringFormsMemo.Load(token); ok {
+		return f.([]string)
+	}
+	var out []string
+	for _, f := range formsOf(token) {
+		out = append(out, string(f))
+	}
+	f, _ := stringFormsMemo.LoadOrStore(token, out)
+	return f.([]string)
+}
+
 // formsOf is the forms of every non-empty token.
 func formsOf(tokens ...string) [][]byte {
 	var out [][]byte

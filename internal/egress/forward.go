@@ -9,9 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bot-bottle/bot-bottle/internal/dlp"
@@ -55,8 +55,11 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 	// A form or JSON body's _method counts against a methods list, so
 	// such a route reads it even with DLP off; other bodies stream.
 	readIt := scanner != nil || route.RestrictsMethods() && policy.BodyMayOverrideMethod(r.Header)
+	// held: body is the request body, read whole; it is sent from there.
+	held := false
 	if readIt && r.Body != nil && r.Body != http.NoBody && !isGRPC(r.Header) { // gRPC bodies are scanned as they stream (serveGRPC)
-		b, err := readBody(r.Body, r.ContentLength, MaxScanBody)
+		b, err := readBodyInto(s.holdBuf(), r.Body, r.ContentLength, MaxScanBody)
+		held = true
 		if err != nil {
 			s.refuse(w, r, t, policy.Decision{Code: policy.CodeBadRequest, Reason: "reading the request body: " + err.Error()}, nil)
 			return
@@ -142,8 +145,8 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t target) {
 		}
 	}
 	switch {
-	case scanner != nil:
-		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	case scanner != nil || held:
+		out.Body, out.ContentLength = s.sendBody(body), int64(len(body))
 		out.Header.Del("Content-Length")
 		if len(body) == 0 && r.ContentLength <= 0 {
 			out.Body = http.NoBody
@@ -363,7 +366,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, t target, st *s
 		if code, why := inboundWall(resp.Header, prefix, scan); code != "" {
 			return withhold(code, why+"; it was withheld")
 		}
-		res.verdict = dlp.DetectInjection(dlp.InboundText(ct, prefix))
+		res.verdict = s.scanHeld(ct, prefix)
 		if res.verdict.Level == dlp.High {
 			return withhold(policy.CodeInjection, fmt.Sprintf("the response from %s looks like a prompt injection (%s) and was withheld", t.host, res.verdict.Reason))
 		}
@@ -497,7 +500,11 @@ func readBodyInto(b []byte, r io.Reader, length, limit int64) ([]byte, error) {
 			if err != nil && err != io.EOF {
 				return nil, err
 			}
-			b = append(slices.Grow(b, max(len(b), 64<<10)), peek[:n]...)
+			// Doubled exactly (append's growth would overshoot the sizes
+			// the hold buffers are kept at).
+			grown := make([]byte, len(b), max(2*cap(b), len(b)+n, 64<<10))
+			copy(grown, b)
+			b = append(grown, peek[:n]...)
 			if err == io.EOF {
 				break
 			}
@@ -523,15 +530,24 @@ func readBodyInto(b []byte, r io.Reader, length, limit int64) ([]byte, error) {
 }
 
 // Held response text: buffers of holdBufSize are recycled; one grown past
-// maxPooledHold (a response of several MiB) is let go.
+// maxPooledHold (a response of several MiB) is let go. Up to
+// keptHoldBufs grown buffers are kept aside from the pool (which the
+// collector empties), so a run of large responses does not regrow one
+// each time: at most keptHoldBufs × maxPooledHold stays allocated.
 const (
 	holdBufSize   = 64 << 10
 	maxPooledHold = 2 << 20
+	keptHoldBufs  = 4
 )
 
 // holdBuf is a recycled buffer to hold a response's text in while it is
 // scanned; hand it back with putHoldBuf once the text is written.
 func (s *Server) holdBuf() []byte {
+	select {
+	case b := <-s.bigHolds:
+		return b
+	default:
+	}
 	if bp, _ := s.heldText.Get().(*[]byte); bp != nil {
 		return *bp
 	}
@@ -539,10 +555,68 @@ func (s *Server) holdBuf() []byte {
 }
 
 func (s *Server) putHoldBuf(b []byte) {
-	if cap(b) > 0 && cap(b) <= maxPooledHold {
+	switch {
+	case cap(b) == 0 || cap(b) > maxPooledHold:
+	case cap(b) > holdBufSize:
+		select {
+		case s.bigHolds <- b[:0]:
+		default:
+		}
+	default:
 		b = b[:0]
 		s.heldText.Put(&b)
 	}
+}
+
+// sendBody is the upstream request's body sent from b: the buffer holdBuf
+// gave it was read into, or the copy redaction or the placeholder swap
+// made of it. Nothing else holds b once it is sent (the scan's history
+// keeps copies), so it is recycled when the transport is done with it.
+func (s *Server) sendBody(b []byte) io.ReadCloser {
+	return &recycledBody{r: bytes.NewReader(b), buf: b, put: s.putHoldBuf}
+}
+
+// recycledBody hands its buffer back when the transport closes it, and
+// not before: the transport may still be writing the body after
+// RoundTrip returns, and may close it from another goroutine while a
+// read is in progress. Read and Close take turns, so a recycled buffer
+// is never read.
+type recycledBody struct {
+	mu  sync.Mutex
+	r   *bytes.Reader
+	buf []byte
+	put func([]byte)
+}
+
+func (b *recycledBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf == nil {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	return b.r.Read(p)
+}
+
+func (b *recycledBody) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf != nil {
+		b.put(b.buf)
+		b.buf, b.r = nil, nil
+	}
+	return nil
+}
+
+// scanHeld runs the injection scan of a held text; texts larger than
+// holdBufSize take a turn among as many at once as there are CPUs, so
+// the scan's views (each a copy of the size of the text) of many large
+// responses at once do not pile up in memory for no gain in speed.
+func (s *Server) scanHeld(ct string, text []byte) dlp.InjectionVerdict {
+	if len(text) > holdBufSize {
+		s.bigScans <- struct{}{}
+		defer func() { <-s.bigScans }()
+	}
+	return dlp.DetectInjection(dlp.InboundText(ct, text))
 }
 
 // copyFlush copies src to w, flushing after every read when flush is set

@@ -131,8 +131,8 @@ func safeHeaders(h http.Header, secrets []dlp.Secret) map[string][]string {
 func scrub(s string, secrets []dlp.Secret) string {
 	for _, sec := range secrets {
 		if sec.Value != "" {
-			for _, f := range formsOf(sec.Value) {
-				s = strings.ReplaceAll(s, string(f), "***")
+			for _, f := range stringForms(sec.Value) {
+				s = strings.ReplaceAll(s, f, "***")
 			}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -124,6 +125,10 @@ type Server struct {
 	// bufs recycles response copy buffers; heldText, the buffers response
 	// text is held in while it is scanned (holdBuf).
 	bufs, heldText sync.Pool
+	// bigHolds keeps grown hold buffers the pool would lose; bigScans
+	// takes turns at scanning large held texts (scanHeld).
+	bigHolds chan []byte
+	bigScans chan struct{}
 	// approved are findings an operator allowed for the proxy's life.
 	approved sync.Map
 	// history sees held secrets split over several requests (any connection).
@@ -153,7 +158,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.StateDir == "" {
 		return nil, errors.New("starting egress: no state dir for the CA")
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, resolver: cfg.Resolver, ready: make(chan struct{}), tunnels: map[*http.Server]struct{}{}, holds: map[string]*holdCall{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, resolver: cfg.Resolver, ready: make(chan struct{}), tunnels: map[*http.Server]struct{}{}, holds: map[string]*holdCall{},
+		bigHolds: make(chan []byte, keptHoldBufs), bigScans: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
