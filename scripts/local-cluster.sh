@@ -232,15 +232,21 @@ pause_import() {
 
 # wall_build makes the wall image from the sidecar base and iptables'
 # packages, fetched once by apt into the cache (no registry), and imports it.
+# wall_debs_fetch downloads the wall image's packages once (build does it,
+# so bringing the cluster up needs no network).
+wall_debs_fetch() {
+	local debs=$cache/k8s/wall-debs
+	[ -f "$debs/.ready" ] && return
+	mkdir -p "$debs"
+	# shellcheck disable=SC2086 # a list of package names
+	(cd "$debs" && apt-get download $wall_debs)
+	touch "$debs/.ready"
+}
+
 wall_build() {
 	if ! docker image inspect "$wall_image" >/dev/null 2>&1; then
 		local debs=$cache/k8s/wall-debs t
-		if [ ! -f "$debs/.ready" ]; then
-			mkdir -p "$debs"
-			# shellcheck disable=SC2086 # a list of package names
-			(cd "$debs" && apt-get download $wall_debs)
-			touch "$debs/.ready"
-		fi
+		wall_debs_fetch
 		t=$(mktemp -d)
 		cp "$debs"/*.deb "$t/"
 		printf 'FROM %s\nCOPY *.deb /tmp/debs/\nRUN dpkg -i /tmp/debs/*.deb && rm -rf /tmp/debs && iptables-restore --version\n' \
@@ -350,6 +356,7 @@ case "${1:-}" in
 build)
 	need
 	build_binaries
+	wall_debs_fetch
 	;;
 up) up ;;
 down) down ;;
