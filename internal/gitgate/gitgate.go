@@ -335,6 +335,11 @@ func (s *Server) followHead(ctx context.Context, m *mirror) error {
 			return nil
 		}
 	}
+	// An empty upstream has no branch to point at (ls-remote shows no
+	// HEAD for it): spare the round trip.
+	if heads, err := s.git(ctx, m.dir, "for-each-ref", "--count=1", "--format=%(refname)", "refs/heads/"); err == nil && len(bytes.TrimSpace(heads)) == 0 {
+		return nil
+	}
 	env := []string{"GIT_SSH_COMMAND=" + m.sshCommand()}
 	out, err := s.gitEnv(ctx, m.dir, env, "ls-remote", "--symref", "origin", "HEAD")
 	if err != nil {

@@ -710,9 +710,10 @@ func mayDecode(text string) bool {
 		switch {
 		case c == '%' && i+2 < len(text) && isHex(text[i+1]) && isHex(text[i+2]):
 			return true
-		case (c == 'u' || c == 'U') && (i+1 < len(text) && text[i+1] == '+' || i > 0 && text[i-1] == '\\') &&
-			i+5 < len(text) && isHex(text[i+2]) && isHex(text[i+3]) && isHex(text[i+4]) && isHex(text[i+5]):
-			return true
+		case (c == 'u' || c == 'U') && i+1 < len(text) && text[i+1] == '+' && hex4(text, i+2):
+			return true // U+XXXX
+		case (c == 'u' || c == 'U') && i > 0 && text[i-1] == '\\' && hex4(text, i+1):
+			return true // \uXXXX
 		case isBase64Run(c) && i < len(text):
 			if runStart < 0 {
 				runStart = i
@@ -731,6 +732,11 @@ func mayDecode(text string) bool {
 		}
 	}
 	return false
+}
+
+// hex4 reports four hex digits at text[i:].
+func hex4(text string, i int) bool {
+	return i+4 <= len(text) && isHex(text[i]) && isHex(text[i+1]) && isHex(text[i+2]) && isHex(text[i+3])
 }
 
 func isHex(c byte) bool {

@@ -309,6 +309,7 @@ func FuzzPrefilter(f *testing.F) {
 		}
 	}
 	f.Add("\u212Aey = \"a8F3kLm9Qz2Rt7Vw4Xy1Bc6Dn5Ej0Hs\"\n")
+	f.Add(unicodeEscaped(`\u`, "x = \"", secret, "\"\n"))
 	f.Fuzz(func(t *testing.T, text string) {
 		frag := detect.Fragment{Raw: text, FilePath: "f.txt", StartLine: 1}
 		want := d.Detect(frag)
@@ -320,4 +321,36 @@ func FuzzPrefilter(f *testing.F) {
 			t.Errorf("findings differ (-full detector +prefiltered):\n%s", diff)
 		}
 	})
+}
+
+// unicodeEscaped writes s as escapes (\uXXXX or \\uXXXX) between pre and post.
+func unicodeEscaped(esc, pre, s, post string) string {
+	var b strings.Builder
+	b.WriteString(pre)
+	for _, r := range s {
+		fmt.Fprintf(&b, "%s%04x", esc, r)
+	}
+	return b.String() + post
+}
+
+// TestRedTeamUnicodeEscapedSecret: a token written as \uXXXX escapes is
+// found by gitleaks' decoder, so the prefilter must pass it on. It did not:
+// it looked for the four hex digits one byte too far.
+func TestRedTeamUnicodeEscapedSecret(t *testing.T) {
+	rules, err := DefaultRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, esc := range []string{`\u`, `\\u`, `\U`} {
+		text := unicodeEscaped(esc, "x = \"", secret, "\"\n")
+		d := detect.NewDetector(rules.cfg)
+		d.IgnoreGitleaksAllow = true
+		d.MaxDecodeDepth = decodeDepth
+		if len(d.Detect(detect.Fragment{Raw: text, FilePath: "f"})) == 0 {
+			t.Fatalf("%s: gitleaks' detector finds nothing in %q", esc, text)
+		}
+		if !rules.pre.candidate(text, "f", decodeDepth).any() {
+			t.Errorf("%s: the prefilter rules out %q", esc, text)
+		}
+	}
 }

@@ -180,6 +180,10 @@ func TestScan(t *testing.T) {
 			r.commit("a.py", line, "back")
 			return r.commit("b.py", line, "copy")
 		}, []string{"a.py:1", "a.py:1", "b.py:1"}, nil},
+		{"token written as unicode escapes", func(r *repo) string {
+			r.branch("work")
+			return r.commit("esc.json", unicodeEscaped(`\\u`, `{"t": "`, secret, "\"}\n"), "escaped")
+		}, []string{"esc.json:1"}, nil},
 		{"vendor path", func(r *repo) string {
 			r.branch("work")
 			return r.commit("vendor/github.com/x/y/k.go", line, "vendored")
