@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/zricethezav/gitleaks/v8/detect"
@@ -353,4 +355,34 @@ func TestRedTeamUnicodeEscapedSecret(t *testing.T) {
 			t.Errorf("%s: the prefilter rules out %q", esc, text)
 		}
 	}
+}
+
+// TestFoldingRunesComplete: looking only at unicode.CaseRanges finds every
+// rune that a look at all of Unicode finds.
+func TestFoldingRunesComplete(t *testing.T) {
+	slow := map[rune]byte{}
+	for c := rune(0); c < utf8.RuneSelf; c++ {
+		for r := unicode.SimpleFold(c); r != c; r = unicode.SimpleFold(r) {
+			if r >= utf8.RuneSelf {
+				slow[r] = byte(unicode.ToLower(c))
+			}
+		}
+	}
+	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
+		for _, a := range []rune{unicode.ToLower(r), unicode.ToUpper(r)} {
+			if a < utf8.RuneSelf {
+				slow[r] = byte(unicode.ToLower(a))
+			}
+		}
+	}
+	fast := foldingRunes()
+	if len(fast) != len(slow) {
+		t.Fatalf("fast %v slow %v", fast, slow)
+	}
+	for r, b := range slow {
+		if fast[r] != b {
+			t.Fatalf("rune %q: fast %q slow %q", r, fast[r], b)
+		}
+	}
+	t.Logf("%d runes: %v", len(fast), fast)
 }
