@@ -116,8 +116,9 @@ func (u *upstream) sshCommand(knownHosts, control string) string {
 	}, mux...), " ")
 }
 
-// controlPersist is how long a shared connection outlives its last use.
-const controlPersist = "30s"
+// controlPersist is how long a shared connection outlives its last use: long
+// enough to span the scan of a large push between the refresh and the forward.
+const controlPersist = "120s"
 
 // shellQuote quotes s for sh: git runs GIT_SSH_COMMAND through the shell.
 func shellQuote(s string) string {
