@@ -711,14 +711,17 @@ func analyze(re *syntax.Regexp) info {
 // in text; false only when it certainly finds none. Its expression (per
 // codec/encodings.go) matches percent escapes, U+XXXX or \uXXXX escapes,
 // runs of 32 or more hex digits, and runs of 16 or more [\w/+-] with up
-// to two '='; a segment counts only when it decodes to printable ASCII
-// (tab to '~'). Without the first three anywhere, every match is a whole
-// [\w/+-] run (the search starts at a run and a match ends at its end), so
-// trying to decode each run as base64 decides it; the regular expression
+// to two '='; a segment counts only when it decodes to something: base64
+// and hex to printable ASCII (tab to '~'), a percent match when none of
+// its %XX is a control byte. Without unicode escapes and long hex runs,
+// every base64 match is a whole [\w/+-] run (a search starts at a run and
+// a match ends at its end) or, after a percent match, the rest of the run
+// it ended in; trying to decode each decides it. The regular expression
 // itself costs more than the rest of the prefilter.
 func mayDecode(text string) bool {
 	runStart := -1
 	hexRun := 0
+	percent := false
 	for i := 0; i <= len(text); i++ {
 		c := byte(0)
 		if i < len(text) {
@@ -731,9 +734,10 @@ func mayDecode(text string) bool {
 		} else {
 			hexRun = 0
 		}
+		if c == '%' && percentAt(text, i) {
+			percent = true
+		}
 		switch {
-		case c == '%' && i+2 < len(text) && isHex(text[i+1]) && isHex(text[i+2]):
-			return true
 		case (c == 'u' || c == 'U') && i+1 < len(text) && text[i+1] == '+' && hex4(text, i+2):
 			return true // U+XXXX
 		case (c == 'u' || c == 'U') && i > 0 && text[i-1] == '\\' && hex4(text, i+1):
@@ -743,19 +747,103 @@ func mayDecode(text string) bool {
 				runStart = i
 			}
 		default:
-			if runStart >= 0 && i-runStart >= 16 {
-				end := i
-				for n := 0; n < 2 && end < len(text) && text[end] == '='; n++ {
-					end++
-				}
-				if decodesPrintable(text[runStart:end]) {
-					return true
-				}
+			if runStart >= 0 && base64At(text, runStart, i) {
+				return true
 			}
 			runStart = -1
 		}
 	}
+	return percent && percentMayDecode(text)
+}
+
+// base64At reports that the [\w/+-] run text[start:end] (with up to two
+// '=' after it) is a base64 match that decodes to printable ASCII.
+func base64At(text string, start, end int) bool {
+	if end-start < 16 {
+		return false
+	}
+	for n := 0; n < 2 && end < len(text) && text[end] == '='; n++ {
+		end++
+	}
+	return decodesPrintable(text[start:end])
+}
+
+// percentAt reports a %XX escape at text[i].
+func percentAt(text string, i int) bool {
+	return text[i] == '%' && i+2 < len(text) && isHex(text[i+1]) && isHex(text[i+2])
+}
+
+// percentMayDecode finds each percent match as gitleaks' expression
+// %[0-9A-Fa-f]{2}(?:.*%[0-9A-Fa-f]{2})? does: nothing but a percent match
+// can hold a '%', and '.' stops at a newline, so on each line it runs from
+// the first %XX to the end of the last one. It reports a match that
+// decodes to something (gitleaks' decodePercent: an escape that is a
+// control byte empties it), or a base64 run resumed after one (gitleaks'
+// overlap filter drops such a run today, as it touches the percent match;
+// checking it keeps this test safe if that changes).
+func percentMayDecode(text string) bool {
+	for lineStart := 0; lineStart < len(text); {
+		lineEnd := strings.IndexByte(text[lineStart:], '\n')
+		if lineEnd < 0 {
+			lineEnd = len(text)
+		} else {
+			lineEnd += lineStart
+		}
+		first := -1
+		for i := lineStart; i < lineEnd; i++ {
+			if percentAt(text, i) {
+				first = i
+				break
+			}
+		}
+		if first >= 0 {
+			end := first + 3
+			for i := lineEnd - 1; i >= first+3; i-- {
+				if percentAt(text, i) {
+					end = i + 3
+					break
+				}
+			}
+			if percentPrintable(text[first:end]) {
+				return true
+			}
+			k := end
+			for k < len(text) && isBase64Run(text[k]) {
+				k++
+			}
+			if base64At(text, end, k) {
+				return true
+			}
+		}
+		lineStart = lineEnd + 1
+	}
 	return false
+}
+
+// percentPrintable is gitleaks' decodePercent, reporting whether the
+// result is non-empty: every %XX it decodes must be printable ASCII.
+func percentPrintable(s string) bool {
+	for i := 0; i < len(s); {
+		if percentAt(s, i) {
+			if b := unhex(s[i+1])<<4 | unhex(s[i+2]); b <= 0x08 || b >= 0x7f {
+				return false
+			}
+			i += 3
+			continue
+		}
+		i++
+	}
+	return len(s) > 0
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
 }
 
 // hex4 reports four hex digits at text[i:].

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/zricethezav/gitleaks/v8/detect"
+	"github.com/zricethezav/gitleaks/v8/detect/codec"
 	"github.com/zricethezav/gitleaks/v8/report"
 )
 
@@ -385,4 +387,51 @@ func TestFoldingRunesComplete(t *testing.T) {
 		}
 	}
 	t.Logf("%d runes: %v", len(fast), fast)
+}
+
+// mayDecodeHolds fails t when gitleaks' decoder finds a segment in text
+// that mayDecode says it cannot.
+func mayDecodeHolds(t *testing.T, text string) {
+	t.Helper()
+	if mayDecode(text) {
+		return
+	}
+	if _, segs := codec.NewDecoder().Decode(text, nil); len(segs) > 0 {
+		t.Fatalf("mayDecode(%q) = false, but gitleaks decodes %d segment(s)", text, len(segs))
+	}
+}
+
+// TestMayDecodeNeverMissesASegment: on random texts made of what the
+// decoder's expression cares about (percent escapes, hex, base64 runs,
+// unicode escapes, newlines, control and high bytes), "cannot decode" is
+// never wrong.
+func TestMayDecodeNeverMissesASegment(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	atoms := []string{"%", "%4", "%41", "%7e", "%0a", "%ff", "%2F", "A", "z", "0", "9", "f", "+", "/", "-", "_", "=",
+		"\n", "\r", " ", "\x00", "\x01", "\xff", "\xc3\xa9", "u", "U", "\\", "U+0041", "\\u0041", "ZGVjb2Rl", "aGVsbG8gd29ybGQhIQ=="}
+	for _, text := range []string{
+		"%ffaGVsbG8gd29ybGQhIQ==",            // base64 resumed after a percent match that decodes to nothing
+		"x%41y%00z\n%41aGVsbG8gd29ybGQhIQ==", // one empty percent match, one that decodes
+		"%4%41", "%%41", "\x00%7e\xff",
+	} {
+		mayDecodeHolds(t, text)
+	}
+	n := 200000
+	if testing.Short() {
+		n = 20000
+	}
+	for range n {
+		var b strings.Builder
+		for range 1 + rng.IntN(40) {
+			b.WriteString(atoms[rng.IntN(len(atoms))])
+		}
+		mayDecodeHolds(t, b.String())
+	}
+}
+
+func FuzzMayDecode(f *testing.F) {
+	f.Add("x %41%42 y\n")
+	f.Add("%41" + strings.Repeat("Zm9v", 5) + "\n%ff%41\n")
+	f.Add(benchData(512, false))
+	f.Fuzz(mayDecodeHolds)
 }
