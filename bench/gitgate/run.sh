@@ -5,6 +5,8 @@
 # repo, so both sides transfer and (for the gate) scan everything.
 #
 #   bench/gitgate/run.sh            # RUNS=3 by default; prints a Markdown table
+#   CASES="small bigtext" bench/gitgate/run.sh   # only these cases
+#   BIN=/path/to/bot-bottle bench/gitgate/run.sh  # that binary, not a fresh build
 #
 # Needs: go, git, ssh, ssh-keygen, sshd (Debian: openssh-server), python3.
 set -euo pipefail
@@ -35,8 +37,12 @@ export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 
-echo "building bot-bottle" >&2
-(cd "$ROOT" && go build -o "$W/bot-bottle" ./cmd/bot-bottle)
+if [ -n "${BIN:-}" ]; then
+	cp "$BIN" "$W/bot-bottle"
+else
+	echo "building bot-bottle" >&2
+	(cd "$ROOT" && go build -o "$W/bot-bottle" ./cmd/bot-bottle)
+fi
 
 # A throwaway sshd as the upstream.
 SSHD=$(command -v sshd || echo /usr/sbin/sshd)
@@ -97,7 +103,7 @@ git init -q -b main "$W/bigbin"
 head -c 52428800 /dev/urandom >"$W/bigbin/data.bin"
 git -C "$W/bigbin" add data.bin && git -C "$W/bigbin" commit -q -m "50 MB binary"
 
-CASES="small bigcode bigtext bigbin"
+CASES=${CASES:-small bigcode bigtext bigbin}
 mkdir -p "$W/up"
 for c in $CASES; do
 	for r in $(seq "$RUNS"); do

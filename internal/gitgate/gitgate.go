@@ -86,6 +86,9 @@ type Server struct {
 	names  []string
 	base   []string // environment for every git child
 	gitBin string
+	// controlDir holds the ssh control sockets (a short path: a socket
+	// path is limited to about 100 bytes); empty when none could be made.
+	controlDir string
 }
 
 // mirror is one repo's bare mirror and its lock. Refreshes and pushes take
@@ -94,8 +97,11 @@ type mirror struct {
 	up         *upstream
 	dir        string
 	knownHosts string
+	control    string // ssh control socket; empty: a connection per command
 	mu         sync.RWMutex
 }
+
+func (m *mirror) sshCommand() string { return m.up.sshCommand(m.knownHosts, m.control) }
 
 // New validates cfg, prepares one bare mirror per repo (without contacting
 // the upstreams) and listens on cfg.Listen.
@@ -122,29 +128,68 @@ func New(cfg Config) (*Server, error) {
 		environ = os.Environ()
 	}
 	s.base = baseEnv(environ)
-	for name, r := range cfg.Repos {
-		up, err := parseUpstream(name, r)
-		if err != nil {
-			return nil, fmt.Errorf("git-gate: %w", err)
-		}
-		m := &mirror{
-			up:         up,
-			dir:        filepath.Join(cfg.StateDir, "mirrors", name+".git"),
-			knownHosts: filepath.Join(cfg.StateDir, "ssh", name+".known_hosts"),
-		}
-		if err := s.prepare(m); err != nil {
-			return nil, fmt.Errorf("git-gate: preparing mirror %s: %w", name, err)
-		}
-		s.repos[name] = m
-		s.names = append(s.names, name)
+	if dir, err := os.MkdirTemp("", "bbgate-"); err == nil {
+		s.controlDir = dir
+	} else {
+		s.log.Warn("no directory for ssh control sockets: one ssh connection per git command", "err", err)
+	}
+	if err := s.addRepos(); err != nil {
+		s.Close()
+		return nil, err
 	}
 	sort.Strings(s.names)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		s.Close()
 		return nil, fmt.Errorf("git-gate: listening: %w", err)
 	}
 	s.ln = ln
 	return s, nil
+}
+
+func (s *Server) addRepos() error {
+	for name, r := range s.cfg.Repos {
+		up, err := parseUpstream(name, r)
+		if err != nil {
+			return fmt.Errorf("git-gate: %w", err)
+		}
+		m := &mirror{
+			up:         up,
+			dir:        filepath.Join(s.cfg.StateDir, "mirrors", name+".git"),
+			knownHosts: filepath.Join(s.cfg.StateDir, "ssh", name+".known_hosts"),
+		}
+		if s.controlDir != "" {
+			m.control = filepath.Join(s.controlDir, fmt.Sprintf("%d", len(s.names)))
+		}
+		if err := s.prepare(m); err != nil {
+			return fmt.Errorf("git-gate: preparing mirror %s: %w", name, err)
+		}
+		s.repos[name] = m
+		s.names = append(s.names, name)
+	}
+	return nil
+}
+
+// Close ends the shared ssh connections and removes their sockets. Run
+// calls it on the way out.
+func (s *Server) Close() {
+	if s.controlDir == "" {
+		return
+	}
+	for _, m := range s.repos {
+		if m.control == "" {
+			continue
+		}
+		if _, err := os.Stat(m.control); err != nil {
+			continue // no connection was made
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		cmd := exec.CommandContext(ctx, "ssh", "-F", "/dev/null", "-o", "ControlPath="+m.control, "-O", "exit", "upstream")
+		cmd.Env = s.base
+		_ = cmd.Run()
+		cancel()
+	}
+	os.RemoveAll(s.controlDir)
 }
 
 func baseEnv(environ []string) []string {
@@ -167,6 +212,7 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // Run serves until ctx ends, then shuts down, letting requests in flight
 // finish for a few seconds.
 func (s *Server) Run(ctx context.Context) error {
+	defer s.Close()
 	srv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -271,7 +317,7 @@ func (s *Server) refresh(ctx context.Context, m *mirror) error {
 	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.gitBin, "--git-dir", m.dir, "fetch", "--prune", "--quiet", "--no-write-fetch-head", "origin")
-	cmd.Env = append(append([]string{}, s.base...), "GIT_SSH_COMMAND="+m.up.sshCommand(m.knownHosts))
+	cmd.Env = append(append([]string{}, s.base...), "GIT_SSH_COMMAND="+m.sshCommand())
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("fetching from upstream %s: %s", m.up.url, lastLines(string(out), 3))
@@ -289,7 +335,12 @@ func (s *Server) followHead(ctx context.Context, m *mirror) error {
 			return nil
 		}
 	}
-	env := []string{"GIT_SSH_COMMAND=" + m.up.sshCommand(m.knownHosts)}
+	// An empty upstream has no branch to point at (ls-remote shows no
+	// HEAD for it): spare the round trip.
+	if heads, err := s.git(ctx, m.dir, "for-each-ref", "--count=1", "--format=%(refname)", "refs/heads/"); err == nil && len(bytes.TrimSpace(heads)) == 0 {
+		return nil
+	}
+	env := []string{"GIT_SSH_COMMAND=" + m.sshCommand()}
 	out, err := s.gitEnv(ctx, m.dir, env, "ls-remote", "--symref", "origin", "HEAD")
 	if err != nil {
 		return fmt.Errorf("reading upstream HEAD: %w", err)
@@ -329,7 +380,7 @@ func (s *Server) hookEnv(m *mirror) []string {
 	env = append(env,
 		"GIT_PROJECT_ROOT="+filepath.Dir(m.dir),
 		"GIT_HTTP_EXPORT_ALL=1",
-		"GIT_SSH_COMMAND="+m.up.sshCommand(m.knownHosts),
+		"GIT_SSH_COMMAND="+m.sshCommand(),
 		EnvRepo+"="+m.up.name,
 		EnvUpstream+"="+m.up.url,
 		EnvAllowForce+"="+fmt.Sprint(m.up.allowForce),

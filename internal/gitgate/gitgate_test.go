@@ -2,6 +2,7 @@ package gitgate_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -112,6 +113,28 @@ func TestSecretsRefused(t *testing.T) {
 			commitFile(t, work, "a.txt", "a\n", "subject\n\n"+line)
 			return []string{"main"}
 		}, []string{scanCommitMessage + ":3"}},
+		{"big file", func(t *testing.T, work string) []string {
+			// Over http.postBuffer, so sent chunked; the secret mid-file.
+			var b strings.Builder
+			for b.Len() < 3<<20 {
+				b.WriteString("filler line of a large generated file\n")
+			}
+			commitFile(t, work, "gen.txt", b.String()+line+b.String(), "big")
+			return []string{"main"}
+		}, []string{"gen.txt:", "github-pat"}},
+		{"binary file", func(t *testing.T, work string) []string {
+			commitFile(t, work, "blob.bin", "\x00\x01\x02binary\x00\n"+line+"\x00\xff", "bin")
+			return []string{"main"}
+		}, []string{"blob.bin:2"}},
+		{"one of many commits", func(t *testing.T, work string) []string {
+			for i := range 30 {
+				commitFile(t, work, fmt.Sprintf("f%d.txt", i%5), fmt.Sprintf("line %d\n", i), "clean")
+				if i == 12 {
+					commitFile(t, work, "f1.txt", "line\n"+line, "leak")
+				}
+			}
+			return []string{"main"}
+		}, []string{"f1.txt:2"}},
 		{"new branch", func(t *testing.T, work string) []string {
 			must(t, work, "checkout", "-q", "-b", "topic")
 			commitFile(t, work, "k.py", line, "topic leak")

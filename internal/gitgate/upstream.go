@@ -83,9 +83,21 @@ func (u *upstream) knownHostsLine() string {
 
 // sshCommand is GIT_SSH_COMMAND for this upstream: only the repo's key, the
 // pinned host key, nothing from the user's ssh config or agent, no
-// forwarding.
-func (u *upstream) sshCommand(knownHosts string) string {
-	return strings.Join([]string{
+// forwarding. With a control socket path, the refresh, the HEAD lookup and
+// the forwarding push of one repo share one SSH connection (the first one
+// made checks the pinned host key; the others ride on it) instead of a
+// handshake each. Each repo has its own socket: two repos on one host may
+// use different keys.
+func (u *upstream) sshCommand(knownHosts, control string) string {
+	var mux []string
+	if control != "" {
+		mux = []string{
+			"-o", "ControlMaster=auto",
+			"-o", "ControlPath=" + shellQuote(control),
+			"-o", "ControlPersist=" + controlPersist,
+		}
+	}
+	return strings.Join(append([]string{
 		"ssh", "-F", "/dev/null",
 		"-i", shellQuote(u.keyPath),
 		"-o", "IdentitiesOnly=yes",
@@ -101,8 +113,12 @@ func (u *upstream) sshCommand(knownHosts string) string {
 		"-o", "ConnectTimeout=15",
 		"-o", "ServerAliveInterval=15",
 		"-o", "ServerAliveCountMax=4",
-	}, " ")
+	}, mux...), " ")
 }
+
+// controlPersist is how long a shared connection outlives its last use: long
+// enough to span the scan of a large push between the refresh and the forward.
+const controlPersist = "120s"
 
 // shellQuote quotes s for sh: git runs GIT_SSH_COMMAND through the shell.
 func shellQuote(s string) string {

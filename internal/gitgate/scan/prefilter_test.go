@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,9 +16,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/zricethezav/gitleaks/v8/detect"
+	"github.com/zricethezav/gitleaks/v8/detect/codec"
 	"github.com/zricethezav/gitleaks/v8/report"
 )
 
@@ -309,6 +313,7 @@ func FuzzPrefilter(f *testing.F) {
 		}
 	}
 	f.Add("\u212Aey = \"a8F3kLm9Qz2Rt7Vw4Xy1Bc6Dn5Ej0Hs\"\n")
+	f.Add(unicodeEscaped(`\u`, "x = \"", secret, "\"\n"))
 	f.Fuzz(func(t *testing.T, text string) {
 		frag := detect.Fragment{Raw: text, FilePath: "f.txt", StartLine: 1}
 		want := d.Detect(frag)
@@ -320,4 +325,113 @@ func FuzzPrefilter(f *testing.F) {
 			t.Errorf("findings differ (-full detector +prefiltered):\n%s", diff)
 		}
 	})
+}
+
+// unicodeEscaped writes s as escapes (\uXXXX or \\uXXXX) between pre and post.
+func unicodeEscaped(esc, pre, s, post string) string {
+	var b strings.Builder
+	b.WriteString(pre)
+	for _, r := range s {
+		fmt.Fprintf(&b, "%s%04x", esc, r)
+	}
+	return b.String() + post
+}
+
+// TestRedTeamUnicodeEscapedSecret: a token written as \uXXXX escapes is
+// found by gitleaks' decoder, so the prefilter must pass it on. It did not:
+// it looked for the four hex digits one byte too far.
+func TestRedTeamUnicodeEscapedSecret(t *testing.T) {
+	rules, err := DefaultRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, esc := range []string{`\u`, `\\u`, `\U`} {
+		text := unicodeEscaped(esc, "x = \"", secret, "\"\n")
+		d := detect.NewDetector(rules.cfg)
+		d.IgnoreGitleaksAllow = true
+		d.MaxDecodeDepth = decodeDepth
+		if len(d.Detect(detect.Fragment{Raw: text, FilePath: "f"})) == 0 {
+			t.Fatalf("%s: gitleaks' detector finds nothing in %q", esc, text)
+		}
+		if !rules.pre.candidate(text, "f", decodeDepth).any() {
+			t.Errorf("%s: the prefilter rules out %q", esc, text)
+		}
+	}
+}
+
+// TestFoldingRunesComplete: looking only at unicode.CaseRanges finds every
+// rune that a look at all of Unicode finds.
+func TestFoldingRunesComplete(t *testing.T) {
+	slow := map[rune]byte{}
+	for c := rune(0); c < utf8.RuneSelf; c++ {
+		for r := unicode.SimpleFold(c); r != c; r = unicode.SimpleFold(r) {
+			if r >= utf8.RuneSelf {
+				slow[r] = byte(unicode.ToLower(c))
+			}
+		}
+	}
+	for r := rune(utf8.RuneSelf); r <= unicode.MaxRune; r++ {
+		for _, a := range []rune{unicode.ToLower(r), unicode.ToUpper(r)} {
+			if a < utf8.RuneSelf {
+				slow[r] = byte(unicode.ToLower(a))
+			}
+		}
+	}
+	fast := foldingRunes()
+	if len(fast) != len(slow) {
+		t.Fatalf("fast %v slow %v", fast, slow)
+	}
+	for r, b := range slow {
+		if fast[r] != b {
+			t.Fatalf("rune %q: fast %q slow %q", r, fast[r], b)
+		}
+	}
+	t.Logf("%d runes: %v", len(fast), fast)
+}
+
+// mayDecodeHolds fails t when gitleaks' decoder finds a segment in text
+// that mayDecode says it cannot.
+func mayDecodeHolds(t *testing.T, text string) {
+	t.Helper()
+	if mayDecode(text) {
+		return
+	}
+	if _, segs := codec.NewDecoder().Decode(text, nil); len(segs) > 0 {
+		t.Fatalf("mayDecode(%q) = false, but gitleaks decodes %d segment(s)", text, len(segs))
+	}
+}
+
+// TestMayDecodeNeverMissesASegment: on random texts made of what the
+// decoder's expression cares about (percent escapes, hex, base64 runs,
+// unicode escapes, newlines, control and high bytes), "cannot decode" is
+// never wrong.
+func TestMayDecodeNeverMissesASegment(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	atoms := []string{"%", "%4", "%41", "%7e", "%0a", "%ff", "%2F", "A", "z", "0", "9", "f", "+", "/", "-", "_", "=",
+		"\n", "\r", " ", "\x00", "\x01", "\xff", "\xc3\xa9", "u", "U", "\\", "U+0041", "\\u0041", "ZGVjb2Rl", "aGVsbG8gd29ybGQhIQ=="}
+	for _, text := range []string{
+		"%ffaGVsbG8gd29ybGQhIQ==",            // base64 resumed after a percent match that decodes to nothing
+		"x%41y%00z\n%41aGVsbG8gd29ybGQhIQ==", // one empty percent match, one that decodes
+		"%4%41", "%%41", "\x00%7e\xff",
+	} {
+		mayDecodeHolds(t, text)
+	}
+	n := 200000
+	if testing.Short() {
+		n = 20000
+	}
+	for range n {
+		var b strings.Builder
+		for range 1 + rng.IntN(40) {
+			b.WriteString(atoms[rng.IntN(len(atoms))])
+		}
+		mayDecodeHolds(t, b.String())
+	}
+}
+
+func FuzzMayDecode(f *testing.F) {
+	f.Add("x %41%42 y\n")
+	f.Add("%41" + strings.Repeat("Zm9v", 5) + "\n%ff%41\n")
+	f.Add(benchData(512, false))
+	f.Fuzz(mayDecodeHolds)
 }

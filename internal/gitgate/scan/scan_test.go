@@ -180,6 +180,10 @@ func TestScan(t *testing.T) {
 			r.commit("a.py", line, "back")
 			return r.commit("b.py", line, "copy")
 		}, []string{"a.py:1", "a.py:1", "b.py:1"}, nil},
+		{"token written as unicode escapes", func(r *repo) string {
+			r.branch("work")
+			return r.commit("esc.json", unicodeEscaped(`\\u`, `{"t": "`, secret, "\"}\n"), "escaped")
+		}, []string{"esc.json:1"}, nil},
 		{"vendor path", func(r *repo) string {
 			r.branch("work")
 			return r.commit("vendor/github.com/x/y/k.go", line, "vendored")
@@ -401,4 +405,25 @@ func TestCheckParsedFailsClosed(t *testing.T) {
 	if err := checkParsed(modified, map[string]bool{tip + "\x00x y.txt": true}); err != nil {
 		t.Errorf("checkParsed with everything parsed = %v", err)
 	}
+}
+
+// FuzzParseChanges: git log --raw output (whose paths the agent picks)
+// never panics the parser, and what it returns is well formed.
+func FuzzParseChanges(f *testing.F) {
+	c := strings.Repeat("a", 40)
+	f.Add([]byte("\x00" + c + "\x00\n:000000 100644 " + strings.Repeat("0", 40) + " " + strings.Repeat("b", 40) + " A\x00new\nline.py\x00"))
+	f.Add([]byte("\x00" + c + "\x00\n:100644 100644 " + strings.Repeat("1", 40) + " " + strings.Repeat("2", 40) + " M\x00a\x00:120000 100644 " + strings.Repeat("3", 40) + " " + strings.Repeat("4", 40) + " T\x00l\x00"))
+	f.Add([]byte(":100644 100644 x y M\x00a\x00"))
+	f.Fuzz(func(t *testing.T, out []byte) {
+		s := &scanner{}
+		changes, err := s.parseChanges(out)
+		if err != nil {
+			return
+		}
+		for _, ch := range changes {
+			if !isHexID(ch.commit) || !isHexID(ch.blob) || ch.status == 0 || ch.pass == 0 {
+				t.Errorf("malformed change %+v from %q", ch, out)
+			}
+		}
+	})
 }
