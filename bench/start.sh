@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# bench/start.sh: warm start to the agent's first command, headless and
+# interactive, for two builds side by side (before and after a change), with
+# the machine's load. The agent's first command prints the container's
+# clock (host and container share it); the figure is that time minus the
+# moment the start was launched. Images are cached by a warm-up run of each
+# build first. Everything runs with --rm in a temporary HOME: nothing stays.
+#
+#   bench/start.sh [BEFORE_REV]    (default: the merge base with main)
+#   RUNS=5 bench/start.sh main
+#
+# With the "after" build, --timings' breakdown of the last run of each mode
+# is printed too. Needs a Docker engine with the seeded base images, and
+# script(1) for the interactive runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${RUNS:-5}
+before=${1:-$(git merge-base HEAD main)}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export HOME=$work/home
+mkdir -p "$HOME"
+
+echo "== building: before = $(git rev-parse --short "$before"), after = the working tree"
+mkdir -p "$work/src-before" "$work/before" "$work/after"
+git archive "$before" | tar -x -C "$work/src-before"
+(cd "$work/src-before" && CGO_ENABLED=0 go build -o "$work/before/bot-bottle" ./cmd/bot-bottle)
+CGO_ENABLED=0 go build -o "$work/after/bot-bottle" ./cmd/bot-bottle
+
+now() { date +%s.%N; }
+
+# headless BIN [FLAGS...]: seconds from launch to the agent's first command.
+headless() {
+  local bin=$1
+  shift
+  local t0 out
+  t0=$(now)
+  out=$("$bin" start --rm --headless "$@" --prompt 'date +%s.%N' 2>"$work/stderr") || {
+    cat "$work/stderr" >&2
+    return 1
+  }
+  awk -v a="$out" -v b="$t0" 'BEGIN { printf "%.2f", a - b }'
+}
+
+# interactive BIN [FLAGS...]: the same on a terminal (script(1)), the
+# command typed at the agent's shell.
+interactive() {
+  local bin=$1
+  shift
+  local t0 pid got
+  rm -f "$work/in" "$work/typescript"
+  mkfifo "$work/in"
+  t0=$(now)
+  script -qfec "$bin start --rm $* 2>$work/stderr" "$work/typescript" <"$work/in" >/dev/null &
+  pid=$!
+  exec 3>"$work/in"
+  printf 'date +%%s.%%N; exit\n' >&3
+  wait "$pid" || {
+    exec 3>&-
+    cat "$work/stderr" >&2
+    return 1
+  }
+  exec 3>&-
+  got=$(tr -d '\r' <"$work/typescript" | grep -oE '^[0-9]{10}\.[0-9]+' | head -1)
+  awk -v a="$got" -v b="$t0" 'BEGIN { printf "%.2f", a - b }'
+}
+
+mean() { awk '{ s += $1; n++ } END { if (n) printf "%.2f", s / n }'; }
+
+for b in before after; do
+  echo "== warm-up ($b): builds the images it needs"
+  headless "$work/$b/bot-bottle" >/dev/null
+done
+
+for mode in headless interactive; do
+  : >"$work/before.$mode"
+  : >"$work/after.$mode"
+  for i in $(seq "$runs"); do
+    for b in before after; do
+      load=$(cut -d' ' -f1 /proc/loadavg)
+      t=$($mode "$work/$b/bot-bottle")
+      echo "$t" >>"$work/$b.$mode"
+      echo "$mode run $i $b: ${t} s (load $load)"
+    done
+  done
+  echo "$mode: before mean $(mean <"$work/before.$mode") s, after mean $(mean <"$work/after.$mode") s over $runs runs each"
+  t=$($mode "$work/after/bot-bottle" --timings)
+  echo "$mode with --timings (after): ${t} s; its breakdown:"
+  sed -n '/^timings/,$p' "$work/stderr"
+done
+uptime
