@@ -159,11 +159,8 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 	if setupErr == nil {
 		setupErr = provision(ctx, o.Backend, b, o.Provision, o.Session.Stderr, progress, tm)
 	}
-	if setupErr == nil {
+	if setupErr == nil && o.Workspace != nil {
 		end = tm.Begin(PhaseWorkspace)
-		if o.Workspace == nil {
-			end = func() {}
-		}
 		setupErr = copyWorkspace(ctx, o.Backend, b, p.StateDir, o.Workspace, progress)
 		end()
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"text/tabwriter"
 	"time"
 )
 
@@ -83,17 +82,13 @@ func (t *Timings) Write(w io.Writer) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	fmt.Fprintln(w, "timings (seconds after the start began; phases overlap where they ran side by side):")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "  AT\tTOOK\t  PHASE\t")
+	fmt.Fprintf(w, "  %8s %8s  %s\n", "AT", "TOOK", "PHASE")
 	for _, p := range t.phases {
-		took := "(unfinished)"
+		took := "running"
 		if p.done {
 			took = secs(p.end - p.start)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t  %s\t\n", secs(p.start), took, p.name)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
+		fmt.Fprintf(w, "  %8s %8s  %s\n", secs(p.start), took, p.name)
 	}
 	if t.first > 0 {
 		_, err := fmt.Fprintf(w, "  to the agent's first output: %s s\n", secs(t.first))
