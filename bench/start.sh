@@ -18,14 +18,15 @@ runs=${RUNS:-5}
 before=${1:-$(git merge-base HEAD main)}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-export HOME=$work/home
-mkdir -p "$HOME"
 
 echo "== building: before = $(git rev-parse --short "$before"), after = the working tree"
 mkdir -p "$work/src-before" "$work/before" "$work/after"
 git archive "$before" | tar -x -C "$work/src-before"
 (cd "$work/src-before" && CGO_ENABLED=0 go build -o "$work/before/bot-bottle" ./cmd/bot-bottle)
 CGO_ENABLED=0 go build -o "$work/after/bot-bottle" ./cmd/bot-bottle
+# Only now: the builds keep the user's Go caches.
+export HOME=$work/home
+mkdir -p "$HOME"
 
 now() { date +%s.%N; }
 

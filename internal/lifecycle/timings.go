@@ -84,7 +84,7 @@ func (t *Timings) Write(w io.Writer) error {
 	fmt.Fprintln(w, "timings (seconds after the start began; phases overlap where they ran side by side):")
 	fmt.Fprintf(w, "  %8s %8s  %s\n", "AT", "TOOK", "PHASE")
 	for _, p := range t.phases {
-		took := "running"
+		took := "unfinished"
 		if p.done {
 			took = secs(p.end - p.start)
 		}
