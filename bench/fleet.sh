@@ -21,21 +21,10 @@ n=${N:-20}
 work=$(mktemp -d)
 bin=$work/bot-bottle
 
-# ours lists the IDs of the containers (or, with "network", the networks)
-# whose state-dir label lies under $work: this run's and nobody else's.
-ours() {
-  if [ "${1:-}" = network ]; then
-    docker network ls -q --filter label=bot-bottle.slug |
-      xargs -r docker network inspect -f '{{.ID}} {{index .Labels "bot-bottle.state-dir"}}'
-  else
-    docker ps -aq --filter label=bot-bottle.slug |
-      xargs -r docker inspect -f '{{.ID}} {{index .Config.Labels "bot-bottle.state-dir"}}'
-  fi | awk -v w="$work/" 'index($2, w) == 1 { print $1 }'
-}
+. bench/lib-bottles.sh
 cleanup() {
   set +e
-  ours | xargs -r docker rm -f >/dev/null
-  ours network | xargs -r docker network rm >/dev/null
+  remove_ours
   rm -rf "$work"
   left=$( (ours; ours network) 2>/dev/null | wc -l)
   echo "cleaned up ($left left)"

@@ -17,7 +17,9 @@ cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
 before=${1:-$(git merge-base HEAD main)}
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. bench/lib-bottles.sh
+# However it ends, nothing it started stays.
+trap 'remove_ours; rm -rf "$work"' EXIT
 
 echo "== building: before = $(git rev-parse --short "$before"), after = the working tree"
 mkdir -p "$work/src-before" "$work/before" "$work/after"
@@ -44,7 +46,8 @@ headless() {
 }
 
 # interactive BIN [FLAGS...]: the same on a terminal (script(1)), the
-# command typed at the agent's shell.
+# command typed at the agent's shell once its prompt shows (typed earlier,
+# the start's own terminal queries would read it), polled every 20 ms.
 interactive() {
   local bin=$1
   shift
@@ -55,6 +58,10 @@ interactive() {
   script -qfec "$bin start --rm $* 2>$work/stderr" "$work/typescript" <"$work/in" >/dev/null &
   pid=$!
   exec 3>"$work/in"
+  until grep -q 'agent@' "$work/typescript" 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.02
+  done
   printf 'date +%%s.%%N; exit\n' >&3
   wait "$pid" || {
     exec 3>&-

@@ -199,17 +199,24 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 		}); err != nil {
 			return err
 		}
-		if opts.UID != 0 {
-			if err := l.step("adding the agent's user", func() error {
-				return addUser(ctx, d.eng, agentID, opts.UID, opts.GID, "/home/agent")
-			}); err != nil {
+		userAndCA := func() error {
+			if opts.UID != 0 {
+				if err := l.step("adding the agent's user", func() error {
+					return addUser(ctx, d.eng, agentID, opts.UID, opts.GID, "/home/agent")
+				}); err != nil {
+					return err
+				}
+			}
+			return l.step("installing the bottle CA", func() error {
+				return installCA(ctx, d.eng, agentID, filepath.Join(b.StateDir, "ca", "ca.pem"))
+			})
+		}
+		// gVisor may keep its root filesystem from what the engine writes
+		// once it runs: there the user and the CA go in first.
+		if runtime == "runsc" {
+			if err := userAndCA(); err != nil {
 				return err
 			}
-		}
-		if err := l.step("installing the bottle CA", func() error {
-			return installCA(ctx, d.eng, agentID, filepath.Join(b.StateDir, "ca", "ca.pem"))
-		}); err != nil {
-			return err
 		}
 		if err := l.step("starting the agent", func() error {
 			_, err := d.eng.ContainerStart(ctx, agentID, client.ContainerStartOptions{})
@@ -217,10 +224,16 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 		}); err != nil {
 			return err
 		}
+		// The agent's walls are what they are from its start: attestation
+		// may probe them now. Its user and CA are for what runs in it
+		// later (provisioning, its command), after Launch returns.
 		if opts.AgentRunning != nil {
 			opts.AgentRunning(out)
 		}
-		return nil
+		if runtime == "runsc" {
+			return nil
+		}
+		return userAndCA()
 	}
 	if err := both(sidecarUp, agentUp); err != nil {
 		return backend.Bottle{}, err
