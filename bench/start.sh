@@ -8,10 +8,11 @@
 #
 #   bench/start.sh [BEFORE_REV]    (default: the merge base with main)
 #   RUNS=5 bench/start.sh main
+#   MODES=interactive bench/start.sh
 #
 # With the "after" build, --timings' breakdown of the last run of each mode
 # is printed too. Needs a Docker engine with the seeded base images, and
-# script(1) for the interactive runs.
+# python3 for the interactive runs (bench/tty-start.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
@@ -24,8 +25,8 @@ trap 'remove_ours; rm -rf "$work"' EXIT
 echo "== building: before = $(git rev-parse --short "$before"), after = the working tree"
 mkdir -p "$work/src-before" "$work/before" "$work/after"
 git archive "$before" | tar -x -C "$work/src-before"
-(cd "$work/src-before" && CGO_ENABLED=0 go build -o "$work/before/bot-bottle" ./cmd/bot-bottle)
-CGO_ENABLED=0 go build -o "$work/after/bot-bottle" ./cmd/bot-bottle
+(cd "$work/src-before" && CGO_ENABLED=0 go build -trimpath -o "$work/before/bot-bottle" ./cmd/bot-bottle)
+CGO_ENABLED=0 go build -trimpath -o "$work/after/bot-bottle" ./cmd/bot-bottle
 # Only now: the builds keep the user's Go caches.
 export HOME=$work/home
 mkdir -p "$HOME"
@@ -45,31 +46,19 @@ headless() {
   awk -v a="$out" -v b="$t0" 'BEGIN { printf "%.2f", a - b }'
 }
 
-# interactive BIN [FLAGS...]: the same on a terminal (script(1)), the
-# command typed at the agent's shell once its prompt shows (typed earlier,
-# the start's own terminal queries would read it), polled every 20 ms.
+# interactive BIN [FLAGS...]: the same on a terminal: bench/tty-start.py
+# runs the start on a pseudo-terminal that answers the terminal queries a
+# real one answers (script(1) does not, and every bot-bottle process waits
+# 5 s for them) and types the command at the agent's prompt once it shows.
 interactive() {
   local bin=$1
   shift
-  local t0 pid got
-  rm -f "$work/in" "$work/typescript"
-  mkfifo "$work/in"
+  local t0 got
   t0=$(now)
-  script -qfec "$bin start --rm $* 2>$work/stderr" "$work/typescript" <"$work/in" >/dev/null &
-  pid=$!
-  exec 3>"$work/in"
-  until grep -q 'agent@' "$work/typescript" 2>/dev/null; do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.02
-  done
-  printf 'date +%%s.%%N; exit\n' >&3
-  wait "$pid" || {
-    exec 3>&-
+  got=$(STDERR_FILE=$work/stderr bench/tty-start.py "$bin" "$@") || {
     cat "$work/stderr" >&2
     return 1
   }
-  exec 3>&-
-  got=$(tr -d '\r' <"$work/typescript" | grep -oE '^[0-9]{10}\.[0-9]+' | head -1)
   awk -v a="$got" -v b="$t0" 'BEGIN { printf "%.2f", a - b }'
 }
 
@@ -80,7 +69,7 @@ for b in before after; do
   headless "$work/$b/bot-bottle" >/dev/null
 done
 
-for mode in headless interactive; do
+for mode in ${MODES:-headless interactive}; do
   : >"$work/before.$mode"
   : >"$work/after.$mode"
   for i in $(seq "$runs"); do
