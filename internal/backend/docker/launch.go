@@ -181,15 +181,31 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 		}); err != nil {
 			return err
 		}
-		if err := l.step("adding the sidecar's user", func() error {
-			return addUser(ctx, d.eng, sidecarID, opts.UID, opts.GID, "/home/bot-bottle")
+		// Its user entry is for git and ssh, which run on a push or a
+		// fetch, never while the daemons start: it goes in beside the
+		// boot, and Launch returns only once it is there. On an engine
+		// with gVisor (which may keep a running sandbox's root file system
+		// from what the engine writes) it goes in first.
+		user := func() error {
+			return l.step("adding the sidecar's user", func() error {
+				return addUser(ctx, d.eng, sidecarID, opts.UID, opts.GID, "/home/bot-bottle")
+			})
+		}
+		if runtime == "runsc" {
+			if err := user(); err != nil {
+				return err
+			}
+		}
+		if err := l.step("starting the sidecar", func() error {
+			_, err := d.eng.ContainerStart(ctx, sidecarID, client.ContainerStartOptions{})
+			return err
 		}); err != nil {
 			return err
 		}
-		return l.step("starting the sidecar", func() error {
-			_, err := d.eng.ContainerStart(ctx, sidecarID, client.ContainerStartOptions{})
-			return err
-		})
+		if runtime == "runsc" {
+			return nil
+		}
+		return user()
 	}
 	agentUp := func() error {
 		var agentID string
