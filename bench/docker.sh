@@ -3,6 +3,8 @@
 #   1. seeding the base image from Debian packages (cold: --force)
 #   2. time from a headless start to the agent's first command, images
 #      cached, and the sidecar's idle memory (BenchmarkStartHeadless)
+#   3. warm headless and interactive starts, before and after a change,
+#      with --timings' breakdown (bench/start.sh; BEFORE=REV)
 # Needs root (debootstrap) and a Docker engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +17,5 @@ echo "== seed the sidecar's base (cold), image sizes"
 docker image inspect -f '{{index .RepoTags 0}} {{.Size}}' bot-bottle/base:bookworm bot-bottle/base-sidecar:bookworm
 echo "== start --headless to first command, sidecar idle memory"
 go test -run '^$' -bench StartHeadless -benchtime "${BENCHTIME:-5x}" ./test/e2e/
+echo "== warm starts before and after, headless and interactive (bench/start.sh)"
+bench/start.sh ${BEFORE:-}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -180,7 +181,9 @@ func TestReport(t *testing.T) {
 // answers the rest as not run. forge replaces the probe program's answer.
 type fakeRunner struct {
 	local   netip.Addr
+	mu      sync.Mutex // the probe runs of one attestation are concurrent
 	tarball []byte
+	copies  int
 	execs   [][]string
 	users   []string
 	forge   func(req probe.Request) []byte
@@ -190,13 +193,18 @@ func (f *fakeRunner) CopyInto(_ context.Context, _, dir string, tb io.Reader) er
 	if dir != "/" {
 		return errors.New("copied somewhere else than /")
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.tarball, _ = io.ReadAll(tb)
+	f.copies++
 	return nil
 }
 
 func (f *fakeRunner) Exec(ctx context.Context, _ string, spec backend.ExecSpec) (int, error) {
+	f.mu.Lock()
 	f.execs = append(f.execs, spec.Cmd)
 	f.users = append(f.users, spec.User)
+	f.mu.Unlock()
 	if len(spec.Cmd) == 2 && spec.Cmd[1] == ProbeCommand {
 		if f.forge != nil {
 			var req probe.Request
@@ -285,9 +293,12 @@ func TestRunWithoutWalls(t *testing.T) {
 			t.Errorf("tar entry %s: uid %d mode %o", h.Name, h.Uid, h.Mode)
 		}
 	}
-	if len(f.execs) != 2 || f.execs[0][0] != dir+"/bot-bottle" || f.users[0] != "" ||
-		strings.Join(f.execs[1], " ") != "rm -rf "+dir || f.users[1] != "0:0" {
-		t.Errorf("execs %q as %q (dir %s)", f.execs, f.users, dir)
+	// Two runs of the probe program (the walls, then resolver and proxy),
+	// then the removal.
+	if len(f.execs) != 3 || f.copies != 1 ||
+		f.execs[0][0] != dir+"/bot-bottle" || f.users[0] != "" || f.execs[1][0] != dir+"/bot-bottle" || f.users[1] != "" ||
+		strings.Join(f.execs[2], " ") != "rm -rf "+dir || f.users[2] != "0:0" {
+		t.Errorf("execs %q as %q (dir %s), %d copies", f.execs, f.users, dir, f.copies)
 	}
 	if _, err := os.Stat(filepath.Join(logs, LogFile)); err != nil {
 		t.Errorf("no log: %v", err)
@@ -338,5 +349,26 @@ func TestRunWhenTheProbesFail(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(logs, LogFile))
 	if n := strings.Count(string(data), `"failed":true`); n != len(rep.Checks) || n == 0 {
 		t.Errorf("%d failed lines logged for %d checks", n, len(rep.Checks))
+	}
+}
+
+// TestRunWithTheMountedBinary: with the probe binary already in the agent
+// (mounted read-only at launch), nothing is copied in or removed, and the
+// probes still find the host listener.
+func TestRunWithTheMountedBinary(t *testing.T) {
+	host := hostAddr(t)
+	f := &fakeRunner{local: host}
+	const mounted = "/usr/local/libexec/bot-bottle/bot-bottle"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, f, "x-abcde", Targets{HostAddrs: []netip.Addr{host}}, Options{InAgent: mounted, Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Err() == nil {
+		t.Error("an unwalled run passed")
+	}
+	if f.copies != 0 || len(f.execs) != 2 || f.execs[0][0] != mounted || f.execs[1][0] != mounted {
+		t.Errorf("%d copies, execs %q; want the mounted binary run twice, nothing copied or removed", f.copies, f.execs)
 	}
 }

@@ -5,10 +5,17 @@
 // that got out with what leaked and how to fix the host.
 //
 // The probes run as `bot-bottle attest-probe` (package attest/probe): the
-// static binary is copied into the agent container for the run, owned by
-// root and read-only for the agent, and removed afterwards. A listener on
-// every host address (the canary) gives host-side evidence that does not
-// depend on what the probe program says.
+// host's static binary, mounted read-only into the agent container at
+// launch where the backend can (start), else copied in for the run, owned
+// by root and read-only for the agent, and removed afterwards (doctor, a
+// cluster). A listener on every host address (the canary) gives host-side
+// evidence that does not depend on what the probe program says.
+//
+// Start attests in two halves (Begin, Finish): the agent's own network
+// walls are probed as soon as its container runs, while the sidecar is
+// still starting; the resolver and proxy probes run once the sidecar is
+// ready. The verdict comes only from Finish, and the agent's command runs
+// only after it said every probe stayed closed.
 package attest
 
 import (
@@ -27,7 +34,7 @@ type Category string
 
 const (
 	CatHost     Category = "host"     // a host address or gateway answered
-	CatRoute    Category = "route"    // a route to an outside address exists
+	CatRoute    Category = "route"    // an outside address answered the agent directly
 	CatResolver Category = "resolver" // the container's resolver answered an outside name
 	CatProxy    Category = "proxy"    // the egress proxy let something through
 	CatIPv6     Category = "ipv6"     // the container has IPv6 addresses
@@ -42,9 +49,10 @@ func Fix(c Category) string {
 			"from anything but the bottle's internal network; on an engine that gives the bridge a host address " +
 			"anyway, drop traffic from the bridge to the host (iptables -I INPUT -i <bridge> -j DROP)"
 	case CatRoute:
-		return "the agent container has a route out of the bottle. It must be on the bottle's internal network only " +
-			"(created internal, no gateway): disconnect every other network from the agent container " +
-			"and check that no engine plugin, compose override or engine default attaches one"
+		return "the agent reached an address outside the bottle without the proxy. Its only way out must be the sidecar: " +
+			"on an engine, the agent container must be on the bottle's internal network only (created internal, no gateway): " +
+			"disconnect every other network from it and check that no engine plugin, compose override or engine default attaches one; " +
+			"in a pod, the wall (the packet filter that lets only the sidecar's user out) must be loaded before the agent starts"
 	case CatResolver:
 		return "the container's resolver answered a name outside the bottle, so the engine's embedded DNS forwards " +
 			"somewhere other than the sidecar. Upgrade the engine (older engines forward from the host's namespace, " +
@@ -139,13 +147,13 @@ func Plan(t Targets, canaryPort int) []Check {
 		}
 		for _, n := range []string{"udp", "tcp"} {
 			add("dns "+name+" direct to "+r+" ("+n+")", cat,
-				probe.Spec{Kind: probe.KindDNS, Addr: net.JoinHostPort(r, "53"), Net: n, Name: name, LeakOnRoute: true})
+				probe.Spec{Kind: probe.KindDNS, Addr: net.JoinHostPort(r, "53"), Net: n, Name: name, Outside: true})
 		}
 		add("udp to "+net.JoinHostPort(r, "443")+" (QUIC)", cat,
-			probe.Spec{Kind: probe.KindUDP, Addr: net.JoinHostPort(r, "443"), LeakOnRoute: true})
+			probe.Spec{Kind: probe.KindUDP, Addr: net.JoinHostPort(r, "443"), Outside: true})
 		for _, p := range []string{"443", "853"} {
 			add("tcp to "+net.JoinHostPort(r, p)+" direct", cat,
-				probe.Spec{Kind: probe.KindTCP, Addr: net.JoinHostPort(r, p), LeakOnRoute: true})
+				probe.Spec{Kind: probe.KindTCP, Addr: net.JoinHostPort(r, p), Outside: true})
 		}
 	}
 	add("ipv6 addresses of the container", CatIPv6, probe.Spec{Kind: probe.KindIPv6})

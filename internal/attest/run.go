@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -32,8 +33,13 @@ type Runner interface {
 // Options tune a run.
 type Options struct {
 	// Binary is a static bot-bottle binary on the host, copied into the
-	// agent to run the probes.
+	// agent to run the probes (unless InAgent is set).
 	Binary string
+	// InAgent is a probe binary already in the agent and read-only to it:
+	// the host's own, mounted by the backend at launch
+	// (backend.Bottle.ProbePath). "": Binary is copied in for the run,
+	// owned by root, and removed after.
+	InAgent string
 	// Phase names the run in the log: "start" or "doctor".
 	Phase string
 	// LogsDir is the bottle's logs directory ("": no log).
@@ -60,40 +66,126 @@ type Backend interface {
 // another error when the probes could not run. Either error means the
 // agent must not get the bottle.
 func BeforeAgent(ctx context.Context, be Backend, slug string, o Options) (Report, error) {
-	t, err := be.Targets(ctx, slug)
-	if err != nil {
-		return Report{Slug: slug}, fmt.Errorf("attesting %s: %w", slug, err)
-	}
-	rep, err := Run(ctx, be, slug, t, o)
-	if err != nil {
-		return rep, err
-	}
-	return rep, rep.Err()
+	return Begin(ctx, be, slug, o).Finish(ctx)
+}
+
+// Attestation is one attestation in progress (Begin).
+type Attestation struct {
+	slug string
+	be   Runner
+	o    Options
+	rep  Report
+	// begun is closed once the host listener is up and the wall probes
+	// are running (or could not start: err, runErr).
+	begun  chan struct{}
+	err    error // nothing could be attested (no targets, no listener)
+	runErr error // the probes could not run
+	can    *canary
+	exe    string
+	clean  func()
+	early  []int // the checks of the agent's own network walls
+	late   []int // the checks that need the sidecar: resolver, proxy
+	wall   chan probeOut
+}
+
+type probeOut struct {
+	out []byte
+	err error
+}
+
+// Begin starts attesting the bottle slug, whose agent container must run
+// while its sidecar need not be ready yet: it finds the targets, starts
+// the host listener and runs the probes of the agent's own network walls
+// (host addresses, gateways, outside addresses, IPv6), which do not
+// depend on the sidecar. It returns at once; Finish, called once the
+// sidecar is ready, runs the probes that go through the sidecar (its
+// resolver, its proxy) and gives the verdict. Nothing is decided before
+// Finish: an Attestation that is never finished hands nothing over.
+func Begin(ctx context.Context, be Backend, slug string, o Options) *Attestation {
+	a := newAttestation(be, slug, o)
+	go a.begin(ctx, func() (Targets, error) { return be.Targets(ctx, slug) })
+	return a
 }
 
 // Run runs every check for t in the agent of slug and returns the report.
 // An error means the probes could not run; a report with bad checks is
 // returned with a nil error (see Report.Err).
 func Run(ctx context.Context, be Runner, slug string, t Targets, o Options) (Report, error) {
-	rep := Report{Slug: slug, hints: t.FixHints}
+	a := newAttestation(be, slug, o)
+	a.begin(ctx, func() (Targets, error) { return t, nil })
+	return a.finish(ctx)
+}
+
+func newAttestation(be Runner, slug string, o Options) *Attestation {
 	if o.Timeout <= 0 {
 		o.Timeout = probe.DefaultTimeout
 	}
-	now := time.Now
-	if o.Now != nil {
-		now = o.Now
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	can, err := startCanary(t.AgentAddrs)
+	return &Attestation{slug: slug, be: be, o: o, rep: Report{Slug: slug}, begun: make(chan struct{}), clean: func() {}, wall: make(chan probeOut, 1)}
+}
+
+func (a *Attestation) begin(ctx context.Context, targets func() (Targets, error)) {
+	defer close(a.begun)
+	t, err := targets()
 	if err != nil {
-		return rep, fmt.Errorf("attesting %s: starting the host listener: %w", slug, err)
+		a.err = fmt.Errorf("attesting %s: %w", a.slug, err)
+		return
 	}
-	t.ExtraTCP = append(t.ExtraTCP, o.ExtraTCP...)
-	rep.Checks = Plan(t, can.port())
-	out, runErr := runProbes(ctx, be, slug, o, Specs(rep.Checks))
-	heard := can.stop()
+	a.rep.hints = t.FixHints
+	a.can, err = startCanary(t.AgentAddrs)
+	if err != nil {
+		a.err = fmt.Errorf("attesting %s: starting the host listener: %w", a.slug, err)
+		return
+	}
+	t.ExtraTCP = append(t.ExtraTCP, a.o.ExtraTCP...)
+	a.rep.Checks = Plan(t, a.can.port())
+	for i, c := range a.rep.Checks {
+		if c.Category == CatResolver || c.Category == CatProxy {
+			a.late = append(a.late, i)
+		} else {
+			a.early = append(a.early, i)
+		}
+	}
+	a.exe, a.clean, a.runErr = place(ctx, a.be, a.slug, a.o)
+	if a.runErr != nil {
+		return
+	}
+	go func() {
+		out, err := a.probe(ctx, a.early)
+		a.wall <- probeOut{out, err}
+	}()
+}
+
+// Finish runs the probes that need the sidecar, waits for the others and
+// returns the verdict, as BeforeAgent does: nil only when every probe
+// stayed closed.
+func (a *Attestation) Finish(ctx context.Context) (Report, error) {
+	rep, err := a.finish(ctx)
+	if err != nil {
+		return rep, err
+	}
+	return rep, rep.Err()
+}
+
+func (a *Attestation) finish(ctx context.Context) (Report, error) {
+	<-a.begun
+	if a.err != nil {
+		return a.rep, a.err
+	}
+	runErr := a.runErr
 	if runErr == nil {
-		runErr = Apply(rep.Checks, out)
+		late, lateErr := a.probe(ctx, a.late)
+		wall := <-a.wall
+		runErr = errors.Join(wall.err, lateErr)
+		if runErr == nil {
+			runErr = errors.Join(a.apply(a.early, wall.out), a.apply(a.late, late))
+		}
 	}
+	a.clean()
+	heard := a.can.stop()
+	rep := a.rep
 	if runErr != nil {
 		// Every check failed; the log says so, and keeps what the host
 		// listener saw.
@@ -102,18 +194,40 @@ func Run(ctx context.Context, be Runner, slug string, t Targets, o Options) (Rep
 		}
 	}
 	rep.Checks = withCanary(rep.Checks, heard)
-	if o.LogsDir != "" {
-		if err := rep.Log(o.LogsDir, o.Phase, now()); err != nil && runErr == nil {
+	if a.o.LogsDir != "" {
+		if err := rep.Log(a.o.LogsDir, a.o.Phase, a.o.Now()); err != nil && runErr == nil {
 			return rep, err
 		}
 	}
 	if runErr != nil {
 		if len(heard) > 0 {
-			return rep, fmt.Errorf("attesting %s: %w (and the host listener saw a connection from the agent)", slug, runErr)
+			return rep, fmt.Errorf("attesting %s: %w (and the host listener saw a connection from the agent)", a.slug, runErr)
 		}
-		return rep, fmt.Errorf("attesting %s: %w", slug, runErr)
+		return rep, fmt.Errorf("attesting %s: %w", a.slug, runErr)
 	}
 	return rep, nil
+}
+
+// apply fills the checks at idx with the probe program's answer to them.
+func (a *Attestation) apply(idx []int, out []byte) error {
+	cs := make([]Check, len(idx))
+	for j, i := range idx {
+		cs[j] = a.rep.Checks[i]
+	}
+	err := Apply(cs, out)
+	for j, i := range idx {
+		a.rep.Checks[i] = cs[j]
+	}
+	return err
+}
+
+// probe runs the checks at idx in one run of the probe program.
+func (a *Attestation) probe(ctx context.Context, idx []int) ([]byte, error) {
+	specs := make([]probe.Spec, len(idx))
+	for j, i := range idx {
+		specs[j] = a.rep.Checks[i].Spec
+	}
+	return runProbes(ctx, a.be, a.slug, a.exe, a.o.Timeout, specs)
 }
 
 // withCanary applies the host listener's own record: a connection to a
@@ -145,36 +259,43 @@ func withCanary(cs []Check, seen []heard) []Check {
 	return cs
 }
 
-// runProbes copies the binary into the agent, runs the probes as the
-// agent's user and removes the binary again. It returns the probe
-// program's output.
-func runProbes(ctx context.Context, be Runner, slug string, o Options, specs []probe.Spec) ([]byte, error) {
+// place puts the probe program in the agent: the binary the backend
+// mounted, or a copy of o.Binary, owned by root and removed by the
+// returned function.
+func place(ctx context.Context, be Runner, slug string, o Options) (exe string, clean func(), err error) {
+	if o.InAgent != "" {
+		return o.InAgent, func() {}, nil
+	}
 	bin, err := os.ReadFile(o.Binary)
 	if err != nil {
-		return nil, fmt.Errorf("reading the probe binary: %w", err)
+		return "", nil, fmt.Errorf("reading the probe binary: %w", err)
 	}
 	rnd := make([]byte, 8)
 	rand.Read(rnd)
 	dir := "/tmp/bot-bottle-attest-" + hex.EncodeToString(rnd)
-	exe := path.Join(dir, "bot-bottle")
 	tb, err := probeTar(dir, bin)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if err := be.CopyInto(ctx, slug, "/", tb); err != nil {
-		return nil, fmt.Errorf("copying the probe binary into the agent: %w", err)
+		return "", nil, fmt.Errorf("copying the probe binary into the agent: %w", err)
 	}
-	defer func() {
+	return path.Join(dir, "bot-bottle"), func() {
 		// Root owns the copy, so root removes it.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		be.Exec(cctx, slug, backend.ExecSpec{Cmd: []string{"rm", "-rf", dir}, User: "0:0"})
-	}()
-	req, err := json.Marshal(probe.Request{TimeoutMS: int(o.Timeout / time.Millisecond), Probes: specs})
+	}, nil
+}
+
+// runProbes runs specs with the probe program exe, as the agent's user,
+// and returns the program's output.
+func runProbes(ctx context.Context, be Runner, slug, exe string, timeout time.Duration, specs []probe.Spec) ([]byte, error) {
+	req, err := json.Marshal(probe.Request{TimeoutMS: int(timeout / time.Millisecond), Probes: specs})
 	if err != nil {
 		return nil, err
 	}
-	ectx, cancel := context.WithTimeout(ctx, o.Timeout+30*time.Second)
+	ectx, cancel := context.WithTimeout(ctx, timeout+30*time.Second)
 	defer cancel()
 	var stdout, stderr limitedBuffer
 	stdout.max, stderr.max = 4<<20, 64<<10

@@ -76,6 +76,9 @@ type Bottle struct {
 	SidecarImage string
 	// AgentUID and AgentGID own what is copied into the agent.
 	AgentUID, AgentGID int
+	// ProbePath is where LaunchOptions.ProbeBinary is in the agent,
+	// read-only ("": the backend did not mount it; attestation copies it).
+	ProbePath string
 }
 
 // LaunchOptions are the parts of a launch that are not in the plan.
@@ -95,6 +98,18 @@ type LaunchOptions struct {
 	// provider (host paths); empty: the plan's template or Dockerfile.
 	AgentDockerfile string
 	AgentContext    string
+	// ProbeBinary is the host's static bot-bottle for attestation: a
+	// backend that can mounts it read-only into the agent and says where
+	// (Bottle.ProbePath), so no start copies it in ("": none).
+	ProbeBinary string
+	// AgentRunning is called once the agent's container runs, possibly
+	// before the sidecar is ready, so the agent's own walls can be probed
+	// while the sidecar starts (nil: none; a backend that starts the agent
+	// only after the sidecar need not call it).
+	AgentRunning func(Bottle)
+	// Timer times the launch's steps (start --timings): it is called as a
+	// step begins and returns what ends it. Steps may overlap (nil: none).
+	Timer func(step string) (end func())
 }
 
 // TermSize is a terminal's size in cells.

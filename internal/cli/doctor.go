@@ -100,26 +100,6 @@ func probeBinary(env Env) (string, error) {
 	return b, nil
 }
 
-// attestBeforeAgent is start's check, run after provisioning and before
-// the agent's command: a bottle whose walls leak is not handed over.
-func attestBeforeAgent(env Env, be attest.Backend, logsDir string) func(context.Context, backend.Bottle) error {
-	return func(ctx context.Context, b backend.Bottle) error {
-		bin, err := probeBinary(env)
-		if err != nil {
-			return err
-		}
-		rep, err := attest.BeforeAgent(ctx, be, b.Slug, attest.Options{Binary: bin, Phase: "start", LogsDir: logsDir})
-		var le *attest.LeakError
-		if errors.As(err, &le) {
-			return found(err) // a failed check: exit 1
-		}
-		if err == nil {
-			fmt.Fprintf(env.Stderr, "  %s; each result is in %s\n", rep.Summary(), filepath.Join(logsDir, attest.LogFile))
-		}
-		return err
-	}
-}
-
 // printRuntime says which engine and OCI runtime the agent of slug runs on
 // (runsc is gVisor).
 func printRuntime(ctx context.Context, env Env, be backend.Backend, slug string) {

@@ -106,18 +106,23 @@ func launch(ctx context.Context, env Env, p *plan.Bottle, prov provider.Provisio
 // lifecycleOptions are lifecycle.Start's options for plan p as launch runs it.
 func lifecycleOptions(env Env, p *plan.Bottle, prov provider.Provision, o startOptions, be backend.Backend, getenv func(string) string, agentImage string) lifecycle.StartOptions {
 	uid, gid := ids()
-	return lifecycle.StartOptions{
-		Backend:   be,
-		Provision: prov,
-		MakeCA:    makeBottleCA,
-		Launch:    backend.LaunchOptions{Getenv: getenv, UID: uid, GID: gid, AgentImage: agentImage},
-		Session:   session(env, !o.headless),
-		Keep:      o.keep,
-		Discard:   o.rm,
-		Progress:  env.Stderr,
-		Workspace: workspaceOf(env, o),
-		Attest:    attestBeforeAgent(env, be, hoststate.Bottle(p.StateDir).Logs()),
+	probeBin, attestEarly := startAttestation(env, be, hoststate.Bottle(p.StateDir).Logs())
+	so := lifecycle.StartOptions{
+		Backend:     be,
+		Provision:   prov,
+		MakeCA:      makeBottleCA,
+		Launch:      backend.LaunchOptions{Getenv: getenv, UID: uid, GID: gid, AgentImage: agentImage, ProbeBinary: probeBin},
+		Session:     session(env, !o.headless),
+		Keep:        o.keep,
+		Discard:     o.rm,
+		Progress:    env.Stderr,
+		Workspace:   workspaceOf(env, o),
+		AttestEarly: attestEarly,
 	}
+	if o.timings {
+		so.Timings = env.Stderr
+	}
+	return so
 }
 
 // makeBottleCA makes the bottle CA in dir at first start and reuses it after

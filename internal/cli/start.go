@@ -33,6 +33,8 @@ type startOptions struct {
 	backend string
 	// context and namespace place the bottle on a cluster backend.
 	context, namespace string
+	// timings prints the start's phase breakdown to stderr when it ends.
+	timings bool
 }
 
 func newStartCmd(env Env) *cobra.Command {
@@ -66,6 +68,11 @@ when the agent fails.
 With --cwd the working directory, .git included, is copied (never mounted)
 into the agent's /workspace; "bot-bottle diff" and "bot-bottle export" take
 the agent's work out as a diff, a git bundle or patches (docs/workspace.md).
+
+With --timings, stderr gets the start's phase breakdown when it ends:
+when each phase began and how long it took (state and CA, engine checks,
+networks, the sidecar's and the agent's containers, the wait for the
+sidecar, attestation, copies into the agent, the agent's first output).
 
 With --dry-run, print the plan: the slug, the image, the egress routes, the
 git-gate upstreams, the env and mounts of both containers. Token values never
@@ -103,6 +110,7 @@ name replaces them.`,
 	f.StringVar(&o.prompt, "prompt", "", "the prompt of a --headless start")
 	f.BoolVar(&o.keep, "keep", false, "keep the containers when the agent exits")
 	f.BoolVar(&o.rm, "rm", false, "leave nothing when the agent exits: containers, networks, images made for the bottle, its state")
+	f.BoolVar(&o.timings, "timings", false, "print how long each phase of the start took (stderr, when it ends)")
 	backendFlag(cmd, &o)
 	workspaceFlags(cmd, &o)
 	_ = cmd.RegisterFlagCompletionFunc("bottle", completeBottles(env))

@@ -52,9 +52,21 @@ type StartOptions struct {
 	// Workspace is copied into the agent's /workspace before it runs
 	// (nil: nothing is).
 	Workspace *Workspace
-	// Attest runs after provisioning, before the agent's command; an error
-	// refuses to hand the bottle over (nil: none, for tests).
+	// Attest runs once the bottle is launched, beside provisioning, and
+	// before the agent's command; an error refuses to hand the bottle over
+	// (nil: none, for tests).
 	Attest func(context.Context, backend.Bottle) error
+	// AttestEarly is the two-half form start uses (attest.Begin): it is
+	// called as soon as the backend reports the agent's container running
+	// (LaunchOptions.AgentRunning), maybe before the sidecar is ready, or
+	// once the launch ends when the backend never reports it, and returns
+	// what finishes it. The finish runs beside provisioning; its error
+	// refuses the bottle as Attest's does, and the agent's command never
+	// runs before it returned nil. It replaces Attest.
+	AttestEarly func(context.Context, backend.Bottle) (finish func(context.Context) error)
+	// Timings, when set, gets the phase breakdown when the start ends
+	// (start --timings).
+	Timings io.Writer
 }
 
 // Start prepares the bottle's state, launches it, provisions the agent,
@@ -63,13 +75,20 @@ type StartOptions struct {
 // before the command names its step; the backend has already removed what
 // it made.
 func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
-	progress := o.Progress
-	if progress == nil {
-		progress = io.Discard
+	var progress io.Writer = io.Discard
+	if o.Progress != nil {
+		// The sidecar's, the agent's and the attestation's steps run side
+		// by side.
+		progress = &lockedWriter{w: o.Progress}
 	}
 	now := time.Now
 	if o.Now != nil {
 		now = o.Now
+	}
+	var tm *Timings
+	if o.Timings != nil {
+		tm = NewTimings(nil)
+		defer func() { tm.Write(o.Timings) }()
 	}
 	if o.Discard {
 		// However the start ends, from here on: nothing stays.
@@ -78,21 +97,35 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 	if err := plan.ApplyProvision(p, o.Provision); err != nil { // a no-op when the caller applied it already
 		return -1, err
 	}
-	if err := prepareState(p, o, now, progress); err != nil {
+	end := tm.Begin(PhaseState)
+	err := prepareState(p, o, now, progress)
+	end()
+	if err != nil {
 		return -1, err
 	}
 
 	lo := o.Launch
 	lo.Progress = progress
+	lo.Timer = tm.timer()
 	if lo.AgentDockerfile == "" && o.Provision.Dockerfile != "" {
 		lo.AgentDockerfile, lo.AgentContext = o.Provision.Dockerfile, o.Provision.Context
 	}
-	var err error
-	if lo.AgentImage, err = applyCapabilities(ctx, o.Backend, p, lo, progress, o.Session.Stderr); err != nil {
+	end = tm.Begin(PhaseCapabilities)
+	lo.AgentImage, err = applyCapabilities(ctx, o.Backend, p, lo, progress, o.Session.Stderr)
+	end()
+	if err != nil {
 		return -1, err
 	}
+	seal := &sealCheck{early: o.AttestEarly, whole: o.Attest, tm: tm, progress: progress}
+	if seal.early != nil {
+		seal.whole = nil
+	}
+	lo.AgentRunning = seal.agentRunning(ctx)
+	end = tm.Begin(PhaseLaunch)
 	b, err := o.Backend.Launch(ctx, *p, lo)
+	end()
 	if err != nil {
+		seal.abandon(ctx)
 		return -1, err
 	}
 	running := false // a failure before the agent runs removes even a kept bottle
@@ -117,35 +150,41 @@ func Start(ctx context.Context, p *plan.Bottle, o StartOptions) (int, error) {
 			fmt.Fprintf(progress, "bot-bottle: %v\n", err)
 		}
 	}()
+	// The attestation runs beside provisioning (or began already, when the
+	// agent's container came up); the command waits for its verdict.
+	seal.begin(ctx, b)
 	// Recorded only once the bottle is up: a launch that failed (a base
 	// image seeded, then a second try) is no run to compare the next with.
-	if err := noteRun(p, progress); err != nil {
+	setupErr := noteRun(p, progress)
+	if setupErr == nil {
+		setupErr = provision(ctx, o.Backend, b, o.Provision, o.Session.Stderr, progress, tm)
+	}
+	if setupErr == nil && o.Workspace != nil {
+		end = tm.Begin(PhaseWorkspace)
+		setupErr = copyWorkspace(ctx, o.Backend, b, p.StateDir, o.Workspace, progress)
+		end()
+	}
+	// A refusal outranks a failed setup: it is what the user must see.
+	if err := seal.verdict(ctx); err != nil {
 		return -1, err
 	}
-	if err := provision(ctx, o.Backend, b, o.Provision, o.Session.Stderr, progress); err != nil {
-		return -1, err
-	}
-	if err := copyWorkspace(ctx, o.Backend, b, p.StateDir, o.Workspace, progress); err != nil {
-		return -1, err
-	}
-	if o.Attest != nil {
-		fmt.Fprintln(progress, "• attesting that the bottle is sealed")
-		if err := o.Attest(ctx, b); err != nil {
-			return -1, err
-		}
+	if setupErr != nil {
+		return -1, setupErr
 	}
 	fmt.Fprintf(progress, "• running %s in bottle %s\n", o.Provision.Template, p.Slug)
 	running = true
 	if o.Session.Enter != nil {
 		defer o.Session.Enter()()
 	}
+	end = tm.Begin(PhaseCommand)
+	defer end()
 	code, err := o.Backend.Exec(ctx, p.Slug, backend.ExecSpec{
 		Cmd:     o.Provision.Command,
 		WorkDir: provider.AgentWorkdir,
 		TTY:     o.Session.TTY,
 		Stdin:   o.Session.Stdin,
-		Stdout:  o.Session.Stdout,
-		Stderr:  o.Session.Stderr,
+		Stdout:  tm.firstOutput(o.Session.Stdout, end),
+		Stderr:  tm.firstOutput(o.Session.Stderr, end),
 		Resize:  o.Session.Resize,
 	})
 	if err != nil {
@@ -176,7 +215,7 @@ func prepareState(p *plan.Bottle, o StartOptions, now func() time.Time, progress
 
 // provision copies the provider's files and skills into the agent and runs
 // its setup steps (a failing step is a warning: the agent still starts).
-func provision(ctx context.Context, be backend.Backend, b backend.Bottle, prov provider.Provision, warn, progress io.Writer) error {
+func provision(ctx context.Context, be backend.Backend, b backend.Bottle, prov provider.Provision, warn, progress io.Writer, tm *Timings) error {
 	if warn == nil {
 		warn = io.Discard
 	}
@@ -185,6 +224,8 @@ func provision(ctx context.Context, be backend.Backend, b backend.Bottle, prov p
 	}
 	if len(prov.Files) > 0 || len(prov.Skills) > 0 {
 		fmt.Fprintln(progress, "• copying files and skills into the agent")
+		end := tm.Begin(PhaseFiles)
+		defer end()
 		tb := newTarball(b.AgentUID, b.AgentGID)
 		for _, f := range prov.Files {
 			mode := fs.FileMode(f.Mode)
@@ -205,11 +246,14 @@ func provision(ctx context.Context, be backend.Backend, b backend.Bottle, prov p
 		if err := be.CopyInto(ctx, b.Slug, "/", bytes.NewReader(data)); err != nil {
 			return fmt.Errorf("copying files into the agent: %w", err)
 		}
+		end()
 	}
 	for _, st := range prov.Setup {
 		fmt.Fprintf(progress, "• %s\n", st.What)
+		end := tm.Begin(st.What)
 		var out bytes.Buffer
 		code, err := be.Exec(ctx, b.Slug, backend.ExecSpec{Cmd: st.Argv, Stdout: &out, Stderr: &out})
+		end()
 		if err != nil || code != 0 {
 			fmt.Fprintf(warn, "bot-bottle: warning: %s failed (exit %d, %v): %s\n", st.What, code, err, strings.TrimSpace(out.String()))
 		}

@@ -43,36 +43,42 @@ func hostTargets(t *testing.T, port string) []string {
 }
 
 // startWithAttestation runs the shell bottle's one-shot mode the way start
-// does, with start's attestation; before runs inside the hook, just before
-// the probes (to open a hole). It returns the agent's exit code, output and
-// the start error.
+// does, with start's attestation: begun as soon as the agent's container
+// runs (the sidecar may still be starting), the probe binary mounted
+// read-only; before runs when it begins, just before the probes (to open
+// a hole). It returns the agent's exit code, output and the start error.
 func startWithAttestation(t *testing.T, e env, p *plan.Bottle, before func(slug string)) (int, string, error) {
 	t.Helper()
 	listener := harness.HostListener(t)
 	t.Cleanup(func() { e.be.Remove(context.Background(), p.Slug) })
 	var out, progress bytes.Buffer
-	var took time.Duration
+	var began time.Time
 	code, err := lifecycle.Start(context.Background(), p, lifecycle.StartOptions{
 		Backend:   e.be,
 		Provision: shellProvision(t, true, "echo agent-ran"),
-		Launch:    backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid()},
+		Launch:    backend.LaunchOptions{UID: os.Getuid(), GID: os.Getgid(), ProbeBinary: e.bin},
 		Session:   lifecycle.Session{Stdout: &out, Stderr: &out},
 		Progress:  &progress,
 		MakeCA:    makeCA,
-		Attest: func(ctx context.Context, b backend.Bottle) error {
+		AttestEarly: func(ctx context.Context, b backend.Bottle) func(context.Context) error {
+			if b.ProbePath == "" {
+				t.Errorf("the backend did not mount the probe binary")
+			}
 			if before != nil {
 				before(b.Slug)
 			}
-			began := time.Now()
-			defer func() { took = time.Since(began) }()
-			_, err := attest.BeforeAgent(ctx, e.be, b.Slug, attest.Options{
-				Binary: e.bin, Phase: "start", LogsDir: filepath.Join(p.StateDir, "logs"),
+			began = time.Now()
+			a := attest.Begin(ctx, e.be, b.Slug, attest.Options{
+				Binary: e.bin, InAgent: b.ProbePath, Phase: "start", LogsDir: filepath.Join(p.StateDir, "logs"),
 				ExtraTCP: hostTargets(t, listener),
 			})
-			return err
+			return func(ctx context.Context) error {
+				_, err := a.Finish(ctx)
+				t.Logf("attestation took %s", time.Since(began).Round(time.Millisecond))
+				return err
+			}
 		},
 	})
-	t.Logf("attestation took %s", took.Round(time.Millisecond))
 	return code, out.String(), err
 }
 

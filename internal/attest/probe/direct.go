@@ -34,63 +34,35 @@ func short(err error) string {
 	return err.Error()
 }
 
-// route reports whether the container has a route to addr. A UDP connect
-// looks the route up and sends nothing.
-func route(ctx context.Context, addr string) error {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "udp", addr)
-	if err != nil {
-		return err
+// outside adds to a closed result which way the attempt to an address
+// outside the bottle went. The verdict is the attempt's: a connection
+// accepted or any answer is the leak; a refusal (the pod wall's REJECT) or
+// silence (a route that leads nowhere) is closed.
+func outside(r Result, s Spec, addr string) Result {
+	if !s.Outside || r.Leaked {
+		return r
 	}
-	return c.Close()
-}
-
-// outside checks an address outside the bottle before any probe sends to
-// it: a route whose next hop answers is the leak, found without using it.
-// Otherwise the probe still tries (a wrong reading of the tables must not
-// pass), and why is added to what it saw.
-func outside(ctx context.Context, s Spec, addr string) (r Result, why string, done bool) {
-	if !s.LeakOnRoute {
-		return Result{}, "", false
-	}
-	out, why := routeOut(ctx, addr)
-	if out {
-		return leaked(why + " (not tried)"), why, true
-	}
-	return Result{}, why, false
-}
-
-// also appends why to a closed result's description.
-func also(r Result, why string) Result {
-	if why != "" && !r.Leaked {
-		r.Got += "; " + why
+	if n := routeNote(addr); n != "" {
+		r.Got += "; " + n
 	}
 	return r
 }
 
 func probeTCP(ctx context.Context, s Spec) Result {
-	r, why, done := outside(ctx, s, s.Addr)
-	if done {
-		return r
-	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", s.Addr)
 	if err == nil {
 		c.Close()
 		return leaked("connected")
 	}
-	return also(closed(short(err)), why)
+	return outside(closed(short(err)), s, s.Addr)
 }
 
 func probeUDP(ctx context.Context, s Spec) Result {
-	r, why, done := outside(ctx, s, s.Addr)
-	if done {
-		return r
-	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "udp", s.Addr)
 	if err != nil {
-		return also(closed(short(err)), why)
+		return outside(closed(short(err)), s, s.Addr)
 	}
 	defer c.Close()
 	c.SetDeadline(deadline(ctx))
@@ -98,12 +70,17 @@ func probeUDP(ctx context.Context, s Spec) Result {
 	payload := make([]byte, 1200)
 	payload[0] = 0xc0
 	if _, err := c.Write(payload); err != nil {
-		return also(closed(short(err)), why)
+		return outside(closed(short(err)), s, s.Addr)
 	}
-	if _, err := c.Read(make([]byte, 64)); err == nil {
+	_, err = c.Read(make([]byte, 64))
+	if err == nil {
 		return leaked("answered")
 	}
-	return also(closed("no answer"), why)
+	got := "no answer"
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		got = "no answer (" + short(err) + ")"
+	}
+	return outside(closed(got), s, s.Addr)
 }
 
 // resolvConf is the first nameserver of /etc/resolv.conf, as host:53.
@@ -132,22 +109,20 @@ func probeDNS(ctx context.Context, s Spec) Result {
 		}
 		addr = a
 	}
-	r, why, done := outside(ctx, s, addr)
-	if done {
-		return r
-	}
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(s.Name), dns.TypeA)
 	c := &dns.Client{Net: s.Net, Timeout: time.Until(deadline(ctx))}
 	in, _, err := c.ExchangeContext(ctx, m, addr)
 	if err != nil {
-		return also(closed(short(err)), why)
+		return outside(closed(short(err)), s, addr)
 	}
 	rcode := dns.RcodeToString[in.Rcode]
 	if in.Rcode == dns.RcodeSuccess && len(in.Answer) > 0 {
 		return leaked("answered " + firstRR(in.Answer))
 	}
-	if s.LeakOnRoute {
+	if s.Outside {
+		// An outside resolver must not answer at all: even a refusal
+		// came back from beyond the bottle.
 		return leaked("answered " + rcode)
 	}
 	return closed("answered " + rcode + ", no records")

@@ -20,12 +20,10 @@ type Kind string
 const (
 	// KindTCP connects to Addr. Leak: the connection is accepted.
 	KindTCP Kind = "tcp"
-	// KindUDP sends one datagram (Payload) to Addr. Leak: a route to Addr
-	// exists (the datagram left the container) or an answer came back.
+	// KindUDP sends one datagram to Addr. Leak: an answer came back.
 	KindUDP Kind = "udp"
 	// KindDNS asks the resolver at Addr for Name over Net (udp or tcp).
-	// Leak: an answer with records, or (when LeakOnRoute) any answer or a
-	// route to Addr.
+	// Leak: an answer with records, or (when Outside) any answer.
 	KindDNS Kind = "dns"
 	// KindDoH asks URL (DNS over HTTPS) through Proxy. Leak: a DNS answer.
 	KindDoH Kind = "doh"
@@ -62,9 +60,11 @@ type Spec struct {
 	// Via is the allowed host a host-sni or relay probe tunnels through
 	// ("": the first plain host of the proxy's live route table).
 	Via string `json:"via,omitempty"`
-	// LeakOnRoute makes a route to Addr a leak in itself: for addresses
-	// outside the bottle, where having a route is the hole.
-	LeakOnRoute bool `json:"leak_on_route,omitempty"`
+	// Outside marks an address beyond the bottle (a public resolver): the
+	// probe tries to reach it through whatever route the container has,
+	// and any answer from it, a DNS refusal included, is the leak. A route
+	// alone is not: a pod has a default route and a wall in front of it.
+	Outside bool `json:"outside,omitempty"`
 }
 
 // Result is what one probe saw.

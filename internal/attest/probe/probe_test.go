@@ -50,17 +50,24 @@ func TestTCP(t *testing.T) {
 	if r := run(t, Spec{Kind: KindTCP, Addr: closedAddr}); r.Leaked || !strings.Contains(r.Got, "refused") {
 		t.Errorf("closed port: %+v, want closed, refused", r)
 	}
-	// Loopback is reachable: with LeakOnRoute a refused port still counts.
-	if r := run(t, Spec{Kind: KindTCP, Addr: closedAddr, LeakOnRoute: true}); !r.Leaked {
-		t.Errorf("closed port with a route: %+v, want leaked", r)
+	// An outside address is decided by the attempt, not by the route to
+	// it: refused is closed, accepted is the leak.
+	if r := run(t, Spec{Kind: KindTCP, Addr: closedAddr, Outside: true}); r.Leaked || !strings.Contains(r.Got, "refused") {
+		t.Errorf("outside address that refuses: %+v, want closed, refused", r)
+	}
+	if r := run(t, Spec{Kind: KindTCP, Addr: open, Outside: true}); !r.Leaked {
+		t.Errorf("outside address that accepts: %+v, want leaked", r)
 	}
 }
 
 // dnsServer answers every A question on loopback with rcode, plus a
 // record when rcode is success.
-func dnsServer(t *testing.T, rcode int) string {
+func dnsServer(t *testing.T, rcode int) string { return dnsServerAt(t, "127.0.0.1:0", rcode) }
+
+// dnsServerAt is dnsServer on addr (udp and tcp).
+func dnsServerAt(t *testing.T, addr string, rcode int) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +104,7 @@ func TestDNS(t *testing.T) {
 				t.Errorf("refusing resolver: %+v, want closed REFUSED", r)
 			}
 			// A resolver outside the bottle must not answer at all.
-			if r := run(t, Spec{Kind: KindDNS, Addr: refusing, Net: n, Name: "example.com", LeakOnRoute: true}); !r.Leaked {
+			if r := run(t, Spec{Kind: KindDNS, Addr: refusing, Net: n, Name: "example.com", Outside: true}); !r.Leaked {
 				t.Errorf("outside resolver that answers: %+v, want leaked", r)
 			}
 		})
@@ -120,10 +127,11 @@ func TestUDPAnswered(t *testing.T) {
 	if r := run(t, Spec{Kind: KindUDP, Addr: pc.LocalAddr().String()}); !r.Leaked || r.Got != "answered" {
 		t.Errorf("%+v, want leaked answered", r)
 	}
-	// An address the container has a route to is a leak before anything
-	// is sent to it.
-	if r := run(t, Spec{Kind: KindUDP, Addr: pc.LocalAddr().String(), LeakOnRoute: true}); !r.Leaked || !strings.Contains(r.Got, "not tried") {
-		t.Errorf("%+v, want leaked, not tried", r)
+	ln, _ := net.ListenPacket("udp", "127.0.0.1:0")
+	silent := ln.LocalAddr().String()
+	ln.Close()
+	if r := run(t, Spec{Kind: KindUDP, Addr: silent, Outside: true}); r.Leaked || !strings.Contains(r.Got, "no answer") {
+		t.Errorf("outside address that never answers: %+v, want closed, no answer", r)
 	}
 }
 
@@ -291,20 +299,5 @@ func TestNextHop(t *testing.T) {
 	}
 	if _, ok := nextHop(table[:strings.Index(table, "eth0\t0000")]+"eth0\t0003D70A\t00000000\t0001\t0\t0\t0\tF0FFFFFF\t0\t0\t0\n", netip.MustParseAddr("1.1.1.1")); ok {
 		t.Error("a table without a default route routes 1.1.1.1")
-	}
-}
-
-func TestNeighbourUp(t *testing.T) {
-	const arp = "IP address       HW type     Flags       HW address            Mask     Device\n" +
-		"10.215.3.1       0x1         0x0         00:00:00:00:00:00     *        eth0\n" +
-		"10.214.9.1       0x1         0x2         02:42:0a:d6:09:01     *        eth1\n"
-	if neighbourUp(arp, netip.MustParseAddr("10.215.3.1")) {
-		t.Error("an incomplete entry counts as up")
-	}
-	if !neighbourUp(arp, netip.MustParseAddr("10.214.9.1")) {
-		t.Error("a complete entry does not count as up")
-	}
-	if neighbourUp(arp, netip.MustParseAddr("10.0.0.1")) {
-		t.Error("a missing entry counts as up")
 	}
 }

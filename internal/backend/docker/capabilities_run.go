@@ -100,7 +100,11 @@ func (d *Docker) startBuild(ctx context.Context, cb backend.CapabilityBuild, pro
 	if err := d.removeBuildLeftovers(ctx, b.Slug); err != nil {
 		return fail("removing what an earlier build left", err)
 	}
-	subnet, err := l.createInternalNetwork(ctx, buildInternalName(b.Slug))
+	used, err := l.subnetsInUse(ctx, buildInternalName(b.Slug))
+	if err != nil {
+		return fail("creating the build network", err)
+	}
+	subnet, err := l.createInternalNetwork(ctx, buildInternalName(b.Slug), used)
 	if err != nil {
 		return fail("creating the build network", err)
 	}

@@ -29,7 +29,7 @@ func TestBuildContainerWalls(t *testing.T) {
 	b.Mounts, b.SidecarEnv = b.CapabilityMounts(), b.CapabilitySidecarEnv()
 	l := &launch{d: d, b: b, opts: backend.LaunchOptions{Getenv: func(string) string { return "" }}}
 	ctx := context.Background()
-	subnet, err := l.createInternalNetwork(ctx, buildInternalName(b.Slug))
+	subnet, err := l.createInternalNetwork(ctx, buildInternalName(b.Slug), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,15 +96,19 @@ func appendLine(file []byte, line string) []byte {
 }
 
 // addUser gives uid:gid a passwd and group entry (OpenSSH and git refuse
-// to run for a uid without one) and a home directory it owns. It runs on a
-// created container, before start.
+// to run for a uid without one) and a home directory it owns: on the
+// sidecar before it starts, on the agent once it runs (before anything
+// is run in it).
 func addUser(ctx context.Context, eng Engine, id string, uid, gid int, home string) error {
-	passwd, err := readFile(ctx, eng, id, "/etc/passwd")
-	if err != nil {
+	// Both reads at once: this is on the way to the sidecar's start.
+	var passwd, group []byte
+	if err := both(func() (err error) {
+		passwd, err = readFile(ctx, eng, id, "/etc/passwd")
 		return err
-	}
-	group, err := readFile(ctx, eng, id, "/etc/group")
-	if err != nil {
+	}, func() (err error) {
+		group, err = readFile(ctx, eng, id, "/etc/group")
+		return err
+	}); err != nil {
 		return err
 	}
 	var files []tarFile

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -40,22 +41,53 @@ const inhibitIPv4 = "com.docker.network.bridge.inhibit_ipv4"
 // StepError is a failed launch step.
 type StepError = backend.StepError
 
+// ProbePath is where the agent finds the host's probe binary
+// (LaunchOptions.ProbeBinary), mounted read-only: a directory of root's,
+// so the agent can neither write the file nor replace it.
+const ProbePath = "/usr/local/libexec/bot-bottle/bot-bottle"
+
 // launch is one Launch in progress: what it made, to undo on failure.
+// Steps run side by side (the sidecar's and the agent's), so what they
+// share is behind mu.
 type launch struct {
 	d        *Docker
 	b        plan.Bottle
 	opts     backend.LaunchOptions
 	progress io.Writer
-	undo     []func(context.Context)
 	created  string
+	mu       sync.Mutex
+	undo     []func(context.Context)
 }
 
 func (l *launch) step(name string, f func() error) error {
+	l.mu.Lock()
 	fmt.Fprintf(l.progress, "• %s\n", name)
+	l.mu.Unlock()
+	if l.opts.Timer != nil {
+		defer l.opts.Timer(name)()
+	}
 	if err := f(); err != nil {
 		return &StepError{Step: name, Err: err}
 	}
 	return nil
+}
+
+// undoing registers what removes a part the launch made.
+func (l *launch) undoing(f func(context.Context)) {
+	l.mu.Lock()
+	l.undo = append(l.undo, f)
+	l.mu.Unlock()
+}
+
+// both runs a and b side by side and returns the first of their errors.
+func both(a, b func() error) error {
+	errb := make(chan error, 1)
+	go func() { errb <- b() }()
+	erra := a()
+	if err := <-errb; erra == nil {
+		return err
+	}
+	return erra
 }
 
 // Launch brings the bottle up: images, networks, sidecar (ready), agent.
@@ -77,6 +109,8 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 		// Tear down with a fresh context: ctx may be what was cancelled.
 		cctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
+		l.mu.Lock()
+		defer l.mu.Unlock()
 		for i := len(l.undo) - 1; i >= 0; i-- {
 			l.undo[i](cctx)
 		}
@@ -116,72 +150,110 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 	}
 
 	var subnet netip.Prefix
-	if err := l.step("creating the internal network", func() (err error) {
-		subnet, err = l.createInternalNetwork(ctx, internalName(b.Slug))
+	if err := l.step("creating the networks", func() (err error) {
+		subnet, err = l.createNetworks(ctx)
 		return err
 	}); err != nil {
 		return backend.Bottle{}, err
 	}
 	sidecarIP := subnet.Addr().Next().Next() // .1 is the (unassigned) gateway
+	agentIP := sidecarIP.Next()
 	out.Endpoints.DNS = netip.AddrPortFrom(sidecarIP, plan.DNSPort).String()
-	if err := l.step("creating the egress network", func() error {
-		return l.createNetwork(ctx, egressName(b.Slug), backend.RoleEgress, client.NetworkCreateOptions{Driver: "bridge"})
-	}); err != nil {
-		return backend.Bottle{}, err
+	if opts.ProbeBinary != "" {
+		out.ProbePath = ProbePath
 	}
 
+	// The sidecar and the agent come up side by side: each has its own
+	// fixed address, so neither can take the other's, and the agent idles
+	// (sleep) until its command runs, which waits for the sidecar's ready
+	// line below.
 	var sidecarID string
-	if err := l.step("creating the sidecar", func() (err error) {
-		sidecarID, err = l.createSidecar(ctx, sidecarName(b.Slug), internalName(b.Slug), backend.RoleSidecar, out.SidecarImage, sidecarIP)
-		return err
-	}); err != nil {
-		return backend.Bottle{}, err
-	}
-	if err := l.step("connecting the sidecar to the egress network", func() error {
-		_, err := d.eng.NetworkConnect(ctx, egressName(b.Slug), client.NetworkConnectOptions{Container: sidecarID})
-		return err
-	}); err != nil {
-		return backend.Bottle{}, err
-	}
-	if err := l.step("adding the sidecar's user", func() error {
-		return addUser(ctx, d.eng, sidecarID, opts.UID, opts.GID, "/home/bot-bottle")
-	}); err != nil {
-		return backend.Bottle{}, err
-	}
-	if err := l.step("starting the sidecar", func() error {
-		_, err := d.eng.ContainerStart(ctx, sidecarID, client.ContainerStartOptions{})
-		return err
-	}); err != nil {
-		return backend.Bottle{}, err
-	}
-
-	var agentID string
-	if err := l.step("creating the agent", func() (err error) {
-		agentID, err = l.createAgent(ctx, out, runtime, sidecarIP)
-		return err
-	}); err != nil {
-		return backend.Bottle{}, err
-	}
-	if opts.UID != 0 {
-		if err := l.step("adding the agent's user", func() error {
-			return addUser(ctx, d.eng, agentID, opts.UID, opts.GID, "/home/agent")
+	sidecarUp := func() error {
+		if err := l.step("creating the sidecar", func() (err error) {
+			sidecarID, err = l.createSidecar(ctx, sidecarName(b.Slug), internalName(b.Slug), backend.RoleSidecar, out.SidecarImage, sidecarIP)
+			return err
 		}); err != nil {
-			return backend.Bottle{}, err
+			return err
 		}
+		if err := l.step("connecting the sidecar to the egress network", func() error {
+			_, err := d.eng.NetworkConnect(ctx, egressName(b.Slug), client.NetworkConnectOptions{Container: sidecarID})
+			return err
+		}); err != nil {
+			return err
+		}
+		// Its user entry is for git and ssh, which run on a push or a
+		// fetch, never while the daemons start: it goes in beside the
+		// boot, and Launch returns only once it is there. On an engine
+		// with gVisor (which may keep a running sandbox's root file system
+		// from what the engine writes) it goes in first.
+		user := func() error {
+			return l.step("adding the sidecar's user", func() error {
+				return addUser(ctx, d.eng, sidecarID, opts.UID, opts.GID, "/home/bot-bottle")
+			})
+		}
+		if runtime == "runsc" {
+			if err := user(); err != nil {
+				return err
+			}
+		}
+		if err := l.step("starting the sidecar", func() error {
+			_, err := d.eng.ContainerStart(ctx, sidecarID, client.ContainerStartOptions{})
+			return err
+		}); err != nil {
+			return err
+		}
+		if runtime == "runsc" {
+			return nil
+		}
+		return user()
 	}
-	if err := l.step("installing the bottle CA", func() error {
-		return installCA(ctx, d.eng, agentID, filepath.Join(b.StateDir, "ca", "ca.pem"))
-	}); err != nil {
+	agentUp := func() error {
+		var agentID string
+		if err := l.step("creating the agent", func() (err error) {
+			agentID, err = l.createAgent(ctx, out, runtime, sidecarIP, agentIP)
+			return err
+		}); err != nil {
+			return err
+		}
+		userAndCA := func() error {
+			if opts.UID != 0 {
+				if err := l.step("adding the agent's user", func() error {
+					return addUser(ctx, d.eng, agentID, opts.UID, opts.GID, "/home/agent")
+				}); err != nil {
+					return err
+				}
+			}
+			return l.step("installing the bottle CA", func() error {
+				return installCA(ctx, d.eng, agentID, filepath.Join(b.StateDir, "ca", "ca.pem"))
+			})
+		}
+		// gVisor may keep its root filesystem from what the engine writes
+		// once it runs: there the user and the CA go in first.
+		if runtime == "runsc" {
+			if err := userAndCA(); err != nil {
+				return err
+			}
+		}
+		if err := l.step("starting the agent", func() error {
+			_, err := d.eng.ContainerStart(ctx, agentID, client.ContainerStartOptions{})
+			return err
+		}); err != nil {
+			return err
+		}
+		// The agent's walls are what they are from its start: attestation
+		// may probe them now. Its user and CA are for what runs in it
+		// later (provisioning, its command), after Launch returns.
+		if opts.AgentRunning != nil {
+			opts.AgentRunning(out)
+		}
+		if runtime == "runsc" {
+			return nil
+		}
+		return userAndCA()
+	}
+	if err := both(sidecarUp, agentUp); err != nil {
 		return backend.Bottle{}, err
 	}
-	if err := l.step("starting the agent", func() error {
-		_, err := d.eng.ContainerStart(ctx, agentID, client.ContainerStartOptions{})
-		return err
-	}); err != nil {
-		return backend.Bottle{}, err
-	}
-	// The agent idles (sleep) until its command runs, so it may boot while
-	// the sidecar does; nothing runs in it before the sidecar is ready.
 	if err := l.step("waiting for the sidecar", func() error { return d.waitReady(ctx, sidecarID) }); err != nil {
 		return backend.Bottle{}, err
 	}
@@ -245,38 +317,61 @@ func (l *launch) labels(role string) map[string]string {
 }
 
 func (l *launch) createNetwork(ctx context.Context, name, role string, o client.NetworkCreateOptions) error {
-	// API 1.41 accepts duplicate names: refuse them here.
-	if res, err := l.d.eng.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.Add("name", name)}); err != nil {
-		return err
-	} else if slices.ContainsFunc(res.Items, func(n network.Summary) bool { return n.Name == name }) {
-		return fmt.Errorf("network %s exists already", name)
-	}
 	o.Labels = l.labels(role)
 	res, err := l.d.eng.NetworkCreate(ctx, name, o)
 	if err != nil {
 		return err
 	}
-	l.undo = append(l.undo, func(ctx context.Context) {
+	l.undoing(func(ctx context.Context) {
 		l.d.eng.NetworkRemove(ctx, res.ID, client.NetworkRemoveOptions{})
 	})
 	return nil
 }
 
-// createInternalNetwork makes the agent's network, name, on a free /28 of
-// the pool (a fixed sidecar address needs a subnet of our own).
-func (l *launch) createInternalNetwork(ctx context.Context, name string) (netip.Prefix, error) {
-	res, err := l.d.eng.NetworkList(ctx, client.NetworkListOptions{})
+// createNetworks makes the bottle's two networks side by side, from one
+// list of the engine's networks: their names must be free (API 1.41
+// accepts duplicates), and the agent's internal network takes a free /28
+// of the pool (a fixed sidecar address needs a subnet of our own). It
+// returns that subnet.
+func (l *launch) createNetworks(ctx context.Context) (netip.Prefix, error) {
+	used, err := l.subnetsInUse(ctx, internalName(l.b.Slug), egressName(l.b.Slug))
 	if err != nil {
 		return netip.Prefix{}, err
 	}
+	var subnet netip.Prefix
+	err = both(func() (err error) {
+		subnet, err = l.createInternalNetwork(ctx, internalName(l.b.Slug), used)
+		return err
+	}, func() error {
+		return l.createNetwork(ctx, egressName(l.b.Slug), backend.RoleEgress, client.NetworkCreateOptions{Driver: "bridge"})
+	})
+	return subnet, err
+}
+
+// subnetsInUse are the subnets of the engine's networks; a network
+// already called one of names is an error (a bottle's networks are new).
+func (l *launch) subnetsInUse(ctx context.Context, names ...string) ([]netip.Prefix, error) {
+	res, err := l.d.eng.NetworkList(ctx, client.NetworkListOptions{})
+	if err != nil {
+		return nil, err
+	}
 	var used []netip.Prefix
 	for _, n := range res.Items {
+		if slices.Contains(names, n.Name) {
+			return nil, fmt.Errorf("network %s exists already", n.Name)
+		}
 		for _, c := range n.IPAM.Config {
 			if c.Subnet.IsValid() {
 				used = append(used, c.Subnet)
 			}
 		}
 	}
+	return used, nil
+}
+
+// createInternalNetwork makes the agent's network on a /28 of the pool
+// that overlaps none of used.
+func (l *launch) createInternalNetwork(ctx context.Context, name string, used []netip.Prefix) (netip.Prefix, error) {
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		subnet, ok := freeSubnet(l.d.opts.SubnetPool, used, time.Now().UnixNano())
@@ -410,7 +505,7 @@ func (l *launch) createContainer(ctx context.Context, name string, cfg *containe
 	if err != nil {
 		return "", err
 	}
-	l.undo = append(l.undo, func(ctx context.Context) {
+	l.undoing(func(ctx context.Context) {
 		l.d.eng.ContainerRemove(ctx, res.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 	})
 	return res.ID, nil
@@ -437,7 +532,7 @@ func AgentEnv(planned map[string]string, ep backend.Endpoints) map[string]string
 	return env
 }
 
-func (l *launch) createAgent(ctx context.Context, out backend.Bottle, runtime string, sidecarIP netip.Addr) (string, error) {
+func (l *launch) createAgent(ctx context.Context, out backend.Bottle, runtime string, sidecarIP, agentIP netip.Addr) (string, error) {
 	init := true
 	cfg := &container.Config{
 		Image:      out.AgentImage,
@@ -471,8 +566,11 @@ func (l *launch) createAgent(ctx context.Context, out backend.Bottle, runtime st
 		}
 		hc.Mounts = append(hc.Mounts, m)
 	}
+	if out.ProbePath != "" {
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: l.opts.ProbeBinary, Target: out.ProbePath, ReadOnly: true})
+	}
 	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-		internalName(l.b.Slug): {},
+		internalName(l.b.Slug): {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: agentIP}},
 	}}
 	id, err := l.createContainer(ctx, agentName(l.b.Slug), cfg, hc, nc)
 	if err != nil && strings.Contains(err.Error(), "disable_ipv6") {

@@ -26,7 +26,7 @@ func TestAgentGetsTheBottlesResources(t *testing.T) {
 		eng := &recordingEngine{containers: map[string]client.ContainerCreateOptions{}, networks: map[string]client.NetworkCreateOptions{}}
 		b := plan.Bottle{Slug: "res-x", StateDir: t.TempDir(), Agent: plan.Agent{Name: "impl"}, Resources: tc.res}
 		l := &launch{d: New(eng, Options{}), b: b, opts: backend.LaunchOptions{UID: 1000, GID: 1000, Getenv: func(string) string { return "" }}}
-		if _, err := l.createAgent(context.Background(), backend.Bottle{AgentImage: "agent:img"}, "runc", netip.MustParseAddr("10.0.0.2")); err != nil {
+		if _, err := l.createAgent(context.Background(), backend.Bottle{AgentImage: "agent:img"}, "runc", netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3")); err != nil {
 			t.Fatal(err)
 		}
 		hc := eng.containers[agentName(b.Slug)].HostConfig

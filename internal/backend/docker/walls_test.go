@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
 
 	"github.com/bot-bottle/bot-bottle/internal/backend"
@@ -51,14 +52,14 @@ func TestLaunchBuildsTheWalls(t *testing.T) {
 		AgentEnv:         map[string]string{"FOO": "bar"},
 		SidecarSecretEnv: []string{"API_TOKEN"},
 	}
-	l := &launch{d: d, b: b, opts: backend.LaunchOptions{UID: 1000, GID: 1000, Getenv: func(k string) string {
+	l := &launch{d: d, b: b, opts: backend.LaunchOptions{UID: 1000, GID: 1000, ProbeBinary: "/host/bin/bot-bottle", Getenv: func(k string) string {
 		if k == "API_TOKEN" {
 			return secret
 		}
 		return ""
 	}}}
 	ctx := context.Background()
-	subnet, err := l.createInternalNetwork(ctx, internalName(b.Slug))
+	subnet, err := l.createInternalNetwork(ctx, internalName(b.Slug), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,9 +67,16 @@ func TestLaunchBuildsTheWalls(t *testing.T) {
 	if _, err := l.createSidecar(ctx, sidecarName(b.Slug), internalName(b.Slug), backend.RoleSidecar, "sidecar:img", ip); err != nil {
 		t.Fatal(err)
 	}
-	out := backend.Bottle{AgentImage: "agent:img", Endpoints: backend.Endpoints{ProxyURL: plan.DefaultProxyURL}}
-	if _, err := l.createAgent(ctx, out, "runsc", ip); err != nil {
+	out := backend.Bottle{AgentImage: "agent:img", Endpoints: backend.Endpoints{ProxyURL: plan.DefaultProxyURL}, ProbePath: ProbePath}
+	if _, err := l.createAgent(ctx, out, "runsc", ip, ip.Next()); err != nil {
 		t.Fatal(err)
+	}
+	// The probe binary reaches the agent read-only: it cannot rewrite what
+	// attestation runs.
+	if !slices.ContainsFunc(eng.containers[agentName(b.Slug)].HostConfig.Mounts, func(m mount.Mount) bool {
+		return m.Source == "/host/bin/bot-bottle" && m.Target == ProbePath && m.ReadOnly
+	}) {
+		t.Errorf("agent mounts %+v: want the probe binary read-only at %s", eng.containers[agentName(b.Slug)].HostConfig.Mounts, ProbePath)
 	}
 
 	in := eng.networks[internalName(b.Slug)]
@@ -121,7 +129,7 @@ func TestLaunchBuildsTheWalls(t *testing.T) {
 
 // assertNoMountsEscape: with no plan mounts the agent gets no bind mount
 // at all (never the engine socket), but under runsc its read-only
-// resolv.conf naming only the sidecar.
+// resolv.conf naming only the sidecar, and the probe binary read-only.
 func assertNoMountsEscape(t *testing.T, hc *container.HostConfig) {
 	t.Helper()
 	ms := hc.Mounts
@@ -133,6 +141,7 @@ func assertNoMountsEscape(t *testing.T, hc *container.HostConfig) {
 		}
 		ms = ms[1:]
 	}
+	ms = slices.DeleteFunc(slices.Clone(ms), func(m mount.Mount) bool { return m.Target == ProbePath && m.ReadOnly })
 	if len(ms) > 0 || len(hc.Binds) > 0 {
 		t.Errorf("agent mounts %v binds %v, want none", ms, hc.Binds)
 	}
