@@ -100,6 +100,11 @@ type Options struct {
 	// unless Runtime asks for runsc: for an engine whose runtime list is
 	// its configuration, not what is installed and works.
 	NoDefaultRunsc bool
+	// FilesBeforeStart writes the containers' user entries and the CA
+	// before they start: for an engine where a write into a running
+	// container is not what it then sees (Podman bind-mounts an
+	// /etc/passwd of its own over one that lacks the user at start).
+	FilesBeforeStart bool
 }
 
 // Docker is the Docker backend.

@@ -167,6 +167,10 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 	// fixed address, so neither can take the other's, and the agent idles
 	// (sleep) until its command runs, which waits for the sidecar's ready
 	// line below.
+	// gVisor may keep a running sandbox's root file system from what the
+	// engine writes, and Podman shadows /etc/passwd: there the user
+	// entries and the CA go in before the starts.
+	early := runtime == "runsc" || d.opts.FilesBeforeStart
 	var sidecarID string
 	sidecarUp := func() error {
 		if err := l.step("creating the sidecar", func() (err error) {
@@ -183,15 +187,14 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 		}
 		// Its user entry is for git and ssh, which run on a push or a
 		// fetch, never while the daemons start: it goes in beside the
-		// boot, and Launch returns only once it is there. On an engine
-		// with gVisor (which may keep a running sandbox's root file system
-		// from what the engine writes) it goes in first.
+		// boot (before it where early), and Launch returns only once it
+		// is there.
 		user := func() error {
 			return l.step("adding the sidecar's user", func() error {
 				return addUser(ctx, d.eng, sidecarID, opts.UID, opts.GID, "/home/bot-bottle")
 			})
 		}
-		if runtime == "runsc" {
+		if early {
 			if err := user(); err != nil {
 				return err
 			}
@@ -202,7 +205,7 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 		}); err != nil {
 			return err
 		}
-		if runtime == "runsc" {
+		if early {
 			return nil
 		}
 		return user()
@@ -229,7 +232,7 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 		}
 		// gVisor may keep its root filesystem from what the engine writes
 		// once it runs: there the user and the CA go in first.
-		if runtime == "runsc" {
+		if early {
 			if err := userAndCA(); err != nil {
 				return err
 			}
@@ -246,7 +249,7 @@ func (d *Docker) Launch(ctx context.Context, b plan.Bottle, opts backend.LaunchO
 		if opts.AgentRunning != nil {
 			opts.AgentRunning(out)
 		}
-		if runtime == "runsc" {
+		if early {
 			return nil
 		}
 		return userAndCA()

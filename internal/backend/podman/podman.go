@@ -106,6 +106,7 @@ func Options(o docker.Options) docker.Options {
 		{Name: "nproc", Soft: NProc, Hard: NProc},
 	}
 	o.NoDefaultRunsc = true
+	o.FilesBeforeStart = true
 	return o
 }
 

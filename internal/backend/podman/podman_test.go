@@ -30,7 +30,7 @@ func TestOptionsSetPodmansDifferences(t *testing.T) {
 	if lim["nofile"] != NoFile || lim["nproc"] != NProc {
 		t.Errorf("ulimits %v, want nofile %d and nproc %d", lim, NoFile, NProc)
 	}
-	if !o.NoDefaultRunsc || o.Name != "podman" {
+	if !o.NoDefaultRunsc || !o.FilesBeforeStart || o.Name != "podman" {
 		t.Errorf("options %+v", o)
 	}
 }
