@@ -9,10 +9,10 @@
 #   N=5 bench/fleet.sh
 #
 # Shares its measure with bench/fleet-k8s.sh (bench/fleet-lib.sh);
-# bench/fleet-both.sh runs both in one go. Prints the time until every start returned (each attested and ran its
-# command), each start's own time, the memory per bottle (mean, max), the
-# sidecar's, the agent's, and the fleet's total, with the load average
-# before and after. Everything it makes (containers, networks, state) is
+# bench/fleet-both.sh runs both in one go. Prints the time until every
+# start returned (each attested and ran its command), each start's own
+# time, the memory per bottle (mean, max), the sidecar's, the agent's,
+# and the fleet's total, with the load average before and after. Everything it makes (containers, networks, state) is
 # removed when it ends, however it ends: the bottles live under a HOME of
 # its own and are found by their state-dir label. Needs a Docker engine
 # with the seeded base images and cgroup v1 (Engine 20.10 here).
