@@ -27,7 +27,7 @@ fleet_start() {
     for i in $(seq "$n"); do [ -s "$work/err.$i" ] && tail -3 "$work/err.$i"; done | sort | uniq -c | head
   fi
   cat "$work"/time.* | awk '{ d = $2 - $1; s += d; if (d > m) m = d } END { printf "each start: %.1f s mean, %.1f s max\n", s / NR, m }'
-  cat "$work"/out.* "$work"/err.* | grep -h "probes stayed closed" | sed 's/.*: all/all/; s/;.*//' | sort | uniq -c
+  cat "$work"/out.* "$work"/err.* | { grep -h "probes stayed closed" || true; } | sed 's/.*: all/all/; s/;.*//' | sort | uniq -c
 }
 
 # fleet_memory reads lines "BOTTLE ROLE BYTES" (cgroup v1 total_rss) on
