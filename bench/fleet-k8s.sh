@@ -34,7 +34,7 @@ labelled() { k get pods,secrets,configmaps -l bot-bottle.slug -o name 2>/dev/nul
 cleanup() {
   set +e
   if [ -n "$admin" ]; then
-    k delete pods,secrets,configmaps -l bot-bottle.slug --grace-period=0 --force --wait=true >/dev/null 2>&1
+    k delete pods,secrets,configmaps -l bot-bottle.slug --grace-period=0 --force --wait=true --timeout=60s >/dev/null 2>&1
     echo "cluster: $(labelled | wc -l) labelled objects left in namespace $ns"
     kubectl --kubeconfig "$admin" delete namespace "$ns" --wait=false >/dev/null 2>&1
   fi
