@@ -64,6 +64,9 @@ admin=$(bash "$cluster" env | sed 's/^export KUBECONFIG=//')
 bash "$cluster" import $images
 echo "cluster up and images imported in $((SECONDS - t)) s; pods already on the node: $(kubectl --kubeconfig "$admin" get pods -A --no-headers 2>/dev/null | wc -l)"
 kubectl --kubeconfig "$admin" create namespace "$ns" >/dev/null
+# A pod needs the namespace's default service account, which the
+# controller manager makes a moment after the namespace.
+for _ in $(seq 60); do k get serviceaccount default >/dev/null 2>&1 && break; sleep 1; done
 export KUBECONFIG=$work/kubeconfig BOT_BOTTLE_BACKEND=kubernetes
 sed "s/namespace: default/namespace: $ns/" "$admin" >"$KUBECONFIG"
 grep -q "namespace: $ns" "$KUBECONFIG" || {
