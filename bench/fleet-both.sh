@@ -13,6 +13,9 @@ echo "=== Docker (load before: $(cut -d' ' -f1-3 /proc/loadavg))"
 bench/fleet.sh
 d=$?
 echo "=== Docker done: exit $d (load after: $(cut -d' ' -f1-3 /proc/loadavg))"
+# Let the Docker fleet's load fall (1-minute average under 2, at most
+# 3 minutes) so both halves start from alike loads.
+for _ in $(seq 36); do awk '{ exit !($1 < 2) }' /proc/loadavg && break; sleep 5; done
 echo "=== Kubernetes (load before: $(cut -d' ' -f1-3 /proc/loadavg))"
 bench/fleet-k8s.sh
 c=$?

@@ -14,12 +14,12 @@
 #
 # However it ends it deletes every labelled pod, Secret and ConfigMap in
 # its namespace through the API (and says how many are left: 0), then
-# the namespace, removes its Docker warm-up, and takes the cluster down.
+# the namespace (a new one each run), removes its Docker warm-up, and takes the cluster down.
 # Needs root (the cluster), Docker with the seeded base images, cgroup v1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${N:-20}
-ns=${FLEET_NAMESPACE:-bot-bottle-fleet}
+ns=${FLEET_NAMESPACE:-bot-bottle-fleet-$(date +%s)} # a run's own
 work=$(mktemp -d)
 bin=$work/bot-bottle
 cluster=scripts/local-cluster.sh
@@ -36,7 +36,7 @@ cleanup() {
   if [ -n "$admin" ]; then
     k delete pods,secrets,configmaps -l bot-bottle.slug --grace-period=0 --force --wait=true --timeout=60s >/dev/null 2>&1
     echo "cluster: $(labelled | wc -l) labelled objects left in namespace $ns"
-    kubectl --kubeconfig "$admin" delete namespace "$ns" --wait=false >/dev/null 2>&1
+    kubectl --kubeconfig "$admin" delete namespace "$ns" --wait=true --timeout=60s >/dev/null 2>&1
   fi
   remove_ours
   echo "docker: $( (ours; ours network) 2>/dev/null | wc -l) containers and networks left"
