@@ -37,6 +37,7 @@ cleanup() {
     k delete pods,secrets,configmaps -l bot-bottle.slug --grace-period=0 --force --wait=true --timeout=60s >/dev/null 2>&1
     echo "cluster: $(labelled | wc -l) labelled objects left in namespace $ns"
     kubectl --kubeconfig "$admin" delete namespace "$ns" --wait=true --timeout=60s >/dev/null 2>&1
+    echo "cluster: fleet namespaces left: $(kubectl --kubeconfig "$admin" get namespaces -o name 2>/dev/null | grep -c bot-bottle-fleet)"
   fi
   remove_ours
   echo "docker: $( (ours; ours network) 2>/dev/null | wc -l) containers and networks left"
