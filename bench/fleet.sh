@@ -8,10 +8,11 @@
 #   bench/fleet.sh            N=20
 #   N=5 bench/fleet.sh
 #
-# Prints the time until every start returned (each attested and ran its
-# command), each start's own time, the memory per bottle (mean, max), the
-# sidecar's, the agent's, and the fleet's total, with the load average
-# before and after. Everything it makes (containers, networks, state) is
+# Shares its measure with bench/fleet-k8s.sh (bench/fleet-lib.sh);
+# bench/fleet-both.sh runs both in one go. Prints the time until every
+# start returned (each attested and ran its command), each start's own
+# time, the memory per bottle (mean, max), the sidecar's, the agent's,
+# and the fleet's total, with the load average before and after. Everything it makes (containers, networks, state) is
 # removed when it ends, however it ends: the bottles live under a HOME of
 # its own and are found by their state-dir label. Needs a Docker engine
 # with the seeded base images and cgroup v1 (Engine 20.10 here).
@@ -22,6 +23,7 @@ work=$(mktemp -d)
 bin=$work/bot-bottle
 
 . bench/lib-bottles.sh
+. bench/fleet-lib.sh
 cleanup() {
   set +e
   remove_ours
@@ -41,26 +43,7 @@ echo "== warm-up: builds the images this binary needs"
   exit 1
 }
 
-echo "== $n starts at once (load before: $(cut -d' ' -f1-3 /proc/loadavg))"
-t0=$(date +%s.%N)
-pids=()
-for i in $(seq "$n"); do
-  (
-    s=$(date +%s.%N)
-    "$bin" start --keep --headless --prompt true >"$work/out.$i" 2>"$work/err.$i"
-    echo "$s $(date +%s.%N)" >"$work/time.$i"
-  ) &
-  pids+=($!)
-done
-failed=0
-for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
-t1=$(date +%s.%N)
-echo "all $n returned in $(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.1f", a - b }') s; $failed failed (load after: $(cut -d' ' -f1-3 /proc/loadavg))"
-if [ "$failed" -gt 0 ]; then
-  for i in $(seq "$n"); do [ -s "$work/err.$i" ] && tail -3 "$work/err.$i"; done | sort | uniq -c | head
-fi
-cat "$work"/time.* | awk '{ d = $2 - $1; s += d; if (d > m) m = d } END { printf "each start: %.1f s mean, %.1f s max\n", s / NR, m }'
-grep -h "probes stayed closed" "$work"/err.* | sed 's/.*: all/all/; s/;.*//' | sort | uniq -c
+fleet_start "$bin" start --keep --headless --prompt true
 
 sleep 5 # let the sidecars settle
 # total_rss (bytes) of a container's memory cgroup, cgroup v1.
@@ -71,13 +54,4 @@ for id in $(ours); do
   slug=$(docker inspect -f '{{index .Config.Labels "bot-bottle.slug"}}' "$id")
   echo "$slug $role $(rss "$id")" >>"$work/mem"
 done
-awk -v n="$n" '
-  { b[$1] += $3; r[$2] += $3; c[$2]++ }
-  END {
-    for (s in b) { t += b[s]; k++; if (b[s] > m) m = b[s] }
-    mib = 1048576
-    printf "bottles measured: %d of %d\n", k, n
-    printf "memory per bottle (total_rss): %.1f MiB mean, %.1f MiB max\n", t / k / mib, m / mib
-    printf "  sidecar %.1f MiB mean, agent %.1f MiB mean\n", r["sidecar"] / c["sidecar"] / mib, r["agent"] / c["agent"] / mib
-    printf "fleet total: %.1f MiB\n", t / mib
-  }' "$work/mem"
+fleet_memory <"$work/mem"
