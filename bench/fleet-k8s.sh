@@ -46,15 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-CGO_ENABLED=0 go build -o "$bin" ./cmd/bot-bottle
-export HOME=$work/home # after the build: the Go caches stay the user's
-mkdir -p "$HOME"
-
-echo "== warm-up on Docker: builds the images this binary needs"
-"$bin" start --rm --headless --prompt true 2>"$work/warm.err" || {
-  cat "$work/warm.err"
-  exit 1
-}
+fleet_binary
 for i in $images; do echo "  $i $(docker image inspect -f '{{.Id}}' "$i")"; done
 
 echo "== cluster up (load before: $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -2,6 +2,20 @@
 # bench/fleet-k8s.sh (the local cluster), so both halves of the fleet
 # figure are measured the same way. Needs $n and $work.
 
+# fleet_binary builds $bin, moves HOME under $work (after the build: the
+# Go caches stay the user's) and warms the engine up with one throwaway
+# start, which builds the images this binary needs.
+fleet_binary() {
+  CGO_ENABLED=0 go build -o "$bin" ./cmd/bot-bottle
+  export HOME=$work/home
+  mkdir -p "$HOME"
+  echo "== warm-up on Docker: builds the images this binary needs"
+  "$bin" start --rm --headless --prompt true 2>"$work/warm.err" || {
+    cat "$work/warm.err"
+    exit 1
+  }
+}
+
 # fleet_start CMD...: runs $n copies of CMD at once in the background,
 # waits for all, and prints the time until every one returned, how many
 # failed (with their last lines), each one's own time, and the

@@ -33,15 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-CGO_ENABLED=0 go build -o "$bin" ./cmd/bot-bottle
-export HOME=$work/home # after the build: the Go caches stay the user's
-mkdir -p "$HOME"
-
-echo "== warm-up: builds the images this binary needs"
-"$bin" start --rm --headless --prompt true 2>"$work/warm.err" || {
-  cat "$work/warm.err"
-  exit 1
-}
+fleet_binary
 
 fleet_start "$bin" start --keep --headless --prompt true
 
